@@ -1,0 +1,12 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::error::AppError;
+use crate::model::Account;
+
+/// Returns the account the server acts for, for the header. `GET /api/account`.
+#[server(endpoint = "account", input = GetUrl)]
+pub async fn whoami() -> Result<Account, AppError> {
+    let state = crate::server::state().map_err(crate::server::fail)?;
+    Ok(state.account)
+}

@@ -1,0 +1,45 @@
+use leptos::html::Textarea;
+use leptos::prelude::*;
+
+use crate::clipboard;
+
+/// "Copy Private Key": puts `text` on the clipboard and says so; where the browser offers no
+/// clipboard (a non-secure origin, a denied permission) shows the text selected for Ctrl+C.
+#[component]
+pub fn CopyButton(text: String, copied: RwSignal<bool>) -> impl IntoView {
+    let fallback = RwSignal::new(false);
+    let area = NodeRef::<Textarea>::new();
+    let to_copy = text.clone();
+    let copy = move |_| {
+        let text = to_copy.clone();
+        leptos::task::spawn_local(async move {
+            match clipboard::write_text(&text).await {
+                Ok(()) => copied.set(true),
+                Err(_) => fallback.set(true),
+            }
+        });
+    };
+    Effect::new(move |_| {
+        if let (true, Some(area)) = (fallback.get(), area.get()) {
+            clipboard::select(&area);
+        }
+    });
+
+    view! {
+        <div class="copy">
+            <button class="primary" on:click=copy>
+                {move || if copied.get() { "✓ Copied" } else { "Copy Private Key" }}
+            </button>
+            <span class="copied" role="status" aria-live="polite">
+                {move || copied.get().then_some("Copied to the clipboard.")}
+            </span>
+            <Show when=move || fallback.get()>
+                <p class="hint">
+                    "This browser does not let keyhatch use the clipboard here. The key is selected below: press Ctrl+C (⌘C on a Mac) to copy it."
+                </p>
+                <textarea class="mono" readonly rows="9" aria-label="Private key" node_ref=area
+                    prop:value=text.clone() on:copy=move |_| copied.set(true)></textarea>
+            </Show>
+        </div>
+    }
+}

@@ -1,0 +1,21 @@
+use leptos::prelude::*;
+
+use crate::api::whoami;
+use crate::components::profile_menu::ProfileMenu;
+
+/// The bar on every page: the product name, and the person's profile menu on the right.
+#[component]
+pub fn Header() -> impl IntoView {
+    let account = Resource::new(|| (), |()| whoami());
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/ssh-keys">"keyhatch"</a>
+            <Suspense>
+                {move || account.get().map(|result| {
+                    let name = result.map_or_else(|_| "Account".to_owned(), |a| a.display_name);
+                    view! { <ProfileMenu name /> }
+                })}
+            </Suspense>
+        </header>
+    }
+}

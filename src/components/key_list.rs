@@ -1,0 +1,45 @@
+use leptos::prelude::*;
+
+use crate::model;
+
+/// The keyhatch keys, newest last, and a note on what else the file holds.
+#[component]
+pub fn KeyList(list: model::KeyList) -> impl IntoView {
+    let model::KeyList {
+        path,
+        keys,
+        other_keys,
+        unreadable_lines,
+    } = list;
+    let others = (other_keys > 0).then(|| {
+        let noun = if other_keys == 1 { "key" } else { "keys" };
+        format!(
+            "{other_keys} other {noun} in this file, not made by keyhatch, are left as they are."
+        )
+    });
+    let unreadable = (!unreadable_lines.is_empty()).then(|| {
+        let numbers: Vec<String> = unreadable_lines.iter().map(ToString::to_string).collect();
+        let noun = if numbers.len() == 1 { "Line" } else { "Lines" };
+        format!(
+            "{noun} {} of this file cannot be read by sshd; keyhatch leaves them as they are.",
+            numbers.join(", ")
+        )
+    });
+
+    view! {
+        {(!keys.is_empty()).then(|| view! {
+            <ul class="keys" aria-label="SSH keys">
+                {keys.into_iter().map(|key| view! {
+                    <li class="key">
+                        <span class="key-type">{key.key_type}</span>
+                        <span class="mono fingerprint">{key.fingerprint}</span>
+                        <span class="comment">{key.comment}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        })}
+        <p class="muted file-note">
+            "Keys are read from " <code>{path}</code> ". " {others} " " {unreadable}
+        </p>
+    }
+}

@@ -1,0 +1,63 @@
+use leptos::prelude::*;
+
+use crate::api::GenerateKey;
+use crate::components::modal::Modal;
+use crate::model::Secret;
+
+/// "Generate SSH Key": an optional passphrase, typed twice, and the button that makes the key.
+#[component]
+pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>) -> impl IntoView {
+    let passphrase = RwSignal::new(String::new());
+    let confirm = RwSignal::new(String::new());
+    let pending = generate.pending();
+    let mismatch = move || passphrase.with(|p| confirm.with(|c| p != c));
+    let error = move || generate.value().get().and_then(Result::err);
+    let cancel = Callback::new(move |()| {
+        if !pending.get_untracked() {
+            on_cancel.run(());
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() || mismatch() {
+            return;
+        }
+        let typed = passphrase.get_untracked();
+        generate.dispatch(GenerateKey {
+            passphrase: (!typed.is_empty()).then(|| Secret::new(typed)),
+        });
+    };
+
+    view! {
+        <Modal title="Generate SSH Key" on_dismiss=cancel>
+            <form on:submit=submit>
+                <p>
+                    "This creates a new ed25519 key pair and adds its public key to your "
+                    <code>"~/.ssh/authorized_keys"</code> " file."
+                </p>
+                <label for="passphrase">"Passphrase (optional)"</label>
+                <input id="passphrase" type="password" autocomplete="new-password" autofocus
+                    bind:value=passphrase disabled=pending />
+                <label for="passphrase-confirm">"Confirm passphrase"</label>
+                <input id="passphrase-confirm" type="password" autocomplete="new-password"
+                    bind:value=confirm disabled=pending />
+                <p class="hint">
+                    "Leave both empty for passwordless access. With a passphrase, the key asks for it each time it is used."
+                </p>
+                <Show when=move || mismatch() && !confirm.with(String::is_empty)>
+                    <p class="field-error" role="alert">"The passphrases do not match."</p>
+                </Show>
+                {move || error().map(|e| view! {
+                    <p class="error" role="alert"><strong>"The key could not be generated. "</strong>{e.to_string()}</p>
+                })}
+                <div class="actions">
+                    <button type="button" on:click=move |_| cancel.run(()) disabled=pending>"Cancel"</button>
+                    <button type="submit" class="primary" disabled=move || pending.get() || mismatch()
+                        aria-busy=move || pending.get().to_string()>
+                        {move || if pending.get() { "Generating…" } else { "Generate Key" }}
+                    </button>
+                </div>
+            </form>
+        </Modal>
+    }
+}

@@ -1,0 +1,50 @@
+use leptos::ev;
+use leptos::prelude::*;
+
+/// The person's name and icon; a click opens a menu that leads to SSH Keys. Esc or a click
+/// outside closes it.
+#[component]
+pub fn ProfileMenu(name: String) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let on_key = window_event_listener(ev::keydown, move |e| {
+        if e.key() == "Escape" {
+            open.set(false);
+        }
+    });
+    on_cleanup(move || on_key.remove());
+
+    view! {
+        <div class="profile">
+            <button
+                class="profile-button"
+                aria-haspopup="menu"
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                <PersonIcon />
+                <span class="profile-name">{name}</span>
+            </button>
+            <Show when=move || open.get()>
+                <div class="menu-backdrop" on:click=move |_| open.set(false)></div>
+                <ul class="menu" role="menu">
+                    <li role="none">
+                        <a role="menuitem" href="/ssh-keys" on:click=move |_| open.set(false)>
+                            "SSH Keys"
+                        </a>
+                    </li>
+                </ul>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn PersonIcon() -> impl IntoView {
+    view! {
+        <svg class="avatar" viewBox="0 0 24 24" width="28" height="28" aria-hidden="true">
+            <circle cx="12" cy="12" r="12" fill="currentColor" opacity="0.15" />
+            <circle cx="12" cy="9.5" r="4" fill="currentColor" />
+            <path d="M4.5 19.5c1.6-3 4.3-4.5 7.5-4.5s5.9 1.5 7.5 4.5" fill="currentColor" />
+        </svg>
+    }
+}

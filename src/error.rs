@@ -1,0 +1,41 @@
+//! The error the browser receives from a server function.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// A failure shown to the person, with a message written for them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The request was not authenticated with keyhatch's token.
+    #[error("you are not logged in: open the URL keyhatch printed when it started")]
+    Unauthorized,
+    /// `authorized_keys` or the home directory could not be read or written.
+    #[error("{0}")]
+    Storage(String),
+    /// The key could not be made.
+    #[error("{0}")]
+    Keygen(String),
+    /// The request itself failed: network, encoding, or a server fault.
+    #[error("the request failed: {0}")]
+    Request(ServerFnErrorErr),
+}
+
+impl AppError {
+    /// The HTTP status a response carrying this error should have.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthorized => 401,
+            Self::Storage(_) | Self::Keygen(_) | Self::Request(_) => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Request(value)
+    }
+}

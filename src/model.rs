@@ -1,0 +1,79 @@
+//! Types that cross from the server to the browser.
+
+use serde::{Deserialize, Serialize};
+
+/// One key as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// The algorithm name, e.g. `ssh-ed25519`.
+    pub key_type: String,
+    /// The full `SHA256:` fingerprint, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// The key's comment (begins with the tag).
+    pub comment: String,
+}
+
+/// The keyhatch keys in the account's `authorized_keys`, and what else the file holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyList {
+    /// Where the keys are, e.g. `/home/alice/.ssh/authorized_keys`.
+    pub path: String,
+    /// keyhatch's keys in file order: newest last.
+    pub keys: Vec<KeyInfo>,
+    /// Readable keys that are not keyhatch's (left alone, not listed).
+    pub other_keys: usize,
+    /// Line numbers sshd cannot read (left alone, not listed).
+    pub unreadable_lines: Vec<usize>,
+}
+
+/// A newly generated key: the only time its private half leaves the server.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedKey {
+    /// The private key in OpenSSH format (encrypted when a passphrase was given).
+    pub private_key: String,
+    /// Whether the private key is protected by a passphrase.
+    pub encrypted: bool,
+    /// What the key list will show for it.
+    pub info: KeyInfo,
+}
+
+impl std::fmt::Debug for GeneratedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedKey")
+            .field("encrypted", &self.encrypted)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who the page acts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The login name.
+    pub user: String,
+    /// The name shown in the header: the passwd full name, or the login name.
+    pub display_name: String,
+}
+
+/// A passphrase on its way to the server: never shown by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `s`.
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The secret, consumed.
+    pub fn expose(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}

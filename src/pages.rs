@@ -1,0 +1,4 @@
+//! One page per file.
+
+pub mod not_found;
+pub mod ssh_keys;

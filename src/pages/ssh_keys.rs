@@ -1,0 +1,73 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::{GenerateKey, list_keys};
+use crate::app::Hydrated;
+use crate::components::key_created_dialog::KeyCreatedDialog;
+use crate::components::key_list::KeyList;
+use crate::components::new_key_button::NewKeyButton;
+use crate::components::new_key_dialog::NewKeyDialog;
+
+/// The SSH Keys page: what the keys are for, the list, and the two dialogs that make one.
+#[component]
+pub fn SshKeysPage() -> impl IntoView {
+    let generate = ServerAction::<GenerateKey>::new();
+    // Every finished generation refetches the list, so a new key shows without a reload.
+    let keys = Resource::new(move || generate.version().get(), |_| list_keys());
+    let new_key_open = RwSignal::new(false);
+    let created = move || generate.value().get().and_then(Result::ok);
+    let open_new_key = Callback::new(move |()| {
+        generate.value().set(None);
+        new_key_open.set(true);
+    });
+    // Closing drops the private key from memory: it is never shown again.
+    let close_created = Callback::new(move |()| {
+        generate.value().set(None);
+        new_key_open.set(false);
+    });
+    let hydrated = expect_context::<Hydrated>().0;
+
+    view! {
+        <Title text="SSH Keys" />
+        <section class="page">
+            <div class="page-head">
+                <h1>"SSH Keys"</h1>
+                <Show when=move || {
+                    keys.get().and_then(Result::ok).is_some_and(|list| !list.keys.is_empty())
+                }>
+                    <NewKeyButton on_click=open_new_key />
+                </Show>
+            </div>
+            <p class="lead">
+                "Generate an SSH key so that a workflow platform such as Seqera Platform can log in as you on the cluster. Each key is added to your "
+                <code>"~/.ssh/authorized_keys"</code>
+                " and tagged with a comment, so you can recognise it there; the file is shared by every cluster node that mounts your home directory."
+            </p>
+            <noscript>
+                <p class="error">"This page needs JavaScript to generate keys and copy them."</p>
+            </noscript>
+            <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
+                {move || keys.get().map(|result| match result {
+                    Ok(list) if list.keys.is_empty() => view! {
+                        <div class="empty">
+                            <p>"No SSH keys found"</p>
+                            <NewKeyButton on_click=open_new_key />
+                        </div>
+                        <KeyList list />
+                    }.into_any(),
+                    Ok(list) => view! { <KeyList list /> }.into_any(),
+                    Err(e) => view! {
+                        <div class="error" role="alert">
+                            <p><strong>"Your keys could not be listed. "</strong>{e.to_string()}</p>
+                            <button on:click=move |_| keys.refetch() disabled=move || !hydrated.get()>"Try again"</button>
+                        </div>
+                    }.into_any(),
+                })}
+            </Transition>
+        </section>
+        <Show when=move || new_key_open.get() && created().is_none()>
+            <NewKeyDialog generate on_cancel=Callback::new(move |()| new_key_open.set(false)) />
+        </Show>
+        {move || created().map(|key| view! { <KeyCreatedDialog key on_close=close_created /> })}
+    }
+}

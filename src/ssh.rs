@@ -1,0 +1,227 @@
+//! The SSH domain: key generation, `authorized_keys` parsing and the file store.
+//!
+//! Nothing here knows about Leptos, axum or the process environment: every operation takes the
+//! account's home directory explicitly, so the same calls serve a local user, a test's temporary
+//! home, or a per-account helper process.
+
+pub mod authorized_keys;
+pub mod keygen;
+pub mod store;
+
+use std::fmt;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+pub use keygen::NewKey;
+pub use store::{AuthorizedKeys, StoreError};
+
+/// The comment word that marks a key as keyhatch's (default `fileglancer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag(String);
+
+impl Tag {
+    /// The tag the original tool wrote, so keys made at existing sites are recognised.
+    pub const DEFAULT: &'static str = "fileglancer";
+
+    /// Accepts one printable word: no blanks or control characters, not starting with `#`.
+    pub fn parse(s: &str) -> Result<Self, InvalidSetting> {
+        let ok = !s.is_empty()
+            && !s.starts_with('#')
+            && s.chars().all(|c| !c.is_whitespace() && !c.is_control());
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidSetting::Tag(s.to_owned()))
+        }
+    }
+
+    /// The tag as written in the comment field.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Tag {
+    fn default() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
+}
+
+/// The options field written before each new key (default `restrict,pty`); may be empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOptions(String);
+
+impl KeyOptions {
+    /// The default: no forwarding of any kind, but an interactive terminal is allowed.
+    pub const DEFAULT: &'static str = "restrict,pty";
+
+    /// Accepts an options field sshd reads as one: printable, no blank outside `"…"`, quotes
+    /// closed. An empty string means no options.
+    pub fn parse(s: &str) -> Result<Self, InvalidSetting> {
+        let printable = s.chars().all(|c| !c.is_control());
+        let one_field = authorized_keys::options_len(s.as_bytes()) == Some(s.len());
+        if printable && one_field && !s.starts_with('#') {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidSetting::KeyOptions(s.to_owned()))
+        }
+    }
+
+    /// The options as written before the key type, possibly empty.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for KeyOptions {
+    fn default() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
+}
+
+/// A passphrase for a new private key: never empty, wiped from memory when dropped, never printed.
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    /// Takes a passphrase; an empty one means "no passphrase" and gives `None`.
+    pub fn new(s: String) -> Option<Self> {
+        let s = Zeroizing::new(s);
+        (!s.is_empty()).then(|| Self(s))
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase(<redacted>)")
+    }
+}
+
+/// A setting that keyhatch refuses to start with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidSetting {
+    /// The tag is not one printable word.
+    #[error("tag {0:?} must be one printable word without blanks, not starting with '#'")]
+    Tag(String),
+    /// The key options would not read as one options field.
+    #[error("key options {0:?} must be one authorized_keys options field, like \"restrict,pty\"")]
+    KeyOptions(String),
+}
+
+/// A failure of a domain operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing `authorized_keys` failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The key could not be made or encoded.
+    #[error(transparent)]
+    Keygen(#[from] keygen::KeygenError),
+}
+
+/// A key listed from `authorized_keys`, detached from the file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedKey {
+    /// 1-based line number.
+    pub line: usize,
+    /// The algorithm name, e.g. `ssh-ed25519`.
+    pub key_type: String,
+    /// `SHA256:` fingerprint, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// The comment, invalid UTF-8 replaced.
+    pub comment: String,
+}
+
+/// What the list of keyhatch keys shows, and what else the file holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// keyhatch's keys (first comment word equals the tag), in file order: newest last.
+    pub keys: Vec<ListedKey>,
+    /// How many readable keys are someone else's.
+    pub other_keys: usize,
+    /// Line numbers sshd cannot read; kept in the file, never an error.
+    pub unreadable_lines: Vec<usize>,
+}
+
+/// Lists the keys tagged `tag` in `<home>/.ssh/authorized_keys`; a missing file is an empty list.
+pub fn list_keys(home: &Path, tag: &Tag) -> Result<Listing, Error> {
+    let contents = AuthorizedKeys::in_home(home).read()?;
+    let parsed = authorized_keys::parse(&contents);
+    let (ours, theirs): (Vec<_>, Vec<_>) = parsed.keys.iter().partition(|k| k.is_tagged(tag));
+    Ok(Listing {
+        keys: ours.into_iter().map(listed).collect(),
+        other_keys: theirs.len(),
+        unreadable_lines: parsed.unreadable,
+    })
+}
+
+fn listed(key: &authorized_keys::KeyLine<'_>) -> ListedKey {
+    ListedKey {
+        line: key.number,
+        key_type: key.key.algorithm().as_str().to_owned(),
+        fingerprint: key.fingerprint(),
+        comment: key.comment_lossy(),
+    }
+}
+
+/// Generates an ed25519 key tagged `tag`, appends its public half with `options` to
+/// `<home>/.ssh/authorized_keys`, and returns the key only once it is durably in the file.
+pub fn create_key(
+    home: &Path,
+    tag: &Tag,
+    options: &KeyOptions,
+    passphrase: Option<&Passphrase>,
+) -> Result<NewKey, Error> {
+    let store = AuthorizedKeys::in_home(home);
+    // Check the home first: generating a key (slow with a passphrase) only to fail is wasteful.
+    store.check_home()?;
+    let key = keygen::generate(tag, passphrase)?;
+    store.append(&key.authorized_line(options)?)?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_is_one_printable_word() {
+        assert_eq!(Tag::parse("fileglancer").unwrap().as_str(), "fileglancer");
+        assert!(Tag::parse("keyhatch@cluster").is_ok());
+        for bad in ["", "two words", "tab\there", "#hash", "new\nline"] {
+            assert!(Tag::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn key_options_are_one_field_or_empty() {
+        for good in [
+            "",
+            "restrict,pty",
+            r#"restrict,command="uptime -p",from="10.0.0.0/8""#,
+        ] {
+            assert!(KeyOptions::parse(good).is_ok(), "{good:?} refused");
+        }
+        for bad in [
+            "restrict pty",
+            r#"command="open"#,
+            "restrict\n",
+            "#restrict",
+        ] {
+            assert!(KeyOptions::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn an_empty_passphrase_means_none() {
+        assert!(Passphrase::new(String::new()).is_none());
+        let p = Passphrase::new("secret".into()).unwrap();
+        assert_eq!(format!("{p:?}"), "Passphrase(<redacted>)");
+    }
+}

@@ -1,0 +1,283 @@
+//! Reading `authorized_keys` the way sshd does, for display only.
+//!
+//! Lines are opaque bytes: this module never rewrites one. It splits each line the way OpenSSH's
+//! `auth2-pubkeyfile.c` does (leading blanks skipped, `#` a comment only at the start, options
+//! before the key with `"…"` quoting and `\"` escapes, tabs as separators) and lets ssh-key decode
+//! only the key itself. ssh-key's own `AuthorizedKeys` is not used because it cuts lines at any `#`
+//! and fails the whole file on one bad line.
+
+use ssh_key::{HashAlg, PublicKey};
+
+use super::Tag;
+
+/// A key line that sshd would read, parsed for display.
+#[derive(Debug, Clone)]
+pub struct KeyLine<'a> {
+    /// 1-based line number in the file.
+    pub number: usize,
+    /// The options field (`restrict,pty`, …), empty when the line has none.
+    pub options: &'a [u8],
+    /// The decoded public key.
+    pub key: PublicKey,
+    /// Everything after the key, trailing blanks removed; may be any bytes.
+    pub comment: &'a [u8],
+}
+
+impl KeyLine<'_> {
+    /// The key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` and unpadded base64.
+    pub fn fingerprint(&self) -> String {
+        self.key.fingerprint(HashAlg::Sha256).to_string()
+    }
+
+    /// The comment as text, with invalid UTF-8 replaced, for display.
+    pub fn comment_lossy(&self) -> String {
+        String::from_utf8_lossy(self.comment).into_owned()
+    }
+
+    /// Whether keyhatch made this key: the first word of its comment equals the tag, exactly.
+    pub fn is_tagged(&self, tag: &Tag) -> bool {
+        self.comment
+            .split(|b| b.is_ascii_whitespace())
+            .next()
+            .is_some_and(|first| first == tag.as_str().as_bytes())
+    }
+}
+
+/// What one line of the file is.
+#[derive(Debug, Clone)]
+pub enum Line<'a> {
+    /// Empty, blanks only, or a `#` comment: sshd skips it.
+    Ignored,
+    /// A key sshd would consider.
+    Key(KeyLine<'a>),
+    /// A line sshd cannot read (it logs and skips it); kept in the file untouched.
+    Unreadable,
+}
+
+/// The whole file split into lines, each classified.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed<'a> {
+    /// The readable key lines, in file order.
+    pub keys: Vec<KeyLine<'a>>,
+    /// 1-based numbers of the lines sshd cannot read.
+    pub unreadable: Vec<usize>,
+}
+
+/// Classifies every line of an `authorized_keys` file's contents.
+pub fn parse(contents: &[u8]) -> Parsed<'_> {
+    let mut parsed = Parsed::default();
+    for (index, line) in lines(contents).enumerate() {
+        match parse_line(index + 1, line) {
+            Line::Ignored => {}
+            Line::Key(key) => parsed.keys.push(key),
+            Line::Unreadable => parsed.unreadable.push(index + 1),
+        }
+    }
+    parsed
+}
+
+/// Splits contents into lines without their `\n`; a final line without one still counts.
+fn lines(contents: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let body = contents.strip_suffix(b"\n").unwrap_or(contents);
+    body.split(|&b| b == b'\n')
+        .filter(move |_| !contents.is_empty())
+}
+
+/// Classifies one line (without its `\n`), `number` being its 1-based position.
+pub fn parse_line(number: usize, line: &[u8]) -> Line<'_> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let rest = skip_blanks(line);
+    if rest.is_empty() || rest[0] == b'#' {
+        return Line::Ignored;
+    }
+    // Like sshd: try a bare key first, and only when that fails read options before it.
+    if let Some((key, comment)) = read_key(rest) {
+        return Line::Key(KeyLine {
+            number,
+            options: &[],
+            key,
+            comment,
+        });
+    }
+    let Some(options_len) = options_len(rest) else {
+        return Line::Unreadable;
+    };
+    match read_key(skip_blanks(&rest[options_len..])) {
+        Some((key, comment)) => Line::Key(KeyLine {
+            number,
+            options: &rest[..options_len],
+            key,
+            comment,
+        }),
+        None => Line::Unreadable,
+    }
+}
+
+/// Length of the options field at the start of `s`: up to the first blank outside quotes,
+/// treating `\"` as an escaped quote. `None` when a quote is left open (sshd rejects the line).
+pub(crate) fn options_len(s: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    let mut i = 0;
+    while i < s.len() && (quoted || !is_blank(s[i])) {
+        if s[i] == b'\\' && s.get(i + 1) == Some(&b'"') {
+            i += 1;
+        } else if s[i] == b'"' {
+            quoted = !quoted;
+        }
+        i += 1;
+    }
+    (!quoted).then_some(i)
+}
+
+/// Reads `type base64 [comment]`; returns the key and the trimmed comment, or `None` when the
+/// type is unknown or the blob does not decode to a key of that type.
+fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8])> {
+    let (kind, rest) = split_word(s);
+    let (blob, rest) = split_word(skip_blanks(rest));
+    if kind.is_empty() || blob.is_empty() {
+        return None;
+    }
+    // ssh-key splits on spaces only; sshd also accepts tabs, so hand it the two fields alone.
+    let text = format!("{} {}", std::str::from_utf8(kind).ok()?, std::str::from_utf8(blob).ok()?);
+    let key = PublicKey::from_openssh(&text).ok()?;
+    Some((key, trim_end_blanks(skip_blanks(rest))))
+}
+
+/// Splits off the first run of non-blank bytes.
+fn split_word(s: &[u8]) -> (&[u8], &[u8]) {
+    let end = s.iter().position(|&b| is_blank(b)).unwrap_or(s.len());
+    s.split_at(end)
+}
+
+fn skip_blanks(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_blank(b)).unwrap_or(s.len());
+    &s[start..]
+}
+
+fn trim_end_blanks(s: &[u8]) -> &[u8] {
+    let end = s.iter().rposition(|&b| !is_blank(b)).map_or(0, |i| i + 1);
+    &s[..end]
+}
+
+/// sshd separates fields with spaces and tabs only.
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED25519: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhR89a1vpaGfsAxg2eABmXevfB18j0iT9AiVMKDaCN9";
+
+    fn key(line: &str) -> KeyLine<'_> {
+        match parse_line(1, line.as_bytes()) {
+            Line::Key(key) => key,
+            other => panic!("expected a key in {line:?}, got {other:?}"),
+        }
+    }
+
+    fn tag(s: &str) -> Tag {
+        Tag::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_bare_key_has_no_options_and_its_comment() {
+        let line = format!("{ED25519} alice@laptop");
+        let k = key(&line);
+        assert!(k.options.is_empty());
+        assert_eq!(k.comment, b"alice@laptop");
+    }
+
+    #[test]
+    fn options_before_the_key_are_split_off() {
+        let line = format!("restrict,pty {ED25519} fileglancer");
+        let k = key(&line);
+        assert_eq!(k.options, b"restrict,pty");
+        assert_eq!(k.comment, b"fileglancer");
+    }
+
+    #[test]
+    fn quoted_options_may_hold_blanks_commas_and_escaped_quotes() {
+        let line = format!(r#"command="echo \"a b\",c",from="10.0.0.1" {ED25519} x"#);
+        let k = key(&line);
+        assert_eq!(k.options, br#"command="echo \"a b\",c",from="10.0.0.1""#);
+        assert_eq!(k.comment, b"x");
+    }
+
+    #[test]
+    fn an_unterminated_quote_makes_the_line_unreadable() {
+        let line = format!(r#"command="oops {ED25519} x"#);
+        assert!(matches!(parse_line(1, line.as_bytes()), Line::Unreadable));
+    }
+
+    #[test]
+    fn hash_is_a_comment_only_at_the_start_of_a_line() {
+        assert!(matches!(parse_line(1, b"  # note"), Line::Ignored));
+        let line = format!("{ED25519} build #42 key");
+        assert_eq!(key(&line).comment, b"build #42 key");
+    }
+
+    #[test]
+    fn tabs_separate_fields_and_crlf_is_not_part_of_the_comment() {
+        let line = format!("\trestrict\t{}\tfileglancer \r", ED25519.replace(' ', "\t"));
+        let k = key(&line);
+        assert_eq!(k.options, b"restrict");
+        assert_eq!(k.comment, b"fileglancer");
+    }
+
+    #[test]
+    fn a_comment_that_is_not_utf8_still_parses() {
+        let mut line = format!("{ED25519} caf").into_bytes();
+        line.push(0xe9);
+        let Line::Key(k) = parse_line(1, &line) else {
+            panic!("not a key")
+        };
+        assert_eq!(k.comment_lossy(), "caf\u{fffd}");
+    }
+
+    #[test]
+    fn a_key_type_that_does_not_match_the_blob_is_unreadable() {
+        let line = ED25519.replace("ssh-ed25519", "ssh-rsa");
+        assert!(matches!(parse_line(1, line.as_bytes()), Line::Unreadable));
+    }
+
+    #[test]
+    fn garbage_is_unreadable_not_an_error() {
+        assert!(matches!(
+            parse_line(1, b"not a key at all"),
+            Line::Unreadable
+        ));
+        assert!(matches!(
+            parse_line(1, b"ssh-ed25519 !!!"),
+            Line::Unreadable
+        ));
+    }
+
+    #[test]
+    fn the_tag_must_be_the_first_word_of_the_comment_exactly() {
+        let t = tag("fileglancer");
+        assert!(key(&format!("{ED25519} fileglancer")).is_tagged(&t));
+        assert!(key(&format!("{ED25519} fileglancer made 2026-11-24")).is_tagged(&t));
+        assert!(!key(&format!("{ED25519} alice@fileglancer-dev.example")).is_tagged(&t));
+        assert!(!key(&format!("{ED25519} my fileglancer laptop")).is_tagged(&t));
+        assert!(!key(&format!("{ED25519} fileglancer2")).is_tagged(&t));
+        assert!(!key(ED25519).is_tagged(&t));
+    }
+
+    #[test]
+    fn parse_numbers_lines_and_reports_unreadable_ones() {
+        let file = format!("# header\n{ED25519} a\n\nbroken line\n{ED25519} b");
+        let parsed = parse(file.as_bytes());
+        let numbers: Vec<_> = parsed.keys.iter().map(|k| k.number).collect();
+        assert_eq!(numbers, [2, 5]);
+        assert_eq!(parsed.unreadable, [4]);
+    }
+
+    #[test]
+    fn an_empty_file_has_no_lines() {
+        let parsed = parse(b"");
+        assert!(parsed.keys.is_empty() && parsed.unreadable.is_empty());
+    }
+}
