@@ -32,11 +32,13 @@ pub fn SshKeysPage() -> impl IntoView {
         <section class="page">
             <div class="page-head">
                 <h1>"SSH Keys"</h1>
-                <Show when=move || {
-                    keys.get().and_then(Result::ok).is_some_and(|list| !list.keys.is_empty())
-                }>
-                    <NewKeyButton on_click=open_new_key />
-                </Show>
+                <Transition>
+                    <Show when=move || {
+                        keys.get().and_then(Result::ok).is_some_and(|list| !list.keys.is_empty())
+                    }>
+                        <NewKeyButton on_click=open_new_key />
+                    </Show>
+                </Transition>
             </div>
             <p class="lead">
                 "Generate an SSH key so that a workflow platform such as Seqera Platform can log in as you on the cluster. Each key is added to your "

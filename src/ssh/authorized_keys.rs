@@ -138,7 +138,11 @@ fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8])> {
         return None;
     }
     // ssh-key splits on spaces only; sshd also accepts tabs, so hand it the two fields alone.
-    let text = format!("{} {}", std::str::from_utf8(kind).ok()?, std::str::from_utf8(blob).ok()?);
+    let text = format!(
+        "{} {}",
+        std::str::from_utf8(kind).ok()?,
+        std::str::from_utf8(blob).ok()?
+    );
     let key = PublicKey::from_openssh(&text).ok()?;
     Some((key, trim_end_blanks(skip_blanks(rest))))
 }
@@ -279,5 +283,48 @@ mod tests {
     fn an_empty_file_has_no_lines() {
         let parsed = parse(b"");
         assert!(parsed.keys.is_empty() && parsed.unreadable.is_empty());
+    }
+
+    const MIXED: &[u8] = include_bytes!("../../tests/fixtures/authorized_keys.mixed");
+    const MIXED_FINGERPRINTS: &str =
+        include_str!("../../tests/fixtures/authorized_keys.mixed.fingerprints");
+
+    #[test]
+    fn every_key_ssh_keygen_reads_is_read_with_the_same_fingerprint_in_order() {
+        let parsed = parse(MIXED);
+        let ours: Vec<String> = parsed.keys.iter().map(KeyLine::fingerprint).collect();
+        let openssh: Vec<&str> = MIXED_FINGERPRINTS.lines().collect();
+        assert_eq!(ours, openssh);
+    }
+
+    #[test]
+    fn the_lines_sshd_cannot_read_are_reported_by_number() {
+        assert_eq!(parse(MIXED).unreadable, [8, 16, 17]);
+    }
+
+    #[test]
+    fn only_keys_whose_comment_starts_with_the_tag_are_tagged() {
+        let parsed = parse(MIXED);
+        let tagged: Vec<usize> = parsed
+            .keys
+            .iter()
+            .filter(|k| k.is_tagged(&tag("fileglancer")))
+            .map(|k| k.number)
+            .collect();
+        assert_eq!(tagged, [3, 11, 12, 18, 19]);
+    }
+
+    #[test]
+    fn options_and_algorithms_of_the_fixture_are_read_as_sshd_reads_them() {
+        let parsed = parse(MIXED);
+        let line = |n: usize| parsed.keys.iter().find(|k| k.number == n).unwrap();
+        assert_eq!(
+            line(6).options,
+            br#"command="echo \"hi there\", ok",from="10.0.0.0/8,192.168.1.1""#
+        );
+        assert_eq!(line(6).key.algorithm().as_str(), "ssh-rsa");
+        assert_eq!(line(7).key.algorithm().as_str(), "ecdsa-sha2-nistp256");
+        assert_eq!(line(14).options, br#"cert-authority,principals="alice""#);
+        assert_eq!(line(19).comment, b"fileglancer");
     }
 }

@@ -1,0 +1,192 @@
+//! keyhatch over HTTP, as a browser and as a script see it.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::fs;
+
+use common::{TOKEN, spawn_app};
+
+#[test]
+fn without_the_token_every_request_gets_401_and_the_page_says_how_to_log_in() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+
+    let api = app.get("/api/keys/list", &[]);
+    assert_eq!(api.status, 401);
+    assert_eq!(api.json(), "Unauthorized");
+
+    let page = app.get("/ssh-keys", &[]);
+    assert_eq!(page.status, 401);
+    assert!(page.body.contains("?token="), "{}", page.body);
+
+    let wrong = app.get(
+        "/api/keys/list",
+        &[("Authorization", "Bearer not-the-token-at-all")],
+    );
+    assert_eq!(wrong.status, 401);
+    let generate = app.post_json("/api/keys/generate", "{}");
+    assert_eq!(generate.status, 200, "the bearer helper itself must work");
+    assert!(app.authorized_keys().exists());
+}
+
+#[test]
+fn the_login_link_sets_a_strict_httponly_cookie_and_drops_the_token_from_the_url() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+
+    let login = app.get(&format!("/ssh-keys?token={TOKEN}"), &[]);
+    assert_eq!(login.status, 303);
+    assert_eq!(login.header("location"), "/ssh-keys");
+    let cookie = login.header("set-cookie");
+    let expected = format!(
+        "keyhatch_token_{}={TOKEN}; HttpOnly; SameSite=Strict; Path=/",
+        app.port
+    );
+    assert_eq!(cookie, expected);
+
+    let cookie = format!("keyhatch_token_{}={TOKEN}", app.port);
+    let page = app.get("/ssh-keys", &[("Cookie", &cookie)]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("No SSH keys found"), "{}", page.body);
+
+    let bad = app.get("/?token=guess", &[]);
+    assert_eq!(bad.status, 401);
+    assert!(bad.header("set-cookie").is_empty());
+}
+
+#[test]
+fn generate_returns_the_key_once_uncached_and_the_list_shows_it() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+
+    let reply = app.post_json("/api/keys/generate", "{}");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("cache-control"), "no-store");
+    let key = reply.json();
+    assert!(
+        key["private_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    );
+    assert_eq!(key["encrypted"], false);
+    assert_eq!(key["info"]["key_type"], "ssh-ed25519");
+    assert_eq!(key["info"]["comment"], "fileglancer");
+    let fingerprint = key["info"]["fingerprint"].as_str().unwrap();
+    assert!(
+        fingerprint.starts_with("SHA256:") && fingerprint.len() == 50,
+        "{fingerprint}"
+    );
+
+    let file = fs::read_to_string(app.authorized_keys()).unwrap();
+    assert_eq!(file.lines().count(), 1);
+    assert!(
+        file.starts_with("restrict,pty ssh-ed25519 AAAA") && file.ends_with(" fileglancer\n"),
+        "{file}"
+    );
+
+    let list = app.get_authorized("/api/keys/list");
+    assert_eq!(list.status, 200);
+    assert_eq!(list.header("cache-control"), "no-store");
+    let list = list.json();
+    assert_eq!(list["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(list["keys"][0]["fingerprint"], fingerprint);
+}
+
+#[test]
+fn a_passphrase_encrypts_the_key() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let key = app.generate(Some("open sesame"));
+    assert_eq!(key["encrypted"], true);
+    let private = ssh_key::PrivateKey::from_openssh(key["private_key"].as_str().unwrap()).unwrap();
+    assert!(private.is_encrypted());
+    assert_eq!(private.cipher(), ssh_key::Cipher::Aes256Ctr);
+    assert!(matches!(
+        private.kdf(),
+        ssh_key::Kdf::Bcrypt { rounds: 24, .. }
+    ));
+    assert!(private.decrypt("open sesame").is_ok());
+}
+
+#[test]
+fn an_existing_file_keeps_every_byte_and_gets_a_newline_before_the_new_key() {
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(home.path().join(".ssh")).unwrap();
+    let original = fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/authorized_keys.mixed"
+    ))
+    .unwrap();
+    assert_ne!(
+        original.last(),
+        Some(&b'\n'),
+        "the fixture ends without a newline"
+    );
+    let app = spawn_app(home.path());
+    fs::write(app.authorized_keys(), &original).unwrap();
+
+    let key = app.generate(None);
+    let after = fs::read(app.authorized_keys()).unwrap();
+    assert_eq!(&after[..original.len()], &original[..]);
+    let added = std::str::from_utf8(&after[original.len()..]).unwrap();
+    assert!(
+        added.starts_with("\nrestrict,pty ssh-ed25519 ") && added.ends_with(" fileglancer\n"),
+        "{added:?}"
+    );
+
+    let list = app.get_authorized("/api/keys/list").json();
+    let fingerprints: Vec<&str> = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["fingerprint"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fingerprints.len(),
+        6,
+        "five tagged keys in the fixture, then the new one"
+    );
+    assert_eq!(
+        fingerprints.last(),
+        Some(&key["info"]["fingerprint"].as_str().unwrap())
+    );
+    assert_eq!(list["other_keys"], 7);
+    assert_eq!(list["unreadable_lines"], serde_json::json!([8, 16, 17]));
+}
+
+#[test]
+fn a_missing_home_is_a_clear_error_and_creates_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let home = parent.path().join("gone");
+    let app = spawn_app(&home);
+
+    let list = app.get_authorized("/api/keys/list");
+    assert_eq!(list.status, 500);
+    let message = format!("home directory {} does not exist", home.display());
+    assert_eq!(list.json(), serde_json::json!({ "Storage": message }));
+
+    let generate = app.post_json("/api/keys/generate", "{}");
+    assert_eq!(generate.status, 500);
+    assert!(!generate.body.contains("PRIVATE KEY"));
+    assert!(!home.exists());
+}
+
+#[test]
+fn an_unwritable_file_fails_without_returning_a_key() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    fs::create_dir(home.path().join(".ssh")).unwrap();
+    // A directory where the file should be: even root cannot open it for writing.
+    fs::create_dir(app.authorized_keys()).unwrap();
+
+    let reply = app.post_json("/api/keys/generate", "{}");
+    assert_eq!(reply.status, 500);
+    assert!(!reply.body.contains("PRIVATE KEY"));
+    assert!(
+        reply.body.contains("could not open") && reply.body.contains("authorized_keys"),
+        "{}",
+        reply.body
+    );
+}

@@ -1,0 +1,252 @@
+//! OpenSSH's sshd is the judge: a key generated through keyhatch's HTTP API logs in.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::spawn_app;
+
+/// A private sshd on a free loopback port that reads `<home>/.ssh/authorized_keys`.
+struct Sshd {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Sshd {
+    fn start(dir: &Path, home: &Path) -> Self {
+        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("sshd is installed (Debian package openssh-server; the README's test command installs it)");
+        // sshd refuses to start without its privilege separation directory.
+        fs::create_dir_all("/run/sshd").unwrap();
+        let host_key = dir.join("host_key");
+        run(
+            "ssh-keygen",
+            &[
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-f",
+                host_key.to_str().unwrap(),
+            ],
+        );
+        let port = free_port();
+        // ssh reads a passphrase from this program; the passphrase itself travels in its env.
+        write_private(
+            &dir.join("askpass"),
+            "#!/bin/sh\nprintf '%s\\n' \"$TEST_PASSPHRASE\"\n",
+            0o700,
+        );
+        let config = dir.join("sshd_config");
+        fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {pid}\n\
+                 AuthorizedKeysFile {home}/.ssh/authorized_keys\nStrictModes yes\nUsePAM no\n\
+                 PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PermitRootLogin prohibit-password\nAllowUsers {user}\nLogLevel VERBOSE\n",
+                host_key = host_key.display(),
+                pid = dir.join("sshd.pid").display(),
+                home = home.display(),
+                user = user(),
+            ),
+        )
+        .unwrap();
+        let child = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stderr(fs::File::create(dir.join("sshd.log")).unwrap())
+            .spawn()
+            .expect("sshd starts");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "sshd did not listen: {}",
+                fs::read_to_string(dir.join("sshd.log")).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            port,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Runs `true` over ssh with `key`; `passphrase` is given through SSH_ASKPASS, not an argument.
+    fn login(&self, key: &Path, passphrase: Option<&str>) -> Output {
+        let mut ssh = Command::new("ssh");
+        ssh.args(["-F", "/dev/null", "-i"])
+            .arg(key)
+            .args(["-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no"])
+            .args([
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "PasswordAuthentication=no",
+            ])
+            .args(["-o", "ConnectTimeout=10", "-p", &self.port.to_string()])
+            .arg(format!("{}@127.0.0.1", user()))
+            .arg("true")
+            .stdin(Stdio::null());
+        match passphrase {
+            None => {
+                ssh.args(["-o", "BatchMode=yes"]);
+            }
+            Some(passphrase) => {
+                ssh.env("SSH_ASKPASS", self.dir.join("askpass"))
+                    .env("SSH_ASKPASS_REQUIRE", "force")
+                    .env("TEST_PASSPHRASE", passphrase)
+                    .args(["-o", "NumberOfPasswordPrompts=1"]);
+            }
+        }
+        ssh.output().expect("ssh runs")
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn user() -> String {
+    String::from_utf8(run("id", &["-un"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    let out = Command::new(program).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn write_private(path: &Path, contents: &str, mode: u32) {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, contents.as_bytes()).unwrap();
+}
+
+/// A directory sshd's StrictModes accepts: under target/, not under world-writable /tmp.
+fn test_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn assert_logs_in(sshd: &Sshd, key: &Path, passphrase: Option<&str>) {
+    let out = sshd.login(key, passphrase);
+    assert!(
+        out.status.success(),
+        "login failed: {}\nsshd log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        sshd.log()
+    );
+}
+
+fn assert_refused(sshd: &Sshd, key: &Path, passphrase: Option<&str>) {
+    let out = sshd.login(key, passphrase);
+    assert!(
+        !out.status.success(),
+        "login unexpectedly succeeded with {}",
+        key.display()
+    );
+}
+
+#[test]
+fn keys_generated_through_keyhatch_log_in_and_others_do_not() {
+    let dir = test_dir();
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
+
+    // A key someone added by hand, on a last line with no newline: it must keep working.
+    let foreign = dir.path().join("foreign");
+    run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "by hand",
+            "-f",
+            foreign.to_str().unwrap(),
+        ],
+    );
+    fs::create_dir(home.join(".ssh")).unwrap();
+    fs::set_permissions(home.join(".ssh"), fs::Permissions::from_mode(0o700)).unwrap();
+    let foreign_pub = fs::read_to_string(foreign.with_extension("pub")).unwrap();
+    write_private(
+        &home.join(".ssh/authorized_keys"),
+        foreign_pub.trim_end(),
+        0o600,
+    );
+
+    let sshd = Sshd::start(dir.path(), &home);
+    let app = spawn_app(&home);
+
+    let plain = app.generate(None);
+    let plain_key = dir.path().join("plain");
+    write_private(&plain_key, plain["private_key"].as_str().unwrap(), 0o600);
+    assert_logs_in(&sshd, &plain_key, None);
+
+    let locked = app.generate(Some("a long passphrase"));
+    let locked_key = dir.path().join("locked");
+    write_private(&locked_key, locked["private_key"].as_str().unwrap(), 0o600);
+    assert_logs_in(&sshd, &locked_key, Some("a long passphrase"));
+    assert_refused(&sshd, &locked_key, Some("the wrong passphrase"));
+
+    assert_logs_in(&sshd, &foreign, None);
+
+    let stranger = dir.path().join("stranger");
+    run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            stranger.to_str().unwrap(),
+        ],
+    );
+    assert_refused(&sshd, &stranger, None);
+}
