@@ -1,0 +1,96 @@
+// Test fixtures: `app` is a running release keyhatch on a free port with its own temporary home;
+// `home` is that home. Every test also fails on any browser console error it did not expect.
+import { test as base, expect, Page } from "@playwright/test";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+
+export const REPO = resolve(__dirname, "../..");
+export const TOKEN = "e2e-token-0123456789abcdef";
+
+export type App = {
+  base: string;
+  home: string;
+  /** Path of the home's authorized_keys. */
+  authorizedKeys: string;
+};
+
+type Fixtures = {
+  home: string;
+  app: App;
+  consoleErrors: string[];
+  /** Console errors a test expects (a 401 page, say); matched by substring. */
+  allowConsoleErrors: string[];
+  /** Start keyhatch on a home directory that does not exist. */
+  missingHome: boolean;
+};
+
+export const test = base.extend<Fixtures>({
+  allowConsoleErrors: [[], { option: true }],
+  missingHome: [false, { option: true }],
+
+  home: async ({ missingHome }, use) => {
+    const dir = mkdtempSync(join(tmpdir(), "keyhatch-e2e-"));
+    await use(missingHome ? join(dir, "missing") : dir);
+    rmSync(dir, { recursive: true, force: true });
+  },
+
+  app: async ({ home, context }, use) => {
+    const child = spawn(join(REPO, "target/release/keyhatch"), ["--addr", "127.0.0.1:0", "--home", home], {
+      cwd: REPO,
+      env: { ...process.env, KEYHATCH_TOKEN: TOKEN },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const base = await loginUrl(child);
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    await use({ base, home, authorizedKeys: join(home, ".ssh", "authorized_keys") });
+    child.kill();
+  },
+
+  consoleErrors: async ({ page, allowConsoleErrors }, use) => {
+    const errors: string[] = [];
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    page.on("pageerror", (e) => errors.push(e.message));
+    await use(errors);
+    const unexpected = errors.filter((e) => !allowConsoleErrors.some((a) => e.includes(a)));
+    expect(unexpected, "browser console errors").toEqual([]);
+  },
+});
+
+export { expect };
+
+/** Reads the server's stdout until it prints its login URL; returns `http://127.0.0.1:PORT`. */
+function loginUrl(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (line) => {
+      const m = line.match(/(http:\/\/127\.0\.0\.1:\d+)\/\?token=/);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`keyhatch exited with ${code} before listening`)));
+  });
+}
+
+/** Logs in with the token link, lands on SSH Keys, and waits until the page is hydrated. */
+export async function openSshKeys(page: Page, app: App) {
+  await page.goto(`${app.base}/?token=${TOKEN}`);
+  await expect(page).toHaveURL(`${app.base}/ssh-keys`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+}
+
+/** `ssh-keygen -l` of a private key, as `SHA256:…`, loading it with `passphrase`; throws when
+ * ssh-keygen cannot load it. The key file lives only in a temporary directory, removed after. */
+export function fingerprintOf(privateKey: string, passphrase = ""): string {
+  const dir = mkdtempSync(join(tmpdir(), "keyhatch-key-"));
+  try {
+    const path = join(dir, "id");
+    writeFileSync(path, privateKey, { mode: 0o600 });
+    const pub = execFileSync("ssh-keygen", ["-y", "-P", passphrase, "-f", path], { encoding: "utf8", stdio: "pipe" });
+    writeFileSync(`${path}.pub`, pub);
+    return execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", `${path}.pub`], { encoding: "utf8" }).split(" ")[1];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,201 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO, TOKEN, expect, fingerprintOf, openSshKeys, test } from "./app";
+
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+test("the profile menu leads to SSH Keys, and closes on Esc and on a click outside", async ({ page, app, consoleErrors }) => {
+  await page.goto(`${app.base}/elsewhere?token=${TOKEN}`);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  const profile = page.locator(".profile-button");
+  await expect(profile).toHaveText("root");
+
+  await profile.click();
+  await expect(page.getByRole("menu")).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(page.getByRole("menu")).toBeHidden();
+
+  await profile.click();
+  await page.mouse.click(20, 400);
+  await expect(page.getByRole("menu")).toBeHidden();
+
+  await profile.click();
+  await page.getByRole("menuitem", { name: "SSH Keys" }).click();
+  await expect(page).toHaveURL(`${app.base}/ssh-keys`);
+  await expect(page.getByRole("heading", { name: "SSH Keys", level: 1 })).toBeVisible();
+  await expect(page.getByRole("menu")).toBeHidden();
+});
+
+test("with no keys the page shows the empty state and one + New Key button", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  await expect(page.getByText("No SSH keys found")).toBeVisible();
+  await expect(page.getByRole("button", { name: "+ New Key" })).toHaveCount(1);
+  await expect(page.locator(".lead")).toContainText("~/.ssh/authorized_keys");
+  await expect(page.locator(".lead")).toContainText("tagged with a comment");
+});
+
+test("generate without a passphrase, copy the key, close, and see it listed and on disk", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
+  await expect(dialog).toContainText("ed25519");
+  await expect(dialog).toContainText("~/.ssh/authorized_keys");
+  await dialog.getByRole("button", { name: "Generate Key" }).click();
+
+  const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+  await expect(created.getByRole("alert").first()).toContainText("cannot be shown again");
+  await expect(created.locator("[data-field=type]")).toHaveText("ssh-ed25519");
+  await expect(created.locator("[data-field=comment]")).toHaveText("fileglancer");
+  await expect(created.locator("[data-field=passphrase]")).toHaveText("None");
+  const fingerprint = (await created.locator("[data-field=fingerprint]").textContent())!;
+  expect(fingerprint).toMatch(FINGERPRINT);
+
+  await created.getByRole("button", { name: "Copy Private Key" }).click();
+  await expect(created.getByRole("status")).toHaveText("Copied to the clipboard.");
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  expect(copied).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[\s\S]+\n-----END OPENSSH PRIVATE KEY-----\n$/);
+  expect(fingerprintOf(copied)).toBe(fingerprint);
+
+  await created.getByRole("button", { name: "Close" }).click();
+  await expect(created).toBeHidden();
+  const keys = page.getByRole("list", { name: "SSH keys" }).getByRole("listitem");
+  await expect(keys).toHaveCount(1);
+  await expect(keys.first()).toContainText("ssh-ed25519");
+  await expect(keys.first().locator(".fingerprint")).toHaveText(fingerprint);
+  await expect(page.getByText("No SSH keys found")).toBeHidden();
+
+  const file = readFileSync(app.authorizedKeys, "utf8");
+  expect(file).toMatch(/^restrict,pty ssh-ed25519 AAAA[A-Za-z0-9+/]+ fileglancer\n$/);
+  // The page holds the private key nowhere once the dialog is closed.
+  expect(await page.content()).not.toContain("PRIVATE KEY");
+});
+
+test("a passphrase must be typed twice alike, and encrypts the key", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
+  const generate = dialog.getByRole("button", { name: "Generate Key" });
+  await dialog.getByLabel("Passphrase (optional)").fill("blue harbour lights");
+  await dialog.getByLabel("Confirm passphrase").fill("blue harbor lights");
+  await expect(dialog.getByText("The passphrases do not match.")).toBeVisible();
+  await expect(generate).toBeDisabled();
+  await dialog.getByLabel("Confirm passphrase").fill("blue harbour lights");
+  await expect(dialog.getByText("The passphrases do not match.")).toBeHidden();
+  await generate.click();
+
+  const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+  await expect(created.locator("[data-field=passphrase]")).toHaveText("Yes");
+  const fingerprint = (await created.locator("[data-field=fingerprint]").textContent())!;
+  await created.getByRole("button", { name: "Copy Private Key" }).click();
+  await expect(created.getByRole("status")).toHaveText("Copied to the clipboard.");
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  expect(() => fingerprintOf(copied, "")).toThrow();
+  expect(() => fingerprintOf(copied, "blue harbor lights")).toThrow();
+  expect(fingerprintOf(copied, "blue harbour lights")).toBe(fingerprint);
+});
+
+test("an existing authorized_keys keeps every byte, and only keyhatch keys are listed", async ({ page, app, consoleErrors }) => {
+  const original = readFileSync(join(REPO, "tests/fixtures/authorized_keys.mixed"));
+  expect(original[original.length - 1]).not.toBe(0x0a);
+  mkdirSync(join(app.home, ".ssh"), { mode: 0o700 });
+  writeFileSync(app.authorizedKeys, original, { mode: 0o600 });
+
+  await openSshKeys(page, app);
+  const keys = page.getByRole("list", { name: "SSH keys" }).getByRole("listitem");
+  await expect(keys).toHaveCount(5);
+  await expect(page.locator(".file-note")).toContainText("7 other keys in this file");
+  await expect(page.locator(".file-note")).toContainText("Lines 8, 16, 17");
+  await expect(page.getByText("alice@fileglancer-dev.example")).toBeHidden();
+
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  await page.getByRole("button", { name: "Generate Key" }).click();
+  const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+  const fingerprint = (await created.locator("[data-field=fingerprint]").textContent())!;
+  await created.getByRole("button", { name: "Copy Private Key" }).click();
+  await created.getByRole("button", { name: "Close" }).click();
+  await expect(keys).toHaveCount(6);
+  await expect(keys.last().locator(".fingerprint")).toHaveText(fingerprint);
+
+  const after = readFileSync(app.authorizedKeys);
+  expect(after.subarray(0, original.length).equals(original)).toBe(true);
+  expect(after.subarray(original.length).toString()).toMatch(/^\nrestrict,pty ssh-ed25519 \S+ fileglancer\n$/);
+});
+
+test("closing before copying asks once more, then drops the key", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  await page.getByRole("button", { name: "Generate Key" }).click();
+  const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+  await created.getByRole("button", { name: "Close" }).click();
+  await expect(created).toContainText("You have not copied the private key");
+  await created.getByRole("button", { name: "Close without copying" }).click();
+  await expect(created).toBeHidden();
+  await expect(page.getByRole("list", { name: "SSH keys" }).getByRole("listitem")).toHaveCount(1);
+});
+
+test("without a clipboard the key is shown selected for copying by hand", async ({ page, app, consoleErrors }) => {
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, "clipboard", { get: () => undefined }));
+  await openSshKeys(page, app);
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  await page.getByRole("button", { name: "Generate Key" }).click();
+  const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+  const fingerprint = (await created.locator("[data-field=fingerprint]").textContent())!;
+  await created.getByRole("button", { name: "Copy Private Key" }).click();
+  const area = created.getByRole("textbox", { name: "Private key" });
+  await expect(area).toBeVisible();
+  await expect(area).toBeFocused();
+  const { value, start, end } = await area.evaluate((a: HTMLTextAreaElement) => ({
+    value: a.value, start: a.selectionStart, end: a.selectionEnd,
+  }));
+  expect(fingerprintOf(value)).toBe(fingerprint);
+  expect([start, end]).toEqual([0, value.length]);
+});
+
+test("Generate Key shows progress and cannot be pressed twice", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  await page.route("**/api/keys/generate", async (route) => {
+    await new Promise((r) => setTimeout(r, 700));
+    await route.continue();
+  });
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
+  await dialog.getByRole("button", { name: "Generate Key" }).click();
+  const busy = dialog.getByRole("button", { name: "Generating…" });
+  await expect(busy).toBeDisabled();
+  await busy.click({ force: true });
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("dialog", { name: "SSH Key Generated" })).toBeVisible();
+  expect(readFileSync(app.authorizedKeys, "utf8").trim().split("\n")).toHaveLength(1);
+});
+
+test.describe("a missing home directory", () => {
+  test.use({ missingHome: true, allowConsoleErrors: ["500"] });
+
+  test("is reported on the page, with a way to try again", async ({ page, app, consoleErrors }) => {
+    await openSshKeys(page, app);
+    const alert = page.getByRole("alert");
+    await expect(alert).toContainText("Your keys could not be listed.");
+    await expect(alert).toContainText(`home directory ${app.home} does not exist`);
+    mkdirSync(app.home);
+    await alert.getByRole("button", { name: "Try again" }).click();
+    await expect(page.getByText("No SSH keys found")).toBeVisible();
+  });
+});
+
+test.describe("a file that cannot be written", () => {
+  test.use({ allowConsoleErrors: ["500"] });
+
+  test("fails in the dialog and shows no key", async ({ page, app, consoleErrors }) => {
+    await openSshKeys(page, app);
+    mkdirSync(app.authorizedKeys, { recursive: true }); // a directory where the file belongs
+    await page.getByRole("button", { name: "+ New Key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
+    await dialog.getByRole("button", { name: "Generate Key" }).click();
+    await expect(dialog.getByRole("alert")).toContainText("The key could not be generated.");
+    await expect(dialog.getByRole("alert")).toContainText(`could not open ${app.authorizedKeys} for writing`);
+    await expect(page.getByRole("dialog", { name: "SSH Key Generated" })).toHaveCount(0);
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await expect(dialog).toBeHidden();
+  });
+});

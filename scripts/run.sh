@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the release, and runs keyhatch with the given flags.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+source scripts/env.sh
+printf '\033[1m==> %s\033[0m\n' "release build"
+cargo leptos build --release
+exec target/release/keyhatch "$@"

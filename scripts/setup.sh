@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what keyhatch needs to build, run and test, skipping whatever is already there.
+# Safe to run again and again. Needs root (or sudo) only when Debian packages are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs a newer Rust than 1.95
+WASM_BINDGEN_VERSION=0.2.130  # must equal the wasm-bindgen pin in Cargo.toml
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+export PATH="$HOME/.cargo/bin:$PATH"
+
+command -v cargo >/dev/null || { echo "keyhatch needs Rust (cargo); install it with rustup first" >&2; exit 1; }
+
+packages=()
+command -v chromium >/dev/null || packages+=(chromium)
+{ command -v ssh >/dev/null && command -v ssh-keygen >/dev/null; } || packages+=(openssh-client)
+[ -x /usr/sbin/sshd ] || packages+=(openssh-server)
+{ command -v node >/dev/null && command -v npm >/dev/null; } || packages+=(nodejs npm)
+command -v make >/dev/null || packages+=(make)
+if [ ${#packages[@]} -gt 0 ]; then
+  step "Debian packages: ${packages[*]}"
+  as_root apt-get update -qq
+  # Not binaryen: Debian's wasm-opt 108 builds a page that never hydrates; npm's is used instead.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "Rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+installed() { cargo install --list | grep -q "^$1 v$2:"; }
+if ! installed wasm-bindgen-cli "$WASM_BINDGEN_VERSION"; then
+  step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  # Not --locked: its lock file wants a webpki-roots version the registry no longer has.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+if ! installed cargo-leptos "$CARGO_LEPTOS_VERSION"; then
+  step "cargo-leptos $CARGO_LEPTOS_VERSION (about half an hour on 2 cores, once)"
+  # no_downloads: use the tools on PATH instead of fetching binaries; no LTO: a faster install.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads --force
+fi
+
+if [ ! -f end2end/node_modules/.package-lock.json ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  step "npm packages in end2end/ (Playwright, and binaryen for wasm-opt)"
+  (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+fi
