@@ -111,12 +111,16 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
 /// The whole app: pages and server functions behind the token check.
 pub fn router(options: LeptosOptions, state: AppState, auth: Auth) -> Router {
     let routes = generate_route_list(App);
+    let context = move || provide_context(state.clone());
     Router::new()
-        .leptos_routes_with_context(&options, routes, move || provide_context(state.clone()), {
+        .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        // Unknown paths render the app too (a "not found" page with the header): same context.
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context, shell,
+        ))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(auth, auth::require_token))
         .with_state(options)

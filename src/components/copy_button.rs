@@ -21,7 +21,8 @@ pub fn CopyButton(text: String, copied: RwSignal<bool>) -> impl IntoView {
     };
     Effect::new(move |_| {
         if let (true, Some(area)) = (fallback.get(), area.get()) {
-            clipboard::select(&area);
+            // Wait a frame: the textarea must be in the document to take focus and a selection.
+            request_animation_frame(move || clipboard::select(&area));
         }
     });
 
@@ -38,7 +39,7 @@ pub fn CopyButton(text: String, copied: RwSignal<bool>) -> impl IntoView {
                     "This browser does not let keyhatch use the clipboard here. The key is selected below: press Ctrl+C (⌘C on a Mac) to copy it."
                 </p>
                 <textarea class="mono" readonly rows="9" aria-label="Private key" node_ref=area
-                    prop:value=text.clone() on:copy=move |_| copied.set(true)></textarea>
+                    on:copy=move |_| copied.set(true)>{text.clone()}</textarea>
             </Show>
         </div>
     }

@@ -26,7 +26,7 @@ pub enum StoreError {
     /// An operating system call failed.
     #[error("could not {action} {path}: {source}")]
     Io {
-        /// What was being done, e.g. "open for writing".
+        /// What was being done, e.g. "open".
         action: &'static str,
         /// The path it was done to.
         path: PathBuf,
@@ -142,7 +142,7 @@ impl AuthorizedKeys {
             .open(&self.file)
             .map_err(|e| match e.raw_os_error() {
                 Some(nix::libc::ELOOP) => StoreError::Symlink(self.file.clone()),
-                _ => io_error("open for writing", &self.file, e),
+                _ => io_error("open", &self.file, e),
             })
     }
 }
