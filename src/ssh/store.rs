@@ -118,16 +118,24 @@ impl AuthorizedKeys {
     /// Creates `~/.ssh` with mode 0700 when missing; refuses anything that is not a directory.
     fn ensure_dir(&self) -> Result<(), StoreError> {
         match fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match DirBuilder::new().mode(0o700).create(&self.dir) {
+                    Ok(()) => sync_dir(&self.home).map_err(|e| io_error("sync", &self.home, e)),
+                    // Another writer made it between our look and our mkdir: check what it made.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.check_dir(),
+                    Err(e) => Err(io_error("create", &self.dir, e)),
+                }
+            }
+            _ => self.check_dir(),
+        }
+    }
+
+    /// Checks that `~/.ssh` is a real directory, not a link or anything else.
+    fn check_dir(&self) -> Result<(), StoreError> {
+        match fs::symlink_metadata(&self.dir) {
             Ok(meta) if meta.is_dir() => Ok(()),
             Ok(meta) if meta.is_symlink() => Err(StoreError::Symlink(self.dir.clone())),
             Ok(_) => Err(StoreError::NotADirectory(self.dir.clone())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                DirBuilder::new()
-                    .mode(0o700)
-                    .create(&self.dir)
-                    .map_err(|e| io_error("create", &self.dir, e))?;
-                sync_dir(&self.home).map_err(|e| io_error("sync", &self.home, e))
-            }
             Err(e) => Err(io_error("read", &self.dir, e)),
         }
     }
