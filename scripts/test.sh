@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 source scripts/env.sh
 
-step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+started=$SECONDS
+step() { printf '\033[1m==> %s\033[0m (at %ds)\n' "$*" $((SECONDS - started)); }
 step "format"
 cargo fmt --check
 step "clippy (server)"
@@ -21,3 +22,4 @@ step "size budget"
 scripts/size-budget.sh
 step "Playwright (Chromium)"
 (cd end2end && npx playwright test)
+step "all checks passed"

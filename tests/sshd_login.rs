@@ -5,7 +5,7 @@ mod common;
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -161,11 +161,28 @@ fn write_private(path: &Path, contents: &str, mode: u32) {
     std::io::Write::write_all(&mut f, contents.as_bytes()).unwrap();
 }
 
-/// A directory sshd's StrictModes accepts: under target/, not under world-writable /tmp.
+/// A directory sshd's StrictModes accepts: every ancestor owned by root or us and writable by
+/// neither group nor others. target/ when the checkout allows it (not under /tmp), else /run.
 fn test_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let candidates = [Path::new(env!("CARGO_TARGET_TMPDIR")), Path::new("/run")];
+    let base = candidates
+        .into_iter()
+        .find(|dir| strict_modes_accept(dir))
+        .expect("no directory that sshd's StrictModes accepts: target/ and /run are group- or world-writable");
+    let dir = tempfile::Builder::new()
+        .prefix("keyhatch-sshd-")
+        .tempdir_in(base)
+        .unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     dir
+}
+
+/// Whether sshd's `safe_path` would accept `dir` and all its ancestors.
+fn strict_modes_accept(dir: &Path) -> bool {
+    let uid = nix::unistd::getuid().as_raw();
+    dir.ancestors().all(|d| {
+        fs::metadata(d).is_ok_and(|m| (m.uid() == 0 || m.uid() == uid) && m.mode() & 0o022 == 0)
+    })
 }
 
 fn assert_logs_in(sshd: &Sshd, key: &Path, passphrase: Option<&str>) {

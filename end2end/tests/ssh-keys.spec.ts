@@ -43,12 +43,14 @@ test("generate without a passphrase, copy the key, close, and see it listed and 
   await openSshKeys(page, app);
   await page.getByRole("button", { name: "+ New Key" }).click();
   const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
+  await expect(dialog.getByLabel("Passphrase (optional)")).toBeFocused();
   await expect(dialog).toContainText("ed25519");
   await expect(dialog).toContainText("~/.ssh/authorized_keys");
   await dialog.getByRole("button", { name: "Generate Key" }).click();
 
   const created = page.getByRole("dialog", { name: "SSH Key Generated" });
   await expect(created.getByRole("alert").first()).toContainText("cannot be shown again");
+  await expect(created.getByRole("button", { name: "Copy Private Key" })).toBeFocused();
   await expect(created.locator("[data-field=type]")).toHaveText("ssh-ed25519");
   await expect(created.locator("[data-field=comment]")).toHaveText("fileglancer");
   await expect(created.locator("[data-field=passphrase]")).toHaveText("None");

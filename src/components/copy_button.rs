@@ -1,4 +1,4 @@
-use leptos::html::Textarea;
+use leptos::html::{Button, Textarea};
 use leptos::prelude::*;
 
 use crate::clipboard;
@@ -9,6 +9,13 @@ use crate::clipboard;
 pub fn CopyButton(text: String, copied: RwSignal<bool>) -> impl IntoView {
     let fallback = RwSignal::new(false);
     let area = NodeRef::<Textarea>::new();
+    // The dialog opens on this button: copying is the one thing to do now.
+    let button = NodeRef::<Button>::new();
+    Effect::new(move |_| {
+        if let Some(button) = button.get() {
+            request_animation_frame(move || drop(button.focus()));
+        }
+    });
     let to_copy = text.clone();
     let copy = move |_| {
         let text = to_copy.clone();
@@ -28,7 +35,7 @@ pub fn CopyButton(text: String, copied: RwSignal<bool>) -> impl IntoView {
 
     view! {
         <div class="copy">
-            <button class="primary" on:click=copy>
+            <button class="primary" on:click=copy node_ref=button>
                 {move || if copied.get() { "✓ Copied" } else { "Copy Private Key" }}
             </button>
             <span class="copied" role="status" aria-live="polite">

@@ -1,3 +1,4 @@
+use leptos::html::Input;
 use leptos::prelude::*;
 
 use crate::api::GenerateKey;
@@ -8,6 +9,12 @@ use crate::model::Secret;
 #[component]
 pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>) -> impl IntoView {
     let passphrase = RwSignal::new(String::new());
+    let first_field = NodeRef::<Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = first_field.get() {
+            request_animation_frame(move || drop(input.focus()));
+        }
+    });
     let confirm = RwSignal::new(String::new());
     let pending = generate.pending();
     let mismatch = move || passphrase.with(|p| confirm.with(|c| p != c));
@@ -36,7 +43,7 @@ pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>
                     <code>"~/.ssh/authorized_keys"</code> " file."
                 </p>
                 <label for="passphrase">"Passphrase (optional)"</label>
-                <input id="passphrase" type="password" autocomplete="new-password" autofocus
+                <input id="passphrase" type="password" autocomplete="new-password" node_ref=first_field
                     bind:value=passphrase disabled=pending />
                 <label for="passphrase-confirm">"Confirm passphrase"</label>
                 <input id="passphrase-confirm" type="password" autocomplete="new-password"

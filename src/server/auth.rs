@@ -104,6 +104,8 @@ fn take_token_param(uri: &Uri) -> Option<(String, String)> {
 
 /// Sets the login cookie and redirects to the same page without the token in the URL.
 fn login(auth: &Auth, path: &str, rest_of_query: &str) -> Response {
+    // "//host" would be a protocol-relative URL to another site: never redirect off this one.
+    let path = if path.starts_with("//") { "/" } else { path };
     let location = if rest_of_query.is_empty() {
         path.to_owned()
     } else {
@@ -187,6 +189,15 @@ mod tests {
             "keyhatch_token_3001=s3cret-token-1234"
         )));
         assert!(!auth.presented(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn the_login_redirect_stays_on_this_site() {
+        let auth = Auth::new(Some("s3cret-token-1234".into()), 3000);
+        let response = login(&auth, "//evil.example/x", "");
+        assert_eq!(response.headers()[header::LOCATION], "/");
+        let response = login(&auth, "/ssh-keys", "a=1");
+        assert_eq!(response.headers()[header::LOCATION], "/ssh-keys?a=1");
     }
 
     #[test]

@@ -78,9 +78,9 @@ pub fn parse(contents: &[u8]) -> Parsed<'_> {
 
 /// Splits contents into lines without their `\n`; a final line without one still counts.
 fn lines(contents: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = contents.strip_suffix(b"\n").unwrap_or(contents);
-    body.split(|&b| b == b'\n')
-        .filter(move |_| !contents.is_empty())
+    contents
+        .split_inclusive(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\n").unwrap_or(line))
 }
 
 /// Classifies one line (without its `\n`), `number` being its 1-based position.
