@@ -3,9 +3,13 @@
 //! `Authorization: Bearer <token>`.
 
 mod account;
+mod fix_permissions;
 mod generate_key;
 mod list_keys;
+mod revoke_key;
 
 pub use account::*;
+pub use fix_permissions::*;
 pub use generate_key::*;
 pub use list_keys::*;
+pub use revoke_key::*;

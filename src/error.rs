@@ -14,6 +14,12 @@ pub enum AppError {
     /// `authorized_keys` or the home directory could not be read or written.
     #[error("{0}")]
     Storage(String),
+    /// The key asked for is not in the file.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request would change what keyhatch may not change (a key it did not add).
+    #[error("{0}")]
+    Forbidden(String),
     /// The key could not be made.
     #[error("{0}")]
     Keygen(String),
@@ -27,6 +33,8 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthorized => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) => 404,
             Self::Storage(_) | Self::Keygen(_) | Self::Request(_) => 500,
         }
     }

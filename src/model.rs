@@ -24,6 +24,26 @@ pub struct KeyList {
     pub other_keys: usize,
     /// Line numbers sshd cannot read (left alone, not listed).
     pub unreadable_lines: Vec<usize>,
+    /// What would make sshd ignore the keys; empty when all is well.
+    pub problems: Vec<Problem>,
+}
+
+/// Something that makes sshd ignore the keys, as `StrictModes` checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// What is wrong, in words for the person.
+    pub message: String,
+    /// The fix keyhatch may make, if any.
+    pub fix: Option<Fix>,
+}
+
+/// A permission fix keyhatch may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fix {
+    /// `~/.ssh` to 0700.
+    SshDirMode,
+    /// `~/.ssh/authorized_keys` to 0600.
+    FileMode,
 }
 
 /// A newly generated key: the only time its private half leaves the server.

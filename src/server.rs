@@ -33,6 +33,8 @@ pub struct AppState {
     pub key_options: KeyOptions,
     /// Who the page acts for.
     pub account: Account,
+    /// The account's uid, which must own what sshd reads.
+    pub uid: u32,
 }
 
 /// The state of the request being served, or an error when called outside one.
@@ -66,9 +68,22 @@ pub fn fail(error: AppError) -> AppError {
     error
 }
 
+/// A health problem as the browser sees it.
+pub fn problem(problem: ssh::health::Problem) -> crate::model::Problem {
+    crate::model::Problem {
+        message: problem.message,
+        fix: problem.fix.map(|fix| match fix {
+            ssh::health::Fix::SshDirMode => crate::model::Fix::SshDirMode,
+            ssh::health::Fix::FileMode => crate::model::Fix::FileMode,
+        }),
+    }
+}
+
 impl From<ssh::Error> for AppError {
     fn from(error: ssh::Error) -> Self {
         match error {
+            ssh::Error::Store(e @ ssh::StoreError::KeyNotFound(_)) => Self::NotFound(e.to_string()),
+            ssh::Error::Store(e @ ssh::StoreError::NotOurs(_)) => Self::Forbidden(e.to_string()),
             ssh::Error::Store(e) => Self::Storage(e.to_string()),
             ssh::Error::Keygen(e) => Self::Keygen(e.to_string()),
         }
@@ -87,6 +102,7 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
         tag: settings.tag.clone(),
         key_options: settings.key_options.clone(),
         account: settings.account.clone(),
+        uid: nix::unistd::getuid().as_raw(),
     };
     if !settings.home.is_dir() {
         eprintln!(

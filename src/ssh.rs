@@ -5,6 +5,7 @@
 //! home, or a per-account helper process.
 
 pub mod authorized_keys;
+pub mod health;
 pub mod keygen;
 pub mod store;
 
@@ -182,8 +183,15 @@ pub fn create_key(
     // Check the home first: generating a key (slow with a passphrase) only to fail is wasteful.
     store.check_home()?;
     let key = keygen::generate(tag, passphrase)?;
-    store.append(&key.authorized_line(options)?)?;
+    store.append_key(&key.public, &key.authorized_line(options)?)?;
     Ok(key)
+}
+
+/// Removes the keyhatch key with `fingerprint` (its comment starts with `tag`) from
+/// `<home>/.ssh/authorized_keys`, keeping every other byte; any other line is read-only.
+pub fn revoke_key(home: &Path, tag: &Tag, fingerprint: &str) -> Result<(), Error> {
+    AuthorizedKeys::in_home(home).remove_key(fingerprint, tag)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -190,3 +190,40 @@ fn an_unwritable_file_fails_without_returning_a_key() {
         reply.body
     );
 }
+
+#[test]
+fn revoke_removes_only_that_key_and_refuses_keys_keyhatch_did_not_add() {
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(home.path().join(".ssh")).unwrap();
+    let original = fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/authorized_keys.mixed"
+    ))
+    .unwrap();
+    let app = spawn_app(home.path());
+    fs::write(app.authorized_keys(), &original).unwrap();
+    let key = app.generate(None);
+    let fingerprint = key["info"]["fingerprint"].as_str().unwrap();
+
+    let body = |fp: &str| serde_json::json!({ "fingerprint": fp }).to_string();
+    let reply = app.post_json("/api/keys/revoke", &body(fingerprint));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let mut expected = original.clone();
+    expected.push(b'\n'); // the newline added before the key stays: the one byte of difference
+    assert_eq!(fs::read(app.authorized_keys()).unwrap(), expected);
+    assert!(app.home.join(".ssh/authorized_keys.old").exists());
+
+    let gone = app.post_json("/api/keys/revoke", &body(fingerprint));
+    assert_eq!(gone.status, 404, "{}", gone.body);
+
+    // Line 2 of the fixture: alice@laptop's key, added by hand.
+    let foreign = "SHA256:3cLy08JxdN2mhbu6O/XnKvsbYBUIWGejQ7CVlZAfvto";
+    let refused = app.post_json("/api/keys/revoke", &body(foreign));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("keyhatch removes only its own keys"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(fs::read(app.authorized_keys()).unwrap(), expected);
+}

@@ -252,6 +252,13 @@ fn keys_generated_through_keyhatch_log_in_and_others_do_not() {
 
     assert_logs_in(&sshd, &foreign, None);
 
+    // Revoked: sshd no longer lets it in; the hand-added key and the other keyhatch key still work.
+    let revoke = serde_json::json!({ "fingerprint": plain["info"]["fingerprint"] }).to_string();
+    assert_eq!(app.post_json("/api/keys/revoke", &revoke).status, 200);
+    assert_refused(&sshd, &plain_key, None);
+    assert_logs_in(&sshd, &foreign, None);
+    assert_logs_in(&sshd, &locked_key, Some("a long passphrase"));
+
     let stranger = dir.path().join("stranger");
     run(
         "ssh-keygen",

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO, TOKEN, expect, fingerprintOf, openSshKeys, test } from "./app";
 
@@ -204,4 +204,54 @@ test.describe("a file that cannot be written", () => {
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await expect(dialog).toBeHidden();
   });
+});
+
+test("a key is revoked after a confirmation, and the list and file follow", async ({ page, app, consoleErrors }) => {
+  mkdirSync(join(app.home, ".ssh"), { mode: 0o700 });
+  writeFileSync(app.authorizedKeys, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhR89a1vpaGfsAxg2eABmXevfB18j0iT9AiVMKDaCN9 by hand\n");
+  await openSshKeys(page, app);
+  for (let i = 0; i < 2; i++) {
+    await page.getByRole("button", { name: "+ New Key" }).click();
+    await page.getByRole("button", { name: "Generate Key" }).click();
+    const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+    await created.getByRole("button", { name: "Copy Private Key" }).click();
+    await created.getByRole("button", { name: "Close" }).click();
+  }
+  const keys = page.getByRole("list", { name: "SSH keys" }).getByRole("listitem");
+  await expect(keys).toHaveCount(2);
+  const first = (await keys.first().locator(".fingerprint").textContent())!;
+  const second = (await keys.last().locator(".fingerprint").textContent())!;
+
+  await page.getByRole("button", { name: `Revoke key ${first}` }).click();
+  const dialog = page.getByRole("dialog", { name: "Revoke SSH Key" });
+  await expect(dialog).toContainText(first);
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(keys).toHaveCount(2);
+
+  await page.getByRole("button", { name: `Revoke key ${first}` }).click();
+  await dialog.getByRole("button", { name: "Revoke Key" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(keys).toHaveCount(1);
+  await expect(keys.first().locator(".fingerprint")).toHaveText(second);
+  const file = readFileSync(app.authorizedKeys, "utf8").split("\n");
+  expect(file[0]).toMatch(/ by hand$/);
+  expect(file).toHaveLength(3); // by hand, the second key, and the final empty string
+});
+
+test("permissions sshd would refuse are reported and fixed from the page", async ({ page, app, consoleErrors }) => {
+  mkdirSync(join(app.home, ".ssh"), { mode: 0o700 });
+  writeFileSync(app.authorizedKeys, "");
+  chmodSync(join(app.home, ".ssh"), 0o777);
+  chmodSync(app.authorizedKeys, 0o666);
+  await openSshKeys(page, app);
+  const banner = page.locator(".health");
+  await expect(banner).toContainText("sshd will not use the keys");
+  await expect(banner.getByRole("listitem")).toHaveCount(2);
+
+  await banner.getByRole("button", { name: "Fix: set authorized_keys to 0600" }).click();
+  await expect(banner.getByRole("listitem")).toHaveCount(1);
+  await banner.getByRole("button", { name: "Fix: set ~/.ssh to 0700" }).click();
+  await expect(banner).toHaveCount(0);
+  expect(statSync(join(app.home, ".ssh")).mode & 0o777).toBe(0o700);
+  expect(statSync(app.authorizedKeys).mode & 0o777).toBe(0o600);
 });

@@ -16,9 +16,12 @@ pub async fn list_keys() -> Result<KeyList, AppError> {
         .path()
         .display()
         .to_string();
-    let listing = blocking(move || ssh::list_keys(&state.home, &state.tag))
-        .await
-        .map_err(fail)?;
+    let (listing, problems) = blocking(move || {
+        let problems = ssh::health::check(&state.home, state.uid);
+        Ok((ssh::list_keys(&state.home, &state.tag)?, problems))
+    })
+    .await
+    .map_err(fail)?;
     Ok(KeyList {
         path,
         keys: listing
@@ -32,5 +35,6 @@ pub async fn list_keys() -> Result<KeyList, AppError> {
             .collect(),
         other_keys: listing.other_keys,
         unreadable_lines: listing.unreadable_lines,
+        problems: problems.into_iter().map(crate::server::problem).collect(),
     })
 }

@@ -1,15 +1,19 @@
 use leptos::prelude::*;
 
-use crate::model;
+use crate::app::Hydrated;
+use crate::model::{self, KeyInfo};
 
-/// The keyhatch keys, newest last, and a note on what else the file holds.
+/// The keyhatch keys, newest last, each with a Revoke button, and a note on what else the file
+/// holds.
 #[component]
-pub fn KeyList(list: model::KeyList) -> impl IntoView {
+pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoView {
+    let hydrated = expect_context::<Hydrated>().0;
     let model::KeyList {
         path,
         keys,
         other_keys,
         unreadable_lines,
+        ..
     } = list;
     let others = (other_keys > 0).then(|| {
         let noun = if other_keys == 1 { "key" } else { "keys" };
@@ -29,12 +33,18 @@ pub fn KeyList(list: model::KeyList) -> impl IntoView {
     view! {
         {(!keys.is_empty()).then(|| view! {
             <ul class="keys" aria-label="SSH keys">
-                {keys.into_iter().map(|key| view! {
-                    <li class="key">
-                        <span class="key-type">{key.key_type}</span>
-                        <span class="mono fingerprint">{key.fingerprint}</span>
-                        <span class="comment">{key.comment}</span>
-                    </li>
+                {keys.into_iter().map(|key| {
+                    let label = format!("Revoke key {}", key.fingerprint);
+                    let revoke = key.clone();
+                    view! {
+                        <li class="key">
+                            <span class="key-type">{key.key_type}</span>
+                            <span class="mono fingerprint">{key.fingerprint}</span>
+                            <span class="comment">{key.comment}</span>
+                            <button class="revoke" aria-label=label disabled=move || !hydrated.get()
+                                on:click=move |_| on_revoke.run(revoke.clone())>"Revoke"</button>
+                        </li>
+                    }
                 }).collect_view()}
             </ul>
         })}

@@ -1,19 +1,45 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{GenerateKey, list_keys};
+use crate::api::{FixPermissions, GenerateKey, RevokeKey, list_keys};
 use crate::app::Hydrated;
+use crate::components::health_banner::HealthBanner;
 use crate::components::key_created_dialog::KeyCreatedDialog;
 use crate::components::key_list::KeyList;
 use crate::components::new_key_button::NewKeyButton;
 use crate::components::new_key_dialog::NewKeyDialog;
+use crate::components::revoke_dialog::RevokeDialog;
+use crate::model::KeyInfo;
 
 /// The SSH Keys page: what the keys are for, the list, and the two dialogs that make one.
 #[component]
 pub fn SshKeysPage() -> impl IntoView {
     let generate = ServerAction::<GenerateKey>::new();
-    // Every finished generation refetches the list, so a new key shows without a reload.
-    let keys = Resource::new(move || generate.version().get(), |_| list_keys());
+    let revoke = ServerAction::<RevokeKey>::new();
+    let fix = ServerAction::<FixPermissions>::new();
+    // Every finished change refetches the list, so it is current without a reload.
+    let keys = Resource::new(
+        move || {
+            (
+                generate.version().get(),
+                revoke.version().get(),
+                fix.version().get(),
+            )
+        },
+        |_| list_keys(),
+    );
+    let revoking = RwSignal::new(None::<KeyInfo>);
+    let open_revoke = Callback::new(move |key| {
+        revoke.value().set(None);
+        revoking.set(Some(key));
+    });
+    let close_revoke = Callback::new(move |()| revoking.set(None));
+    Effect::new(move |_| {
+        if let Some(Ok(())) = revoke.value().get() {
+            revoke.value().set(None);
+            revoking.set(None);
+        }
+    });
     let new_key_open = RwSignal::new(false);
     let created = move || generate.value().get().and_then(Result::ok);
     let open_new_key = Callback::new(move |()| {
@@ -51,13 +77,17 @@ pub fn SshKeysPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || keys.get().map(|result| match result {
                     Ok(list) if list.keys.is_empty() => view! {
+                        <HealthBanner problems=list.problems.clone() fix />
                         <div class="empty">
                             <p>"No SSH keys found"</p>
                             <NewKeyButton on_click=open_new_key />
                         </div>
-                        <KeyList list />
+                        <KeyList list on_revoke=open_revoke />
                     }.into_any(),
-                    Ok(list) => view! { <KeyList list /> }.into_any(),
+                    Ok(list) => view! {
+                        <HealthBanner problems=list.problems.clone() fix />
+                        <KeyList list on_revoke=open_revoke />
+                    }.into_any(),
                     Err(e) => view! {
                         <div class="error" role="alert">
                             <p><strong>"Your keys could not be listed. "</strong>{e.to_string()}</p>
@@ -71,5 +101,6 @@ pub fn SshKeysPage() -> impl IntoView {
             <NewKeyDialog generate on_cancel=Callback::new(move |()| new_key_open.set(false)) />
         </Show>
         {move || created().map(|key| view! { <KeyCreatedDialog key on_close=close_created /> })}
+        {move || revoking.get().map(|key| view! { <RevokeDialog key revoke on_close=close_revoke /> })}
     }
 }

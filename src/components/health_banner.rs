@@ -1,0 +1,37 @@
+use leptos::prelude::*;
+
+use crate::api::FixPermissions;
+use crate::app::Hydrated;
+use crate::model::{Fix, Problem};
+
+/// Why sshd would ignore the keys, with a button for each fix keyhatch may make.
+#[component]
+pub fn HealthBanner(problems: Vec<Problem>, fix: ServerAction<FixPermissions>) -> impl IntoView {
+    let hydrated = expect_context::<Hydrated>().0;
+    let pending = fix.pending();
+    let error = move || fix.value().get().and_then(Result::err);
+    (!problems.is_empty()).then(|| view! {
+        <div class="warning health" role="alert">
+            <strong>"sshd will not use the keys in this file until this is fixed:"</strong>
+            <ul>
+                {problems.into_iter().map(|problem| {
+                    let button = problem.fix.map(|kind| view! {
+                        <button on:click=move |_| { fix.dispatch(FixPermissions { fix: kind }); }
+                            disabled=move || pending.get() || !hydrated.get()>
+                            {label(kind)}
+                        </button>
+                    });
+                    view! { <li>{problem.message} " " {button}</li> }
+                }).collect_view()}
+            </ul>
+            {move || error().map(|e| view! { <p class="error">{e.to_string()}</p> })}
+        </div>
+    })
+}
+
+fn label(fix: Fix) -> &'static str {
+    match fix {
+        Fix::SshDirMode => "Fix: set ~/.ssh to 0700",
+        Fix::FileMode => "Fix: set authorized_keys to 0600",
+    }
+}
