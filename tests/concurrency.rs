@@ -1,0 +1,91 @@
+//! Many writers at once: two keyhatch processes sharing one home, and an outside `cat >>`.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::collections::HashSet;
+use std::fs;
+use std::process::Command;
+
+use common::spawn_app;
+use keyhatch::ssh::authorized_keys;
+
+const GENERATES: usize = 200;
+const CLIENTS: usize = 8;
+const OUTSIDE_LINES: usize = 200;
+
+#[test]
+fn two_servers_and_an_outside_writer_lose_no_line_and_tear_none() {
+    let home = tempfile::tempdir().unwrap();
+    // The outside writer needs ~/.ssh to exist, as it would on any account that has keys.
+    fs::create_dir(home.path().join(".ssh")).unwrap();
+    let servers = [spawn_app(home.path()), spawn_app(home.path())];
+    let file = servers[0].authorized_keys();
+
+    let fingerprints: Vec<String> = std::thread::scope(|s| {
+        let outside = s.spawn(|| {
+            let script = format!(
+                "set -e; for i in $(seq {OUTSIDE_LINES}); do printf '# written by hand %d\\n' \"$i\" | cat >> \"$1\"; done"
+            );
+            let status = Command::new("sh").args(["-c", &script, "sh"]).arg(&file).status().unwrap();
+            assert!(status.success());
+        });
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let servers = &servers;
+                s.spawn(move || {
+                    (0..GENERATES / CLIENTS)
+                        .map(|i| {
+                            let key = servers[(c + i) % 2].generate(None);
+                            key["info"]["fingerprint"].as_str().unwrap().to_owned()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        outside.join().unwrap();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
+    });
+
+    let contents = fs::read(&file).unwrap();
+    let text = String::from_utf8(contents.clone()).unwrap();
+    assert!(text.ends_with('\n'));
+    let lines: Vec<&str> = text.lines().collect();
+    let by_hand_count = lines
+        .iter()
+        .filter(|l| l.starts_with("# written by hand "))
+        .count();
+    assert_eq!(
+        (lines.len() - by_hand_count, by_hand_count),
+        (GENERATES, OUTSIDE_LINES),
+        "(keyhatch lines, lines by hand): lines were lost or split"
+    );
+
+    let parsed = authorized_keys::parse(&contents);
+    assert!(
+        parsed.unreadable.is_empty(),
+        "torn lines at {:?}",
+        parsed.unreadable
+    );
+    let in_file: HashSet<String> = parsed.keys.iter().map(|k| k.fingerprint()).collect();
+    let returned: HashSet<String> = fingerprints.iter().cloned().collect();
+    assert_eq!(returned.len(), GENERATES);
+    assert_eq!(
+        in_file, returned,
+        "every key handed out is in the file, and only those"
+    );
+
+    let by_hand: HashSet<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("# written by hand "))
+        .collect();
+    let expected: HashSet<String> = (1..=OUTSIDE_LINES)
+        .map(|i| format!("# written by hand {i}"))
+        .collect();
+    assert_eq!(by_hand.len(), OUTSIDE_LINES);
+    assert!(by_hand.iter().all(|l| expected.contains(*l)));
+}
