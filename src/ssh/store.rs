@@ -27,6 +27,9 @@ use super::authorized_keys::{self, KeyLine};
 /// The largest file keyhatch writes to, by default: far beyond any real list of keys.
 pub const DEFAULT_MAX_SIZE: u64 = 1 << 20;
 
+/// The name of a removal's temporary file, before its random part.
+const TEMP_PREFIX: &str = ".authorized_keys.keyhatch-";
+
 /// How often a removal starts over when an outside writer changes the file under it.
 const ATTEMPTS: usize = 8;
 
@@ -202,6 +205,7 @@ impl AuthorizedKeys {
             let Some(locked) = self.lock(false)? else {
                 return Err(StoreError::KeyNotFound(fingerprint.to_owned()));
             };
+            self.remove_stale_temps();
             let contents = locked.read_all(&self.file)?;
             let parsed = authorized_keys::parse(&contents);
             let lines: Vec<&KeyLine<'_>> = parsed
@@ -217,7 +221,7 @@ impl AuthorizedKeys {
             }
             let numbers: Vec<usize> = lines.iter().map(|k| k.number).collect();
             let kept = without_lines(&contents, &numbers);
-            if self.replace(&locked, contents.len() as u64, &kept)? {
+            if self.replace(&locked, &contents, &kept)? {
                 return Ok(());
             }
         }
@@ -319,12 +323,23 @@ impl AuthorizedKeys {
             })
     }
 
-    /// Writes `new` over the locked file through a temporary file and a rename. Returns false,
-    /// changing nothing, when an outside writer changed the file since it was read at `old_len`.
-    fn replace(&self, locked: &Locked, old_len: u64, new: &[u8]) -> Result<bool, StoreError> {
+    /// Writes `new` over the locked file, whose contents were `old`, through a temporary file and
+    /// a rename; keeps `old` as `authorized_keys.old`. Returns false, changing nothing, when an
+    /// outside writer changed the file since it was read.
+    fn replace(&self, locked: &Locked, old: &[u8], new: &[u8]) -> Result<bool, StoreError> {
         let (temp, temp_path) = self.write_temp(new, &locked.meta)?;
+        // The previous version is kept as a copy, never a second name for the file: a crash
+        // must not leave authorized_keys with two links, which keyhatch would then refuse.
+        let backup_temp = match self.write_temp(old, &locked.meta) {
+            Ok((_, path)) => path,
+            Err(e) => {
+                let _ = fs::remove_file(&temp_path);
+                return Err(e);
+            }
+        };
         let discard = |result| {
             let _ = fs::remove_file(&temp_path);
+            let _ = fs::remove_file(&backup_temp);
             result
         };
         let now = match fs::symlink_metadata(&self.file) {
@@ -333,37 +348,48 @@ impl AuthorizedKeys {
         };
         let unchanged = now.dev() == locked.meta.dev()
             && now.ino() == locked.meta.ino()
-            && now.len() == old_len
+            && now.len() == old.len() as u64
             && now.mtime() == locked.meta.mtime()
             && now.mtime_nsec() == locked.meta.mtime_nsec();
         if !unchanged {
             return discard(Ok(false));
         }
+        crash_point("checked");
         let backup = self.dir.join("authorized_keys.old");
-        if let Err(e) = fs::remove_file(&backup)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            return discard(Err(io_error("replace", &backup, e)));
-        }
-        if let Err(e) = fs::hard_link(&self.file, &backup) {
+        if let Err(e) = fs::rename(&backup_temp, &backup) {
             return discard(Err(io_error("keep a copy of", &self.file, e)));
         }
+        crash_point("backed-up");
         if let Err(e) = fs::rename(&temp_path, &self.file) {
             return discard(Err(io_error("replace", &self.file, e)));
         }
+        crash_point("renamed");
         sync_dir(&self.dir).map_err(|e| io_error("sync", &self.dir, e))?;
-        self.give_back_late_appends(locked, old_len, &temp)?;
+        crash_point("synced");
+        self.give_back_late_appends(locked, old.len() as u64, &temp)?;
         Ok(true)
+    }
+
+    /// Deletes temporary files a crashed removal left. Safe only under the lock: while it is
+    /// held, no other keyhatch is between writing its temporary file and renaming it.
+    fn remove_stale_temps(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Writes `contents` to a new temporary file beside the original, with the original's mode,
     /// owner and SELinux label, fsynced. Returns it open, and its path.
     fn write_temp(&self, contents: &[u8], like: &Metadata) -> Result<(File, PathBuf), StoreError> {
         // Random, not the pid: keyhatch on two NFS clients may have the same pid.
-        let path = self.dir.join(format!(
-            ".authorized_keys.keyhatch-{:016x}",
-            OsRng.next_u64()
-        ));
+        let path = self
+            .dir
+            .join(format!("{TEMP_PREFIX}{:016x}", OsRng.next_u64()));
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -379,6 +405,7 @@ impl AuthorizedKeys {
                 std::os::unix::fs::fchown(&file, Some(like.uid()), Some(like.gid()))?;
             }
             copy_selinux_label(&self.file, &file)?;
+            crash_point("temp-written");
             file.sync_all()
         })();
         match result {
@@ -429,6 +456,19 @@ impl Locked {
         Ok(contents)
     }
 }
+
+/// In debug builds, dies by SIGKILL here when `KEYHATCH_CRASH_AT` names this point, so tests can
+/// prove that a crash at any step of a removal leaves a whole file. Release builds have no such
+/// points.
+#[cfg(debug_assertions)]
+fn crash_point(name: &str) {
+    if std::env::var_os("KEYHATCH_CRASH_AT").is_some_and(|at| at == name) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn crash_point(_name: &str) {}
 
 /// Takes an exclusive open-file-description lock on the whole file, waiting for it.
 fn lock_exclusive(file: &File) -> io::Result<()> {
@@ -737,7 +777,7 @@ mod tests {
         let leftovers: Vec<_> = fs::read_dir(home.path().join(".ssh"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with(".authorized_keys.keyhatch-"))
+            .filter(|n| n.starts_with(TEMP_PREFIX))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }

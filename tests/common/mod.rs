@@ -19,12 +19,18 @@ pub struct App {
 
 /// Starts keyhatch managing `home` (which need not exist).
 pub fn spawn_app(home: &Path) -> App {
+    spawn_app_with(home, &[])
+}
+
+/// Starts keyhatch managing `home` with extra environment variables.
+pub fn spawn_app_with(home: &Path, env: &[(&str, &str)]) -> App {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
         .args(["--addr", "127.0.0.1:0", "--home"])
         .arg(home)
         .env("KEYHATCH_TOKEN", TOKEN)
         .env_remove("KEYHATCH_TAG")
         .env_remove("KEYHATCH_KEY_OPTIONS")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -80,14 +86,23 @@ impl App {
 
     /// POSTs JSON to `path` with the bearer token.
     pub fn post_json(&self, path: &str, body: &str) -> Reply {
+        self.try_post_json(path, body).unwrap()
+    }
+
+    /// POSTs JSON to `path` with the bearer token; an error when no HTTP answer comes.
+    pub fn try_post_json(&self, path: &str, body: &str) -> Result<Reply, ureq::Error> {
         let response = self
             .agent
             .post(format!("{}{path}", self.base))
             .header("Authorization", format!("Bearer {TOKEN}"))
             .content_type("application/json")
-            .send(body)
-            .unwrap();
-        reply(response)
+            .send(body)?;
+        Ok(reply(response))
+    }
+
+    /// Waits for the server to end by itself and returns how it ended.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
     }
 
     /// GET with the bearer token.
