@@ -7,6 +7,7 @@ use keyhatch::server::settings::{Cli, Settings};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    ignore_file_size_signal();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -27,5 +28,16 @@ async fn main() -> ExitCode {
             eprintln!("keyhatch: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A write past the file size limit (`ulimit -f`) sends SIGXFSZ, which by default kills the whole
+/// server. Ignored, the write fails with EFBIG instead: that request gets a clear error, the file
+/// is cut back to its previous size, and every other request goes on.
+fn ignore_file_size_signal() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: installs SIG_IGN, no handler code runs; nothing else in keyhatch uses SIGXFSZ.
+    if let Err(e) = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) } {
+        eprintln!("warning: could not ignore SIGXFSZ: {e}");
     }
 }

@@ -227,3 +227,34 @@ fn revoke_removes_only_that_key_and_refuses_keys_keyhatch_did_not_add() {
     );
     assert_eq!(fs::read(app.authorized_keys()).unwrap(), expected);
 }
+
+#[test]
+fn a_file_size_limit_fails_the_request_leaves_the_file_whole_and_returns_no_key() {
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(home.path().join(".ssh")).unwrap();
+    let file = home.path().join(".ssh/authorized_keys");
+    // 4000 bytes under a 4096-byte limit: the key line starts to fit, then the write is cut short.
+    let original = [b"# padding\n".repeat(399), b"# end\nxxxx".to_vec()].concat();
+    assert_eq!(original.len(), 4000);
+    fs::write(&file, &original).unwrap();
+    let app = common::spawn_app_limited(home.path(), 4096);
+
+    let reply = app.post_json("/api/keys/generate", "{}");
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert!(
+        reply.body.contains("file size limit was reached"),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.contains("PRIVATE KEY"));
+    assert_eq!(
+        fs::read(&file).unwrap(),
+        original,
+        "a partial line was left behind"
+    );
+    assert_eq!(
+        app.get_authorized("/api/keys/list").status,
+        200,
+        "the server died"
+    );
+}

@@ -327,4 +327,33 @@ mod tests {
         assert_eq!(line(14).options, br#"cert-authority,principals="alice""#);
         assert_eq!(line(19).comment, b"fileglancer");
     }
+
+    #[test]
+    fn a_security_key_line_is_read_with_ssh_keygens_fingerprint() {
+        // Built by hand (a FIDO token makes real ones); `ssh-keygen -lf` gives this fingerprint.
+        let line = "no-touch-required sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fAAAABHNzaDo= yubikey";
+        let k = key(line);
+        assert_eq!(k.options, b"no-touch-required");
+        assert_eq!(
+            k.fingerprint(),
+            "SHA256:/p0CbeE3dk2SyW1OXXsThGc12ezDVD8eGw2/vtztDfk"
+        );
+    }
+
+    #[test]
+    fn a_utf8_bom_makes_the_first_line_unreadable_as_it_does_for_sshd() {
+        let file = format!("\u{feff}{ED25519} first\n{ED25519} second\n");
+        let parsed = parse(file.as_bytes());
+        assert_eq!(parsed.unreadable, [1]);
+        assert_eq!(parsed.keys.len(), 1);
+    }
+
+    #[test]
+    fn a_very_long_line_is_read_whole() {
+        let options = format!("command=\"{}\"", "x".repeat(100_000));
+        let line = format!("{options} {ED25519} long");
+        let k = key(&line);
+        assert_eq!(k.options.len(), options.len());
+        assert_eq!(k.comment, b"long");
+    }
 }

@@ -496,8 +496,11 @@ fn append_whole(file: &File, record: &[u8]) -> io::Result<()> {
     let result = match (&*file).write(record) {
         Ok(n) if n == record.len() => file.sync_all(),
         Ok(n) => Err(io::Error::new(
-            io::ErrorKind::WriteZero,
-            format!("only {n} of {} bytes were written", record.len()),
+            io::ErrorKind::StorageFull,
+            format!(
+                "the disk is full or a file size limit was reached (only {n} of {} bytes fit); nothing was changed",
+                record.len()
+            ),
         )),
         Err(e) => Err(e),
     };

@@ -24,7 +24,21 @@ pub fn spawn_app(home: &Path) -> App {
 
 /// Starts keyhatch managing `home` with extra environment variables.
 pub fn spawn_app_with(home: &Path, env: &[(&str, &str)]) -> App {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+    start(Command::new(env!("CARGO_BIN_EXE_keyhatch")), home, env)
+}
+
+/// Starts keyhatch under a file size limit (`RLIMIT_FSIZE`) of `bytes`, through util-linux prlimit.
+pub fn spawn_app_limited(home: &Path, bytes: u64) -> App {
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--fsize={bytes}:{bytes}"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_keyhatch"));
+    start(command, home, &[])
+}
+
+fn start(mut command: Command, home: &Path, env: &[(&str, &str)]) -> App {
+    let mut child = command
         .args(["--addr", "127.0.0.1:0", "--home"])
         .arg(home)
         .env("KEYHATCH_TOKEN", TOKEN)
