@@ -10,6 +10,9 @@ async fn main() -> ExitCode {
     ignore_file_size_signal();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // A log that cannot be written (full disk, file size limit) must not stop the server:
+        // by default tracing reports it with eprintln!, which panics when stderr is what failed.
+        .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "keyhatch=info,warn".into()),
