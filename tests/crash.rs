@@ -16,17 +16,11 @@ const STEPS: [&str; 5] = ["temp-written", "checked", "backed-up", "renamed", "sy
 
 #[test]
 fn a_crash_at_any_step_of_a_revoke_leaves_the_old_or_the_new_file() {
-    let original = fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/authorized_keys.mixed"
-    ))
-    .unwrap();
+    let original = common::mixed_fixture();
     for (index, step) in STEPS.into_iter().enumerate() {
-        let home = tempfile::tempdir().unwrap();
-        fs::create_dir(home.path().join(".ssh")).unwrap();
+        let home = common::home_with(&original);
         let mut app = spawn_app_with(home.path(), &[("KEYHATCH_CRASH_AT", step)]);
         let file = app.authorized_keys();
-        fs::write(&file, &original).unwrap();
         let key = app.generate(None);
         let fingerprint = key["info"]["fingerprint"].as_str().unwrap().to_owned();
         let with_key = fs::read(&file).unwrap();

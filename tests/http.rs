@@ -112,20 +112,14 @@ fn a_passphrase_encrypts_the_key() {
 
 #[test]
 fn an_existing_file_keeps_every_byte_and_gets_a_newline_before_the_new_key() {
-    let home = tempfile::tempdir().unwrap();
-    fs::create_dir(home.path().join(".ssh")).unwrap();
-    let original = fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/authorized_keys.mixed"
-    ))
-    .unwrap();
+    let original = common::mixed_fixture();
     assert_ne!(
         original.last(),
         Some(&b'\n'),
         "the fixture ends without a newline"
     );
+    let home = common::home_with(&original);
     let app = spawn_app(home.path());
-    fs::write(app.authorized_keys(), &original).unwrap();
 
     let key = app.generate(None);
     let after = fs::read(app.authorized_keys()).unwrap();
@@ -193,15 +187,9 @@ fn an_unwritable_file_fails_without_returning_a_key() {
 
 #[test]
 fn revoke_removes_only_that_key_and_refuses_keys_keyhatch_did_not_add() {
-    let home = tempfile::tempdir().unwrap();
-    fs::create_dir(home.path().join(".ssh")).unwrap();
-    let original = fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/authorized_keys.mixed"
-    ))
-    .unwrap();
+    let original = common::mixed_fixture();
+    let home = common::home_with(&original);
     let app = spawn_app(home.path());
-    fs::write(app.authorized_keys(), &original).unwrap();
     let key = app.generate(None);
     let fingerprint = key["info"]["fingerprint"].as_str().unwrap();
 
@@ -230,13 +218,11 @@ fn revoke_removes_only_that_key_and_refuses_keys_keyhatch_did_not_add() {
 
 #[test]
 fn a_file_size_limit_fails_the_request_leaves_the_file_whole_and_returns_no_key() {
-    let home = tempfile::tempdir().unwrap();
-    fs::create_dir(home.path().join(".ssh")).unwrap();
-    let file = home.path().join(".ssh/authorized_keys");
     // 4000 bytes under a 4096-byte limit: the key line starts to fit, then the write is cut short.
     let original = [b"# padding\n".repeat(399), b"# end\nxxxx".to_vec()].concat();
     assert_eq!(original.len(), 4000);
-    fs::write(&file, &original).unwrap();
+    let home = common::home_with(&original);
+    let file = home.path().join(".ssh/authorized_keys");
     let app = common::spawn_app_limited(home.path(), 4096);
 
     let reply = app.post_json("/api/keys/generate", "{}");

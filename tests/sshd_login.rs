@@ -28,18 +28,7 @@ impl Sshd {
         // sshd refuses to start without its privilege separation directory.
         fs::create_dir_all("/run/sshd").unwrap();
         let host_key = dir.join("host_key");
-        run(
-            "ssh-keygen",
-            &[
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-f",
-                host_key.to_str().unwrap(),
-            ],
-        );
+        keypair(&host_key, "host");
         let port = free_port();
         // ssh reads a passphrase from this program; the passphrase itself travels in its env.
         write_private(
@@ -151,6 +140,15 @@ fn run(program: &str, args: &[&str]) -> Output {
     out
 }
 
+/// Makes an unencrypted ed25519 key pair at `path` and `path.pub` with real ssh-keygen.
+fn keypair(path: &Path, comment: &str) {
+    let path = path.to_str().unwrap();
+    run(
+        "ssh-keygen",
+        &["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path],
+    );
+}
+
 fn write_private(path: &Path, contents: &str, mode: u32) {
     let mut f = fs::OpenOptions::new()
         .write(true)
@@ -213,20 +211,7 @@ fn keys_generated_through_keyhatch_log_in_and_others_do_not() {
 
     // A key someone added by hand, on a last line with no newline: it must keep working.
     let foreign = dir.path().join("foreign");
-    run(
-        "ssh-keygen",
-        &[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "by hand",
-            "-f",
-            foreign.to_str().unwrap(),
-        ],
-    );
+    keypair(&foreign, "by hand");
     fs::create_dir(home.join(".ssh")).unwrap();
     fs::set_permissions(home.join(".ssh"), fs::Permissions::from_mode(0o700)).unwrap();
     let foreign_pub = fs::read_to_string(foreign.with_extension("pub")).unwrap();
@@ -260,17 +245,6 @@ fn keys_generated_through_keyhatch_log_in_and_others_do_not() {
     assert_logs_in(&sshd, &locked_key, Some("a long passphrase"));
 
     let stranger = dir.path().join("stranger");
-    run(
-        "ssh-keygen",
-        &[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            stranger.to_str().unwrap(),
-        ],
-    );
+    keypair(&stranger, "stranger");
     assert_refused(&sshd, &stranger, None);
 }

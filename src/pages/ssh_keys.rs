@@ -11,7 +11,8 @@ use crate::components::new_key_dialog::NewKeyDialog;
 use crate::components::revoke_dialog::RevokeDialog;
 use crate::model::KeyInfo;
 
-/// The SSH Keys page: what the keys are for, the list, and the two dialogs that make one.
+/// The SSH Keys page: what the keys are for, whether sshd can use them, the list, and the
+/// dialogs that make a key and revoke one.
 #[component]
 pub fn SshKeysPage() -> impl IntoView {
     let generate = ServerAction::<GenerateKey>::new();
@@ -76,16 +77,14 @@ pub fn SshKeysPage() -> impl IntoView {
             </noscript>
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || keys.get().map(|result| match result {
-                    Ok(list) if list.keys.is_empty() => view! {
-                        <HealthBanner problems=list.problems.clone() fix />
-                        <div class="empty">
-                            <p>"No SSH keys found"</p>
-                            <NewKeyButton on_click=open_new_key />
-                        </div>
-                        <KeyList list on_revoke=open_revoke />
-                    }.into_any(),
                     Ok(list) => view! {
                         <HealthBanner problems=list.problems.clone() fix />
+                        {list.keys.is_empty().then(|| view! {
+                            <div class="empty">
+                                <p>"No SSH keys found"</p>
+                                <NewKeyButton on_click=open_new_key />
+                            </div>
+                        })}
                         <KeyList list on_revoke=open_revoke />
                     }.into_any(),
                     Err(e) => view! {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use nix::libc;
 
-use super::store::{AuthorizedKeys, StoreError};
+use super::store::{AuthorizedKeys, StoreError, io_error};
 
 /// One reason sshd would ignore the keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,14 +147,6 @@ fn writable(path: &Path, kind: Kind, mode: u32) -> Problem {
             mode & 0o7777
         ),
         fix,
-    }
-}
-
-fn io_error(action: &'static str, path: &Path, source: io::Error) -> StoreError {
-    StoreError::Io {
-        action,
-        path: path.to_owned(),
-        source,
     }
 }
 

@@ -200,6 +200,11 @@ impl AuthorizedKeys {
     /// `authorized_keys.old`, as `ssh-keygen -R` does.
     pub fn remove_key(&self, fingerprint: &str, tag: &Tag) -> Result<(), StoreError> {
         self.check_home()?;
+        if let Err(e) = fs::symlink_metadata(&self.dir)
+            && e.kind() == io::ErrorKind::NotFound
+        {
+            return Err(StoreError::KeyNotFound(fingerprint.to_owned()));
+        }
         self.check_dir()?;
         for _ in 0..ATTEMPTS {
             let Some(locked) = self.lock(false)? else {
@@ -545,7 +550,8 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn io_error(action: &'static str, path: &Path, source: io::Error) -> StoreError {
+/// A failed system call on `path`, as the error the person sees.
+pub(super) fn io_error(action: &'static str, path: &Path, source: io::Error) -> StoreError {
     StoreError::Io {
         action,
         path: path.to_owned(),
@@ -815,6 +821,14 @@ mod tests {
         assert!(matches!(err, StoreError::NotOurs(_)), "{err}");
         let err = store.remove_key("SHA256:nothere", &tag()).unwrap_err();
         assert!(matches!(err, StoreError::KeyNotFound(_)), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        let err = AuthorizedKeys::in_home(empty.path())
+            .remove_key(&mine, &tag())
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::KeyNotFound(_)),
+            "no ~/.ssh: {err}"
+        );
         assert_eq!(fs::read(store.path()).unwrap(), before);
     }
 

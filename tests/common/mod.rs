@@ -7,6 +7,24 @@ use std::process::{Child, Command, Stdio};
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
+/// The fixture full of sshd edge cases, made by tests/fixtures/make-fixtures.sh (19 lines, 12
+/// keys of which 5 are tagged `fileglancer`, unreadable lines 8, 16, 17, no final newline).
+pub fn mixed_fixture() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/authorized_keys.mixed"
+    ))
+    .unwrap()
+}
+
+/// A temporary home whose `~/.ssh/authorized_keys` holds `contents`.
+pub fn home_with(contents: &[u8]) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    std::fs::write(home.path().join(".ssh/authorized_keys"), contents).unwrap();
+    home
+}
+
 /// A running keyhatch server; killed on drop.
 pub struct App {
     child: Child,
