@@ -1,5 +1,5 @@
 # The two commands. Both install whatever is missing first (scripts/setup.sh).
-.PHONY: run test
+.PHONY: run test fuzz
 
 # Run keyhatch for your account; flags go in ARGS, e.g. make run ARGS="--home /tmp/try".
 run:
@@ -8,3 +8,7 @@ run:
 # Run every test.
 test:
 	@scripts/test.sh
+
+# Heavier than the tests: fuzz the parsers for SECONDS (default 60) with cargo fuzz.
+fuzz:
+	@scripts/fuzz.sh $(SECONDS)
