@@ -64,12 +64,6 @@ fn generate_returns_the_key_once_uncached_and_the_list_shows_it() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("cache-control"), "no-store");
     let key = reply.json();
-    assert!(
-        key["private_key"]
-            .as_str()
-            .unwrap()
-            .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n")
-    );
     assert_eq!(key["encrypted"], false);
     assert_eq!(key["info"]["key_type"], "ssh-ed25519");
     assert_eq!(key["info"]["comment"], "fileglancer");
@@ -78,6 +72,11 @@ fn generate_returns_the_key_once_uncached_and_the_list_shows_it() {
         fingerprint.starts_with("SHA256:") && fingerprint.len() == 50,
         "{fingerprint}"
     );
+    // The private key is an unencrypted OpenSSH key whose public half is the one described.
+    let private = ssh_key::PrivateKey::from_openssh(key["private_key"].as_str().unwrap()).unwrap();
+    assert!(!private.is_encrypted());
+    let derived = private.public_key().fingerprint(ssh_key::HashAlg::Sha256);
+    assert_eq!(derived.to_string(), fingerprint);
 
     let file = fs::read_to_string(app.authorized_keys()).unwrap();
     assert_eq!(file.lines().count(), 1);
