@@ -35,6 +35,15 @@ pub struct AppState {
     pub account: Account,
     /// The account's uid, which must own what sshd reads.
     pub uid: u32,
+    /// The largest `authorized_keys` keyhatch writes to.
+    pub max_file_size: u64,
+}
+
+impl AppState {
+    /// The account's `authorized_keys`, with the configured limits.
+    pub fn store(&self) -> ssh::AuthorizedKeys {
+        ssh::AuthorizedKeys::in_home(&self.home).with_max_size(self.max_file_size)
+    }
 }
 
 /// The state of the request being served, or an error when called outside one.
@@ -103,6 +112,7 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
         key_options: settings.key_options.clone(),
         account: settings.account.clone(),
         uid: nix::unistd::getuid().as_raw(),
+        max_file_size: settings.max_file_size,
     };
     if !settings.home.is_dir() {
         eprintln!(

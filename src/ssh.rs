@@ -1,8 +1,8 @@
 //! The SSH domain: key generation, `authorized_keys` parsing and the file store.
 //!
 //! Nothing here knows about Leptos, axum or the process environment: every operation takes the
-//! account's home directory explicitly, so the same calls serve a local user, a test's temporary
-//! home, or a per-account helper process.
+//! account's file explicitly (an [`AuthorizedKeys`] made from a home directory), so the same
+//! calls serve a local user, a test's temporary home, or a per-account helper process.
 
 pub mod authorized_keys;
 pub mod health;
@@ -10,7 +10,6 @@ pub mod keygen;
 pub mod store;
 
 use std::fmt;
-use std::path::Path;
 
 use zeroize::Zeroizing;
 
@@ -150,9 +149,9 @@ pub struct Listing {
     pub unreadable_lines: Vec<usize>,
 }
 
-/// Lists the keys tagged `tag` in `<home>/.ssh/authorized_keys`; a missing file is an empty list.
-pub fn list_keys(home: &Path, tag: &Tag) -> Result<Listing, Error> {
-    let contents = AuthorizedKeys::in_home(home).read()?;
+/// Lists the keys tagged `tag` in the store's file; a missing file is an empty list.
+pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
+    let contents = store.read()?;
     let parsed = authorized_keys::parse(&contents);
     let (ours, theirs): (Vec<_>, Vec<_>) = parsed.keys.iter().partition(|k| k.is_tagged(tag));
     Ok(Listing {
@@ -171,15 +170,14 @@ fn listed(key: &authorized_keys::KeyLine<'_>) -> ListedKey {
     }
 }
 
-/// Generates an ed25519 key tagged `tag`, appends its public half with `options` to
-/// `<home>/.ssh/authorized_keys`, and returns the key only once it is durably in the file.
+/// Generates an ed25519 key tagged `tag`, appends its public half with `options` to the store's
+/// file, and returns the key only once it is durably there.
 pub fn create_key(
-    home: &Path,
+    store: &AuthorizedKeys,
     tag: &Tag,
     options: &KeyOptions,
     passphrase: Option<&Passphrase>,
 ) -> Result<NewKey, Error> {
-    let store = AuthorizedKeys::in_home(home);
     // Check the home first: generating a key (slow with a passphrase) only to fail is wasteful.
     store.check_home()?;
     let key = keygen::generate(tag, passphrase)?;
@@ -187,10 +185,10 @@ pub fn create_key(
     Ok(key)
 }
 
-/// Removes the keyhatch key with `fingerprint` (its comment starts with `tag`) from
-/// `<home>/.ssh/authorized_keys`, keeping every other byte; any other line is read-only.
-pub fn revoke_key(home: &Path, tag: &Tag, fingerprint: &str) -> Result<(), Error> {
-    AuthorizedKeys::in_home(home).remove_key(fingerprint, tag)?;
+/// Removes the keyhatch key with `fingerprint` (its comment starts with `tag`) from the store's
+/// file, keeping every other byte; any other line is read-only.
+pub fn revoke_key(store: &AuthorizedKeys, tag: &Tag, fingerprint: &str) -> Result<(), Error> {
+    store.remove_key(fingerprint, tag)?;
     Ok(())
 }
 

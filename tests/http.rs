@@ -243,3 +243,20 @@ fn a_file_size_limit_fails_the_request_leaves_the_file_whole_and_returns_no_key(
         "the server died"
     );
 }
+
+#[test]
+fn the_size_limit_is_a_setting_and_a_larger_file_is_left_untouched() {
+    let original = b"# a long comment\n".repeat(128); // 2176 bytes
+    let home = common::home_with(&original);
+    let app = common::spawn_app_with(home.path(), &[("KEYHATCH_MAX_FILE_SIZE", "2048")]);
+    let reply = app.post_json("/api/keys/generate", "{}");
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert!(
+        reply
+            .body
+            .contains("is 2176 bytes, more than keyhatch's limit of 2048"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(fs::read(app.authorized_keys()).unwrap(), original);
+}

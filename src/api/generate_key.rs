@@ -18,7 +18,7 @@ pub async fn generate_key(passphrase: Option<Secret>) -> Result<GeneratedKey, Ap
     let home = state.home.clone();
     let key = blocking(move || {
         ssh::create_key(
-            &state.home,
+            &state.store(),
             &state.tag,
             &state.key_options,
             passphrase.as_ref(),

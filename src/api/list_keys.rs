@@ -12,13 +12,11 @@ pub async fn list_keys() -> Result<KeyList, AppError> {
     use crate::ssh;
 
     let state = state().map_err(fail)?;
-    let path = ssh::AuthorizedKeys::in_home(&state.home)
-        .path()
-        .display()
-        .to_string();
+    let store = state.store();
+    let path = store.path().display().to_string();
     let (listing, problems) = blocking(move || {
         let problems = ssh::health::check(&state.home, state.uid);
-        Ok((ssh::list_keys(&state.home, &state.tag)?, problems))
+        Ok((ssh::list_keys(&store, &state.tag)?, problems))
     })
     .await
     .map_err(fail)?;

@@ -13,7 +13,7 @@ pub async fn revoke_key(fingerprint: String) -> Result<(), AppError> {
     let state = state().map_err(fail)?;
     let home = state.home.clone();
     let revoked = fingerprint.clone();
-    blocking(move || ssh::revoke_key(&state.home, &state.tag, &fingerprint))
+    blocking(move || ssh::revoke_key(&state.store(), &state.tag, &fingerprint))
         .await
         .map_err(fail)?;
     tracing::info!(fingerprint = %revoked, home = %home.display(), "revoked a key");

@@ -33,6 +33,9 @@ pub struct Cli {
     /// Options written before each new key; "" for none [default: restrict,pty].
     #[arg(long, env = "KEYHATCH_KEY_OPTIONS", allow_hyphen_values = true)]
     pub key_options: Option<String>,
+    /// Largest authorized_keys keyhatch writes to, in bytes [default: 1048576].
+    #[arg(long, env = "KEYHATCH_MAX_FILE_SIZE")]
+    pub max_file_size: Option<u64>,
 }
 
 /// The `[keyhatch]` table of the settings file.
@@ -44,6 +47,7 @@ struct FileSettings {
     token: Option<String>,
     tag: Option<String>,
     key_options: Option<String>,
+    max_file_size: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +69,8 @@ pub struct Settings {
     pub tag: Tag,
     /// The options written before each new key.
     pub key_options: KeyOptions,
+    /// The largest `authorized_keys` keyhatch writes to.
+    pub max_file_size: u64,
     /// The account the server runs as.
     pub account: Account,
     /// Leptos's runtime options (site root, output name, …).
@@ -128,6 +134,10 @@ impl Settings {
                 .map(KeyOptions::parse)
                 .transpose()?
                 .unwrap_or_default(),
+            max_file_size: cli
+                .max_file_size
+                .or(file.keyhatch.max_file_size)
+                .unwrap_or(crate::ssh::store::DEFAULT_MAX_SIZE),
             account: account.0,
             leptos: file.leptos,
         })
