@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::components::header::Header;
@@ -48,7 +48,6 @@ pub fn App() -> impl IntoView {
             <Header />
             <main data-hydrated=move || hydrated.get().then_some("true")>
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/ssh-keys" /> } />
                     <Route path=path!("/ssh-keys") view=SshKeysPage ssr=SsrMode::Async />
                 </Routes>
             </main>

@@ -139,6 +139,11 @@ pub fn router(options: LeptosOptions, state: AppState, auth: Auth) -> Router {
     let routes = generate_route_list(App);
     let context = move || provide_context(state.clone());
     Router::new()
+        // A real redirect, not a page: it works without JavaScript and for scripts.
+        .route(
+            "/",
+            axum::routing::get(|| async { axum::response::Redirect::to("/ssh-keys") }),
+        )
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())

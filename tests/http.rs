@@ -50,6 +50,10 @@ fn the_login_link_sets_a_strict_httponly_cookie_and_drops_the_token_from_the_url
     assert_eq!(page.status, 200);
     assert!(page.body.contains("No SSH keys found"), "{}", page.body);
 
+    let home_page = app.get("/", &[("Cookie", &cookie)]);
+    assert_eq!(home_page.status, 303);
+    assert_eq!(home_page.header("location"), "/ssh-keys");
+
     let bad = app.get("/?token=guess", &[]);
     assert_eq!(bad.status, 401);
     assert!(bad.header("set-cookie").is_empty());
