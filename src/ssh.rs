@@ -16,6 +16,11 @@ use zeroize::Zeroizing;
 pub use keygen::NewKey;
 pub use store::{AuthorizedKeys, StoreError};
 
+/// A key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` and unpadded base64.
+pub fn fingerprint(key: &ssh_key::PublicKey) -> String {
+    key.fingerprint(ssh_key::HashAlg::Sha256).to_string()
+}
+
 /// The comment word that marks a key as keyhatch's (default `fileglancer`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag(String);
@@ -128,8 +133,6 @@ pub enum Error {
 /// A key listed from `authorized_keys`, detached from the file's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedKey {
-    /// 1-based line number.
-    pub line: usize,
     /// The algorithm name, e.g. `ssh-ed25519`.
     pub key_type: String,
     /// `SHA256:` fingerprint, as `ssh-keygen -l` prints it.
@@ -163,7 +166,6 @@ pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
 
 fn listed(key: &authorized_keys::KeyLine<'_>) -> ListedKey {
     ListedKey {
-        line: key.number,
         key_type: key.key.algorithm().as_str().to_owned(),
         fingerprint: key.fingerprint(),
         comment: key.comment_lossy(),

@@ -6,7 +6,7 @@
 //! only the key itself. ssh-key's own `AuthorizedKeys` is not used because it cuts lines at any `#`
 //! and fails the whole file on one bad line.
 
-use ssh_key::{HashAlg, PublicKey};
+use ssh_key::PublicKey;
 
 use super::Tag;
 
@@ -24,9 +24,9 @@ pub struct KeyLine<'a> {
 }
 
 impl KeyLine<'_> {
-    /// The key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` and unpadded base64.
+    /// The key's fingerprint as `ssh-keygen -l` prints it.
     pub fn fingerprint(&self) -> String {
-        self.key.fingerprint(HashAlg::Sha256).to_string()
+        super::fingerprint(&self.key)
     }
 
     /// The comment as text, with invalid UTF-8 replaced, for display.

@@ -2,7 +2,7 @@
 
 use rand::RngCore;
 use rand::rngs::OsRng;
-use ssh_key::{Algorithm, Cipher, HashAlg, Kdf, LineEnding, PrivateKey, PublicKey};
+use ssh_key::{Algorithm, Cipher, Kdf, LineEnding, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
 use super::{KeyOptions, Passphrase, Tag};
@@ -24,7 +24,7 @@ pub struct NewKey {
 impl NewKey {
     /// The `SHA256:` fingerprint, as `ssh-keygen -l` prints it.
     pub fn fingerprint(&self) -> String {
-        self.public.fingerprint(HashAlg::Sha256).to_string()
+        super::fingerprint(&self.public)
     }
 
     /// The `authorized_keys` line for this key: `[options ]ssh-ed25519 <base64> <tag>`.

@@ -21,8 +21,8 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use ssh_key::PublicKey;
 
-use super::Tag;
 use super::authorized_keys::{self, KeyLine};
+use super::{Tag, fingerprint};
 
 /// The largest file keyhatch writes to, by default: far beyond any real list of keys.
 pub const DEFAULT_MAX_SIZE: u64 = 1 << 20;
@@ -332,10 +332,10 @@ impl AuthorizedKeys {
     /// a rename; keeps `old` as `authorized_keys.old`. Returns false, changing nothing, when an
     /// outside writer changed the file since it was read.
     fn replace(&self, locked: &Locked, old: &[u8], new: &[u8]) -> Result<bool, StoreError> {
-        let (temp, temp_path) = self.write_temp(new, &locked.meta)?;
+        let (temp, temp_path) = self.write_temp(new, locked)?;
         // The previous version is kept as a copy, never a second name for the file: a crash
         // must not leave authorized_keys with two links, which keyhatch would then refuse.
-        let backup_temp = match self.write_temp(old, &locked.meta) {
+        let backup_temp = match self.write_temp(old, locked) {
             Ok((_, path)) => path,
             Err(e) => {
                 let _ = fs::remove_file(&temp_path);
@@ -388,9 +388,14 @@ impl AuthorizedKeys {
         }
     }
 
-    /// Writes `contents` to a new temporary file beside the original, with the original's mode,
-    /// owner and SELinux label, fsynced. Returns it open, and its path.
-    fn write_temp(&self, contents: &[u8], like: &Metadata) -> Result<(File, PathBuf), StoreError> {
+    /// Writes `contents` to a new temporary file beside the original, with the locked original's
+    /// mode, owner and SELinux label, fsynced. Returns it open, and its path.
+    fn write_temp(
+        &self,
+        contents: &[u8],
+        original: &Locked,
+    ) -> Result<(File, PathBuf), StoreError> {
+        let like = &original.meta;
         // Random, not the pid: keyhatch on two NFS clients may have the same pid.
         let path = self
             .dir
@@ -409,7 +414,7 @@ impl AuthorizedKeys {
             if (mine.uid(), mine.gid()) != (like.uid(), like.gid()) {
                 std::os::unix::fs::fchown(&file, Some(like.uid()), Some(like.gid()))?;
             }
-            copy_selinux_label(&self.file, &file)?;
+            copy_selinux_label(&original.file, &file)?;
             crash_point("temp-written");
             file.sync_all()
         })();
@@ -529,21 +534,17 @@ fn without_lines(contents: &[u8], numbers: &[usize]) -> Vec<u8> {
         .collect()
 }
 
-/// Gives `to` the SELinux label of the file at `from`, where there is one.
-fn copy_selinux_label(from: &Path, to: &File) -> io::Result<()> {
+/// Gives `to` the SELinux label of `from`, where there is one.
+fn copy_selinux_label(from: &File, to: &File) -> io::Result<()> {
     use xattr::FileExt as _;
     const LABEL: &str = "security.selinux";
-    match xattr::get(from, LABEL) {
+    match from.get_xattr(LABEL) {
         Ok(Some(label)) => to.set_xattr(LABEL, &label),
         Ok(None) => Ok(()),
         // No SELinux, or a filesystem without extended attributes: nothing to copy.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTSUP | libc::ENODATA)) => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-fn fingerprint(key: &PublicKey) -> String {
-    key.fingerprint(ssh_key::HashAlg::Sha256).to_string()
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
