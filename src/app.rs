@@ -1,9 +1,12 @@
-//! The HTML shell, the app and its routes.
+//! The HTML shell and the app.
+//!
+//! keyhatch is one page, so there is no client-side router: the server answers each path with
+//! the app, which picks the page from the path, and links are plain page loads. The title and
+//! stylesheet are written by the server too. (A router and a head manager would cost the browser
+//! bundle about a fifth of its size.)
 
+use leptos::either::Either;
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
 
 use crate::components::header::Header;
 use crate::pages::not_found::NotFound;
@@ -11,6 +14,10 @@ use crate::pages::ssh_keys::SshKeysPage;
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let title = match Page::current() {
+        Page::SshKeys => "SSH Keys · keyhatch",
+        Page::NotFound => "Not found · keyhatch",
+    };
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -18,8 +25,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <title>{title}</title>
+                <link rel="stylesheet" href="/pkg/keyhatch.css" />
                 <HydrationScripts options />
-                <MetaTags />
             </head>
             <body>
                 <App />
@@ -32,25 +40,47 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[derive(Clone, Copy)]
 pub struct Hydrated(pub ReadSignal<bool>);
 
-/// The app: the header on every page, and the routes.
+/// The path of the SSH Keys page.
+pub const SSH_KEYS_PATH: &str = "/ssh-keys";
+
+/// The pages there are: SSH Keys, and "not found" at any other path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Page {
+    SshKeys,
+    NotFound,
+}
+
+impl Page {
+    /// The page at the URL being rendered: the request's on the server, the address bar's in
+    /// the browser.
+    fn current() -> Self {
+        #[cfg(feature = "ssr")]
+        let path =
+            use_context::<axum::http::request::Parts>().map(|parts| parts.uri.path().to_owned());
+        #[cfg(not(feature = "ssr"))]
+        let path = window().location().pathname().ok();
+        match path.as_deref() {
+            Some(SSH_KEYS_PATH) => Self::SshKeys,
+            _ => Self::NotFound,
+        }
+    }
+}
+
+/// The app: the header on every page, and the page at this URL.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
     let hydrated = RwSignal::new(false);
     // Effects run only in the browser, so this marks the end of hydration (tests wait for it).
     Effect::new(move |_| hydrated.set(true));
     provide_context(Hydrated(hydrated.read_only()));
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/keyhatch.css" />
-        <Title formatter=|page: String| format!("{page} · keyhatch") />
-        <Router>
-            <Header />
-            <main data-hydrated=move || hydrated.get().then_some("true")>
-                <Routes fallback=NotFound>
-                    <Route path=path!("/ssh-keys") view=SshKeysPage ssr=SsrMode::Async />
-                </Routes>
-            </main>
-        </Router>
+        <Header />
+        <main data-hydrated=move || hydrated.get().then_some("true")>
+            {match Page::current() {
+                Page::SshKeys => Either::Left(view! { <SshKeysPage /> }),
+                Page::NotFound => Either::Right(view! { <NotFound /> }),
+            }}
+        </main>
     }
 }

@@ -13,9 +13,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnErrorErr;
-use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
+use leptos_axum::ResponseOptions;
 
-use crate::app::{App, shell};
+use crate::app::{SSH_KEYS_PATH, shell};
 use crate::error::AppError;
 use crate::model::Account;
 use crate::ssh::{self, KeyOptions, Tag};
@@ -134,21 +134,42 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
         .await
 }
 
-/// The whole app: pages and server functions behind the token check.
+/// The whole app: the page and server functions behind the token check.
 pub fn router(options: LeptosOptions, state: AppState, auth: Auth) -> Router {
-    let routes = generate_route_list(App);
+    // Resources spawn their loading on tokio while a page renders (already set is fine).
+    let _ = any_spawner::Executor::init_tokio();
     let context = move || provide_context(state.clone());
-    Router::new()
+    let mut router = Router::new()
         // A real redirect, not a page: it works without JavaScript and for scripts.
         .route(
             "/",
-            axum::routing::get(|| async { axum::response::Redirect::to("/ssh-keys") }),
+            axum::routing::get(|| async { axum::response::Redirect::to(SSH_KEYS_PATH) }),
         )
-        .leptos_routes_with_context(&options, routes, context.clone(), {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
-        // Unknown paths render the app too (a "not found" page with the header): same context.
+        // Rendered once the key list is read, so the page is whole without JavaScript.
+        .route(
+            SSH_KEYS_PATH,
+            axum::routing::get(leptos_axum::render_app_async_with_context(
+                context.clone(),
+                {
+                    let options = options.clone();
+                    move || shell(options.clone())
+                },
+            )),
+        );
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        let context = context.clone();
+        let handler =
+            move |request: Request| leptos_axum::handle_server_fns_with_context(context, request);
+        router = router.route(
+            path,
+            axum::routing::on(
+                method.try_into().expect("server functions use GET or POST"),
+                handler,
+            ),
+        );
+    }
+    router
+        // Files under /pkg, and any other path: the app's "not found" page, with the header.
         .fallback(leptos_axum::file_and_error_handler_with_context(
             context, shell,
         ))

@@ -60,6 +60,40 @@ fn the_login_link_sets_a_strict_httponly_cookie_and_drops_the_token_from_the_url
 }
 
 #[test]
+fn each_page_has_its_title_and_stylesheet_and_unknown_paths_are_404_pages() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+
+    let page = app.get_authorized("/ssh-keys");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<title>SSH Keys · keyhatch</title>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<link rel="stylesheet" href="/pkg/keyhatch.css">"#),
+        "{}",
+        page.body
+    );
+
+    let missing = app.get_authorized("/no/such/page");
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.body.contains("<title>Not found · keyhatch</title>"),
+        "{}",
+        missing.body
+    );
+    assert!(missing.body.contains("Page not found"), "{}", missing.body);
+    assert!(
+        missing.body.contains(r#"href="/ssh-keys""#),
+        "{}",
+        missing.body
+    );
+}
+
+#[test]
 fn generate_returns_the_key_once_uncached_and_the_list_shows_it() {
     let home = tempfile::tempdir().unwrap();
     let app = spawn_app(home.path());

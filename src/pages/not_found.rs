@@ -1,5 +1,4 @@
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 /// Any unknown path: says so, with a way back.
 #[component]
@@ -9,7 +8,6 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="Not found" />
         <section class="page">
             <h1>"Page not found"</h1>
             <p>"There is nothing here. " <a href="/ssh-keys">"Go to SSH Keys"</a></p>

@@ -1,5 +1,5 @@
+use leptos::either::Either;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use crate::api::{FixPermissions, GenerateKey, RevokeKey, list_keys};
 use crate::app::Hydrated;
@@ -55,7 +55,6 @@ pub fn SshKeysPage() -> impl IntoView {
     let hydrated = expect_context::<Hydrated>().0;
 
     view! {
-        <Title text="SSH Keys" />
         <section class="page">
             <div class="page-head">
                 <h1>"SSH Keys"</h1>
@@ -77,7 +76,7 @@ pub fn SshKeysPage() -> impl IntoView {
             </noscript>
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || keys.get().map(|result| match result {
-                    Ok(list) => view! {
+                    Ok(list) => Either::Left(view! {
                         <HealthBanner problems=list.problems.clone() fix />
                         {list.keys.is_empty().then(|| view! {
                             <div class="empty">
@@ -86,13 +85,13 @@ pub fn SshKeysPage() -> impl IntoView {
                             </div>
                         })}
                         <KeyList list on_revoke=open_revoke />
-                    }.into_any(),
-                    Err(e) => view! {
+                    }),
+                    Err(e) => Either::Right(view! {
                         <div class="error" role="alert">
                             <p><strong>"Your keys could not be listed. "</strong>{e.to_string()}</p>
                             <button on:click=move |_| keys.refetch() disabled=move || !hydrated.get()>"Try again"</button>
                         </div>
-                    }.into_any(),
+                    }),
                 })}
             </Transition>
         </section>
