@@ -1,5 +1,5 @@
 # The two commands. Both install whatever is missing first (scripts/setup.sh).
-.PHONY: run test fuzz
+.PHONY: run test bench fuzz
 
 # Run keyhatch for your account; flags go in ARGS, e.g. make run ARGS="--home /tmp/try".
 run:
@@ -8,6 +8,10 @@ run:
 # Run every test.
 test:
 	@scripts/test.sh
+
+# Measure keyhatch beside ssh-keygen and print the README's Performance table (~6 min).
+bench:
+	@scripts/bench.sh
 
 # Heavier than the tests: fuzz the parsers for SECONDS (default 60) with cargo fuzz.
 fuzz:

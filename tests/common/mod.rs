@@ -132,6 +132,11 @@ impl App {
         Ok(reply(response))
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits for the server to end by itself and returns how it ended.
     pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child.wait().unwrap()

@@ -1,0 +1,300 @@
+//! keyhatch over HTTP on loopback, as people and scripts use it: the release server, real
+//! files, a small load client (ureq, one keep-alive connection per client thread).
+//!
+//! `cargo bench --features ssr --bench http`; `make bench` runs it with the rest and prints the
+//! table. Figures go to `target/bench/http.json`. Client and server share the machine's cores,
+//! so throughput is what one box does serving itself, not a server-only ceiling.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{App, TOKEN, home_with, spawn_app_with};
+use keyhatch::ssh::authorized_keys;
+
+/// Concurrent clients for the throughput runs (oha's and wrk's figures are per connection count
+/// too; 4 keeps both cores busy without measuring only queueing).
+const CLIENTS: usize = 4;
+
+/// Starts the server with its per-request info log off: 700 lines on the terminal would bury
+/// the figures (a log line costs microseconds, well below what is measured here).
+fn spawn_app(home: &std::path::Path) -> App {
+    spawn_app_with(home, &[("RUST_LOG", "warn")])
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not supported.
+    let mut figures = Figures::default();
+    let mut peak_rss_kb = 0;
+
+    for lines in [50, 10_000] {
+        let home = home_with(&support::authorized_keys(lines));
+        let app = spawn_app(home.path());
+        let client = Client::new(&app);
+        client.list();
+        if lines == 50 {
+            figures.put("rss_idle_mb", rss_kb(&app, "VmRSS") as f64 / 1024.0);
+        }
+        let latencies = sequential(Duration::from_secs(3), || client.list());
+        figures.latencies(&format!("list_{lines}"), &latencies);
+        let rps = throughput(&app, Duration::from_secs(3), |c| c.list());
+        figures.put(&format!("list_{lines}_rps"), rps);
+        if lines == 50 {
+            let page = sequential(Duration::from_secs(2), || client.page());
+            figures.latencies("page_50", &page);
+        }
+        peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
+    }
+
+    {
+        let home = home_with(&support::authorized_keys(50));
+        let app = spawn_app(home.path());
+        let client = Client::new(&app);
+        client.generate(None);
+        let latencies: Vec<_> = (0..300).map(|_| timed(|| client.generate(None))).collect();
+        figures.latencies("generate", &latencies);
+        let latencies: Vec<_> = (0..10)
+            .map(|_| timed(|| client.generate(Some("correct horse battery staple"))))
+            .collect();
+        figures.latencies("generate_passphrase", &latencies);
+        peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
+    }
+
+    {
+        let before = support::authorized_keys(50);
+        let home = home_with(&before);
+        let app = spawn_app(home.path());
+        let (wall, fingerprints) = concurrent_generates(&app, 100);
+        let contents = std::fs::read(app.authorized_keys()).expect("the file");
+        assert!(
+            contents.starts_with(&before),
+            "the lines keyhatch did not write changed"
+        );
+        let in_file: Vec<String> = authorized_keys::parse(&contents)
+            .keys
+            .iter()
+            .map(|k| k.fingerprint())
+            .collect();
+        let lost = fingerprints
+            .iter()
+            .filter(|fp| !in_file.contains(fp))
+            .count()
+            + (100 - fingerprints.len());
+        figures.put("generate_100_concurrent_wall_ms", ms(wall));
+        figures.put("generate_100_concurrent_lost", lost as f64);
+        peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
+    }
+
+    {
+        let home = home_with(&support::authorized_keys(50));
+        let app = spawn_app(home.path());
+        let (latencies, generated) = list_under_passphrase_load(&app, 4, Duration::from_secs(5));
+        figures.latencies("list_50_during_4_passphrase", &latencies);
+        figures.put("passphrase_generations_meanwhile", generated as f64);
+        peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
+    }
+    figures.put("rss_peak_mb", peak_rss_kb as f64 / 1024.0);
+
+    figures.print();
+    let path = support::results_file("http.json");
+    let json = serde_json::to_string_pretty(&figures.0).expect("figures encode");
+    std::fs::write(&path, json).expect("results written");
+    println!("written to {}", path.display());
+}
+
+/// Named numbers: latencies in milliseconds, rates per second, sizes in MB.
+#[derive(Default)]
+struct Figures(BTreeMap<String, f64>);
+
+impl Figures {
+    fn put(&mut self, name: &str, value: f64) {
+        self.0.insert(name.to_owned(), value);
+    }
+
+    /// p50 and p99 of `latencies`, and how many there were.
+    fn latencies(&mut self, name: &str, latencies: &[Duration]) {
+        let mut sorted = latencies.to_vec();
+        sorted.sort();
+        let at = |q: f64| ms(sorted[((sorted.len() - 1) as f64 * q).round() as usize]);
+        self.put(&format!("{name}_p50_ms"), at(0.50));
+        self.put(&format!("{name}_p99_ms"), at(0.99));
+        self.put(&format!("{name}_n"), sorted.len() as f64);
+    }
+
+    fn print(&self) {
+        for (name, value) in &self.0 {
+            println!("{name:<42} {value:>12.3}");
+        }
+    }
+}
+
+/// One client: a keep-alive connection to the server, authorised with the bearer token.
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    bearer: String,
+}
+
+impl Client {
+    fn new(app: &App) -> Self {
+        Self {
+            agent: ureq::Agent::new_with_defaults(),
+            base: app.base.clone(),
+            bearer: format!("Bearer {TOKEN}"),
+        }
+    }
+
+    fn get(&self, path: &str) -> String {
+        self.agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", &self.bearer)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .body_mut()
+            .read_to_string()
+            .expect("a body")
+    }
+
+    fn list(&self) {
+        let body = self.get("/api/keys/list");
+        assert!(body.starts_with('{'), "not a key list: {body}");
+    }
+
+    fn page(&self) {
+        let body = self.get("/ssh-keys");
+        assert!(body.contains("SSH Keys"), "not the page: {body}");
+    }
+
+    /// Generates a key and returns its fingerprint.
+    fn generate(&self, passphrase: Option<&str>) -> String {
+        let body = match passphrase {
+            Some(p) => serde_json::json!({ "passphrase": p }).to_string(),
+            None => "{}".to_owned(),
+        };
+        let reply = self
+            .agent
+            .post(format!("{}/api/keys/generate", self.base))
+            .header("Authorization", &self.bearer)
+            .content_type("application/json")
+            .send(&body)
+            .unwrap_or_else(|e| panic!("generate: {e}"))
+            .body_mut()
+            .read_to_string()
+            .expect("a body");
+        let key: serde_json::Value = serde_json::from_str(&reply).expect("JSON");
+        key["info"]["fingerprint"]
+            .as_str()
+            .expect("a fingerprint")
+            .to_owned()
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+/// Runs `f` back to back for `duration` (after a short warm-up) and returns each call's time.
+fn sequential(duration: Duration, mut f: impl FnMut()) -> Vec<Duration> {
+    for _ in 0..20 {
+        f();
+    }
+    let end = Instant::now() + duration;
+    let mut latencies = Vec::new();
+    while Instant::now() < end {
+        latencies.push(timed(&mut f));
+    }
+    latencies
+}
+
+/// Requests per second that [`CLIENTS`] clients, each waiting for its answer before asking
+/// again, get through in `duration`.
+fn throughput(app: &App, duration: Duration, f: fn(&Client)) -> f64 {
+    let done = AtomicUsize::new(0);
+    let start = Instant::now();
+    let end = start + duration;
+    thread::scope(|s| {
+        for _ in 0..CLIENTS {
+            s.spawn(|| {
+                let client = Client::new(app);
+                while Instant::now() < end {
+                    f(&client);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    done.into_inner() as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `n` clients, connected and waiting at a barrier, each generate one key at once. Returns the
+/// time from the barrier to the last answer, and the fingerprints handed out.
+fn concurrent_generates(app: &App, n: usize) -> (Duration, Vec<String>) {
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let clients: Vec<_> = (0..n)
+        .map(|_| {
+            let client = Client::new(app);
+            client.list(); // connected before the clock starts
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                barrier.wait();
+                client.generate(None)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let fingerprints = clients.into_iter().filter_map(|c| c.join().ok()).collect();
+    (start.elapsed(), fingerprints)
+}
+
+/// List latencies while `generators` clients generate passphrase keys back to back, and how
+/// many keys they made meanwhile.
+fn list_under_passphrase_load(
+    app: &App,
+    generators: usize,
+    duration: Duration,
+) -> (Vec<Duration>, usize) {
+    let stop = AtomicBool::new(false);
+    let generated = AtomicUsize::new(0);
+    let latencies = thread::scope(|s| {
+        for _ in 0..generators {
+            s.spawn(|| {
+                let client = Client::new(app);
+                while !stop.load(Ordering::Relaxed) {
+                    client.generate(Some("correct horse battery staple"));
+                    generated.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        // Let every generator have a request in flight before measuring.
+        thread::sleep(Duration::from_millis(200));
+        let client = Client::new(app);
+        let latencies = sequential(duration, || client.list());
+        stop.store(true, Ordering::Relaxed);
+        latencies
+    });
+    (latencies, generated.into_inner())
+}
+
+/// A line of the server's `/proc/<pid>/status`, in kB (`VmRSS` now, `VmHWM` at peak).
+fn rss_kb(app: &App, field: &str) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", app.pid())).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc status"))
+}

@@ -1,0 +1,355 @@
+//! The table `make bench` ends with: every figure the other benchmarks left, beside the same
+//! work done by OpenSSH in the same run, the original tool's published figures, and the targets.
+//!
+//! Reads `target/criterion/*/*/new/estimates.json` (domain), `target/bench/http.json`,
+//! `target/bench/browser.json` and the shipped files in `target/site/pkg`. Prints Markdown, so
+//! the table can go into the README as it is.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+type Figures = BTreeMap<String, f64>;
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let target = root.join("target");
+    let http = figures(&target.join("bench/http.json"));
+    let browser = figures(&target.join("bench/browser.json"));
+    let domain = |id: &str| criterion_median_ms(&target.join("criterion").join(id));
+
+    println!("{}\n", machine());
+    println!("| Measure | keyhatch | Same work elsewhere | Target | |");
+    println!("|---|---|---|---|---|");
+    let mut table = Table::default();
+
+    let ours = domain("keygen/keyhatch_no-passphrase");
+    let theirs = domain("keygen/ssh-keygen_no-passphrase");
+    table.row(
+        "Generate an ed25519 key, no passphrase",
+        duration(ours),
+        format!(
+            "`ssh-keygen` process: {} ({})",
+            duration(theirs),
+            ratio(theirs, ours)
+        ),
+        "",
+        None,
+    );
+    let ours = domain("keygen/keyhatch_passphrase-24-rounds");
+    let theirs = domain("keygen/ssh-keygen_passphrase-24-rounds");
+    table.row(
+        "… with a passphrase, bcrypt 24 rounds",
+        duration(ours),
+        format!(
+            "`ssh-keygen -a 24`: {} ({})",
+            duration(theirs),
+            ratio(theirs, ours)
+        ),
+        "no slower than ssh-keygen",
+        Some(ours <= theirs),
+    );
+    let ours = domain("read-10k-lines/keyhatch_parse+fingerprint-all");
+    let theirs = domain("read-10k-lines/ssh-keygen_-lf");
+    table.row(
+        "Parse + fingerprint 10,000 lines",
+        duration(ours),
+        format!(
+            "`ssh-keygen -lf`: {} ({})",
+            duration(theirs),
+            ratio(theirs, ours)
+        ),
+        "",
+        None,
+    );
+    table.row(
+        "One locked append + fsync (50-line file)",
+        duration(domain("append/keyhatch_locked+fsync")),
+        String::new(),
+        "",
+        None,
+    );
+
+    let get = |name: &str| {
+        *http
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from target/bench/http.json"))
+    };
+    let p50_p99 = |name: &str| {
+        format!(
+            "{} / {}",
+            duration(get(&format!("{name}_p50_ms"))),
+            duration(get(&format!("{name}_p99_ms")))
+        )
+    };
+    table.row(
+        "HTTP: list 50 keys, p50 / p99",
+        p50_p99("list_50"),
+        String::new(),
+        "",
+        None,
+    );
+    table.row(
+        "HTTP: list 50 keys, requests/s (4 clients)",
+        format!("{:.0}", get("list_50_rps")),
+        String::new(),
+        "",
+        None,
+    );
+    table.row(
+        "HTTP: list 10,000 keys, p50 / p99",
+        p50_p99("list_10000"),
+        "original tool: 420 ms".into(),
+        "≤ 15 ms",
+        Some(get("list_10000_p50_ms") <= 15.0),
+    );
+    table.row(
+        "HTTP: list 10,000 keys, requests/s (4 clients)",
+        format!("{:.0}", get("list_10000_rps")),
+        String::new(),
+        "",
+        None,
+    );
+    table.row(
+        "HTTP: SSH Keys page, server-rendered, 50 keys, p50 / p99",
+        p50_p99("page_50"),
+        String::new(),
+        "",
+        None,
+    );
+    table.row(
+        "HTTP: generate, no passphrase, p50 / p99",
+        p50_p99("generate"),
+        "original tool: ~90 ms".into(),
+        "p50 ≤ 3 ms",
+        Some(get("generate_p50_ms") <= 3.0),
+    );
+    table.row(
+        "HTTP: generate with a passphrase, p50 / p99",
+        p50_p99("generate_passphrase"),
+        String::new(),
+        "",
+        None,
+    );
+    let lost = get("generate_100_concurrent_lost");
+    table.row(
+        "HTTP: 100 concurrent generates, wall time / lines lost",
+        format!(
+            "{} / {lost:.0}",
+            duration(get("generate_100_concurrent_wall_ms"))
+        ),
+        "original tool: one at a time (~9 s at 90 ms each)".into(),
+        "≤ 0.5 s, 0 lost",
+        Some(get("generate_100_concurrent_wall_ms") <= 500.0 && lost == 0.0),
+    );
+    table.row(
+        "HTTP: list 50 keys p50 / p99 while 4 passphrase generations run",
+        p50_p99("list_50_during_4_passphrase"),
+        format!(
+            "idle: {}; {:.0} keys generated meanwhile",
+            p50_p99("list_50"),
+            get("passphrase_generations_meanwhile")
+        ),
+        "stays responsive",
+        None,
+    );
+    table.row(
+        "Server RSS idle / peak",
+        format!(
+            "{:.1} MB / {:.1} MB",
+            get("rss_idle_mb"),
+            get("rss_peak_mb")
+        ),
+        String::new(),
+        "idle ≤ 20 MB",
+        Some(get("rss_idle_mb") <= 20.0),
+    );
+
+    let pkg = target.join("site/pkg");
+    let mut total_gzip = 0;
+    for (label, file) in [
+        ("wasm", "keyhatch.wasm"),
+        ("JS", "keyhatch.js"),
+        ("CSS", "keyhatch.css"),
+    ] {
+        let (raw, gzip) = sizes(&pkg.join(file));
+        total_gzip += gzip;
+        table.row(
+            &format!("Browser: {label}, raw / gzip"),
+            format!("{} / {}", kb(raw), kb(gzip)),
+            String::new(),
+            "",
+            None,
+        );
+    }
+    table.row(
+        "Browser: everything shipped, gzip",
+        kb(total_gzip),
+        "original tool: 590 KB (1.9 MB raw)".into(),
+        "≤ 250 KB (aim 150 KB)",
+        Some(total_gzip <= 250_000),
+    );
+    let get = |name: &str| {
+        *browser
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from target/bench/browser.json"))
+    };
+    table.row(
+        "Browser: first contentful paint, p50 (first visit, loopback)",
+        duration(get("fcp_p50_ms")),
+        String::new(),
+        "",
+        None,
+    );
+    table.row(
+        "Browser: hydrated (buttons live), p50 (first visit, loopback)",
+        duration(get("hydrated_p50_ms")),
+        String::new(),
+        "",
+        None,
+    );
+    table.print();
+}
+
+/// Rows, each with whether its target was met (`None`: no target).
+#[derive(Default)]
+struct Table(Vec<[String; 5]>);
+
+impl Table {
+    fn row(
+        &mut self,
+        what: &str,
+        ours: String,
+        elsewhere: String,
+        target: &str,
+        met: Option<bool>,
+    ) {
+        let met = match met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "",
+        };
+        self.0
+            .push([what.into(), ours, elsewhere, target.into(), met.into()]);
+    }
+
+    fn print(&self) {
+        let mut out = std::io::stdout().lock();
+        for row in &self.0 {
+            writeln!(out, "| {} |", row.join(" | ")).expect("stdout");
+        }
+    }
+}
+
+fn figures(path: &Path) -> Figures {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run `make bench`, which makes it first)",
+            path.display()
+        )
+    });
+    let json: serde_json::Value = serde_json::from_str(&text).expect("figures are JSON");
+    json.as_object()
+        .expect("an object of figures")
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+        .collect()
+}
+
+/// Criterion's median for one benchmark, in milliseconds.
+fn criterion_median_ms(dir: &Path) -> f64 {
+    let path = dir.join("new/estimates.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run `cargo bench --features ssr --bench domain` first)",
+            path.display()
+        )
+    });
+    let json: serde_json::Value = serde_json::from_str(&text).expect("criterion's JSON");
+    json["median"]["point_estimate"].as_f64().expect("a median") / 1e6
+}
+
+/// Bytes on disk and gzipped at level 9 (as a server would send them, roughly).
+fn sizes(path: &Path) -> (u64, u64) {
+    let raw = std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run the release build first)", path.display()))
+        .len();
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("gzip runs");
+    (raw, out.stdout.len() as u64)
+}
+
+fn duration(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{:.0} µs", ms * 1e3)
+    } else if ms < 1_000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.2} s", ms / 1e3)
+    }
+}
+
+fn ratio(theirs: f64, ours: f64) -> String {
+    let r = theirs / ours;
+    if r >= 1.0 {
+        format!("keyhatch {r:.1}× faster")
+    } else {
+        format!("keyhatch {:.2}× slower", 1.0 / r)
+    }
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1000.0)
+}
+
+/// What the figures were measured on, in one line.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let first_line = |program: &str, arg: &str| {
+        Command::new(program)
+            .arg(arg)
+            .output()
+            .ok()
+            .map(|o| {
+                let text = if o.stdout.is_empty() {
+                    o.stderr
+                } else {
+                    o.stdout
+                };
+                String::from_utf8_lossy(&text)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .unwrap_or_else(|| format!("no {program}"))
+    };
+    format!(
+        "Measured on: {cpu}, {cores} cores, {memory_gib:.0} GiB; Linux {}; {}; {}; {}.",
+        first_line("uname", "-r"),
+        first_line("rustc", "--version"),
+        first_line("ssh", "-V"),
+        first_line("chromium", "--version"),
+    )
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The Performance table: domain benchmarks (criterion, beside ssh-keygen), HTTP against the
+# release server on loopback, page load in Chromium, shipped sizes; then one Markdown table.
+# Not part of `make test`: figures are reported, never asserted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+source scripts/env.sh
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+step "release build"
+cargo leptos build --release
+step "domain (criterion)"
+cargo bench --features ssr --bench domain
+step "HTTP on loopback"
+cargo bench --features ssr --bench http
+step "page load in Chromium"
+(cd end2end && npx playwright test --config playwright.bench.config.ts)
+step "table"
+cargo bench --features ssr --bench report
