@@ -39,16 +39,24 @@ fn main() {
         let client = Client::new(&app);
         client.list();
         if lines == 50 {
-            figures.put("rss_idle_mb", rss_kb(&app, "VmRSS") as f64 / 1024.0);
+            figures.put("rss_idle_mb", mb(rss_kb(&app, "VmRSS")));
         }
         let latencies = sequential(Duration::from_secs(3), || client.list());
         figures.latencies(&format!("list_{lines}"), &latencies);
+        figures.put(
+            &format!("list_{lines}_response_kb"),
+            client.get("/api/keys/list").len() as f64 / 1000.0,
+        );
         let rps = throughput(&app, Duration::from_secs(3), |c| c.list());
         figures.put(&format!("list_{lines}_rps"), rps);
         if lines == 50 {
             let page = sequential(Duration::from_secs(2), || client.page());
             figures.latencies("page_50", &page);
         }
+        figures.put(
+            &format!("rss_peak_list_{lines}_mb"),
+            mb(rss_kb(&app, "VmHWM")),
+        );
         peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
     }
 
@@ -88,6 +96,7 @@ fn main() {
             + (100 - fingerprints.len());
         figures.put("generate_100_concurrent_wall_ms", ms(wall));
         figures.put("generate_100_concurrent_lost", lost as f64);
+        figures.put("rss_peak_generate_100_mb", mb(rss_kb(&app, "VmHWM")));
         peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
     }
 
@@ -99,7 +108,7 @@ fn main() {
         figures.put("passphrase_generations_meanwhile", generated as f64);
         peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
     }
-    figures.put("rss_peak_mb", peak_rss_kb as f64 / 1024.0);
+    figures.put("rss_peak_mb", mb(peak_rss_kb));
 
     figures.print();
     let path = support::results_file("http.json");
@@ -193,6 +202,10 @@ impl Client {
             .expect("a fingerprint")
             .to_owned()
     }
+}
+
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
 }
 
 fn ms(d: Duration) -> f64 {
