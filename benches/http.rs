@@ -22,6 +22,9 @@ use keyhatch::ssh::authorized_keys;
 /// too; 4 keeps both cores busy without measuring only queueing).
 const CLIENTS: usize = 4;
 
+/// A passphrase for the benchmark's encrypted keys.
+const PASSPHRASE: &str = "correct horse battery staple";
+
 /// Starts the server with its per-request info log off: 700 lines on the terminal would bury
 /// the figures (a log line costs microseconds, well below what is measured here).
 fn spawn_app(home: &std::path::Path) -> App {
@@ -31,7 +34,6 @@ fn spawn_app(home: &std::path::Path) -> App {
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
     let mut figures = Figures::default();
-    let mut peak_rss_kb = 0;
 
     for lines in [50, 10_000] {
         let home = home_with(&support::authorized_keys(lines));
@@ -53,11 +55,7 @@ fn main() {
             let page = sequential(Duration::from_secs(2), || client.page());
             figures.latencies("page_50", &page);
         }
-        figures.put(
-            &format!("rss_peak_list_{lines}_mb"),
-            mb(rss_kb(&app, "VmHWM")),
-        );
-        peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
+        figures.peak_rss(&format!("list_{lines}"), &app);
     }
 
     {
@@ -68,10 +66,10 @@ fn main() {
         let latencies: Vec<_> = (0..300).map(|_| timed(|| client.generate(None))).collect();
         figures.latencies("generate", &latencies);
         let latencies: Vec<_> = (0..10)
-            .map(|_| timed(|| client.generate(Some("correct horse battery staple"))))
+            .map(|_| timed(|| client.generate(Some(PASSPHRASE))))
             .collect();
         figures.latencies("generate_passphrase", &latencies);
-        peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
+        figures.peak_rss("generate", &app);
     }
 
     {
@@ -96,8 +94,7 @@ fn main() {
             + (100 - fingerprints.len());
         figures.put("generate_100_concurrent_wall_ms", ms(wall));
         figures.put("generate_100_concurrent_lost", lost as f64);
-        figures.put("rss_peak_generate_100_mb", mb(rss_kb(&app, "VmHWM")));
-        peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
+        figures.peak_rss("generate_100", &app);
     }
 
     {
@@ -106,9 +103,15 @@ fn main() {
         let (latencies, generated) = list_under_passphrase_load(&app, 4, Duration::from_secs(5));
         figures.latencies("list_50_during_4_passphrase", &latencies);
         figures.put("passphrase_generations_meanwhile", generated as f64);
-        peak_rss_kb = peak_rss_kb.max(rss_kb(&app, "VmHWM"));
+        figures.peak_rss("passphrase_load", &app);
     }
-    figures.put("rss_peak_mb", mb(peak_rss_kb));
+    let peak = figures
+        .0
+        .iter()
+        .filter(|(name, _)| name.starts_with("rss_peak_"))
+        .map(|(_, mb)| *mb)
+        .fold(0.0, f64::max);
+    figures.put("rss_peak_mb", peak);
 
     figures.print();
     let path = support::results_file("http.json");
@@ -134,6 +137,11 @@ impl Figures {
         self.put(&format!("{name}_p50_ms"), at(0.50));
         self.put(&format!("{name}_p99_ms"), at(0.99));
         self.put(&format!("{name}_n"), sorted.len() as f64);
+    }
+
+    /// The server's peak resident memory so far, as `rss_peak_<scenario>_mb`.
+    fn peak_rss(&mut self, scenario: &str, app: &App) {
+        self.put(&format!("rss_peak_{scenario}_mb"), mb(rss_kb(app, "VmHWM")));
     }
 
     fn print(&self) {
@@ -286,7 +294,7 @@ fn list_under_passphrase_load(
             s.spawn(|| {
                 let client = Client::new(app);
                 while !stop.load(Ordering::Relaxed) {
-                    client.generate(Some("correct horse battery staple"));
+                    client.generate(Some(PASSPHRASE));
                     generated.fetch_add(1, Ordering::Relaxed);
                 }
             });

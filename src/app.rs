@@ -44,7 +44,7 @@ pub struct Hydrated(pub ReadSignal<bool>);
 pub const SSH_KEYS_PATH: &str = "/ssh-keys";
 
 /// The pages there are: SSH Keys, and "not found" at any other path.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Page {
     SshKeys,
     NotFound,

@@ -78,6 +78,14 @@ fn each_page_has_its_title_and_stylesheet_and_unknown_paths_are_404_pages() {
         page.body
     );
 
+    // The bundle's name is compiled into the server (LEPTOS_OUTPUT_NAME, set for every cargo
+    // build in .cargo/config.toml): a wrong one gives a page that never comes alive.
+    assert!(
+        page.body.contains(r#"href="/pkg/keyhatch.wasm""#),
+        "{}",
+        page.body
+    );
+
     let missing = app.get_authorized("/no/such/page");
     assert_eq!(missing.status, 404);
     assert!(
