@@ -39,7 +39,7 @@ impl KeyLine<'_> {
     /// Whether keyhatch made this key: the first word of its comment equals the tag, exactly.
     pub fn is_tagged(&self, tag: &Tag) -> bool {
         self.comment
-            .split(|b| b.is_ascii_whitespace())
+            .split(u8::is_ascii_whitespace)
             .next()
             .is_some_and(|first| first == tag.as_str().as_bytes())
     }
@@ -80,9 +80,23 @@ pub fn parse(contents: &[u8]) -> Parsed<'_> {
 
 /// Splits contents into lines without their `\n`; a final line without one still counts.
 fn lines(contents: &[u8]) -> impl Iterator<Item = &[u8]> {
-    contents
-        .split_inclusive(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\n").unwrap_or(line))
+    lines_with_newlines(contents).map(|line| line.strip_suffix(b"\n").unwrap_or(line))
+}
+
+/// The one rule for what a line is: up to and including each `\n`, and whatever follows the
+/// last one. Line `n` (1-based) of [`parse`] is item `n - 1` here.
+fn lines_with_newlines(contents: &[u8]) -> impl Iterator<Item = &[u8]> {
+    contents.split_inclusive(|&b| b == b'\n')
+}
+
+/// `contents` without the lines numbered `numbers` (1-based, as [`parse`] numbers them), every
+/// other byte kept.
+pub fn without_lines(contents: &[u8], numbers: &[usize]) -> Vec<u8> {
+    lines_with_newlines(contents)
+        .enumerate()
+        .filter(|(index, _)| !numbers.contains(&(index + 1)))
+        .flat_map(|(_, line)| line.iter().copied())
+        .collect()
 }
 
 /// Classifies one line (without its `\n`), `number` being its 1-based position.
@@ -171,6 +185,7 @@ fn is_blank(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ssh::testing::{MIXED, MIXED_FINGERPRINTS};
 
     const ED25519: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhR89a1vpaGfsAxg2eABmXevfB18j0iT9AiVMKDaCN9";
@@ -295,14 +310,28 @@ mod tests {
     }
 
     #[test]
+    fn without_lines_drops_the_lines_parse_numbers_and_keeps_every_other_byte() {
+        let file = format!("# header\r\n{ED25519} a\n\n{ED25519} b");
+        let numbers: Vec<_> = parse(file.as_bytes())
+            .keys
+            .iter()
+            .map(|k| k.number)
+            .collect();
+        assert_eq!(
+            without_lines(file.as_bytes(), &numbers[..1]),
+            format!("# header\r\n\n{ED25519} b").as_bytes()
+        );
+        assert_eq!(
+            without_lines(file.as_bytes(), &numbers[1..]),
+            format!("# header\r\n{ED25519} a\n\n").as_bytes()
+        );
+    }
+
+    #[test]
     fn an_empty_file_has_no_lines() {
         let parsed = parse(b"");
         assert!(parsed.keys.is_empty() && parsed.unreadable.is_empty());
     }
-
-    const MIXED: &[u8] = include_bytes!("../../tests/fixtures/authorized_keys.mixed");
-    const MIXED_FINGERPRINTS: &str =
-        include_str!("../../tests/fixtures/authorized_keys.mixed.fingerprints");
 
     #[test]
     fn every_key_ssh_keygen_reads_is_read_with_the_same_fingerprint_in_order() {

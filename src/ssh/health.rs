@@ -5,14 +5,11 @@
 //! another account (root excepted) or writable by group or others. keyhatch may tighten
 //! `~/.ssh` to 0700 and the file to 0600; it never changes the home directory, and never chowns.
 
-use std::fs::{self, OpenOptions, Permissions};
-use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use nix::libc;
-
-use super::store::{AuthorizedKeys, StoreError, io_error};
+use super::store::{AuthorizedKeys, Part, StoreError};
 
 /// One reason sshd would ignore the keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,27 +29,28 @@ pub enum Fix {
     FileMode,
 }
 
-/// Lists what would make sshd ignore `<home>/.ssh/authorized_keys` for the account `uid`;
-/// empty when nothing would. A missing file or `~/.ssh` is no problem: there is nothing to use.
-pub fn check(home: &Path, uid: u32) -> Vec<Problem> {
-    let store = AuthorizedKeys::in_home(home);
+/// Lists what would make sshd ignore the store's file for the account `uid`; empty when nothing
+/// would. A missing file or `~/.ssh` is no problem: there is nothing to use.
+pub fn check(store: &AuthorizedKeys, uid: u32) -> Vec<Problem> {
     let mut problems = Vec::new();
     let entries = [
         (store.path(), Kind::File),
         (store.dir(), Kind::SshDir),
-        (home, Kind::Home),
+        (store.home(), Kind::Home),
     ];
     for (path, kind) in entries {
         // sshd resolves links (realpath) and checks what they point to.
         let Ok(meta) = fs::metadata(path) else {
             continue;
         };
-        if kind == Kind::File && !meta.is_file() {
+        let what = match kind {
+            Kind::File if !meta.is_file() => Some("a regular file"),
+            Kind::SshDir | Kind::Home if !meta.is_dir() => Some("a directory"),
+            _ => None,
+        };
+        if let Some(what) = what {
             problems.push(Problem {
-                message: format!(
-                    "{} is not a regular file, so sshd ignores it.",
-                    path.display()
-                ),
+                message: format!("{} is not {what}, so sshd ignores it.", path.display()),
                 fix: None,
             });
             continue;
@@ -74,43 +72,15 @@ pub fn check(home: &Path, uid: u32) -> Vec<Problem> {
     problems
 }
 
-/// Makes `fix` (only on a real file or directory owned by `uid`), then checks again.
-pub fn fix(home: &Path, uid: u32, fix: Fix) -> Result<Vec<Problem>, StoreError> {
-    let store = AuthorizedKeys::in_home(home);
-    let (path, mode) = match fix {
-        Fix::SshDirMode => (store.dir().to_owned(), 0o700),
-        Fix::FileMode => (store.path().to_owned(), 0o600),
+/// Makes `fix` (only on a real file or directory owned by `uid`, never through a link), then
+/// checks again.
+pub fn fix(store: &AuthorizedKeys, uid: u32, fix: Fix) -> Result<Vec<Problem>, StoreError> {
+    let part = match fix {
+        Fix::SshDirMode => Part::SshDir,
+        Fix::FileMode => Part::File,
     };
-    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(&path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => StoreError::Symlink(path.clone()),
-            _ => io_error("open", &path, e),
-        })?;
-    let meta = file.metadata().map_err(|e| io_error("read", &path, e))?;
-    let right_kind = match fix {
-        Fix::SshDirMode => meta.is_dir(),
-        Fix::FileMode => meta.is_file(),
-    };
-    if !right_kind {
-        return Err(StoreError::NotRegular(path));
-    }
-    if meta.uid() != uid {
-        return Err(io_error(
-            "change the mode of",
-            &path,
-            io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "it belongs to another account",
-            ),
-        ));
-    }
-    file.set_permissions(Permissions::from_mode(mode))
-        .map_err(|e| io_error("change the mode of", &path, e))?;
-    Ok(check(home, uid))
+    store.make_private(part, uid)?;
+    Ok(check(store, uid))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,39 +122,33 @@ fn writable(path: &Path, kind: Kind, mode: u32) -> Problem {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::symlink;
+
     use super::*;
+    use crate::ssh::testing::{chmod, home_with, mode, uid};
 
-    fn uid() -> u32 {
-        nix::unistd::getuid().as_raw()
-    }
-
-    fn home_with_file(home_mode: u32, dir_mode: u32, file_mode: u32) -> tempfile::TempDir {
-        let home = tempfile::tempdir().unwrap();
-        let ssh = home.path().join(".ssh");
-        fs::create_dir(&ssh).unwrap();
-        fs::write(ssh.join("authorized_keys"), b"").unwrap();
-        fs::set_permissions(
-            ssh.join("authorized_keys"),
-            Permissions::from_mode(file_mode),
-        )
-        .unwrap();
-        fs::set_permissions(&ssh, Permissions::from_mode(dir_mode)).unwrap();
-        fs::set_permissions(home.path(), Permissions::from_mode(home_mode)).unwrap();
-        home
+    /// A home with an empty `authorized_keys`, and the three modes set; its store.
+    fn home_with_modes(home: u32, dir: u32, file: u32) -> (tempfile::TempDir, AuthorizedKeys) {
+        let temp = home_with(b"");
+        let store = AuthorizedKeys::in_home(temp.path());
+        chmod(store.path(), file);
+        chmod(store.dir(), dir);
+        chmod(store.home(), home);
+        (temp, store)
     }
 
     #[test]
     fn private_modes_are_healthy_and_a_missing_file_is_too() {
-        let home = home_with_file(0o755, 0o700, 0o600);
-        assert_eq!(check(home.path(), uid()), []);
+        let (_home, store) = home_with_modes(0o755, 0o700, 0o600);
+        assert_eq!(check(&store, uid()), []);
         let empty = tempfile::tempdir().unwrap();
-        assert_eq!(check(empty.path(), uid()), []);
+        assert_eq!(check(&AuthorizedKeys::in_home(empty.path()), uid()), []);
     }
 
     #[test]
     fn writable_modes_are_reported_and_only_ssh_and_the_file_are_fixable() {
-        let home = home_with_file(0o777, 0o777, 0o666);
-        let problems = check(home.path(), uid());
+        let (_home, store) = home_with_modes(0o777, 0o777, 0o666);
+        let problems = check(&store, uid());
         let fixes: Vec<_> = problems.iter().map(|p| p.fix).collect();
         assert_eq!(fixes, [Some(Fix::FileMode), Some(Fix::SshDirMode), None]);
         assert!(
@@ -198,39 +162,59 @@ mod tests {
             problems[0].message
         );
 
-        fix(home.path(), uid(), Fix::SshDirMode).unwrap();
-        let left = fix(home.path(), uid(), Fix::FileMode).unwrap();
+        fix(&store, uid(), Fix::SshDirMode).unwrap();
+        let left = fix(&store, uid(), Fix::FileMode).unwrap();
         assert_eq!(left.len(), 1, "{left:?}");
-        let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o777;
-        assert_eq!(mode(&home.path().join(".ssh")), 0o700);
-        assert_eq!(mode(&home.path().join(".ssh/authorized_keys")), 0o600);
+        assert_eq!(mode(store.dir()), 0o700);
+        assert_eq!(mode(store.path()), 0o600);
         assert_eq!(
-            mode(home.path()),
+            mode(store.home()),
             0o777,
             "the home directory is never changed"
         );
     }
 
     #[test]
+    fn an_ssh_path_that_is_not_a_directory_is_called_that() {
+        let home = tempfile::tempdir().unwrap();
+        fs::write(home.path().join(".ssh"), b"").unwrap();
+        let store = AuthorizedKeys::in_home(home.path());
+        let problems = check(&store, uid());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .message
+                .ends_with(".ssh is not a directory, so sshd ignores it."),
+            "{}",
+            problems[0].message
+        );
+        let err = fix(&store, uid(), Fix::SshDirMode).unwrap_err();
+        assert!(matches!(err, StoreError::NotADirectory(_)), "{err}");
+    }
+
+    #[test]
     fn another_owner_is_reported_and_never_fixed() {
-        let home = home_with_file(0o755, 0o700, 0o666);
-        let file = home.path().join(".ssh/authorized_keys");
+        let (_home, store) = home_with_modes(0o755, 0o700, 0o666);
         // Give the file to another account (the test runs as root, as CI does), then look at it
         // as the home's owner: sshd would ignore it, and keyhatch must not touch it.
-        std::os::unix::fs::chown(&file, Some(4243), None).expect("the test runs as root");
-        let problems = check(home.path(), uid());
+        std::os::unix::fs::chown(store.path(), Some(4243), None).expect("the test runs as root");
+        let problems = check(&store, uid());
         assert!(
             problems
                 .iter()
                 .any(|p| p.message.contains("uid 4243") && p.fix.is_none()),
             "{problems:?}"
         );
-        let err = fix(home.path(), uid(), Fix::FileMode).unwrap_err();
+        let err = fix(&store, uid(), Fix::FileMode).unwrap_err();
+        assert!(
+            matches!(err, StoreError::NotYours { owner: 4243, .. }),
+            "{err}"
+        );
         assert!(
             err.to_string().contains("belongs to another account"),
             "{err}"
         );
-        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o666);
+        assert_eq!(mode(store.path()), 0o666);
     }
 
     #[test]
@@ -238,12 +222,24 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let target = home.path().join("target");
         fs::create_dir(&target).unwrap();
-        fs::set_permissions(&target, Permissions::from_mode(0o777)).unwrap();
-        std::os::unix::fs::symlink(&target, home.path().join(".ssh")).unwrap();
+        chmod(&target, 0o777);
+        symlink(&target, home.path().join(".ssh")).unwrap();
+        let store = AuthorizedKeys::in_home(home.path());
         assert!(matches!(
-            fix(home.path(), uid(), Fix::SshDirMode),
+            fix(&store, uid(), Fix::SshDirMode),
             Err(StoreError::Symlink(_))
         ));
-        assert_eq!(fs::metadata(&target).unwrap().mode() & 0o777, 0o777);
+        assert_eq!(mode(&target), 0o777);
+        let file_target = home.path().join("file");
+        fs::write(&file_target, b"").unwrap();
+        chmod(&file_target, 0o666);
+        fs::remove_file(home.path().join(".ssh")).unwrap();
+        fs::create_dir(home.path().join(".ssh")).unwrap();
+        symlink(&file_target, store.path()).unwrap();
+        assert!(matches!(
+            fix(&store, uid(), Fix::FileMode),
+            Err(StoreError::Symlink(_))
+        ));
+        assert_eq!(mode(&file_target), 0o666);
     }
 }

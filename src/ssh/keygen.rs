@@ -19,6 +19,8 @@ pub struct NewKey {
     pub private_openssh: Zeroizing<String>,
     /// The public key, its comment set to the tag.
     pub public: PublicKey,
+    /// Whether the private key is encrypted with a passphrase.
+    pub encrypted: bool,
 }
 
 impl NewKey {
@@ -78,6 +80,7 @@ pub fn generate(tag: &Tag, passphrase: Option<&Passphrase>) -> Result<NewKey, Ke
     Ok(NewKey {
         private_openssh,
         public,
+        encrypted: passphrase.is_some(),
     })
 }
 

@@ -1,0 +1,88 @@
+//! Why `authorized_keys` could not be read or written.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why `authorized_keys` could not be read or written. Messages are shown to the person.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The home directory does not exist.
+    #[error("home directory {0} does not exist")]
+    HomeMissing(PathBuf),
+    /// A path that must be a directory is something else.
+    #[error("{0} is not a directory")]
+    NotADirectory(PathBuf),
+    /// `~/.ssh` or the file is not there, so there is nothing to change.
+    #[error("{0} does not exist")]
+    Missing(PathBuf),
+    /// A symbolic link where keyhatch writes: it never writes through one.
+    #[error("{0} is a symbolic link; keyhatch does not write through links")]
+    Symlink(PathBuf),
+    /// The file is a FIFO, a device or anything else that is not a regular file.
+    #[error("{0} is not a regular file; keyhatch reads and writes only regular files")]
+    NotRegular(PathBuf),
+    /// The file or directory belongs to another account; keyhatch changes only the person's own.
+    #[error(
+        "{path} belongs to another account (uid {owner}); keyhatch changes only your own files"
+    )]
+    NotYours {
+        /// The file or directory.
+        path: PathBuf,
+        /// The uid that owns it.
+        owner: u32,
+    },
+    /// The file has other names, which a rewrite would silently split from it.
+    #[error(
+        "{path} has {links} hard links; keyhatch does not write to a file that has other names"
+    )]
+    HardLinked {
+        /// The file.
+        path: PathBuf,
+        /// How many names it has.
+        links: u64,
+    },
+    /// The file is larger than keyhatch's limit.
+    #[error(
+        "{path} is {size} bytes, more than keyhatch's limit of {max}; keyhatch leaves it alone"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The key is in the file already.
+    #[error("the key {0} is already in the file")]
+    AlreadyPresent(String),
+    /// No line of the file has a key with this fingerprint.
+    #[error("no key with fingerprint {0} is in the file")]
+    KeyNotFound(String),
+    /// The key is in the file on a line keyhatch did not write.
+    #[error("the key {0} was not added by keyhatch; keyhatch removes only its own keys")]
+    NotOurs(String),
+    /// Another program kept changing the file (or `~/.ssh`) while keyhatch worked on it.
+    #[error("{0} kept changing while keyhatch tried to use it; nothing was changed, try again")]
+    Busy(PathBuf),
+    /// An operating system call failed.
+    #[error("could not {action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. "open".
+        action: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+}
+
+/// A failed system call on `path`, as the error the person sees.
+pub(super) fn io_error(action: &'static str, path: &Path, source: io::Error) -> StoreError {
+    StoreError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}

@@ -1,0 +1,196 @@
+//! Rewriting `authorized_keys` without losing a byte: a temporary file beside the original,
+//! renamed over it, as OpenSSH's `hostfile.c` does, keeping the previous version as
+//! `authorized_keys.old` and giving back whatever an outside writer appended meanwhile.
+
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::str::FromStr;
+
+use nix::libc;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use rustix::fs::OFlags;
+
+use super::FILE_NAME;
+use super::dir::SshDir;
+use super::error::{StoreError, io_error};
+use super::lock::Locked;
+
+/// The name of a removal's temporary file, before its random part.
+pub(super) const TEMP_PREFIX: &str = ".authorized_keys.keyhatch-";
+
+/// The name the previous version is kept under.
+const BACKUP_NAME: &str = "authorized_keys.old";
+
+/// A step of a rewrite, in order. A test may make a debug build die at one of them (see
+/// [`super::AuthorizedKeys::with_crash_at`]) to prove that a crash anywhere leaves a whole file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A temporary file (the new contents or the backup) is written, not yet fsynced.
+    TempWritten,
+    /// Both temporary files are durable and the original was found unchanged.
+    Checked,
+    /// The previous version is in place as `authorized_keys.old`.
+    BackedUp,
+    /// The new contents have the file's name.
+    Renamed,
+    /// The directory is fsynced: the rewrite is durable.
+    Synced,
+}
+
+impl FromStr for Step {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "temp-written" => Self::TempWritten,
+            "checked" => Self::Checked,
+            "backed-up" => Self::BackedUp,
+            "renamed" => Self::Renamed,
+            "synced" => Self::Synced,
+            other => return Err(format!("no rewrite step is called {other:?}")),
+        })
+    }
+}
+
+/// In debug builds, dies by SIGKILL when `step` is the one `crash_at` names. Release builds never
+/// stop.
+fn crash_point(step: Step, crash_at: Option<Step>) {
+    if cfg!(debug_assertions) && crash_at == Some(step) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Writes `new` over the locked file, whose contents were `old`, through a temporary file and
+/// a rename; keeps `old` as `authorized_keys.old`. Returns false, changing nothing, when an
+/// outside writer changed the file since it was read.
+pub(super) fn replace(
+    dir: &SshDir,
+    locked: &Locked,
+    old: &[u8],
+    new: &[u8],
+    crash_at: Option<Step>,
+) -> Result<bool, StoreError> {
+    let path = dir.path_of(FILE_NAME);
+    let (temp, temp_name) = write_temp(dir, new, locked, crash_at)?;
+    // The previous version is kept as a copy, never a second name for the file: a crash must
+    // not leave authorized_keys with two links, which keyhatch would then refuse.
+    let backup_temp = match write_temp(dir, old, locked, crash_at) {
+        Ok((_, name)) => name,
+        Err(e) => {
+            let _ = dir.remove(&temp_name);
+            return Err(e);
+        }
+    };
+    let discard = |result| {
+        let _ = dir.remove(&temp_name);
+        let _ = dir.remove(&backup_temp);
+        result
+    };
+    let now = match dir.stat(FILE_NAME) {
+        Ok(now) => now,
+        Err(e) => return discard(Err(io_error("read", &path, e))),
+    };
+    let was = &locked.meta;
+    let unchanged = now.st_dev == was.dev()
+        && now.st_ino == was.ino()
+        && now.st_size as u64 == old.len() as u64
+        && now.st_mtime == was.mtime()
+        && now.st_mtime_nsec as i64 == was.mtime_nsec();
+    if !unchanged {
+        return discard(Ok(false));
+    }
+    crash_point(Step::Checked, crash_at);
+    if let Err(e) = dir.rename(&backup_temp, BACKUP_NAME) {
+        return discard(Err(io_error("keep a copy of", &path, e)));
+    }
+    crash_point(Step::BackedUp, crash_at);
+    if let Err(e) = dir.rename(&temp_name, FILE_NAME) {
+        return discard(Err(io_error("replace", &path, e)));
+    }
+    crash_point(Step::Renamed, crash_at);
+    dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
+    crash_point(Step::Synced, crash_at);
+    give_back_late_appends(locked, old.len() as u64, &temp)
+        .map_err(|e| io_error("write", &path, e))?;
+    Ok(true)
+}
+
+/// Deletes temporary files a crashed rewrite left. Safe only under the lock: while it is held,
+/// no other keyhatch is between writing its temporary file and renaming it.
+pub(super) fn remove_stale_temps(dir: &SshDir) {
+    let Ok(names) = dir.names() else {
+        return;
+    };
+    for name in names {
+        if let Some(name) = name.to_str()
+            && name.starts_with(TEMP_PREFIX)
+        {
+            let _ = dir.remove(name);
+        }
+    }
+}
+
+/// Writes `contents` to a new temporary file in `dir`, with the locked original's mode, owner
+/// and SELinux label, fsynced. Returns it open, and its name.
+fn write_temp(
+    dir: &SshDir,
+    contents: &[u8],
+    original: &Locked,
+    crash_at: Option<Step>,
+) -> Result<(File, String), StoreError> {
+    let like = &original.meta;
+    // Random, not the pid: keyhatch on two NFS clients may have the same pid.
+    let name = format!("{TEMP_PREFIX}{:016x}", OsRng.next_u64());
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
+    let mut file = dir
+        .open_file(&name, flags, 0o600)
+        .map_err(|e| io_error("create", &dir.path_of(&name), e))?;
+    let result = (|| {
+        file.write_all(contents)?;
+        file.set_permissions(std::fs::Permissions::from_mode(like.mode() & 0o7777))?;
+        let mine = file.metadata()?;
+        if (mine.uid(), mine.gid()) != (like.uid(), like.gid()) {
+            std::os::unix::fs::fchown(&file, Some(like.uid()), Some(like.gid()))?;
+        }
+        copy_selinux_label(&original.file, &file)?;
+        crash_point(Step::TempWritten, crash_at);
+        file.sync_all()
+    })();
+    match result {
+        Ok(()) => Ok((file, name)),
+        Err(e) => {
+            let _ = dir.remove(&name);
+            Err(io_error("write", &dir.path_of(&name), e))
+        }
+    }
+}
+
+/// After a rename, copies to the new file whatever an outside writer appended to the old one
+/// between our last check and the rename, so nothing it wrote is lost.
+fn give_back_late_appends(locked: &Locked, old_len: u64, new: &File) -> io::Result<()> {
+    let grown = locked.file.metadata()?.len();
+    if grown <= old_len {
+        return Ok(());
+    }
+    let mut late = vec![0; (grown - old_len) as usize];
+    locked.file.read_exact_at(&mut late, old_len)?;
+    let mut new = new;
+    new.seek(io::SeekFrom::End(0))?;
+    new.write_all(&late)?;
+    new.sync_all()
+}
+
+/// Gives `to` the SELinux label of `from`, where there is one.
+fn copy_selinux_label(from: &File, to: &File) -> io::Result<()> {
+    use xattr::FileExt as _;
+    const LABEL: &str = "security.selinux";
+    match from.get_xattr(LABEL) {
+        Ok(Some(label)) => to.set_xattr(LABEL, &label),
+        Ok(None) => Ok(()),
+        // No SELinux, or a filesystem without extended attributes: nothing to copy.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTSUP | libc::ENODATA)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
