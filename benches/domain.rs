@@ -4,8 +4,11 @@
 //! `cargo bench --features ssr --bench domain`; `make bench` runs it with the rest and prints the
 //! table. ssh-keygen runs as a process, as a tool that shells out to it pays for one.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+// The integration tests' helpers: starting the real server, temporary homes. The benchmarks use
+// part of them.
+#[allow(dead_code)]
+#[path = "../tests/it/helpers.rs"]
+mod helpers;
 mod support;
 
 use std::hint::black_box;
@@ -61,7 +64,7 @@ fn keygen(c: &mut Criterion) {
 }
 
 fn read_10k(c: &mut Criterion) {
-    let home = common::home_with(&support::authorized_keys(10_000));
+    let home = helpers::home_with(&support::authorized_keys(10_000));
     let store = AuthorizedKeys::in_home(home.path());
     let tag = Tag::default();
     let fingerprint_all = || {
@@ -70,7 +73,7 @@ fn read_10k(c: &mut Criterion) {
         parsed
             .keys
             .iter()
-            .map(|k| k.fingerprint())
+            .map(authorized_keys::KeyLine::fingerprint)
             .collect::<Vec<_>>()
     };
     let ssh_keygen_lf = || {
@@ -114,7 +117,7 @@ fn append(c: &mut Criterion) {
         // A fresh 50-line file and a new key each time: neither is timed, only the append.
         b.iter_batched(
             || {
-                let home = common::home_with(&fifty);
+                let home = helpers::home_with(&fifty);
                 let key = keygen::generate(&tag, None).expect("a key");
                 let line = key.authorized_line(&options).expect("a line");
                 (home, key, line)

@@ -5,8 +5,11 @@
 //! table. Figures go to `target/bench/http.json`. Client and server share the machine's cores,
 //! so throughput is what one box does serving itself, not a server-only ceiling.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+// The integration tests' helpers: starting the real server, temporary homes. The benchmarks use
+// part of them.
+#[allow(dead_code)]
+#[path = "../tests/it/helpers.rs"]
+mod helpers;
 mod support;
 
 use std::collections::BTreeMap;
@@ -15,7 +18,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{App, TOKEN, home_with, spawn_app_with};
+use helpers::{App, TOKEN, home_with, spawn_app_with};
 use keyhatch::ssh::authorized_keys;
 
 /// Concurrent clients for the throughput runs (oha's and wrk's figures are per connection count
@@ -49,7 +52,7 @@ fn main() {
             &format!("list_{lines}_response_kb"),
             client.get("/api/keys/list").len() as f64 / 1000.0,
         );
-        let rps = throughput(&app, Duration::from_secs(3), |c| c.list());
+        let rps = throughput(&app, Duration::from_secs(3), Client::list);
         figures.put(&format!("list_{lines}_rps"), rps);
         if lines == 50 {
             let page = sequential(Duration::from_secs(2), || client.page());
@@ -85,7 +88,7 @@ fn main() {
         let in_file: Vec<String> = authorized_keys::parse(&contents)
             .keys
             .iter()
-            .map(|k| k.fingerprint())
+            .map(authorized_keys::KeyLine::fingerprint)
             .collect();
         let lost = fingerprints
             .iter()

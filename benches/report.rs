@@ -313,7 +313,7 @@ fn machine() -> String {
                 .map(|m| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let memory_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {
@@ -323,11 +323,9 @@ fn machine() -> String {
         })
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
     let first_line = |program: &str, arg: &str| {
-        Command::new(program)
-            .arg(arg)
-            .output()
-            .ok()
-            .map(|o| {
+        Command::new(program).arg(arg).output().ok().map_or_else(
+            || format!("no {program}"),
+            |o| {
                 let text = if o.stdout.is_empty() {
                     o.stderr
                 } else {
@@ -338,8 +336,8 @@ fn machine() -> String {
                     .next()
                     .unwrap_or("")
                     .to_owned()
-            })
-            .unwrap_or_else(|| format!("no {program}"))
+            },
+        )
     };
     format!(
         "Measured on: {cpu}, {cores} cores, {memory_gib:.0} GiB; Linux {}; {}; {}; {}.",

@@ -9,8 +9,10 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::components::header::Header;
+use crate::hydration::provide_hydrated;
 use crate::pages::not_found::NotFound;
 use crate::pages::ssh_keys::SshKeysPage;
+use crate::paths::SSH_KEYS_PATH;
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -35,13 +37,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         </html>
     }
 }
-
-/// Whether the page is live in the browser (hydrated); buttons that need code wait for it.
-#[derive(Clone, Copy)]
-pub struct Hydrated(pub ReadSignal<bool>);
-
-/// The path of the SSH Keys page.
-pub const SSH_KEYS_PATH: &str = "/ssh-keys";
 
 /// The pages there are: SSH Keys, and "not found" at any other path.
 #[derive(Clone, Copy)]
@@ -69,10 +64,8 @@ impl Page {
 /// The app: the header on every page, and the page at this URL.
 #[component]
 pub fn App() -> impl IntoView {
-    let hydrated = RwSignal::new(false);
-    // Effects run only in the browser, so this marks the end of hydration (tests wait for it).
-    Effect::new(move |_| hydrated.set(true));
-    provide_context(Hydrated(hydrated.read_only()));
+    // Tests wait for this mark of the end of hydration.
+    let hydrated = provide_hydrated();
 
     view! {
         <Header />

@@ -1,16 +1,20 @@
 //! keyhatch: generate an SSH key from a web page, authorize it, and copy it once.
 //!
-//! `ssh` is the domain (no web code); `server` runs it over HTTP; `api` holds the server
-//! functions; `app`, `pages` and `components` are the page, rendered on the server and hydrated
-//! in the browser.
+//! Imports run one way, each module using only those after it in this list:
+//! `server` → `app` → `pages` → `components` → `api` → `clipboard`, `hydration`, `paths`,
+//! `model`, `error` → `ssh`. `ssh` is the domain (no web code, server only); `server` runs it
+//! over HTTP; `api` holds the server functions; `app`, `pages` and `components` are the page,
+//! rendered on the server and hydrated in the browser. `tests/it/layers.rs` checks the order.
 
 pub mod api;
 pub mod app;
 pub mod clipboard;
 pub mod components;
 pub mod error;
+pub mod hydration;
 pub mod model;
 pub mod pages;
+pub mod paths;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
 /// A write past the file size limit (`ulimit -f`) sends SIGXFSZ, which by default kills the whole
 /// server. Ignored, the write fails with EFBIG instead: that request gets a clear error, the file
 /// is cut back to its previous size, and every other request goes on.
+#[allow(unsafe_code)]
 fn ignore_file_size_signal() {
     use nix::sys::signal::{SigHandler, Signal, signal};
     // SAFETY: installs SIG_IGN, no handler code runs; nothing else in keyhatch uses SIGXFSZ.

@@ -1,10 +1,9 @@
-//! The HTTP server: settings, login, state for server functions, and the router.
+//! The HTTP server: settings, login, and the router with its layers.
 
 pub mod auth;
 pub mod settings;
 
 use std::io;
-use std::path::PathBuf;
 
 use axum::Router;
 use axum::extract::Request;
@@ -12,92 +11,13 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use leptos::prelude::*;
-use leptos::server_fn::error::ServerFnErrorErr;
-use leptos_axum::ResponseOptions;
 
-use crate::app::{SSH_KEYS_PATH, shell};
-use crate::error::AppError;
-use crate::model::Account;
-use crate::ssh::{self, KeyOptions, Tag};
+use crate::api::context::AppState;
+use crate::app::shell;
+use crate::paths::SSH_KEYS_PATH;
+use crate::ssh::AuthorizedKeys;
 use auth::Auth;
 use settings::Settings;
-
-/// What server functions need, provided to them as Leptos context.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The home directory whose `authorized_keys` is managed.
-    pub home: PathBuf,
-    /// The comment word of keyhatch's keys.
-    pub tag: Tag,
-    /// The options written before each new key.
-    pub key_options: KeyOptions,
-    /// Who the page acts for.
-    pub account: Account,
-    /// The account's uid, which must own what sshd reads.
-    pub uid: u32,
-    /// The largest `authorized_keys` keyhatch writes to.
-    pub max_file_size: u64,
-}
-
-impl AppState {
-    /// The account's `authorized_keys`, with the configured limits.
-    pub fn store(&self) -> ssh::AuthorizedKeys {
-        ssh::AuthorizedKeys::in_home(&self.home).with_max_size(self.max_file_size)
-    }
-}
-
-/// The state of the request being served, or an error when called outside one.
-pub fn state() -> Result<AppState, AppError> {
-    use_context::<AppState>().ok_or_else(|| {
-        AppError::Request(ServerFnErrorErr::ServerError(
-            "server state is missing".into(),
-        ))
-    })
-}
-
-/// Runs blocking domain work (file I/O, bcrypt) off the async threads and converts its error.
-pub async fn blocking<T, F>(work: F) -> Result<T, AppError>
-where
-    F: FnOnce() -> Result<T, ssh::Error> + Send + 'static,
-    T: Send + 'static,
-{
-    let result = tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::Request(ServerFnErrorErr::ServerError(e.to_string())))?;
-    result.map_err(AppError::from)
-}
-
-/// Sets the response's status from the error, so scripts see 4xx/5xx, and passes it on.
-pub fn fail(error: AppError) -> AppError {
-    if let Some(response) = use_context::<ResponseOptions>()
-        && let Ok(status) = axum::http::StatusCode::from_u16(error.status())
-    {
-        response.set_status(status);
-    }
-    error
-}
-
-/// A health problem as the browser sees it.
-pub fn problem(problem: ssh::health::Problem) -> crate::model::Problem {
-    crate::model::Problem {
-        message: problem.message,
-        fix: problem.fix.map(|fix| match fix {
-            ssh::health::Fix::SshDirMode => crate::model::Fix::SshDirMode,
-            ssh::health::Fix::FileMode => crate::model::Fix::FileMode,
-        }),
-    }
-}
-
-impl From<ssh::Error> for AppError {
-    fn from(error: ssh::Error) -> Self {
-        match error {
-            ssh::Error::Store(e @ ssh::StoreError::KeyNotFound(_)) => Self::NotFound(e.to_string()),
-            ssh::Error::Store(e @ ssh::StoreError::NotOurs(_)) => Self::Forbidden(e.to_string()),
-            ssh::Error::Store(e) => Self::Storage(e.to_string()),
-            ssh::Error::Keygen(e) => Self::Keygen(e.to_string()),
-        }
-    }
-}
 
 /// Binds the address, prints the login URL and serves until Ctrl-C or SIGTERM.
 pub async fn serve(settings: Settings) -> io::Result<()> {
@@ -107,12 +27,13 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
     let addr = listener.local_addr()?;
     let auth = Auth::new(settings.token.clone(), addr.port());
     let state = AppState {
-        home: settings.home.clone(),
+        store: AuthorizedKeys::in_home(&settings.home)
+            .with_max_size(settings.max_file_size)
+            .with_crash_at(settings.crash_at),
         tag: settings.tag.clone(),
         key_options: settings.key_options.clone(),
         account: settings.account.clone(),
         uid: nix::unistd::getuid().as_raw(),
-        max_file_size: settings.max_file_size,
     };
     if !settings.home.is_dir() {
         eprintln!(
@@ -123,9 +44,7 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
     println!(
         "keyhatch {} is managing {}\nOpen this link in your browser to log in:\n\n    http://{addr}/?token={}\n",
         env!("CARGO_PKG_VERSION"),
-        ssh::AuthorizedKeys::in_home(&settings.home)
-            .path()
-            .display(),
+        state.store.path().display(),
         auth.token(),
     );
     tracing::info!(%addr, home = %settings.home.display(), tag = state.tag.as_str(), "listening");
@@ -156,7 +75,7 @@ pub fn router(options: LeptosOptions, state: AppState, auth: Auth) -> Router {
                 },
             )),
         );
-    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+    for (path, method) in server_fn::axum::server_fn_paths() {
         let context = context.clone();
         let handler =
             move |request: Request| leptos_axum::handle_server_fns_with_context(context, request);

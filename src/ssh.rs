@@ -2,12 +2,16 @@
 //!
 //! Nothing here knows about Leptos, axum or the process environment: every operation takes the
 //! account's file explicitly (an [`AuthorizedKeys`] made from a home directory), so the same
-//! calls serve a local user, a test's temporary home, or a per-account helper process.
+//! calls serve a local user, a test's temporary home, or a per-account helper process. Nothing
+//! here reads the environment either: test hooks such as crash points are passed in.
+#![deny(missing_docs)]
 
 pub mod authorized_keys;
 pub mod health;
 pub mod keygen;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::fmt;
 
@@ -158,17 +162,19 @@ pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
     let parsed = authorized_keys::parse(&contents);
     let (ours, theirs): (Vec<_>, Vec<_>) = parsed.keys.iter().partition(|k| k.is_tagged(tag));
     Ok(Listing {
-        keys: ours.into_iter().map(listed).collect(),
+        keys: ours.into_iter().map(ListedKey::from).collect(),
         other_keys: theirs.len(),
         unreadable_lines: parsed.unreadable,
     })
 }
 
-fn listed(key: &authorized_keys::KeyLine<'_>) -> ListedKey {
-    ListedKey {
-        key_type: key.key.algorithm().as_str().to_owned(),
-        fingerprint: key.fingerprint(),
-        comment: key.comment_lossy(),
+impl From<&authorized_keys::KeyLine<'_>> for ListedKey {
+    fn from(key: &authorized_keys::KeyLine<'_>) -> Self {
+        Self {
+            key_type: key.key.algorithm().as_str().to_owned(),
+            fingerprint: key.fingerprint(),
+            comment: key.comment_lossy(),
+        }
     }
 }
 

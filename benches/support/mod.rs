@@ -9,11 +9,7 @@ use keyhatch::ssh::{Tag, keygen};
 /// distinct ed25519 keys, half tagged `fileglancer`, and every tenth line one of the
 /// hand-written lines of the sshd edge-case fixture (RSA, ECDSA, options, comments, bad lines).
 pub fn authorized_keys(n: usize) -> Vec<u8> {
-    let fixture = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/authorized_keys.mixed"
-    ))
-    .expect("the fixture exists");
+    let fixture: &[u8] = include_bytes!("../../tests/fixtures/authorized_keys.mixed");
     let mut foreign = fixture
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())

@@ -7,6 +7,5 @@ use crate::model::Account;
 /// Returns the account the server acts for, for the header. `GET /api/account`.
 #[server(endpoint = "account", input = GetUrl)]
 pub async fn whoami() -> Result<Account, AppError> {
-    let state = crate::server::state().map_err(crate::server::fail)?;
-    Ok(state.account)
+    Ok(super::context::app_state()?.account)
 }

@@ -8,16 +8,10 @@ use crate::model::Fix;
 /// `POST /api/keys/fix` with `{"fix": "SshDirMode"}` or `{"fix": "FileMode"}`.
 #[server(endpoint = "keys/fix", input = Json)]
 pub async fn fix_permissions(fix: Fix) -> Result<(), AppError> {
-    use crate::server::{blocking, fail, state};
+    use super::context::{app_state, run_blocking};
     use crate::ssh::health;
 
-    let state = state().map_err(fail)?;
-    let fix = match fix {
-        Fix::SshDirMode => health::Fix::SshDirMode,
-        Fix::FileMode => health::Fix::FileMode,
-    };
-    blocking(move || Ok(health::fix(&state.home, state.uid, fix)?))
-        .await
-        .map_err(fail)?;
+    let state = app_state()?;
+    run_blocking(move || Ok(health::fix(&state.store, state.uid, fix.into())?)).await?;
     Ok(())
 }

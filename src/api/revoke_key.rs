@@ -7,15 +7,13 @@ use crate::error::AppError;
 /// `POST /api/keys/revoke` with `{"fingerprint": "SHA256:…"}`.
 #[server(endpoint = "keys/revoke", input = Json)]
 pub async fn revoke_key(fingerprint: String) -> Result<(), AppError> {
-    use crate::server::{blocking, fail, state};
+    use super::context::{app_state, run_blocking};
     use crate::ssh;
 
-    let state = state().map_err(fail)?;
-    let home = state.home.clone();
+    let state = app_state()?;
+    let home = state.store.home().to_owned();
     let revoked = fingerprint.clone();
-    blocking(move || ssh::revoke_key(&state.store(), &state.tag, &fingerprint))
-        .await
-        .map_err(fail)?;
+    run_blocking(move || ssh::revoke_key(&state.store, &state.tag, &fingerprint)).await?;
     tracing::info!(fingerprint = %revoked, home = %home.display(), "revoked a key");
     Ok(())
 }

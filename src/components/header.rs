@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::whoami;
 use crate::components::profile_menu::ProfileMenu;
+use crate::paths::SSH_KEYS_PATH;
 
 /// The bar on every page: the product name, and the person's profile menu on the right.
 #[component]
@@ -9,7 +10,7 @@ pub fn Header() -> impl IntoView {
     let account = Resource::new(|| (), |()| whoami());
     view! {
         <header class="topbar">
-            <a class="brand" href="/ssh-keys">"keyhatch"</a>
+            <a class="brand" href=SSH_KEYS_PATH>"keyhatch"</a>
             <Suspense>
                 {move || account.get().map(|result| {
                     let name = result.map_or_else(|_| "Account".to_owned(), |a| a.display_name);

@@ -1,13 +1,13 @@
 use leptos::prelude::*;
 
 use crate::api::FixPermissions;
-use crate::app::Hydrated;
+use crate::hydration::use_hydrated;
 use crate::model::{Fix, Problem};
 
 /// Why sshd would ignore the keys, with a button for each fix keyhatch may make.
 #[component]
 pub fn HealthBanner(problems: Vec<Problem>, fix: ServerAction<FixPermissions>) -> impl IntoView {
-    let hydrated = expect_context::<Hydrated>().0;
+    let hydrated = use_hydrated();
     let pending = fix.pending();
     let error = move || fix.value().get().and_then(Result::err);
     (!problems.is_empty()).then(|| view! {

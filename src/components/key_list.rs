@@ -1,13 +1,13 @@
 use leptos::prelude::*;
 
-use crate::app::Hydrated;
+use crate::hydration::use_hydrated;
 use crate::model::{self, KeyInfo};
 
 /// The keyhatch keys, newest last, each with a Revoke button, and a note on what else the file
 /// holds.
 #[component]
 pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoView {
-    let hydrated = expect_context::<Hydrated>().0;
+    let hydrated = use_hydrated();
     let model::KeyList {
         path,
         keys,

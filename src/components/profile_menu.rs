@@ -1,3 +1,4 @@
+use crate::paths::SSH_KEYS_PATH;
 use leptos::ev;
 use leptos::prelude::*;
 
@@ -28,7 +29,7 @@ pub fn ProfileMenu(name: String) -> impl IntoView {
                 <div class="menu-backdrop" on:click=move |_| open.set(false)></div>
                 <ul class="menu" role="menu">
                     <li role="none">
-                        <a role="menuitem" href="/ssh-keys" on:click=move |_| open.set(false)>
+                        <a role="menuitem" href=SSH_KEYS_PATH on:click=move |_| open.set(false)>
                             "SSH Keys"
                         </a>
                     </li>

@@ -2,13 +2,13 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::api::{FixPermissions, GenerateKey, RevokeKey, list_keys};
-use crate::app::Hydrated;
 use crate::components::health_banner::HealthBanner;
 use crate::components::key_created_dialog::KeyCreatedDialog;
 use crate::components::key_list::KeyList;
 use crate::components::new_key_button::NewKeyButton;
 use crate::components::new_key_dialog::NewKeyDialog;
 use crate::components::revoke_dialog::RevokeDialog;
+use crate::hydration::use_hydrated;
 use crate::model::KeyInfo;
 
 /// The SSH Keys page: what the keys are for, whether sshd can use them, the list, and the
@@ -52,7 +52,7 @@ pub fn SshKeysPage() -> impl IntoView {
         generate.value().set(None);
         new_key_open.set(false);
     });
-    let hydrated = expect_context::<Hydrated>().0;
+    let hydrated = use_hydrated();
 
     view! {
         <section class="page">

@@ -8,6 +8,7 @@ use leptos::config::{LeptosOptions, get_configuration};
 use serde::Deserialize;
 
 use crate::model::Account;
+use crate::ssh::store::{DEFAULT_MAX_SIZE, Step};
 use crate::ssh::{InvalidSetting, KeyOptions, Tag};
 
 /// Command-line flags; each also reads the environment variable named beside it.
@@ -73,6 +74,9 @@ pub struct Settings {
     pub max_file_size: u64,
     /// The account the server runs as.
     pub account: Account,
+    /// Debug builds only, for the crash tests: the rewrite step at which to die
+    /// (`KEYHATCH_CRASH_AT`).
+    pub crash_at: Option<Step>,
     /// Leptos's runtime options (site root, output name, …).
     pub leptos: LeptosOptions,
 }
@@ -95,6 +99,9 @@ pub enum SettingsError {
     /// The account the process runs as has no passwd entry.
     #[error("cannot find the passwd entry of uid {0}; set a home with --home")]
     NoAccount(u32),
+    /// `KEYHATCH_CRASH_AT` names no step of a rewrite.
+    #[error("KEYHATCH_CRASH_AT: {0}")]
+    CrashAt(String),
     /// The login token is too short to be safe.
     #[error("KEYHATCH_TOKEN must be at least 16 characters")]
     WeakToken,
@@ -137,11 +144,24 @@ impl Settings {
             max_file_size: cli
                 .max_file_size
                 .or(file.keyhatch.max_file_size)
-                .unwrap_or(crate::ssh::store::DEFAULT_MAX_SIZE),
+                .unwrap_or(DEFAULT_MAX_SIZE),
             account: account.0,
+            crash_at: crash_at()?,
             leptos: file.leptos,
         })
     }
+}
+
+/// The crash test's step from `KEYHATCH_CRASH_AT`, read only by debug builds: a release build
+/// cannot be told to die.
+fn crash_at() -> Result<Option<Step>, SettingsError> {
+    if !cfg!(debug_assertions) {
+        return Ok(None);
+    }
+    std::env::var("KEYHATCH_CRASH_AT")
+        .ok()
+        .map(|s| s.parse().map_err(SettingsError::CrashAt))
+        .transpose()
 }
 
 struct LoadedFile {

@@ -1,13 +1,9 @@
 //! Many writers at once: two keyhatch processes sharing one home, and an outside `cat >>`.
-#![cfg(feature = "ssr")]
-
-mod common;
-
 use std::collections::HashSet;
 use std::fs;
 use std::process::Command;
 
-use common::spawn_app;
+use crate::helpers::spawn_app;
 use keyhatch::ssh::authorized_keys;
 
 const GENERATES: usize = 200;
@@ -70,7 +66,7 @@ fn two_servers_and_an_outside_writer_lose_no_line_and_tear_none() {
         "torn lines at {:?}",
         parsed.unreadable
     );
-    let in_file: HashSet<String> = parsed.keys.iter().map(|k| k.fingerprint()).collect();
+    let in_file: HashSet<String> = parsed.keys.iter().map(authorized_keys::KeyLine::fingerprint).collect();
     let returned: HashSet<String> = fingerprints.iter().cloned().collect();
     assert_eq!(returned.len(), GENERATES);
     assert_eq!(

@@ -1,24 +1,20 @@
 //! A crash (SIGKILL) at any step of a removal leaves authorized_keys whole: the old version or
 //! the new, never a mix or nothing, and never with a second name. Debug builds of keyhatch stop
 //! at the step named by KEYHATCH_CRASH_AT.
-#![cfg(feature = "ssr")]
-
-mod common;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 
-use common::{spawn_app, spawn_app_with};
+use crate::helpers::{self, spawn_app, spawn_app_with};
 
 /// The steps of a removal, in order; the first three come before the rename.
 const STEPS: [&str; 5] = ["temp-written", "checked", "backed-up", "renamed", "synced"];
 
 #[test]
 fn a_crash_at_any_step_of_a_revoke_leaves_the_old_or_the_new_file() {
-    let original = common::mixed_fixture();
+    let original = helpers::MIXED.to_vec();
     for (index, step) in STEPS.into_iter().enumerate() {
-        let home = common::home_with(&original);
+        let home = helpers::home_with(&original);
         let mut app = spawn_app_with(home.path(), &[("KEYHATCH_CRASH_AT", step)]);
         let file = app.authorized_keys();
         let key = app.generate(None);

@@ -1,5 +1,5 @@
-//! Starts the real keyhatch binary for a test, on a free port with a temporary home.
-#![allow(dead_code)] // each test binary uses part of this
+//! What the integration tests share: the real keyhatch binary started on a free port with a
+//! temporary home, temporary homes, and the ssh-keygen fixture.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -9,13 +9,7 @@ pub const TOKEN: &str = "test-token-0123456789abcdef";
 
 /// The fixture full of sshd edge cases, made by tests/fixtures/make-fixtures.sh (19 lines, 12
 /// keys of which 5 are tagged `fileglancer`, unreadable lines 8, 16, 17, no final newline).
-pub fn mixed_fixture() -> Vec<u8> {
-    std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/authorized_keys.mixed"
-    ))
-    .unwrap()
-}
+pub const MIXED: &[u8] = include_bytes!("../fixtures/authorized_keys.mixed");
 
 /// A temporary home whose `~/.ssh/authorized_keys` holds `contents`.
 pub fn home_with(contents: &[u8]) -> tempfile::TempDir {
@@ -133,6 +127,7 @@ impl App {
     }
 
     /// The server's process id.
+    #[allow(dead_code)] // for the benchmarks, which read the server's memory use through it
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

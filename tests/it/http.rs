@@ -1,11 +1,7 @@
 //! keyhatch over HTTP, as a browser and as a script see it.
-#![cfg(feature = "ssr")]
-
-mod common;
-
 use std::fs;
 
-use common::{TOKEN, spawn_app};
+use crate::helpers::{self, TOKEN, spawn_app};
 
 #[test]
 fn without_the_token_every_request_gets_401_and_the_page_says_how_to_log_in() {
@@ -157,13 +153,13 @@ fn a_passphrase_encrypts_the_key() {
 
 #[test]
 fn an_existing_file_keeps_every_byte_and_gets_a_newline_before_the_new_key() {
-    let original = common::mixed_fixture();
+    let original = helpers::MIXED.to_vec();
     assert_ne!(
         original.last(),
         Some(&b'\n'),
         "the fixture ends without a newline"
     );
-    let home = common::home_with(&original);
+    let home = helpers::home_with(&original);
     let app = spawn_app(home.path());
 
     let key = app.generate(None);
@@ -232,8 +228,8 @@ fn an_unwritable_file_fails_without_returning_a_key() {
 
 #[test]
 fn revoke_removes_only_that_key_and_refuses_keys_keyhatch_did_not_add() {
-    let original = common::mixed_fixture();
-    let home = common::home_with(&original);
+    let original = helpers::MIXED.to_vec();
+    let home = helpers::home_with(&original);
     let app = spawn_app(home.path());
     let key = app.generate(None);
     let fingerprint = key["info"]["fingerprint"].as_str().unwrap();
@@ -266,9 +262,9 @@ fn a_file_size_limit_fails_the_request_leaves_the_file_whole_and_returns_no_key(
     // 4000 bytes under a 4096-byte limit: the key line starts to fit, then the write is cut short.
     let original = [b"# padding\n".repeat(399), b"# end\nxxxx".to_vec()].concat();
     assert_eq!(original.len(), 4000);
-    let home = common::home_with(&original);
+    let home = helpers::home_with(&original);
     let file = home.path().join(".ssh/authorized_keys");
-    let app = common::spawn_app_limited(home.path(), 4096);
+    let app = helpers::spawn_app_limited(home.path(), 4096);
 
     let reply = app.post_json("/api/keys/generate", "{}");
     assert_eq!(reply.status, 500, "{}", reply.body);
@@ -293,8 +289,8 @@ fn a_file_size_limit_fails_the_request_leaves_the_file_whole_and_returns_no_key(
 #[test]
 fn the_size_limit_is_a_setting_and_a_larger_file_is_left_untouched() {
     let original = b"# a long comment\n".repeat(128); // 2176 bytes
-    let home = common::home_with(&original);
-    let app = common::spawn_app_with(home.path(), &[("KEYHATCH_MAX_FILE_SIZE", "2048")]);
+    let home = helpers::home_with(&original);
+    let app = helpers::spawn_app_with(home.path(), &[("KEYHATCH_MAX_FILE_SIZE", "2048")]);
     let reply = app.post_json("/api/keys/generate", "{}");
     assert_eq!(reply.status, 500, "{}", reply.body);
     assert!(

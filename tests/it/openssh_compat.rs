@@ -1,6 +1,4 @@
 //! Keys keyhatch makes, judged by OpenSSH's own `ssh-keygen`.
-#![cfg(feature = "ssr")]
-
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;

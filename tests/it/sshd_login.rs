@@ -1,8 +1,4 @@
 //! OpenSSH's sshd is the judge: a key generated through keyhatch's HTTP API logs in.
-#![cfg(feature = "ssr")]
-
-mod common;
-
 use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -10,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::spawn_app;
+use crate::helpers::spawn_app;
 
 /// A private sshd on a free loopback port that reads `<home>/.ssh/authorized_keys`.
 struct Sshd {

@@ -1,0 +1,94 @@
+//! Every conversion from the domain's types to the types that cross to the browser (server
+//! only). The domain (`ssh`) knows nothing of the wire; the wire (`model`, `error`) knows
+//! nothing of the domain; this is where they meet.
+
+use crate::error::AppError;
+use crate::model::{Fix, GeneratedKey, KeyInfo, KeyList, Problem};
+use crate::ssh::{self, NewKey, StoreError, health};
+
+impl From<ssh::ListedKey> for KeyInfo {
+    fn from(key: ssh::ListedKey) -> Self {
+        Self {
+            key_type: key.key_type,
+            fingerprint: key.fingerprint,
+            comment: key.comment,
+        }
+    }
+}
+
+impl From<&NewKey> for KeyInfo {
+    fn from(key: &NewKey) -> Self {
+        Self {
+            key_type: key.public.algorithm().as_str().to_owned(),
+            fingerprint: key.fingerprint(),
+            comment: key.public.comment().to_owned(),
+        }
+    }
+}
+
+impl From<NewKey> for GeneratedKey {
+    fn from(key: NewKey) -> Self {
+        Self {
+            info: KeyInfo::from(&key),
+            encrypted: key.encrypted,
+            private_key: key.private_openssh.to_string(),
+        }
+    }
+}
+
+/// The page's list: where the file is, what the listing found, and what sshd would mind.
+pub fn key_list(
+    store: &ssh::AuthorizedKeys,
+    listing: ssh::Listing,
+    problems: Vec<health::Problem>,
+) -> KeyList {
+    KeyList {
+        path: store.path().display().to_string(),
+        keys: listing.keys.into_iter().map(KeyInfo::from).collect(),
+        other_keys: listing.other_keys,
+        unreadable_lines: listing.unreadable_lines,
+        problems: problems.into_iter().map(Problem::from).collect(),
+    }
+}
+
+impl From<health::Problem> for Problem {
+    fn from(problem: health::Problem) -> Self {
+        Self {
+            message: problem.message,
+            fix: problem.fix.map(Fix::from),
+        }
+    }
+}
+
+impl From<health::Fix> for Fix {
+    fn from(fix: health::Fix) -> Self {
+        match fix {
+            health::Fix::SshDirMode => Self::SshDirMode,
+            health::Fix::FileMode => Self::FileMode,
+        }
+    }
+}
+
+impl From<Fix> for health::Fix {
+    fn from(fix: Fix) -> Self {
+        match fix {
+            Fix::SshDirMode => Self::SshDirMode,
+            Fix::FileMode => Self::FileMode,
+        }
+    }
+}
+
+impl From<ssh::Error> for AppError {
+    fn from(error: ssh::Error) -> Self {
+        match error {
+            ssh::Error::Store(e @ (StoreError::KeyNotFound(_) | StoreError::Missing(_))) => {
+                Self::NotFound(e.to_string())
+            }
+            ssh::Error::Store(e @ (StoreError::NotOurs(_) | StoreError::NotYours { .. })) => {
+                Self::Forbidden(e.to_string())
+            }
+            ssh::Error::Store(e) => Self::Storage(e.to_string()),
+            ssh::Error::Keygen(e) => Self::Keygen(e.to_string()),
+        }
+    }
+}

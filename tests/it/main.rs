@@ -1,0 +1,11 @@
+//! keyhatch's integration tests, in one binary: the real server over HTTP, judged by OpenSSH
+//! (`ssh-keygen`, a private `sshd`), under crashes and concurrent writers.
+#![cfg(feature = "ssr")]
+
+mod concurrency;
+mod crash;
+mod helpers;
+mod http;
+mod layers;
+mod openssh_compat;
+mod sshd_login;
