@@ -66,7 +66,11 @@ fn two_servers_and_an_outside_writer_lose_no_line_and_tear_none() {
         "torn lines at {:?}",
         parsed.unreadable
     );
-    let in_file: HashSet<String> = parsed.keys.iter().map(authorized_keys::KeyLine::fingerprint).collect();
+    let in_file: HashSet<String> = parsed
+        .keys
+        .iter()
+        .map(authorized_keys::KeyLine::fingerprint)
+        .collect();
     let returned: HashSet<String> = fingerprints.iter().cloned().collect();
     assert_eq!(returned.len(), GENERATES);
     assert_eq!(
