@@ -20,6 +20,9 @@ pub enum AppError {
     /// The request would change what keyhatch may not change (a key it did not add).
     #[error("{0}")]
     Forbidden(String),
+    /// The file is held by another program; trying again later may work.
+    #[error("{0}")]
+    Busy(String),
     /// The key could not be made.
     #[error("{0}")]
     Keygen(String),
@@ -35,6 +38,7 @@ impl AppError {
             Self::Unauthorized => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
+            Self::Busy(_) => 503,
             Self::Storage(_) | Self::Keygen(_) | Self::Request(_) => 500,
         }
     }

@@ -2,12 +2,14 @@
 //!
 //! Imports run one way, each module using only those after it in this list:
 //! `server` → `app` → `pages` → `components` → `api` → `clipboard`, `hydration`, `paths`,
-//! `model`, `error` → `ssh`. `ssh` is the domain (no web code, server only); `server` runs it
+//! `model`, `error`, `audit` → `ssh`. `ssh` is the domain (no web code, server only); `server` runs it
 //! over HTTP; `api` holds the server functions; `app`, `pages` and `components` are the page,
 //! rendered on the server and hydrated in the browser. `tests/it/layers.rs` checks the order.
 
 pub mod api;
 pub mod app;
+#[cfg(feature = "ssr")]
+pub mod audit;
 pub mod clipboard;
 pub mod components;
 pub mod error;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnErrorErr;
 use leptos_axum::ResponseOptions;
 
+use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::model::Account;
 use crate::ssh::{self, AuthorizedKeys, KeyOptions, Tag};
@@ -22,6 +23,38 @@ pub struct AppState {
     pub account: Account,
     /// The account's uid, which must own what sshd reads.
     pub uid: u32,
+    /// Where changes are recorded.
+    pub audit: Audit,
+}
+
+/// The client's address as the server saw it (`127.0.0.1:40312`, or `unix`), put in each
+/// request's extensions by the server for the audit log.
+#[derive(Debug, Clone)]
+pub struct Remote(pub String);
+
+/// Records `action` (on the key `fingerprint`, when there is one) with the outcome of `result`
+/// in the audit log, and passes `result` on.
+pub fn audited<T>(
+    state: &AppState,
+    action: &str,
+    fingerprint: Option<&str>,
+    result: Result<T, AppError>,
+) -> Result<T, AppError> {
+    let remote = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Remote>().cloned())
+        .map_or_else(|| "unknown".to_owned(), |r| r.0);
+    let outcome = match &result {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    state.audit.record(&Event {
+        action,
+        account: &state.account.user,
+        remote: &remote,
+        fingerprint,
+        outcome: &outcome,
+    });
+    result
 }
 
 /// Returns the state of the request being served; outside one, an error answered with 500.

@@ -87,6 +87,9 @@ impl From<ssh::Error> for AppError {
             ssh::Error::Store(e @ (StoreError::NotOurs(_) | StoreError::NotYours { .. })) => {
                 Self::Forbidden(e.to_string())
             }
+            ssh::Error::Store(e @ (StoreError::Locked(_) | StoreError::Busy(_))) => {
+                Self::Busy(e.to_string())
+            }
             ssh::Error::Store(e) => Self::Storage(e.to_string()),
             ssh::Error::Keygen(e) => Self::Keygen(e.to_string()),
         }

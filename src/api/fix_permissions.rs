@@ -8,10 +8,11 @@ use crate::model::Fix;
 /// `POST /api/keys/fix` with `{"fix": "SshDirMode"}` or `{"fix": "FileMode"}`.
 #[server(endpoint = "keys/fix", input = Json)]
 pub async fn fix_permissions(fix: Fix) -> Result<(), AppError> {
-    use super::context::{app_state, run_blocking};
+    use super::context::{app_state, audited, run_blocking};
     use crate::ssh::health;
 
     let state = app_state()?;
-    run_blocking(move || Ok(health::fix(&state.store, state.uid, fix.into())?)).await?;
-    Ok(())
+    let work = state.clone();
+    let result = run_blocking(move || Ok(health::fix(&work.store, work.uid, fix.into())?)).await;
+    audited(&state, "fix", None, result.map(drop))
 }

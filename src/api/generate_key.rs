@@ -8,21 +8,22 @@ use crate::model::{GeneratedKey, Secret};
 /// `POST /api/keys/generate` with `{"passphrase": "…"}` or `{}`.
 #[server(endpoint = "keys/generate", input = Json)]
 pub async fn generate_key(passphrase: Option<Secret>) -> Result<GeneratedKey, AppError> {
-    use super::context::{app_state, run_blocking};
-    use crate::ssh::{self, Passphrase};
+    use super::context::{app_state, audited, run_blocking};
+    use crate::ssh::{self, NewKey, Passphrase};
 
     let state = app_state()?;
     let passphrase = passphrase.and_then(|p| Passphrase::new(p.expose()));
-    let home = state.store.home().to_owned();
-    let key = run_blocking(move || {
+    let work = state.clone();
+    let result = run_blocking(move || {
         ssh::create_key(
-            &state.store,
-            &state.tag,
-            &state.key_options,
+            &work.store,
+            &work.tag,
+            &work.key_options,
             passphrase.as_ref(),
         )
     })
-    .await?;
-    tracing::info!(fingerprint = %key.fingerprint(), encrypted = key.encrypted, home = %home.display(), "generated and authorized a key");
+    .await;
+    let fingerprint = result.as_ref().ok().map(NewKey::fingerprint);
+    let key = audited(&state, "generate", fingerprint.as_deref(), result)?;
     Ok(key.into())
 }

@@ -7,13 +7,11 @@ use crate::error::AppError;
 /// `POST /api/keys/revoke` with `{"fingerprint": "SHA256:…"}`.
 #[server(endpoint = "keys/revoke", input = Json)]
 pub async fn revoke_key(fingerprint: String) -> Result<(), AppError> {
-    use super::context::{app_state, run_blocking};
+    use super::context::{app_state, audited, run_blocking};
     use crate::ssh;
 
     let state = app_state()?;
-    let home = state.store.home().to_owned();
-    let revoked = fingerprint.clone();
-    run_blocking(move || ssh::revoke_key(&state.store, &state.tag, &fingerprint)).await?;
-    tracing::info!(fingerprint = %revoked, home = %home.display(), "revoked a key");
-    Ok(())
+    let (work, revoked) = (state.clone(), fingerprint.clone());
+    let result = run_blocking(move || ssh::revoke_key(&work.store, &work.tag, &revoked)).await;
+    audited(&state, "revoke", Some(&fingerprint), result)
 }

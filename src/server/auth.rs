@@ -1,12 +1,14 @@
-//! Login by token, as Jupyter does: anyone on a shared login node can reach loopback, so every
-//! request must carry the token printed at start, as a cookie, a bearer header, or once in the
-//! URL (`/?token=…`), which is exchanged for an HttpOnly, SameSite=Strict cookie.
+//! Login. keyhatch prints a token at start, as Jupyter does; opening the link `/?token=…`
+//! trades it, once, for a random session id in an HttpOnly, SameSite=Strict cookie that expires
+//! (browsers send 127.0.0.1's cookies to every port, so the cookie must never be the token).
+//! Scripts send the token as `Authorization: Bearer`. **Log out** ends the session.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use leptos::server_fn::error::FromServerFnError;
@@ -14,27 +16,42 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 
+use super::guard::is_static;
+use super::page::plain_page;
+use super::peer::Peer;
+use crate::audit::{Audit, Event};
 use crate::error::AppError;
 
-/// The login token and the name of the cookie that carries it.
+/// How long a browser stays logged in.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// Where the **Log out** form posts.
+pub const LOGOUT_PATH: &str = "/logout";
+
+/// The login token, the live sessions and the cookie that names one.
 #[derive(Clone)]
 pub struct Auth {
     token: Arc<str>,
     cookie: Arc<str>,
+    sessions: Arc<Mutex<HashMap<String, Instant>>>,
+    audit: Audit,
+    account: Arc<str>,
 }
 
 impl Auth {
-    /// Uses `token`, or a fresh random one; the cookie is named per port so that two accounts'
-    /// keyhatch servers on one host do not overwrite each other's login in a browser.
-    pub fn new(token: Option<String>, port: u16) -> Self {
-        let token = token.unwrap_or_else(random_token);
+    /// Uses `token`, or a fresh random one. `cookie` names the session cookie: per port, so two
+    /// accounts' keyhatch servers on one host do not log each other out in one browser.
+    pub fn new(token: Option<String>, cookie: String, audit: Audit, account: &str) -> Self {
         Self {
-            token: token.into(),
-            cookie: format!("keyhatch_token_{port}").into(),
+            token: token.unwrap_or_else(random_hex).into(),
+            cookie: cookie.into(),
+            sessions: Arc::default(),
+            audit,
+            account: account.into(),
         }
     }
 
-    /// The token, for the URL printed at start.
+    /// The token, for the login link printed at start.
     pub fn token(&self) -> &str {
         &self.token
     }
@@ -43,42 +60,96 @@ impl Auth {
         candidate.as_bytes().ct_eq(self.token.as_bytes()).into()
     }
 
-    fn presented(&self, headers: &HeaderMap) -> bool {
-        let bearer = headers
+    fn bearer(&self, headers: &HeaderMap) -> bool {
+        headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if bearer.is_some_and(|t| self.matches(t)) {
-            return true;
-        }
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| self.matches(t))
+    }
+
+    /// The session id the request's cookie carries, whether live or not.
+    fn session_cookie<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
         headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .any(|(name, value)| name == &*self.cookie && self.matches(value))
+            .find_map(|(name, value)| (name == &*self.cookie).then_some(value))
+    }
+
+    fn has_live_session(&self, headers: &HeaderMap) -> bool {
+        let Some(id) = self.session_cookie(headers) else {
+            return false;
+        };
+        let Ok(sessions) = self.sessions.lock() else {
+            return false;
+        };
+        sessions
+            .get(id)
+            .is_some_and(|&expires| Instant::now() < expires)
+    }
+
+    fn start_session(&self) -> String {
+        let id = random_hex();
+        if let Ok(mut sessions) = self.sessions.lock() {
+            let now = Instant::now();
+            sessions.retain(|_, &mut expires| now < expires);
+            sessions.insert(id.clone(), now + SESSION_LIFETIME);
+        }
+        id
+    }
+
+    fn end_session(&self, headers: &HeaderMap) {
+        if let (Some(id), Ok(mut sessions)) = (self.session_cookie(headers), self.sessions.lock()) {
+            sessions.remove(id);
+        }
+    }
+
+    fn record(&self, request: &Request, action: &str, outcome: &str) {
+        let remote = request
+            .extensions()
+            .get::<ConnectInfo<Peer>>()
+            .map_or_else(|| "unknown".to_owned(), |peer| peer.0.address());
+        self.audit.record(&Event {
+            action,
+            account: &self.account,
+            remote: &remote,
+            fingerprint: None,
+            outcome,
+        });
     }
 }
 
 /// 32 random bytes from the OS, hex encoded.
-fn random_token() -> String {
+fn random_hex() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Middleware: lets authenticated requests through, trades a URL token for a cookie, and
-/// answers everything else with 401 and how to log in.
-pub async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+/// Middleware: lets logged-in requests (and the static files) through, trades a login link's
+/// token for a session, ends a session on **Log out**, and answers everything else with 401 and
+/// how to log in.
+pub async fn require_login(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path == LOGOUT_PATH && request.method() == Method::POST {
+        auth.end_session(request.headers());
+        auth.record(&request, "logout", "ok");
+        return logged_out(&auth);
+    }
     if let Some((token, rest)) = take_token_param(request.uri()) {
         return if auth.matches(&token) {
+            auth.record(&request, "login", "ok");
             login(&auth, request.uri().path(), &rest)
         } else {
+            auth.record(&request, "login", "wrong token");
             unauthorized(request.uri(), "That login link's token is not valid.")
         };
     }
-    if auth.presented(request.headers()) {
+    if is_static(path) || auth.bearer(request.headers()) || auth.has_live_session(request.headers())
+    {
         next.run(request).await
     } else {
         unauthorized(request.uri(), "You are not logged in.")
@@ -102,7 +173,7 @@ fn take_token_param(uri: &Uri) -> Option<(String, String)> {
     token.map(|t| (t, rest.join("&")))
 }
 
-/// Sets the login cookie and redirects to the same page without the token in the URL.
+/// Starts a session and redirects to the same page without the token in the URL.
 fn login(auth: &Auth, path: &str, rest_of_query: &str) -> Response {
     // "//host" would be a protocol-relative URL to another site: never redirect off this one.
     let path = if path.starts_with("//") { "/" } else { path };
@@ -112,8 +183,10 @@ fn login(auth: &Auth, path: &str, rest_of_query: &str) -> Response {
         format!("{path}?{rest_of_query}")
     };
     let cookie = format!(
-        "{}={}; HttpOnly; SameSite=Strict; Path=/",
-        auth.cookie, auth.token
+        "{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        auth.cookie,
+        auth.start_session(),
+        SESSION_LIFETIME.as_secs()
     );
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
@@ -123,6 +196,24 @@ fn login(auth: &Auth, path: &str, rest_of_query: &str) -> Response {
     ) {
         headers.insert(header::LOCATION, location);
         headers.insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The page after **Log out**, which also clears the cookie.
+fn logged_out(auth: &Auth) -> Response {
+    let mut response = plain_page(
+        StatusCode::OK,
+        "Logged out · keyhatch",
+        "<h1>You are logged out</h1><p>To log in again, open the login link keyhatch printed \
+         when it started (it is also in the file named beside it).</p>",
+    );
+    let cookie = format!(
+        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+        auth.cookie
+    );
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
 }
@@ -138,27 +229,31 @@ fn unauthorized(uri: &Uri, reason: &str) -> Response {
         )
             .into_response();
     }
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Log in · keyhatch</title>\
-         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2937}}\
-         code{{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}}</style></head><body>\
-         <h1>Log in to keyhatch</h1><p>{reason}</p>\
-         <p>When keyhatch starts, it prints a login link such as \
-         <code>http://127.0.0.1:3000/?token=…</code>. Open that link in this browser; \
-         it logs you in and this page will work.</p>\
-         <p>Scripts send the token in a header: <code>Authorization: Bearer &lt;token&gt;</code>.</p>\
-         </body></html>"
-    );
-    Response::builder()
-        .status(StatusCode::UNAUTHORIZED)
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .body(Body::from(page))
-        .unwrap_or_else(|_| StatusCode::UNAUTHORIZED.into_response())
+    plain_page(
+        StatusCode::UNAUTHORIZED,
+        "Log in · keyhatch",
+        &format!(
+            "<h1>Log in to keyhatch</h1><p>{reason}</p>\
+             <p>When keyhatch starts, it prints a login link such as \
+             <code>http://127.0.0.1:3000/?token=…</code>, and writes it to a file only you can \
+             read. Open that link in this browser; it logs you in and this page will work.</p>\
+             <p>Scripts send the token in a header: <code>Authorization: Bearer &lt;token&gt;</code>.</p>"
+        ),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn auth() -> Auth {
+        Auth::new(
+            Some("s3cret-token-0123456789abcdef-0123".into()),
+            "keyhatch_session_3000".into(),
+            Audit::to_stderr(),
+            "alice",
+        )
+    }
 
     fn headers(name: header::HeaderName, value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -168,36 +263,51 @@ mod tests {
 
     #[test]
     fn a_random_token_is_64_hex_digits_and_fresh() {
-        let a = Auth::new(None, 3000);
-        let b = Auth::new(None, 3000);
+        let a = Auth::new(None, "c".into(), Audit::to_stderr(), "a");
+        let b = Auth::new(None, "c".into(), Audit::to_stderr(), "a");
         assert_eq!(a.token().len(), 64);
         assert!(a.token().bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a.token(), b.token());
     }
 
     #[test]
-    fn the_token_is_accepted_as_bearer_or_cookie_only_when_exact() {
-        let auth = Auth::new(Some("s3cret-token-1234".into()), 3000);
-        assert!(auth.presented(&headers(header::AUTHORIZATION, "Bearer s3cret-token-1234")));
-        assert!(!auth.presented(&headers(header::AUTHORIZATION, "Bearer s3cret-token-123")));
-        assert!(auth.presented(&headers(
-            header::COOKIE,
-            "a=b; keyhatch_token_3000=s3cret-token-1234"
-        )));
-        assert!(!auth.presented(&headers(
-            header::COOKIE,
-            "keyhatch_token_3001=s3cret-token-1234"
-        )));
-        assert!(!auth.presented(&HeaderMap::new()));
+    fn the_token_is_accepted_as_bearer_only_when_exact_and_never_as_a_cookie() {
+        let auth = auth();
+        let token = auth.token().to_owned();
+        assert!(auth.bearer(&headers(header::AUTHORIZATION, &format!("Bearer {token}"))));
+        assert!(!auth.bearer(&headers(header::AUTHORIZATION, &format!("Bearer {token}x"))));
+        let cookie = headers(header::COOKIE, &format!("keyhatch_session_3000={token}"));
+        assert!(
+            !auth.has_live_session(&cookie),
+            "the token is no session id"
+        );
     }
 
     #[test]
-    fn the_login_redirect_stays_on_this_site() {
-        let auth = Auth::new(Some("s3cret-token-1234".into()), 3000);
+    fn a_session_lives_until_it_is_ended() {
+        let auth = auth();
+        let id = auth.start_session();
+        let cookie = headers(header::COOKIE, &format!("a=b; keyhatch_session_3000={id}"));
+        assert!(auth.has_live_session(&cookie));
+        let other_port = headers(header::COOKIE, &format!("keyhatch_session_3001={id}"));
+        assert!(!auth.has_live_session(&other_port));
+        auth.end_session(&cookie);
+        assert!(!auth.has_live_session(&cookie));
+    }
+
+    #[test]
+    fn the_login_redirect_stays_on_this_site_and_sets_a_session_cookie() {
+        let auth = auth();
         let response = login(&auth, "//evil.example/x", "");
         assert_eq!(response.headers()[header::LOCATION], "/");
         let response = login(&auth, "/ssh-keys", "a=1");
         assert_eq!(response.headers()[header::LOCATION], "/ssh-keys?a=1");
+        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(!cookie.contains(auth.token()), "{cookie}");
+        assert!(
+            cookie.ends_with("; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"),
+            "{cookie}"
+        );
     }
 
     #[test]

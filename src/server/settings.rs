@@ -1,15 +1,24 @@
-//! keyhatch's settings: defaults, then `Leptos.toml`, then environment variables, then flags.
+//! keyhatch's settings: defaults, then the settings file, then environment variables, then
+//! flags. Nothing is read from the working directory: the settings file is the one named by
+//! `--config`, else `$XDG_CONFIG_HOME/keyhatch/keyhatch.toml`, else
+//! `/etc/keyhatch/keyhatch.toml`, and it is refused when another account could have written it.
+//! The browser bundle is found beside the executable, never in the working directory.
 
 use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Parser;
-use leptos::config::{LeptosOptions, get_configuration};
+use leptos::config::{Env, LeptosOptions};
 use serde::Deserialize;
 
 use crate::model::Account;
 use crate::ssh::store::{DEFAULT_MAX_SIZE, Step};
 use crate::ssh::{InvalidSetting, KeyOptions, Tag};
+
+/// The shortest login token keyhatch accepts: a fixed token must be long and random.
+pub const MIN_TOKEN_LEN: usize = 32;
 
 /// Command-line flags; each also reads the environment variable named beside it.
 #[derive(Debug, Parser)]
@@ -19,12 +28,29 @@ use crate::ssh::{InvalidSetting, KeyOptions, Tag};
     about = "Generate SSH keys for your account from a web page."
 )]
 pub struct Cli {
-    /// Settings file: a [keyhatch] table and the Leptos runtime options.
-    #[arg(long, env = "KEYHATCH_CONFIG", default_value = "Leptos.toml")]
-    pub config: PathBuf,
+    /// Settings file [default: $XDG_CONFIG_HOME/keyhatch/keyhatch.toml, then
+    /// /etc/keyhatch/keyhatch.toml, when present].
+    #[arg(long, env = "KEYHATCH_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:3000]; port 0 picks a free one.
     #[arg(long, env = "KEYHATCH_ADDR")]
     pub addr: Option<SocketAddr>,
+    /// Serve on a Unix socket (mode 0600) instead of TCP [default path:
+    /// $XDG_RUNTIME_DIR/keyhatch/keyhatch.sock, or /tmp/keyhatch-UID/keyhatch.sock].
+    #[arg(long, env = "KEYHATCH_SOCKET", num_args = 0..=1, default_missing_value = "")]
+    pub socket: Option<PathBuf>,
+    /// Listen on an address other than loopback. Plain HTTP then carries private keys across
+    /// the network: put TLS in front.
+    #[arg(long, env = "KEYHATCH_ALLOW_REMOTE")]
+    pub allow_remote: bool,
+    /// A host name the page may be reached by besides 127.0.0.1, localhost and [::1]
+    /// (repeatable).
+    #[arg(
+        long = "allowed-host",
+        env = "KEYHATCH_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
     /// Home directory whose ~/.ssh/authorized_keys is managed [default: your account's home].
     #[arg(long, env = "KEYHATCH_HOME")]
     pub home: Option<PathBuf>,
@@ -34,9 +60,15 @@ pub struct Cli {
     /// Options written before each new key; "" for none [default: restrict,pty].
     #[arg(long, env = "KEYHATCH_KEY_OPTIONS", allow_hyphen_values = true)]
     pub key_options: Option<String>,
-    /// Largest authorized_keys keyhatch writes to, in bytes [default: 1048576].
+    /// Largest authorized_keys keyhatch reads or writes, in bytes [default: 1048576].
     #[arg(long, env = "KEYHATCH_MAX_FILE_SIZE")]
     pub max_file_size: Option<u64>,
+    /// Seconds to wait for another program's lock on authorized_keys [default: 10].
+    #[arg(long, env = "KEYHATCH_LOCK_TIMEOUT")]
+    pub lock_timeout: Option<u64>,
+    /// Audit log file (JSON lines); "-" for standard error [default: -].
+    #[arg(long, env = "KEYHATCH_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
 }
 
 /// The `[keyhatch]` table of the settings file.
@@ -44,24 +76,41 @@ pub struct Cli {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct FileSettings {
     addr: Option<SocketAddr>,
+    socket: Option<PathBuf>,
+    allow_remote: Option<bool>,
+    allowed_hosts: Option<Vec<String>>,
     home: Option<PathBuf>,
     token: Option<String>,
     tag: Option<String>,
     key_options: Option<String>,
     max_file_size: Option<u64>,
+    lock_timeout: Option<u64>,
+    audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SettingsFile {
     #[serde(default)]
     keyhatch: FileSettings,
+}
+
+/// Where keyhatch listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A Unix socket at this path.
+    Unix(PathBuf),
 }
 
 /// Everything the server needs to start, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Where to listen.
-    pub addr: SocketAddr,
+    pub listen: Listen,
+    /// Host names accepted besides the loopback ones.
+    pub allowed_hosts: Vec<String>,
     /// The home directory whose keys are managed.
     pub home: PathBuf,
     /// A fixed login token, or `None` for a fresh random one at each start.
@@ -70,22 +119,28 @@ pub struct Settings {
     pub tag: Tag,
     /// The options written before each new key.
     pub key_options: KeyOptions,
-    /// The largest `authorized_keys` keyhatch writes to.
+    /// The largest `authorized_keys` keyhatch reads or writes.
     pub max_file_size: u64,
+    /// How long to wait for another program's lock on `authorized_keys`.
+    pub lock_timeout: Duration,
+    /// The audit log file, or `None` for standard error.
+    pub audit_log: Option<PathBuf>,
     /// The account the server runs as.
     pub account: Account,
+    /// The uid the server runs as.
+    pub uid: u32,
+    /// Leptos's runtime options: the bundle's name and where its files are.
+    pub leptos: LeptosOptions,
     /// Debug builds only, for the crash tests: the rewrite step at which to die
     /// (`KEYHATCH_CRASH_AT`).
     pub crash_at: Option<Step>,
-    /// Leptos's runtime options (site root, output name, …).
-    pub leptos: LeptosOptions,
 }
 
 /// Why keyhatch cannot start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SettingsError {
-    /// The settings file exists but cannot be read or parsed.
+    /// The settings file cannot be read or parsed.
     #[error("settings file {path}: {message}")]
     File {
         /// The file.
@@ -93,63 +148,231 @@ pub enum SettingsError {
         /// What is wrong with it.
         message: String,
     },
+    /// The settings file, or its directory, could have been written by another account.
+    #[error(
+        "settings file {path}: {why}; another account could change keyhatch's settings. \
+         Make it yours (or root's) and writable only by its owner"
+    )]
+    UnsafeFile {
+        /// The file or directory at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A setting has a value keyhatch refuses.
     #[error(transparent)]
     Invalid(#[from] InvalidSetting),
     /// The account the process runs as has no passwd entry.
     #[error("cannot find the passwd entry of uid {0}; set a home with --home")]
     NoAccount(u32),
+    /// The login token is too short to be safe.
+    #[error("the login token must be at least {MIN_TOKEN_LEN} random characters")]
+    WeakToken,
     /// `KEYHATCH_CRASH_AT` names no step of a rewrite.
     #[error("KEYHATCH_CRASH_AT: {0}")]
     CrashAt(String),
-    /// The login token is too short to be safe.
-    #[error("KEYHATCH_TOKEN must be at least 16 characters")]
-    WeakToken,
+    /// The address is not loopback and `--allow-remote` was not given.
+    #[error(
+        "{0} is not a loopback address: plain HTTP would carry private keys across the network. \
+         Listen on 127.0.0.1 and reach keyhatch with `ssh -L`, or pass --allow-remote behind TLS"
+    )]
+    Remote(SocketAddr),
+    /// Running as root on another account's home.
+    #[error(
+        "keyhatch runs as root but {home} belongs to uid {owner}: files it made there would be \
+         root's, and sshd would ignore them. Run keyhatch as that account, or serve every \
+         account at once with site mode (README: Deploying at a site)"
+    )]
+    RootOnOtherHome {
+        /// The home directory.
+        home: PathBuf,
+        /// Its owner.
+        owner: u32,
+    },
+    /// The browser bundle is not beside the executable.
+    #[error(
+        "the browser bundle is not installed beside {exe}: looked for {tried}. Build with \
+         `cargo leptos build --release` (make run does)"
+    )]
+    NoSite {
+        /// The running executable.
+        exe: PathBuf,
+        /// The directories looked at.
+        tried: String,
+    },
 }
 
 impl Settings {
-    /// Layers defaults, the settings file named by `cli.config` (when present), the environment
-    /// (`KEYHATCH_TOKEN` is read from it here; the others by clap) and the flags.
+    /// Layers defaults, the settings file, the environment (`KEYHATCH_TOKEN` is read from it
+    /// here; the others by clap) and the flags.
     pub fn load(cli: Cli) -> Result<Self, SettingsError> {
-        let file = read_file(&cli.config)?;
-        let account = current_account()?;
+        let (uid, account, passwd_home) = current_account()?;
+        let file = match settings_path(cli.config.as_deref(), &passwd_home) {
+            Some(path) => read_file(&path, uid)?,
+            None => FileSettings::default(),
+        };
         let home = cli
             .home
-            .or(file.keyhatch.home)
-            .or(account.1)
-            .ok_or(SettingsError::NoAccount(nix::unistd::getuid().as_raw()))?;
-        let token = std::env::var("KEYHATCH_TOKEN").ok().or(file.keyhatch.token);
-        if token.as_ref().is_some_and(|t| t.len() < 16) {
+            .or(file.home)
+            .or_else(|| passwd_home.clone())
+            .ok_or(SettingsError::NoAccount(uid))?;
+        let token = std::env::var("KEYHATCH_TOKEN").ok().or(file.token);
+        if token
+            .as_ref()
+            .is_some_and(|t| t.chars().count() < MIN_TOKEN_LEN)
+        {
             return Err(SettingsError::WeakToken);
         }
-        let tag = cli.tag.or(file.keyhatch.tag);
-        let key_options = cli.key_options.or(file.keyhatch.key_options);
+        let socket = cli.socket.or(file.socket);
+        let listen = match socket {
+            Some(path) if path.as_os_str().is_empty() => Listen::Unix(default_socket(uid)),
+            Some(path) => Listen::Unix(path),
+            None => Listen::Tcp(
+                cli.addr
+                    .or(file.addr)
+                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
+            ),
+        };
+        if let Listen::Tcp(addr) = listen
+            && !addr.ip().is_loopback()
+            && !(cli.allow_remote || file.allow_remote == Some(true))
+        {
+            return Err(SettingsError::Remote(addr));
+        }
+        refuse_root_on_other_home(uid, &home)?;
+        let mut allowed_hosts = cli.allowed_hosts;
+        allowed_hosts.extend(file.allowed_hosts.unwrap_or_default());
+        let audit_log = cli
+            .audit_log
+            .or(file.audit_log)
+            .filter(|p| p != Path::new("-"));
         Ok(Self {
-            addr: cli
-                .addr
-                .or(file.keyhatch.addr)
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
+            listen,
+            allowed_hosts,
             home,
             token,
-            tag: tag
+            tag: cli
+                .tag
+                .or(file.tag)
                 .as_deref()
                 .map(Tag::parse)
                 .transpose()?
                 .unwrap_or_default(),
-            key_options: key_options
+            key_options: cli
+                .key_options
+                .or(file.key_options)
                 .as_deref()
                 .map(KeyOptions::parse)
                 .transpose()?
                 .unwrap_or_default(),
             max_file_size: cli
                 .max_file_size
-                .or(file.keyhatch.max_file_size)
+                .or(file.max_file_size)
                 .unwrap_or(DEFAULT_MAX_SIZE),
-            account: account.0,
+            lock_timeout: Duration::from_secs(cli.lock_timeout.or(file.lock_timeout).unwrap_or(10)),
+            audit_log,
+            account,
+            uid,
+            leptos: leptos_options()?,
             crash_at: crash_at()?,
-            leptos: file.leptos,
         })
     }
+}
+
+/// The settings file to read: the one named, else the account's, else the system's, when it
+/// exists.
+fn settings_path(named: Option<&Path>, passwd_home: &Option<PathBuf>) -> Option<PathBuf> {
+    if let Some(named) = named {
+        return Some(named.to_owned());
+    }
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| passwd_home.as_ref().map(|h| h.join(".config")));
+    let candidates = config_home
+        .map(|c| c.join("keyhatch/keyhatch.toml"))
+        .into_iter()
+        .chain([PathBuf::from("/etc/keyhatch/keyhatch.toml")]);
+    candidates.into_iter().find(|p| p.exists())
+}
+
+/// Reads the settings file after checking that only this account or root could have written it
+/// or its directory.
+fn read_file(path: &Path, uid: u32) -> Result<FileSettings, SettingsError> {
+    let file_error = |message: String| SettingsError::File {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+    let dir = path
+        .canonicalize()
+        .map_err(|e| file_error(e.to_string()))?
+        .parent()
+        .map(Path::to_owned);
+    for checked in [Some(path.to_owned()), dir].into_iter().flatten() {
+        let meta = std::fs::metadata(&checked).map_err(|e| file_error(e.to_string()))?;
+        let why = if meta.uid() != uid && meta.uid() != 0 {
+            Some(format!("it belongs to uid {}", meta.uid()))
+        } else if meta.mode() & 0o022 != 0 && !(meta.is_dir() && meta.mode() & 0o1000 != 0) {
+            Some(format!(
+                "group or others can write it (mode {:o})",
+                meta.mode() & 0o7777
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(SettingsError::UnsafeFile { path: checked, why });
+        }
+    }
+    let parsed: SettingsFile = toml::from_str(&text).map_err(|e| file_error(e.to_string()))?;
+    Ok(parsed.keyhatch)
+}
+
+/// Refuses to run as root on a home that belongs to another account.
+fn refuse_root_on_other_home(uid: u32, home: &Path) -> Result<(), SettingsError> {
+    if uid != 0 {
+        return Ok(());
+    }
+    match std::fs::metadata(home) {
+        Ok(meta) if meta.uid() != 0 => Err(SettingsError::RootOnOtherHome {
+            home: home.to_owned(),
+            owner: meta.uid(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Where `--socket` without a path puts the socket: the per-account runtime directory.
+fn default_socket(uid: u32) -> PathBuf {
+    super::runtime::dir_path(uid).join("keyhatch.sock")
+}
+
+/// Leptos's options, with the browser bundle found beside the executable: `target/site` for a
+/// cargo build (`target/release/keyhatch`), `PREFIX/share/keyhatch/site` for an installed one.
+fn leptos_options() -> Result<LeptosOptions, SettingsError> {
+    let exe = std::env::current_exe().map_err(|e| SettingsError::NoSite {
+        exe: PathBuf::from("keyhatch"),
+        tried: e.to_string(),
+    })?;
+    let bin_dir = exe.parent().unwrap_or(Path::new("/"));
+    let candidates = [
+        bin_dir.join("../site"),
+        bin_dir.join("../share/keyhatch/site"),
+    ];
+    // A build that has not made the bundle yet (cargo test) still runs: pages then load no
+    // script, and the first candidate is used.
+    let site = candidates
+        .iter()
+        .find(|dir| dir.join("pkg").is_dir())
+        .unwrap_or(&candidates[0]);
+    let site = site.canonicalize().unwrap_or_else(|_| site.clone());
+    Ok(LeptosOptions::builder()
+        .output_name("keyhatch")
+        .site_root(site.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .env(Env::PROD)
+        .build())
 }
 
 /// The crash test's step from `KEYHATCH_CRASH_AT`, read only by debug builds: a release build
@@ -164,39 +387,8 @@ fn crash_at() -> Result<Option<Step>, SettingsError> {
         .transpose()
 }
 
-struct LoadedFile {
-    keyhatch: FileSettings,
-    leptos: LeptosOptions,
-}
-
-/// Reads the settings file; a missing file means defaults, so the binary runs anywhere.
-fn read_file(path: &Path) -> Result<LoadedFile, SettingsError> {
-    let file_error = |message: String| SettingsError::File {
-        path: path.to_owned(),
-        message,
-    };
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let leptos = get_configuration(None).map_err(|e| file_error(e.to_string()))?;
-            return Ok(LoadedFile {
-                keyhatch: FileSettings::default(),
-                leptos: leptos.leptos_options,
-            });
-        }
-        Err(e) => return Err(file_error(e.to_string())),
-    };
-    let parsed: SettingsFile = toml::from_str(&text).map_err(|e| file_error(e.to_string()))?;
-    let leptos =
-        leptos::config::get_config_from_str(&text).map_err(|e| file_error(e.to_string()))?;
-    Ok(LoadedFile {
-        keyhatch: parsed.keyhatch,
-        leptos,
-    })
-}
-
-/// The account this process runs as, and its passwd home directory.
-fn current_account() -> Result<(Account, Option<PathBuf>), SettingsError> {
+/// The uid this process runs as, its account, and its passwd home directory.
+fn current_account() -> Result<(u32, Account, Option<PathBuf>), SettingsError> {
     let uid = nix::unistd::getuid();
     let user = nix::unistd::User::from_uid(uid)
         .ok()
@@ -210,6 +402,7 @@ fn current_account() -> Result<(Account, Option<PathBuf>), SettingsError> {
         full_name.to_owned()
     };
     Ok((
+        uid.as_raw(),
         Account {
             user: user.name,
             display_name,
@@ -220,7 +413,16 @@ fn current_account() -> Result<(Account, Option<PathBuf>), SettingsError> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
+
+    fn write(dir: &Path, text: &str, mode: u32) -> PathBuf {
+        let path = dir.join("keyhatch.toml");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
 
     #[test]
     fn the_keyhatch_table_is_read_and_unknown_keys_are_refused() {
@@ -232,10 +434,46 @@ mod tests {
     }
 
     #[test]
-    fn the_committed_leptos_toml_loads() {
+    fn the_committed_leptos_toml_is_a_valid_settings_file() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml");
-        let loaded = read_file(&path).unwrap();
-        assert_eq!(&*loaded.leptos.output_name, "keyhatch");
-        assert_eq!(&*loaded.leptos.site_pkg_dir, "pkg");
+        let text = std::fs::read_to_string(path).unwrap();
+        let parsed: SettingsFile = toml::from_str(&text).unwrap();
+        assert_eq!(parsed.keyhatch.tag.as_deref(), Some("fileglancer"));
+    }
+
+    #[test]
+    fn a_settings_file_others_can_write_or_own_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let uid = nix::unistd::getuid().as_raw();
+        let path = write(dir.path(), "[keyhatch]\ntag = \"lab\"\n", 0o644);
+        assert_eq!(read_file(&path, uid).unwrap().tag.as_deref(), Some("lab"));
+
+        let path = write(dir.path(), "[keyhatch]\n", 0o664);
+        let err = read_file(&path, uid).unwrap_err();
+        assert!(matches!(err, SettingsError::UnsafeFile { .. }), "{err}");
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&path, Some(4244), None).expect("the test runs as root");
+        let err = read_file(&path, uid).unwrap_err();
+        assert!(err.to_string().contains("belongs to uid 4244"), "{err}");
+
+        std::os::unix::fs::chown(&path, Some(uid), None).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = read_file(&path, uid).unwrap_err();
+        assert!(
+            matches!(err, SettingsError::UnsafeFile { .. }),
+            "the directory: {err}"
+        );
+    }
+
+    #[test]
+    fn root_may_not_manage_another_accounts_home() {
+        let home = tempfile::tempdir().unwrap();
+        assert!(refuse_root_on_other_home(0, home.path()).is_ok());
+        std::os::unix::fs::chown(home.path(), Some(4245), None).expect("the test runs as root");
+        let err = refuse_root_on_other_home(0, home.path()).unwrap_err();
+        assert!(err.to_string().contains("site mode"), "{err}");
+        assert!(refuse_root_on_other_home(4245, home.path()).is_ok());
     }
 }

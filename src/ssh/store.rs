@@ -17,6 +17,7 @@ mod tests;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nix::libc;
 use rustix::fs::{Mode, OFlags};
@@ -40,6 +41,9 @@ const FILE_NAME: &str = "authorized_keys";
 /// How often a removal starts over when an outside writer changes the file under it.
 const ATTEMPTS: usize = 8;
 
+/// How long to wait for another program's lock on the file, by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The `~/.ssh/authorized_keys` of one home directory.
 #[derive(Debug, Clone)]
 pub struct AuthorizedKeys {
@@ -47,6 +51,7 @@ pub struct AuthorizedKeys {
     dir: PathBuf,
     file: PathBuf,
     max_size: u64,
+    lock_timeout: Duration,
     crash_at: Option<Step>,
 }
 
@@ -68,6 +73,7 @@ impl AuthorizedKeys {
             file: dir.join(FILE_NAME),
             dir,
             max_size: DEFAULT_MAX_SIZE,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             crash_at: None,
         }
     }
@@ -75,6 +81,13 @@ impl AuthorizedKeys {
     /// The same file with another size limit for reads and writes.
     pub fn with_max_size(mut self, max_size: u64) -> Self {
         self.max_size = max_size;
+        self
+    }
+
+    /// The same file, waiting at most `timeout` for another program's lock before refusing with
+    /// [`StoreError::Locked`].
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
         self
     }
 
@@ -140,7 +153,7 @@ impl AuthorizedKeys {
     pub fn append_key(&self, key: &PublicKey, line: &str) -> Result<(), StoreError> {
         debug_assert!(!line.contains('\n'), "one line at a time");
         let dir = SshDir::open_or_create(&self.home)?;
-        let locked = Locked::acquire(&dir, true, self.max_size)?
+        let locked = Locked::acquire(&dir, true, self.max_size, self.lock_timeout)?
             .ok_or_else(|| StoreError::Missing(self.file.clone()))?;
         let contents = locked
             .read_all()
@@ -176,7 +189,8 @@ impl AuthorizedKeys {
         let not_found = || StoreError::KeyNotFound(fingerprint.to_owned());
         let dir = SshDir::open(&self.home)?.ok_or_else(not_found)?;
         for _ in 0..ATTEMPTS {
-            let Some(locked) = Locked::acquire(&dir, false, self.max_size)? else {
+            let Some(locked) = Locked::acquire(&dir, false, self.max_size, self.lock_timeout)?
+            else {
                 return Err(not_found());
             };
             replace::remove_stale_temps(&dir);

@@ -1,11 +1,14 @@
 //! What the integration tests share: the real keyhatch binary started on a free port with a
-//! temporary home, temporary homes, and the ssh-keygen fixture.
+//! temporary home, temporary homes, throwaway accounts, and the ssh-keygen fixture.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-pub const TOKEN: &str = "test-token-0123456789abcdef";
+/// The login token the tests start keyhatch with.
+pub const TOKEN: &str = "test-token-0123456789abcdef-0123456789";
 
 /// The fixture full of sshd edge cases, made by tests/fixtures/make-fixtures.sh (19 lines, 12
 /// keys of which 5 are tagged `fileglancer`, unreadable lines 8, 16, 17, no final newline).
@@ -19,13 +22,15 @@ pub fn home_with(contents: &[u8]) -> tempfile::TempDir {
     home
 }
 
-/// A running keyhatch server; killed on drop.
+/// A running keyhatch server; stopped on drop (SIGTERM, so it removes its login files).
 pub struct App {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub port: u16,
     pub home: PathBuf,
+    /// `XDG_RUNTIME_DIR` of this server: its login files go there.
+    pub runtime: tempfile::TempDir,
     agent: ureq::Agent,
 }
 
@@ -39,6 +44,14 @@ pub fn spawn_app_with(home: &Path, env: &[(&str, &str)]) -> App {
     start(Command::new(env!("CARGO_BIN_EXE_keyhatch")), home, env)
 }
 
+/// Starts keyhatch managing `home` from the working directory `cwd`, with extra flags and
+/// environment variables.
+pub fn spawn_app_in(home: &Path, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> App {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyhatch"));
+    command.current_dir(cwd).args(args);
+    start(command, home, env)
+}
+
 /// Starts keyhatch under a file size limit (`RLIMIT_FSIZE`) of `bytes`, through util-linux prlimit.
 pub fn spawn_app_limited(home: &Path, bytes: u64) -> App {
     let mut command = Command::new("prlimit");
@@ -49,24 +62,46 @@ pub fn spawn_app_limited(home: &Path, bytes: u64) -> App {
     start(command, home, &[])
 }
 
+/// Starts keyhatch managing `home` on the Unix socket `socket`; returns once it listens.
+pub fn spawn_socket_app(home: &Path, socket: &Path) -> App {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyhatch"));
+    command.arg("--socket").arg(socket);
+    let app = start(command, home, &[]);
+    let started = Instant::now();
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "keyhatch did not listen on {}",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    app
+}
+
 fn start(mut command: Command, home: &Path, env: &[(&str, &str)]) -> App {
+    let runtime = tempfile::tempdir().unwrap();
     let mut child = command
         .args(["--addr", "127.0.0.1:0", "--home"])
         .arg(home)
         .env("KEYHATCH_TOKEN", TOKEN)
+        .env("XDG_RUNTIME_DIR", runtime.path())
         .env_remove("KEYHATCH_TAG")
         .env_remove("KEYHATCH_KEY_OPTIONS")
+        .env_remove("KEYHATCH_CONFIG")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("keyhatch starts");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let url = stdout
-        .lines()
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
         .map(Result::unwrap)
         .find_map(|line| line.trim().strip_prefix("http://").map(str::to_owned))
         .expect("keyhatch prints its login URL");
+    // Keep reading what it prints, so its later lines never meet a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     let base = format!("http://{}", url.split('/').next().unwrap());
     let port = base.rsplit(':').next().unwrap().parse().unwrap();
     let agent = ureq::Agent::config_builder()
@@ -79,8 +114,91 @@ fn start(mut command: Command, home: &Path, env: &[(&str, &str)]) -> App {
         base,
         port,
         home: home.to_owned(),
+        runtime,
         agent,
     }
+}
+
+/// A throwaway account made with `useradd` for one test, removed (with `userdel`) on drop,
+/// even when the test fails.
+pub struct Account {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Account {
+    /// Creates an account with no home and no login shell.
+    pub fn create() -> Self {
+        let name = format!("khtest{:08x}", rand_u32());
+        let status = Command::new("useradd")
+            .args(["--no-create-home", "--shell", "/usr/sbin/nologin", &name])
+            .status()
+            .expect("useradd runs (the tests run as root)");
+        assert!(status.success(), "useradd {name}");
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id").args([flag, &name]).output().unwrap();
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let (uid, gid) = (id("-u"), id("-g"));
+        Self { name, uid, gid }
+    }
+
+    /// Runs `program` with `args` as this account (setpriv: uid, gid, no supplementary
+    /// groups); the test token reaches it as `$KH_TOKEN`, never on a command line.
+    pub fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
+        Command::new("setpriv")
+            .args([
+                &format!("--reuid={}", self.uid),
+                &format!("--regid={}", self.gid),
+                "--clear-groups",
+                "--",
+                program,
+            ])
+            .args(args)
+            .env("KH_TOKEN", TOKEN)
+            .current_dir("/")
+            .output()
+            .expect("setpriv runs")
+    }
+
+    /// Sends `request` (`$KH_TOKEN` in it is replaced by the token) to 127.0.0.1:`port` from
+    /// this account, with bash's /dev/tcp, and returns the raw answer.
+    pub fn http(&self, port: u16, request: &str) -> String {
+        let script = "exec 3<>/dev/tcp/127.0.0.1/$1; printf '%s' \"${2//\\$KH_TOKEN/$KH_TOKEN}\" >&3; cat <&3";
+        let out = self.run("bash", &["-c", script, "bash", &port.to_string(), request]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a Python program as this account and returns what it printed.
+    pub fn python(&self, program: &str, args: &[&str]) -> String {
+        let mut all = vec!["-c", program];
+        all.extend_from_slice(args);
+        let out = self.run("/usr/bin/python3", &all);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).status();
+    }
+}
+
+fn rand_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .unwrap();
+    u32::from_ne_bytes(bytes)
 }
 
 /// A response's status, headers we check, and body.
@@ -110,6 +228,31 @@ impl App {
         reply(request.call().unwrap())
     }
 
+    /// POSTs `body` to `path` with exactly the given headers.
+    pub fn post(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.agent.post(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.send(body).unwrap())
+    }
+
+    /// POSTs an empty form to `path`, as a browser's form would, with the given headers.
+    pub fn post_form(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut all = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        all.extend_from_slice(headers);
+        self.post(path, "", &all)
+    }
+
+    /// Sends `request` as it is over a new connection and returns the raw answer.
+    pub fn raw(&self, request: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
     /// POSTs JSON to `path` with the bearer token.
     pub fn post_json(&self, path: &str, body: &str) -> Reply {
         self.try_post_json(path, body).unwrap()
@@ -130,6 +273,14 @@ impl App {
     #[allow(dead_code)] // for the benchmarks, which read the server's memory use through it
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Stops the server as Ctrl-C would (SIGTERM) and returns its runtime directory, to look at
+    /// what it left.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let runtime = std::mem::replace(&mut self.runtime, tempfile::tempdir().unwrap());
+        drop(self);
+        runtime
     }
 
     /// Waits for the server to end by itself and returns how it ended.
@@ -168,6 +319,17 @@ fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
 
 impl Drop for App {
     fn drop(&mut self) {
+        // SIGTERM first: keyhatch then removes its login files. SIGKILL if it lingers.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -27,28 +27,39 @@ fn without_the_token_every_request_gets_401_and_the_page_says_how_to_log_in() {
 }
 
 #[test]
-fn the_login_link_sets_a_strict_httponly_cookie_and_drops_the_token_from_the_url() {
+fn the_login_link_sets_a_strict_httponly_session_cookie_and_drops_the_token_from_the_url() {
     let home = tempfile::tempdir().unwrap();
     let app = spawn_app(home.path());
 
     let login = app.get(&format!("/ssh-keys?token={TOKEN}"), &[]);
     assert_eq!(login.status, 303);
     assert_eq!(login.header("location"), "/ssh-keys");
-    let cookie = login.header("set-cookie");
-    let expected = format!(
-        "keyhatch_token_{}={TOKEN}; HttpOnly; SameSite=Strict; Path=/",
-        app.port
+    let set_cookie = login.header("set-cookie");
+    let (cookie, attributes) = set_cookie.split_once("; ").unwrap();
+    assert_eq!(
+        attributes,
+        "HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"
     );
-    assert_eq!(cookie, expected);
+    let (name, session) = cookie.split_once('=').unwrap();
+    assert_eq!(name, format!("keyhatch_session_{}", app.port));
+    assert!(
+        !session.contains(TOKEN),
+        "the cookie never carries the token"
+    );
 
-    let cookie = format!("keyhatch_token_{}={TOKEN}", app.port);
-    let page = app.get("/ssh-keys", &[("Cookie", &cookie)]);
+    let page = app.get("/ssh-keys", &[("Cookie", cookie)]);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("No SSH keys found"), "{}", page.body);
 
-    let home_page = app.get("/", &[("Cookie", &cookie)]);
+    let home_page = app.get("/", &[("Cookie", cookie)]);
     assert_eq!(home_page.status, 303);
     assert_eq!(home_page.header("location"), "/ssh-keys");
+
+    let token_as_cookie = format!("keyhatch_session_{}={TOKEN}", app.port);
+    assert_eq!(
+        app.get("/ssh-keys", &[("Cookie", &token_as_cookie)]).status,
+        401
+    );
 
     let bad = app.get("/?token=guess", &[]);
     assert_eq!(bad.status, 401);

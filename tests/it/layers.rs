@@ -7,8 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The modules from the bottom up; a module may use only those before it.
-const LAYERS: [&str; 11] = [
+const LAYERS: [&str; 12] = [
     "ssh",
+    "audit",
     "error",
     "model",
     "paths",

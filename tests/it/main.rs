@@ -7,5 +7,6 @@ mod crash;
 mod helpers;
 mod http;
 mod layers;
+mod local_security;
 mod openssh_compat;
 mod sshd_login;

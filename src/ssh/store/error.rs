@@ -63,6 +63,12 @@ pub enum StoreError {
     /// The key is in the file on a line keyhatch did not write.
     #[error("the key {0} was not added by keyhatch; keyhatch removes only its own keys")]
     NotOurs(String),
+    /// Another program holds a lock on the file for longer than keyhatch waits.
+    #[error(
+        "{0} is locked by another program; nothing was changed. Try again in a moment, or find \
+         the program that holds it (fuser or lsof)"
+    )]
+    Locked(PathBuf),
     /// Another program kept changing the file (or `~/.ssh`) while keyhatch worked on it.
     #[error("{0} kept changing while keyhatch tried to use it; nothing was changed, try again")]
     Busy(PathBuf),

@@ -17,9 +17,6 @@ use super::FILE_NAME;
 use super::dir::SshDir;
 use super::error::{StoreError, io_error};
 
-/// How long to keep reopening a file that removals keep replacing before giving up.
-const LOCK_PATIENCE: Duration = Duration::from_secs(10);
-
 /// The file, open and exclusively locked against other keyhatch writers; unlocked on drop.
 pub(super) struct Locked {
     /// The open file.
@@ -31,19 +28,21 @@ pub(super) struct Locked {
 impl Locked {
     /// Opens and locks the file in `dir` (creating it 0600 when `create`), after checking it is
     /// safe to write: a regular file, not a link, with one name, at most `max_size` bytes.
-    /// `None` when the file does not exist and `create` is false.
+    /// `None` when the file does not exist and `create` is false. Gives up after `patience` when
+    /// another program holds a lock on it (anyone who can read the file can lock it).
     pub(super) fn acquire(
         dir: &SshDir,
         create: bool,
         max_size: u64,
+        patience: Duration,
     ) -> Result<Option<Self>, StoreError> {
         let path = dir.path_of(FILE_NAME);
         let mut flags = OFlags::RDWR | OFlags::APPEND | OFlags::NONBLOCK;
         if create {
             flags |= OFlags::CREATE;
         }
-        let started = Instant::now();
-        while started.elapsed() < LOCK_PATIENCE {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
             // No following links; no blocking on a FIFO (it is refused right after).
             let file = match dir.open_file(FILE_NAME, flags, 0o600) {
                 Ok(file) => file,
@@ -57,7 +56,9 @@ impl Locked {
             if !meta.file_type().is_file() {
                 return Err(StoreError::NotRegular(path));
             }
-            lock_exclusive(&file).map_err(|e| io_error("lock", &path, e))?;
+            if !lock_exclusive(&file, deadline).map_err(|e| io_error("lock", &path, e))? {
+                return Err(StoreError::Locked(path));
+            }
             // A removal may have renamed a new file into place while we waited for the lock:
             // then ours is the old one, and we start over on the file the name holds now.
             match dir.stat(FILE_NAME) {
@@ -120,8 +121,9 @@ impl Locked {
     }
 }
 
-/// Takes an exclusive open-file-description lock on the whole file, waiting for it.
-fn lock_exclusive(file: &File) -> io::Result<()> {
+/// Takes an exclusive open-file-description lock on the whole file, waiting for it until
+/// `deadline`; false when another holder kept it that long.
+fn lock_exclusive(file: &File, deadline: Instant) -> io::Result<bool> {
     let whole_file = libc::flock {
         l_type: libc::F_WRLCK as libc::c_short,
         l_whence: libc::SEEK_SET as libc::c_short,
@@ -129,11 +131,21 @@ fn lock_exclusive(file: &File) -> io::Result<()> {
         l_len: 0,
         l_pid: 0,
     };
+    // Polled rather than F_OFD_SETLKW, which cannot time out: short waits first (another
+    // keyhatch holds the lock for about a millisecond), then at most 50 ms apart.
+    let mut pause = Duration::from_millis(1);
     loop {
-        match fcntl(file, FcntlArg::F_OFD_SETLKW(&whole_file)) {
-            Ok(_) => return Ok(()),
-            Err(nix::errno::Errno::EINTR) => {}
+        match fcntl(file, FcntlArg::F_OFD_SETLK(&whole_file)) {
+            Ok(_) => return Ok(true),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EACCES) => {}
             Err(e) => return Err(e.into()),
         }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
 }

@@ -1,0 +1,152 @@
+//! The audit log (server only): one JSON line for each login, change and refused request, to
+//! stderr or to a file. It names the action, the account, the remote address, the key's fingerprint and the
+//! outcome; never key material, a passphrase, the token or a session id.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// Where audit lines go; cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Audit {
+    sink: Arc<Mutex<Sink>>,
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Audit")
+    }
+}
+
+enum Sink {
+    Stderr,
+    File(File),
+}
+
+/// One audited event.
+#[derive(Debug, Serialize)]
+pub struct Event<'a> {
+    /// `login`, `logout`, `generate`, `revoke`, `fix` or `refused`.
+    pub action: &'a str,
+    /// The account acted for, or that tried.
+    pub account: &'a str,
+    /// The client's address (`unix` on the socket).
+    pub remote: &'a str,
+    /// The key concerned, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<&'a str>,
+    /// `ok`, or why not.
+    pub outcome: &'a str,
+}
+
+impl Audit {
+    /// Audit lines on standard error.
+    pub fn to_stderr() -> Self {
+        Self {
+            sink: Arc::new(Mutex::new(Sink::Stderr)),
+        }
+    }
+
+    /// Audit lines appended to `path`, created readable by this account only.
+    pub fn to_file(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(path)?;
+        Ok(Self {
+            sink: Arc::new(Mutex::new(Sink::File(file))),
+        })
+    }
+
+    /// Writes `event` as one line. A log that cannot be written never fails the request.
+    pub fn record(&self, event: &Event<'_>) {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            time: String,
+            #[serde(flatten)]
+            event: &'a Event<'a>,
+        }
+        let Ok(mut line) = serde_json::to_vec(&Line {
+            time: utc_now(),
+            event,
+        }) else {
+            return;
+        };
+        line.push(b'\n');
+        let Ok(mut sink) = self.sink.lock() else {
+            return;
+        };
+        let _ = match &mut *sink {
+            Sink::Stderr => io::stderr().write_all(&line),
+            Sink::File(file) => file.write_all(&line),
+        };
+    }
+}
+
+/// The time now as RFC 3339 in UTC, to the millisecond: `2026-11-25T14:50:00.123Z`.
+fn utc_now() -> String {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(since.as_secs(), since.subsec_millis())
+}
+
+fn rfc3339(secs: u64, millis: u32) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(rfc3339(1_795_618_245, 999), "2026-11-25T14:50:45.999Z");
+    }
+
+    #[test]
+    fn a_line_is_one_json_object_with_the_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let audit = Audit::to_file(&path).unwrap();
+        audit.record(&Event {
+            action: "revoke",
+            account: "alice",
+            remote: "127.0.0.1:4000",
+            fingerprint: Some("SHA256:abc"),
+            outcome: "ok",
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(line["action"], "revoke");
+        assert_eq!(line["fingerprint"], "SHA256:abc");
+        assert!(line["time"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(text.lines().count(), 1);
+    }
+}

