@@ -19,6 +19,10 @@ command -v chromium >/dev/null || packages+=(chromium)
 [ -x /usr/sbin/sshd ] || packages+=(openssh-server)
 { command -v node >/dev/null && command -v npm >/dev/null; } || packages+=(nodejs npm)
 command -v make >/dev/null || packages+=(make)
+# The tests: a throwaway account runs Debian's Python, curl reads the login header file.
+[ -x /usr/bin/python3 ] || packages+=(python3)
+command -v curl >/dev/null || packages+=(curl)
+{ command -v useradd >/dev/null && command -v setpriv >/dev/null; } || packages+=(passwd util-linux)
 if [ ${#packages[@]} -gt 0 ]; then
   step "Debian packages: ${packages[*]}"
   as_root apt-get update -qq

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 
 export const REPO = resolve(__dirname, "../..");
-export const TOKEN = "e2e-token-0123456789abcdef";
+export const TOKEN = "e2e-token-0123456789abcdef-0123456789";
 
 export type App = {
   base: string;
@@ -38,15 +38,11 @@ export const test = base.extend<Fixtures>({
   },
 
   app: async ({ home, context }, use) => {
-    const child = spawn(join(REPO, "target/release/keyhatch"), ["--addr", "127.0.0.1:0", "--home", home], {
-      cwd: REPO,
-      env: { ...process.env, KEYHATCH_TOKEN: TOKEN },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const base = await loginUrl(child);
+    const { child, base, runtime } = await startKeyhatch(["--addr", "127.0.0.1:0", "--home", home]);
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
     await use({ base, home, authorizedKeys: join(home, ".ssh", "authorized_keys") });
-    child.kill();
+    await stop(child);
+    rmSync(runtime, { recursive: true, force: true });
   },
 
   consoleErrors: async ({ page, allowConsoleErrors }, use) => {
@@ -61,12 +57,34 @@ export const test = base.extend<Fixtures>({
 
 export { expect };
 
-/** Reads the server's stdout until it prints its login URL; returns `http://127.0.0.1:PORT`. */
+/** Starts the release keyhatch with `args`, its own runtime directory (for its login files) and
+ * the test token; resolves once it prints its login link, with `http://HOST:PORT` from it. */
+export async function startKeyhatch(args: string[]) {
+  const runtime = mkdtempSync(join(tmpdir(), "keyhatch-run-"));
+  const child = spawn(join(REPO, "target/release/keyhatch"), args, {
+    cwd: REPO,
+    env: { ...process.env, KEYHATCH_TOKEN: TOKEN, XDG_RUNTIME_DIR: runtime },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const base = await loginUrl(child);
+  return { child, base, runtime };
+}
+
+/** Stops keyhatch as Ctrl-C would, so it removes its login files, and waits for it. */
+export function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.on("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+/** Reads the server's stdout until it prints its login URL; returns `http://HOST:PORT`. */
 function loginUrl(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on("line", (line) => {
-      const m = line.match(/(http:\/\/127\.0\.0\.1:\d+)\/\?token=/);
+      const m = line.match(/(http:\/\/[^/ ]+)\/\?token=/);
       if (m) resolve(m[1]);
     });
     child.on("exit", (code) => reject(new Error(`keyhatch exited with ${code} before listening`)));

@@ -1,9 +1,10 @@
-use crate::paths::SSH_KEYS_PATH;
 use leptos::ev;
 use leptos::prelude::*;
 
-/// The person's name and icon; a click opens a menu that leads to SSH Keys. Esc or a click
-/// outside closes it.
+use crate::paths::{LOGOUT_PATH, SSH_KEYS_PATH};
+
+/// The person's name and icon; a click opens a menu that leads to SSH Keys or logs out (a form
+/// post, so the session ends on the server). Esc or a click outside closes it.
 #[component]
 pub fn ProfileMenu(name: String) -> impl IntoView {
     let open = RwSignal::new(false);
@@ -32,6 +33,11 @@ pub fn ProfileMenu(name: String) -> impl IntoView {
                         <a role="menuitem" href=SSH_KEYS_PATH on:click=move |_| open.set(false)>
                             "SSH Keys"
                         </a>
+                    </li>
+                    <li role="none">
+                        <form method="post" action=LOGOUT_PATH>
+                            <button type="submit" role="menuitem">"Log out"</button>
+                        </form>
                     </li>
                 </ul>
             </Show>

@@ -21,12 +21,10 @@ use super::page::plain_page;
 use super::peer::Peer;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
+use crate::paths::LOGOUT_PATH;
 
 /// How long a browser stays logged in.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
-
-/// Where the **Log out** form posts.
-pub const LOGOUT_PATH: &str = "/logout";
 
 /// The login token, the live sessions and the cookie that names one.
 #[derive(Clone)]

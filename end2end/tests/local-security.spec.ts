@@ -1,0 +1,67 @@
+// Local mode in a real browser: the session cookie, Log out, and the page over a Unix socket.
+import { createServer as createHttpServer } from "node:http";
+import { createConnection, createServer, AddressInfo } from "node:net";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { TOKEN, expect, openSshKeys, startKeyhatch, stop, test } from "./app";
+
+test("a page on another loopback port gets only a session id, and Log out ends it", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  // Another account's server on another port of 127.0.0.1: the browser sends it the cookies.
+  const seen: string[] = [];
+  const other = createHttpServer((req, res) => {
+    seen.push(req.headers.cookie ?? "");
+    res.end("elsewhere");
+  });
+  await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+  const port = (other.address() as AddressInfo).port;
+  await page.goto(`http://127.0.0.1:${port}/`);
+  other.close();
+  expect(seen.join(";")).toContain("keyhatch_session_");
+  expect(seen.join(";")).not.toContain(TOKEN);
+  const session = seen.join(";").match(/keyhatch_session_\d+=([0-9a-f]+)/)![1];
+  const replayed = await page.request.get(`${app.base}/api/keys/list`, {
+    headers: { Authorization: `Bearer ${session}` },
+  });
+  expect(replayed.status()).toBe(401);
+
+  await page.goto(`${app.base}/ssh-keys`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  await page.locator(".profile-button").click();
+  await page.getByRole("menuitem", { name: "Log out" }).click();
+  await expect(page.getByRole("heading", { name: "You are logged out" })).toBeVisible();
+  const after = await page.goto(`${app.base}/ssh-keys`);
+  expect(after!.status()).toBe(401);
+});
+
+test.describe("over a Unix socket", () => {
+  test("the whole flow works through a forward, as through ssh -L", async ({ page, home, context, consoleErrors }) => {
+    const socket = join(home, "keyhatch.sock");
+    const { child, runtime } = await startKeyhatch(["--socket", socket, "--home", home]);
+    // What `ssh -L PORT:SOCKET NODE` does: a local TCP port piped to the socket.
+    const forward = createServer((client) => {
+      const upstream = createConnection(socket);
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    await new Promise<void>((resolve) => forward.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(forward.address() as AddressInfo).port}`;
+    try {
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+      await openSshKeys(page, { base, home, authorizedKeys: join(home, ".ssh", "authorized_keys") });
+      await page.getByRole("button", { name: "+ New Key" }).click();
+      const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
+      await dialog.getByRole("button", { name: "Generate Key" }).click();
+      const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+      await expect(created.locator("[data-field=type]")).toHaveText("ssh-ed25519");
+      await created.getByRole("button", { name: "Copy Private Key" }).click();
+      await created.getByRole("button", { name: "Close" }).click();
+      await expect(page.getByRole("list", { name: "SSH keys" }).getByRole("listitem")).toHaveCount(1);
+    } finally {
+      forward.close();
+      await stop(child);
+      rmSync(runtime, { recursive: true, force: true });
+    }
+  });
+});
