@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Every check keyhatch has: format, lints, unit and integration tests (real ssh-keygen and
-# sshd), the release build and its size budget, and Playwright in Debian's Chromium.
+# sshd), the release build and its size budget, Playwright in Debian's Chromium, and a last
+# look for secrets in everything the run printed or left in /tmp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 source scripts/env.sh
+
+# Everything the run prints also goes to a log, which is checked for secrets at the end.
+mkdir -p target
+log=target/test-output.log
+marker=$(mktemp /tmp/keyhatch-test-start.XXXXXX)
+trap 'rm -f "$marker"' EXIT
+exec > >(tee "$log") 2>&1
 
 started=$SECONDS
 step() { printf '\033[1m==> %s\033[0m (at %ds)\n' "$*" $((SECONDS - started)); }
@@ -22,4 +30,6 @@ step "size budget"
 scripts/size-budget.sh
 step "Playwright (Chromium)"
 (cd end2end && npx playwright test)
+step "no secret in the output or in files left in /tmp"
+scripts/check-secrets.sh "$log" "$marker"
 step "all checks passed"
