@@ -399,3 +399,76 @@ fn the_login_link_is_also_in_private_files_that_curl_can_use_and_a_stop_removes(
             .exists()
     );
 }
+
+#[test]
+fn the_audit_log_records_logins_changes_and_refusals_without_secrets() {
+    let home = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let audit = logs.path().join("audit.log");
+    let app = spawn_app_with(
+        home.path(),
+        &[("KEYHATCH_AUDIT_LOG", audit.to_str().unwrap())],
+    );
+    let cookie = log_in(&app);
+    let key = app.generate(Some("audit passphrase 1"));
+    let fingerprint = key["info"]["fingerprint"].as_str().unwrap();
+    let body = serde_json::json!({ "fingerprint": fingerprint }).to_string();
+    assert_eq!(app.post_json("/api/keys/revoke", &body).status, 200);
+    let stranger = Account::create();
+    stranger.http(
+        app.port,
+        "GET /ssh-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    app.post(
+        "/api/keys/generate",
+        "{}",
+        &[
+            ("Content-Type", "application/json"),
+            ("Origin", "http://evil.example"),
+        ],
+    );
+    drop(app);
+
+    let text = fs::read_to_string(&audit).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let actions: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["action"].as_str().unwrap(),
+                l["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("login", "ok"),
+            ("generate", "ok"),
+            ("revoke", "ok"),
+            ("refused", "another account"),
+            ("refused", "cross-origin request"),
+        ]
+    );
+    assert_eq!(lines[1]["fingerprint"], fingerprint);
+    assert_eq!(lines[2]["fingerprint"], fingerprint);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["account"] == "root" && l["time"].is_string())
+    );
+    for secret in [
+        "PRIVATE KEY",
+        "audit passphrase 1",
+        TOKEN,
+        cookie.split('=').nth(1).unwrap(),
+    ] {
+        assert!(!text.contains(secret), "the audit log holds {secret:?}");
+    }
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&audit).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+}
