@@ -1,12 +1,19 @@
 //! Opening `authorized_keys` safely and locking it against other keyhatch writers.
 //!
-//! keyhatch's writers exclude each other with an open-file-description lock (`F_OFD_SETLKW`: it
+//! keyhatch's writers exclude each other with an open-file-description lock (`F_OFD_SETLK`: it
 //! works over NFS and, unlike a classic POSIX lock, no unrelated `close()` drops it). An addition
 //! is one `O_APPEND` write, which cannot clobber an outside appender.
+//!
+//! The lock is polled, so that a lock another program holds (anyone who can read the file can
+//! lock it) fails a write after a bound instead of hanging it. Polling is unfair and slow under
+//! contention, so writers in this process first queue at a [`Gate`] per `~/.ssh`, which wakes
+//! the next one the moment the last is done; only other processes are polled for.
 
+use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{FcntlArg, fcntl};
@@ -23,6 +30,8 @@ pub(super) struct Locked {
     pub(super) file: File,
     /// What it was when locked: size, inode, times, owner and mode.
     pub(super) meta: Metadata,
+    /// This process's turn at the directory; the next writer's when dropped.
+    _turn: Turn,
 }
 
 impl Locked {
@@ -42,7 +51,10 @@ impl Locked {
             flags |= OFlags::CREATE;
         }
         let deadline = Instant::now() + patience;
-        while Instant::now() < deadline {
+        let Some(turn) = Gate::of(dir)?.enter(deadline) else {
+            return Err(StoreError::Locked(path));
+        };
+        loop {
             // No following links; no blocking on a FIFO (it is refused right after).
             let file = match dir.open_file(FILE_NAME, flags, 0o600) {
                 Ok(file) => file,
@@ -63,7 +75,8 @@ impl Locked {
             // then ours is the old one, and we start over on the file the name holds now.
             match dir.stat(FILE_NAME) {
                 Ok(now) if now.st_dev == meta.dev() && now.st_ino == meta.ino() => {}
-                _ => continue,
+                _ if Instant::now() < deadline => continue,
+                _ => return Err(StoreError::Busy(path)),
             }
             let meta = file.metadata().map_err(|e| io_error("read", &path, e))?;
             if meta.nlink() > 1 {
@@ -79,9 +92,12 @@ impl Locked {
                     max: max_size,
                 });
             }
-            return Ok(Some(Self { file, meta }));
+            return Ok(Some(Self {
+                file,
+                meta,
+                _turn: turn,
+            }));
         }
-        Err(StoreError::Busy(path))
     }
 
     /// The whole file as it is now.
@@ -147,5 +163,56 @@ fn lock_exclusive(file: &File, deadline: Instant) -> io::Result<bool> {
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// One writer at a time per `~/.ssh` within this process, in the order they came.
+#[derive(Default)]
+struct Gate {
+    busy: Mutex<bool>,
+    freed: Condvar,
+}
+
+/// A writer's turn at a [`Gate`]; the next writer's turn starts when it is dropped.
+struct Turn(Arc<Gate>);
+
+impl Gate {
+    /// The gate of the directory `dir` (by device and inode, whatever path reached it).
+    fn of(dir: &SshDir) -> Result<Arc<Self>, StoreError> {
+        /// The gates by the directory's device and inode.
+        type Gates = Mutex<HashMap<(u64, u64), Arc<Gate>>>;
+        static GATES: OnceLock<Gates> = OnceLock::new();
+        let st = rustix::fs::fstat(dir.fd()).map_err(|e| io_error("read", dir.path(), e.into()))?;
+        let mut gates = GATES
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Gates nobody holds or waits at are dropped, so the map stays as small as the set of
+        // directories being written to right now.
+        gates.retain(|_, gate| Arc::strong_count(gate) > 1);
+        Ok(Arc::clone(gates.entry((st.st_dev, st.st_ino)).or_default()))
+    }
+
+    /// Waits for this writer's turn until `deadline`; `None` when the turn did not come.
+    fn enter(self: Arc<Self>, deadline: Instant) -> Option<Turn> {
+        let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        while *busy {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            busy = self
+                .freed
+                .wait_timeout(busy, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *busy = true;
+        drop(busy);
+        Some(Turn(self))
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        self.0.freed.notify_one();
     }
 }
