@@ -2,16 +2,21 @@
 //! domain function. The browser calls them through the generated client; scripts with
 //! `Authorization: Bearer <token>`.
 //!
-//! On the server, [`context`] holds what they share and `convert` every domain → wire
-//! conversion.
+//! On the server, [`context`] holds what they share, `convert` every domain → wire conversion,
+//! and [`backend`] where the work runs: in this process (local mode) or in a [`helper`] that has
+//! taken the person's uid (site mode).
 
 mod account;
+#[cfg(feature = "ssr")]
+pub mod backend;
 #[cfg(feature = "ssr")]
 pub mod context;
 #[cfg(feature = "ssr")]
 mod convert;
 mod fix_permissions;
 mod generate_key;
+#[cfg(feature = "ssr")]
+pub mod helper;
 mod list_keys;
 mod revoke_key;
 

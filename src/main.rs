@@ -5,8 +5,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use keyhatch::server::settings::{Cli, Settings};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // A site-mode helper: it becomes one person and does one job, with no runtime and no log.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == keyhatch::api::helper::HELPER_ARG)
+    {
+        return keyhatch::api::helper::serve_one();
+    }
     ignore_file_size_signal();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -25,7 +31,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match keyhatch::server::serve(settings).await {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("keyhatch: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(keyhatch::server::serve(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("keyhatch: {e}");

@@ -73,6 +73,9 @@ pub struct Account {
     pub user: String,
     /// The name shown in the header: the passwd full name, or the login name.
     pub display_name: String,
+    /// Where **Log out** goes when the site's login proxy ends sessions (site mode); `None`:
+    /// keyhatch's own log out.
+    pub logout_url: Option<String>,
 }
 
 /// A passphrase on its way to the server: never shown by `Debug`.

@@ -6,17 +6,21 @@ mod page;
 pub mod peer;
 pub mod runtime;
 pub mod settings;
+pub mod site;
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::http::HeaderName;
+use axum::http::request::Parts;
 use axum::middleware;
 use leptos::nonce::use_nonce;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
+use crate::api::backend::Backend;
 use crate::api::context::AppState;
 use crate::app::shell;
 use crate::audit::Audit;
@@ -27,9 +31,19 @@ use guard::Guard;
 use peer::{Peer, TcpPeers, UnixPeers};
 use runtime::LoginFiles;
 use settings::{Listen, Settings};
+use site::{Person, Site, UserMap};
 
-/// Binds the address or socket, prints the login link (and writes it to a private file), and
-/// serves until Ctrl-C or SIGTERM.
+/// How requests are tied to a person.
+#[derive(Clone)]
+pub enum Access {
+    /// Local mode: the account keyhatch runs as, logged in with its token.
+    Local(Auth),
+    /// Site mode: whoever the site's login proxy names.
+    Site(Site),
+}
+
+/// Binds the address or socket, says how to reach keyhatch (in local mode: prints the login
+/// link and writes it to a private file), and serves until Ctrl-C or SIGTERM.
 pub async fn serve(settings: Settings) -> io::Result<()> {
     let audit = match &settings.audit_log {
         Some(path) => Audit::to_file(path)
@@ -37,17 +51,21 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
         None => Audit::to_stderr(),
     };
     let state = AppState {
-        store: AuthorizedKeys::in_home(&settings.home)
-            .with_max_size(settings.max_file_size)
-            .with_lock_timeout(settings.lock_timeout)
-            .with_crash_at(settings.crash_at),
+        backend: settings.site.is_none().then(|| Backend::Direct {
+            store: AuthorizedKeys::in_home(&settings.home)
+                .with_max_size(settings.max_file_size)
+                .with_lock_timeout(settings.lock_timeout)
+                .with_crash_at(settings.crash_at),
+            uid: settings.uid,
+        }),
         tag: settings.tag.clone(),
         key_options: settings.key_options.clone(),
         account: settings.account.clone(),
-        uid: settings.uid,
         audit: audit.clone(),
+        max_file_size: settings.max_file_size,
+        lock_timeout: settings.lock_timeout,
     };
-    if !settings.home.is_dir() {
+    if settings.site.is_none() && !settings.home.is_dir() {
         eprintln!(
             "warning: home directory {} does not exist",
             settings.home.display()
@@ -59,7 +77,31 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
         allowed_hosts: settings.allowed_hosts.clone().into(),
         audit: audit.clone(),
     };
-    let account = settings.account.user.clone();
+    let site = match &settings.site {
+        Some(site) => Some(Site {
+            header: HeaderName::try_from(site.user_header.as_str()).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("user-header: {e}"))
+            })?,
+            proxy_uid: site.proxy.as_ref().map(|(_, uid)| *uid),
+            trusted_proxies: site.trusted_proxies.clone().into(),
+            user_map: UserMap::new(&site.user_map_match, site.user_map_lowercase)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,
+            min_uid: site.min_uid,
+            allowed_group: site.allowed_group.clone(),
+            logout_url: site.logout_url.clone(),
+            audit: audit.clone(),
+        }),
+        None => None,
+    };
+    let access = |cookie: String| match &site {
+        Some(site) => Access::Site(site.clone()),
+        None => Access::Local(Auth::new(
+            settings.token.clone(),
+            cookie,
+            audit.clone(),
+            &settings.account.user,
+        )),
+    };
     match &settings.listen {
         Listen::Tcp(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -71,23 +113,16 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
                     "warning: listening on {local}, beyond this host: plain HTTP carries private keys; put TLS in front"
                 );
             }
-            let auth = Auth::new(
-                settings.token.clone(),
-                format!("keyhatch_session_{}", local.port()),
-                audit,
-                &account,
-            );
-            let link = format!("http://{local}/?token={}", auth.token());
+            let access = access(format!("keyhatch_session_{}", local.port()));
             let _files = announce(
                 &settings,
-                &state,
+                &access,
                 &local.port().to_string(),
-                &link,
-                &auth,
+                &format!("http://{local}"),
                 None,
             );
-            tracing::info!(addr = %local, home = %settings.home.display(), "listening");
-            let app = router(settings.leptos.clone(), state, auth, guard);
+            tracing::info!(addr = %local, "listening");
+            let app = router(settings.leptos.clone(), state, access, guard);
             axum::serve(
                 TcpPeers(listener),
                 app.into_make_service_with_connect_info::<Peer>(),
@@ -96,17 +131,22 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
             .await
         }
         Listen::Unix(path) => {
-            let listener = bind_unix(path, settings.uid)?;
-            let auth = Auth::new(
-                settings.token.clone(),
-                "keyhatch_session_unix".to_owned(),
-                audit,
-                &account,
+            let proxy_uid = settings
+                .site
+                .as_ref()
+                .and_then(|s| s.proxy.as_ref())
+                .map(|p| p.1);
+            let listener = bind_unix(path, settings.uid, proxy_uid)?;
+            let access = access("keyhatch_session_unix".to_owned());
+            let _files = announce(
+                &settings,
+                &access,
+                "socket",
+                "http://127.0.0.1:3000",
+                Some(path),
             );
-            let link = format!("http://127.0.0.1:3000/?token={}", auth.token());
-            let _files = announce(&settings, &state, "socket", &link, &auth, Some(path));
-            tracing::info!(socket = %path.display(), home = %settings.home.display(), "listening");
-            let app = router(settings.leptos.clone(), state, auth, guard);
+            tracing::info!(socket = %path.display(), "listening");
+            let app = router(settings.leptos.clone(), state, access, guard);
             let served = axum::serve(
                 UnixPeers(listener),
                 app.into_make_service_with_connect_info::<Peer>(),
@@ -119,17 +159,30 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
     }
 }
 
-/// Prints what keyhatch manages and the login link, and writes the link and the script header
-/// to private files (a batch job's output is often readable by others). The files last as long
-/// as the returned value.
+/// Prints what keyhatch serves and how to reach it. In local mode that is the login link,
+/// also written with the script header to private files (a batch job's output is often
+/// readable by others), which last as long as the returned value.
 fn announce(
     settings: &Settings,
-    state: &AppState,
+    access: &Access,
     name: &str,
-    link: &str,
-    auth: &Auth,
+    base: &str,
     socket: Option<&Path>,
 ) -> Option<LoginFiles> {
+    let auth = match access {
+        Access::Local(auth) => auth,
+        Access::Site(site) => {
+            let at = socket.map_or_else(|| base.to_owned(), |p| p.display().to_string());
+            let _ = writeln!(
+                io::stdout().lock(),
+                "keyhatch {} (site mode) serves every account with uid {} or more through the login proxy on {at}",
+                env!("CARGO_PKG_VERSION"),
+                site.min_uid,
+            );
+            return None;
+        }
+    };
+    let link = format!("{base}/?token={}", auth.token());
     let forward = socket.map_or_else(String::new, |path| {
         format!(
             "keyhatch listens on the socket {path}. From your laptop, forward it:\n\n    ssh -L 3000:{path} NODE\n\nthen ",
@@ -137,7 +190,7 @@ fn announce(
         )
     });
     // The files first: whoever reads the link from the output may look for them at once.
-    let files = LoginFiles::write(settings.uid, name, link, auth.token());
+    let files = LoginFiles::write(settings.uid, name, &link, auth.token());
     let where_else = match &files {
         Ok(files) => format!(
             "The link is also in {} (readable only by you); scripts can send the header in {} with curl -H @FILE.\n",
@@ -151,18 +204,25 @@ fn announce(
         io::stdout().lock(),
         "keyhatch {} is managing {}\n{forward}Open this link in your browser to log in:\n\n    {link}\n\n{where_else}",
         env!("CARGO_PKG_VERSION"),
-        state.store.path().display(),
+        AuthorizedKeys::in_home(&settings.home).path().display(),
     );
     files.ok()
 }
 
 /// Binds a Unix socket at `path` that only this account can connect to: a stale socket left by
 /// a keyhatch that died is replaced, a live one is not.
-fn bind_unix(path: &Path, uid: u32) -> io::Result<tokio::net::UnixListener> {
-    if let Some(dir) = path.parent()
-        && dir == runtime::dir_path(uid)
-    {
-        runtime::ensure_private_dir(dir, uid)?;
+/// In site mode the socket is given to the proxy's account (`proxy_uid`), still 0600.
+fn bind_unix(
+    path: &Path,
+    uid: u32,
+    proxy_uid: Option<u32>,
+) -> io::Result<tokio::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        if dir == runtime::dir_path(uid) {
+            runtime::ensure_private_dir(dir, uid)?;
+        } else if proxy_uid.is_some() && !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+        }
     }
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
         return Err(bind_error(
@@ -180,15 +240,26 @@ fn bind_unix(path: &Path, uid: u32) -> io::Result<tokio::net::UnixListener> {
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
     let bound = tokio::net::UnixListener::bind(path);
     nix::sys::stat::umask(old);
-    bound.map_err(|e| bind_error(&path.display().to_string(), e))
+    let listener = bound.map_err(|e| bind_error(&path.display().to_string(), e))?;
+    if let Some(proxy_uid) = proxy_uid {
+        std::os::unix::fs::chown(path, Some(proxy_uid), None)?;
+    }
+    Ok(listener)
 }
 
-/// The whole app: the page and server functions behind the layers that guard them.
-pub fn router(options: LeptosOptions, state: AppState, auth: Auth, guard: Guard) -> Router {
+/// The whole app: the page and server functions behind the layers that guard them, and
+/// `/healthz` for the proxy or a load balancer, open to all and telling nothing about anyone.
+pub fn router(options: LeptosOptions, state: AppState, access: Access, guard: Guard) -> Router {
     // Resources spawn their loading on tokio while a page renders (already set is fine).
     let _ = any_spawner::Executor::init_tokio();
     let context = move || {
-        provide_context(state.clone());
+        // In site mode the request names its person; their state works through their helper.
+        let person =
+            use_context::<Parts>().and_then(|parts| parts.extensions.get::<Person>().cloned());
+        match person {
+            Some(person) => provide_context(state.for_person(person.identity, person.account)),
+            None => provide_context(state.clone()),
+        }
         // A page render has a nonce for its inline scripts: the policy names it.
         if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) {
             response.insert_header(
@@ -226,26 +297,35 @@ pub fn router(options: LeptosOptions, state: AppState, auth: Auth, guard: Guard)
             ),
         );
     }
-    router
-        // Files under /pkg, and any other path: the app's "not found" page, with the header.
-        .fallback(leptos_axum::file_and_error_handler_with_context(
-            context, shell,
-        ))
-        .layer(middleware::from_fn_with_state(auth, auth::require_login))
-        .layer(middleware::from_fn_with_state(
-            guard.clone(),
-            guard::check_cross_site,
-        ))
-        .layer(middleware::from_fn_with_state(
-            guard.clone(),
-            guard::check_peer,
-        ))
-        .layer(middleware::from_fn_with_state(
-            guard.clone(),
-            guard::check_host,
-        ))
+    // Files under /pkg, and any other path: the app's "not found" page, with the header.
+    let router = router.fallback(leptos_axum::file_and_error_handler_with_context(
+        context, shell,
+    ));
+    let router = match access {
+        Access::Local(auth) => router
+            .layer(middleware::from_fn_with_state(auth, auth::require_login))
+            .layer(middleware::from_fn_with_state(
+                guard.clone(),
+                guard::check_cross_site,
+            ))
+            .layer(middleware::from_fn_with_state(
+                guard.clone(),
+                guard::check_peer,
+            )),
+        Access::Site(site) => router
+            .layer(middleware::from_fn_with_state(site, site::require_person))
+            .layer(middleware::from_fn_with_state(
+                guard.clone(),
+                guard::check_cross_site,
+            )),
+    };
+    let app = router
+        .layer(middleware::from_fn_with_state(guard, guard::check_host))
         .layer(middleware::from_fn(guard::security_headers))
-        .with_state(options)
+        .with_state(options);
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .merge(app)
 }
 
 fn bind_error(what: &str, e: io::Error) -> io::Error {

@@ -5,26 +5,54 @@ use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnErrorErr;
 use leptos_axum::ResponseOptions;
 
+use std::time::Duration;
+
+use super::backend::Backend;
+use super::helper::{Helper, Identity};
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::model::Account;
-use crate::ssh::{self, AuthorizedKeys, KeyOptions, Tag};
+use crate::ssh::{KeyOptions, Tag};
 
 /// What server functions need, provided to them as Leptos context.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The account's `authorized_keys`, with its limits: the one file every call works on.
-    pub store: AuthorizedKeys,
+    /// Where the person's operations run; `None` until the person is known (site mode).
+    pub backend: Option<Backend>,
     /// The comment word of keyhatch's keys.
     pub tag: Tag,
     /// The options written before each new key.
     pub key_options: KeyOptions,
     /// Who the page acts for.
     pub account: Account,
-    /// The account's uid, which must own what sshd reads.
-    pub uid: u32,
     /// Where changes are recorded.
     pub audit: Audit,
+    /// The largest `authorized_keys` read or written, for helpers.
+    pub max_file_size: u64,
+    /// How long to wait for another program's lock, for helpers.
+    pub lock_timeout: Duration,
+}
+
+impl AppState {
+    /// The state for one person of a site: their account, and a helper that becomes them.
+    pub fn for_person(&self, identity: Identity, account: Account) -> Self {
+        Self {
+            backend: Some(Backend::Helper(Helper {
+                identity,
+                max_file_size: self.max_file_size,
+                lock_timeout: self.lock_timeout,
+            })),
+            account,
+            ..self.clone()
+        }
+    }
+
+    /// Where the person's operations run, or 401 when nobody is logged in.
+    pub fn backend(&self) -> Result<&Backend, AppError> {
+        self.backend
+            .as_ref()
+            .ok_or_else(|| answer_with_status(AppError::Unauthorized))
+    }
 }
 
 /// The client's address as the server saw it (`127.0.0.1:40312`, or `unix`), put in each
@@ -66,15 +94,15 @@ pub fn app_state() -> Result<AppState, AppError> {
     })
 }
 
-/// Runs blocking domain work (file I/O, bcrypt) off the async threads; an error is converted
-/// and sets the response's HTTP status.
+/// Runs blocking work (file I/O, bcrypt, a helper) off the async threads; an error sets the
+/// response's HTTP status.
 pub async fn run_blocking<T, F>(work: F) -> Result<T, AppError>
 where
-    F: FnOnce() -> Result<T, ssh::Error> + Send + 'static,
+    F: FnOnce() -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
     let result = match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(AppError::from),
+        Ok(result) => result,
         Err(e) => Err(AppError::Request(ServerFnErrorErr::ServerError(
             e.to_string(),
         ))),

@@ -9,10 +9,9 @@ use crate::model::Fix;
 #[server(endpoint = "keys/fix", input = Json)]
 pub async fn fix_permissions(fix: Fix) -> Result<(), AppError> {
     use super::context::{app_state, audited, run_blocking};
-    use crate::ssh::health;
 
     let state = app_state()?;
-    let work = state.clone();
-    let result = run_blocking(move || Ok(health::fix(&work.store, work.uid, fix.into())?)).await;
-    audited(&state, "fix", None, result.map(drop))
+    let backend = state.backend()?.clone();
+    let result = run_blocking(move || backend.fix(fix)).await;
+    audited(&state, "fix", None, result)
 }

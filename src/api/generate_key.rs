@@ -9,20 +9,14 @@ use crate::model::{GeneratedKey, Secret};
 #[server(endpoint = "keys/generate", input = Json)]
 pub async fn generate_key(passphrase: Option<Secret>) -> Result<GeneratedKey, AppError> {
     use super::context::{app_state, audited, run_blocking};
-    use crate::ssh::{self, NewKey, Passphrase};
+    use crate::ssh::{NewKey, Passphrase};
 
     let state = app_state()?;
+    let backend = state.backend()?.clone();
     let passphrase = passphrase.and_then(|p| Passphrase::new(p.expose()));
-    let work = state.clone();
-    let result = run_blocking(move || {
-        ssh::create_key(
-            &work.store,
-            &work.tag,
-            &work.key_options,
-            passphrase.as_ref(),
-        )
-    })
-    .await;
+    let (tag, options) = (state.tag.clone(), state.key_options.clone());
+    let result =
+        run_blocking(move || backend.create_key(&tag, &options, passphrase.as_ref())).await;
     let fingerprint = result.as_ref().ok().map(NewKey::fingerprint);
     let key = audited(&state, "generate", fingerprint.as_deref(), result)?;
     Ok(key.into())

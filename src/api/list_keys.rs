@@ -9,14 +9,9 @@ use crate::model::KeyList;
 #[server(endpoint = "keys/list", input = GetUrl)]
 pub async fn list_keys() -> Result<KeyList, AppError> {
     use super::context::{app_state, run_blocking};
-    use super::convert::key_list;
-    use crate::ssh;
 
     let state = app_state()?;
-    run_blocking(move || {
-        let problems = ssh::health::check(&state.store, state.uid);
-        let listing = ssh::list_keys(&state.store, &state.tag)?;
-        Ok(key_list(&state.store, listing, problems))
-    })
-    .await
+    let backend = state.backend()?.clone();
+    let tag = state.tag.clone();
+    run_blocking(move || backend.list_keys(&tag)).await
 }

@@ -8,10 +8,10 @@ use crate::error::AppError;
 #[server(endpoint = "keys/revoke", input = Json)]
 pub async fn revoke_key(fingerprint: String) -> Result<(), AppError> {
     use super::context::{app_state, audited, run_blocking};
-    use crate::ssh;
 
     let state = app_state()?;
-    let (work, revoked) = (state.clone(), fingerprint.clone());
-    let result = run_blocking(move || ssh::revoke_key(&work.store, &work.tag, &revoked)).await;
+    let backend = state.backend()?.clone();
+    let (tag, revoked) = (state.tag.clone(), fingerprint.clone());
+    let result = run_blocking(move || backend.revoke_key(&tag, &revoked)).await;
     audited(&state, "revoke", Some(&fingerprint), result)
 }

@@ -13,8 +13,11 @@ pub fn Header() -> impl IntoView {
             <a class="brand" href=SSH_KEYS_PATH>"keyhatch"</a>
             <Suspense>
                 {move || account.get().map(|result| {
-                    let name = result.map_or_else(|_| "Account".to_owned(), |a| a.display_name);
-                    view! { <ProfileMenu name /> }
+                    let (name, logout_url) = result.map_or_else(
+                        |_| ("Account".to_owned(), None),
+                        |a| (a.display_name, a.logout_url),
+                    );
+                    view! { <ProfileMenu name logout_url /> }
                 })}
             </Suspense>
         </header>

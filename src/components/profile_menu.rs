@@ -1,12 +1,13 @@
+use leptos::either::Either;
 use leptos::ev;
 use leptos::prelude::*;
 
 use crate::paths::{LOGOUT_PATH, SSH_KEYS_PATH};
 
-/// The person's name and icon; a click opens a menu that leads to SSH Keys or logs out (a form
-/// post, so the session ends on the server). Esc or a click outside closes it.
+/// The person's name and icon; a click opens a menu that leads to SSH Keys or logs out: a form
+/// post that ends keyhatch's session, or the site's sign-out (`logout_url`, site mode). Esc or a click outside closes it.
 #[component]
-pub fn ProfileMenu(name: String) -> impl IntoView {
+pub fn ProfileMenu(name: String, logout_url: Option<String>) -> impl IntoView {
     let open = RwSignal::new(false);
     let on_key = window_event_listener(ev::keydown, move |e| {
         if e.key() == "Escape" {
@@ -35,9 +36,16 @@ pub fn ProfileMenu(name: String) -> impl IntoView {
                         </a>
                     </li>
                     <li role="none">
-                        <form method="post" action=LOGOUT_PATH>
-                            <button type="submit" role="menuitem">"Log out"</button>
-                        </form>
+                        {match logout_url.clone() {
+                            Some(url) => Either::Left(view! {
+                                <a role="menuitem" href=url>"Log out"</a>
+                            }),
+                            None => Either::Right(view! {
+                                <form method="post" action=LOGOUT_PATH>
+                                    <button type="submit" role="menuitem">"Log out"</button>
+                                </form>
+                            }),
+                        }}
                     </li>
                 </ul>
             </Show>

@@ -4,7 +4,7 @@
 //! `/etc/keyhatch/keyhatch.toml`, and it is refused when another account could have written it.
 //! The browser bundle is found beside the executable, never in the working directory.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,6 +69,51 @@ pub struct Cli {
     /// Audit log file (JSON lines); "-" for standard error [default: -].
     #[arg(long, env = "KEYHATCH_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+    /// "local": one account's keys, behind a login token; "site": every account's, behind the
+    /// site's login proxy [default: local].
+    #[arg(long, env = "KEYHATCH_MODE")]
+    pub mode: Option<Mode>,
+    /// Site mode: the address people open, e.g. https://keys.example.org (its host is the one
+    /// answered).
+    #[arg(long, env = "KEYHATCH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Site mode: the header the proxy names the person in [default: X-Forwarded-User].
+    #[arg(long, env = "KEYHATCH_USER_HEADER")]
+    pub user_header: Option<String>,
+    /// Site mode: the proxy's account, the only one whose connections to the socket (or from
+    /// loopback) may carry the header.
+    #[arg(long, env = "KEYHATCH_PROXY_USER")]
+    pub proxy_user: Option<String>,
+    /// Site mode: addresses the proxy connects from over TCP (comma-separated).
+    #[arg(long, env = "KEYHATCH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Site mode: regular expression from the header to a login name; its first group is the
+    /// name, e.g. '^([^@]+)@example\.org$' [default: the whole value].
+    #[arg(long, env = "KEYHATCH_USER_MAP_MATCH")]
+    pub user_map_match: Option<String>,
+    /// Site mode: lowercase the mapped name.
+    #[arg(long, env = "KEYHATCH_USER_MAP_LOWERCASE")]
+    pub user_map_lowercase: bool,
+    /// Site mode: the lowest uid served [default: 1000].
+    #[arg(long, env = "KEYHATCH_MIN_UID")]
+    pub min_uid: Option<u32>,
+    /// Site mode: serve only members of this group.
+    #[arg(long, env = "KEYHATCH_ALLOWED_GROUP")]
+    pub allowed_group: Option<String>,
+    /// Site mode: where Log out goes, e.g. /oauth2/sign_out.
+    #[arg(long, env = "KEYHATCH_LOGOUT_URL")]
+    pub logout_url: Option<String>,
+}
+
+/// Whom keyhatch serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The account keyhatch runs as, behind its login token.
+    Local,
+    /// Every account of the cluster, behind the site's login proxy; keyhatch runs as root and
+    /// works in each person's files through a helper that has taken their uid.
+    Site,
 }
 
 /// The `[keyhatch]` table of the settings file.
@@ -86,6 +131,16 @@ struct FileSettings {
     max_file_size: Option<u64>,
     lock_timeout: Option<u64>,
     audit_log: Option<PathBuf>,
+    mode: Option<Mode>,
+    public_url: Option<String>,
+    user_header: Option<String>,
+    proxy_user: Option<String>,
+    trusted_proxies: Option<Vec<IpAddr>>,
+    user_map_match: Option<String>,
+    user_map_lowercase: Option<bool>,
+    min_uid: Option<u32>,
+    allowed_group: Option<String>,
+    logout_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,6 +189,29 @@ pub struct Settings {
     /// Debug builds only, for the crash tests: the rewrite step at which to die
     /// (`KEYHATCH_CRASH_AT`).
     pub crash_at: Option<Step>,
+    /// Site mode's settings; `None` in local mode.
+    pub site: Option<SiteSettings>,
+}
+
+/// How site mode finds the person behind each request.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    /// The header that names the person.
+    pub user_header: String,
+    /// The proxy's account and uid.
+    pub proxy: Option<(String, u32)>,
+    /// Addresses the proxy connects from over TCP.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// The user map's regular expression.
+    pub user_map_match: String,
+    /// Whether the mapped name is lowercased.
+    pub user_map_lowercase: bool,
+    /// The lowest uid served.
+    pub min_uid: u32,
+    /// The only group served (name, gid), when set.
+    pub allowed_group: Option<(String, u32)>,
+    /// Where Log out goes.
+    pub logout_url: Option<String>,
 }
 
 /// Why keyhatch cannot start.
@@ -189,6 +267,9 @@ pub enum SettingsError {
         /// Its owner.
         owner: u32,
     },
+    /// A site mode setting is missing or wrong.
+    #[error("site mode: {0}")]
+    Site(String),
     /// The browser bundle is not beside the executable.
     #[error(
         "the browser bundle is not installed beside {exe}: looked for {tried}. Build with \
@@ -205,26 +286,45 @@ pub enum SettingsError {
 impl Settings {
     /// Layers defaults, the settings file, the environment (`KEYHATCH_TOKEN` is read from it
     /// here; the others by clap) and the flags.
-    pub fn load(cli: Cli) -> Result<Self, SettingsError> {
+    pub fn load(mut cli: Cli) -> Result<Self, SettingsError> {
         let (uid, account, passwd_home) = current_account()?;
-        let file = match settings_path(cli.config.as_deref(), &passwd_home) {
+        let mut file = match settings_path(cli.config.as_deref(), &passwd_home) {
             Some(path) => read_file(&path, uid)?,
             None => FileSettings::default(),
         };
         let home = cli
             .home
-            .or(file.home)
+            .take()
+            .or(file.home.take())
             .or_else(|| passwd_home.clone())
             .ok_or(SettingsError::NoAccount(uid))?;
-        let token = std::env::var("KEYHATCH_TOKEN").ok().or(file.token);
-        if token
-            .as_ref()
-            .is_some_and(|t| t.chars().count() < MIN_TOKEN_LEN)
-        {
-            return Err(SettingsError::WeakToken);
-        }
-        let socket = cli.socket.or(file.socket);
+        let mode = cli.mode.or(file.mode).unwrap_or(Mode::Local);
+        let token = std::env::var("KEYHATCH_TOKEN").ok().or(file.token.take());
+        let mut allowed_hosts = std::mem::take(&mut cli.allowed_hosts);
+        allowed_hosts.extend(file.allowed_hosts.take().unwrap_or_default());
+        let site = match mode {
+            Mode::Local => {
+                if token
+                    .as_ref()
+                    .is_some_and(|t| t.chars().count() < MIN_TOKEN_LEN)
+                {
+                    return Err(SettingsError::WeakToken);
+                }
+                refuse_root_on_other_home(uid, &home)?;
+                None
+            }
+            Mode::Site => {
+                if let Some(url) = cli.public_url.take().or(file.public_url.take()) {
+                    allowed_hosts.push(host_of(&url)?);
+                }
+                Some(site_settings(uid, &mut cli, &mut file)?)
+            }
+        };
+        let socket = cli.socket.take().or(file.socket.take());
         let listen = match socket {
+            Some(path) if path.as_os_str().is_empty() && mode == Mode::Site => {
+                Listen::Unix(PathBuf::from("/run/keyhatch/keyhatch.sock"))
+            }
             Some(path) if path.as_os_str().is_empty() => Listen::Unix(default_socket(uid)),
             Some(path) => Listen::Unix(path),
             None => Listen::Tcp(
@@ -239,9 +339,6 @@ impl Settings {
         {
             return Err(SettingsError::Remote(addr));
         }
-        refuse_root_on_other_home(uid, &home)?;
-        let mut allowed_hosts = cli.allowed_hosts;
-        allowed_hosts.extend(file.allowed_hosts.unwrap_or_default());
         let audit_log = cli
             .audit_log
             .or(file.audit_log)
@@ -275,8 +372,94 @@ impl Settings {
             uid,
             leptos: leptos_options()?,
             crash_at: crash_at()?,
+            site,
         })
     }
+}
+
+/// Site mode's settings, taken out of the flags and the file: keyhatch must be root (it starts
+/// helpers as each person), and must know its proxy, or anyone could name themselves.
+fn site_settings(
+    uid: u32,
+    cli: &mut Cli,
+    file: &mut FileSettings,
+) -> Result<SiteSettings, SettingsError> {
+    let site = |message: String| SettingsError::Site(message);
+    if uid != 0 {
+        return Err(site(
+            "keyhatch must run as root to start helpers as each person".into(),
+        ));
+    }
+    let proxy = match cli.proxy_user.take().or(file.proxy_user.take()) {
+        Some(name) => {
+            let user = nix::unistd::User::from_name(&name).ok().flatten();
+            let user =
+                user.ok_or_else(|| site(format!("proxy-user {name} is not an account here")))?;
+            Some((name, user.uid.as_raw()))
+        }
+        None => None,
+    };
+    let mut trusted_proxies = std::mem::take(&mut cli.trusted_proxies);
+    trusted_proxies.extend(file.trusted_proxies.take().unwrap_or_default());
+    if proxy.is_none() && trusted_proxies.is_empty() {
+        return Err(site(
+            "set proxy-user (the proxy's account, for the socket) or trusted-proxies (its \
+             addresses): otherwise anyone could name themselves"
+                .into(),
+        ));
+    }
+    let allowed_group = match cli.allowed_group.take().or(file.allowed_group.take()) {
+        Some(name) => {
+            let group = nix::unistd::Group::from_name(&name).ok().flatten();
+            let group =
+                group.ok_or_else(|| site(format!("allowed-group {name} is not a group here")))?;
+            Some((name, group.gid.as_raw()))
+        }
+        None => None,
+    };
+    let user_map_match = cli
+        .user_map_match
+        .take()
+        .or(file.user_map_match.take())
+        .unwrap_or_else(|| "^(.+)$".to_owned());
+    regex_lite::Regex::new(&user_map_match).map_err(|e| site(format!("user-map-match: {e}")))?;
+    Ok(SiteSettings {
+        user_header: cli
+            .user_header
+            .take()
+            .or(file.user_header.take())
+            .unwrap_or_else(|| "X-Forwarded-User".to_owned()),
+        proxy,
+        trusted_proxies,
+        user_map_match,
+        user_map_lowercase: cli.user_map_lowercase || file.user_map_lowercase == Some(true),
+        min_uid: cli.min_uid.or(file.min_uid).unwrap_or(1000),
+        allowed_group,
+        logout_url: cli.logout_url.take().or(file.logout_url.take()),
+    })
+}
+
+/// The host of `url`, as a Host header names it without its port: `keys.example.org` of
+/// `https://keys.example.org:8443/x`.
+fn host_of(url: &str) -> Result<String, SettingsError> {
+    let bad = || {
+        SettingsError::Site(format!(
+            "public-url {url} must be http(s)://HOST[:PORT][/…]"
+        ))
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    if host.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    Ok(host.to_owned())
 }
 
 /// The settings file to read: the one named, else the account's, else the system's, when it
@@ -406,6 +589,7 @@ fn current_account() -> Result<(u32, Account, Option<PathBuf>), SettingsError> {
         Account {
             user: user.name,
             display_name,
+            logout_url: None,
         },
         Some(user.dir),
     ))

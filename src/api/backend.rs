@@ -1,0 +1,164 @@
+//! What server functions run on (server only): the person's `authorized_keys`, reached directly
+//! (local mode: keyhatch runs as the person) or through a helper process that has taken the
+//! person's uid (site mode: keyhatch runs as root and never touches a person's files itself).
+//! Both run the same [`execute`]; the private key never leaves the server either way, only the
+//! public line crosses to the helper.
+
+use serde::{Deserialize, Serialize};
+
+use super::helper::Helper;
+use crate::error::AppError;
+use crate::model::{Fix, KeyList};
+use crate::ssh::{self, AuthorizedKeys, KeyOptions, NewKey, Passphrase, Tag, keygen};
+
+/// One operation on a person's `authorized_keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// The keys tagged `tag`, and what would make sshd ignore them.
+    ListKeys {
+        /// The tag.
+        tag: String,
+    },
+    /// Does the home directory exist? (Asked before a slow key generation.)
+    CheckHome,
+    /// Append `line`, the authorized line of `public_key` (OpenSSH format), durably.
+    AppendKey {
+        /// The public key, to refuse one already present.
+        public_key: String,
+        /// The whole line: options, key, comment.
+        line: String,
+    },
+    /// Remove keyhatch's key with `fingerprint`.
+    RevokeKey {
+        /// The key.
+        fingerprint: String,
+        /// The tag that marks keyhatch's keys.
+        tag: String,
+    },
+    /// Make one of the permission fixes.
+    Fix {
+        /// Which.
+        fix: Fix,
+    },
+}
+
+/// What an operation answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Reply {
+    /// The list, for [`Request::ListKeys`].
+    Keys(KeyList),
+    /// Done, for every other request.
+    Done,
+}
+
+/// Runs `request` on `store`, for the account `uid`: in this process in local mode, in the
+/// helper (as the person) in site mode.
+pub fn execute(store: &AuthorizedKeys, uid: u32, request: Request) -> Result<Reply, AppError> {
+    let tag = |s: &str| Tag::parse(s).map_err(|e| AppError::Storage(e.to_string()));
+    match request {
+        Request::ListKeys { tag: t } => {
+            let problems = ssh::health::check(store, uid);
+            let listing = ssh::list_keys(store, &tag(&t)?)?;
+            Ok(Reply::Keys(super::convert::key_list(
+                store, listing, problems,
+            )))
+        }
+        Request::CheckHome => {
+            store.check_home().map_err(ssh::Error::from)?;
+            Ok(Reply::Done)
+        }
+        Request::AppendKey { public_key, line } => {
+            let key = ssh_key::PublicKey::from_openssh(&public_key)
+                .map_err(|e| AppError::Storage(format!("not a public key: {e}")))?;
+            if line.contains('\n') {
+                return Err(AppError::Storage("one line at a time".into()));
+            }
+            store.append_key(&key, &line).map_err(ssh::Error::from)?;
+            Ok(Reply::Done)
+        }
+        Request::RevokeKey {
+            fingerprint,
+            tag: t,
+        } => {
+            ssh::revoke_key(store, &tag(&t)?, &fingerprint)?;
+            Ok(Reply::Done)
+        }
+        Request::Fix { fix } => {
+            ssh::health::fix(store, uid, fix.into()).map_err(ssh::Error::from)?;
+            Ok(Reply::Done)
+        }
+    }
+}
+
+/// Where a person's operations run.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// In this process, which runs as the account (local mode).
+    Direct {
+        /// The account's file.
+        store: AuthorizedKeys,
+        /// The account's uid.
+        uid: u32,
+    },
+    /// In a helper process that takes the person's uid (site mode).
+    Helper(Helper),
+}
+
+impl Backend {
+    /// Runs `request` where this backend runs operations. Blocking: call it from a blocking
+    /// thread.
+    pub fn run(&self, request: Request) -> Result<Reply, AppError> {
+        match self {
+            Self::Direct { store, uid } => execute(store, *uid, request),
+            Self::Helper(helper) => helper.call(&request),
+        }
+    }
+
+    /// The person's keyhatch keys and what sshd would mind.
+    pub fn list_keys(&self, tag: &Tag) -> Result<KeyList, AppError> {
+        match self.run(Request::ListKeys {
+            tag: tag.as_str().to_owned(),
+        })? {
+            Reply::Keys(list) => Ok(list),
+            Reply::Done => Err(unexpected()),
+        }
+    }
+
+    /// Generates a key here and has its public line appended there; returns the key only once
+    /// the line is durably in the file.
+    pub fn create_key(
+        &self,
+        tag: &Tag,
+        options: &KeyOptions,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<NewKey, AppError> {
+        // The home first: generating a key (slow with a passphrase) only to fail is wasteful.
+        self.run(Request::CheckHome)?;
+        let key = keygen::generate(tag, passphrase).map_err(ssh::Error::from)?;
+        let line = key.authorized_line(options).map_err(ssh::Error::from)?;
+        let public_key = key
+            .public
+            .to_openssh()
+            .map_err(|e| AppError::Keygen(e.to_string()))?;
+        self.run(Request::AppendKey { public_key, line })?;
+        Ok(key)
+    }
+
+    /// Removes keyhatch's key with `fingerprint`.
+    pub fn revoke_key(&self, tag: &Tag, fingerprint: &str) -> Result<(), AppError> {
+        self.run(Request::RevokeKey {
+            fingerprint: fingerprint.to_owned(),
+            tag: tag.as_str().to_owned(),
+        })
+        .map(drop)
+    }
+
+    /// Makes one permission fix.
+    pub fn fix(&self, fix: Fix) -> Result<(), AppError> {
+        self.run(Request::Fix { fix }).map(drop)
+    }
+}
+
+fn unexpected() -> AppError {
+    AppError::Storage("the helper gave an unexpected answer".into())
+}

@@ -1,0 +1,332 @@
+//! Site mode's login. The site's single sign-on proxy (nginx with oauth2-proxy, Apache with
+//! mod_auth_openidc, …) authenticates people and names them in a header. keyhatch trusts that
+//! header only on connections from the proxy: on its Unix socket from the proxy's account
+//! (`SO_PEERCRED`), on TCP from a configured proxy address (and on loopback, also from the
+//! proxy's account: any account on the host can connect from 127.0.0.1). The name maps to an
+//! account of the system's user database (NSS, so LDAP and SSSD accounts work); root, system
+//! accounts and people outside the allowed group are refused, each with a clear page.
+
+use std::ffi::CString;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::guard::escape;
+use super::page::plain_page;
+use super::peer::Peer;
+use crate::api::context::Remote;
+use crate::api::helper::Identity;
+use crate::audit::{Audit, Event};
+use crate::model::Account;
+
+/// Who may log in through the proxy, and how its header maps to an account.
+#[derive(Clone)]
+pub struct Site {
+    /// The header that names the person (`X-Forwarded-User`).
+    pub header: HeaderName,
+    /// The proxy's uid: the only account whose connections may carry the header on the socket
+    /// or on loopback.
+    pub proxy_uid: Option<u32>,
+    /// Addresses the proxy connects from over TCP.
+    pub trusted_proxies: Arc<[IpAddr]>,
+    /// The rule from the header's value to a login name.
+    pub user_map: UserMap,
+    /// The lowest uid served: below it are system accounts.
+    pub min_uid: u32,
+    /// Only members of this group (name, gid) are served, when set.
+    pub allowed_group: Option<(String, u32)>,
+    /// Where the profile menu's **Log out** goes (the proxy's sign-out).
+    pub logout_url: Option<String>,
+    /// Where logins and refusals are recorded.
+    pub audit: Audit,
+}
+
+/// The person a request is for, found by [`require_person`].
+#[derive(Debug, Clone)]
+pub struct Person {
+    /// Who the helper becomes.
+    pub identity: Identity,
+    /// What the page shows.
+    pub account: Account,
+}
+
+/// From the proxy's name for a person to a login name, as Open OnDemand's `user_map_match`:
+/// the first capture group of a regular expression (the whole match without one), lowercased
+/// when asked.
+#[derive(Debug, Clone)]
+pub struct UserMap {
+    pattern: regex_lite::Regex,
+    lowercase: bool,
+}
+
+impl UserMap {
+    /// The rule `pattern` (e.g. `^([^@]+)@example\.org$`), lowercasing the result when
+    /// `lowercase`.
+    pub fn new(pattern: &str, lowercase: bool) -> Result<Self, regex_lite::Error> {
+        Ok(Self {
+            pattern: regex_lite::Regex::new(pattern)?,
+            lowercase,
+        })
+    }
+
+    /// The login name for `name`, or `None` when the rule does not match.
+    pub fn map(&self, name: &str) -> Option<String> {
+        let captures = self.pattern.captures(name)?;
+        let user = captures.get(1).or_else(|| captures.get(0))?.as_str();
+        let user = if self.lowercase {
+            user.to_lowercase()
+        } else {
+            user.to_owned()
+        };
+        (!user.is_empty()).then_some(user)
+    }
+}
+
+/// Why a named person is not served.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    Unmapped,
+    Unknown(String),
+    Root,
+    SystemAccount(String, u32),
+    OutsideGroup(String, String),
+}
+
+impl Site {
+    /// Whether `peer` is the proxy, whose header is believed.
+    fn is_proxy(&self, peer: &Peer) -> bool {
+        match peer {
+            Peer::Unix { uid } => self.proxy_uid.is_some() && *uid == self.proxy_uid,
+            Peer::Loopback { addr, uid } => {
+                self.trusted_proxies.contains(&addr.ip())
+                    && self.proxy_uid.is_some()
+                    && *uid == self.proxy_uid
+            }
+            Peer::Remote(addr) => self.trusted_proxies.contains(&addr.ip()),
+        }
+    }
+
+    /// The account the proxy's `name` stands for, or why it is refused.
+    fn person(&self, name: &str) -> Result<Person, Refusal> {
+        let user = self.user_map.map(name).ok_or(Refusal::Unmapped)?;
+        let entry = nix::unistd::User::from_name(&user)
+            .ok()
+            .flatten()
+            .ok_or_else(|| Refusal::Unknown(user.clone()))?;
+        let uid = entry.uid.as_raw();
+        if uid == 0 {
+            return Err(Refusal::Root);
+        }
+        if uid < self.min_uid {
+            return Err(Refusal::SystemAccount(user, uid));
+        }
+        let groups: Vec<u32> = CString::new(user.clone())
+            .ok()
+            .and_then(|c| nix::unistd::getgrouplist(&c, entry.gid).ok())
+            .unwrap_or_else(|| vec![entry.gid])
+            .into_iter()
+            .map(nix::unistd::Gid::as_raw)
+            .collect();
+        if let Some((group, gid)) = &self.allowed_group
+            && !groups.contains(gid)
+        {
+            return Err(Refusal::OutsideGroup(user, group.clone()));
+        }
+        let gecos = entry.gecos.to_string_lossy();
+        let full_name = gecos.split(',').next().unwrap_or("").trim();
+        Ok(Person {
+            account: Account {
+                user: user.clone(),
+                display_name: if full_name.is_empty() {
+                    user.clone()
+                } else {
+                    full_name.to_owned()
+                },
+                logout_url: self.logout_url.clone(),
+            },
+            identity: Identity {
+                user,
+                uid,
+                gid: entry.gid.as_raw(),
+                groups,
+                home: entry.dir,
+            },
+        })
+    }
+}
+
+/// Middleware: finds the person the proxy names, or answers 401 (no name, or a name from
+/// anywhere but the proxy) or 403 (a name keyhatch does not serve).
+pub async fn require_person(
+    State(site): State<Site>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<Peer>>()
+        .map(|p| p.0.clone());
+    let named = request
+        .headers()
+        .get(&site.header)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let from_proxy = peer.as_ref().is_some_and(|p| site.is_proxy(p));
+    let remote = client_address(&request, peer.as_ref(), from_proxy);
+    let record = |account: &str, action: &str, outcome: &str| {
+        site.audit.record(&Event {
+            action,
+            account,
+            remote: &remote,
+            fingerprint: None,
+            outcome,
+        });
+    };
+    let Some(name) = named.filter(|_| from_proxy) else {
+        if !from_proxy && request.headers().contains_key(&site.header) {
+            record(
+                "",
+                "refused",
+                "user header from a peer that is not the proxy",
+            );
+        }
+        return plain_page(
+            StatusCode::UNAUTHORIZED,
+            "Log in · keyhatch",
+            "<h1>Log in through your site</h1><p>keyhatch is reached through your site's login \
+             page. Open it at the address your site gave you.</p>",
+        );
+    };
+    match site.person(&name) {
+        Ok(person) => {
+            request.extensions_mut().insert(Remote(remote));
+            request.extensions_mut().insert(person);
+            next.run(request).await
+        }
+        Err(refusal) => {
+            let (why, page) = refusal_page(&refusal);
+            record(&name, "refused", why);
+            plain_page(StatusCode::FORBIDDEN, "Not served · keyhatch", &page)
+        }
+    }
+}
+
+/// The client's address: what the proxy reports (`X-Real-IP`, else the first
+/// `X-Forwarded-For`), or the connection's own.
+fn client_address(request: &Request, peer: Option<&Peer>, from_proxy: bool) -> String {
+    let reported = from_proxy
+        .then(|| {
+            let headers = request.headers();
+            headers
+                .get("x-real-ip")
+                .or_else(|| headers.get("x-forwarded-for"))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.trim().to_owned())
+        })
+        .flatten();
+    reported.unwrap_or_else(|| peer.map_or_else(|| "unknown".to_owned(), Peer::address))
+}
+
+fn refusal_page(refusal: &Refusal) -> (&'static str, String) {
+    match refusal {
+        Refusal::Unmapped => (
+            "name does not match the user map",
+            "<h1>Unknown person</h1><p>Your login name does not match any account on this \
+             cluster. Ask your administrator.</p>"
+                .to_owned(),
+        ),
+        Refusal::Unknown(user) => (
+            "no such account",
+            format!(
+                "<h1>No account</h1><p>There is no account <b>{}</b> on this cluster. Ask your \
+                 administrator.</p>",
+                escape(user)
+            ),
+        ),
+        Refusal::Root => (
+            "root",
+            "<h1>Not for root</h1><p>keyhatch does not manage root's SSH keys.</p>".to_owned(),
+        ),
+        Refusal::SystemAccount(user, uid) => (
+            "system account",
+            format!(
+                "<h1>Not for system accounts</h1><p><b>{}</b> (uid {uid}) is a system account; \
+                 keyhatch manages the keys of people's accounts only.</p>",
+                escape(user)
+            ),
+        ),
+        Refusal::OutsideGroup(user, group) => (
+            "outside the allowed group",
+            format!(
+                "<h1>Not allowed</h1><p><b>{}</b> is not in the group <b>{}</b>, whose members \
+                 this keyhatch serves. Ask your administrator.</p>",
+                escape(user),
+                escape(group)
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_map_takes_the_first_group_and_lowercases_when_asked() {
+        let map = UserMap::new(r"^([^@]+)@example\.org$", true).unwrap();
+        assert_eq!(map.map("Alice@example.org").as_deref(), Some("alice"));
+        assert_eq!(map.map("alice@evil.org"), None);
+        let plain = UserMap::new("^.+$", false).unwrap();
+        assert_eq!(plain.map("Bob").as_deref(), Some("Bob"));
+    }
+
+    fn site() -> Site {
+        Site {
+            header: HeaderName::from_static("x-forwarded-user"),
+            proxy_uid: Some(33),
+            trusted_proxies: Arc::from([IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 5])]),
+            user_map: UserMap::new("^(.+)$", false).unwrap(),
+            min_uid: 1000,
+            allowed_group: None,
+            logout_url: None,
+            audit: Audit::to_stderr(),
+        }
+    }
+
+    #[test]
+    fn only_the_proxy_is_believed() {
+        let site = site();
+        let loopback = |uid| Peer::Loopback {
+            addr: "127.0.0.1:5000".parse().unwrap(),
+            uid,
+        };
+        assert!(site.is_proxy(&Peer::Unix { uid: Some(33) }));
+        assert!(!site.is_proxy(&Peer::Unix { uid: Some(1000) }));
+        assert!(site.is_proxy(&loopback(Some(33))));
+        assert!(
+            !site.is_proxy(&loopback(Some(1000))),
+            "loopback alone proves nothing"
+        );
+        assert!(site.is_proxy(&Peer::Remote("10.0.0.5:4000".parse().unwrap())));
+        assert!(!site.is_proxy(&Peer::Remote("10.0.0.6:4000".parse().unwrap())));
+    }
+
+    #[test]
+    fn root_system_accounts_and_unknown_names_are_refused() {
+        let site = site();
+        assert_eq!(site.person("root").unwrap_err(), Refusal::Root);
+        assert!(matches!(
+            site.person("daemon"),
+            Err(Refusal::SystemAccount(_, 1))
+        ));
+        assert!(matches!(
+            site.person("no-such-account-keyhatch"),
+            Err(Refusal::Unknown(_))
+        ));
+    }
+}
