@@ -30,6 +30,17 @@ if [ ${#packages[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
+# Site mode's tests put Debian's nginx in front of keyhatch; apt must not start a system nginx
+# on port 80 while installing it.
+if [ ! -x /usr/sbin/nginx ]; then
+  step "Debian package: nginx (for the site-mode tests; its service is not started)"
+  as_root apt-get update -qq
+  printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+  as_root chmod +x /usr/sbin/policy-rc.d
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null
+  as_root rm -f /usr/sbin/policy-rc.d
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "Rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown

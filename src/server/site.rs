@@ -187,9 +187,14 @@ pub async fn require_person(
         });
     };
     let Some(name) = named.filter(|_| from_proxy) else {
-        if !from_proxy && request.headers().contains_key(&site.header) {
+        if let Some(claimed) = request
+            .headers()
+            .get(&site.header)
+            .filter(|_| !from_proxy)
+            .and_then(|v| v.to_str().ok())
+        {
             record(
-                "",
+                claimed,
                 "refused",
                 "user header from a peer that is not the proxy",
             );

@@ -130,9 +130,30 @@ pub struct Account {
 impl Account {
     /// Creates an account with no home and no login shell.
     pub fn create() -> Self {
+        Self::create_with(&["--no-create-home", "--shell", "/usr/sbin/nologin"])
+    }
+
+    /// Creates a person's account: a home of its own, a shell, and a password field sshd does
+    /// not take for locked (`*`: no password login, keys only).
+    pub fn create_person() -> Self {
+        Self::create_with(&["--create-home", "--shell", "/bin/sh", "--password", "*"])
+    }
+
+    /// Creates a system account (uid below 1000).
+    pub fn create_system() -> Self {
+        Self::create_with(&[
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+        ])
+    }
+
+    fn create_with(options: &[&str]) -> Self {
         let name = format!("khtest{:08x}", rand_u32());
         let status = Command::new("useradd")
-            .args(["--no-create-home", "--shell", "/usr/sbin/nologin", &name])
+            .args(options)
+            .arg(&name)
             .status()
             .expect("useradd runs (the tests run as root)");
         assert!(status.success(), "useradd {name}");
@@ -146,6 +167,16 @@ impl Account {
         };
         let (uid, gid) = (id("-u"), id("-g"));
         Self { name, uid, gid }
+    }
+
+    /// The account's home directory, from passwd.
+    pub fn home(&self) -> PathBuf {
+        let out = Command::new("getent")
+            .args(["passwd", &self.name])
+            .output()
+            .unwrap();
+        let entry = String::from_utf8(out.stdout).unwrap();
+        PathBuf::from(entry.trim().split(':').nth(5).unwrap())
     }
 
     /// Runs `program` with `args` as this account (setpriv: uid, gid, no supplementary
@@ -189,7 +220,10 @@ impl Account {
 
 impl Drop for Account {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).status();
+        // --remove takes the home (and mail spool) with it.
+        let _ = Command::new("userdel")
+            .args(["--remove", &self.name])
+            .output();
     }
 }
 
@@ -309,7 +343,8 @@ impl App {
     }
 }
 
-fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
+/// The status, headers and body of `response`.
+pub fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
     Reply {
         status: response.status().as_u16(),
         headers: response.headers().clone(),

@@ -9,4 +9,5 @@ mod http;
 mod layers;
 mod local_security;
 mod openssh_compat;
+mod site;
 mod sshd_login;

@@ -9,14 +9,21 @@ use std::time::{Duration, Instant};
 use crate::helpers::spawn_app;
 
 /// A private sshd on a free loopback port that reads `<home>/.ssh/authorized_keys`.
-struct Sshd {
+pub(crate) struct Sshd {
     child: Child,
     port: u16,
     dir: PathBuf,
+    user: String,
 }
 
 impl Sshd {
+    /// An sshd that lets in only this test's own account, with keys from `home`.
     fn start(dir: &Path, home: &Path) -> Self {
+        Self::start_for(dir, &user(), home)
+    }
+
+    /// An sshd that lets in only `user`, with keys from `<home>/.ssh/authorized_keys`.
+    pub(crate) fn start_for(dir: &Path, user: &str, home: &Path) -> Self {
         let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -43,7 +50,6 @@ impl Sshd {
                 host_key = host_key.display(),
                 pid = dir.join("sshd.pid").display(),
                 home = home.display(),
-                user = user(),
             ),
         )
         .unwrap();
@@ -66,11 +72,12 @@ impl Sshd {
             child,
             port,
             dir: dir.to_owned(),
+            user: user.to_owned(),
         }
     }
 
     /// Runs `true` over ssh with `key`; `passphrase` is given through SSH_ASKPASS, not an argument.
-    fn login(&self, key: &Path, passphrase: Option<&str>) -> Output {
+    pub(crate) fn login(&self, key: &Path, passphrase: Option<&str>) -> Output {
         let mut ssh = Command::new("ssh");
         ssh.args(["-F", "/dev/null", "-i"])
             .arg(key)
@@ -82,7 +89,7 @@ impl Sshd {
                 "PasswordAuthentication=no",
             ])
             .args(["-o", "ConnectTimeout=10", "-p", &self.port.to_string()])
-            .arg(format!("{}@127.0.0.1", user()))
+            .arg(format!("{}@127.0.0.1", self.user))
             .arg("true")
             .stdin(Stdio::null());
         match passphrase {
@@ -99,7 +106,7 @@ impl Sshd {
         ssh.output().expect("ssh runs")
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
     }
 }
@@ -145,7 +152,7 @@ fn keypair(path: &Path, comment: &str) {
     );
 }
 
-fn write_private(path: &Path, contents: &str, mode: u32) {
+pub(crate) fn write_private(path: &Path, contents: &str, mode: u32) {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -157,7 +164,7 @@ fn write_private(path: &Path, contents: &str, mode: u32) {
 
 /// A directory sshd's StrictModes accepts: every ancestor owned by root or us and writable by
 /// neither group nor others. target/ when the checkout allows it (not under /tmp), else /run.
-fn test_dir() -> tempfile::TempDir {
+pub(crate) fn test_dir() -> tempfile::TempDir {
     let candidates = [Path::new(env!("CARGO_TARGET_TMPDIR")), Path::new("/run")];
     let base = candidates
         .into_iter()

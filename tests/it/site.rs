@@ -1,0 +1,399 @@
+//! Site mode behind a real proxy: Debian's nginx authenticates with auth_basic and passes
+//! `$remote_user` as `X-Forwarded-User` over keyhatch's Unix socket. keyhatch runs as root (as
+//! the tests do) and works in each person's home through a helper that has become them.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+
+use crate::helpers::{Account, Reply};
+use crate::sshd_login::{Sshd, test_dir, write_private};
+
+/// keyhatch in site mode and nginx in front of it; both stopped on drop.
+struct SiteStack {
+    /// The socket, nginx's files; removed on drop, after both are stopped.
+    _dir: tempfile::TempDir,
+    keyhatch: Child,
+    nginx: Child,
+    /// `http://localhost:PORT`, through nginx.
+    base: String,
+    socket: PathBuf,
+    passwords: Vec<(String, String)>,
+    agent: ureq::Agent,
+}
+
+impl SiteStack {
+    /// Starts both, with `people` (name, password) in nginx's password file and `extra`
+    /// flags for keyhatch.
+    fn start(people: &[&str], extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // nginx's workers run as www-data: they must reach the password file and the socket.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let socket = dir.path().join("keyhatch.sock");
+        let port = free_port();
+        let mut keyhatch = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+            .args(["--mode", "site", "--proxy-user", "www-data", "--socket"])
+            .arg(&socket)
+            .arg("--public-url")
+            .arg(format!("http://localhost:{port}"))
+            .args(extra)
+            .env_remove("KEYHATCH_TOKEN")
+            .env_remove("KEYHATCH_CONFIG")
+            .env("XDG_CONFIG_HOME", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("keyhatch starts");
+        let mut lines = BufReader::new(keyhatch.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("keyhatch says it serves").unwrap();
+        assert!(first.contains("site mode"), "{first}");
+        std::thread::spawn(move || lines.for_each(drop));
+
+        let passwords: Vec<(String, String)> = people
+            .iter()
+            .map(|name| ((*name).to_owned(), format!("pw-{name}")))
+            .collect();
+        let mut htpasswd = String::new();
+        for (name, password) in &passwords {
+            let hash = Command::new("openssl")
+                .args(["passwd", "-apr1", password])
+                .output()
+                .unwrap();
+            htpasswd.push_str(&format!(
+                "{name}:{}",
+                String::from_utf8(hash.stdout).unwrap()
+            ));
+        }
+        let nginx_dir = dir.path().join("nginx");
+        fs::create_dir(&nginx_dir).unwrap();
+        fs::write(nginx_dir.join("htpasswd"), htpasswd).unwrap();
+        fs::set_permissions(
+            nginx_dir.join("htpasswd"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let d = nginx_dir.display();
+        let config = format!(
+            "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+                 auth_basic \"keyhatch\";\n      auth_basic_user_file {d}/htpasswd;\n\
+                 proxy_pass http://unix:{socket}:;\n      proxy_set_header Host $http_host;\n\
+                 proxy_set_header X-Forwarded-User $remote_user;\n\
+                 proxy_set_header X-Real-IP $remote_addr;\n    }}\n  }}\n}}\n",
+            socket = socket.display()
+        );
+        fs::write(nginx_dir.join("nginx.conf"), config).unwrap();
+        let nginx = Command::new("/usr/sbin/nginx")
+            .arg("-p")
+            .arg(&nginx_dir)
+            .arg("-c")
+            .arg(nginx_dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx starts (the README's test command installs it)");
+        wait_for(|| UnixStream::connect(&socket).is_ok(), "keyhatch's socket");
+        wait_for(
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "nginx",
+        );
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Self {
+            _dir: dir,
+            keyhatch,
+            nginx,
+            base: format!("http://localhost:{port}"),
+            socket,
+            passwords,
+            agent,
+        }
+    }
+
+    fn basic(&self, who: &str) -> String {
+        let (_, password) = self.passwords.iter().find(|(n, _)| n == who).unwrap();
+        format!(
+            "Basic {}",
+            BASE64_STANDARD.encode(format!("{who}:{password}"))
+        )
+    }
+
+    /// GET `path` through nginx as `who`.
+    fn get(&self, who: &str, path: &str) -> Reply {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", self.basic(who))
+            .call()
+            .unwrap();
+        crate::helpers::reply(response)
+    }
+
+    /// POSTs JSON to `path` through nginx as `who`.
+    fn post(&self, who: &str, path: &str, body: &str) -> Reply {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", self.basic(who))
+            .content_type("application/json")
+            .send(body)
+            .unwrap();
+        crate::helpers::reply(response)
+    }
+}
+
+impl Drop for SiteStack {
+    fn drop(&mut self) {
+        for child in [&mut self.nginx, &mut self.keyhatch] {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn wait_for(ready: impl Fn() -> bool, what: &str) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what} did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mode_and_owner(path: &Path) -> (u32, u32) {
+    let meta = fs::symlink_metadata(path).unwrap();
+    (meta.permissions().mode() & 0o7777, meta.uid())
+}
+
+#[test]
+fn a_person_generates_through_the_proxy_into_their_own_home_and_the_key_logs_in() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name, &bob.name], &[]);
+
+    let generated = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_eq!(generated.status, 200, "{}", generated.body);
+    let key = generated.json();
+    let ssh = alice.home().join(".ssh");
+    let file = ssh.join("authorized_keys");
+    assert_eq!(mode_and_owner(&ssh), (0o700, alice.uid));
+    assert_eq!(mode_and_owner(&file), (0o600, alice.uid));
+    assert_eq!(fs::metadata(&file).unwrap().gid(), alice.gid);
+    let line = fs::read_to_string(&file).unwrap();
+    assert!(
+        line.starts_with("restrict,pty ssh-ed25519 ") && line.ends_with(" fileglancer\n"),
+        "{line}"
+    );
+
+    let account = stack.get(&alice.name, "/api/account").json();
+    assert_eq!(account["user"], alice.name.as_str());
+
+    // sshd is the judge: the key logs in as alice.
+    let dir = test_dir();
+    let private = dir.path().join("alice_key");
+    write_private(&private, key["private_key"].as_str().unwrap(), 0o600);
+    let sshd = Sshd::start_for(dir.path(), &alice.name, &alice.home());
+    let login = sshd.login(&private, None);
+    assert!(
+        login.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&login.stderr),
+        sshd.log()
+    );
+
+    // bob sees only his own keys, and cannot revoke alice's.
+    let bobs = stack.get(&bob.name, "/api/keys/list").json();
+    assert_eq!(bobs["keys"].as_array().unwrap().len(), 0, "{bobs}");
+    let fingerprint = key["info"]["fingerprint"].as_str().unwrap();
+    let body = serde_json::json!({ "fingerprint": fingerprint }).to_string();
+    assert_eq!(stack.post(&bob.name, "/api/keys/revoke", &body).status, 404);
+    assert_eq!(fs::read_to_string(&file).unwrap(), line);
+    let bob_key = stack.post(&bob.name, "/api/keys/generate", "{}");
+    assert_eq!(bob_key.status, 200, "{}", bob_key.body);
+    let alices = stack.get(&alice.name, "/api/keys/list").json();
+    assert_eq!(alices["keys"].as_array().unwrap().len(), 1, "{alices}");
+    assert_eq!(
+        stack.post(&alice.name, "/api/keys/revoke", &body).status,
+        200
+    );
+    assert!(
+        !sshd.login(&private, None).status.success(),
+        "revoked, it no longer logs in"
+    );
+}
+
+#[test]
+fn root_system_accounts_and_headers_from_anyone_but_the_proxy_are_refused() {
+    let alice = Account::create_person();
+    let system = Account::create_system();
+    let stack = SiteStack::start(&["root", &system.name, &alice.name], &[]);
+
+    let root = stack.get("root", "/ssh-keys");
+    assert_eq!(root.status, 403);
+    assert!(root.body.contains("Not for root"), "{}", root.body);
+    let sys = stack.get(&system.name, "/api/keys/list");
+    assert_eq!(sys.status, 403);
+    assert!(sys.body.contains("system account"), "{}", sys.body);
+
+    // The header sent straight to the socket by a process that is not the proxy (root here):
+    // nobody is logged in.
+    let mut stream = UnixStream::connect(&stack.socket).unwrap();
+    let request = format!(
+        "GET /api/keys/list HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-User: {}\r\nConnection: close\r\n\r\n",
+        alice.name
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    // Through nginx without a password: nginx's own 401.
+    let anonymous = stack
+        .agent
+        .get(format!("{}/ssh-keys", stack.base))
+        .call()
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert!(
+        !alice.home().join(".ssh").exists(),
+        "nothing was written for alice"
+    );
+}
+
+#[test]
+fn the_header_on_tcp_is_believed_only_from_the_proxys_address_and_account() {
+    let alice = Account::create_person();
+    let port = free_port();
+    let mut keyhatch = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .args([
+            "--mode",
+            "site",
+            "--proxy-user",
+            "www-data",
+            "--trusted-proxies",
+            "127.0.0.1",
+        ])
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "keyhatch",
+    );
+    let request = format!(
+        "GET /api/keys/list HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-User: {}\r\nConnection: close\r\n\r\n",
+        alice.name
+    );
+    // From 127.0.0.1, but as root, not as www-data: loopback alone proves nothing.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let _ = keyhatch.kill();
+    let _ = keyhatch.wait();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}
+
+#[test]
+fn links_a_person_plants_reach_nothing_outside_their_reach() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name], &[]);
+    let home = alice.home();
+    let as_alice = |args: &[&str]| {
+        let out = alice.run(args[0], &args[1..]);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let root_ssh = fs::read_dir("/root/.ssh").map(|d| d.count()).unwrap_or(0);
+    let shadow = fs::read("/etc/shadow").unwrap();
+    let shadow_meta = fs::metadata("/etc/shadow").unwrap();
+
+    // ~/.ssh -> /root/.ssh
+    as_alice(&[
+        "ln",
+        "-s",
+        "/root/.ssh",
+        home.join(".ssh").to_str().unwrap(),
+    ]);
+    let refused = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_ne!(refused.status, 200, "{}", refused.body);
+    assert!(!refused.body.contains("PRIVATE KEY"));
+    assert_eq!(
+        fs::read_dir("/root/.ssh").map(|d| d.count()).unwrap_or(0),
+        root_ssh
+    );
+    assert_eq!(stack.get(&alice.name, "/api/keys/list").status, 500);
+
+    // ~/.ssh/authorized_keys -> /etc/shadow
+    as_alice(&["rm", home.join(".ssh").to_str().unwrap()]);
+    as_alice(&["mkdir", "-m", "700", home.join(".ssh").to_str().unwrap()]);
+    as_alice(&[
+        "ln",
+        "-s",
+        "/etc/shadow",
+        home.join(".ssh/authorized_keys").to_str().unwrap(),
+    ]);
+    let refused = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_ne!(refused.status, 200, "{}", refused.body);
+    let listed = stack.get(&alice.name, "/api/keys/list");
+    assert_ne!(
+        listed.status, 200,
+        "alice cannot read /etc/shadow, so neither can her helper"
+    );
+    assert!(!listed.body.contains("root:"), "{}", listed.body);
+    let fix = stack.post(&alice.name, "/api/keys/fix", r#"{"fix":"FileMode"}"#);
+    assert_ne!(fix.status, 200, "{}", fix.body);
+    assert_eq!(fs::read("/etc/shadow").unwrap(), shadow);
+    let after = fs::metadata("/etc/shadow").unwrap();
+    assert_eq!(
+        (after.uid(), after.gid(), after.mode(), after.mtime()),
+        (
+            shadow_meta.uid(),
+            shadow_meta.gid(),
+            shadow_meta.mode(),
+            shadow_meta.mtime()
+        )
+    );
+}
+
+#[test]
+fn healthz_answers_without_login_and_names_nobody() {
+    let stack = SiteStack::start(&[], &[]);
+    let mut stream = UnixStream::connect(&stack.socket).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: anything\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nok\n"), "{answer}");
+}
