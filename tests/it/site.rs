@@ -333,7 +333,8 @@ fn links_a_person_plants_reach_nothing_outside_their_reach() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let root_ssh = fs::read_dir("/root/.ssh").map(|d| d.count()).unwrap_or(0);
+    let entries = |dir: &str| fs::read_dir(dir).map_or(0, Iterator::count);
+    let root_ssh = entries("/root/.ssh");
     let shadow = fs::read("/etc/shadow").unwrap();
     let shadow_meta = fs::metadata("/etc/shadow").unwrap();
 
@@ -347,10 +348,7 @@ fn links_a_person_plants_reach_nothing_outside_their_reach() {
     let refused = stack.post(&alice.name, "/api/keys/generate", "{}");
     assert_ne!(refused.status, 200, "{}", refused.body);
     assert!(!refused.body.contains("PRIVATE KEY"));
-    assert_eq!(
-        fs::read_dir("/root/.ssh").map(|d| d.count()).unwrap_or(0),
-        root_ssh
-    );
+    assert_eq!(entries("/root/.ssh"), root_ssh);
     assert_eq!(stack.get(&alice.name, "/api/keys/list").status, 500);
 
     // ~/.ssh/authorized_keys -> /etc/shadow
