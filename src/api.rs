@@ -17,6 +17,8 @@ mod fix_permissions;
 mod generate_key;
 #[cfg(feature = "ssr")]
 pub mod helper;
+#[cfg(feature = "ssr")]
+pub mod limits;
 mod list_keys;
 mod revoke_key;
 

@@ -20,6 +20,9 @@ pub enum AppError {
     /// The request would change what keyhatch may not change (a key it did not add).
     #[error("{0}")]
     Forbidden(String),
+    /// A per-person limit of the site is reached.
+    #[error("{0}")]
+    TooMany(String),
     /// The file is held by another program; trying again later may work.
     #[error("{0}")]
     Busy(String),
@@ -39,6 +42,7 @@ impl AppError {
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Busy(_) => 503,
+            Self::TooMany(_) => 429,
             Self::Storage(_) | Self::Keygen(_) | Self::Request(_) => 500,
         }
     }

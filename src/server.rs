@@ -22,6 +22,7 @@ use leptos_axum::ResponseOptions;
 
 use crate::api::backend::Backend;
 use crate::api::context::AppState;
+use crate::api::limits::KeysPerHour;
 use crate::app::shell;
 use crate::audit::Audit;
 use crate::paths::SSH_KEYS_PATH;
@@ -64,6 +65,11 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
         audit: audit.clone(),
         max_file_size: settings.max_file_size,
         lock_timeout: settings.lock_timeout,
+        max_keys: settings.site.as_ref().map(|s| s.max_keys),
+        keys_per_hour: settings
+            .site
+            .as_ref()
+            .map(|s| KeysPerHour::new(s.keys_per_hour)),
     };
     if settings.site.is_none() && !settings.home.is_dir() {
         eprintln!(

@@ -27,6 +27,8 @@ pub enum Request {
         public_key: String,
         /// The whole line: options, key, comment.
         line: String,
+        /// The most keys tagged `tag` the file may hold (site mode), and the tag.
+        cap: Option<(usize, String)>,
     },
     /// Remove keyhatch's key with `fingerprint`.
     RevokeKey {
@@ -67,13 +69,20 @@ pub fn execute(store: &AuthorizedKeys, uid: u32, request: Request) -> Result<Rep
             store.check_home().map_err(ssh::Error::from)?;
             Ok(Reply::Done)
         }
-        Request::AppendKey { public_key, line } => {
+        Request::AppendKey {
+            public_key,
+            line,
+            cap,
+        } => {
             let key = ssh_key::PublicKey::from_openssh(&public_key)
                 .map_err(|e| AppError::Storage(format!("not a public key: {e}")))?;
             if line.contains('\n') {
                 return Err(AppError::Storage("one line at a time".into()));
             }
-            store.append_key(&key, &line).map_err(ssh::Error::from)?;
+            let cap = cap.map(|(max, t)| tag(&t).map(|t| (t, max))).transpose()?;
+            store
+                .append_key_within(&key, &line, cap.as_ref().map(|(t, max)| (t, *max)))
+                .map_err(ssh::Error::from)?;
             Ok(Reply::Done)
         }
         Request::RevokeKey {
@@ -140,7 +149,15 @@ impl Backend {
             .public
             .to_openssh()
             .map_err(|e| AppError::Keygen(e.to_string()))?;
-        self.run(Request::AppendKey { public_key, line })?;
+        let cap = match self {
+            Self::Direct { .. } => None,
+            Self::Helper(helper) => helper.max_keys.map(|max| (max, tag.as_str().to_owned())),
+        };
+        self.run(Request::AppendKey {
+            public_key,
+            line,
+            cap,
+        })?;
         Ok(key)
     }
 

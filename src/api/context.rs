@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::backend::Backend;
 use super::helper::{Helper, Identity};
+use super::limits::KeysPerHour;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::model::Account;
@@ -31,6 +32,10 @@ pub struct AppState {
     pub max_file_size: u64,
     /// How long to wait for another program's lock, for helpers.
     pub lock_timeout: Duration,
+    /// Site mode: the most keyhatch keys a person's file may hold.
+    pub max_keys: Option<usize>,
+    /// Site mode: how many keys a person may generate per hour.
+    pub keys_per_hour: Option<KeysPerHour>,
 }
 
 impl AppState {
@@ -41,6 +46,7 @@ impl AppState {
                 identity,
                 max_file_size: self.max_file_size,
                 lock_timeout: self.lock_timeout,
+                max_keys: self.max_keys,
             })),
             account,
             ..self.clone()

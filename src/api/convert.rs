@@ -87,6 +87,7 @@ impl From<ssh::Error> for AppError {
             ssh::Error::Store(e @ (StoreError::NotOurs(_) | StoreError::NotYours { .. })) => {
                 Self::Forbidden(e.to_string())
             }
+            ssh::Error::Store(e @ StoreError::TooManyKeys(_)) => Self::TooMany(e.to_string()),
             ssh::Error::Store(e @ (StoreError::Locked(_) | StoreError::Busy(_))) => {
                 Self::Busy(e.to_string())
             }

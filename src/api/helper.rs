@@ -48,6 +48,8 @@ pub struct Helper {
     pub max_file_size: u64,
     /// How long to wait for another program's lock.
     pub lock_timeout: Duration,
+    /// The most keyhatch keys the person's file may hold.
+    pub max_keys: Option<usize>,
 }
 
 /// What the server sends a helper.

@@ -30,7 +30,15 @@ pub struct Guard {
 }
 
 impl Guard {
-    fn refuse(&self, request: &Request, status: StatusCode, why: &str, page: &str) -> Response {
+    /// Records the refusal and answers it with a page. The request's body (a little of it) is
+    /// read first, so the connection stays usable for the client's next request.
+    async fn refuse(
+        &self,
+        request: Request,
+        status: StatusCode,
+        why: &str,
+        page: &str,
+    ) -> Response {
         let remote = request
             .extensions()
             .get::<ConnectInfo<Peer>>()
@@ -42,6 +50,7 @@ impl Guard {
             fingerprint: None,
             outcome: why,
         });
+        let _ = axum::body::to_bytes(request.into_body(), 64 * 1024).await;
         plain_page(status, "Refused · keyhatch", page)
     }
 }
@@ -104,14 +113,20 @@ pub async fn check_host(State(guard): State<Guard>, request: Request, next: Next
                  <code>{}</code>.</p>",
                 escape(host)
             );
-            guard.refuse(&request, StatusCode::FORBIDDEN, "foreign host", &page)
+            guard
+                .refuse(request, StatusCode::FORBIDDEN, "foreign host", &page)
+                .await
         }
-        None => guard.refuse(
-            &request,
-            StatusCode::BAD_REQUEST,
-            "no host",
-            "<h1>Bad request</h1><p>The request names no host.</p>",
-        ),
+        None => {
+            guard
+                .refuse(
+                    request,
+                    StatusCode::BAD_REQUEST,
+                    "no host",
+                    "<h1>Bad request</h1><p>The request names no host.</p>",
+                )
+                .await
+        }
     }
 }
 
@@ -157,7 +172,9 @@ pub async fn check_peer(State(guard): State<Guard>, mut request: Request, next: 
          with <code>make run</code>.</p>",
         escape(&guard.account)
     );
-    guard.refuse(&request, StatusCode::FORBIDDEN, "another account", &page)
+    guard
+        .refuse(request, StatusCode::FORBIDDEN, "another account", &page)
+        .await
 }
 
 /// Refuses a request that changes something when a browser says another site sent it
@@ -171,7 +188,9 @@ pub async fn check_cross_site(
     if let Some(why) = cross_site(request.method(), request.headers()) {
         let page = "<h1>Refused</h1><p>Another site tried to act on your keys. keyhatch accepts \
                     changes only from its own page.</p>";
-        return guard.refuse(&request, StatusCode::FORBIDDEN, why, page);
+        return guard
+            .refuse(request, StatusCode::FORBIDDEN, why, page)
+            .await;
     }
     if request.method() == Method::POST
         && request.uri().path().starts_with("/api/")
@@ -179,12 +198,14 @@ pub async fn check_cross_site(
     {
         let page = "<h1>Unsupported request</h1><p>keyhatch's API takes \
                     <code>Content-Type: application/json</code>.</p>";
-        return guard.refuse(
-            &request,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "not json",
-            page,
-        );
+        return guard
+            .refuse(
+                request,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not json",
+                page,
+            )
+            .await;
     }
     next.run(request).await
 }

@@ -103,6 +103,12 @@ pub struct Cli {
     /// Site mode: where Log out goes, e.g. /oauth2/sign_out.
     #[arg(long, env = "KEYHATCH_LOGOUT_URL")]
     pub logout_url: Option<String>,
+    /// Site mode: keys a person may generate per hour [default: 10].
+    #[arg(long, env = "KEYHATCH_KEYS_PER_HOUR")]
+    pub keys_per_hour: Option<usize>,
+    /// Site mode: keyhatch keys a person's file may hold [default: 20].
+    #[arg(long, env = "KEYHATCH_MAX_KEYS")]
+    pub max_keys: Option<usize>,
 }
 
 /// Whom keyhatch serves.
@@ -141,6 +147,8 @@ struct FileSettings {
     min_uid: Option<u32>,
     allowed_group: Option<String>,
     logout_url: Option<String>,
+    keys_per_hour: Option<usize>,
+    max_keys: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,6 +220,10 @@ pub struct SiteSettings {
     pub allowed_group: Option<(String, u32)>,
     /// Where Log out goes.
     pub logout_url: Option<String>,
+    /// Keys a person may generate per hour.
+    pub keys_per_hour: usize,
+    /// keyhatch keys a person's file may hold.
+    pub max_keys: usize,
 }
 
 /// Why keyhatch cannot start.
@@ -436,6 +448,8 @@ fn site_settings(
         min_uid: cli.min_uid.or(file.min_uid).unwrap_or(1000),
         allowed_group,
         logout_url: cli.logout_url.take().or(file.logout_url.take()),
+        keys_per_hour: cli.keys_per_hour.or(file.keys_per_hour).unwrap_or(10),
+        max_keys: cli.max_keys.or(file.max_keys).unwrap_or(20),
     })
 }
 

@@ -151,6 +151,17 @@ impl AuthorizedKeys {
     /// not end in one, and returns only once the data is fsynced. Refuses a key already present.
     /// On failure the file is left as it was.
     pub fn append_key(&self, key: &PublicKey, line: &str) -> Result<(), StoreError> {
+        self.append_key_within(key, line, None)
+    }
+
+    /// [`Self::append_key`], refusing it when the file already holds `cap.1` keys tagged
+    /// `cap.0` (checked under the lock, so concurrent additions cannot pass the cap together).
+    pub fn append_key_within(
+        &self,
+        key: &PublicKey,
+        line: &str,
+        cap: Option<(&Tag, usize)>,
+    ) -> Result<(), StoreError> {
         debug_assert!(!line.contains('\n'), "one line at a time");
         let dir = SshDir::open_or_create(&self.home)?;
         let locked = Locked::acquire(&dir, true, self.max_size, self.lock_timeout)?
@@ -165,6 +176,11 @@ impl AuthorizedKeys {
             .any(|k| k.key.key_data() == key.key_data())
         {
             return Err(StoreError::AlreadyPresent(fingerprint(key)));
+        }
+        if let Some((tag, max)) = cap
+            && parsed.keys.iter().filter(|k| k.is_tagged(tag)).count() >= max
+        {
+            return Err(StoreError::TooManyKeys(max));
         }
         let mut record = Vec::with_capacity(line.len() + 2);
         if contents.last().is_some_and(|&b| b != b'\n') {

@@ -395,3 +395,35 @@ fn healthz_answers_without_login_and_names_nobody() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("\r\n\r\nok\n"), "{answer}");
 }
+
+#[test]
+fn per_person_limits_refuse_with_clear_messages() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start(
+        &[&alice.name, &bob.name],
+        &["--max-keys", "2", "--keys-per-hour", "3"],
+    );
+    let generate = |who: &str| stack.post(who, "/api/keys/generate", "{}");
+    let first = generate(&alice.name).json();
+    assert_eq!(generate(&alice.name).status, 200);
+    let full = generate(&alice.name);
+    assert_eq!(full.status, 429, "{}", full.body);
+    assert!(full.body.contains("revoke one"), "{}", full.body);
+    assert!(!full.body.contains("PRIVATE KEY"));
+
+    let body = serde_json::json!({ "fingerprint": first["info"]["fingerprint"] }).to_string();
+    assert_eq!(
+        stack.post(&alice.name, "/api/keys/revoke", &body).status,
+        200
+    );
+    assert_eq!(
+        generate(&alice.name).status,
+        200,
+        "the third key of the hour"
+    );
+    let hourly = generate(&alice.name);
+    assert_eq!(hourly.status, 429, "{}", hourly.body);
+    assert!(hourly.body.contains("in the last hour"), "{}", hourly.body);
+    assert_eq!(generate(&bob.name).status, 200, "bob has limits of his own");
+}

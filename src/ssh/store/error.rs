@@ -54,6 +54,11 @@ pub enum StoreError {
         /// The limit.
         max: u64,
     },
+    /// The file holds as many keyhatch keys as the site allows.
+    #[error(
+        "you have {0} keyhatch keys, the most this site allows; revoke one you no longer use first"
+    )]
+    TooManyKeys(usize),
     /// The key is in the file already.
     #[error("the key {0} is already in the file")]
     AlreadyPresent(String),

@@ -482,3 +482,20 @@ fn flipping_ssh_to_a_symlink_mid_operation_never_reaches_outside_it() {
         "the flips never met an operation; the test proved nothing"
     );
 }
+
+#[test]
+fn a_cap_on_keyhatch_keys_counts_only_tagged_keys_and_refuses_past_it() {
+    let home = home_with(b"");
+    let store = AuthorizedKeys::in_home(home.path());
+    add(&store, "alice@laptop").unwrap();
+    let cap = Some((&Tag::default(), 2));
+    for _ in 0..2 {
+        let (public, line) = random_key("", "fileglancer");
+        store.append_key_within(&public, &line, cap).unwrap();
+    }
+    let before = fs::read(store.path()).unwrap();
+    let (public, line) = random_key("", "fileglancer");
+    let err = store.append_key_within(&public, &line, cap).unwrap_err();
+    assert!(matches!(err, StoreError::TooManyKeys(2)), "{err}");
+    assert_eq!(fs::read(store.path()).unwrap(), before);
+}

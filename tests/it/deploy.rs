@@ -1,0 +1,106 @@
+//! The deployment files in `deploy/` are the ones the README shows: the web servers accept
+//! them, and the settings file is one keyhatch reads.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+fn repo(path: &str) -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+/// A self-signed certificate and key in `dir`, for the examples' TLS lines.
+fn certificate(dir: &Path) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=keys.example.org",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert.display().to_string(), key.display().to_string())
+}
+
+#[test]
+fn the_nginx_example_passes_nginx_t() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let site = repo("deploy/nginx-keyhatch.conf")
+        .replace("/etc/ssl/certs/keys.example.org.pem", &cert)
+        .replace("/etc/ssl/private/keys.example.org.key", &key);
+    fs::write(dir.path().join("keyhatch.conf"), site).unwrap();
+    let d = dir.path().display();
+    fs::write(
+        dir.path().join("nginx.conf"),
+        format!(
+            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n\
+             client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fcgi;\n\
+             uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {d}/keyhatch.conf;\n}}\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new("/usr/sbin/nginx")
+        .arg("-t")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .output()
+        .expect("nginx is installed (the README's test command installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_site_settings_example_is_a_settings_file_keyhatch_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keyhatch.toml");
+    let example = repo("deploy/keyhatch.toml").replace(
+        "/run/keyhatch/keyhatch.sock",
+        &dir.path().join("k.sock").display().to_string(),
+    );
+    fs::write(
+        &config,
+        example.replace(
+            "/var/log/keyhatch/audit.log",
+            &dir.path().join("audit.log").display().to_string(),
+        ),
+    )
+    .unwrap();
+    // keyhatch starts with it: it reads every setting and says it serves in site mode.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.contains("site mode"), "{first}");
+}
