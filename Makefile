@@ -1,5 +1,5 @@
 # The two commands. Both install whatever is missing first (scripts/setup.sh).
-.PHONY: run test bench fuzz
+.PHONY: run test bench fuzz install
 
 # Run keyhatch for your account; flags go in ARGS, e.g. make run ARGS="--home /tmp/try".
 run:
@@ -16,3 +16,8 @@ bench:
 # Heavier than the tests: fuzz the parsers for SECONDS (default 60) with cargo fuzz.
 fuzz:
 	@scripts/fuzz.sh $(SECONDS)
+
+# Site mode on this machine, as root: the binary and its bundle under PREFIX, the settings file
+# (kept if present) and the systemd unit. Then: systemctl enable --now keyhatch.
+install:
+	@scripts/install.sh $(PREFIX)
