@@ -30,14 +30,18 @@ if [ ${#packages[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
-# Site mode's tests put Debian's nginx in front of keyhatch; apt must not start a system nginx
-# on port 80 while installing it.
-if [ ! -x /usr/sbin/nginx ]; then
-  step "Debian package: nginx (for the site-mode tests; its service is not started)"
+# Site mode's tests put Debian's nginx in front of keyhatch, and check the README's Apache
+# example with apachectl; apt must not start a system nginx or Apache while installing them.
+web=()
+[ -x /usr/sbin/nginx ] || web+=(nginx)
+[ -x /usr/sbin/apache2 ] || web+=(apache2)
+[ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || web+=(libapache2-mod-auth-openidc)
+if [ ${#web[@]} -gt 0 ]; then
+  step "Debian packages: ${web[*]} (for the site-mode tests; their services are not started)"
   as_root apt-get update -qq
   printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
   as_root chmod +x /usr/sbin/policy-rc.d
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${web[@]}" >/dev/null
   as_root rm -f /usr/sbin/policy-rc.d
 fi
 

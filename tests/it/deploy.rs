@@ -104,3 +104,44 @@ fn the_site_settings_example_is_a_settings_file_keyhatch_reads() {
     let _ = child.wait();
     assert!(first.contains("site mode"), "{first}");
 }
+
+#[test]
+fn the_apache_example_passes_apachectl_t() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let site = repo("deploy/apache-keyhatch.conf")
+        .replace("/etc/ssl/certs/keys.example.org.pem", &cert)
+        .replace("/etc/ssl/private/keys.example.org.key", &key);
+    fs::write(dir.path().join("keyhatch.conf"), site).unwrap();
+    let d = dir.path().display();
+    let modules = [
+        ("mpm_event", "mod_mpm_event"),
+        ("authn_core", "mod_authn_core"),
+        ("authz_core", "mod_authz_core"),
+        ("authz_user", "mod_authz_user"),
+        ("headers", "mod_headers"),
+        ("proxy", "mod_proxy"),
+        ("proxy_http", "mod_proxy_http"),
+        ("socache_shmcb", "mod_socache_shmcb"),
+        ("ssl", "mod_ssl"),
+        ("auth_openidc", "mod_auth_openidc"),
+    ];
+    let mut config = format!(
+        "ServerName localhost\nPidFile {d}/apache.pid\nErrorLog {d}/error.log\nMutex file:{d} default\n"
+    );
+    for (name, file) in modules {
+        config.push_str(&format!(
+            "LoadModule {name}_module /usr/lib/apache2/modules/{file}.so\n"
+        ));
+    }
+    config.push_str(&format!("Include {d}/keyhatch.conf\n"));
+    fs::write(dir.path().join("apache.conf"), config).unwrap();
+    let out = Command::new("apachectl")
+        .arg("-t")
+        .arg("-f")
+        .arg(dir.path().join("apache.conf"))
+        .output()
+        .expect("apachectl is installed (the README's test command installs Debian's apache2)");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.contains("Syntax OK"), "{said}");
+}
