@@ -73,9 +73,19 @@ pub struct Account {
     pub user: String,
     /// The name shown in the header: the passwd full name, or the login name.
     pub display_name: String,
-    /// Where **Log out** goes when the site's login proxy ends sessions (site mode); `None`:
-    /// keyhatch's own log out.
-    pub logout_url: Option<String>,
+    /// What **Log out** does.
+    pub logout: Logout,
+}
+
+/// What the profile menu's **Log out** does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Logout {
+    /// Ends keyhatch's own session (local mode): a form post.
+    Session,
+    /// Goes to the site's sign-out page (site mode).
+    Link(String),
+    /// Nothing keyhatch can do: the site's proxy keeps the login (site mode, no sign-out set).
+    Hidden,
 }
 
 /// A passphrase on its way to the server: never shown by `Debug`.

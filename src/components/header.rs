@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::whoami;
 use crate::components::profile_menu::ProfileMenu;
+use crate::model::Logout;
 use crate::paths::SSH_KEYS_PATH;
 
 /// The bar on every page: the product name, and the person's profile menu on the right.
@@ -13,11 +14,11 @@ pub fn Header() -> impl IntoView {
             <a class="brand" href=SSH_KEYS_PATH>"keyhatch"</a>
             <Suspense>
                 {move || account.get().map(|result| {
-                    let (name, logout_url) = result.map_or_else(
-                        |_| ("Account".to_owned(), None),
-                        |a| (a.display_name, a.logout_url),
+                    let (name, logout) = result.map_or_else(
+                        |_| ("Account".to_owned(), Logout::Hidden),
+                        |a| (a.display_name, a.logout),
                     );
-                    view! { <ProfileMenu name logout_url /> }
+                    view! { <ProfileMenu name logout /> }
                 })}
             </Suspense>
         </header>

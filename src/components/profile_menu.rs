@@ -1,13 +1,14 @@
-use leptos::either::Either;
+use leptos::either::EitherOf3;
 use leptos::ev;
 use leptos::prelude::*;
 
+use crate::model::Logout;
 use crate::paths::{LOGOUT_PATH, SSH_KEYS_PATH};
 
 /// The person's name and icon; a click opens a menu that leads to SSH Keys or logs out: a form
-/// post that ends keyhatch's session, or the site's sign-out (`logout_url`, site mode). Esc or a click outside closes it.
+/// post that ends keyhatch's session, or a link to the site's sign-out (site mode). Esc or a click outside closes it.
 #[component]
-pub fn ProfileMenu(name: String, logout_url: Option<String>) -> impl IntoView {
+pub fn ProfileMenu(name: String, logout: Logout) -> impl IntoView {
     let open = RwSignal::new(false);
     let on_key = window_event_listener(ev::keydown, move |e| {
         if e.key() == "Escape" {
@@ -35,18 +36,21 @@ pub fn ProfileMenu(name: String, logout_url: Option<String>) -> impl IntoView {
                             "SSH Keys"
                         </a>
                     </li>
-                    <li role="none">
-                        {match logout_url.clone() {
-                            Some(url) => Either::Left(view! {
-                                <a role="menuitem" href=url>"Log out"</a>
-                            }),
-                            None => Either::Right(view! {
+                    {match logout.clone() {
+                        Logout::Session => EitherOf3::A(view! {
+                            <li role="none">
                                 <form method="post" action=LOGOUT_PATH>
                                     <button type="submit" role="menuitem">"Log out"</button>
                                 </form>
-                            }),
-                        }}
-                    </li>
+                            </li>
+                        }),
+                        Logout::Link(url) => EitherOf3::B(view! {
+                            <li role="none">
+                                <a role="menuitem" href=url>"Log out"</a>
+                            </li>
+                        }),
+                        Logout::Hidden => EitherOf3::C(()),
+                    }}
                 </ul>
             </Show>
         </div>

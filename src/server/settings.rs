@@ -13,7 +13,7 @@ use clap::Parser;
 use leptos::config::{Env, LeptosOptions};
 use serde::Deserialize;
 
-use crate::model::Account;
+use crate::model::{Account, Logout};
 use crate::ssh::store::{DEFAULT_MAX_SIZE, Step};
 use crate::ssh::{InvalidSetting, KeyOptions, Tag};
 
@@ -603,7 +603,7 @@ fn current_account() -> Result<(u32, Account, Option<PathBuf>), SettingsError> {
         Account {
             user: user.name,
             display_name,
-            logout_url: None,
+            logout: Logout::Session,
         },
         Some(user.dir),
     ))

@@ -21,7 +21,7 @@ use super::peer::Peer;
 use crate::api::context::Remote;
 use crate::api::helper::Identity;
 use crate::audit::{Audit, Event};
-use crate::model::Account;
+use crate::model::{Account, Logout};
 
 /// Who may log in through the proxy, and how its header maps to an account.
 #[derive(Clone)]
@@ -146,7 +146,7 @@ impl Site {
                 } else {
                     full_name.to_owned()
                 },
-                logout_url: self.logout_url.clone(),
+                logout: self.logout_url.clone().map_or(Logout::Hidden, Logout::Link),
             },
             identity: Identity {
                 user,
