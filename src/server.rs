@@ -52,13 +52,17 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
         None => Audit::to_stderr(),
     };
     let state = AppState {
-        backend: settings.site.is_none().then(|| Backend::Direct {
-            store: AuthorizedKeys::in_home(&settings.home)
-                .with_max_size(settings.max_file_size)
-                .with_lock_timeout(settings.lock_timeout)
-                .with_crash_at(settings.crash_at),
-            uid: settings.uid,
-        }),
+        backend: match &settings.site {
+            Some(_) => None,
+            None => Some(Backend::Direct {
+                store: local_store(&settings)?
+                    .with_max_size(settings.max_file_size)
+                    .with_lock_timeout(settings.lock_timeout)
+                    .with_crash_at(settings.crash_at),
+                uid: settings.uid,
+            }),
+        },
+        keys_file: settings.keys_file.clone(),
         tag: settings.tag.clone(),
         key_options: settings.key_options.clone(),
         account: settings.account.clone(),
@@ -165,6 +169,23 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
     }
 }
 
+/// The keys file local mode manages: the account's, where the settings say.
+fn local_store(settings: &Settings) -> io::Result<AuthorizedKeys> {
+    settings
+        .keys_file
+        .of(&settings.home, &settings.account.user)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "authorized-keys-file {:?} leaves the home for {}",
+                    settings.keys_file.as_str(),
+                    settings.account.user
+                ),
+            )
+        })
+}
+
 /// Prints what keyhatch serves and how to reach it. In local mode that is the login link,
 /// also written with the script header to private files (a batch job's output is often
 /// readable by others), which last as long as the returned value.
@@ -210,7 +231,10 @@ fn announce(
         io::stdout().lock(),
         "keyhatch {} is managing {}\n{forward}Open this link in your browser to log in:\n\n    {link}\n\n{where_else}",
         env!("CARGO_PKG_VERSION"),
-        AuthorizedKeys::in_home(&settings.home).path().display(),
+        local_store(settings).map_or_else(
+            |_| settings.home.display().to_string(),
+            |s| s.path().display().to_string()
+        ),
     );
     files.ok()
 }

@@ -14,6 +14,7 @@ pub mod store;
 pub(crate) mod testing;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
@@ -89,6 +90,66 @@ impl Default for KeyOptions {
     }
 }
 
+/// Where keyhatch writes keys, as sshd's `AuthorizedKeysFile` names it: below the home,
+/// relative to it or starting with `%h/`, with `%u` for the login name and `%%` for a percent
+/// sign (default `.ssh/authorized_keys`). A file outside the home could not be written as the
+/// person, so it is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysFile(String);
+
+impl KeysFile {
+    /// Where sshd reads keys by default.
+    pub const DEFAULT: &'static str = store::DEFAULT_LOCATION;
+
+    /// Accepts a pattern that names a file in a directory below the home for any login name.
+    pub fn parse(s: &str) -> Result<Self, InvalidSetting> {
+        let pattern = Self(s.to_owned());
+        match pattern.below_home("user") {
+            Some(_) => Ok(pattern),
+            None => Err(InvalidSetting::KeysFile(s.to_owned())),
+        }
+    }
+
+    /// The file's path below the home of `user`; `None` when the pattern or the name would
+    /// leave the home.
+    pub fn below_home(&self, user: &str) -> Option<PathBuf> {
+        if user.is_empty() || user.contains('/') || user == "." || user == ".." {
+            return None;
+        }
+        let pattern = self.0.strip_prefix("%h/").unwrap_or(&self.0);
+        let mut path = String::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match (c, c == '%') {
+                (_, false) => path.push(c),
+                (_, true) => match chars.next() {
+                    Some('u') => path.push_str(user),
+                    Some('%') => path.push('%'),
+                    _ => return None,
+                },
+            }
+        }
+        let path = PathBuf::from(path);
+        AuthorizedKeys::at(Path::new("/"), &path).map(|_| path)
+    }
+
+    /// The keys file of `user`, whose home is `home`.
+    pub fn of(&self, home: &Path, user: &str) -> Option<AuthorizedKeys> {
+        AuthorizedKeys::at(home, &self.below_home(user)?)
+    }
+
+    /// The pattern as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for KeysFile {
+    fn default() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
+}
+
 /// A passphrase for a new private key: never empty, wiped from memory when dropped, never printed.
 pub struct Passphrase(Zeroizing<String>);
 
@@ -117,6 +178,11 @@ pub enum InvalidSetting {
     /// The tag is not one printable word.
     #[error("tag {0:?} must be one printable word without blanks, not starting with '#'")]
     Tag(String),
+    /// The keys file would not be below the home.
+    #[error(
+        "authorized-keys-file {0:?} must name a file in a directory below the home, like \".ssh/authorized_keys\" or \"%h/.ssh/keys/%u\""
+    )]
+    KeysFile(String),
     /// The key options would not read as one options field.
     #[error("key options {0:?} must be one authorized_keys options field, like \"restrict,pty\"")]
     KeyOptions(String),
@@ -230,6 +296,31 @@ mod tests {
         ] {
             assert!(KeyOptions::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_keys_file_is_below_the_home_with_its_tokens_expanded() {
+        let default = KeysFile::default();
+        assert_eq!(
+            default.below_home("alice").unwrap(),
+            Path::new(".ssh/authorized_keys")
+        );
+        let custom = KeysFile::parse("%h/.ssh/keys/%u%%").unwrap();
+        assert_eq!(
+            custom.below_home("alice").unwrap(),
+            Path::new(".ssh/keys/alice%")
+        );
+        for bad in [
+            "/etc/ssh/keys/%u",
+            "authorized_keys",
+            "../x/authorized_keys",
+            ".ssh/%x",
+            "%h",
+            "",
+        ] {
+            assert!(KeysFile::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(KeysFile::parse("keys/%u").unwrap().below_home(".."), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::limits::KeysPerHour;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::model::Account;
-use crate::ssh::{KeyOptions, Tag};
+use crate::ssh::{KeyOptions, KeysFile, Tag};
 
 /// What server functions need, provided to them as Leptos context.
 #[derive(Debug, Clone)]
@@ -32,6 +32,8 @@ pub struct AppState {
     pub max_file_size: u64,
     /// How long to wait for another program's lock, for helpers.
     pub lock_timeout: Duration,
+    /// Where keys go below each home.
+    pub keys_file: KeysFile,
     /// Site mode: the most keyhatch keys a person's file may hold.
     pub max_keys: Option<usize>,
     /// Site mode: how many keys a person may generate per hour.
@@ -47,6 +49,7 @@ impl AppState {
                 max_file_size: self.max_file_size,
                 lock_timeout: self.lock_timeout,
                 max_keys: self.max_keys,
+                keys_file: self.keys_file.as_str().to_owned(),
             })),
             account,
             ..self.clone()

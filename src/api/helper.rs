@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backend::{Reply, Request, execute};
 use crate::error::AppError;
-use crate::ssh::AuthorizedKeys;
+use crate::ssh::KeysFile;
 
 /// The first argument that makes keyhatch's binary a helper.
 pub const HELPER_ARG: &str = "__keyhatch_helper";
@@ -50,6 +50,8 @@ pub struct Helper {
     pub lock_timeout: Duration,
     /// The most keyhatch keys the person's file may hold.
     pub max_keys: Option<usize>,
+    /// Where keys go below the home (`AuthorizedKeysFile`, `%h`/`%u` not yet expanded).
+    pub keys_file: String,
 }
 
 /// What the server sends a helper.
@@ -106,7 +108,10 @@ pub fn serve_one() -> ExitCode {
     let answer = match serde_json::from_str::<Job>(&line) {
         Ok(job) => become_person(&job.helper.identity).and_then(|()| {
             let id = &job.helper.identity;
-            let store = AuthorizedKeys::in_home(&id.home)
+            let store = KeysFile::parse(&job.helper.keys_file)
+                .ok()
+                .and_then(|f| f.of(&id.home, &id.user))
+                .ok_or_else(|| failed(format!("no keys file below {}", id.home.display())))?
                 .with_max_size(job.helper.max_file_size)
                 .with_lock_timeout(job.helper.lock_timeout);
             execute(&store, id.uid, job.request)

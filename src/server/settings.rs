@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::model::{Account, Logout};
 use crate::ssh::store::{DEFAULT_MAX_SIZE, Step};
-use crate::ssh::{InvalidSetting, KeyOptions, Tag};
+use crate::ssh::{InvalidSetting, KeyOptions, KeysFile, Tag};
 
 /// The shortest login token keyhatch accepts: a fixed token must be long and random.
 pub const MIN_TOKEN_LEN: usize = 32;
@@ -60,6 +60,10 @@ pub struct Cli {
     /// Options written before each new key; "" for none [default: restrict,pty].
     #[arg(long, env = "KEYHATCH_KEY_OPTIONS", allow_hyphen_values = true)]
     pub key_options: Option<String>,
+    /// Where keys go below each home, as sshd's AuthorizedKeysFile: relative to the home or
+    /// starting with %h/, %u the login name [default: .ssh/authorized_keys].
+    #[arg(long, env = "KEYHATCH_AUTHORIZED_KEYS_FILE")]
+    pub authorized_keys_file: Option<String>,
     /// Largest authorized_keys keyhatch reads or writes, in bytes [default: 1048576].
     #[arg(long, env = "KEYHATCH_MAX_FILE_SIZE")]
     pub max_file_size: Option<u64>,
@@ -134,6 +138,7 @@ struct FileSettings {
     token: Option<String>,
     tag: Option<String>,
     key_options: Option<String>,
+    authorized_keys_file: Option<String>,
     max_file_size: Option<u64>,
     lock_timeout: Option<u64>,
     audit_log: Option<PathBuf>,
@@ -182,6 +187,8 @@ pub struct Settings {
     pub tag: Tag,
     /// The options written before each new key.
     pub key_options: KeyOptions,
+    /// Where keys go below each home.
+    pub keys_file: KeysFile,
     /// The largest `authorized_keys` keyhatch reads or writes.
     pub max_file_size: u64,
     /// How long to wait for another program's lock on `authorized_keys`.
@@ -365,6 +372,14 @@ impl Settings {
                 .or(file.tag)
                 .as_deref()
                 .map(Tag::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            keys_file: cli
+                .authorized_keys_file
+                .take()
+                .or(file.authorized_keys_file.take())
+                .as_deref()
+                .map(KeysFile::parse)
                 .transpose()?
                 .unwrap_or_default(),
             key_options: cli

@@ -35,8 +35,8 @@ pub use replace::Step;
 /// The largest file keyhatch reads or writes, by default: far beyond any real list of keys.
 pub const DEFAULT_MAX_SIZE: u64 = 1 << 20;
 
-/// The file's name in `~/.ssh`.
-const FILE_NAME: &str = "authorized_keys";
+/// Where sshd reads keys by default, below the home.
+pub const DEFAULT_LOCATION: &str = ".ssh/authorized_keys";
 
 /// How often a removal starts over when an outside writer changes the file under it.
 const ATTEMPTS: usize = 8;
@@ -44,10 +44,12 @@ const ATTEMPTS: usize = 8;
 /// How long to wait for another program's lock on the file, by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The `~/.ssh/authorized_keys` of one home directory.
+/// The `~/.ssh/authorized_keys` of one home directory (or the file a site's
+/// `AuthorizedKeysFile` names below it).
 #[derive(Debug, Clone)]
 pub struct AuthorizedKeys {
     home: PathBuf,
+    location: Location,
     dir: PathBuf,
     file: PathBuf,
     max_size: u64,
@@ -64,18 +66,56 @@ pub enum Part {
     File,
 }
 
+/// Where the keys file is below the home: directories (at least one), then the file's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Location {
+    dirs: Vec<String>,
+    file: String,
+}
+
+impl Location {
+    /// Splits `relative` (`.ssh/authorized_keys`); `None` unless it is plain names, a directory
+    /// at least and the file, with no `..`.
+    fn parse(relative: &Path) -> Option<Self> {
+        let mut names = relative
+            .components()
+            .map(|c| match c {
+                std::path::Component::Normal(name) => name.to_str().map(str::to_owned),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()?;
+        let file = names.pop()?;
+        (!names.is_empty()).then_some(Self { dirs: names, file })
+    }
+
+    /// The directory's path below `home`.
+    fn dir_path(&self, home: &Path) -> PathBuf {
+        self.dirs
+            .iter()
+            .fold(home.to_owned(), |path, d| path.join(d))
+    }
+}
+
 impl AuthorizedKeys {
     /// The file at `<home>/.ssh/authorized_keys`; nothing is touched until it is read or written.
     pub fn in_home(home: &Path) -> Self {
-        let dir = home.join(".ssh");
-        Self {
+        Self::at(home, Path::new(DEFAULT_LOCATION)).expect("the default location is valid")
+    }
+
+    /// The file at `relative` below `home` (at least one directory, then the file; plain names
+    /// only); `None` for any other path.
+    pub fn at(home: &Path, relative: &Path) -> Option<Self> {
+        let location = Location::parse(relative)?;
+        let dir = location.dir_path(home);
+        Some(Self {
             home: home.to_owned(),
-            file: dir.join(FILE_NAME),
+            file: dir.join(&location.file),
             dir,
+            location,
             max_size: DEFAULT_MAX_SIZE,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             crash_at: None,
-        }
+        })
     }
 
     /// The same file with another size limit for reads and writes.
@@ -103,7 +143,7 @@ impl AuthorizedKeys {
         &self.file
     }
 
-    /// The `~/.ssh` directory's path.
+    /// The path of the directory that holds the file (`~/.ssh`).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -117,10 +157,10 @@ impl AuthorizedKeys {
     /// that is a link, a file that is not regular (no hang on a FIFO, no endless device) and one
     /// over the size limit.
     pub fn read(&self) -> Result<Vec<u8>, StoreError> {
-        let Some(dir) = SshDir::open(&self.home)? else {
+        let Some(dir) = SshDir::open(&self.home, &self.location)? else {
             return Ok(Vec::new());
         };
-        let file = match dir.open_for_reading(FILE_NAME) {
+        let file = match dir.open_for_reading(dir.file_name()) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io_error("open", &self.file, e)),
@@ -143,7 +183,7 @@ impl AuthorizedKeys {
 
     /// Checks that the home directory exists and is a directory.
     pub fn check_home(&self) -> Result<(), StoreError> {
-        SshDir::open(&self.home).map(drop)
+        SshDir::open(&self.home, &self.location).map(drop)
     }
 
     /// Appends `line` (no newline of its own), the authorized line of `key`, durably: creates
@@ -163,7 +203,7 @@ impl AuthorizedKeys {
         cap: Option<(&Tag, usize)>,
     ) -> Result<(), StoreError> {
         debug_assert!(!line.contains('\n'), "one line at a time");
-        let dir = SshDir::open_or_create(&self.home)?;
+        let dir = SshDir::open_or_create(&self.home, &self.location)?;
         let locked = Locked::acquire(&dir, true, self.max_size, self.lock_timeout)?
             .ok_or_else(|| StoreError::Missing(self.file.clone()))?;
         let contents = locked
@@ -203,7 +243,7 @@ impl AuthorizedKeys {
     /// `authorized_keys.old`, as `ssh-keygen -R` does.
     pub fn remove_key(&self, fingerprint: &str, tag: &Tag) -> Result<(), StoreError> {
         let not_found = || StoreError::KeyNotFound(fingerprint.to_owned());
-        let dir = SshDir::open(&self.home)?.ok_or_else(not_found)?;
+        let dir = SshDir::open(&self.home, &self.location)?.ok_or_else(not_found)?;
         for _ in 0..ATTEMPTS {
             let Some(locked) = Locked::acquire(&dir, false, self.max_size, self.lock_timeout)?
             else {
@@ -237,20 +277,21 @@ impl AuthorizedKeys {
     /// Tightens `part` to the mode sshd wants (`~/.ssh` 0700, the file 0600), through a
     /// descriptor and only when it is a real directory or regular file owned by `uid`.
     pub fn make_private(&self, part: Part, uid: u32) -> Result<(), StoreError> {
-        let dir = SshDir::open(&self.home)?.ok_or_else(|| StoreError::Missing(self.dir.clone()))?;
+        let dir = SshDir::open(&self.home, &self.location)?
+            .ok_or_else(|| StoreError::Missing(self.dir.clone()))?;
         let (file, path, mode) = match part {
             Part::SshDir => (None, &self.dir, 0o700),
             Part::File => {
                 let flags = OFlags::RDONLY | OFlags::NONBLOCK;
-                let file = dir
-                    .open_file(FILE_NAME, flags, 0)
-                    .map_err(|e| match e.kind() {
-                        io::ErrorKind::NotFound => StoreError::Missing(self.file.clone()),
-                        _ if e.raw_os_error() == Some(libc::ELOOP) => {
-                            StoreError::Symlink(self.file.clone())
-                        }
-                        _ => io_error("open", &self.file, e),
-                    })?;
+                let file =
+                    dir.open_file(dir.file_name(), flags, 0)
+                        .map_err(|e| match e.kind() {
+                            io::ErrorKind::NotFound => StoreError::Missing(self.file.clone()),
+                            _ if e.raw_os_error() == Some(libc::ELOOP) => {
+                                StoreError::Symlink(self.file.clone())
+                            }
+                            _ => io_error("open", &self.file, e),
+                        })?;
                 (Some(file), &self.file, 0o600)
             }
         };

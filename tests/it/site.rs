@@ -216,7 +216,7 @@ fn a_person_generates_through_the_proxy_into_their_own_home_and_the_key_logs_in(
     let dir = test_dir();
     let private = dir.path().join("alice_key");
     write_private(&private, key["private_key"].as_str().unwrap(), 0o600);
-    let sshd = Sshd::start_for(dir.path(), &alice.name, &alice.home());
+    let sshd = Sshd::start_for(dir.path(), &alice.name, &format!("{}", file.display()));
     let login = sshd.login(&private, None);
     assert!(
         login.status.success(),
@@ -426,4 +426,39 @@ fn per_person_limits_refuse_with_clear_messages() {
     assert_eq!(hourly.status, 429, "{}", hourly.body);
     assert!(hourly.body.contains("in the last hour"), "{}", hourly.body);
     assert_eq!(generate(&bob.name).status, 200, "bob has limits of his own");
+}
+
+#[test]
+fn keys_go_where_the_sites_authorized_keys_file_says_and_sshd_reads_them_there() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start(
+        &[&alice.name],
+        &["--authorized-keys-file", "%h/.ssh/keys/%u"],
+    );
+    let generated = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_eq!(generated.status, 200, "{}", generated.body);
+    let keys = alice.home().join(".ssh/keys");
+    let file = keys.join(&alice.name);
+    assert_eq!(mode_and_owner(&keys), (0o700, alice.uid));
+    assert_eq!(mode_and_owner(&file), (0o600, alice.uid));
+    assert!(!alice.home().join(".ssh/authorized_keys").exists());
+    let listed = stack.get(&alice.name, "/api/keys/list").json();
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["path"], file.display().to_string());
+
+    let dir = test_dir();
+    let private = dir.path().join("alice_key");
+    write_private(
+        &private,
+        generated.json()["private_key"].as_str().unwrap(),
+        0o600,
+    );
+    let sshd = Sshd::start_for(dir.path(), &alice.name, "%h/.ssh/keys/%u");
+    let login = sshd.login(&private, None);
+    assert!(
+        login.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&login.stderr),
+        sshd.log()
+    );
 }

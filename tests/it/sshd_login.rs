@@ -19,11 +19,12 @@ pub(crate) struct Sshd {
 impl Sshd {
     /// An sshd that lets in only this test's own account, with keys from `home`.
     fn start(dir: &Path, home: &Path) -> Self {
-        Self::start_for(dir, &user(), home)
+        let keys = format!("{}/.ssh/authorized_keys", home.display());
+        Self::start_for(dir, &user(), &keys)
     }
 
-    /// An sshd that lets in only `user`, with keys from `<home>/.ssh/authorized_keys`.
-    pub(crate) fn start_for(dir: &Path, user: &str, home: &Path) -> Self {
+    /// An sshd that lets in only `user`, with keys from `keys` (its `AuthorizedKeysFile`).
+    pub(crate) fn start_for(dir: &Path, user: &str, keys: &str) -> Self {
         let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -44,12 +45,11 @@ impl Sshd {
             &config,
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {pid}\n\
-                 AuthorizedKeysFile {home}/.ssh/authorized_keys\nStrictModes yes\nUsePAM no\n\
+                 AuthorizedKeysFile {keys}\nStrictModes yes\nUsePAM no\n\
                  PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                  PermitRootLogin prohibit-password\nAllowUsers {user}\nLogLevel VERBOSE\n",
                 host_key = host_key.display(),
                 pid = dir.join("sshd.pid").display(),
-                home = home.display(),
             ),
         )
         .unwrap();

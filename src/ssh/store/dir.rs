@@ -1,8 +1,9 @@
-//! `~/.ssh`, reached once and then held open.
+//! `~/.ssh` (or the directory a site's `AuthorizedKeysFile` names), reached once and then held
+//! open.
 //!
 //! The home directory is opened as sshd reaches it (a home that is itself a symbolic link, such as
 //! `/home/x` → `/export/home/x`, is common and fine). `~/.ssh` is then opened relative to it with
-//! `O_DIRECTORY | O_NOFOLLOW`, and every later open, temporary file, rename, unlink and fsync goes
+//! `O_DIRECTORY | O_NOFOLLOW` (a deeper directory one component at a time), and every later open, temporary file, rename, unlink and fsync goes
 //! relative to that descriptor. Swapping `~/.ssh` for a symbolic link after it was opened
 //! redirects nothing: the work stays in the directory that was checked.
 
@@ -15,64 +16,63 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
+use super::Location;
 use super::error::{StoreError, io_error};
 
-/// The name of the directory in the home.
-const DIR_NAME: &str = ".ssh";
-
-/// An open `~/.ssh`; every operation on its entries is relative to it.
+/// An open `~/.ssh` (or the directory a site's `AuthorizedKeysFile` names), and the name of the
+/// keys file in it; every operation on its entries is relative to it.
 #[derive(Debug)]
 pub(super) struct SshDir {
     fd: OwnedFd,
     path: PathBuf,
+    file: String,
 }
 
 impl SshDir {
-    /// Opens `<home>/.ssh`, never through a symbolic link; `None` when it does not exist.
-    pub(super) fn open(home: &Path) -> Result<Option<Self>, StoreError> {
-        let home_fd = open_home(home)?;
-        Self::open_in(&home_fd, home)
+    /// Opens the directory of `location` below `home`, each component never through a symbolic
+    /// link; `None` when one does not exist.
+    pub(super) fn open(home: &Path, location: &Location) -> Result<Option<Self>, StoreError> {
+        Self::walk(home, location, false)
     }
 
-    /// Opens `<home>/.ssh`, creating it with mode 0700 (durably) when it is missing.
-    pub(super) fn open_or_create(home: &Path) -> Result<Self, StoreError> {
-        let home_fd = open_home(home)?;
-        if let Some(dir) = Self::open_in(&home_fd, home)? {
-            return Ok(dir);
-        }
-        let path = home.join(DIR_NAME);
-        match rustix::fs::mkdirat(&home_fd, DIR_NAME, Mode::from_raw_mode(0o700)) {
-            Ok(()) => sync_home(&home_fd).map_err(|e| io_error("sync", home, e))?,
-            // Another writer made it between our look and our mkdir: open what it made.
-            Err(Errno::EXIST) => {}
-            Err(e) => return Err(io_error("create", &path, e.into())),
-        }
-        Self::open_in(&home_fd, home)?.ok_or(StoreError::Missing(path))
+    /// Opens the directory of `location` below `home`, creating what is missing with mode
+    /// 0700, durably.
+    pub(super) fn open_or_create(home: &Path, location: &Location) -> Result<Self, StoreError> {
+        let dir = Self::walk(home, location, true)?;
+        dir.ok_or_else(|| StoreError::Missing(location.dir_path(home)))
     }
 
-    fn open_in(home_fd: &OwnedFd, home: &Path) -> Result<Option<Self>, StoreError> {
-        let path = home.join(DIR_NAME);
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        // A few tries: the entry may change between the open and the look at what it is.
-        for _ in 0..4 {
-            match rustix::fs::openat(home_fd, DIR_NAME, flags, Mode::empty()) {
-                Ok(fd) => return Ok(Some(Self { fd, path })),
-                Err(Errno::NOENT) => return Ok(None),
-                Err(Errno::LOOP) => return Err(StoreError::Symlink(path)),
-                // O_NOFOLLOW with O_DIRECTORY reports a link as "not a directory": say which.
-                Err(Errno::NOTDIR) => {
-                    match rustix::fs::statat(home_fd, DIR_NAME, AtFlags::SYMLINK_NOFOLLOW) {
-                        Ok(st) if file_type(&st) == FileType::Symlink => {
-                            return Err(StoreError::Symlink(path));
-                        }
-                        Ok(st) if file_type(&st) == FileType::Directory => {}
-                        _ => return Err(StoreError::NotADirectory(path)),
+    fn walk(home: &Path, location: &Location, create: bool) -> Result<Option<Self>, StoreError> {
+        let mut fd = open_home(home)?;
+        let mut path = home.to_owned();
+        for name in &location.dirs {
+            let parent = path.clone();
+            path.push(name);
+            fd = match open_child(&fd, name, &path)? {
+                Some(child) => child,
+                None if !create => return Ok(None),
+                None => {
+                    match rustix::fs::mkdirat(&fd, name.as_str(), Mode::from_raw_mode(0o700)) {
+                        Ok(()) => sync_dir_of(&fd).map_err(|e| io_error("sync", &parent, e))?,
+                        // Another writer made it between our look and our mkdir: open it.
+                        Err(Errno::EXIST) => {}
+                        Err(e) => return Err(io_error("create", &path, e.into())),
                     }
+                    open_child(&fd, name, &path)?
+                        .ok_or_else(|| StoreError::Missing(path.clone()))?
                 }
-                Err(e) => return Err(io_error("open", &path, e.into())),
-            }
+            };
         }
-        Err(StoreError::Busy(path))
+        Ok(Some(Self {
+            fd,
+            path,
+            file: location.file.clone(),
+        }))
+    }
+
+    /// The keys file's name in this directory.
+    pub(super) fn file_name(&self) -> &str {
+        &self.file
     }
 
     /// The directory's path, for messages.
@@ -149,11 +149,36 @@ fn open_home(home: &Path) -> Result<OwnedFd, StoreError> {
     })
 }
 
-/// Makes a new entry of the home (`~/.ssh`) durable.
-fn sync_home(home_fd: &OwnedFd) -> io::Result<()> {
+/// Opens the directory `name` in `parent` with `O_DIRECTORY | O_NOFOLLOW` (`path` is its path,
+/// for messages); `None` when it does not exist.
+fn open_child(parent: &OwnedFd, name: &str, path: &Path) -> Result<Option<OwnedFd>, StoreError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    // A few tries: the entry may change between the open and the look at what it is.
+    for _ in 0..4 {
+        match rustix::fs::openat(parent, name, flags, Mode::empty()) {
+            Ok(fd) => return Ok(Some(fd)),
+            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::LOOP) => return Err(StoreError::Symlink(path.to_owned())),
+            // O_NOFOLLOW with O_DIRECTORY reports a link as "not a directory": say which.
+            Err(Errno::NOTDIR) => match rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
+            {
+                Ok(st) if file_type(&st) == FileType::Symlink => {
+                    return Err(StoreError::Symlink(path.to_owned()));
+                }
+                Ok(st) if file_type(&st) == FileType::Directory => {}
+                _ => return Err(StoreError::NotADirectory(path.to_owned())),
+            },
+            Err(e) => return Err(io_error("open", path, e.into())),
+        }
+    }
+    Err(StoreError::Busy(path.to_owned()))
+}
+
+/// Makes a new entry of the directory `fd` durable (`fd` may be an `O_PATH` handle).
+fn sync_dir_of(fd: &OwnedFd) -> io::Result<()> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(home_fd, ".", flags, Mode::empty())?;
-    Ok(rustix::fs::fsync(fd)?)
+    let dir = rustix::fs::openat(fd, ".", flags, Mode::empty())?;
+    Ok(rustix::fs::fsync(dir)?)
 }
 
 fn file_type(st: &Stat) -> FileType {

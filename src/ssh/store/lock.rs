@@ -20,7 +20,6 @@ use nix::fcntl::{FcntlArg, fcntl};
 use nix::libc;
 use rustix::fs::OFlags;
 
-use super::FILE_NAME;
 use super::dir::SshDir;
 use super::error::{StoreError, io_error};
 
@@ -45,7 +44,7 @@ impl Locked {
         max_size: u64,
         patience: Duration,
     ) -> Result<Option<Self>, StoreError> {
-        let path = dir.path_of(FILE_NAME);
+        let path = dir.path_of(dir.file_name());
         let mut flags = OFlags::RDWR | OFlags::APPEND | OFlags::NONBLOCK;
         if create {
             flags |= OFlags::CREATE;
@@ -56,7 +55,7 @@ impl Locked {
         };
         loop {
             // No following links; no blocking on a FIFO (it is refused right after).
-            let file = match dir.open_file(FILE_NAME, flags, 0o600) {
+            let file = match dir.open_file(dir.file_name(), flags, 0o600) {
                 Ok(file) => file,
                 Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
                     return Err(StoreError::Symlink(path));
@@ -73,7 +72,7 @@ impl Locked {
             }
             // A removal may have renamed a new file into place while we waited for the lock:
             // then ours is the old one, and we start over on the file the name holds now.
-            match dir.stat(FILE_NAME) {
+            match dir.stat(dir.file_name()) {
                 Ok(now) if now.st_dev == meta.dev() && now.st_ino == meta.ino() => {}
                 _ if Instant::now() < deadline => continue,
                 _ => return Err(StoreError::Busy(path)),

@@ -12,16 +12,14 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use rustix::fs::OFlags;
 
-use super::FILE_NAME;
 use super::dir::SshDir;
 use super::error::{StoreError, io_error};
 use super::lock::Locked;
 
-/// The name of a removal's temporary file, before its random part.
-pub(super) const TEMP_PREFIX: &str = ".authorized_keys.keyhatch-";
-
-/// The name the previous version is kept under.
-const BACKUP_NAME: &str = "authorized_keys.old";
+/// The name of a rewrite's temporary file for the keys file `file`, before its random part.
+pub(super) fn temp_prefix(file: &str) -> String {
+    format!(".{file}.keyhatch-")
+}
 
 /// A step of a rewrite, in order. A test may make a debug build die at one of them (see
 /// [`super::AuthorizedKeys::with_crash_at`]) to prove that a crash anywhere leaves a whole file.
@@ -72,7 +70,7 @@ pub(super) fn replace(
     new: &[u8],
     crash_at: Option<Step>,
 ) -> Result<bool, StoreError> {
-    let path = dir.path_of(FILE_NAME);
+    let path = dir.path_of(dir.file_name());
     let (temp, temp_name) = write_temp(dir, new, locked, crash_at)?;
     // The previous version is kept as a copy, never a second name for the file: a crash must
     // not leave authorized_keys with two links, which keyhatch would then refuse.
@@ -88,7 +86,7 @@ pub(super) fn replace(
         let _ = dir.remove(&backup_temp);
         result
     };
-    let now = match dir.stat(FILE_NAME) {
+    let now = match dir.stat(dir.file_name()) {
         Ok(now) => now,
         Err(e) => return discard(Err(io_error("read", &path, e))),
     };
@@ -102,11 +100,13 @@ pub(super) fn replace(
         return discard(Ok(false));
     }
     crash_point(Step::Checked, crash_at);
-    if let Err(e) = dir.rename(&backup_temp, BACKUP_NAME) {
+    // The previous version, as `ssh-keygen -R` keeps it: `authorized_keys.old`.
+    let backup = format!("{}.old", dir.file_name());
+    if let Err(e) = dir.rename(&backup_temp, &backup) {
         return discard(Err(io_error("keep a copy of", &path, e)));
     }
     crash_point(Step::BackedUp, crash_at);
-    if let Err(e) = dir.rename(&temp_name, FILE_NAME) {
+    if let Err(e) = dir.rename(&temp_name, dir.file_name()) {
         return discard(Err(io_error("replace", &path, e)));
     }
     crash_point(Step::Renamed, crash_at);
@@ -123,9 +123,10 @@ pub(super) fn remove_stale_temps(dir: &SshDir) {
     let Ok(names) = dir.names() else {
         return;
     };
+    let prefix = temp_prefix(dir.file_name());
     for name in names {
         if let Some(name) = name.to_str()
-            && name.starts_with(TEMP_PREFIX)
+            && name.starts_with(&prefix)
         {
             let _ = dir.remove(name);
         }
@@ -142,7 +143,7 @@ fn write_temp(
 ) -> Result<(File, String), StoreError> {
     let like = &original.meta;
     // Random, not the pid: keyhatch on two NFS clients may have the same pid.
-    let name = format!("{TEMP_PREFIX}{:016x}", OsRng.next_u64());
+    let name = format!("{}{:016x}", temp_prefix(dir.file_name()), OsRng.next_u64());
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
     let mut file = dir
         .open_file(&name, flags, 0o600)

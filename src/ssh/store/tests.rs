@@ -3,7 +3,7 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use super::replace::TEMP_PREFIX;
+use super::replace::temp_prefix;
 use super::*;
 use crate::ssh::testing::{chmod, home_with, mode, random_key, uid};
 
@@ -202,7 +202,7 @@ fn remove_takes_out_exactly_the_keyhatch_line_and_keeps_the_old_file() {
     let leftovers: Vec<_> = fs::read_dir(home.path().join(".ssh"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with(TEMP_PREFIX))
+        .filter(|n| n.starts_with(&temp_prefix("authorized_keys")))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
