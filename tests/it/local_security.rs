@@ -247,7 +247,15 @@ fn a_short_token_a_remote_address_and_another_accounts_home_are_refused_at_start
     assert!(err.contains("at least 32"), "{err}");
     let err = run(&["--home", home_arg, "--addr", "0.0.0.0:0"], &[]);
     assert!(err.contains("--allow-remote"), "{err}");
-    let err = run(&["--home", home_arg, "--authorized-keys-file", "/etc/ssh/keys/%u"], &[]);
+    let err = run(
+        &[
+            "--home",
+            home_arg,
+            "--authorized-keys-file",
+            "/etc/ssh/keys/%u",
+        ],
+        &[],
+    );
     assert!(err.contains("below the home"), "{err}");
 
     let stranger = Account::create();
