@@ -123,6 +123,9 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
                     "warning: listening on {local}, beyond this host: plain HTTP carries private keys; put TLS in front"
                 );
             }
+            if settings.site.is_some() {
+                site::keep_only_helper_capabilities()?;
+            }
             let access = access(format!("keyhatch_session_{}", local.port()));
             let _files = announce(
                 &settings,
@@ -147,6 +150,9 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
                 .and_then(|s| s.proxy.as_ref())
                 .map(|p| p.1);
             let listener = bind_unix(path, settings.uid, proxy_uid)?;
+            if settings.site.is_some() {
+                site::keep_only_helper_capabilities()?;
+            }
             let access = access("keyhatch_session_unix".to_owned());
             let _files = announce(
                 &settings,

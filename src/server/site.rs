@@ -159,6 +159,23 @@ impl Site {
     }
 }
 
+/// Drops every capability but the two that starting helpers needs (`CAP_SETUID`, `CAP_SETGID`),
+/// from the bounding set too, so neither the server nor any helper it starts can regain them.
+/// Called once the socket is bound and given to the proxy.
+pub fn keep_only_helper_capabilities() -> std::io::Result<()> {
+    use caps::{CapSet, Capability, CapsHashSet};
+    let keep: CapsHashSet = [Capability::CAP_SETUID, Capability::CAP_SETGID].into();
+    let failed =
+        |e: caps::errors::CapsError| std::io::Error::other(format!("dropping capabilities: {e}"));
+    for cap in caps::all().difference(&keep) {
+        caps::drop(None, CapSet::Bounding, *cap).map_err(failed)?;
+    }
+    caps::clear(None, CapSet::Ambient).map_err(failed)?;
+    caps::clear(None, CapSet::Inheritable).map_err(failed)?;
+    caps::set(None, CapSet::Effective, &keep).map_err(failed)?;
+    caps::set(None, CapSet::Permitted, &keep).map_err(failed)
+}
+
 /// Middleware: finds the person the proxy names, or answers 401 (no name, or a name from
 /// anywhere but the proxy) or 403 (a name keyhatch does not serve).
 pub async fn require_person(

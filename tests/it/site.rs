@@ -462,3 +462,20 @@ fn keys_go_where_the_sites_authorized_keys_file_says_and_sshd_reads_them_there()
         sshd.log()
     );
 }
+
+#[test]
+fn the_server_keeps_only_the_capabilities_starting_helpers_needs() {
+    let stack = SiteStack::start(&[], &[]);
+    let status = fs::read_to_string(format!("/proc/{}/status", stack.keyhatch.id())).unwrap();
+    let caps = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    // CAP_SETGID is 6, CAP_SETUID 7.
+    let setid = (1 << 6) | (1 << 7);
+    for set in ["CapEff:", "CapPrm:", "CapBnd:"] {
+        assert_eq!(caps(set), setid, "{set} {:x}", caps(set));
+    }
+    assert_eq!(caps("CapInh:"), 0);
+    assert_eq!(caps("CapAmb:"), 0);
+}
