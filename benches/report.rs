@@ -206,6 +206,67 @@ fn main() {
         None,
     );
     table.print();
+
+    // Site mode: a second table, through nginx and a helper per operation.
+    let site = figures(&target.join("bench/site.json"));
+    let get = |name: &str| {
+        *site
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from target/bench/site.json"))
+    };
+    println!(
+        "\nSite mode, through nginx (basic auth, Unix socket) and a helper process per operation:\n"
+    );
+    println!("| Measure | keyhatch | Same work elsewhere | Target | |");
+    println!("|---|---|---|---|---|");
+    let mut table = Table::default();
+    let p50_p99 = |name: &str| {
+        format!(
+            "{} / {}",
+            duration(get(&format!("{name}_p50_ms"))),
+            duration(get(&format!("{name}_p99_ms")))
+        )
+    };
+    table.row(
+        "Site: generate, p50 / p99 (helper included)",
+        p50_p99("site_generate"),
+        String::new(),
+        "p50 ≤ 10 ms",
+        Some(get("site_generate_p50_ms") <= 10.0),
+    );
+    table.row(
+        "Site: list 10 keys, p50 / p99",
+        p50_p99("site_list"),
+        String::new(),
+        "p50 ≤ 5 ms",
+        Some(get("site_list_p50_ms") <= 5.0),
+    );
+    table.row(
+        &format!(
+            "Site: {} generates at once, 2 per account: wall time, lost",
+            get("site_concurrent_generates")
+        ),
+        format!(
+            "{}, {} lost",
+            duration(get("site_concurrent_wall_ms")),
+            get("site_concurrent_lost")
+        ),
+        String::new(),
+        "0 lost",
+        Some(get("site_concurrent_lost") == 0.0),
+    );
+    table.row(
+        "Site: server peak RSS; a helper's peak listing 10,000 lines",
+        format!(
+            "{:.1} MB; {:.1} MB",
+            get("site_server_rss_peak_mb"),
+            get("site_helper_rss_peak_10000_mb")
+        ),
+        String::new(),
+        "",
+        None,
+    );
+    table.print();
 }
 
 /// Rows, each with whether its target was met (`None`: no target).

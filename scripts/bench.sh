@@ -14,6 +14,8 @@ step "domain (criterion)"
 cargo bench --features ssr --bench domain
 step "HTTP on loopback"
 cargo bench --features ssr --bench http
+step "site mode through nginx (makes and removes 52 throwaway accounts)"
+cargo bench --features ssr --bench site
 step "page load in Chromium"
 (cd end2end && npx playwright test --config playwright.bench.config.ts)
 step "table"

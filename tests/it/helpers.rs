@@ -1,11 +1,18 @@
 //! What the integration tests share: the real keyhatch binary started on a free port with a
-//! temporary home, temporary homes, throwaway accounts, and the ssh-keygen fixture.
+//! temporary home, site mode behind a real nginx, temporary homes, throwaway accounts, and the
+//! ssh-keygen fixture.
 
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 
 /// The login token the tests start keyhatch with.
 pub const TOKEN: &str = "test-token-0123456789abcdef-0123456789";
@@ -17,8 +24,8 @@ pub const MIXED: &[u8] = include_bytes!("../fixtures/authorized_keys.mixed");
 /// A temporary home whose `~/.ssh/authorized_keys` holds `contents`.
 pub fn home_with(contents: &[u8]) -> tempfile::TempDir {
     let home = tempfile::tempdir().unwrap();
-    std::fs::create_dir(home.path().join(".ssh")).unwrap();
-    std::fs::write(home.path().join(".ssh/authorized_keys"), contents).unwrap();
+    fs::create_dir(home.path().join(".ssh")).unwrap();
+    fs::write(home.path().join(".ssh/authorized_keys"), contents).unwrap();
     home
 }
 
@@ -68,7 +75,7 @@ pub fn spawn_socket_app(home: &Path, socket: &Path) -> App {
     command.arg("--socket").arg(socket);
     let app = start(command, home, &[]);
     let started = Instant::now();
-    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+    while UnixStream::connect(socket).is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "keyhatch did not listen on {}",
@@ -117,6 +124,170 @@ fn start(mut command: Command, home: &Path, env: &[(&str, &str)]) -> App {
         runtime,
         agent,
     }
+}
+
+/// keyhatch in site mode and nginx in front of it; both stopped on drop.
+pub struct SiteStack {
+    /// The socket, nginx's files; removed on drop, after both are stopped.
+    _dir: tempfile::TempDir,
+    pub keyhatch: Child,
+    nginx: Child,
+    /// `http://localhost:PORT`, through nginx.
+    pub base: String,
+    pub socket: PathBuf,
+    passwords: Vec<(String, String)>,
+    pub agent: ureq::Agent,
+}
+
+impl SiteStack {
+    /// Starts both, with `people` (name, password) in nginx's password file and `extra`
+    /// flags for keyhatch.
+    pub fn start(people: &[&str], extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // nginx's workers run as www-data: they must reach the password file and the socket.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let socket = dir.path().join("keyhatch.sock");
+        let port = free_port();
+        let mut keyhatch = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+            .args(["--mode", "site", "--proxy-user", "www-data", "--socket"])
+            .arg(&socket)
+            .arg("--public-url")
+            .arg(format!("http://localhost:{port}"))
+            .args(extra)
+            .env_remove("KEYHATCH_TOKEN")
+            .env_remove("KEYHATCH_CONFIG")
+            .env("XDG_CONFIG_HOME", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("keyhatch starts");
+        let mut lines = BufReader::new(keyhatch.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("keyhatch says it serves").unwrap();
+        assert!(first.contains("site mode"), "{first}");
+        std::thread::spawn(move || lines.for_each(drop));
+
+        let passwords: Vec<(String, String)> = people
+            .iter()
+            .map(|name| ((*name).to_owned(), format!("pw-{name}")))
+            .collect();
+        let mut htpasswd = String::new();
+        for (name, password) in &passwords {
+            let hash = Command::new("openssl")
+                .args(["passwd", "-apr1", password])
+                .output()
+                .unwrap();
+            htpasswd.push_str(&format!(
+                "{name}:{}",
+                String::from_utf8(hash.stdout).unwrap()
+            ));
+        }
+        let nginx_dir = dir.path().join("nginx");
+        fs::create_dir(&nginx_dir).unwrap();
+        fs::write(nginx_dir.join("htpasswd"), htpasswd).unwrap();
+        fs::set_permissions(
+            nginx_dir.join("htpasswd"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let d = nginx_dir.display();
+        let config = format!(
+            "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+                 auth_basic \"keyhatch\";\n      auth_basic_user_file {d}/htpasswd;\n\
+                 proxy_pass http://unix:{socket}:;\n      proxy_set_header Host $http_host;\n\
+                 proxy_set_header X-Forwarded-User $remote_user;\n\
+                 proxy_set_header X-Real-IP $remote_addr;\n    }}\n  }}\n}}\n",
+            socket = socket.display()
+        );
+        fs::write(nginx_dir.join("nginx.conf"), config).unwrap();
+        let nginx = Command::new("/usr/sbin/nginx")
+            .arg("-p")
+            .arg(&nginx_dir)
+            .arg("-c")
+            .arg(nginx_dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx starts (the README's test command installs it)");
+        wait_for(|| UnixStream::connect(&socket).is_ok(), "keyhatch's socket");
+        wait_for(|| TcpStream::connect(("127.0.0.1", port)).is_ok(), "nginx");
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Self {
+            _dir: dir,
+            keyhatch,
+            nginx,
+            base: format!("http://localhost:{port}"),
+            socket,
+            passwords,
+            agent,
+        }
+    }
+
+    fn basic(&self, who: &str) -> String {
+        let (_, password) = self.passwords.iter().find(|(n, _)| n == who).unwrap();
+        format!(
+            "Basic {}",
+            BASE64_STANDARD.encode(format!("{who}:{password}"))
+        )
+    }
+
+    /// GET `path` through nginx as `who`.
+    pub fn get(&self, who: &str, path: &str) -> Reply {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", self.basic(who))
+            .call()
+            .unwrap();
+        reply(response)
+    }
+
+    /// POSTs JSON to `path` through nginx as `who`.
+    pub fn post(&self, who: &str, path: &str, body: &str) -> Reply {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", self.basic(who))
+            .content_type("application/json")
+            .send(body)
+            .unwrap();
+        reply(response)
+    }
+}
+
+impl Drop for SiteStack {
+    fn drop(&mut self) {
+        for child in [&mut self.nginx, &mut self.keyhatch] {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn wait_for(ready: impl Fn() -> bool, what: &str) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what} did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A throwaway account made with `useradd` for one test, removed (with `userdel`) on drop,
@@ -229,7 +400,7 @@ impl Drop for Account {
 
 fn rand_u32() -> u32 {
     let mut bytes = [0u8; 4];
-    std::fs::File::open("/dev/urandom")
+    fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .unwrap();
     u32::from_ne_bytes(bytes)
