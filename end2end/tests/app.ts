@@ -63,7 +63,8 @@ export async function startKeyhatch(args: string[]) {
   const runtime = mkdtempSync(join(tmpdir(), "keyhatch-run-"));
   const child = spawn(join(REPO, "target/release/keyhatch"), args, {
     cwd: REPO,
-    env: { ...process.env, KEYHATCH_TOKEN: TOKEN, XDG_RUNTIME_DIR: runtime },
+    // No settings file: not the developer's, not a site mode installed on this machine.
+    env: { ...process.env, KEYHATCH_TOKEN: TOKEN, XDG_RUNTIME_DIR: runtime, KEYHATCH_CONFIG: "none" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const base = await loginUrl(child);

@@ -51,7 +51,7 @@ test("the whole flow through nginx, as the person it authenticates", async ({ br
     keyhatch = spawn(join(REPO, "target/release/keyhatch"), [
       "--mode", "site", "--proxy-user", "www-data", "--socket", socket, "--public-url", origin,
       "--logout-url", "/oauth2/sign_out",
-    ], { env: { ...process.env, XDG_CONFIG_HOME: dir, KEYHATCH_TOKEN: "" }, stdio: ["ignore", "ignore", "inherit"] });
+    ], { env: { ...process.env, KEYHATCH_CONFIG: "none", KEYHATCH_TOKEN: "" }, stdio: ["ignore", "ignore", "inherit"] });
     const hash = execFileSync("openssl", ["passwd", "-apr1", person.password], { encoding: "utf8" });
     const n = join(dir, "nginx");
     mkdirSync(n);

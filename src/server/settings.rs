@@ -28,8 +28,8 @@ pub const MIN_TOKEN_LEN: usize = 32;
     about = "Generate SSH keys for your account from a web page."
 )]
 pub struct Cli {
-    /// Settings file [default: $XDG_CONFIG_HOME/keyhatch/keyhatch.toml, then
-    /// /etc/keyhatch/keyhatch.toml, when present].
+    /// Settings file, or "none" for no file [default: $XDG_CONFIG_HOME/keyhatch/keyhatch.toml,
+    /// then /etc/keyhatch/keyhatch.toml, when present].
     #[arg(long, env = "KEYHATCH_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:3000]; port 0 picks a free one.
@@ -414,7 +414,9 @@ fn site_settings(
     let site = |message: String| SettingsError::Site(message);
     if uid != 0 {
         return Err(site(
-            "keyhatch must run as root to start helpers as each person".into(),
+            "keyhatch must run as root to start helpers as each person (for your own keys \
+             only, pass --mode local)"
+                .into(),
         ));
     }
     let proxy = match cli.proxy_user.take().or(file.proxy_user.take()) {
@@ -495,7 +497,7 @@ fn host_of(url: &str) -> Result<String, SettingsError> {
 /// exists.
 fn settings_path(named: Option<&Path>, passwd_home: &Option<PathBuf>) -> Option<PathBuf> {
     if let Some(named) = named {
-        return Some(named.to_owned());
+        return (named != Path::new("none")).then(|| named.to_owned());
     }
     let config_home = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)

@@ -95,7 +95,8 @@ fn start(mut command: Command, home: &Path, env: &[(&str, &str)]) -> App {
         .env("XDG_RUNTIME_DIR", runtime.path())
         .env_remove("KEYHATCH_TAG")
         .env_remove("KEYHATCH_KEY_OPTIONS")
-        .env_remove("KEYHATCH_CONFIG")
+        // No settings file: not the developer's, not a site mode installed on this machine.
+        .env("KEYHATCH_CONFIG", "none")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -155,8 +156,7 @@ impl SiteStack {
             .arg(format!("http://localhost:{port}"))
             .args(extra)
             .env_remove("KEYHATCH_TOKEN")
-            .env_remove("KEYHATCH_CONFIG")
-            .env("XDG_CONFIG_HOME", dir.path())
+            .env("KEYHATCH_CONFIG", "none")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -322,12 +322,20 @@ impl Account {
 
     fn create_with(options: &[&str]) -> Self {
         let name = format!("khtest{:08x}", rand_u32());
-        let status = Command::new("useradd")
-            .args(options)
-            .arg(&name)
-            .status()
-            .expect("useradd runs (the tests run as root)");
-        assert!(status.success(), "useradd {name}");
+        // Tests run in parallel, and useradd gives up when another holds /etc/passwd's lock.
+        let added = (0..10).any(|attempt| {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Command::new("useradd")
+                .args(options)
+                .arg(&name)
+                .output()
+                .expect("useradd runs (the tests run as root)")
+                .status
+                .success()
+        });
+        assert!(added, "useradd {name}");
         let id = |flag: &str| -> u32 {
             let out = Command::new("id").args([flag, &name]).output().unwrap();
             String::from_utf8(out.stdout)
@@ -391,10 +399,17 @@ impl Account {
 
 impl Drop for Account {
     fn drop(&mut self) {
-        // --remove takes the home (and mail spool) with it.
-        let _ = Command::new("userdel")
-            .args(["--remove", &self.name])
-            .output();
+        // --remove takes the home (and mail spool) with it; retried while another test holds
+        // /etc/passwd's lock. (6: no such account, gone already.)
+        for _ in 0..10 {
+            let removed = Command::new("userdel")
+                .args(["--remove", &self.name])
+                .output();
+            if removed.is_ok_and(|out| out.status.success() || out.status.code() == Some(6)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 

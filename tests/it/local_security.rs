@@ -235,6 +235,7 @@ fn a_short_token_a_remote_address_and_another_accounts_home_are_refused_at_start
         let output = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
             .args(args)
             .env("KEYHATCH_TOKEN", TOKEN)
+            .env("KEYHATCH_CONFIG", "none")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .output()
