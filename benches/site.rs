@@ -29,7 +29,14 @@ fn main() {
     let names: Vec<&str> = people.iter().map(|p| p.name.as_str()).collect();
     let stack = SiteStack::start(
         &names,
-        &["--keys-per-hour", "1000000", "--max-keys", "1000000"],
+        &[
+            "--keys-per-hour",
+            "1000000",
+            "--max-keys",
+            "1000000",
+            "--audit-log",
+            "/dev/null",
+        ],
     );
     let mut figures = BTreeMap::new();
     let (first, second) = (&people[0].name, &people[1].name);

@@ -83,7 +83,11 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
     }
     let guard = Guard {
         own_uid: settings.uid,
-        account: settings.account.user.as_str().into(),
+        // In site mode nobody is known yet when these layers refuse a request.
+        account: match settings.site {
+            Some(_) => "".into(),
+            None => settings.account.user.as_str().into(),
+        },
         allowed_hosts: settings.allowed_hosts.clone().into(),
         audit: audit.clone(),
     };

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 
 use super::guard::is_static;
 use super::page::plain_page;
-use super::peer::Peer;
+use super::peer::remote_of;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::paths::LOGOUT_PATH;
@@ -106,10 +106,7 @@ impl Auth {
     }
 
     fn record(&self, request: &Request, action: &str, outcome: &str) {
-        let remote = request
-            .extensions()
-            .get::<ConnectInfo<Peer>>()
-            .map_or_else(|| "unknown".to_owned(), |peer| peer.0.address());
+        let remote = remote_of(request);
         self.audit.record(&Event {
             action,
             account: &self.account,

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::page::plain_page;
-use super::peer::Peer;
+use super::peer::{Peer, remote_of};
 use crate::api::context::Remote;
 use crate::audit::{Audit, Event};
 
@@ -39,10 +39,7 @@ impl Guard {
         why: &str,
         page: &str,
     ) -> Response {
-        let remote = request
-            .extensions()
-            .get::<ConnectInfo<Peer>>()
-            .map_or_else(|| "unknown".to_owned(), |peer| peer.0.address());
+        let remote = remote_of(&request);
         self.audit.record(&Event {
             action: "refused",
             account: &self.account,

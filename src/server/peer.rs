@@ -59,6 +59,14 @@ impl Peer {
     }
 }
 
+/// The address of the connection `request` came on, for logs (`unknown` outside a server).
+pub fn remote_of(request: &axum::extract::Request) -> String {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<Peer>>()
+        .map_or_else(|| "unknown".to_owned(), |peer| peer.0.address())
+}
+
 /// A TCP listener that tells each connection's [`Peer`].
 pub struct TcpPeers(pub TcpListener);
 
