@@ -138,6 +138,33 @@ fn the_header_on_tcp_is_believed_only_from_the_proxys_address_and_account() {
         "GET /api/keys/list HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-User: {}\r\nConnection: close\r\n\r\n",
         alice.name
     );
+    // As the proxy's account (www-data) from `source`, with Python's socket: the answer's
+    // status line.
+    let as_proxy = |source: &str| {
+        let program = "import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1])), \
+                       source_address=(sys.argv[2], 0)); s.sendall(sys.argv[3].encode()); \
+                       print(s.makefile().readline().strip())";
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=www-data",
+                "--regid=www-data",
+                "--clear-groups",
+                "--",
+            ])
+            .args([
+                "/usr/bin/python3",
+                "-c",
+                program,
+                &port.to_string(),
+                source,
+                &request,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let from_proxy = as_proxy("127.0.0.1");
+    let other_address = as_proxy("127.0.0.2");
     // From 127.0.0.1, but as root, not as www-data: loopback alone proves nothing.
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
@@ -145,7 +172,18 @@ fn the_header_on_tcp_is_believed_only_from_the_proxys_address_and_account() {
     stream.read_to_string(&mut answer).unwrap();
     let _ = keyhatch.kill();
     let _ = keyhatch.wait();
-    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        from_proxy.starts_with("HTTP/1.1 200"),
+        "the proxy itself: {from_proxy}"
+    );
+    assert!(
+        other_address.starts_with("HTTP/1.1 401"),
+        "not a proxy address: {other_address}"
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 401"),
+        "not the proxy's account: {answer}"
+    );
 }
 
 #[test]
