@@ -23,10 +23,12 @@ if grep -nE "$regex" "$log" | grep -v 'check-secrets' | head -5 | grep .; then
   found=1
 fi
 # Files the run left in /tmp (its temporary homes and runtime directories are gone by now). Not
-# leaks: Playwright's cache of the compiled test files (which hold the tests' own constants),
-# and a developer's shell tool's command scripts.
+# leaks: this checkout itself, when it lies in /tmp (its sources hold the tests' constants, its
+# binaries ssh-key's PEM markers), Playwright's cache of the compiled test files, and a
+# developer's shell tool's command scripts.
+repo=$(pwd -P)
 while IFS= read -r -d '' file; do
-  case $file in /tmp/playwright-transform-cache-*/* | /tmp/bash_tool_*) continue ;; esac
+  case $file in "$repo"/* | /tmp/playwright-transform-cache-*/* | /tmp/bash_tool_*) continue ;; esac
   if grep -qE "$regex" "$file" 2>/dev/null; then
     echo "left behind with a secret in it: $file" >&2
     found=1
