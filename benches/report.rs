@@ -1,7 +1,7 @@
 //! The table `make bench` ends with: every figure the other benchmarks left, beside the same
 //! work done by OpenSSH in the same run, the original tool's published figures, and the targets.
 //!
-//! Reads `target/criterion/*/*/new/estimates.json` (domain), `target/bench/http.json`,
+//! Reads `target/criterion/*/*/new/estimates.json` (domain), `target/bench/http.json`, `site.json`,
 //! `target/bench/browser.json` and the shipped files in `target/site/pkg`. Prints Markdown, so
 //! the table can go into the README as it is.
 
@@ -10,7 +10,30 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-type Figures = BTreeMap<String, f64>;
+/// The figures one benchmark left, by name, and the file they came from (for messages).
+struct Figures {
+    file: String,
+    values: BTreeMap<String, f64>,
+}
+
+impl Figures {
+    /// The figure `name`; the benchmark must have left it.
+    fn get(&self, name: &str) -> f64 {
+        *self
+            .values
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from {}", self.file))
+    }
+
+    /// `name_p50_ms` and `name_p99_ms`, as "p50 / p99".
+    fn p50_p99(&self, name: &str) -> String {
+        format!(
+            "{} / {}",
+            duration(self.get(&format!("{name}_p50_ms"))),
+            duration(self.get(&format!("{name}_p99_ms")))
+        )
+    }
+}
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -20,8 +43,6 @@ fn main() {
     let domain = |id: &str| criterion_median_ms(&target.join("criterion").join(id));
 
     println!("{}\n", machine());
-    println!("| Measure | keyhatch | Same work elsewhere | Target | |");
-    println!("|---|---|---|---|---|");
     let mut table = Table::default();
 
     // The same work timed in-process for keyhatch and as a process for OpenSSH: (what, ours,
@@ -67,21 +88,10 @@ fn main() {
         None,
     );
 
-    let get = |name: &str| {
-        *http
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} missing from target/bench/http.json"))
-    };
-    let p50_p99 = |name: &str| {
-        format!(
-            "{} / {}",
-            duration(get(&format!("{name}_p50_ms"))),
-            duration(get(&format!("{name}_p99_ms")))
-        )
-    };
+    let get = |name: &str| http.get(name);
     table.row(
         "HTTP: list 50 keys, p50 / p99",
-        p50_p99("list_50"),
+        http.p50_p99("list_50"),
         String::new(),
         "",
         None,
@@ -95,7 +105,7 @@ fn main() {
     );
     table.row(
         "HTTP: list 10,000 keys, p50 / p99",
-        p50_p99("list_10000"),
+        http.p50_p99("list_10000"),
         "original tool: 420 ms".into(),
         "≤ 15 ms",
         Some(get("list_10000_p50_ms") <= 15.0),
@@ -109,21 +119,21 @@ fn main() {
     );
     table.row(
         "HTTP: SSH Keys page, server-rendered, 50 keys, p50 / p99",
-        p50_p99("page_50"),
+        http.p50_p99("page_50"),
         String::new(),
         "",
         None,
     );
     table.row(
         "HTTP: generate, no passphrase, p50 / p99",
-        p50_p99("generate"),
+        http.p50_p99("generate"),
         "original tool: ~90 ms".into(),
         "p50 ≤ 3 ms",
         Some(get("generate_p50_ms") <= 3.0),
     );
     table.row(
         "HTTP: generate with a passphrase, p50 / p99",
-        p50_p99("generate_passphrase"),
+        http.p50_p99("generate_passphrase"),
         String::new(),
         "",
         None,
@@ -141,10 +151,10 @@ fn main() {
     );
     table.row(
         "HTTP: list 50 keys p50 / p99 while 4 passphrase generations run",
-        p50_p99("list_50_during_4_passphrase"),
+        http.p50_p99("list_50_during_4_passphrase"),
         format!(
             "idle: {}; {:.0} keys generated meanwhile",
-            p50_p99("list_50"),
+            http.p50_p99("list_50"),
             get("passphrase_generations_meanwhile")
         ),
         "stays responsive",
@@ -186,11 +196,7 @@ fn main() {
         "≤ 250 KB (aim 150 KB)",
         Some(total_gzip <= 250_000),
     );
-    let get = |name: &str| {
-        *browser
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} missing from target/bench/browser.json"))
-    };
+    let get = |name: &str| browser.get(name);
     table.row(
         "Browser: first contentful paint, p50 (first visit, loopback)",
         duration(get("fcp_p50_ms")),
@@ -209,34 +215,21 @@ fn main() {
 
     // Site mode: a second table, through nginx and a helper per operation.
     let site = figures(&target.join("bench/site.json"));
-    let get = |name: &str| {
-        *site
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} missing from target/bench/site.json"))
-    };
+    let get = |name: &str| site.get(name);
     println!(
         "\nSite mode, through nginx (basic auth, Unix socket) and a helper process per operation:\n"
     );
-    println!("| Measure | keyhatch | Same work elsewhere | Target | |");
-    println!("|---|---|---|---|---|");
     let mut table = Table::default();
-    let p50_p99 = |name: &str| {
-        format!(
-            "{} / {}",
-            duration(get(&format!("{name}_p50_ms"))),
-            duration(get(&format!("{name}_p99_ms")))
-        )
-    };
     table.row(
         "Site: generate, p50 / p99 (helper included)",
-        p50_p99("site_generate"),
+        site.p50_p99("site_generate"),
         String::new(),
         "p50 ≤ 10 ms",
         Some(get("site_generate_p50_ms") <= 10.0),
     );
     table.row(
         "Site: list 10 keys, p50 / p99",
-        p50_p99("site_list"),
+        site.p50_p99("site_list"),
         String::new(),
         "p50 ≤ 5 ms",
         Some(get("site_list_p50_ms") <= 5.0),
@@ -293,6 +286,12 @@ impl Table {
 
     fn print(&self) {
         let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "| Measure | keyhatch | Same work elsewhere | Target | |"
+        )
+        .expect("stdout");
+        writeln!(out, "|---|---|---|---|---|").expect("stdout");
         for row in &self.0 {
             writeln!(out, "| {} |", row.join(" | ")).expect("stdout");
         }
@@ -307,11 +306,16 @@ fn figures(path: &Path) -> Figures {
         )
     });
     let json: serde_json::Value = serde_json::from_str(&text).expect("figures are JSON");
-    json.as_object()
+    let values = json
+        .as_object()
         .expect("an object of figures")
         .iter()
         .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
-        .collect()
+        .collect();
+    Figures {
+        file: path.display().to_string(),
+        values,
+    }
 }
 
 /// Criterion's median for one benchmark, in milliseconds.
