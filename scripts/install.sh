@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs keyhatch for site mode: PREFIX/bin/keyhatch, its browser bundle in
-# PREFIX/share/keyhatch/site (found beside the binary), /etc/keyhatch/keyhatch.toml (an existing
-# one is kept), and /etc/systemd/system/keyhatch.service. Usage: scripts/install.sh [PREFIX]
+# Installs keyhatch for site mode: PREFIX/bin/keyhatch, one binary with the browser bundle
+# embedded, /etc/keyhatch/keyhatch.toml (an existing one is kept), and
+# /etc/systemd/system/keyhatch.service. Usage: scripts/install.sh [PREFIX]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${1:-/usr/local}
@@ -10,11 +10,9 @@ scripts/setup.sh
 source scripts/env.sh
 printf '\033[1m==> %s\033[0m\n' "release build"
 cargo leptos build --release
+printf '\033[1m==> %s\033[0m\n' "the server again, with the bundle embedded"
+KEYHATCH_EMBED_SITE="$PWD/target/site" cargo build --release --features ssr --bin keyhatch
 install -D -m 0755 target/release/keyhatch "$prefix/bin/keyhatch"
-rm -rf "$prefix/share/keyhatch/site"
-mkdir -p "$prefix/share/keyhatch"
-cp -R target/site "$prefix/share/keyhatch/site"
-chmod -R u=rwX,go=rX "$prefix/share/keyhatch"
 if [ ! -e /etc/keyhatch/keyhatch.toml ]; then
   install -D -m 0644 deploy/keyhatch.toml /etc/keyhatch/keyhatch.toml
   echo "wrote /etc/keyhatch/keyhatch.toml: set public-url and proxy-user for this site"

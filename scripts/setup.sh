@@ -23,6 +23,8 @@ command -v make >/dev/null || packages+=(make)
 [ -x /usr/bin/python3 ] || packages+=(python3)
 command -v curl >/dev/null || packages+=(curl)
 { command -v useradd >/dev/null && command -v setpriv >/dev/null; } || packages+=(passwd util-linux)
+# The systemd unit in deploy/ is checked with systemd-analyze verify.
+command -v systemd-analyze >/dev/null || packages+=(systemd)
 if [ ${#packages[@]} -gt 0 ]; then
   step "Debian packages: ${packages[*]}"
   as_root apt-get update -qq

@@ -26,6 +26,8 @@ step "cargo test"
 cargo test --features ssr
 step "release build"
 cargo leptos build --release
+step "release build with the bundle embedded, as make install makes it"
+KEYHATCH_EMBED_SITE="$PWD/target/site" cargo build --release --features ssr --bin keyhatch
 step "size budget"
 scripts/size-budget.sh
 step "Playwright (Chromium)"

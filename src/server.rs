@@ -1,5 +1,6 @@
 //! The HTTP server: settings, login, and the router with its layers.
 
+mod assets;
 pub mod auth;
 pub mod guard;
 mod page;
@@ -337,10 +338,14 @@ pub fn router(options: LeptosOptions, state: AppState, access: Access, guard: Gu
             ),
         );
     }
-    // Files under /pkg, and any other path: the app's "not found" page, with the header.
-    let router = router.fallback(leptos_axum::file_and_error_handler_with_context(
-        context, shell,
-    ));
+    // The bundle from memory when `make install` embedded it; otherwise files under /pkg come
+    // from beside the executable. Any other path: the app's "not found" page, with the header.
+    let router =
+        router
+            .merge(assets::routes())
+            .fallback(leptos_axum::file_and_error_handler_with_context(
+                context, shell,
+            ));
     let router = match access {
         Access::Local(auth) => router
             .layer(middleware::from_fn_with_state(auth, auth::require_login))

@@ -57,11 +57,11 @@ export const test = base.extend<Fixtures>({
 
 export { expect };
 
-/** Starts the release keyhatch with `args`, its own runtime directory (for its login files) and
+/** Starts the release keyhatch (or `exe`) with `args`, its own runtime directory (for its login files) and
  * the test token; resolves once it prints its login link, with `http://HOST:PORT` from it. */
-export async function startKeyhatch(args: string[]) {
+export async function startKeyhatch(args: string[], exe = join(REPO, "target/release/keyhatch")) {
   const runtime = mkdtempSync(join(tmpdir(), "keyhatch-run-"));
-  const child = spawn(join(REPO, "target/release/keyhatch"), args, {
+  const child = spawn(exe, args, {
     cwd: REPO,
     // No settings file: not the developer's, not a site mode installed on this machine.
     env: { ...process.env, KEYHATCH_TOKEN: TOKEN, XDG_RUNTIME_DIR: runtime, KEYHATCH_CONFIG: "none" },

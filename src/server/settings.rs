@@ -289,17 +289,9 @@ pub enum SettingsError {
     /// A site mode setting is missing or wrong.
     #[error("site mode: {0}")]
     Site(String),
-    /// The browser bundle is not beside the executable.
-    #[error(
-        "the browser bundle is not installed beside {exe}: looked for {tried}. Build with \
-         `cargo leptos build --release` (make run does)"
-    )]
-    NoSite {
-        /// The running executable.
-        exe: PathBuf,
-        /// The directories looked at.
-        tried: String,
-    },
+    /// keyhatch cannot find its own executable, beside which a cargo build's bundle lies.
+    #[error("cannot find keyhatch's own executable: {0}")]
+    NoSite(String),
 }
 
 impl Settings {
@@ -562,25 +554,14 @@ fn default_socket(uid: u32) -> PathBuf {
     super::runtime::dir_path(uid).join("keyhatch.sock")
 }
 
-/// Leptos's options, with the browser bundle found beside the executable: `target/site` for a
-/// cargo build (`target/release/keyhatch`), `PREFIX/share/keyhatch/site` for an installed one.
+/// Leptos's options. An installed binary carries the browser bundle (`make install` embeds
+/// it); a cargo build finds it beside the executable: `target/site` for
+/// `target/release/keyhatch`. A build that has not made the bundle yet (cargo test) still runs;
+/// its pages then load no script.
 fn leptos_options() -> Result<LeptosOptions, SettingsError> {
-    let exe = std::env::current_exe().map_err(|e| SettingsError::NoSite {
-        exe: PathBuf::from("keyhatch"),
-        tried: e.to_string(),
-    })?;
-    let bin_dir = exe.parent().unwrap_or(Path::new("/"));
-    let candidates = [
-        bin_dir.join("../site"),
-        bin_dir.join("../share/keyhatch/site"),
-    ];
-    // A build that has not made the bundle yet (cargo test) still runs: pages then load no
-    // script, and the first candidate is used.
-    let site = candidates
-        .iter()
-        .find(|dir| dir.join("pkg").is_dir())
-        .unwrap_or(&candidates[0]);
-    let site = site.canonicalize().unwrap_or_else(|_| site.clone());
+    let exe = std::env::current_exe().map_err(|e| SettingsError::NoSite(e.to_string()))?;
+    let site = exe.parent().unwrap_or(Path::new("/")).join("../site");
+    let site = site.canonicalize().unwrap_or(site);
     Ok(LeptosOptions::builder()
         .output_name("keyhatch")
         .site_root(site.to_string_lossy().into_owned())

@@ -145,3 +145,22 @@ fn the_apache_example_passes_apachectl_t() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && said.contains("Syntax OK"), "{said}");
 }
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify_without_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("keyhatch.service");
+    fs::write(
+        &unit,
+        repo("deploy/keyhatch.service")
+            .replace("/usr/local/bin/keyhatch", env!("CARGO_BIN_EXE_keyhatch")),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze runs (Debian's systemd package)");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+}
