@@ -17,7 +17,7 @@ use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 
 use super::guard::is_static;
-use super::page::plain_page;
+use super::page::{answer_unread, plain_page};
 use super::peer::remote_of;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
@@ -132,7 +132,7 @@ pub async fn require_login(State(auth): State<Auth>, request: Request, next: Nex
     if path == LOGOUT_PATH && request.method() == Method::POST {
         auth.end_session(request.headers());
         auth.record(&request, "logout", "ok");
-        return logged_out(&auth);
+        return answer_unread(request, logged_out(&auth)).await;
     }
     if let Some((token, rest)) = take_token_param(request.uri()) {
         return if auth.matches(&token) {
@@ -140,14 +140,16 @@ pub async fn require_login(State(auth): State<Auth>, request: Request, next: Nex
             login(&auth, request.uri().path(), &rest)
         } else {
             auth.record(&request, "login", "wrong token");
-            unauthorized(request.uri(), "That login link's token is not valid.")
+            let refused = unauthorized(request.uri(), "That login link's token is not valid.");
+            answer_unread(request, refused).await
         };
     }
     if is_static(path) || auth.bearer(request.headers()) || auth.has_live_session(request.headers())
     {
         next.run(request).await
     } else {
-        unauthorized(request.uri(), "You are not logged in.")
+        let refused = unauthorized(request.uri(), "You are not logged in.");
+        answer_unread(request, refused).await
     }
 }
 

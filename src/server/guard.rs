@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::page::plain_page;
+use super::page::{answer_unread, plain_page};
 use super::peer::{Peer, remote_of};
 use crate::api::context::Remote;
 use crate::audit::{Audit, Event};
@@ -30,8 +30,7 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Records the refusal and answers it with a page. The request's body (a little of it) is
-    /// read first, so the connection stays usable for the client's next request.
+    /// Records the refusal and answers it with a page.
     async fn refuse(
         &self,
         request: Request,
@@ -47,8 +46,7 @@ impl Guard {
             fingerprint: None,
             outcome: why,
         });
-        let _ = axum::body::to_bytes(request.into_body(), 64 * 1024).await;
-        plain_page(status, "Refused · keyhatch", page)
+        answer_unread(request, plain_page(status, "Refused · keyhatch", page)).await
     }
 }
 

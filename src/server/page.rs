@@ -1,6 +1,7 @@
 //! The plain pages the server answers without the app: log in, logged out, refused.
 
 use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rand::RngCore;
@@ -28,5 +29,13 @@ pub fn plain_page(status: StatusCode, title: &str, body: &str) -> Response {
     response
         .headers_mut()
         .insert(header::CONTENT_SECURITY_POLICY, csp(Some(&nonce)));
+    response
+}
+
+/// Gives `response` to `request`, after reading (and dropping) up to 64 KiB of its body. A
+/// refusal sent before the body is read makes the server close the connection, which a client
+/// that reuses it for its next request sees as an error.
+pub async fn answer_unread(request: Request, response: Response) -> Response {
+    let _ = axum::body::to_bytes(request.into_body(), 64 * 1024).await;
     response
 }

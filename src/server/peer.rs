@@ -114,6 +114,7 @@ impl Listener for UnixPeers {
     }
 }
 
+// One impl per listener: a generic one would overlap axum's own for `TapIo`.
 impl Connected<IncomingStream<'_, TcpPeers>> for Peer {
     fn connect_info(stream: IncomingStream<'_, TcpPeers>) -> Self {
         stream.remote_addr().clone()

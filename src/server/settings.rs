@@ -291,7 +291,7 @@ pub enum SettingsError {
     Site(String),
     /// keyhatch cannot find its own executable, beside which a cargo build's bundle lies.
     #[error("cannot find keyhatch's own executable: {0}")]
-    NoSite(String),
+    NoExecutable(String),
 }
 
 impl Settings {
@@ -559,7 +559,7 @@ fn default_socket(uid: u32) -> PathBuf {
 /// `target/release/keyhatch`. A build that has not made the bundle yet (cargo test) still runs;
 /// its pages then load no script.
 fn leptos_options() -> Result<LeptosOptions, SettingsError> {
-    let exe = std::env::current_exe().map_err(|e| SettingsError::NoSite(e.to_string()))?;
+    let exe = std::env::current_exe().map_err(|e| SettingsError::NoExecutable(e.to_string()))?;
     let site = exe.parent().unwrap_or(Path::new("/")).join("../site");
     let site = site.canonicalize().unwrap_or(site);
     Ok(LeptosOptions::builder()

@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::guard::escape;
-use super::page::plain_page;
+use super::page::{answer_unread, plain_page};
 use super::peer::Peer;
 use crate::api::context::Remote;
 use crate::api::helper::Identity;
@@ -216,12 +216,13 @@ pub async fn require_person(
                 "user header from a peer that is not the proxy",
             );
         }
-        return plain_page(
+        let page = plain_page(
             StatusCode::UNAUTHORIZED,
             "Log in · keyhatch",
             "<h1>Log in through your site</h1><p>keyhatch is reached through your site's login \
              page. Open it at the address your site gave you.</p>",
         );
+        return answer_unread(request, page).await;
     };
     match site.person(&name) {
         Ok(person) => {
@@ -232,7 +233,8 @@ pub async fn require_person(
         Err(refusal) => {
             let (why, page) = refusal_page(&refusal);
             record(&name, "refused", why);
-            plain_page(StatusCode::FORBIDDEN, "Not served · keyhatch", &page)
+            let page = plain_page(StatusCode::FORBIDDEN, "Not served · keyhatch", &page);
+            answer_unread(request, page).await
         }
     }
 }

@@ -483,3 +483,47 @@ fn the_audit_log_records_logins_changes_and_refusals_without_secrets() {
         std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&audit).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn a_refused_request_with_a_body_leaves_the_connection_usable() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    // Not logged in (401), then cross-site (403), then a good request, on one connection. The
+    // body is larger than what the server reads along with the headers, so a refusal that left
+    // it unread would close the connection.
+    let body = format!("{{\"passphrase\":\"{}\"}}", "x".repeat(40_000));
+    let refused = [
+        String::new(),
+        format!("Authorization: Bearer {TOKEN}\r\nOrigin: http://evil.example\r\n"),
+    ];
+    for extra in &refused {
+        write!(
+            stream,
+            "POST /api/keys/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    }
+    write!(
+        stream,
+        "GET /api/keys/list HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    // Bodies end without a newline, so find each status line by its start.
+    let statuses: Vec<&str> = answer
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| answer[at..].lines().next().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "HTTP/1.1 401 Unauthorized",
+            "HTTP/1.1 403 Forbidden",
+            "HTTP/1.1 200 OK"
+        ],
+        "{answer}"
+    );
+}
