@@ -44,7 +44,7 @@ fn keygen(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut group = c.benchmark_group("keygen");
     group.bench_function("keyhatch/no-passphrase", |b| {
-        b.iter(|| keygen::generate(black_box(&tag), None).expect("a key"));
+        b.iter(|| keygen::generate(black_box(&tag), None, None).expect("a key"));
     });
     group.bench_function("ssh-keygen/no-passphrase", |b| {
         b.iter(|| ssh_keygen(dir.path(), "", BCRYPT_ROUNDS));
@@ -55,7 +55,7 @@ fn keygen(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("keyhatch/passphrase-24-rounds", |b| {
         let passphrase = Passphrase::new(PASSPHRASE.to_owned());
-        b.iter(|| keygen::generate(&tag, passphrase.as_ref()).expect("a key"));
+        b.iter(|| keygen::generate(&tag, None, passphrase.as_ref()).expect("a key"));
     });
     group.bench_function("ssh-keygen/passphrase-24-rounds", |b| {
         b.iter(|| ssh_keygen(dir.path(), PASSPHRASE, BCRYPT_ROUNDS));
@@ -118,7 +118,7 @@ fn append(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let home = helpers::home_with(&fifty);
-                let key = keygen::generate(&tag, None).expect("a key");
+                let key = keygen::generate(&tag, None, None).expect("a key");
                 let line = key.authorized_line(&options).expect("a line");
                 (home, key, line)
             },

@@ -7,6 +7,7 @@
 //! taken the person's uid (site mode).
 
 mod account;
+mod add_key;
 #[cfg(feature = "ssr")]
 pub mod backend;
 #[cfg(feature = "ssr")]
@@ -17,13 +18,41 @@ mod fix_permissions;
 mod generate_key;
 #[cfg(feature = "ssr")]
 pub mod helper;
+mod inspect_key;
 #[cfg(feature = "ssr")]
 pub mod limits;
 mod list_keys;
+mod other_keys;
 mod revoke_key;
 
 pub use account::*;
+pub use add_key::*;
 pub use fix_permissions::*;
 pub use generate_key::*;
+pub use inspect_key::*;
 pub use list_keys::*;
+pub use other_keys::*;
 pub use revoke_key::*;
+
+/// The label and the options (with the lifetime's `expiry-time`) of a key about to be written,
+/// from what the person sent; a clear 400 for either out of bounds.
+#[cfg(feature = "ssr")]
+fn new_key_settings(
+    state: &context::AppState,
+    label: Option<String>,
+    expires_in_days: Option<u32>,
+) -> Result<(Option<crate::ssh::Label>, crate::ssh::KeyOptions), crate::error::AppError> {
+    use crate::ssh::{Date, Label, Lifetime};
+
+    let invalid = |e: crate::error::AppError| context::answer_with_status(e);
+    let label =
+        Label::parse(label.as_deref().unwrap_or_default()).map_err(|e| invalid(e.into()))?;
+    let options = match expires_in_days {
+        None => state.key_options.clone(),
+        Some(days) => {
+            let lifetime = Lifetime::days(days).map_err(|e| invalid(e.into()))?;
+            state.key_options.expiring(lifetime.ends(Date::today()))
+        }
+    };
+    Ok((label, options))
+}

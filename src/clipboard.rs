@@ -38,3 +38,14 @@ pub fn select(area: &web_sys::HtmlTextAreaElement) {
 /// Server build: nothing to select.
 #[cfg(not(feature = "hydrate"))]
 pub fn select<T>(_area: &T) {}
+
+/// Focuses `field` and selects all its text, ready for Ctrl+C.
+#[cfg(feature = "hydrate")]
+pub fn select_input(field: &web_sys::HtmlInputElement) {
+    let _ = field.focus();
+    field.select();
+}
+
+/// Server build: nothing to select.
+#[cfg(not(feature = "hydrate"))]
+pub fn select_input<T>(_field: &T) {}

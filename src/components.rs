@@ -1,12 +1,17 @@
 //! One component per file; each takes small props and keeps its own state.
 
+pub mod add_key_dialog;
 pub mod copy_button;
+pub mod copy_public_key;
+pub mod expiry_badge;
 pub mod header;
 pub mod health_banner;
 pub mod key_created_dialog;
 pub mod key_list;
+pub mod key_settings;
 pub mod modal;
 pub mod new_key_button;
 pub mod new_key_dialog;
+pub mod other_keys;
 pub mod profile_menu;
 pub mod revoke_dialog;

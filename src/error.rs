@@ -14,6 +14,12 @@ pub enum AppError {
     /// `authorized_keys` or the home directory could not be read or written.
     #[error("{0}")]
     Storage(String),
+    /// What was sent cannot be used: a label too long, a private key pasted, …
+    #[error("{0}")]
+    Invalid(String),
+    /// The key is in the file already.
+    #[error("{0}")]
+    Conflict(String),
     /// The key asked for is not in the file.
     #[error("{0}")]
     NotFound(String),
@@ -38,9 +44,11 @@ impl AppError {
     /// The HTTP status a response carrying this error should have.
     pub fn status(&self) -> u16 {
         match self {
+            Self::Invalid(_) => 400,
             Self::Unauthorized => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
             Self::Busy(_) => 503,
             Self::TooMany(_) => 429,
             Self::Storage(_) | Self::Keygen(_) | Self::Request(_) => 500,

@@ -1,7 +1,7 @@
 //! keyhatch: generate an SSH key from a web page, authorize it, and copy it once.
 //!
 //! Imports run one way, each module using only those after it in this list:
-//! `server` → `app` → `pages` → `components` → `api` → `clipboard`, `hydration`, `paths`,
+//! `server` → `app` → `pages` → `components` → `api` → `clipboard`, `dom`, `hydration`, `paths`,
 //! `model`, `error`, `audit` → `ssh`. `ssh` is the domain (no web code, server only); `server` runs it
 //! over HTTP; `api` holds the server functions; `app`, `pages` and `components` are the page,
 //! rendered on the server and hydrated in the browser. `tests/it/layers.rs` checks the order.
@@ -12,6 +12,7 @@ pub mod app;
 pub mod audit;
 pub mod clipboard;
 pub mod components;
+pub mod dom;
 pub mod error;
 pub mod hydration;
 pub mod model;

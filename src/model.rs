@@ -9,8 +9,27 @@ pub struct KeyInfo {
     pub key_type: String,
     /// The full `SHA256:` fingerprint, as `ssh-keygen -l` prints it.
     pub fingerprint: String,
-    /// The key's comment (begins with the tag).
+    /// The key's comment (for keyhatch's keys, the tag and the label).
     pub comment: String,
+    /// The comment after the tag: the label the person gave, if any.
+    pub label: Option<String>,
+    /// The public key as a `.pub` file holds it: `type base64 comment`.
+    pub public_key: String,
+    /// The options written before the key (`restrict,pty`, …); empty when none.
+    pub options: String,
+    /// The day sshd stops accepting the key (`YYYY-MM-DD`), from its `expiry-time` option.
+    pub expires: Option<String>,
+    /// Whether that day has come: sshd refuses the key.
+    pub expired: bool,
+}
+
+/// The keys of the file keyhatch did not make, shown read-only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherKeyList {
+    /// Every readable key not tagged as keyhatch's, in file order.
+    pub keys: Vec<KeyInfo>,
+    /// How many lines sshd cannot read (left alone).
+    pub unreadable_lines: usize,
 }
 
 /// The keyhatch keys in the account's `authorized_keys`, and what else the file holds.

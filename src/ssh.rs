@@ -7,8 +7,11 @@
 #![deny(missing_docs)]
 
 pub mod authorized_keys;
+pub mod expiry;
 pub mod health;
+pub mod import;
 pub mod keygen;
+pub mod label;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -18,7 +21,10 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+pub use expiry::{Date, Expiry, Lifetime};
+pub use import::{ImportError, parse_public_key};
 pub use keygen::NewKey;
+pub use label::{InvalidLabel, Label};
 pub use store::{AuthorizedKeys, StoreError};
 
 /// A key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` and unpadded base64.
@@ -49,6 +55,14 @@ impl Tag {
     /// The tag as written in the comment field.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The comment of a new key: the tag, then the label if there is one.
+    pub fn comment(&self, label: Option<&Label>) -> String {
+        match label {
+            Some(label) => format!("{} {}", self.0, label.as_str()),
+            None => self.0.clone(),
+        }
     }
 }
 
@@ -81,6 +95,15 @@ impl KeyOptions {
     /// The options as written before the key type, possibly empty.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// These options and an `expiry-time` that makes sshd refuse the key from `date` on.
+    pub fn expiring(&self, date: Date) -> Self {
+        let expiry = Expiry::option(date);
+        match self.0.as_str() {
+            "" => Self(expiry),
+            options => Self(format!("{options},{expiry}")),
+        }
     }
 }
 
@@ -209,6 +232,23 @@ pub struct ListedKey {
     pub fingerprint: String,
     /// The comment, invalid UTF-8 replaced.
     pub comment: String,
+    /// The comment after its first word: for keyhatch's keys, the label the person gave.
+    pub label: Option<String>,
+    /// The options field (`restrict,pty`, …), invalid UTF-8 replaced; empty when none.
+    pub options: String,
+    /// When sshd stops accepting the key, from its `expiry-time` option.
+    pub expiry: Option<Expiry>,
+    /// The public key as a `.pub` file holds it: `type base64 comment`.
+    pub public_line: String,
+}
+
+/// The keys of the file that keyhatch did not make, for reading only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherKeys {
+    /// Every readable key whose comment does not start with the tag, in file order.
+    pub keys: Vec<ListedKey>,
+    /// How many lines sshd cannot read.
+    pub unreadable_lines: usize,
 }
 
 /// What the list of keyhatch keys shows, and what else the file holds.
@@ -234,28 +274,89 @@ pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
     })
 }
 
-impl From<&authorized_keys::KeyLine<'_>> for ListedKey {
-    fn from(key: &authorized_keys::KeyLine<'_>) -> Self {
-        Self {
-            key_type: key.key.algorithm().as_str().to_owned(),
-            fingerprint: key.fingerprint(),
-            comment: key.comment_lossy(),
+/// Lists the keys of the store's file that are not tagged `tag`, with their options, and counts
+/// the lines sshd cannot read; a missing file has none.
+pub fn other_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<OtherKeys, Error> {
+    let contents = store.read()?;
+    let parsed = authorized_keys::parse(&contents);
+    Ok(OtherKeys {
+        keys: parsed
+            .keys
+            .iter()
+            .filter(|k| !k.is_tagged(tag))
+            .map(ListedKey::from)
+            .collect(),
+        unreadable_lines: parsed.unreadable.len(),
+    })
+}
+
+impl ListedKey {
+    /// What the list will show for `key` once written with `options`: its line read back.
+    pub fn as_written(key: &ssh_key::PublicKey, options: &KeyOptions) -> Self {
+        let line = keygen::authorized_line(key, options).unwrap_or_default();
+        match authorized_keys::parse_line(1, line.as_bytes()) {
+            authorized_keys::Line::Key(key) => Self::from(&key),
+            // A key that encodes always reads back; this is the same key, undecorated.
+            _ => Self {
+                key_type: key.algorithm().as_str().to_owned(),
+                fingerprint: fingerprint(key),
+                comment: key.comment().to_owned(),
+                label: None,
+                options: options.as_str().to_owned(),
+                expiry: None,
+                public_line: key.to_openssh().unwrap_or_default(),
+            },
         }
     }
 }
 
-/// Generates an ed25519 key tagged `tag`, appends its public half with `options` to the store's
-/// file, and returns the key only once it is durably there.
+impl From<&authorized_keys::KeyLine<'_>> for ListedKey {
+    fn from(key: &authorized_keys::KeyLine<'_>) -> Self {
+        let comment = key.comment_lossy();
+        let label = comment
+            .split_once([' ', '\t'])
+            .map(|(_, rest)| rest.trim_matches([' ', '\t']).to_owned())
+            .filter(|rest| !rest.is_empty());
+        Self {
+            key_type: key.key.algorithm().as_str().to_owned(),
+            fingerprint: key.fingerprint(),
+            label,
+            options: String::from_utf8_lossy(key.options).into_owned(),
+            expiry: Expiry::of_options(key.options),
+            public_line: key.public_line(),
+            comment,
+        }
+    }
+}
+
+/// Generates an ed25519 key commented with `tag` and `label`, appends its public half with
+/// `options` to the store's file, and returns the key only once it is durably there.
 pub fn create_key(
     store: &AuthorizedKeys,
     tag: &Tag,
+    label: Option<&Label>,
     options: &KeyOptions,
     passphrase: Option<&Passphrase>,
 ) -> Result<NewKey, Error> {
     // Check the home first: generating a key (slow with a passphrase) only to fail is wasteful.
     store.check_home()?;
-    let key = keygen::generate(tag, passphrase)?;
+    let key = keygen::generate(tag, label, passphrase)?;
     store.append_key(&key.public, &key.authorized_line(options)?)?;
+    Ok(key)
+}
+
+/// Authorizes a public key the person brought, commented with `tag` and `label` in place of its
+/// own comment and written with `options`, so it is listed and revocable like a generated one.
+/// A key already in the file (with any comment or options) is refused.
+pub fn add_key(
+    store: &AuthorizedKeys,
+    key: &ssh_key::PublicKey,
+    tag: &Tag,
+    label: Option<&Label>,
+    options: &KeyOptions,
+) -> Result<ssh_key::PublicKey, Error> {
+    let key = keygen::with_comment(key, &tag.comment(label));
+    store.append_key(&key, &keygen::authorized_line(&key, options)?)?;
     Ok(key)
 }
 
@@ -321,6 +422,85 @@ mod tests {
             assert!(KeysFile::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(KeysFile::parse("keys/%u").unwrap().below_home(".."), None);
+    }
+
+    #[test]
+    fn an_expiring_key_gets_expiry_time_after_the_other_options() {
+        let date = Date::new(2027, 3, 1).unwrap();
+        assert_eq!(
+            KeyOptions::default().expiring(date).as_str(),
+            r#"restrict,pty,expiry-time="20270301""#
+        );
+        let none = KeyOptions::parse("").unwrap();
+        assert_eq!(none.expiring(date).as_str(), r#"expiry-time="20270301""#);
+        assert!(KeyOptions::parse(KeyOptions::default().expiring(date).as_str()).is_ok());
+    }
+
+    #[test]
+    fn an_added_key_is_tagged_listed_with_its_label_and_expiry_and_refused_twice() {
+        let home = testing::home_with(b"");
+        let store = AuthorizedKeys::in_home(home.path());
+        let tag = Tag::default();
+        let (key, _) = testing::random_key("", "me@laptop");
+        let label = Label::parse("laptop key").unwrap();
+        let options = KeyOptions::default().expiring(Date::new(2020, 1, 1).unwrap());
+        let added = add_key(&store, &key, &tag, label.as_ref(), &options).unwrap();
+        assert_eq!(added.comment(), "fileglancer laptop key");
+
+        let listing = list_keys(&store, &tag).unwrap();
+        let listed = &listing.keys[0];
+        assert_eq!(listed.label.as_deref(), Some("laptop key"));
+        assert_eq!(listed.fingerprint, fingerprint(&key));
+        assert_eq!(
+            listed.expiry.unwrap().date(),
+            Date::new(2020, 1, 1).unwrap()
+        );
+        assert!(
+            listed
+                .expiry
+                .unwrap()
+                .has_passed(std::time::SystemTime::now())
+        );
+        assert_eq!(listed, &ListedKey::as_written(&added, &options));
+        assert!(listed.public_line.ends_with(" fileglancer laptop key"));
+
+        // The same key under another comment is still the same key.
+        let again = keygen::with_comment(&key, "someone else");
+        assert!(matches!(
+            add_key(&store, &again, &tag, None, &KeyOptions::default()),
+            Err(Error::Store(StoreError::AlreadyPresent(_)))
+        ));
+        assert_eq!(list_keys(&store, &tag).unwrap().keys.len(), 1);
+    }
+
+    #[test]
+    fn other_keys_are_every_untagged_key_with_its_options_in_file_order() {
+        let home = testing::home_with(testing::MIXED);
+        let store = AuthorizedKeys::in_home(home.path());
+        let others = other_keys(&store, &Tag::default()).unwrap();
+        assert_eq!(others.unreadable_lines, 3);
+        assert_eq!(others.keys.len(), 7);
+        let oracle: Vec<&str> = testing::MIXED_FINGERPRINTS.lines().collect();
+        for key in &others.keys {
+            assert!(oracle.contains(&key.fingerprint.as_str()), "{key:?}");
+        }
+        let rsa = others
+            .keys
+            .iter()
+            .find(|k| k.key_type == "ssh-rsa")
+            .unwrap();
+        assert_eq!(
+            rsa.options,
+            r#"command="echo \"hi there\", ok",from="10.0.0.0/8,192.168.1.1""#
+        );
+        assert!(
+            others
+                .keys
+                .iter()
+                .any(|k| k.options.starts_with("cert-authority"))
+        );
+        let theirs = list_keys(&store, &Tag::default()).unwrap();
+        assert_eq!(theirs.other_keys, others.keys.len());
     }
 
     #[test]

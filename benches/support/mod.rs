@@ -22,7 +22,7 @@ pub fn authorized_keys(n: usize) -> Vec<u8> {
             out.extend_from_slice(foreign.next().expect("the fixture has lines"));
         } else {
             let tag = if i % 2 == 0 { &tagged } else { &personal };
-            let key = keygen::generate(tag, None).expect("a key");
+            let key = keygen::generate(tag, None, None).expect("a key");
             out.extend_from_slice(key.public.to_openssh().expect("encodes").as_bytes());
         }
         out.push(b'\n');

@@ -136,7 +136,7 @@ test("closing before copying asks once more, then drops the key", async ({ page,
   await page.getByRole("button", { name: "Generate Key" }).click();
   const created = page.getByRole("dialog", { name: "SSH Key Generated" });
   await created.getByRole("button", { name: "Close" }).click();
-  await expect(created).toContainText("You have not copied the private key");
+  await expect(created).toContainText("You have not copied or downloaded the private key");
   await created.getByRole("button", { name: "Close without copying" }).click();
   await expect(created).toBeHidden();
   await expect(page.getByRole("list", { name: "SSH keys" }).getByRole("listitem")).toHaveCount(1);

@@ -8,14 +8,19 @@ use serde::{Deserialize, Serialize};
 
 use super::helper::Helper;
 use crate::error::AppError;
-use crate::model::{Fix, KeyList};
-use crate::ssh::{self, AuthorizedKeys, KeyOptions, NewKey, Passphrase, Tag, keygen};
+use crate::model::{Fix, KeyList, OtherKeyList};
+use crate::ssh::{self, AuthorizedKeys, KeyOptions, Label, NewKey, Passphrase, Tag, keygen};
 
 /// One operation on a person's `authorized_keys`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
     /// The keys tagged `tag`, and what would make sshd ignore them.
     ListKeys {
+        /// The tag.
+        tag: String,
+    },
+    /// The keys not tagged `tag`, and how many lines sshd cannot read.
+    OtherKeys {
         /// The tag.
         tag: String,
     },
@@ -49,6 +54,8 @@ pub enum Request {
 pub enum Reply {
     /// The list, for [`Request::ListKeys`].
     Keys(KeyList),
+    /// The other keys, for [`Request::OtherKeys`].
+    Others(OtherKeyList),
     /// Done, for every other request.
     Done,
 }
@@ -64,6 +71,9 @@ pub fn execute(store: &AuthorizedKeys, uid: u32, request: Request) -> Result<Rep
             Ok(Reply::Keys(super::convert::key_list(
                 store, listing, problems,
             )))
+        }
+        Request::OtherKeys { tag: t } => {
+            Ok(Reply::Others(ssh::other_keys(store, &tag(&t)?)?.into()))
         }
         Request::CheckHome => {
             store.check_home().map_err(ssh::Error::from)?;
@@ -129,7 +139,17 @@ impl Backend {
             tag: tag.as_str().to_owned(),
         })? {
             Reply::Keys(list) => Ok(list),
-            Reply::Done => Err(unexpected()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// The person's other keys, read-only.
+    pub fn other_keys(&self, tag: &Tag) -> Result<OtherKeyList, AppError> {
+        match self.run(Request::OtherKeys {
+            tag: tag.as_str().to_owned(),
+        })? {
+            Reply::Others(others) => Ok(others),
+            _ => Err(unexpected()),
         }
     }
 
@@ -138,6 +158,7 @@ impl Backend {
     pub fn create_key(
         &self,
         tag: &Tag,
+        label: Option<&Label>,
         options: &KeyOptions,
         passphrase: Option<&Passphrase>,
     ) -> Result<NewKey, AppError> {
@@ -146,10 +167,35 @@ impl Backend {
         if passphrase.is_some() {
             self.run(Request::CheckHome)?;
         }
-        let key = keygen::generate(tag, passphrase).map_err(ssh::Error::from)?;
-        let line = key.authorized_line(options).map_err(ssh::Error::from)?;
+        let key = keygen::generate(tag, label, passphrase).map_err(ssh::Error::from)?;
+        self.append(&key.public, tag, options)?;
+        Ok(key)
+    }
+
+    /// Authorizes a key the person brought, commented with `tag` and `label` in place of its
+    /// own; returns it as written. A key already in the file is refused.
+    pub fn add_key(
+        &self,
+        key: &ssh_key::PublicKey,
+        tag: &Tag,
+        label: Option<&Label>,
+        options: &KeyOptions,
+    ) -> Result<ssh_key::PublicKey, AppError> {
+        let key = keygen::with_comment(key, &tag.comment(label));
+        self.append(&key, tag, options)?;
+        Ok(key)
+    }
+
+    /// Has `key`'s line with `options` appended durably, within the site's cap on keys tagged
+    /// `tag`.
+    fn append(
+        &self,
+        key: &ssh_key::PublicKey,
+        tag: &Tag,
+        options: &KeyOptions,
+    ) -> Result<(), AppError> {
+        let line = keygen::authorized_line(key, options).map_err(ssh::Error::from)?;
         let public_key = key
-            .public
             .to_openssh()
             .map_err(|e| AppError::Keygen(e.to_string()))?;
         let cap = match self {
@@ -160,8 +206,8 @@ impl Backend {
             public_key,
             line,
             cap,
-        })?;
-        Ok(key)
+        })
+        .map(drop)
     }
 
     /// Removes keyhatch's key with `fingerprint`.

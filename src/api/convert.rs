@@ -2,34 +2,47 @@
 //! only). The domain (`ssh`) knows nothing of the wire; the wire (`model`, `error`) knows
 //! nothing of the domain; this is where they meet.
 
+use std::time::SystemTime;
+
 use crate::error::AppError;
-use crate::model::{Fix, GeneratedKey, KeyInfo, KeyList, Problem};
+use crate::model::{Fix, GeneratedKey, KeyInfo, KeyList, OtherKeyList, Problem};
 use crate::ssh::{self, NewKey, StoreError, health};
 
 impl From<ssh::ListedKey> for KeyInfo {
     fn from(key: ssh::ListedKey) -> Self {
+        let now = SystemTime::now();
         Self {
             key_type: key.key_type,
             fingerprint: key.fingerprint,
             comment: key.comment,
+            label: key.label,
+            public_key: key.public_line,
+            options: key.options,
+            expires: key.expiry.map(|e| e.date().to_string()),
+            expired: key.expiry.is_some_and(|e| e.has_passed(now)),
         }
     }
 }
 
-impl From<&NewKey> for KeyInfo {
-    fn from(key: &NewKey) -> Self {
+/// What the list will show for `key` once written with `options`.
+pub fn key_info(key: &ssh_key::PublicKey, options: &ssh::KeyOptions) -> KeyInfo {
+    ssh::ListedKey::as_written(key, options).into()
+}
+
+impl From<ssh::OtherKeys> for OtherKeyList {
+    fn from(others: ssh::OtherKeys) -> Self {
         Self {
-            key_type: key.public.algorithm().as_str().to_owned(),
-            fingerprint: key.fingerprint(),
-            comment: key.public.comment().to_owned(),
+            keys: others.keys.into_iter().map(KeyInfo::from).collect(),
+            unreadable_lines: others.unreadable_lines,
         }
     }
 }
 
-impl From<NewKey> for GeneratedKey {
-    fn from(key: NewKey) -> Self {
+impl GeneratedKey {
+    /// The key to show once, listed as it was written with `options`.
+    pub fn new(key: &NewKey, options: &ssh::KeyOptions) -> Self {
         Self {
-            info: KeyInfo::from(&key),
+            info: key_info(&key.public, options),
             encrypted: key.encrypted,
             private_key: key.private_openssh.to_string(),
         }
@@ -88,11 +101,30 @@ impl From<ssh::Error> for AppError {
                 Self::Forbidden(e.to_string())
             }
             ssh::Error::Store(e @ StoreError::TooManyKeys(_)) => Self::TooMany(e.to_string()),
+            ssh::Error::Store(e @ StoreError::AlreadyPresent(_)) => Self::Conflict(e.to_string()),
             ssh::Error::Store(e @ (StoreError::Locked(_) | StoreError::Busy(_))) => {
                 Self::Busy(e.to_string())
             }
             ssh::Error::Store(e) => Self::Storage(e.to_string()),
             ssh::Error::Keygen(e) => Self::Keygen(e.to_string()),
         }
+    }
+}
+
+impl From<ssh::ImportError> for AppError {
+    fn from(error: ssh::ImportError) -> Self {
+        Self::Invalid(error.to_string())
+    }
+}
+
+impl From<ssh::InvalidLabel> for AppError {
+    fn from(error: ssh::InvalidLabel) -> Self {
+        Self::Invalid(error.to_string())
+    }
+}
+
+impl From<ssh::expiry::InvalidLifetime> for AppError {
+    fn from(error: ssh::expiry::InvalidLifetime) -> Self {
+        Self::Invalid(error.to_string())
     }
 }

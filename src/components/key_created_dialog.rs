@@ -1,18 +1,25 @@
 use leptos::prelude::*;
 
 use crate::components::copy_button::CopyButton;
+use crate::components::copy_public_key::CopyPublicKey;
 use crate::components::modal::Modal;
+use crate::dom;
 use crate::model::GeneratedKey;
 
-/// "SSH Key Generated": the one chance to copy the private key, and what the key is.
-/// Closing before copying asks once more, since the key is then lost for good.
+/// The file name a downloaded private key gets.
+pub const DOWNLOAD_NAME: &str = "id_ed25519_keyhatch";
+
+/// "SSH Key Generated": the one chance to copy or download the private key, and what the key
+/// is. Closing before either asks once more, since the key is then lost for good.
 #[component]
 pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoView {
     let copied = RwSignal::new(false);
+    let downloaded = RwSignal::new(false);
+    let kept = move || copied.get() || downloaded.get();
     let asked = RwSignal::new(false);
-    let unconfirmed = move || asked.get() && !copied.get();
+    let unconfirmed = move || asked.get() && !kept();
     let close = Callback::new(move |()| {
-        if copied.get_untracked() || asked.get_untracked() {
+        if copied.get_untracked() || downloaded.get_untracked() || asked.get_untracked() {
             on_close.run(());
         } else {
             asked.set(true);
@@ -23,14 +30,32 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
         encrypted,
         info,
     } = key;
+    let download_failed = RwSignal::new(false);
+    let to_save = private_key.clone();
+    let download = move |_| match dom::save_file(DOWNLOAD_NAME, &to_save) {
+        Ok(()) => downloaded.set(true),
+        Err(_) => download_failed.set(true),
+    };
 
     view! {
         <Modal title="SSH Key Generated" on_dismiss=close>
             <div class="warning" role="alert">
                 <strong>"Copy your private key now."</strong>
-                " It cannot be shown again: keyhatch does not keep it. Paste it somewhere safe, such as Seqera Platform's credentials, before you close this dialog."
+                " It cannot be shown again: keyhatch does not keep it. Paste it somewhere safe, such as Seqera Platform's credentials, or download it, before you close this dialog."
             </div>
-            <CopyButton text=private_key copied />
+            <div class="key-actions">
+                <CopyButton text=private_key copied />
+                <button type="button" on:click=download>
+                    {move || if downloaded.get() { "✓ Downloaded" } else { "Download" }}
+                </button>
+                <CopyPublicKey line=info.public_key />
+            </div>
+            <span class="copied" aria-live="polite">
+                {move || downloaded.get().then(|| format!("Saved as {DOWNLOAD_NAME} in your downloads."))}
+            </span>
+            <Show when=move || download_failed.get()>
+                <p class="error" role="alert">"This browser would not save the file: copy the key instead."</p>
+            </Show>
             <section class="key-info" aria-labelledby="key-info-title">
                 <h3 id="key-info-title">"Key Information"</h3>
                 <dl>
@@ -40,17 +65,23 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
                     <dd data-field="fingerprint" class="mono">{info.fingerprint}</dd>
                     <dt>"Comment"</dt>
                     <dd data-field="comment">{info.comment}</dd>
+                    {info.label.map(|label| view! {
+                        <dt>"Label"</dt>
+                        <dd data-field="label">{label}</dd>
+                    })}
+                    <dt>"Expires"</dt>
+                    <dd data-field="expires">{info.expires.unwrap_or_else(|| "Never".to_owned())}</dd>
                     <dt>"Passphrase"</dt>
                     <dd data-field="passphrase">{if encrypted { "Yes" } else { "None" }}</dd>
                 </dl>
             </section>
             <Show when=unconfirmed>
                 <p class="error" role="alert">
-                    "You have not copied the private key. If you close now, it is lost and you will need a new key."
+                    "You have not copied or downloaded the private key. If you close now, it is lost and you will need a new key."
                 </p>
             </Show>
             <div class="actions">
-                <button class=move || if unconfirmed() { "danger" } else { "primary" }
+                <button type="button" class=move || if unconfirmed() { "danger" } else { "primary" }
                     on:click=move |_| close.run(())>
                     {move || if unconfirmed() { "Close without copying" } else { "Close" }}
                 </button>

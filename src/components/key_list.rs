@@ -1,10 +1,12 @@
 use leptos::prelude::*;
 
+use crate::components::copy_public_key::CopyPublicKey;
+use crate::components::expiry_badge::ExpiryBadge;
 use crate::hydration::use_hydrated;
 use crate::model::{self, KeyInfo};
 
-/// The keyhatch keys, newest last, each with a Revoke button, and a note on what else the file
-/// holds.
+/// The keyhatch keys, newest last, each with its label, expiry, a Copy Public Key and a Revoke
+/// button, and a note on what else the file holds.
 #[component]
 pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoView {
     let hydrated = use_hydrated();
@@ -36,13 +38,21 @@ pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoV
                 {keys.into_iter().map(|key| {
                     let label = format!("Revoke key {}", key.fingerprint);
                     let revoke = key.clone();
+                    let fingerprint = key.fingerprint.clone();
                     view! {
-                        <li class="key">
+                        <li class="key" class:expired=key.expired>
+                            {key.label.map(|label| view! { <strong class="label">{label}</strong> })}
                             <span class="key-type">{key.key_type}</span>
                             <span class="mono fingerprint">{key.fingerprint}</span>
                             <span class="comment">{key.comment}</span>
-                            <button class="revoke" aria-label=label disabled=move || !hydrated.get()
-                                on:click=move |_| on_revoke.run(revoke.clone())>"Revoke"</button>
+                            <ExpiryBadge expires=key.expires expired=key.expired />
+                            <span class="key-buttons">
+                                <Show when=move || hydrated.get()>
+                                    <CopyPublicKey line=key.public_key.clone() name=fingerprint.clone() />
+                                </Show>
+                                <button class="revoke" aria-label=label disabled=move || !hydrated.get()
+                                    on:click=move |_| on_revoke.run(revoke.clone())>"Revoke"</button>
+                            </span>
                         </li>
                     }
                 }).collect_view()}

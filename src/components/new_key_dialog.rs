@@ -2,10 +2,12 @@ use leptos::html::Input;
 use leptos::prelude::*;
 
 use crate::api::GenerateKey;
+use crate::components::key_settings::{KeySettings, KeySettingsFields};
 use crate::components::modal::Modal;
 use crate::model::Secret;
 
-/// "Generate SSH Key": an optional passphrase, typed twice, and the button that makes the key.
+/// "Generate SSH Key": an optional passphrase, typed twice, a label and a lifetime, and the
+/// button that makes the key.
 #[component]
 pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>) -> impl IntoView {
     let passphrase = RwSignal::new(String::new());
@@ -17,7 +19,9 @@ pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>
     });
     let confirm = RwSignal::new(String::new());
     let pending = generate.pending();
+    let settings = KeySettings::default();
     let mismatch = move || passphrase.with(|p| confirm.with(|c| p != c));
+    let blocked = move || mismatch() || settings.label_problem().is_some();
     let error = move || generate.value().get().and_then(Result::err);
     let cancel = Callback::new(move |()| {
         if !pending.get_untracked() {
@@ -26,12 +30,14 @@ pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if pending.get_untracked() || mismatch() {
+        if pending.get_untracked() || blocked() {
             return;
         }
         let typed = passphrase.get_untracked();
         generate.dispatch(GenerateKey {
             passphrase: (!typed.is_empty()).then(|| Secret::new(typed)),
+            label: settings.label_to_send(),
+            expires_in_days: settings.lifetime.get_untracked(),
         });
     };
 
@@ -54,12 +60,13 @@ pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>
                 <Show when=move || mismatch() && !confirm.with(String::is_empty)>
                     <p class="field-error" role="alert">"The passphrases do not match."</p>
                 </Show>
+                <KeySettingsFields settings disabled=pending />
                 {move || error().map(|e| view! {
                     <p class="error" role="alert"><strong>"The key could not be generated. "</strong>{e.to_string()}</p>
                 })}
                 <div class="actions">
                     <button type="button" on:click=move |_| cancel.run(()) disabled=pending>"Cancel"</button>
-                    <button type="submit" class="primary" disabled=move || pending.get() || mismatch()
+                    <button type="submit" class="primary" disabled=move || pending.get() || blocked()
                         aria-busy=move || pending.get().to_string()>
                         {move || if pending.get() { "Generating…" } else { "Generate Key" }}
                     </button>

@@ -31,6 +31,17 @@ impl KeyLine<'_> {
         super::fingerprint(&self.key)
     }
 
+    /// The key as a `.pub` file holds it: `type base64 comment`, the comment as text.
+    pub fn public_line(&self) -> String {
+        // Decoded from the blob alone, the key has no comment: this is `type base64`.
+        let mut line = self.key.to_openssh().unwrap_or_default();
+        if !self.comment.is_empty() {
+            line.push(' ');
+            line.push_str(&self.comment_lossy());
+        }
+        line
+    }
+
     /// The comment as text, with invalid UTF-8 replaced, for display.
     pub fn comment_lossy(&self) -> String {
         String::from_utf8_lossy(self.comment).into_owned()

@@ -5,7 +5,7 @@ use rand::rngs::OsRng;
 use ssh_key::{Algorithm, Cipher, Kdf, LineEnding, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
-use super::{KeyOptions, Passphrase, Tag};
+use super::{KeyOptions, Label, Passphrase, Tag};
 
 /// bcrypt-pbkdf rounds for an encrypted key: OpenSSH ≥ 9.4's default (ssh-key's own is 16).
 pub const BCRYPT_ROUNDS: u32 = 24;
@@ -29,14 +29,26 @@ impl NewKey {
         super::fingerprint(&self.public)
     }
 
-    /// The `authorized_keys` line for this key: `[options ]ssh-ed25519 <base64> <tag>`.
+    /// The `authorized_keys` line for this key: `[options ]ssh-ed25519 <base64> <comment>`.
     pub fn authorized_line(&self, options: &KeyOptions) -> Result<String, KeygenError> {
-        let public = self.public.to_openssh().map_err(KeygenError::Encode)?;
-        Ok(match options.as_str() {
-            "" => public,
-            opts => format!("{opts} {public}"),
-        })
+        authorized_line(&self.public, options)
     }
+}
+
+/// The `authorized_keys` line for `key`: `[options ]<type> <base64> <comment>`.
+pub fn authorized_line(key: &PublicKey, options: &KeyOptions) -> Result<String, KeygenError> {
+    let public = key.to_openssh().map_err(KeygenError::Encode)?;
+    Ok(match options.as_str() {
+        "" => public,
+        opts => format!("{opts} {public}"),
+    })
+}
+
+/// `key` with its comment replaced by `comment`.
+pub fn with_comment(key: &PublicKey, comment: &str) -> PublicKey {
+    let mut key = key.clone();
+    key.set_comment(comment);
+    key
 }
 
 impl std::fmt::Debug for NewKey {
@@ -62,14 +74,18 @@ pub enum KeygenError {
     Encode(ssh_key::Error),
 }
 
-/// Makes an ed25519 key pair commented `tag`, encrypted (aes256-ctr, bcrypt-pbkdf at
-/// [`BCRYPT_ROUNDS`]) when a passphrase is given.
+/// Makes an ed25519 key pair commented with `tag` and `label`, encrypted (aes256-ctr,
+/// bcrypt-pbkdf at [`BCRYPT_ROUNDS`]) when a passphrase is given.
 ///
 /// With a passphrase this takes tens of milliseconds of CPU: call it from a blocking thread.
-pub fn generate(tag: &Tag, passphrase: Option<&Passphrase>) -> Result<NewKey, KeygenError> {
+pub fn generate(
+    tag: &Tag,
+    label: Option<&Label>,
+    passphrase: Option<&Passphrase>,
+) -> Result<NewKey, KeygenError> {
     let mut key =
         PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(KeygenError::Generate)?;
-    key.set_comment(tag.as_str());
+    key.set_comment(tag.comment(label));
     let public = key.public_key().clone();
     if let Some(passphrase) = passphrase {
         key = encrypt(&key, passphrase)?;
@@ -106,7 +122,7 @@ mod tests {
 
     #[test]
     fn a_key_without_passphrase_is_plain_ed25519_tagged() {
-        let key = generate(&Tag::default(), None).unwrap();
+        let key = generate(&Tag::default(), None, None).unwrap();
         let private = PrivateKey::from_openssh(key.private_openssh.as_str()).unwrap();
         assert!(!private.is_encrypted());
         assert_eq!(private.algorithm(), Algorithm::Ed25519);
@@ -117,7 +133,7 @@ mod tests {
     #[test]
     fn a_key_with_passphrase_is_encrypted_at_24_rounds_and_decrypts() {
         let pass = Passphrase::new("correct horse".into()).unwrap();
-        let key = generate(&Tag::default(), Some(&pass)).unwrap();
+        let key = generate(&Tag::default(), None, Some(&pass)).unwrap();
         let private = PrivateKey::from_openssh(key.private_openssh.as_str()).unwrap();
         assert!(private.is_encrypted());
         assert_eq!(private.cipher(), Cipher::Aes256Ctr);
@@ -129,14 +145,14 @@ mod tests {
 
     #[test]
     fn two_keys_differ() {
-        let a = generate(&Tag::default(), None).unwrap();
-        let b = generate(&Tag::default(), None).unwrap();
+        let a = generate(&Tag::default(), None, None).unwrap();
+        let b = generate(&Tag::default(), None, None).unwrap();
         assert_ne!(a.fingerprint(), b.fingerprint());
     }
 
     #[test]
     fn the_authorized_line_puts_options_first_and_the_tag_last() {
-        let key = generate(&Tag::parse("keyhatch").unwrap(), None).unwrap();
+        let key = generate(&Tag::parse("keyhatch").unwrap(), None, None).unwrap();
         let line = key.authorized_line(&KeyOptions::default()).unwrap();
         assert!(line.starts_with("restrict,pty ssh-ed25519 AAAA"), "{line}");
         assert!(line.ends_with(" keyhatch"), "{line}");
@@ -147,8 +163,19 @@ mod tests {
     }
 
     #[test]
+    fn a_label_follows_the_tag_in_both_halves_comment() {
+        let label = Label::parse("Seqera production").unwrap();
+        let key = generate(&Tag::default(), label.as_ref(), None).unwrap();
+        assert_eq!(key.public.comment(), "fileglancer Seqera production");
+        let private = PrivateKey::from_openssh(key.private_openssh.as_str()).unwrap();
+        assert_eq!(private.comment(), "fileglancer Seqera production");
+        let line = key.authorized_line(&KeyOptions::default()).unwrap();
+        assert!(line.ends_with(" fileglancer Seqera production"), "{line}");
+    }
+
+    #[test]
     fn debug_output_never_shows_the_private_key() {
-        let key = generate(&Tag::default(), None).unwrap();
+        let key = generate(&Tag::default(), None, None).unwrap();
         let shown = format!("{key:?}");
         assert!(
             shown.contains("SHA256:") && !shown.contains("PRIVATE"),

@@ -313,3 +313,117 @@ fn the_size_limit_is_a_setting_and_a_larger_file_is_left_untouched() {
     );
     assert_eq!(fs::read(app.authorized_keys()).unwrap(), original);
 }
+
+#[test]
+fn bad_labels_and_lifetimes_get_a_400_that_says_why_and_write_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let long = "x".repeat(65);
+    for (body, says) in [
+        (
+            serde_json::json!({ "label": long }),
+            "a label has at most 64 characters; this one has 65",
+        ),
+        (
+            serde_json::json!({ "label": "two\nlines" }),
+            "a label must be printable text on one line",
+        ),
+        (
+            serde_json::json!({ "expires_in_days": 0 }),
+            "a key's lifetime is 1 to 3650 days, not 0",
+        ),
+        (
+            serde_json::json!({ "expires_in_days": 3651 }),
+            "a key's lifetime is 1 to 3650 days, not 3651",
+        ),
+    ] {
+        let reply = app.post_json("/api/keys/generate", &body.to_string());
+        assert_eq!(reply.status, 400, "{body}: {}", reply.body);
+        assert!(reply.body.contains(says), "{body}: {}", reply.body);
+        assert!(!reply.body.contains("private_key"), "{}", reply.body);
+    }
+    assert!(!app.authorized_keys().exists());
+}
+
+#[test]
+fn adding_refuses_private_keys_weak_keys_and_duplicates_each_with_its_reason() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let add = |public_key: &str| {
+        let body = serde_json::json!({ "public_key": public_key }).to_string();
+        app.post_json("/api/keys/add", &body)
+    };
+    let generated = app.generate(None);
+    let private = generated["private_key"].as_str().unwrap();
+    let refused = add(private);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("must never be shared"),
+        "{}",
+        refused.body
+    );
+    // The answer repeats nothing of it.
+    let body_line = private.lines().nth(1).unwrap();
+    assert!(!refused.body.contains(body_line), "{}", refused.body);
+
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/public-keys");
+    let read = |name: &str| fs::read_to_string(fixtures.join(name)).unwrap();
+    let weak = add(&read("rsa-2048.pub"));
+    assert_eq!(weak.status, 400);
+    assert!(weak.body.contains("2048 bits"), "{}", weak.body);
+
+    let before = fs::read(app.authorized_keys()).unwrap();
+    let ours = generated["info"]["public_key"].as_str().unwrap();
+    let twice = add(ours);
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert!(twice.body.contains("already in the file"), "{}", twice.body);
+    assert_eq!(fs::read(app.authorized_keys()).unwrap(), before);
+
+    let ecdsa = add(&read("ecdsa-p521.pub"));
+    assert_eq!(ecdsa.status, 200, "{}", ecdsa.body);
+    let added = ecdsa.json();
+    assert_eq!(added["fingerprint"], read("ecdsa-p521.fingerprint").trim());
+    assert_eq!(added["label"], "ecdsa 521");
+    let list = app.get_authorized("/api/keys/list").json();
+    assert_eq!(list["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(list["keys"][1]["comment"], "fileglancer ecdsa 521");
+}
+
+#[test]
+fn inspecting_a_key_reads_it_without_adding_it() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/public-keys");
+    let public = fs::read_to_string(fixtures.join("ed25519.pub")).unwrap();
+    let body = serde_json::json!({ "public_key": public }).to_string();
+    let reply = app.post_json("/api/keys/inspect", &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let fingerprint = fs::read_to_string(fixtures.join("ed25519.fingerprint")).unwrap();
+    assert_eq!(reply.json()["fingerprint"], fingerprint.trim());
+    assert_eq!(reply.json()["comment"], "alice@laptop");
+    assert!(!app.authorized_keys().exists());
+}
+
+#[test]
+fn the_other_keys_are_their_own_endpoint_with_options_and_the_unreadable_count() {
+    let home = helpers::home_with(include_bytes!("../fixtures/authorized_keys.mixed"));
+    let app = spawn_app(home.path());
+    let others = app.get_authorized("/api/keys/others");
+    assert_eq!(others.status, 200, "{}", others.body);
+    let others = others.json();
+    assert_eq!(others["unreadable_lines"], 3);
+    let keys = others["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 7);
+    assert!(keys.iter().all(
+        |k| !k["comment"].as_str().unwrap().starts_with("fileglancer ")
+            && k["comment"] != "fileglancer"
+    ));
+    assert!(
+        keys.iter()
+            .any(|k| k["options"] == r#"cert-authority,principals="alice""#)
+    );
+    let ours = app.get_authorized("/api/keys/list").json();
+    assert_eq!(ours["keys"].as_array().unwrap().len(), 5);
+}

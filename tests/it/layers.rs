@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The modules from the bottom up; a module may use only those before it.
-const LAYERS: [&str; 12] = [
+const LAYERS: [&str; 13] = [
     "ssh",
     "audit",
     "error",
@@ -15,6 +15,7 @@ const LAYERS: [&str; 12] = [
     "paths",
     "hydration",
     "clipboard",
+    "dom",
     "api",
     "components",
     "pages",

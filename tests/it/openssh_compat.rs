@@ -29,7 +29,7 @@ fn write_key(dir: &Path, private: &str) -> String {
 #[test]
 fn ssh_keygen_derives_the_same_public_key_and_fingerprint() {
     let dir = tempfile::tempdir().unwrap();
-    let key = keygen::generate(&Tag::default(), None).unwrap();
+    let key = keygen::generate(&Tag::default(), None, None).unwrap();
     let path = write_key(dir.path(), &key.private_openssh);
 
     let derived = ssh_keygen(&["-y", "-f", &path]);
@@ -58,7 +58,7 @@ fn ssh_keygen_derives_the_same_public_key_and_fingerprint() {
 fn an_encrypted_key_loads_only_with_its_passphrase() {
     let dir = tempfile::tempdir().unwrap();
     let pass = Passphrase::new("tr0ub4dor &3".into()).unwrap();
-    let key = keygen::generate(&Tag::default(), Some(&pass)).unwrap();
+    let key = keygen::generate(&Tag::default(), None, Some(&pass)).unwrap();
     let path = write_key(dir.path(), &key.private_openssh);
 
     let right = ssh_keygen(&["-y", "-P", "tr0ub4dor &3", "-f", &path]);

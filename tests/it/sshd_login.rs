@@ -251,3 +251,67 @@ fn keys_generated_through_keyhatch_log_in_and_others_do_not() {
     keypair(&stranger, "stranger");
     assert_refused(&sshd, &stranger, None);
 }
+
+#[test]
+fn labelled_and_added_keys_log_in_until_their_expiry_time_and_not_after() {
+    let dir = test_dir();
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
+    let sshd = Sshd::start(dir.path(), &home);
+    let app = spawn_app(&home);
+
+    let body = r#"{"label": "Seqera production", "expires_in_days": 30}"#;
+    let reply = app.post_json("/api/keys/generate", body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let generated = reply.json();
+    assert_eq!(generated["info"]["label"], "Seqera production");
+    assert_eq!(
+        generated["info"]["comment"],
+        "fileglancer Seqera production"
+    );
+    let expires = generated["info"]["expires"].as_str().unwrap().to_owned();
+    let generated_key = dir.path().join("generated");
+    write_private(
+        &generated_key,
+        generated["private_key"].as_str().unwrap(),
+        0o600,
+    );
+    assert_logs_in(&sshd, &generated_key, None);
+
+    // A key the person already had, added by its public half only.
+    let laptop = dir.path().join("laptop");
+    keypair(&laptop, "me@laptop");
+    let public = fs::read_to_string(laptop.with_extension("pub")).unwrap();
+    let body = serde_json::json!({ "public_key": public, "expires_in_days": 90 }).to_string();
+    let reply = app.post_json("/api/keys/add", &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["comment"], "fileglancer me@laptop");
+    assert_logs_in(&sshd, &laptop, None);
+    let again = app.post_json("/api/keys/add", &body);
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("already in the file"), "{}", again.body);
+
+    let file = fs::read_to_string(home.join(".ssh/authorized_keys")).unwrap();
+    let compact = expires.replace('-', "");
+    let expected = format!("restrict,pty,expiry-time=\"{compact}\" ssh-ed25519 ");
+    assert!(file.starts_with(&expected), "{file}");
+    assert!(
+        file.lines()
+            .next()
+            .unwrap()
+            .ends_with(" fileglancer Seqera production"),
+        "{file}"
+    );
+
+    // Time passes: the generated key's day has come. sshd refuses it, the list says so, and
+    // the added key still works.
+    let passed = file.replacen(&compact, "20200101", 1);
+    fs::write(home.join(".ssh/authorized_keys"), passed).unwrap();
+    assert_refused(&sshd, &generated_key, None);
+    assert_logs_in(&sshd, &laptop, None);
+    let list = app.get_authorized("/api/keys/list").json();
+    assert_eq!(list["keys"][0]["expires"], "2020-01-01");
+    assert_eq!(list["keys"][0]["expired"], true);
+    assert_eq!(list["keys"][1]["expired"], false);
+}

@@ -1,0 +1,36 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::error::AppError;
+use crate::model::KeyInfo;
+
+/// Authorizes a public key the person already has, tagged and optioned like a generated one,
+/// and answers what the list shows for it. `POST /api/keys/add` with
+/// `{"public_key": "ssh-ed25519 AAAA… me@laptop", "label": "…", "expires_in_days": 90}`;
+/// without a label, the key's own comment becomes the label when it makes a valid one.
+#[server(endpoint = "keys/add", input = Json)]
+pub async fn add_key(
+    public_key: String,
+    label: Option<String>,
+    expires_in_days: Option<u32>,
+) -> Result<KeyInfo, AppError> {
+    use super::context::{answer_with_status, app_state, audited, run_blocking};
+    use crate::ssh::{Label, parse_public_key};
+
+    let state = app_state()?;
+    let backend = state.backend()?.clone();
+    let key = parse_public_key(&public_key).map_err(|e| answer_with_status(e.into()))?;
+    let label = label.or_else(|| {
+        Label::parse(key.comment())
+            .ok()
+            .flatten()
+            .map(|l| l.as_str().to_owned())
+    });
+    let (label, options) = super::new_key_settings(&state, label, expires_in_days)?;
+    let tag = state.tag.clone();
+    let written = options.clone();
+    let result = run_blocking(move || backend.add_key(&key, &tag, label.as_ref(), &written)).await;
+    let fingerprint = result.as_ref().ok().map(crate::ssh::fingerprint);
+    let key = audited(&state, "add", fingerprint.as_deref(), result)?;
+    Ok(super::convert::key_info(&key, &options))
+}

@@ -1,0 +1,17 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::error::AppError;
+use crate::model::OtherKeyList;
+
+/// Lists the account's keys that keyhatch did not make, read-only, and how many lines of the
+/// file sshd cannot read. `GET /api/keys/others`.
+#[server(endpoint = "keys/others", input = GetUrl)]
+pub async fn other_keys() -> Result<OtherKeyList, AppError> {
+    use super::context::{app_state, run_blocking};
+
+    let state = app_state()?;
+    let backend = state.backend()?.clone();
+    let tag = state.tag.clone();
+    run_blocking(move || backend.other_keys(&tag)).await
+}

@@ -1,0 +1,176 @@
+use leptos::html::Input;
+use leptos::prelude::*;
+
+use crate::api::{AddKey, InspectKey};
+use crate::components::key_settings::{KeySettings, KeySettingsFields};
+use crate::components::modal::Modal;
+use crate::model::KeyInfo;
+
+/// The largest `.pub` file read: an RSA key of 16,384 bits with a long comment fits.
+const MAX_PUB_FILE: f64 = 16_384.0;
+
+/// "Add Existing Key": a public key pasted or read from a `.pub` file, checked by the server and
+/// shown (type, fingerprint) before it is added with a label and a lifetime. A private key is
+/// refused here, in the page, and never sent.
+#[component]
+pub fn AddKeyDialog(
+    add: ServerAction<AddKey>,
+    /// Fingerprints already in the file.
+    #[prop(into)]
+    present: Signal<Vec<String>>,
+    on_cancel: Callback<()>,
+) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let inspect = ServerAction::<InspectKey>::new();
+    let private_refused = RwSignal::new(false);
+    let file_problem = RwSignal::new(None::<&'static str>);
+    let settings = KeySettings::default();
+    let pending = add.pending();
+    let first_field = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(area) = first_field.get() {
+            request_animation_frame(move || drop(area.focus()));
+        }
+    });
+
+    let check = move |value: String| {
+        private_refused.set(false);
+        inspect.value().set(None);
+        if value.contains("PRIVATE KEY") || value.contains("PuTTY-User-Key-File") {
+            // Dropped from the page at once: not kept, not sent.
+            text.set(String::new());
+            private_refused.set(true);
+        } else if !value.trim().is_empty() {
+            inspect.dispatch(InspectKey { public_key: value });
+        }
+    };
+    // The answer for what is in the box now, not for an earlier text still on its way.
+    let preview = move || {
+        inspect.value().get().filter(|answer| match answer {
+            Ok(key) => key
+                .public_key
+                .split(' ')
+                .nth(1)
+                .is_some_and(|blob| text.with(|t| t.contains(blob))),
+            Err(_) => !inspect.pending().get(),
+        })
+    };
+    let checked = move || preview().and_then(Result::ok);
+    let duplicate =
+        move || checked().is_some_and(|key| present.with(|p| p.contains(&key.fingerprint)));
+    let ready = move || {
+        checked().is_some() && !duplicate() && settings.label_problem().is_none() && !pending.get()
+    };
+    let placeholder = Signal::derive(move || {
+        checked()
+            .map(|key| key.comment)
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "e.g. my laptop".to_owned())
+    });
+
+    let file = NodeRef::<Input>::new();
+    let read_file = move |_| {
+        let Some(input) = file.get_untracked() else {
+            return;
+        };
+        file_problem.set(None);
+        leptos::task::spawn_local(async move {
+            match crate::dom::read_chosen_file(&input, MAX_PUB_FILE).await {
+                Ok(Some(contents)) => {
+                    text.set(contents.clone());
+                    check(contents);
+                }
+                Ok(None) => {}
+                Err(crate::dom::FileError::TooLarge) => {
+                    file_problem.set(Some("That file is too large to be a public key."));
+                }
+                Err(crate::dom::FileError::Unreadable) => {
+                    file_problem.set(Some("That file could not be read."));
+                }
+            }
+            // Choosing the same file again should read it again.
+            input.set_value("");
+        });
+    };
+
+    let cancel = Callback::new(move |()| {
+        if !pending.get_untracked() {
+            on_cancel.run(());
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if ready() {
+            add.dispatch(AddKey {
+                public_key: text.get_untracked(),
+                label: settings.label_to_send(),
+                expires_in_days: settings.lifetime.get_untracked(),
+            });
+        }
+    };
+    let error = move || add.value().get().and_then(Result::err);
+
+    view! {
+        <Modal title="Add Existing Key" on_dismiss=cancel>
+            <form on:submit=submit>
+                <p>
+                    "Already have a key pair? Add its public half to your "
+                    <code>"~/.ssh/authorized_keys"</code>
+                    ". Only the public key: the private key stays with you."
+                </p>
+                <label for="public-key">"Public key"</label>
+                <textarea id="public-key" name="public_key" class="mono" rows="4" spellcheck="false"
+                    autocomplete="off" placeholder="ssh-ed25519 AAAA… you@laptop" node_ref=first_field
+                    prop:value=move || text.get() disabled=pending
+                    on:input=move |ev| {
+                        let value = event_target_value(&ev);
+                        text.set(value.clone());
+                        check(value);
+                    }></textarea>
+                <label for="public-key-file">"Or choose a .pub file"</label>
+                <input id="public-key-file" type="file" accept=".pub,text/plain" node_ref=file
+                    on:change=read_file disabled=pending />
+                {move || file_problem.get().map(|p| view! { <p class="field-error" role="alert">{p}</p> })}
+                <Show when=move || private_refused.get()>
+                    <p class="error" role="alert">
+                        <strong>"That is a private key, and it was not sent. "</strong>
+                        "A private key must never be shared, not even with keyhatch. Paste the public key instead: the .pub file beside it."
+                    </p>
+                </Show>
+                {move || preview().map(|answer| match answer {
+                    Ok(key) => view! { <KeyPreview key duplicate=duplicate() /> }.into_any(),
+                    Err(e) => view! {
+                        <p class="error" role="alert">{e.to_string()}</p>
+                    }.into_any(),
+                })}
+                <KeySettingsFields settings disabled=pending placeholder />
+                {move || error().map(|e| view! {
+                    <p class="error" role="alert"><strong>"The key could not be added. "</strong>{e.to_string()}</p>
+                })}
+                <div class="actions">
+                    <button type="button" on:click=move |_| cancel.run(()) disabled=pending>"Cancel"</button>
+                    <button type="submit" class="primary" disabled=move || !ready()
+                        aria-busy=move || pending.get().to_string()>
+                        {move || if pending.get() { "Adding…" } else { "Add Key" }}
+                    </button>
+                </div>
+            </form>
+        </Modal>
+    }
+}
+
+/// What the pasted key is, before it is added.
+#[component]
+fn KeyPreview(key: KeyInfo, duplicate: bool) -> impl IntoView {
+    view! {
+        <dl class="key-info preview" aria-label="Key to add">
+            <dt>"Type"</dt>
+            <dd data-field="type">{key.key_type}</dd>
+            <dt>"Fingerprint"</dt>
+            <dd data-field="fingerprint" class="mono">{key.fingerprint}</dd>
+        </dl>
+        {duplicate.then(|| view! {
+            <p class="error" role="alert">"This key is already in your authorized_keys."</p>
+        })}
+    }
+}

@@ -1,0 +1,76 @@
+use leptos::prelude::*;
+
+/// The longest label, as the server checks it.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// What a new key is called and how long it lasts, as typed in a dialog.
+#[derive(Clone, Copy)]
+pub struct KeySettings {
+    /// The label, as typed.
+    pub label: RwSignal<String>,
+    /// The lifetime in days, `None` for a key that never expires.
+    pub lifetime: RwSignal<Option<u32>>,
+}
+
+impl Default for KeySettings {
+    /// Empty: no label, no expiry.
+    fn default() -> Self {
+        Self {
+            label: RwSignal::new(String::new()),
+            lifetime: RwSignal::new(None),
+        }
+    }
+}
+
+impl KeySettings {
+    /// What is wrong with the label, checked as the server will (which checks again).
+    pub fn label_problem(self) -> Option<&'static str> {
+        self.label.with(|l| {
+            if l.chars().any(char::is_control) {
+                Some("A label is one line of printable text.")
+            } else if l.trim().chars().count() > MAX_LABEL_CHARS {
+                Some("A label has at most 64 characters.")
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The label to send: `None` when blank.
+    pub fn label_to_send(self) -> Option<String> {
+        let label = self.label.get_untracked();
+        (!label.trim().is_empty()).then_some(label)
+    }
+}
+
+/// The Label and Expires fields of the Generate and Add dialogs; `placeholder` suggests a label.
+#[component]
+pub fn KeySettingsFields(
+    settings: KeySettings,
+    #[prop(into)] disabled: Signal<bool>,
+    #[prop(into, default = Signal::stored("e.g. Seqera production".to_owned()))]
+    placeholder: Signal<String>,
+) -> impl IntoView {
+    let KeySettings { label, lifetime } = settings;
+    let on_lifetime = move |ev| lifetime.set(event_target_value(&ev).parse().ok());
+
+    view! {
+        <label for="key-label">"Label (optional)"</label>
+        <input id="key-label" name="label" type="text" autocomplete="off"
+            placeholder=placeholder bind:value=label disabled=disabled
+            aria-describedby="key-label-hint" />
+        <p class="hint" id="key-label-hint">"Shown in the list and kept in the key's comment, after the tag."</p>
+        {move || settings.label_problem().map(|p| view! {
+            <p class="field-error" role="alert">{p}</p>
+        })}
+        <label for="key-expiry">"Expires"</label>
+        <select id="key-expiry" name="expires_in_days" on:change=on_lifetime disabled=disabled>
+            <option value="" selected=move || lifetime.get().is_none()>"Never"</option>
+            {[30u32, 90, 365].map(|days| view! {
+                <option value=days.to_string() selected=move || lifetime.get() == Some(days)>
+                    {format!("In {days} days")}
+                </option>
+            })}
+        </select>
+    }
+}

@@ -1,0 +1,48 @@
+use leptos::prelude::*;
+
+use crate::components::expiry_badge::ExpiryBadge;
+use crate::model::OtherKeyList;
+
+/// The file's other keys, collapsed and read-only: what each is, with its options, and how many
+/// lines sshd cannot read.
+#[component]
+pub fn OtherKeys(list: OtherKeyList) -> impl IntoView {
+    let OtherKeyList {
+        keys,
+        unreadable_lines,
+    } = list;
+    let count = keys.len();
+    let unreadable = (unreadable_lines > 0).then(|| {
+        let noun = if unreadable_lines == 1 {
+            "line"
+        } else {
+            "lines"
+        };
+        format!("{unreadable_lines} {noun} of the file cannot be read by sshd, and are not shown.")
+    });
+
+    view! {
+        <details class="others">
+            <summary>{format!("Other keys in this file ({count})")}</summary>
+            <p class="muted">
+                "keyhatch did not make these keys, so it only shows them: change them in the file itself."
+            </p>
+            {(count > 0).then(|| view! {
+                <ul class="keys" aria-label="Other keys">
+                    {keys.into_iter().map(|key| view! {
+                        <li class="key" class:expired=key.expired>
+                            <span class="key-type">{key.key_type}</span>
+                            <span class="mono fingerprint">{key.fingerprint}</span>
+                            <span class="comment">{key.comment}</span>
+                            {(!key.options.is_empty()).then(|| view! {
+                                <code class="options" data-field="options">{key.options}</code>
+                            })}
+                            <ExpiryBadge expires=key.expires expired=key.expired />
+                        </li>
+                    }).collect_view()}
+                </ul>
+            })}
+            {unreadable.map(|text| view! { <p class="muted" data-field="unreadable">{text}</p> })}
+        </details>
+    }
+}
