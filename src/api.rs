@@ -15,6 +15,8 @@ pub mod context;
 #[cfg(feature = "ssr")]
 mod convert;
 mod fix_permissions;
+#[cfg(feature = "ssr")]
+pub mod form;
 mod generate_key;
 #[cfg(feature = "ssr")]
 pub mod helper;

@@ -29,7 +29,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <title>{title}</title>
                 <link rel="stylesheet" href="/pkg/keyhatch.css" />
-                <HydrationScripts options />
+                {Page::hydrates().then(|| view! { <HydrationScripts options /> })}
             </head>
             <body>
                 <App />
@@ -58,6 +58,23 @@ impl Page {
             Some(SSH_KEYS_PATH) => Self::SshKeys,
             _ => Self::NotFound,
         }
+    }
+}
+
+impl Page {
+    /// Whether the page's code runs on this answer. Not on the answer to a form posted without
+    /// JavaScript, nor on a page asked for with a dialog open (`?dialog=`, `?revoke=`): those
+    /// are whole as the server renders them.
+    fn hydrates() -> bool {
+        #[cfg(feature = "ssr")]
+        if let Some(parts) = use_context::<axum::http::request::Parts>() {
+            let query = parts.uri.query().unwrap_or_default();
+            let asks_dialog = query
+                .split('&')
+                .any(|pair| pair.starts_with("dialog=") || pair.starts_with("revoke="));
+            return parts.method != axum::http::Method::POST && !asks_dialog;
+        }
+        true
     }
 }
 

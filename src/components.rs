@@ -3,6 +3,7 @@
 pub mod add_key_dialog;
 pub mod copy_button;
 pub mod copy_public_key;
+pub mod dialog_button;
 pub mod expiry_badge;
 pub mod header;
 pub mod health_banner;
@@ -10,7 +11,7 @@ pub mod key_created_dialog;
 pub mod key_list;
 pub mod key_settings;
 pub mod modal;
-pub mod new_key_button;
+
 pub mod new_key_dialog;
 pub mod other_keys;
 pub mod profile_menu;

@@ -129,3 +129,9 @@ impl std::fmt::Debug for Secret {
         f.write_str("Secret(<redacted>)")
     }
 }
+
+/// Whether pasted text holds a private key in any format people paste by mistake (OpenSSH,
+/// PEM, RFC 4716, PuTTY): such text is refused, never sent, kept or shown again.
+pub fn looks_private(text: &str) -> bool {
+    text.contains("PRIVATE KEY") || text.contains("PuTTY-User-Key-File")
+}

@@ -315,7 +315,8 @@ pub fn router(options: LeptosOptions, state: AppState, access: Access, guard: Gu
             "/",
             axum::routing::get(|| async { axum::response::Redirect::to(SSH_KEYS_PATH) }),
         )
-        // Rendered once the key list is read, so the page is whole without JavaScript.
+        // Rendered once the key list is read, so the page is whole without JavaScript; its
+        // forms post back to it.
         .route(
             SSH_KEYS_PATH,
             axum::routing::get(leptos_axum::render_app_async_with_context(
@@ -324,7 +325,11 @@ pub fn router(options: LeptosOptions, state: AppState, access: Access, guard: Gu
                     let options = options.clone();
                     move || shell(options.clone())
                 },
-            )),
+            ))
+            .post({
+                let (context, options) = (context.clone(), options.clone());
+                move |request: Request| page::submit_form(request, context.clone(), options.clone())
+            }),
         );
     for (path, method) in server_fn::axum::server_fn_paths() {
         let context = context.clone();

@@ -2,9 +2,11 @@ use leptos::html::Input;
 use leptos::prelude::*;
 
 use crate::api::{AddKey, InspectKey};
-use crate::components::key_settings::{KeySettings, KeySettingsFields};
-use crate::components::modal::Modal;
-use crate::model::KeyInfo;
+use crate::components::key_settings::{Draft, KeySettings, KeySettingsFields};
+use crate::components::modal::{CLOSE_FORM, Modal};
+use crate::hydration::use_hydrated;
+use crate::model::{KeyInfo, looks_private};
+use crate::paths::SSH_KEYS_PATH;
 
 /// The largest `.pub` file read: an RSA key of 16,384 bits with a long comment fits.
 const MAX_PUB_FILE: f64 = 16_384.0;
@@ -19,12 +21,20 @@ pub fn AddKeyDialog(
     #[prop(into)]
     present: Signal<Vec<String>>,
     on_cancel: Callback<()>,
+    /// What the form held when it comes back from the server (no JavaScript): the key to
+    /// confirm, or an error.
+    #[prop(optional)]
+    draft: Draft,
 ) -> impl IntoView {
-    let text = RwSignal::new(String::new());
+    let hydrated = use_hydrated();
+    let text = RwSignal::new(draft.public_key.clone());
     let inspect = ServerAction::<InspectKey>::new();
+    if let Some(checked) = draft.checked.clone() {
+        inspect.value().set(Some(Ok(checked)));
+    }
     let private_refused = RwSignal::new(false);
     let file_problem = RwSignal::new(None::<&'static str>);
-    let settings = KeySettings::default();
+    let settings = KeySettings::from_draft(&draft);
     let pending = add.pending();
     let first_field = NodeRef::<leptos::html::Textarea>::new();
     Effect::new(move |_| {
@@ -36,7 +46,7 @@ pub fn AddKeyDialog(
     let check = move |value: String| {
         private_refused.set(false);
         inspect.value().set(None);
-        if value.contains("PRIVATE KEY") || value.contains("PuTTY-User-Key-File") {
+        if looks_private(&value) {
             // Dropped from the page at once: not kept, not sent.
             text.set(String::new());
             private_refused.set(true);
@@ -112,7 +122,10 @@ pub fn AddKeyDialog(
 
     view! {
         <Modal title="Add Existing Key" on_dismiss=cancel>
-            <form on:submit=submit>
+            <form method="post" action=SSH_KEYS_PATH on:submit=submit>
+                <input type="hidden" name="intent" value="add" />
+                <input type="hidden" name="checked"
+                    value=move || checked().map(|key| key.fingerprint).unwrap_or_default() />
                 <p>
                     "Already have a key pair? Add its public half to your "
                     <code>"~/.ssh/authorized_keys"</code>
@@ -126,10 +139,13 @@ pub fn AddKeyDialog(
                         let value = event_target_value(&ev);
                         text.set(value.clone());
                         check(value);
-                    }></textarea>
-                <label for="public-key-file">"Or choose a .pub file"</label>
-                <input id="public-key-file" type="file" accept=".pub,text/plain" node_ref=file
-                    on:change=read_file disabled=pending />
+                    }>{draft.public_key}</textarea>
+                // Reading a file needs the page's code; without it, paste.
+                <Show when=move || hydrated.get()>
+                    <label for="public-key-file">"Or choose a .pub file"</label>
+                    <input id="public-key-file" type="file" accept=".pub,text/plain" node_ref=file
+                        on:change=read_file disabled=pending />
+                </Show>
                 {move || file_problem.get().map(|p| view! { <p class="field-error" role="alert">{p}</p> })}
                 <Show when=move || private_refused.get()>
                     <p class="error" role="alert">
@@ -148,8 +164,10 @@ pub fn AddKeyDialog(
                     <p class="error" role="alert"><strong>"The key could not be added. "</strong>{e.to_string()}</p>
                 })}
                 <div class="actions">
-                    <button type="button" on:click=move |_| cancel.run(()) disabled=pending>"Cancel"</button>
-                    <button type="submit" class="primary" disabled=move || !ready()
+                    <button type="submit" form=CLOSE_FORM disabled=pending
+                        on:click=move |ev| { ev.prevent_default(); cancel.run(()); }>"Cancel"</button>
+                    // Without the page's code the server reads the key first, then asks again.
+                    <button type="submit" class="primary" disabled=move || hydrated.get() && !ready()
                         aria-busy=move || pending.get().to_string()>
                         {move || if pending.get() { "Adding…" } else { "Add Key" }}
                     </button>

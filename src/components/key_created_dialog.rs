@@ -2,8 +2,9 @@ use leptos::prelude::*;
 
 use crate::components::copy_button::CopyButton;
 use crate::components::copy_public_key::CopyPublicKey;
-use crate::components::modal::Modal;
+use crate::components::modal::{CLOSE_FORM, Modal};
 use crate::dom;
+use crate::hydration::use_hydrated;
 use crate::model::GeneratedKey;
 
 /// The file name a downloaded private key gets.
@@ -11,6 +12,8 @@ pub const DOWNLOAD_NAME: &str = "id_ed25519_keyhatch";
 
 /// "SSH Key Generated": the one chance to copy or download the private key, and what the key
 /// is. Closing before either asks once more, since the key is then lost for good.
+/// Without JavaScript (the server's answer to the form) the key is in a text area to select,
+/// with a link that downloads it from the page itself.
 #[component]
 pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoView {
     let copied = RwSignal::new(false);
@@ -36,6 +39,27 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
         Ok(()) => downloaded.set(true),
         Err(_) => download_failed.set(true),
     };
+    let live = use_hydrated().get_untracked();
+    let keep = if live {
+        view! {
+            <div class="key-actions">
+                <CopyButton text=private_key copied />
+                <button type="button" on:click=download>
+                    {move || if downloaded.get() { "✓ Downloaded" } else { "Download" }}
+                </button>
+                <CopyPublicKey line=info.public_key.clone() />
+            </div>
+        }
+        .into_any()
+    } else {
+        let href = data_url(&private_key);
+        view! {
+            <p>"Select the key below and copy it (Ctrl+C, or ⌘C on a Mac), or download it."</p>
+            <textarea class="mono private-key" readonly rows="9" aria-label="Private key">{private_key}</textarea>
+            <p><a class="button" href=href download=DOWNLOAD_NAME>"Download"</a></p>
+        }
+        .into_any()
+    };
 
     view! {
         <Modal title="SSH Key Generated" on_dismiss=close>
@@ -43,13 +67,7 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
                 <strong>"Copy your private key now."</strong>
                 " It cannot be shown again: keyhatch does not keep it. Paste it somewhere safe, such as Seqera Platform's credentials, or download it, before you close this dialog."
             </div>
-            <div class="key-actions">
-                <CopyButton text=private_key copied />
-                <button type="button" on:click=download>
-                    {move || if downloaded.get() { "✓ Downloaded" } else { "Download" }}
-                </button>
-                <CopyPublicKey line=info.public_key />
-            </div>
+            {keep}
             <span class="copied" aria-live="polite">
                 {move || downloaded.get().then(|| format!("Saved as {DOWNLOAD_NAME} in your downloads."))}
             </span>
@@ -81,11 +99,24 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
                 </p>
             </Show>
             <div class="actions">
-                <button type="button" class=move || if unconfirmed() { "danger" } else { "primary" }
-                    on:click=move |_| close.run(())>
+                <button type="submit" form=CLOSE_FORM class=move || if unconfirmed() { "danger" } else { "primary" }
+                    on:click=move |ev| { ev.prevent_default(); close.run(()); }>
                     {move || if unconfirmed() { "Close without copying" } else { "Close" }}
                 </button>
             </div>
         </Modal>
     }
+}
+
+/// A `data:` URL of `text`, for a link that downloads it without asking the server again.
+fn data_url(text: &str) -> String {
+    let mut url = String::from("data:application/octet-stream,");
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
 }

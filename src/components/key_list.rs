@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::components::copy_public_key::CopyPublicKey;
+use crate::components::dialog_button::DialogButton;
 use crate::components::expiry_badge::ExpiryBadge;
 use crate::hydration::use_hydrated;
 use crate::model::{self, KeyInfo};
@@ -39,6 +40,7 @@ pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoV
                     let label = format!("Revoke key {}", key.fingerprint);
                     let revoke = key.clone();
                     let fingerprint = key.fingerprint.clone();
+                    let copy_name = key.fingerprint.clone();
                     view! {
                         <li class="key" class:expired=key.expired>
                             {key.label.map(|label| view! { <strong class="label">{label}</strong> })}
@@ -48,10 +50,11 @@ pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoV
                             <ExpiryBadge expires=key.expires expired=key.expired />
                             <span class="key-buttons">
                                 <Show when=move || hydrated.get()>
-                                    <CopyPublicKey line=key.public_key.clone() name=fingerprint.clone() />
+                                    <CopyPublicKey line=key.public_key.clone() name=copy_name.clone() />
                                 </Show>
-                                <button class="revoke" aria-label=label disabled=move || !hydrated.get()
-                                    on:click=move |_| on_revoke.run(revoke.clone())>"Revoke"</button>
+                                <DialogButton label="Revoke" class="revoke" aria_label=label
+                                    query=("revoke", fingerprint)
+                                    on_click=Callback::new(move |()| on_revoke.run(revoke.clone())) />
                             </span>
                         </li>
                     }

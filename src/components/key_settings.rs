@@ -3,6 +3,20 @@ use leptos::prelude::*;
 /// The longest label, as the server checks it.
 pub const MAX_LABEL_CHARS: usize = 64;
 
+/// What a dialog held when its form was posted without JavaScript and comes back (to confirm,
+/// or with an error): never a passphrase, never a private key.
+#[derive(Clone, Debug, Default)]
+pub struct Draft {
+    /// The label typed.
+    pub label: String,
+    /// The lifetime chosen.
+    pub lifetime: Option<u32>,
+    /// Add: the public key pasted.
+    pub public_key: String,
+    /// Add: the key the server read from it, for the person to confirm.
+    pub checked: Option<crate::model::KeyInfo>,
+}
+
 /// What a new key is called and how long it lasts, as typed in a dialog.
 #[derive(Clone, Copy)]
 pub struct KeySettings {
@@ -23,6 +37,14 @@ impl Default for KeySettings {
 }
 
 impl KeySettings {
+    /// Filled from a form that came back.
+    pub fn from_draft(draft: &Draft) -> Self {
+        Self {
+            label: RwSignal::new(draft.label.clone()),
+            lifetime: RwSignal::new(draft.lifetime),
+        }
+    }
+
     /// What is wrong with the label, checked as the server will (which checks again).
     pub fn label_problem(self) -> Option<&'static str> {
         self.label.with(|l| {
@@ -57,7 +79,8 @@ pub fn KeySettingsFields(
     view! {
         <label for="key-label">"Label (optional)"</label>
         <input id="key-label" name="label" type="text" autocomplete="off"
-            placeholder=placeholder bind:value=label disabled=disabled
+            placeholder=placeholder value=label.get_untracked() prop:value=label
+            on:input=move |ev| label.set(event_target_value(&ev)) disabled=disabled
             aria-describedby="key-label-hint" />
         <p class="hint" id="key-label-hint">"Shown in the list and kept in the key's comment, after the tag."</p>
         {move || settings.label_problem().map(|p| view! {

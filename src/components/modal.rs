@@ -2,6 +2,10 @@ use leptos::html::Dialog;
 use leptos::prelude::*;
 
 use crate::dom;
+use crate::paths::SSH_KEYS_PATH;
+
+/// The form a dialog's Cancel or Close button submits without JavaScript: back to the page.
+pub const CLOSE_FORM: &str = "close-dialog";
 
 /// A modal dialog titled `title`: a native `<dialog>` shown with `showModal`, so the page
 /// behind is inert and focus stays inside. Esc asks `on_dismiss` to close it; closing gives
@@ -57,6 +61,7 @@ where
         <dialog class="dialog" aria-labelledby=labelled_by node_ref=dialog
             open=cfg!(not(feature = "hydrate")) on:cancel=cancel on:close=closed>
             <h2 id=title_id>{title}</h2>
+            <form id=CLOSE_FORM method="get" action=SSH_KEYS_PATH></form>
             {children.into_inner()()}
         </dialog>
     }

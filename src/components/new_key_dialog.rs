@@ -2,14 +2,21 @@ use leptos::html::Input;
 use leptos::prelude::*;
 
 use crate::api::GenerateKey;
-use crate::components::key_settings::{KeySettings, KeySettingsFields};
-use crate::components::modal::Modal;
+use crate::components::key_settings::{Draft, KeySettings, KeySettingsFields};
+use crate::components::modal::{CLOSE_FORM, Modal};
 use crate::model::Secret;
+use crate::paths::SSH_KEYS_PATH;
 
 /// "Generate SSH Key": an optional passphrase, typed twice, a label and a lifetime, and the
 /// button that makes the key.
 #[component]
-pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>) -> impl IntoView {
+pub fn NewKeyDialog(
+    generate: ServerAction<GenerateKey>,
+    on_cancel: Callback<()>,
+    /// What the form held when it comes back from the server with an error (no JavaScript).
+    #[prop(optional)]
+    draft: Draft,
+) -> impl IntoView {
     let passphrase = RwSignal::new(String::new());
     let first_field = NodeRef::<Input>::new();
     Effect::new(move |_| {
@@ -19,7 +26,7 @@ pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>
     });
     let confirm = RwSignal::new(String::new());
     let pending = generate.pending();
-    let settings = KeySettings::default();
+    let settings = KeySettings::from_draft(&draft);
     let mismatch = move || passphrase.with(|p| confirm.with(|c| p != c));
     let blocked = move || mismatch() || settings.label_problem().is_some();
     let error = move || generate.value().get().and_then(Result::err);
@@ -43,16 +50,17 @@ pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>
 
     view! {
         <Modal title="Generate SSH Key" on_dismiss=cancel>
-            <form on:submit=submit>
+            <form method="post" action=SSH_KEYS_PATH on:submit=submit>
+                <input type="hidden" name="intent" value="generate" />
                 <p>
                     "This creates a new ed25519 key pair and adds its public key to your "
                     <code>"~/.ssh/authorized_keys"</code> " file."
                 </p>
                 <label for="passphrase">"Passphrase (optional)"</label>
-                <input id="passphrase" type="password" autocomplete="new-password" node_ref=first_field
+                <input id="passphrase" name="passphrase" type="password" autocomplete="new-password" node_ref=first_field
                     bind:value=passphrase disabled=pending />
                 <label for="passphrase-confirm">"Confirm passphrase"</label>
-                <input id="passphrase-confirm" type="password" autocomplete="new-password"
+                <input id="passphrase-confirm" name="passphrase_confirm" type="password" autocomplete="new-password"
                     bind:value=confirm disabled=pending />
                 <p class="hint">
                     "Leave both empty for passwordless access. With a passphrase, the key asks for it each time it is used."
@@ -65,7 +73,8 @@ pub fn NewKeyDialog(generate: ServerAction<GenerateKey>, on_cancel: Callback<()>
                     <p class="error" role="alert"><strong>"The key could not be generated. "</strong>{e.to_string()}</p>
                 })}
                 <div class="actions">
-                    <button type="button" on:click=move |_| cancel.run(()) disabled=pending>"Cancel"</button>
+                    <button type="submit" form=CLOSE_FORM disabled=pending
+                        on:click=move |ev| { ev.prevent_default(); cancel.run(()); }>"Cancel"</button>
                     <button type="submit" class="primary" disabled=move || pending.get() || blocked()
                         aria-busy=move || pending.get().to_string()>
                         {move || if pending.get() { "Generating…" } else { "Generate Key" }}

@@ -1,8 +1,9 @@
 use leptos::prelude::*;
 
 use crate::api::RevokeKey;
-use crate::components::modal::Modal;
+use crate::components::modal::{CLOSE_FORM, Modal};
 use crate::model::KeyInfo;
+use crate::paths::SSH_KEYS_PATH;
 
 /// "Revoke SSH Key": confirms removing one key from `authorized_keys`.
 #[component]
@@ -19,11 +20,15 @@ pub fn RevokeDialog(
         }
     });
     let fingerprint = key.fingerprint.clone();
-    let confirm = move |_| {
-        revoke.dispatch(RevokeKey {
-            fingerprint: fingerprint.clone(),
-        });
+    let confirm = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !pending.get_untracked() {
+            revoke.dispatch(RevokeKey {
+                fingerprint: fingerprint.clone(),
+            });
+        }
     };
+    let posted_fingerprint = key.fingerprint.clone();
 
     view! {
         <Modal title="Revoke SSH Key" on_dismiss=cancel>
@@ -42,12 +47,15 @@ pub fn RevokeDialog(
             {move || error().map(|e| view! {
                 <p class="error" role="alert"><strong>"The key could not be revoked. "</strong>{e.to_string()}</p>
             })}
-            <div class="actions">
-                <button type="button" on:click=move |_| cancel.run(()) disabled=pending>"Cancel"</button>
-                <button type="button" class="danger" on:click=confirm disabled=pending>
+            <form class="actions" method="post" action=SSH_KEYS_PATH on:submit=confirm>
+                <input type="hidden" name="intent" value="revoke" />
+                <input type="hidden" name="fingerprint" value=posted_fingerprint />
+                <button type="submit" form=CLOSE_FORM disabled=pending
+                    on:click=move |ev| { ev.prevent_default(); cancel.run(()); }>"Cancel"</button>
+                <button type="submit" class="danger" disabled=pending>
                     {move || if pending.get() { "Revoking…" } else { "Revoke Key" }}
                 </button>
-            </div>
+            </form>
         </Modal>
     }
 }

@@ -3,10 +3,11 @@ use leptos::prelude::*;
 
 use crate::api::{AddKey, FixPermissions, GenerateKey, RevokeKey, list_keys, other_keys};
 use crate::components::add_key_dialog::AddKeyDialog;
+use crate::components::dialog_button::DialogButton;
 use crate::components::health_banner::HealthBanner;
 use crate::components::key_created_dialog::KeyCreatedDialog;
 use crate::components::key_list::KeyList;
-use crate::components::new_key_button::NewKeyButton;
+use crate::components::key_settings::Draft;
 use crate::components::new_key_dialog::NewKeyDialog;
 use crate::components::other_keys::OtherKeys;
 use crate::components::revoke_dialog::RevokeDialog;
@@ -15,20 +16,60 @@ use crate::model::KeyInfo;
 
 /// Which dialog is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Open {
+pub enum Open {
+    /// None.
     None,
+    /// Generate SSH Key.
     Generate,
+    /// Add Existing Key.
     Add,
+}
+
+/// The page's signals that a form posted without JavaScript sets (server only: in the browser
+/// the actions are only read through the page's own handles).
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
+struct PageState {
+    generate: ServerAction<GenerateKey>,
+    add: ServerAction<AddKey>,
+    revoke: ServerAction<RevokeKey>,
+    open: RwSignal<Open>,
+    draft: RwSignal<Draft>,
+    revoking: RwSignal<Option<KeyInfo>>,
+    /// The key to revoke, by fingerprint, until the list is read.
+    revoke_asked: RwSignal<Option<String>>,
+    notice: RwSignal<Option<String>>,
 }
 
 /// The SSH Keys page: what the keys are for, whether sshd can use them, the list, the other
 /// keys of the file, and the dialogs that make, add and revoke keys.
+///
+/// With JavaScript the dialogs open in place and call the API. Without, every button is a form:
+/// `?dialog=generate|add` and `?revoke=FINGERPRINT` ask the server for the page with that dialog
+/// open, and the dialogs post to the page, which answers with the outcome.
 #[component]
 pub fn SshKeysPage() -> impl IntoView {
     let generate = ServerAction::<GenerateKey>::new();
     let add = ServerAction::<AddKey>::new();
     let revoke = ServerAction::<RevokeKey>::new();
     let fix = ServerAction::<FixPermissions>::new();
+    let state = PageState {
+        generate,
+        add,
+        revoke,
+        open: RwSignal::new(Open::None),
+        draft: RwSignal::new(Draft::default()),
+        revoking: RwSignal::new(None),
+        revoke_asked: RwSignal::new(None),
+        notice: RwSignal::new(None),
+    };
+    let PageState {
+        open,
+        revoking,
+        notice,
+        ..
+    } = state;
+    let posted = server::requested(state);
     // Every finished change refetches the lists, so they are current without a reload.
     let changes = move || {
         (
@@ -38,8 +79,16 @@ pub fn SshKeysPage() -> impl IntoView {
             fix.version().get(),
         )
     };
-    let keys = Resource::new(changes, |_| list_keys());
-    let others = Resource::new(changes, |_| other_keys());
+    let keys = Resource::new(changes, move |_| async move {
+        server::settled(posted).await;
+        let list = list_keys().await;
+        server::find_revoked(state, &list);
+        list
+    });
+    let others = Resource::new(changes, move |_| async move {
+        server::settled(posted).await;
+        other_keys().await
+    });
     let present = Signal::derive(move || {
         let ours = keys.get().and_then(Result::ok).map(|l| l.keys);
         let theirs = others.get().and_then(Result::ok).map(|l| l.keys);
@@ -50,7 +99,6 @@ pub fn SshKeysPage() -> impl IntoView {
             .collect::<Vec<_>>()
     });
 
-    let revoking = RwSignal::new(None::<KeyInfo>);
     let open_revoke = Callback::new(move |key| {
         revoke.value().set(None);
         revoking.set(Some(key));
@@ -63,7 +111,6 @@ pub fn SshKeysPage() -> impl IntoView {
         }
     });
 
-    let open = RwSignal::new(Open::None);
     let created = move || generate.value().get().and_then(Result::ok);
     let open_new_key = Callback::new(move |()| {
         generate.value().set(None);
@@ -79,19 +126,20 @@ pub fn SshKeysPage() -> impl IntoView {
         generate.value().set(None);
         open.set(Open::None);
     });
-    let added = RwSignal::new(None::<KeyInfo>);
     Effect::new(move |_| {
         if let Some(Ok(key)) = add.value().get() {
             add.value().set(None);
-            added.set(Some(key));
+            notice.set(Some(format!("Key added: {}", key.fingerprint)));
             open.set(Open::None);
         }
     });
     let hydrated = use_hydrated();
     let buttons = move || {
         view! {
-            <NewKeyButton on_click=open_new_key />
-            <NewKeyButton on_click=open_add label="Add existing key" primary=false />
+            <DialogButton label="+ New Key" class="primary" query=("dialog", "generate".to_owned())
+                on_click=open_new_key />
+            <DialogButton label="Add existing key" query=("dialog", "add".to_owned())
+                on_click=open_add />
         }
     };
 
@@ -112,12 +160,7 @@ pub fn SshKeysPage() -> impl IntoView {
                 <code>"~/.ssh/authorized_keys"</code>
                 " and tagged with a comment, so you can recognise it there; the file is shared by every cluster node that mounts your home directory."
             </p>
-            <noscript>
-                <p class="error">"This page needs JavaScript to generate keys and copy them."</p>
-            </noscript>
-            <p class="notice" role="status">
-                {move || added.get().map(|key| format!("Key added: {}", key.fingerprint))}
-            </p>
+            <p class="notice" role="status">{move || notice.get()}</p>
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || keys.get().map(|result| match result {
                     Ok(list) => Either::Left(view! {
@@ -140,13 +183,147 @@ pub fn SshKeysPage() -> impl IntoView {
                 {move || others.get().and_then(Result::ok).map(|list| view! { <OtherKeys list /> })}
             </Transition>
         </section>
-        <Show when=move || open.get() == Open::Generate && created().is_none()>
-            <NewKeyDialog generate on_cancel=close />
-        </Show>
-        <Show when=move || open.get() == Open::Add>
-            <AddKeyDialog add present on_cancel=close />
-        </Show>
-        {move || created().map(|key| view! { <KeyCreatedDialog key on_close=close_created /> })}
-        {move || revoking.get().map(|key| view! { <RevokeDialog key revoke on_close=close_revoke /> })}
+        // On the server the dialogs wait for the lists, and so for any posted form's outcome.
+        <Transition>
+            {move || {
+                #[cfg(feature = "ssr")]
+                keys.track();
+            }}
+            // Each dialog's view type is erased: together they are deeper than the compiler goes.
+            <Show when=move || open.get() == Open::Generate && created().is_none()>
+                {view! { <NewKeyDialog generate on_cancel=close draft=state.draft.get_untracked() /> }.into_any()}
+            </Show>
+            <Show when=move || open.get() == Open::Add>
+                {view! { <AddKeyDialog add present on_cancel=close draft=state.draft.get_untracked() /> }.into_any()}
+            </Show>
+            {move || created().map(|key| view! { <KeyCreatedDialog key on_close=close_created /> }.into_any())}
+            {move || revoking.get().map(|key| view! { <RevokeDialog key revoke on_close=close_revoke /> }.into_any())}
+        </Transition>
+    }
+}
+
+/// What the server renders differently: a dialog asked for in the query, a form's outcome.
+/// In the browser these do nothing: a page with either is never hydrated.
+mod server {
+    use super::PageState;
+    use crate::error::AppError;
+    use crate::model::KeyList;
+
+    /// A posted form's outcome, once known (server only).
+    #[cfg(feature = "ssr")]
+    pub type Posted = Option<leptos::prelude::AsyncDerived<()>>;
+    /// In the browser nothing is posted.
+    #[cfg(not(feature = "ssr"))]
+    pub type Posted = Option<()>;
+
+    /// Opens the dialog the query asks for, and starts doing what a posted form asks.
+    #[cfg(feature = "ssr")]
+    pub fn requested(state: PageState) -> Posted {
+        use leptos::prelude::*;
+
+        use super::Open;
+        use crate::api::form::{self, Outcome};
+
+        if let Some(parts) = use_context::<axum::http::request::Parts>() {
+            let query = parts.uri.query().unwrap_or_default();
+            for (name, value) in form_urlencoded(query) {
+                match (name.as_str(), value.as_str()) {
+                    ("dialog", "generate") => state.open.set(Open::Generate),
+                    ("dialog", "add") => state.open.set(Open::Add),
+                    ("revoke", fingerprint) => state.revoke_asked.set(Some(fingerprint.into())),
+                    _ => {}
+                }
+            }
+        }
+        let posted = use_context::<form::Posted>()?;
+        Some(AsyncDerived::new(move || {
+            let posted = posted.clone();
+            async move {
+                let draft = crate::components::key_settings::Draft {
+                    label: posted.label.clone(),
+                    lifetime: posted.lifetime().ok().flatten(),
+                    // A private key pasted by mistake is not shown again.
+                    public_key: if crate::model::looks_private(&posted.public_key) {
+                        String::new()
+                    } else {
+                        posted.public_key.clone()
+                    },
+                    checked: None,
+                };
+                let fingerprint = posted.fingerprint.clone();
+                match form::perform(posted).await {
+                    Outcome::Generated(key) => state.generate.value().set(Some(Ok(key))),
+                    Outcome::GenerateFailed(e) => {
+                        state.draft.set(draft);
+                        state.generate.value().set(Some(Err(e)));
+                        state.open.set(Open::Generate);
+                    }
+                    Outcome::AddChecked(key) => {
+                        state.draft.set(crate::components::key_settings::Draft {
+                            checked: Some(key),
+                            ..draft
+                        });
+                        state.open.set(Open::Add);
+                    }
+                    Outcome::Added(key) => {
+                        state
+                            .notice
+                            .set(Some(format!("Key added: {}", key.fingerprint)));
+                    }
+                    Outcome::AddFailed(e) => {
+                        state.draft.set(draft);
+                        state.add.value().set(Some(Err(e)));
+                        state.open.set(Open::Add);
+                    }
+                    Outcome::Revoked(fingerprint) => {
+                        state
+                            .notice
+                            .set(Some(format!("Key revoked: {fingerprint}")));
+                    }
+                    Outcome::RevokeFailed(e) => {
+                        state.revoke.value().set(Some(Err(e)));
+                        state.revoke_asked.set(Some(fingerprint));
+                    }
+                }
+            }
+        }))
+    }
+
+    /// In the browser no dialog is asked for by the query.
+    #[cfg(not(feature = "ssr"))]
+    pub fn requested(_state: PageState) -> Posted {
+        None
+    }
+
+    /// Waits for a posted form's outcome, so the lists show what it changed.
+    pub async fn settled(posted: Posted) {
+        #[cfg(feature = "ssr")]
+        if let Some(outcome) = posted {
+            outcome.await;
+        }
+        #[cfg(not(feature = "ssr"))]
+        let _ = posted;
+    }
+
+    /// Opens the Revoke dialog for the key the query (or a failed revoke) named, once listed.
+    pub fn find_revoked(state: PageState, list: &Result<KeyList, AppError>) {
+        use leptos::prelude::*;
+
+        let Some(fingerprint) = state.revoke_asked.get_untracked() else {
+            return;
+        };
+        let key = list
+            .as_ref()
+            .ok()
+            .and_then(|l| l.keys.iter().find(|k| k.fingerprint == fingerprint));
+        if let Some(key) = key {
+            state.revoking.set(Some(key.clone()));
+        }
+    }
+
+    /// The `name=value` pairs of a query string, decoded.
+    #[cfg(feature = "ssr")]
+    fn form_urlencoded(query: &str) -> Vec<(String, String)> {
+        serde_urlencoded::from_str(query).unwrap_or_default()
     }
 }

@@ -1,13 +1,17 @@
-//! The plain pages the server answers without the app: log in, logged out, refused.
+//! The plain pages the server answers without the app (log in, logged out, refused), and the
+//! SSH Keys page's answer to its own forms.
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use leptos::prelude::{LeptosOptions, provide_context};
 use rand::RngCore;
 use rand::rngs::OsRng;
 
 use super::guard::csp;
+use crate::api::form::Posted;
+use crate::app::shell;
 
 /// A small self-contained HTML page: `title`, then `body` (already HTML), styled by an inline
 /// stylesheet that only this answer's nonce lets apply.
@@ -38,4 +42,60 @@ pub fn plain_page(status: StatusCode, title: &str, body: &str) -> Response {
 pub async fn answer_unread(request: Request, response: Response) -> Response {
     let _ = axum::body::to_bytes(request.into_body(), 64 * 1024).await;
     response
+}
+
+/// The largest form the page reads: a public key and a label fit many times over.
+const MAX_FORM: usize = 64 * 1024;
+
+/// Answers a form posted to the SSH Keys page without JavaScript: the page, rendered once what
+/// the form asked is done, showing its outcome (the new private key, once, among them).
+pub async fn submit_form<C>(request: Request, context: C, options: LeptosOptions) -> Response
+where
+    C: Fn() + Clone + Send + Sync + 'static,
+{
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        let page = plain_page(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported request",
+            "<h1>Unsupported request</h1><p>The SSH Keys page takes its own forms. Scripts use \
+             <code>/api/</code> with JSON.</p>",
+        );
+        return answer_unread(request, page).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
+        return plain_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too large",
+            "<h1>Too large</h1><p>That form is larger than any key. Nothing was changed.</p>",
+        );
+    };
+    let posted: Posted = match serde_urlencoded::from_bytes(&bytes) {
+        Ok(posted) => posted,
+        Err(_) => {
+            return plain_page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "<h1>Bad request</h1><p>That form could not be read. Nothing was changed.</p>",
+            );
+        }
+    };
+    let request = Request::from_parts(parts, Body::empty());
+    let render = leptos_axum::render_app_async_with_context(
+        move || {
+            context();
+            provide_context(posted.clone());
+        },
+        move || shell(options.clone()),
+    );
+    render(request).await
 }

@@ -1,0 +1,123 @@
+//! The page's forms, for browsers without JavaScript (server only): what a form posted to
+//! `/ssh-keys`, and doing it through the same server functions the page's code calls.
+
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::model::{GeneratedKey, KeyInfo, Secret};
+
+/// A form posted to the page, as `application/x-www-form-urlencoded`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Posted {
+    /// `generate`, `add` or `revoke`.
+    pub intent: String,
+    /// Generate: the passphrase, and the same typed again.
+    pub passphrase: Secret,
+    /// Generate: the passphrase typed again.
+    pub passphrase_confirm: Secret,
+    /// Generate and add: the label.
+    pub label: String,
+    /// Generate and add: the lifetime in days; empty for none.
+    pub expires_in_days: String,
+    /// Add: the public key.
+    pub public_key: String,
+    /// Add: the fingerprint the person was shown and confirms.
+    pub checked: String,
+    /// Revoke: the key.
+    pub fingerprint: String,
+}
+
+impl Posted {
+    /// The lifetime asked for: `None` for none, an error for one that is not a number.
+    pub fn lifetime(&self) -> Result<Option<u32>, AppError> {
+        match self.expires_in_days.trim() {
+            "" => Ok(None),
+            days => days
+                .parse()
+                .map(Some)
+                .map_err(|_| AppError::Invalid(format!("{days:?} is not a number of days"))),
+        }
+    }
+
+    /// The label to pass on: `None` when blank.
+    fn label(&self) -> Option<String> {
+        (!self.label.trim().is_empty()).then(|| self.label.clone())
+    }
+}
+
+/// What became of a posted form.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// A key was made: its private half is shown once, in this answer.
+    Generated(GeneratedKey),
+    /// Generating failed.
+    GenerateFailed(AppError),
+    /// The pasted key reads as this key: shown for the person to confirm.
+    AddChecked(KeyInfo),
+    /// The key was added.
+    Added(KeyInfo),
+    /// Adding failed, or the key cannot be added.
+    AddFailed(AppError),
+    /// The key with this fingerprint was revoked.
+    Revoked(String),
+    /// Revoking failed.
+    RevokeFailed(AppError),
+}
+
+/// Does what `posted` asks, through the server functions (which check, audit and set the
+/// answer's status as for the page's code).
+pub async fn perform(posted: Posted) -> Outcome {
+    match posted.intent.as_str() {
+        "generate" => {
+            let (typed, again) = (
+                posted.passphrase.clone().expose(),
+                posted.passphrase_confirm.clone().expose(),
+            );
+            if typed != again {
+                return Outcome::GenerateFailed(refuse(AppError::Invalid(
+                    "the passphrases do not match: type the same one twice".into(),
+                )));
+            }
+            let lifetime = match posted.lifetime() {
+                Ok(lifetime) => lifetime,
+                Err(e) => return Outcome::GenerateFailed(refuse(e)),
+            };
+            let passphrase = (!typed.is_empty()).then(|| Secret::new(typed));
+            match super::generate_key(passphrase, posted.label(), lifetime).await {
+                Ok(key) => Outcome::Generated(key),
+                Err(e) => Outcome::GenerateFailed(e),
+            }
+        }
+        "add" => {
+            let lifetime = match posted.lifetime() {
+                Ok(lifetime) => lifetime,
+                Err(e) => return Outcome::AddFailed(refuse(e)),
+            };
+            let inspected = match super::inspect_key(posted.public_key.clone()).await {
+                Ok(key) => key,
+                Err(e) => return Outcome::AddFailed(e),
+            };
+            // Added only once the person has seen this very key's fingerprint.
+            if posted.checked != inspected.fingerprint {
+                return Outcome::AddChecked(inspected);
+            }
+            let label = posted.label();
+            match super::add_key(posted.public_key, label, lifetime).await {
+                Ok(key) => Outcome::Added(key),
+                Err(e) => Outcome::AddFailed(e),
+            }
+        }
+        "revoke" => match super::revoke_key(posted.fingerprint.clone()).await {
+            Ok(()) => Outcome::Revoked(posted.fingerprint),
+            Err(e) => Outcome::RevokeFailed(e),
+        },
+        other => Outcome::GenerateFailed(refuse(AppError::Invalid(format!(
+            "keyhatch has no form {other:?}"
+        )))),
+    }
+}
+
+fn refuse(error: AppError) -> AppError {
+    super::context::answer_with_status(error)
+}

@@ -1,0 +1,29 @@
+use leptos::prelude::*;
+
+use crate::paths::SSH_KEYS_PATH;
+
+/// A button that opens a dialog ("+ New Key", "Add existing key", "Revoke"). With the page's
+/// code it opens it in place; without (JavaScript off, or before hydration) it is a plain form
+/// that asks the server for the page with that dialog open: `?NAME=VALUE`.
+#[component]
+pub fn DialogButton(
+    label: &'static str,
+    on_click: Callback<()>,
+    /// The query that opens the dialog on the server, e.g. `("dialog", "generate")`.
+    query: (&'static str, String),
+    #[prop(optional)] class: &'static str,
+    #[prop(optional, into)] aria_label: Option<String>,
+) -> impl IntoView {
+    let (name, value) = query;
+    let open = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        on_click.run(());
+    };
+    view! {
+        <form class="inline" method="get" action=SSH_KEYS_PATH on:submit=open>
+            <button type="submit" class=class name=name value=value aria-label=aria_label>
+                {label}
+            </button>
+        </form>
+    }
+}
