@@ -9,6 +9,15 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [["list"]],
+  // The flows run twice: with the page's code, and as server-rendered forms with JavaScript off.
+  projects: [
+    { name: "js", testIgnore: /no-js\.spec\.ts/ },
+    {
+      name: "no-js",
+      use: { javaScriptEnabled: false },
+      testMatch: /(ssh-keys|beyond|no-js)\.spec\.ts/,
+    },
+  ],
   use: {
     browserName: "chromium",
     headless: true,

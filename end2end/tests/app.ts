@@ -1,6 +1,6 @@
 // Test fixtures: `app` is a running release keyhatch on a free port with its own temporary home;
 // `home` is that home. Every test also fails on any browser console error it did not expect.
-import { test as base, expect, Page } from "@playwright/test";
+import { test as base, expect, Locator, Page } from "@playwright/test";
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,11 +25,14 @@ type Fixtures = {
   allowConsoleErrors: string[];
   /** Start keyhatch on a home directory that does not exist. */
   missingHome: boolean;
+  /** Whether the page's code runs (the "js" project) or not ("no-js"). */
+  js: boolean;
 };
 
 export const test = base.extend<Fixtures>({
   allowConsoleErrors: [[], { option: true }],
   missingHome: [false, { option: true }],
+  js: async ({ javaScriptEnabled }, use) => use(javaScriptEnabled),
 
   home: async ({ missingHome }, use) => {
     const dir = mkdtempSync(join(tmpdir(), "keyhatch-e2e-"));
@@ -92,11 +95,26 @@ function loginUrl(child: ChildProcess): Promise<string> {
   });
 }
 
-/** Logs in with the token link, lands on SSH Keys, and waits until the page is hydrated. */
+/** Logs in with the token link, lands on SSH Keys, and waits until the page is hydrated (when
+ * JavaScript runs at all). */
 export async function openSshKeys(page: Page, app: App) {
   await page.goto(`${app.base}/?token=${TOKEN}`);
   await expect(page).toHaveURL(`${app.base}/ssh-keys`);
-  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  if (scriptsRun()) await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+}
+
+/** Whether the running test's project lets the page's code run. */
+export function scriptsRun(): boolean {
+  return test.info().project.use.javaScriptEnabled !== false;
+}
+
+/** Keeps the private key shown in the "SSH Key Generated" dialog, as a person would: with the
+ * page's code, Copy Private Key and the clipboard; without, the text area the server rendered. */
+export async function keepPrivateKey(page: Page, created: Locator, js: boolean): Promise<string> {
+  if (!js) return created.getByRole("textbox", { name: "Private key" }).inputValue();
+  await created.getByRole("button", { name: "Copy Private Key" }).click();
+  await expect(created.getByRole("status")).toHaveText("Copied to the clipboard.");
+  return page.evaluate(() => navigator.clipboard.readText());
 }
 
 /** `ssh-keygen -l` of a private key, as `SHA256:…`, loading it with `passphrase`; throws when

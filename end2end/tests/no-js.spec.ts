@@ -1,18 +1,46 @@
+// Only in the "no-js" project: what is particular to the server-rendered forms.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO, TOKEN, expect, test } from "./app";
+import { REPO, expect, openSshKeys, test } from "./app";
 
-test.describe("with JavaScript off", () => {
-  test.use({ javaScriptEnabled: false });
+test("the page is whole without JavaScript, and its buttons are forms", async ({ page, app }) => {
+  mkdirSync(join(app.home, ".ssh"), { mode: 0o700 });
+  writeFileSync(app.authorizedKeys, readFileSync(join(REPO, "tests/fixtures/authorized_keys.mixed")));
+  await openSshKeys(page, app);
+  await expect(page.getByRole("heading", { name: "SSH Keys", level: 1 })).toBeVisible();
+  await expect(page.getByRole("list", { name: "SSH keys" }).getByRole("listitem")).toHaveCount(5);
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  await expect(page).toHaveURL(`${app.base}/ssh-keys?dialog=generate`);
+  await expect(page.getByRole("dialog", { name: "Generate SSH Key" })).toBeVisible();
+});
 
-  test("the server-rendered page lists the keys and says generating needs JavaScript", async ({ page, app }) => {
-    mkdirSync(join(app.home, ".ssh"), { mode: 0o700 });
-    writeFileSync(app.authorizedKeys, readFileSync(join(REPO, "tests/fixtures/authorized_keys.mixed")));
-    const response = await page.goto(`${app.base}/?token=${TOKEN}`);
-    await expect(page.getByRole("heading", { name: "SSH Keys", level: 1 })).toBeVisible();
-    await expect(page.getByRole("list", { name: "SSH keys" }).getByRole("listitem")).toHaveCount(5);
-    await expect(page.getByRole("button", { name: "+ New Key" })).toBeDisabled();
-    // Chromium's "JavaScript off" emulation does not render <noscript>: check the page sends it.
-    expect(await response!.text()).toMatch(/<noscript>.*This page needs JavaScript.*<\/noscript>/);
-  });
+test("the answer with the new key is not stored, runs no code, and says it is shown once", async ({ page, app }) => {
+  await openSshKeys(page, app);
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  const answer = page.waitForResponse((r) => r.request().method() === "POST");
+  await page.getByRole("button", { name: "Generate Key" }).click();
+  const response = await answer;
+  expect(response.headers()["cache-control"]).toBe("no-store");
+  const html = await response.text();
+  expect(html).not.toContain("<script");
+  const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+  await expect(created).toContainText("It cannot be shown again");
+  const area = created.getByRole("textbox", { name: "Private key" });
+  expect(await area.getAttribute("readonly")).not.toBeNull();
+
+  // The link saves the key from the page itself: no second request.
+  const requests: string[] = [];
+  page.on("request", (r) => requests.push(r.url()));
+  const downloading = page.waitForEvent("download");
+  await created.getByRole("link", { name: "Download" }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe("id_ed25519_keyhatch");
+  const saved = readFileSync((await download.path())!, "utf8");
+  await download.delete();
+  expect(saved).toBe(await area.inputValue());
+  expect(requests.filter((u) => u.startsWith(app.base))).toEqual([]);
+
+  await created.getByRole("button", { name: "Close" }).click();
+  await expect(page).toHaveURL(`${app.base}/ssh-keys?`);
+  expect(await page.content()).not.toContain(saved.split("\n")[1]);
 });
