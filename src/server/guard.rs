@@ -190,11 +190,12 @@ pub async fn check_cross_site(
     // A form post to the page must say where it comes from, as every browser does: a request
     // that says neither is a script, and scripts use the API.
     if request.method() == Method::POST
-        && !request.uri().path().starts_with("/api/")
+        && request.uri().path() == crate::paths::SSH_KEYS_PATH
         && !request.headers().contains_key("sec-fetch-site")
         && !request.headers().contains_key(header::ORIGIN)
     {
-        let page = "<h1>Refused</h1><p>keyhatch's page takes forms only from a browser.                     Scripts use <code>/api/</code> with JSON.</p>";
+        let page = "<h1>Refused</h1><p>keyhatch's page takes forms only from a browser. \
+                    Scripts use <code>/api/</code> with JSON.</p>";
         return guard
             .refuse(request, StatusCode::FORBIDDEN, "form without origin", page)
             .await;

@@ -527,3 +527,65 @@ fn a_refused_request_with_a_body_leaves_the_connection_usable() {
         "{answer}"
     );
 }
+
+#[test]
+fn the_page_takes_its_forms_only_from_its_own_page() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let bearer = format!("Bearer {TOKEN}");
+    let form = "intent=generate&label=form&passphrase=&passphrase_confirm=&expires_in_days=";
+    let post = |extra: &[(&str, &str)], content_type: &str| {
+        let mut headers = vec![
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", content_type),
+        ];
+        headers.extend_from_slice(extra);
+        app.post("/ssh-keys", form, &headers)
+    };
+    let urlencoded = "application/x-www-form-urlencoded";
+    // A request that names no origin is a script (or a browser too old to trust): refused.
+    assert_eq!(post(&[], urlencoded).status, 403);
+    // Another site's form, by either header a browser sends.
+    assert_eq!(
+        post(&[("Sec-Fetch-Site", "cross-site")], urlencoded).status,
+        403
+    );
+    assert_eq!(
+        post(&[("Origin", "http://evil.example")], urlencoded).status,
+        403
+    );
+    // Not a form at all.
+    assert_eq!(
+        post(&[("Sec-Fetch-Site", "same-origin")], "text/plain").status,
+        415
+    );
+    assert!(
+        !app.authorized_keys().exists(),
+        "a refused form wrote a key"
+    );
+
+    // From its own page: the key, once, in an answer that runs no code and is never stored.
+    let own = post(&[("Sec-Fetch-Site", "same-origin")], urlencoded);
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.header("cache-control"), "no-store");
+    assert!(
+        own.body.contains(r#"aria-label="Private key""#),
+        "{}",
+        own.body
+    );
+    assert!(own.body.contains("cannot be shown again"));
+    // The page's code is not loaded, and no script holds the key (the only scripts are
+    // Leptos's inert data for the lists).
+    assert!(!own.body.contains("/pkg/keyhatch.js"), "{}", own.body);
+    let scripts: Vec<&str> = own.body.split("<script").skip(1).collect();
+    assert!(
+        scripts
+            .iter()
+            .all(|s| !s.split("</script>").next().unwrap().contains("OPENSSH")),
+        "a script holds the key: {}",
+        own.body
+    );
+    let file = std::fs::read_to_string(app.authorized_keys()).unwrap();
+    assert_eq!(file.lines().count(), 1);
+    assert!(file.trim_end().ends_with(" fileglancer form"), "{file}");
+}
