@@ -585,7 +585,7 @@ fn the_page_takes_its_forms_only_from_its_own_page() {
         "a script holds the key: {}",
         own.body
     );
-    let file = std::fs::read_to_string(app.authorized_keys()).unwrap();
+    let file = fs::read_to_string(app.authorized_keys()).unwrap();
     assert_eq!(file.lines().count(), 1);
     assert!(file.trim_end().ends_with(" fileglancer form"), "{file}");
 }
