@@ -6,6 +6,10 @@
 //! over HTTP; `api` holds the server functions; `app`, `pages` and `components` are the page,
 //! rendered on the server and hydrated in the browser. `tests/it/layers.rs` checks the order.
 
+// The page's view types nest deeply (dialogs in a transition in the page): erasing them with
+// `into_any` would cost the browser bundle far more than the compiler's deeper look.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 #[cfg(feature = "ssr")]

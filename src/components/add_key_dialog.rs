@@ -1,3 +1,4 @@
+use leptos::either::Either;
 use leptos::html::Input;
 use leptos::prelude::*;
 
@@ -44,13 +45,17 @@ pub fn AddKeyDialog(
     });
 
     let check = move |value: String| {
-        private_refused.set(false);
         inspect.value().set(None);
+        // Emptying the box keeps the warning about a private key: it is what emptied it.
+        if value.trim().is_empty() {
+            return;
+        }
+        private_refused.set(false);
         if looks_private(&value) {
             // Dropped from the page at once: not kept, not sent.
             text.set(String::new());
             private_refused.set(true);
-        } else if !value.trim().is_empty() {
+        } else {
             inspect.dispatch(InspectKey { public_key: value });
         }
     };
@@ -154,10 +159,10 @@ pub fn AddKeyDialog(
                     </p>
                 </Show>
                 {move || preview().map(|answer| match answer {
-                    Ok(key) => view! { <KeyPreview key duplicate=duplicate() /> }.into_any(),
-                    Err(e) => view! {
+                    Ok(key) => Either::Left(view! { <KeyPreview key duplicate=duplicate() /> }),
+                    Err(e) => Either::Right(view! {
                         <p class="error" role="alert">{e.to_string()}</p>
-                    }.into_any(),
+                    }),
                 })}
                 <KeySettingsFields settings disabled=pending placeholder />
                 {move || error().map(|e| view! {

@@ -1,3 +1,4 @@
+use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::components::copy_button::CopyButton;
@@ -41,7 +42,7 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
     };
     let live = use_hydrated().get_untracked();
     let keep = if live {
-        view! {
+        Either::Left(view! {
             <div class="key-actions">
                 <CopyButton text=private_key copied />
                 <button type="button" on:click=download>
@@ -49,16 +50,14 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
                 </button>
                 <CopyPublicKey line=info.public_key.clone() />
             </div>
-        }
-        .into_any()
+        })
     } else {
         let href = data_url(&private_key);
-        view! {
+        Either::Right(view! {
             <p>"Select the key below and copy it (Ctrl+C, or ⌘C on a Mac), or download it."</p>
             <textarea class="mono private-key" readonly rows="9" aria-label="Private key">{private_key}</textarea>
             <p><a class="button" href=href download=DOWNLOAD_NAME>"Download"</a></p>
-        }
-        .into_any()
+        })
     };
 
     view! {

@@ -160,8 +160,9 @@ pub fn SshKeysPage() -> impl IntoView {
                 <code>"~/.ssh/authorized_keys"</code>
                 " and tagged with a comment, so you can recognise it there; the file is shared by every cluster node that mounts your home directory."
             </p>
-            <p class="notice" role="status">{move || notice.get()}</p>
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
+                // Inside the transition: on the server, a posted form's outcome is known here.
+                <p class="notice" role="status">{move || notice.get()}</p>
                 {move || keys.get().map(|result| match result {
                     Ok(list) => Either::Left(view! {
                         <HealthBanner problems=list.problems.clone() fix />
@@ -189,15 +190,14 @@ pub fn SshKeysPage() -> impl IntoView {
                 #[cfg(feature = "ssr")]
                 keys.track();
             }}
-            // Each dialog's view type is erased: together they are deeper than the compiler goes.
             <Show when=move || open.get() == Open::Generate && created().is_none()>
-                {view! { <NewKeyDialog generate on_cancel=close draft=state.draft.get_untracked() /> }.into_any()}
+                <NewKeyDialog generate on_cancel=close draft=state.draft.get_untracked() />
             </Show>
             <Show when=move || open.get() == Open::Add>
-                {view! { <AddKeyDialog add present on_cancel=close draft=state.draft.get_untracked() /> }.into_any()}
+                <AddKeyDialog add present on_cancel=close draft=state.draft.get_untracked() />
             </Show>
-            {move || created().map(|key| view! { <KeyCreatedDialog key on_close=close_created /> }.into_any())}
-            {move || revoking.get().map(|key| view! { <RevokeDialog key revoke on_close=close_revoke /> }.into_any())}
+            {move || created().map(|key| view! { <KeyCreatedDialog key on_close=close_created /> })}
+            {move || revoking.get().map(|key| view! { <RevokeDialog key revoke on_close=close_revoke /> })}
         </Transition>
     }
 }
