@@ -191,15 +191,29 @@ pub fn SshKeysPage() -> impl IntoView {
                 keys.track();
             }}
             <Show when=move || open.get() == Open::Generate && created().is_none()>
-                <NewKeyDialog generate on_cancel=close draft=state.draft.get_untracked() />
+                {server_erased(view! { <NewKeyDialog generate on_cancel=close draft=state.draft.get_untracked() /> })}
             </Show>
             <Show when=move || open.get() == Open::Add>
-                <AddKeyDialog add present on_cancel=close draft=state.draft.get_untracked() />
+                {server_erased(view! { <AddKeyDialog add present on_cancel=close draft=state.draft.get_untracked() /> })}
             </Show>
-            {move || created().map(|key| view! { <KeyCreatedDialog key on_close=close_created /> })}
-            {move || revoking.get().map(|key| view! { <RevokeDialog key revoke on_close=close_revoke /> })}
+            {move || created().map(|key| view! { <KeyCreatedDialog key on_close=close_created /> }).map(server_erased)}
+            {move || revoking.get().map(|key| view! { <RevokeDialog key revoke on_close=close_revoke /> }).map(server_erased)}
         </Transition>
     }
+}
+
+/// On the server, `view` with its type erased: the dialogs' nested types would make the
+/// rendering future deeper than a worker thread's stack. In the browser the type is kept, as
+/// erasing costs the bundle more than it saves.
+#[cfg(feature = "ssr")]
+fn server_erased(view: impl IntoView + 'static) -> AnyView {
+    view.into_any()
+}
+
+/// In the browser: `view` as it is.
+#[cfg(not(feature = "ssr"))]
+fn server_erased<V: IntoView>(view: V) -> V {
+    view
 }
 
 /// What the server renders differently: a dialog asked for in the query, a form's outcome.
