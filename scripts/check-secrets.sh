@@ -15,6 +15,7 @@ patterns=(
   'a long passphrase'
   'blue harbou?r lights'
   'keyhatch_session_[a-z0-9]+=[0-9a-f]{64}'
+  'seqera-token-[0-9a-z]+'
 )
 regex=$(IFS='|'; echo "${patterns[*]}")
 found=0

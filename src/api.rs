@@ -26,6 +26,8 @@ pub mod limits;
 mod list_keys;
 mod other_keys;
 mod revoke_key;
+mod seqera_account;
+mod seqera_credentials;
 
 pub use account::*;
 pub use add_key::*;
@@ -35,6 +37,8 @@ pub use inspect_key::*;
 pub use list_keys::*;
 pub use other_keys::*;
 pub use revoke_key::*;
+pub use seqera_account::*;
+pub use seqera_credentials::*;
 
 /// The label and the options (with the lifetime's `expiry-time`) of a key about to be written,
 /// from what the person sent; a clear 400 for either out of bounds.

@@ -16,3 +16,4 @@ pub mod new_key_dialog;
 pub mod other_keys;
 pub mod profile_menu;
 pub mod revoke_dialog;
+pub mod seqera_handoff;

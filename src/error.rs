@@ -35,6 +35,9 @@ pub enum AppError {
     /// The key could not be made.
     #[error("{0}")]
     Keygen(String),
+    /// Seqera Platform refused or could not be reached; the message says which.
+    #[error("{0}")]
+    Platform(String),
     /// The request itself failed: network, encoding, or a server fault.
     #[error("the request failed: {0}")]
     Request(ServerFnErrorErr),
@@ -51,6 +54,7 @@ impl AppError {
             Self::Conflict(_) => 409,
             Self::Busy(_) => 503,
             Self::TooMany(_) => 429,
+            Self::Platform(_) => 502,
             Self::Storage(_) | Self::Keygen(_) | Self::Request(_) => 500,
         }
     }

@@ -65,6 +65,42 @@ pub enum Fix {
     FileMode,
 }
 
+/// Where a new key can be handed to Seqera Platform, when the site set `seqera-url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqeraTarget {
+    /// Platform's web pages, for links (`https://cloud.seqera.io`).
+    pub web_url: String,
+    /// The credentials name offered: `keyhatch-YYYY-MM-DD`.
+    pub credentials_name: String,
+}
+
+/// A Platform workspace the person may add credentials to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqeraWorkspace {
+    /// Platform's numeric id.
+    pub id: i64,
+    /// The organization.
+    pub org: String,
+    /// The workspace.
+    pub name: String,
+}
+
+/// The person on Platform, and where they may add credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqeraAccount {
+    /// Platform's user name.
+    pub user_name: String,
+    /// The workspaces, in Platform's order.
+    pub workspaces: Vec<SeqeraWorkspace>,
+}
+
+/// Credentials Platform made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqeraCredentials {
+    /// Platform's id for them.
+    pub credentials_id: String,
+}
+
 /// A newly generated key: the only time its private half leaves the server.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GeneratedKey {
@@ -74,6 +110,8 @@ pub struct GeneratedKey {
     pub encrypted: bool,
     /// What the key list will show for it.
     pub info: KeyInfo,
+    /// Where it can be handed to Seqera Platform; `None` when the site set no `seqera-url`.
+    pub seqera: Option<SeqeraTarget>,
 }
 
 impl std::fmt::Debug for GeneratedKey {

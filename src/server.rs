@@ -75,6 +75,7 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
             .site
             .as_ref()
             .map(|s| KeysPerHour::new(s.keys_per_hour)),
+        seqera: settings.seqera.clone(),
     };
     if settings.site.is_none() && !settings.home.is_dir() {
         eprintln!(

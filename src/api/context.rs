@@ -13,6 +13,7 @@ use super::limits::KeysPerHour;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::model::Account;
+use crate::seqera::Platform;
 use crate::ssh::{KeyOptions, KeysFile, Tag};
 
 /// What server functions need, provided to them as Leptos context.
@@ -38,6 +39,8 @@ pub struct AppState {
     pub max_keys: Option<usize>,
     /// Site mode: how many keys a person may generate per hour.
     pub keys_per_hour: Option<KeysPerHour>,
+    /// Seqera Platform, when the site set `seqera-url`.
+    pub seqera: Option<Platform>,
 }
 
 impl AppState {
@@ -54,6 +57,15 @@ impl AppState {
             account,
             ..self.clone()
         }
+    }
+
+    /// The site's Seqera Platform, or 404 when it set none.
+    pub fn seqera(&self) -> Result<Platform, AppError> {
+        self.seqera.clone().ok_or_else(|| {
+            answer_with_status(AppError::NotFound(
+                "this keyhatch has no Seqera Platform: its administrator sets seqera-url".into(),
+            ))
+        })
     }
 
     /// Where the person's operations run, or 401 when nobody is logged in.

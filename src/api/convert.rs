@@ -5,7 +5,11 @@
 use std::time::SystemTime;
 
 use crate::error::AppError;
-use crate::model::{Fix, GeneratedKey, KeyInfo, KeyList, OtherKeyList, Problem};
+use crate::model::{
+    Fix, GeneratedKey, KeyInfo, KeyList, OtherKeyList, Problem, SeqeraAccount, SeqeraTarget,
+    SeqeraWorkspace,
+};
+use crate::seqera;
 use crate::ssh::{self, NewKey, StoreError, health};
 
 impl From<ssh::ListedKey> for KeyInfo {
@@ -39,12 +43,21 @@ impl From<ssh::OtherKeys> for OtherKeyList {
 }
 
 impl GeneratedKey {
-    /// The key to show once, listed as it was written with `options`.
-    pub fn new(key: &NewKey, options: &ssh::KeyOptions) -> Self {
+    /// The key to show once, listed as it was written with `options`, and where Platform is
+    /// when the site has one.
+    pub fn new(
+        key: &NewKey,
+        options: &ssh::KeyOptions,
+        platform: Option<&seqera::Platform>,
+    ) -> Self {
         Self {
             info: key_info(&key.public, options),
             encrypted: key.encrypted,
             private_key: key.private_openssh.to_string(),
+            seqera: platform.map(|p| SeqeraTarget {
+                web_url: p.url().web(),
+                credentials_name: format!("keyhatch-{}", ssh::Date::today()),
+            }),
         }
     }
 }
@@ -126,5 +139,28 @@ impl From<ssh::InvalidLabel> for AppError {
 impl From<ssh::expiry::InvalidLifetime> for AppError {
     fn from(error: ssh::expiry::InvalidLifetime) -> Self {
         Self::Invalid(error.to_string())
+    }
+}
+
+impl From<seqera::PlatformAccount> for SeqeraAccount {
+    fn from(account: seqera::PlatformAccount) -> Self {
+        Self {
+            user_name: account.user_name,
+            workspaces: account
+                .workspaces
+                .into_iter()
+                .map(|w| SeqeraWorkspace {
+                    id: w.id,
+                    org: w.org,
+                    name: w.name,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<seqera::PlatformError> for AppError {
+    fn from(error: seqera::PlatformError) -> Self {
+        Self::Platform(error.to_string())
     }
 }

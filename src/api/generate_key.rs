@@ -40,5 +40,5 @@ pub async fn generate_key(
     if let Some(limit) = &state.keys_per_hour {
         limit.record(&user);
     }
-    Ok(GeneratedKey::new(&key, &options))
+    Ok(GeneratedKey::new(&key, &options, state.seqera.as_ref()))
 }

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use crate::components::copy_button::CopyButton;
 use crate::components::copy_public_key::CopyPublicKey;
 use crate::components::modal::{CLOSE_FORM, Modal};
+use crate::components::seqera_handoff::SeqeraHandoff;
 use crate::dom;
 use crate::hydration::use_hydrated;
 use crate::model::GeneratedKey;
@@ -33,6 +34,7 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
         private_key,
         encrypted,
         info,
+        seqera,
     } = key;
     let download_failed = RwSignal::new(false);
     let to_save = private_key.clone();
@@ -41,6 +43,24 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
         Err(_) => download_failed.set(true),
     };
     let live = use_hydrated().get_untracked();
+    // With the site's Platform and the page's code, the key can go there directly; otherwise
+    // the guide's steps say how to take it by hand.
+    let platform = match seqera.filter(|_| live) {
+        Some(target) => Either::Left(view! {
+            <SeqeraHandoff target private_key=private_key.clone() encrypted />
+        }),
+        None => Either::Right(view! {
+            <section class="seqera" aria-labelledby="seqera-title">
+                <h3 id="seqera-title">"Using it in Seqera Platform"</h3>
+                <ol class="steps">
+                    <li>"Copy the private key."</li>
+                    <li>"Log in to Seqera Platform."</li>
+                    <li>"Open Your credentials, then Add credentials, then Provider: SSH."</li>
+                    <li>"Paste the key, and its passphrase if it has one."</li>
+                </ol>
+            </section>
+        }),
+    };
     let keep = if live {
         Either::Left(view! {
             <div class="key-actions">
@@ -92,6 +112,7 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
                     <dd data-field="passphrase">{if encrypted { "Yes" } else { "None" }}</dd>
                 </dl>
             </section>
+            {platform}
             <Show when=unconfirmed>
                 <p class="error" role="alert">
                     "You have not copied or downloaded the private key. If you close now, it is lost and you will need a new key."

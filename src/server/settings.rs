@@ -14,6 +14,7 @@ use leptos::config::{Env, LeptosOptions};
 use serde::Deserialize;
 
 use crate::model::{Account, Logout};
+use crate::seqera::{self, Platform, PlatformUrl};
 use crate::ssh::store::{DEFAULT_MAX_SIZE, Step};
 use crate::ssh::{InvalidSetting, KeyOptions, KeysFile, Tag};
 
@@ -113,6 +114,17 @@ pub struct Cli {
     /// Site mode: keyhatch keys a person's file may hold [default: 20].
     #[arg(long, env = "KEYHATCH_MAX_KEYS")]
     pub max_keys: Option<usize>,
+    /// Seqera Platform's API (e.g. https://api.cloud.seqera.io, or https://seqera.example.org/api):
+    /// the generated-key dialog then offers "Add to Seqera Platform".
+    #[arg(long, env = "KEYHATCH_SEQERA_URL")]
+    pub seqera_url: Option<String>,
+    /// A PEM file of the certificates that sign the site's Platform (its own CA), trusted in
+    /// place of the Mozilla roots.
+    #[arg(long, env = "KEYHATCH_SEQERA_CA_FILE")]
+    pub seqera_ca_file: Option<PathBuf>,
+    /// Seconds a call to Platform may take in all (default 20).
+    #[arg(long, env = "KEYHATCH_SEQERA_TIMEOUT")]
+    pub seqera_timeout: Option<u64>,
 }
 
 /// Whom keyhatch serves.
@@ -154,6 +166,9 @@ struct FileSettings {
     logout_url: Option<String>,
     keys_per_hour: Option<usize>,
     max_keys: Option<usize>,
+    seqera_url: Option<String>,
+    seqera_ca_file: Option<PathBuf>,
+    seqera_timeout: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,6 +219,8 @@ pub struct Settings {
     /// Debug builds only, for the crash tests: the rewrite step at which to die
     /// (`KEYHATCH_CRASH_AT`).
     pub crash_at: Option<Step>,
+    /// Seqera Platform, when `seqera-url` is set.
+    pub seqera: Option<Platform>,
     /// Site mode's settings; `None` in local mode.
     pub site: Option<SiteSettings>,
 }
@@ -289,6 +306,9 @@ pub enum SettingsError {
     /// A site mode setting is missing or wrong.
     #[error("site mode: {0}")]
     Site(String),
+    /// The Seqera Platform settings are wrong.
+    #[error("{0}")]
+    Seqera(String),
     /// keyhatch cannot find its own executable, beside which a cargo build's bundle lies.
     #[error("cannot find keyhatch's own executable: {0}")]
     NoExecutable(String),
@@ -391,9 +411,50 @@ impl Settings {
             uid,
             leptos: leptos_options()?,
             crash_at: crash_at()?,
+            seqera: platform(
+                cli.seqera_url.take().or(file.seqera_url.take()),
+                cli.seqera_ca_file.take().or(file.seqera_ca_file.take()),
+                cli.seqera_timeout.or(file.seqera_timeout),
+            )?,
             site,
         })
     }
+}
+
+/// Seqera Platform from its settings: `None` without a URL; a URL that is not https (or http
+/// on loopback), a CA file that holds no certificate, or a zero timeout stop keyhatch at start.
+fn platform(
+    url: Option<String>,
+    ca_file: Option<PathBuf>,
+    timeout: Option<u64>,
+) -> Result<Option<Platform>, SettingsError> {
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
+        if ca_file.is_some() {
+            return Err(SettingsError::Seqera(
+                "seqera-ca-file is set but seqera-url is not".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let url = PlatformUrl::parse(&url).map_err(|e| SettingsError::Seqera(e.to_string()))?;
+    let ca = match &ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            SettingsError::Seqera(format!("seqera-ca-file {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    let timeout = match timeout {
+        Some(0) => {
+            return Err(SettingsError::Seqera(
+                "seqera-timeout must be at least 1 second".into(),
+            ));
+        }
+        Some(seconds) => Duration::from_secs(seconds),
+        None => seqera::DEFAULT_TIMEOUT,
+    };
+    Platform::new(url, ca.as_deref(), timeout)
+        .map(Some)
+        .map_err(|e| SettingsError::Seqera(e.to_string()))
 }
 
 /// Site mode's settings, taken out of the flags and the file: keyhatch must be root (it starts

@@ -10,5 +10,6 @@ mod http;
 mod layers;
 mod local_security;
 mod openssh_compat;
+mod seqera;
 mod site;
 mod sshd_login;

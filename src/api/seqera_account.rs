@@ -1,0 +1,22 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::error::AppError;
+use crate::model::{Secret, SeqeraAccount};
+
+/// The Seqera Platform user behind `token`, and their workspaces, asked of Platform by the
+/// server (the browser never calls Platform). `POST /api/seqera/workspaces` with
+/// `{"token": "…"}`. The token is used for this call only.
+#[server(name = SeqeraAccountOf, endpoint = "seqera/workspaces", input = Json)]
+pub async fn seqera_account(token: Secret) -> Result<SeqeraAccount, AppError> {
+    use super::context::{answer_with_status, app_state, run_blocking};
+    use crate::seqera::Token;
+
+    let state = app_state()?;
+    state.backend()?;
+    let platform = state.seqera()?;
+    let token = Token::new(&token.expose()).ok_or_else(|| {
+        answer_with_status(AppError::Invalid("paste a Platform access token".into()))
+    })?;
+    run_blocking(move || Ok(platform.account(&token)?.into())).await
+}

@@ -1,0 +1,48 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::error::AppError;
+use crate::model::{Secret, SeqeraCredentials};
+
+/// Adds a private key to Seqera Platform as SSH credentials, as `tw credentials add ssh` does:
+/// keyhatch's server sends it to the site's Platform (and nowhere else), in the workspace
+/// `workspace_id` or, without one, the person's own context. `POST /api/seqera/credentials` with
+/// `{"token", "workspace_id", "name", "private_key", "passphrase"}`; answers
+/// `{"credentials_id"}`. Platform's refusals come back as 502 with a sentence.
+#[server(name = SeqeraAddCredentials, endpoint = "seqera/credentials", input = Json)]
+pub async fn seqera_credentials(
+    token: Secret,
+    workspace_id: Option<i64>,
+    name: String,
+    private_key: Secret,
+    passphrase: Option<Secret>,
+) -> Result<SeqeraCredentials, AppError> {
+    use super::context::{answer_with_status, app_state, audited, run_blocking};
+    use crate::seqera::{CredentialsName, Token};
+
+    let state = app_state()?;
+    state.backend()?;
+    let platform = state.seqera()?;
+    let invalid = |message: String| answer_with_status(AppError::Invalid(message));
+    let token = Token::new(&token.expose())
+        .ok_or_else(|| invalid("paste a Platform access token".into()))?;
+    let name = CredentialsName::parse(&name).map_err(|e| invalid(e.to_string()))?;
+    let private_key = zeroize::Zeroizing::new(private_key.expose());
+    // Only an OpenSSH private key goes; its public half names it in the audit log.
+    let fingerprint = ssh_key::PrivateKey::from_openssh(private_key.as_str())
+        .map(|k| crate::ssh::fingerprint(k.public_key()))
+        .map_err(|_| invalid("that is not an OpenSSH private key".into()))?;
+    let passphrase = passphrase.map(|p| zeroize::Zeroizing::new(p.expose()));
+    let result = run_blocking(move || {
+        let id = platform.add_ssh_credentials(
+            &token,
+            workspace_id,
+            &name,
+            &private_key,
+            passphrase.as_deref().map(String::as_str),
+        )?;
+        Ok(SeqeraCredentials { credentials_id: id })
+    })
+    .await;
+    audited(&state, "seqera credentials", Some(&fingerprint), result)
+}

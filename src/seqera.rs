@@ -1,0 +1,539 @@
+//! Seqera Platform, the reason people make these keys: keyhatch hands a new key to it as SSH
+//! credentials, as Seqera's own `tw credentials add ssh` does, so the key never crosses by hand.
+//!
+//! Field names, paths and status codes follow Seqera's published OpenAPI description
+//! (`seqera-api-latest.yml`, API version 1.97.0): `GET /user-info`,
+//! `GET /user/{userId}/workspaces`, `POST /credentials?workspaceId=…`.
+//!
+//! Nothing here knows about Leptos or axum. The access token and the private key pass through
+//! in memory for one request each and are never logged, stored or put in a URL.
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// How long keyhatch waits to reach Platform.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one call to Platform may take in all, unless the site says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// The largest answer read from Platform.
+const MAX_ANSWER: u64 = 1024 * 1024;
+
+/// Platform's API, as the site set it: `https://…`, or `http://` on loopback only. A path is
+/// kept (`https://seqera.example.org/api`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformUrl(String);
+
+impl PlatformUrl {
+    /// Accepts an `https://` URL, or an `http://` one whose host is loopback; no query, no
+    /// fragment, no user name or password.
+    pub fn parse(s: &str) -> Result<Self, InvalidUrl> {
+        let invalid = |why: &'static str| InvalidUrl {
+            url: s.to_owned(),
+            why,
+        };
+        let (scheme, rest) = s.split_once("://").ok_or(invalid("it has no scheme"))?;
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.is_empty() {
+            return Err(invalid("it has no host"));
+        }
+        if authority.contains('@') || rest.contains(['?', '#', ' ']) {
+            return Err(invalid(
+                "it may not carry a user name, a query, a fragment or blanks",
+            ));
+        }
+        match scheme {
+            "https" => {}
+            "http" if is_loopback(authority) => {}
+            "http" => {
+                return Err(invalid(
+                    "plain http:// would carry tokens and private keys in the clear; it is accepted only on loopback",
+                ));
+            }
+            _ => return Err(invalid("it must start with https://")),
+        }
+        Ok(Self(s.trim_end_matches('/').to_owned()))
+    }
+
+    /// The URL of the API path `path` (which starts with `/`), below any path of the base.
+    fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+
+    /// Platform's web pages, for links: the API URL without a final `/api`, or without the
+    /// `api.` of its host (`https://api.cloud.seqera.io` → `https://cloud.seqera.io`).
+    pub fn web(&self) -> String {
+        if let Some(base) = self.0.strip_suffix("/api") {
+            return base.to_owned();
+        }
+        match self.0.split_once("://api.") {
+            Some((scheme, host)) => format!("{scheme}://{host}"),
+            None => self.0.clone(),
+        }
+    }
+
+    /// The URL as given, without a final `/`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether `authority` (`host[:port]`) names this host.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A Platform URL keyhatch refuses to start with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("seqera-url {url:?}: {why}")]
+pub struct InvalidUrl {
+    url: String,
+    why: &'static str,
+}
+
+/// A credentials name Platform accepts: letters, digits, `-` and `_`, at most 100 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialsName(String);
+
+impl CredentialsName {
+    /// The longest name.
+    pub const MAX_CHARS: usize = 100;
+
+    /// Accepts a name by Platform's rule.
+    pub fn parse(s: &str) -> Result<Self, InvalidName> {
+        if s.is_empty() {
+            return Err(InvalidName::Empty);
+        }
+        if s.len() > Self::MAX_CHARS {
+            return Err(InvalidName::TooLong(s.chars().count()));
+        }
+        match s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            Some(c) => Err(InvalidName::Character(c)),
+            None => Ok(Self(s.to_owned())),
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a credentials name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidName {
+    /// Empty.
+    #[error("give the credentials a name")]
+    Empty,
+    /// Longer than Platform allows.
+    #[error("a credentials name has at most 100 characters; this one has {0}")]
+    TooLong(usize),
+    /// A character Platform refuses.
+    #[error("a credentials name has only letters, digits, '-' and '_', not {0:?}")]
+    Character(char),
+}
+
+/// A Platform access token: never shown by `Debug`, never logged.
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token, surrounding blanks removed.
+    pub fn new(token: &str) -> Option<Self> {
+        let token = token.trim();
+        (!token.is_empty()).then(|| Self(token.to_owned()))
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// A workspace the person may add credentials to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workspace {
+    /// Platform's numeric id.
+    pub id: i64,
+    /// The organization's name.
+    pub org: String,
+    /// The workspace's name.
+    pub name: String,
+}
+
+/// The person on Platform and their workspaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformAccount {
+    /// Platform's user name.
+    pub user_name: String,
+    /// The workspaces, in Platform's order.
+    pub workspaces: Vec<Workspace>,
+}
+
+/// Why Platform did not do it; each message is written for the person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    /// 401: the token is wrong, expired or revoked.
+    #[error(
+        "Seqera Platform did not accept the access token: check it, or make a new one under Your tokens"
+    )]
+    BadToken,
+    /// 403: the token may not do this here.
+    #[error(
+        "Seqera Platform refused: your token may not add credentials to that workspace. Pick another workspace, or ask its owner for a role that may"
+    )]
+    NotAllowed,
+    /// The name is taken in that workspace.
+    #[error("Seqera Platform already has credentials named {0:?} there: choose another name")]
+    NameTaken(String),
+    /// Platform refused the request with its own message.
+    #[error("Seqera Platform refused the request: {0}")]
+    Refused(String),
+    /// No answer in time.
+    #[error("Seqera Platform did not answer within {0} seconds; nothing was added. Try again")]
+    Timeout(u64),
+    /// No connection, DNS, TLS…
+    #[error("keyhatch could not reach Seqera Platform at {url}: {why}")]
+    Unreachable {
+        /// Where.
+        url: String,
+        /// What the network said.
+        why: String,
+    },
+    /// An answer keyhatch cannot read (a redirect among them: keyhatch follows none).
+    #[error("Seqera Platform gave an unexpected answer (HTTP {status}); nothing was added")]
+    Unexpected {
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+/// Where the site's Platform is, and how to reach it.
+#[derive(Clone)]
+pub struct Platform {
+    url: PlatformUrl,
+    agent: ureq::Agent,
+    timeout: Duration,
+}
+
+impl fmt::Debug for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Platform").field("url", &self.url).finish()
+    }
+}
+
+impl Platform {
+    /// A client for `url`, trusting the certificates in `ca_pem` (a site's own CA) or, without
+    /// it, the Mozilla roots. TLS verification is always on, redirects are never followed (the
+    /// key goes only to `url`), and every call is bounded in time.
+    /// A call that takes longer than `timeout` in all is given up.
+    pub fn new(
+        url: PlatformUrl,
+        ca_pem: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Self, CaError> {
+        use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+        let roots = match ca_pem {
+            Some(pem) => {
+                let certs: Vec<_> = ureq::tls::parse_pem(pem)
+                    .filter_map(|item| match item {
+                        Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| CaError(e.to_string()))?;
+                if certs.is_empty() {
+                    return Err(CaError("it holds no certificate".into()));
+                }
+                RootCerts::new_with_certs(&certs)
+            }
+            None => RootCerts::WebPki,
+        };
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(roots)
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_global(Some(timeout))
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent(concat!("keyhatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(Self {
+            url,
+            agent,
+            timeout,
+        })
+    }
+
+    /// The API URL.
+    pub fn url(&self) -> &PlatformUrl {
+        &self.url
+    }
+
+    /// The person behind `token`, and the workspaces they belong to.
+    pub fn account(&self, token: &Token) -> Result<PlatformAccount, PlatformError> {
+        #[derive(Deserialize)]
+        struct UserInfo {
+            user: User,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct User {
+            id: i64,
+            user_name: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Workspaces {
+            #[serde(default)]
+            orgs_and_workspaces: Vec<Entry>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Entry {
+            org_name: Option<String>,
+            workspace_id: Option<i64>,
+            workspace_name: Option<String>,
+        }
+
+        let info: UserInfo = self.get(token, "/user-info")?;
+        let list: Workspaces = self.get(token, &format!("/user/{}/workspaces", info.user.id))?;
+        // Platform lists each organization once without a workspace: those are not places.
+        let workspaces = list
+            .orgs_and_workspaces
+            .into_iter()
+            .filter_map(|e| {
+                Some(Workspace {
+                    id: e.workspace_id?,
+                    org: e.org_name.unwrap_or_default(),
+                    name: e.workspace_name?,
+                })
+            })
+            .collect();
+        Ok(PlatformAccount {
+            user_name: info.user.user_name,
+            workspaces,
+        })
+    }
+
+    /// Adds SSH credentials named `name` holding `private_key` (and `passphrase`, when given)
+    /// to `workspace`, or to the person's own context when `None`; returns their id.
+    pub fn add_ssh_credentials(
+        &self,
+        token: &Token,
+        workspace: Option<i64>,
+        name: &CredentialsName,
+        private_key: &str,
+        passphrase: Option<&str>,
+    ) -> Result<String, PlatformError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Created {
+            credentials_id: String,
+        }
+        let mut keys = json!({ "discriminator": "ssh", "privateKey": private_key });
+        if let Some(passphrase) = passphrase {
+            keys["passphrase"] = passphrase.into();
+        }
+        let body = json!({
+            "credentials": { "name": name.as_str(), "provider": "ssh", "keys": keys }
+        });
+        let path = match workspace {
+            Some(id) => format!("/credentials?workspaceId={id}"),
+            None => "/credentials".to_owned(),
+        };
+        let request = self
+            .agent
+            .post(self.url.join(&path))
+            .header("Authorization", &format!("Bearer {}", token.0))
+            .header("Accept", "application/json");
+        let answer = request.send_json(&body).map_err(|e| self.network(&e))?;
+        let created: Created = self.read(answer, Some(name))?;
+        Ok(created.credentials_id)
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &Token,
+        path: &str,
+    ) -> Result<T, PlatformError> {
+        let answer = self
+            .agent
+            .get(self.url.join(path))
+            .header("Authorization", &format!("Bearer {}", token.0))
+            .header("Accept", "application/json")
+            .call()
+            .map_err(|e| self.network(&e))?;
+        self.read(answer, None)
+    }
+
+    /// Platform's answer as `T`, or its refusal in words.
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        answer: ureq::http::Response<ureq::Body>,
+        name: Option<&CredentialsName>,
+    ) -> Result<T, PlatformError> {
+        let status = answer.status().as_u16();
+        let mut body = answer.into_body();
+        let text = body
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_string()
+            .unwrap_or_default();
+        let message = || {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
+        };
+        match status {
+            200 => serde_json::from_str(&text).map_err(|_| PlatformError::Unexpected { status }),
+            401 => Err(PlatformError::BadToken),
+            403 => Err(PlatformError::NotAllowed),
+            409 => Err(PlatformError::NameTaken(
+                name.map(|n| n.as_str().to_owned()).unwrap_or_default(),
+            )),
+            400 => match (message(), name) {
+                (Some(m), Some(n)) if m.to_ascii_lowercase().contains("already exist") => {
+                    Err(PlatformError::NameTaken(n.as_str().to_owned()))
+                }
+                (Some(m), _) => Err(PlatformError::Refused(m)),
+                (None, _) => Err(PlatformError::Unexpected { status }),
+            },
+            _ => Err(PlatformError::Unexpected { status }),
+        }
+    }
+
+    fn network(&self, error: &ureq::Error) -> PlatformError {
+        match error {
+            ureq::Error::Timeout(_) => PlatformError::Timeout(self.timeout.as_secs()),
+            other => PlatformError::Unreachable {
+                url: self.url.as_str().to_owned(),
+                why: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The CA bundle could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("seqera-ca-file: {0}")]
+pub struct CaError(String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_anywhere_and_http_only_on_loopback() {
+        for good in [
+            "https://api.cloud.seqera.io",
+            "https://seqera.example.org/api/",
+            "http://127.0.0.1:8080/api",
+            "http://localhost:9000",
+            "http://[::1]:9000/api",
+        ] {
+            assert!(PlatformUrl::parse(good).is_ok(), "{good} refused");
+        }
+        for bad in [
+            "http://seqera.example.org/api",
+            "http://10.0.0.1/api",
+            "ftp://seqera.example.org",
+            "seqera.example.org",
+            "https://",
+            "https://user:pw@seqera.example.org",
+            "https://seqera.example.org/api?x=1",
+            "http://127.0.0.1.evil.example/api",
+        ] {
+            assert!(PlatformUrl::parse(bad).is_err(), "{bad} accepted");
+        }
+        let message = PlatformUrl::parse("http://seqera.example.org")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("only on loopback"), "{message}");
+    }
+
+    #[test]
+    fn a_path_is_kept_when_joining_endpoints() {
+        let url = PlatformUrl::parse("https://seqera.example.org/api/").unwrap();
+        assert_eq!(
+            url.join("/user-info"),
+            "https://seqera.example.org/api/user-info"
+        );
+        let cloud = PlatformUrl::parse("https://api.cloud.seqera.io").unwrap();
+        assert_eq!(
+            cloud.join("/credentials"),
+            "https://api.cloud.seqera.io/credentials"
+        );
+    }
+
+    #[test]
+    fn the_web_pages_are_the_api_without_api() {
+        let web = |u: &str| PlatformUrl::parse(u).unwrap().web();
+        assert_eq!(
+            web("https://api.cloud.seqera.io"),
+            "https://cloud.seqera.io"
+        );
+        assert_eq!(
+            web("https://seqera.example.org/api"),
+            "https://seqera.example.org"
+        );
+        assert_eq!(
+            web("https://platform.example.org"),
+            "https://platform.example.org"
+        );
+    }
+
+    #[test]
+    fn a_credentials_name_follows_platforms_rule() {
+        assert!(CredentialsName::parse("keyhatch-2026-12-01").is_ok());
+        assert!(CredentialsName::parse("a_B-9").is_ok());
+        assert!(CredentialsName::parse(&"x".repeat(100)).is_ok());
+        assert_eq!(CredentialsName::parse(""), Err(InvalidName::Empty));
+        assert_eq!(
+            CredentialsName::parse(&"x".repeat(101)),
+            Err(InvalidName::TooLong(101))
+        );
+        assert_eq!(
+            CredentialsName::parse("my key"),
+            Err(InvalidName::Character(' '))
+        );
+        assert_eq!(
+            CredentialsName::parse("clé"),
+            Err(InvalidName::Character('é'))
+        );
+    }
+
+    #[test]
+    fn a_token_is_trimmed_and_never_shown() {
+        assert!(Token::new("  ").is_none());
+        let token = Token::new(" eyJ-secret ").unwrap();
+        assert_eq!(token.0, "eyJ-secret");
+        assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused() {
+        let url = PlatformUrl::parse("https://seqera.example.org").unwrap();
+        let error = Platform::new(url, Some(b"not a certificate\n"), DEFAULT_TIMEOUT).unwrap_err();
+        assert!(error.to_string().contains("no certificate"), "{error}");
+    }
+}

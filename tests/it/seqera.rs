@@ -1,0 +1,377 @@
+//! Seqera Platform as keyhatch sees it: through its own API, against a stand-in Platform.
+
+use std::fs;
+
+use crate::helpers::spawn_app_with;
+
+mod fake {
+    //! A stand-in for Seqera Platform, started by the tests: the three endpoints keyhatch uses, with
+    //! the field names and status codes of Seqera's OpenAPI description (API 1.97.0), under `/api`.
+    //! It records every request, so tests can check exactly what keyhatch sent.
+    //!
+    //! Tokens choose the answer: `seqera-token-5f1e9d` works (user 7, `alice`, two workspaces: 11 and 12,
+    //! where 12 refuses with 403); any other token gets 401. A credentials name `taken` gets Platform's
+    //! 409, `slow` an answer after three seconds, and `moved` a 307 to `redirect_to`.
+
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// One request as the fake received it.
+    #[derive(Debug, Clone)]
+    pub struct Received {
+        pub method: String,
+        pub path: String,
+        pub authorization: String,
+        pub body: String,
+    }
+
+    pub struct FakePlatform {
+        pub port: u16,
+        pub received: Arc<Mutex<Vec<Received>>>,
+    }
+
+    impl FakePlatform {
+        /// Starts the fake on a free loopback port; `redirect_to` is where `moved` is sent.
+        pub fn start(redirect_to: Option<u16>) -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let received = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&received);
+            std::thread::spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let log = Arc::clone(&log);
+                    std::thread::spawn(move || serve(stream, &log, redirect_to));
+                }
+            });
+            Self { port, received }
+        }
+
+        /// The `seqera-url` keyhatch is given: the API below `/api`.
+        pub fn url(&self) -> String {
+            format!("http://127.0.0.1:{}/api", self.port)
+        }
+
+        /// Every request so far.
+        pub fn received(&self) -> Vec<Received> {
+            self.received.lock().unwrap().clone()
+        }
+    }
+
+    fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, redirect_to: Option<u16>) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() || line.is_empty() {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_owned();
+        let path = parts.next().unwrap_or_default().to_owned();
+        let (mut length, mut authorization) = (0, String::new());
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap();
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap(),
+                "authorization" => authorization = value.trim().to_owned(),
+                _ => {}
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let body = String::from_utf8(body).unwrap();
+        log.lock().unwrap().push(Received {
+            method: method.clone(),
+            path: path.clone(),
+            authorization: authorization.clone(),
+            body: body.clone(),
+        });
+        let (status, answer, extra) = answer(&method, &path, &authorization, &body, redirect_to);
+        let mut stream = stream;
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{answer}",
+            answer.len()
+        );
+    }
+
+    fn answer(
+        method: &str,
+        path: &str,
+        authorization: &str,
+        body: &str,
+        redirect_to: Option<u16>,
+    ) -> (&'static str, String, String) {
+        if authorization != "Bearer seqera-token-5f1e9d" {
+            return ("401 Unauthorized", String::new(), String::new());
+        }
+        match (method, path) {
+            ("GET", "/api/user-info") => (
+                "200 OK",
+                r#"{"user":{"id":7,"userName":"alice","email":"alice@example.org","avatar":""},"needConsent":false}"#.into(),
+                String::new(),
+            ),
+            ("GET", "/api/user/7/workspaces") => (
+                "200 OK",
+                r#"{"orgsAndWorkspaces":[{"orgId":1,"orgName":"lab","workspaceId":null,"workspaceName":null},{"orgId":1,"orgName":"lab","workspaceId":11,"workspaceName":"pipelines","workspaceFullName":"Pipelines"},{"orgId":1,"orgName":"lab","workspaceId":12,"workspaceName":"readonly"}]}"#.into(),
+                String::new(),
+            ),
+            ("POST", p) if p.starts_with("/api/credentials") => {
+                let sent: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+                let name = sent["credentials"]["name"].as_str().unwrap_or_default();
+                if p.ends_with("workspaceId=12") {
+                    ("403 Forbidden", String::new(), String::new())
+                } else if name == "taken" {
+                    (
+                        "409 Conflict",
+                        r#"{"message":"Duplicate element"}"#.into(),
+                        String::new(),
+                    )
+                } else if name == "slow" {
+                    std::thread::sleep(Duration::from_secs(3));
+                    ("200 OK", r#"{"credentialsId":"late"}"#.into(), String::new())
+                } else if name == "moved" {
+                    let to = redirect_to.unwrap_or(1);
+                    (
+                        "307 Temporary Redirect",
+                        String::new(),
+                        format!("Location: http://127.0.0.1:{to}/api/credentials\r\n"),
+                    )
+                } else {
+                    ("200 OK", r#"{"credentialsId":"4c9dEwvJW2TvwKQNOxYGqG"}"#.into(), String::new())
+                }
+            }
+            _ => ("404 Not Found", r#"{"message":"not found"}"#.into(), String::new()),
+        }
+    }
+}
+
+use fake::FakePlatform;
+
+const TOKEN: &str = "seqera-token-5f1e9d";
+
+fn app_for(platform: &FakePlatform, home: &std::path::Path) -> crate::helpers::App {
+    spawn_app_with(
+        home,
+        &[
+            ("KEYHATCH_SEQERA_URL", &platform.url()),
+            ("KEYHATCH_SEQERA_TIMEOUT", "1"),
+        ],
+    )
+}
+
+#[test]
+fn the_workspaces_come_from_platform_through_keyhatch_with_the_bearer_token() {
+    let platform = FakePlatform::start(None);
+    let home = tempfile::tempdir().unwrap();
+    let app = app_for(&platform, home.path());
+    let reply = app.post_json(
+        "/api/seqera/workspaces",
+        &serde_json::json!({ "token": TOKEN }).to_string(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({ "user_name": "alice", "workspaces": [
+            { "id": 11, "org": "lab", "name": "pipelines" },
+            { "id": 12, "org": "lab", "name": "readonly" },
+        ]})
+    );
+    let received = platform.received();
+    let calls: Vec<_> = received
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str(), r.authorization.as_str()))
+        .collect();
+    let bearer = format!("Bearer {TOKEN}");
+    assert_eq!(
+        calls,
+        [
+            ("GET", "/api/user-info", bearer.as_str()),
+            ("GET", "/api/user/7/workspaces", bearer.as_str()),
+        ]
+    );
+}
+
+#[test]
+fn the_credentials_carry_exactly_the_key_shown_and_a_passphrase_only_when_chosen() {
+    let platform = FakePlatform::start(None);
+    let home = tempfile::tempdir().unwrap();
+    let app = app_for(&platform, home.path());
+    let generated = app.generate(Some("open sesame"));
+    let web = platform.url().trim_end_matches("/api").to_owned();
+    assert_eq!(generated["seqera"]["web_url"], web.as_str());
+    let name = generated["seqera"]["credentials_name"].as_str().unwrap();
+    assert!(name.starts_with("keyhatch-20"), "{name}");
+    let private_key = generated["private_key"].as_str().unwrap();
+
+    let body = serde_json::json!({
+        "token": TOKEN, "workspace_id": 11, "name": name,
+        "private_key": private_key, "passphrase": "open sesame",
+    });
+    let reply = app.post_json("/api/seqera/credentials", &body.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["credentials_id"], "4c9dEwvJW2TvwKQNOxYGqG");
+    let sent = platform.received().pop().unwrap();
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.path, "/api/credentials?workspaceId=11");
+    assert_eq!(sent.authorization, format!("Bearer {TOKEN}"));
+    let sent: serde_json::Value = serde_json::from_str(&sent.body).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({ "credentials": {
+            "name": name, "provider": "ssh",
+            "keys": { "discriminator": "ssh", "privateKey": private_key, "passphrase": "open sesame" },
+        }})
+    );
+    // Byte for byte the key the person was shown.
+    assert_eq!(
+        sent["credentials"]["keys"]["privateKey"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
+        private_key.as_bytes()
+    );
+
+    // The personal context, and no passphrase: none is sent.
+    let body = serde_json::json!({
+        "token": TOKEN, "workspace_id": null, "name": "mine", "private_key": private_key,
+    });
+    let reply = app.post_json("/api/seqera/credentials", &body.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let sent = platform.received().pop().unwrap();
+    assert_eq!(sent.path, "/api/credentials");
+    let sent: serde_json::Value = serde_json::from_str(&sent.body).unwrap();
+    assert!(
+        sent["credentials"]["keys"].get("passphrase").is_none(),
+        "{sent}"
+    );
+}
+
+#[test]
+fn each_platform_refusal_and_failure_gets_its_own_sentence_and_keyhatch_keeps_its_401() {
+    let elsewhere = FakePlatform::start(None);
+    let platform = FakePlatform::start(Some(elsewhere.port));
+    let home = tempfile::tempdir().unwrap();
+    let app = app_for(&platform, home.path());
+    let key = app.generate(None)["private_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let add = |token: &str, workspace: Option<i64>, name: &str| {
+        let body = serde_json::json!({
+            "token": token, "workspace_id": workspace, "name": name, "private_key": key,
+        });
+        app.post_json("/api/seqera/credentials", &body.to_string())
+    };
+    for (reply, says) in [
+        (
+            add("wrong-token", None, "x"),
+            "did not accept the access token",
+        ),
+        (
+            add(TOKEN, Some(12), "x"),
+            "may not add credentials to that workspace",
+        ),
+        (
+            add(TOKEN, None, "taken"),
+            "already has credentials named \\\"taken\\\"",
+        ),
+        (add(TOKEN, None, "slow"), "did not answer within 1 seconds"),
+        (add(TOKEN, None, "moved"), "unexpected answer (HTTP 307)"),
+    ] {
+        // Platform's answer is Platform's: never keyhatch's own 401 or 403.
+        assert_eq!(reply.status, 502, "{says}: {}", reply.body);
+        assert!(reply.body.contains(says), "{says}: {}", reply.body);
+    }
+    assert!(
+        elsewhere.received().is_empty(),
+        "the key followed a redirect to another server"
+    );
+    for (name, says) in [
+        ("my key", "only letters, digits"),
+        ("", "give the credentials a name"),
+    ] {
+        let reply = add(TOKEN, None, name);
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert!(reply.body.contains(says), "{}", reply.body);
+    }
+    let not_a_key = serde_json::json!({ "token": TOKEN, "name": "x", "private_key": "hello" });
+    let reply = app.post_json("/api/seqera/credentials", &not_a_key.to_string());
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.body.contains("not an OpenSSH private key"),
+        "{}",
+        reply.body
+    );
+
+    // A Platform that is not there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let gone = spawn_app_with(
+        home.path(),
+        &[(
+            "KEYHATCH_SEQERA_URL",
+            &format!("http://127.0.0.1:{port}/api"),
+        )],
+    );
+    let body = serde_json::json!({ "token": TOKEN });
+    let reply = gone.post_json("/api/seqera/workspaces", &body.to_string());
+    assert_eq!(reply.status, 502, "{}", reply.body);
+    assert!(
+        reply.body.contains("could not reach Seqera Platform"),
+        "{}",
+        reply.body
+    );
+}
+
+#[test]
+fn without_a_seqera_url_nothing_is_offered_and_the_endpoints_say_why() {
+    let home = tempfile::tempdir().unwrap();
+    let app = crate::helpers::spawn_app(home.path());
+    assert!(app.generate(None)["seqera"].is_null());
+    let reply = app.post_json(
+        "/api/seqera/workspaces",
+        &serde_json::json!({ "token": TOKEN }).to_string(),
+    );
+    assert_eq!(reply.status, 404);
+    assert!(reply.body.contains("sets seqera-url"), "{}", reply.body);
+}
+
+#[test]
+fn plain_http_to_another_host_and_a_ca_file_without_certificates_stop_keyhatch_at_start() {
+    let home = tempfile::tempdir().unwrap();
+    let not_a_ca = home.path().join("ca.pem");
+    fs::write(&not_a_ca, "not a certificate\n").unwrap();
+    for (env, says) in [
+        (
+            vec![("KEYHATCH_SEQERA_URL", "http://seqera.example.org/api")],
+            "accepted only on loopback",
+        ),
+        (
+            vec![
+                ("KEYHATCH_SEQERA_URL", "https://seqera.example.org/api"),
+                ("KEYHATCH_SEQERA_CA_FILE", not_a_ca.to_str().unwrap()),
+            ],
+            "holds no certificate",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+            .args(["--addr", "127.0.0.1:0", "--home"])
+            .arg(home.path())
+            .env("KEYHATCH_TOKEN", crate::helpers::TOKEN)
+            .env("KEYHATCH_CONFIG", "none")
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
