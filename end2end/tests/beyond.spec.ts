@@ -418,3 +418,16 @@ test("screenshots for the README", async ({ page, app, consoleErrors }) => {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.screenshot({ path: join(DOCS, "dark.png") });
 });
+
+test("without a Platform set, the dialog shows the guide's steps to take the key by hand", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  const { created } = await generate(page);
+  await expect(created.getByRole("heading", { name: "Using it in Seqera Platform" })).toBeVisible();
+  await expect(created.getByRole("listitem")).toHaveText([
+    "Copy the private key.",
+    "Log in to Seqera Platform.",
+    "Open Your credentials, then Add credentials, then Provider: SSH.",
+    "Paste the key, and its passphrase if it has one.",
+  ]);
+  await expect(created.getByRole("button", { name: "Add to Seqera Platform" })).toHaveCount(0);
+});

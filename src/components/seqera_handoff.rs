@@ -137,14 +137,16 @@ pub fn SeqeraHandoff(target: SeqeraTarget, private_key: String, encrypted: bool)
                                     " The key is still here to copy or download."
                                 </p>
                             })}
-                            <div class="actions">
-                                <button type="button" on:click=cancel>"Cancel"</button>
+                        </Show>
+                        <div class="actions">
+                            <button type="button" on:click=cancel>"Cancel"</button>
+                            <Show when=move || listed().is_some()>
                                 <button type="button" class="primary" on:click=send
                                     disabled=move || add.pending().get() || name_problem().is_some()>
                                     {move || if add.pending().get() { "Adding…" } else { "Add credentials" }}
                                 </button>
-                            </div>
-                        </Show>
+                            </Show>
+                        </div>
                     }),
                 }}
             </Show>
