@@ -138,3 +138,15 @@ test("each refusal says what went wrong, and the key stays to copy", async ({ pa
   const kept = await keepPrivateKey(page, created, true);
   expect(kept).toContain("OPENSSH");
 });
+
+test("a Platform that cannot be reached is said so, and nothing is lost", async ({ page, consoleErrors }) => {
+  const created = await generated(page);
+  await platform.close();
+  await created.getByRole("button", { name: "Add to Seqera Platform" }).click();
+  await created.getByLabel("Platform access token").fill(SEQERA_TOKEN);
+  await created.getByRole("button", { name: "Load workspaces" }).click();
+  await expect(created.locator("section.seqera").getByRole("alert")).toContainText(
+    `keyhatch could not reach Seqera Platform at ${platform.url}`);
+  await expect(created.getByRole("button", { name: "Copy Private Key" })).toBeVisible();
+  await expect(created.getByRole("button", { name: "Download" })).toBeVisible();
+});
