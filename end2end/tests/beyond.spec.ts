@@ -431,3 +431,9 @@ test("without a Platform set, the dialog shows the guide's steps to take the key
   ]);
   await expect(created.getByRole("button", { name: "Add to Seqera Platform" })).toHaveCount(0);
 });
+
+test("a file with only keyhatch's keys shows no other-keys section", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  await expect(page.getByText("No SSH keys found")).toBeVisible();
+  await expect(page.locator("details.others")).toHaveCount(0);
+});

@@ -4,7 +4,7 @@ use crate::components::expiry_badge::ExpiryBadge;
 use crate::model::OtherKeyList;
 
 /// The file's other keys, collapsed and read-only: what each is, with its options, and how many
-/// lines sshd cannot read.
+/// lines sshd cannot read. Nothing when the file holds only keyhatch's keys.
 #[component]
 pub fn OtherKeys(list: OtherKeyList) -> impl IntoView {
     let OtherKeyList {
@@ -12,6 +12,7 @@ pub fn OtherKeys(list: OtherKeyList) -> impl IntoView {
         unreadable_lines,
     } = list;
     let count = keys.len();
+    let anything = count > 0 || unreadable_lines > 0;
     let unreadable = (unreadable_lines > 0).then(|| {
         let noun = if unreadable_lines == 1 {
             "line"
@@ -21,7 +22,7 @@ pub fn OtherKeys(list: OtherKeyList) -> impl IntoView {
         format!("{unreadable_lines} {noun} of the file cannot be read by sshd, and are not shown.")
     });
 
-    view! {
+    anything.then(|| view! {
         <details class="others">
             <summary>{format!("Other keys in this file ({count})")}</summary>
             <p class="muted">
@@ -44,5 +45,5 @@ pub fn OtherKeys(list: OtherKeyList) -> impl IntoView {
             })}
             {unreadable.map(|text| view! { <p class="muted" data-field="unreadable">{text}</p> })}
         </details>
-    }
+    })
 }
