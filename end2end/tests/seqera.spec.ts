@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import AxeBuilder from "@axe-core/playwright";
 import { Page } from "@playwright/test";
 import { expect, fingerprintOf, keepPrivateKey, openSshKeys, startKeyhatch, stop, test } from "./app";
 import { FakePlatform, SEQERA_TOKEN, startFakePlatform } from "./seqera-fake";
@@ -56,6 +57,8 @@ test("the key goes to the chosen workspace with its passphrase, and the dialog l
   await expect(created.getByLabel("Credentials name")).toHaveValue(`keyhatch-${today}`);
   await created.getByLabel("Give Platform the key's passphrase").check();
   await created.getByLabel("Passphrase", { exact: true }).fill("open sesame");
+  const axe = await new AxeBuilder({ page }).analyze();
+  expect(axe.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id)).toEqual([]);
   await created.getByRole("button", { name: "Add credentials" }).click();
 
   const done = created.getByRole("status").filter({ hasText: "Added to Seqera Platform" });
