@@ -1,6 +1,6 @@
 import { defineConfig } from "@playwright/test";
 
-// Each test starts its own release keyhatch with a fresh home (tests/app.ts): no shared server.
+// Each test starts its own keyhatch with a fresh home (tests/app.ts): no shared server.
 export default defineConfig({
   testDir: "./tests",
   timeout: 30_000,

@@ -1,4 +1,4 @@
-// Test fixtures: `app` is a running release keyhatch on a free port with its own temporary home;
+// Test fixtures: `app` is a running keyhatch (the debug build with the release bundle embedded) on a free port with its own temporary home;
 // `home` is that home. Every test also fails on any browser console error it did not expect.
 import { test as base, expect, Locator, Page } from "@playwright/test";
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -63,9 +63,9 @@ export const test = base.extend<Fixtures>({
 
 export { expect };
 
-/** Starts the release keyhatch (or `exe`) with `args`, its own runtime directory (for its login files) and
+/** Starts the test build of keyhatch (or `exe`) with `args`, its own runtime directory (for its login files) and
  * the test token; resolves once it prints its login link, with `http://HOST:PORT` from it. */
-export async function startKeyhatch(args: string[], exe = join(REPO, "target/release/keyhatch")) {
+export async function startKeyhatch(args: string[], exe = join(REPO, "target/debug/keyhatch")) {
   const runtime = mkdtempSync(join(tmpdir(), "keyhatch-run-"));
   const child = spawn(exe, args, {
     cwd: REPO,

@@ -8,7 +8,7 @@ import { REPO, expect, openSshKeys, startKeyhatch, stop, test } from "./app";
 test("the installed binary alone serves a page that hydrates and generates a key", async ({ page, home, consoleErrors }) => {
   const dir = mkdtempSync(join(tmpdir(), "keyhatch-bin-"));
   const exe = join(dir, "keyhatch");
-  copyFileSync(join(REPO, "target/release/keyhatch"), exe);
+  copyFileSync(join(REPO, "target/debug/keyhatch"), exe);
   const { child, base, runtime } = await startKeyhatch(["--addr", "127.0.0.1:0", "--home", home], exe);
   try {
     await openSshKeys(page, { base, home, authorizedKeys: join(home, ".ssh", "authorized_keys") });

@@ -48,7 +48,7 @@ test("the whole flow through nginx, as the person it authenticates", async ({ br
   let keyhatch: ChildProcess | undefined;
   let nginx: ChildProcess | undefined;
   try {
-    keyhatch = spawn(join(REPO, "target/release/keyhatch"), [
+    keyhatch = spawn(join(REPO, "target/debug/keyhatch"), [
       "--mode", "site", "--proxy-user", "www-data", "--socket", socket, "--public-url", origin,
       "--logout-url", "/oauth2/sign_out",
     ], { env: { ...process.env, KEYHATCH_CONFIG: "none", KEYHATCH_TOKEN: "" }, stdio: ["ignore", "ignore", "inherit"] });
