@@ -21,6 +21,8 @@ pub struct KeyLine<'a> {
     pub options: &'a [u8],
     /// The decoded public key.
     pub key: PublicKey,
+    /// The key's base64 field as the line has it.
+    pub blob: &'a [u8],
     /// Everything after the key, trailing blanks removed; may be any bytes.
     pub comment: &'a [u8],
 }
@@ -31,10 +33,13 @@ impl KeyLine<'_> {
         super::fingerprint(&self.key)
     }
 
-    /// The key as a `.pub` file holds it: `type base64 comment`, the comment as text.
+    /// The key as a `.pub` file holds it: `type base64 comment`, the comment as text. The base64
+    /// is the line's own (it decoded to this key), so nothing is encoded again.
     pub fn public_line(&self) -> String {
-        // Decoded from the blob alone, the key has no comment: this is `type base64`.
-        let mut line = self.key.to_openssh().unwrap_or_default();
+        let mut line = String::with_capacity(self.blob.len() + self.comment.len() + 40);
+        line.push_str(self.key.algorithm().as_str());
+        line.push(' ');
+        line.push_str(&String::from_utf8_lossy(self.blob));
         if !self.comment.is_empty() {
             line.push(' ');
             line.push_str(&self.comment_lossy());
@@ -118,11 +123,12 @@ pub fn parse_line(number: usize, line: &[u8]) -> Line<'_> {
         return Line::Ignored;
     }
     // Like sshd: try a bare key first, and only when that fails read options before it.
-    if let Some((key, comment)) = read_key(rest) {
+    if let Some((key, blob, comment)) = read_key(rest) {
         return Line::Key(KeyLine {
             number,
             options: &[],
             key,
+            blob,
             comment,
         });
     }
@@ -130,10 +136,11 @@ pub fn parse_line(number: usize, line: &[u8]) -> Line<'_> {
         return Line::Unreadable;
     };
     match read_key(skip_blanks(&rest[options_len..])) {
-        Some((key, comment)) => Line::Key(KeyLine {
+        Some((key, blob, comment)) => Line::Key(KeyLine {
             number,
             options: &rest[..options_len],
             key,
+            blob,
             comment,
         }),
         None => Line::Unreadable,
@@ -158,7 +165,7 @@ pub(crate) fn options_len(s: &[u8]) -> Option<usize> {
 
 /// Reads `type base64 [comment]`; returns the key and the trimmed comment, or `None` when the
 /// type is unknown or the blob does not decode to a key of that type (sshd's checks).
-fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8])> {
+fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8], &[u8])> {
     let (kind, rest) = split_word(s);
     let (blob, rest) = split_word(skip_blanks(rest));
     if kind.is_empty() || blob.is_empty() {
@@ -167,9 +174,10 @@ fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8])> {
     // The fields are decoded here rather than by `PublicKey::from_openssh`, which splits on
     // spaces only (sshd also takes tabs) and decodes base64 in constant time: a public key is
     // no secret, and this is most of the time it takes to list a large file.
-    let blob = BASE64_STANDARD.decode(blob).ok()?;
-    let key = PublicKey::from_bytes(&blob).ok()?;
-    (key.algorithm().as_str().as_bytes() == kind).then(|| (key, trim_end_blanks(skip_blanks(rest))))
+    let bytes = BASE64_STANDARD.decode(blob).ok()?;
+    let key = PublicKey::from_bytes(&bytes).ok()?;
+    (key.algorithm().as_str().as_bytes() == kind)
+        .then(|| (key, blob, trim_end_blanks(skip_blanks(rest))))
 }
 
 /// Splits off the first run of non-blank bytes.
@@ -210,6 +218,22 @@ mod tests {
 
     fn tag(s: &str) -> Tag {
         Tag::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_public_line_is_the_pub_file_ssh_keygen_wrote() {
+        for pub_file in [
+            include_str!("../../tests/fixtures/public-keys/ed25519.pub"),
+            include_str!("../../tests/fixtures/public-keys/ecdsa-p521.pub"),
+            include_str!("../../tests/fixtures/public-keys/rsa-3072.pub"),
+        ] {
+            // Tabs between the fields, as sshd allows; the comment keeps its own blanks.
+            let line = format!(
+                "restrict,pty\t{}",
+                pub_file.trim_end().replacen(' ', "\t", 2)
+            );
+            assert_eq!(key(&line).public_line(), pub_file.trim_end());
+        }
     }
 
     #[test]
