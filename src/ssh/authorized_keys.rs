@@ -63,6 +63,9 @@ impl KeyLine<'_> {
 
 /// What one line of the file is.
 #[derive(Debug, Clone)]
+// A `Line` lives only while `parse` sorts it, moved once into the list: boxing the key would
+// cost an allocation per key line for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Line<'a> {
     /// Empty, blanks only, or a `#` comment: sshd skips it.
     Ignored,
