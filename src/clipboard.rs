@@ -4,6 +4,22 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unavailable;
 
+/// Writes `text` to the clipboard in the background: `copied` turns true once it is there,
+/// `refused` when the browser offers no clipboard, so the caller can show the text to copy by hand.
+pub fn copy_in_background(
+    text: String,
+    copied: leptos::prelude::RwSignal<bool>,
+    refused: leptos::prelude::RwSignal<bool>,
+) {
+    use leptos::prelude::Set;
+    leptos::task::spawn_local(async move {
+        match write_text(&text).await {
+            Ok(()) => copied.set(true),
+            Err(_) => refused.set(true),
+        }
+    });
+}
+
 /// Writes `text` with `navigator.clipboard.writeText`; fails where the API is missing (non-secure
 /// origins) or the browser refuses.
 #[cfg(feature = "hydrate")]

@@ -17,15 +17,7 @@ pub fn CopyButton(text: String, copied: RwSignal<bool>) -> impl IntoView {
         }
     });
     let to_copy = text.clone();
-    let copy = move |_| {
-        let text = to_copy.clone();
-        leptos::task::spawn_local(async move {
-            match clipboard::write_text(&text).await {
-                Ok(()) => copied.set(true),
-                Err(_) => fallback.set(true),
-            }
-        });
-    };
+    let copy = move |_| clipboard::copy_in_background(to_copy.clone(), copied, fallback);
     Effect::new(move |_| {
         if let (true, Some(area)) = (fallback.get(), area.get()) {
             // Wait a frame: the textarea must be in the document to take focus and a selection.

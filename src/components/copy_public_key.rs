@@ -11,15 +11,7 @@ pub fn CopyPublicKey(line: String, #[prop(optional)] name: Option<String>) -> im
     let fallback = RwSignal::new(false);
     let field = NodeRef::<Input>::new();
     let to_copy = line.clone();
-    let copy = move |_| {
-        let text = to_copy.clone();
-        leptos::task::spawn_local(async move {
-            match clipboard::write_text(&text).await {
-                Ok(()) => copied.set(true),
-                Err(_) => fallback.set(true),
-            }
-        });
-    };
+    let copy = move |_| clipboard::copy_in_background(to_copy.clone(), copied, fallback);
     Effect::new(move |_| {
         if let (true, Some(field)) = (fallback.get(), field.get()) {
             request_animation_frame(move || clipboard::select_input(&field));
