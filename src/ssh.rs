@@ -7,9 +7,11 @@
 #![deny(missing_docs)]
 
 pub mod authorized_keys;
+pub mod encrypted;
 pub mod expiry;
 pub mod health;
 pub mod import;
+pub mod kdf;
 pub mod keygen;
 pub mod label;
 pub mod store;
@@ -341,7 +343,7 @@ pub fn create_key(
     // Check the home first: generating a key (slow with a passphrase) only to fail is wasteful.
     store.check_home()?;
     let key = keygen::generate(tag, label, passphrase)?;
-    store.append_key(&key.public, &key.authorized_line(options)?)?;
+    store.append_new_key_within(&key.authorized_line(options)?, None)?;
     Ok(key)
 }
 

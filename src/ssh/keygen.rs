@@ -2,9 +2,10 @@
 
 use rand::RngCore;
 use rand::rngs::OsRng;
-use ssh_key::{Algorithm, Cipher, Kdf, LineEnding, PrivateKey, PublicKey};
+use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
+use super::encrypted::{self, EncryptError};
 use super::{KeyOptions, Label, Passphrase, Tag};
 
 /// bcrypt-pbkdf rounds for an encrypted key: OpenSSH ≥ 9.4's default (ssh-key's own is 16).
@@ -68,16 +69,17 @@ pub enum KeygenError {
     Generate(ssh_key::Error),
     /// Encrypting the private key with the passphrase failed.
     #[error("could not encrypt the key with the passphrase: {0}")]
-    Encrypt(ssh_key::Error),
+    Encrypt(EncryptError),
     /// Encoding the key in OpenSSH format failed.
     #[error("could not encode the key: {0}")]
     Encode(ssh_key::Error),
 }
 
 /// Makes an ed25519 key pair commented with `tag` and `label`, encrypted (aes256-ctr,
-/// bcrypt-pbkdf at [`BCRYPT_ROUNDS`]) when a passphrase is given.
+/// bcrypt-pbkdf at [`BCRYPT_ROUNDS`], its two blocks on two threads) when a passphrase is given.
 ///
-/// With a passphrase this takes tens of milliseconds of CPU: call it from a blocking thread.
+/// With a passphrase this takes about a tenth of a second of two cores: call it from a thread
+/// that may block, at the priority the derivation should run at.
 pub fn generate(
     tag: &Tag,
     label: Option<&Label>,
@@ -87,12 +89,23 @@ pub fn generate(
         PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(KeygenError::Generate)?;
     key.set_comment(tag.comment(label));
     let public = key.public_key().clone();
-    if let Some(passphrase) = passphrase {
-        key = encrypt(&key, passphrase)?;
-    }
-    let private_openssh = key
-        .to_openssh(LineEnding::LF)
-        .map_err(KeygenError::Encode)?;
+    let private_openssh = match passphrase {
+        Some(passphrase) => {
+            let mut salt = [0; SALT_LEN];
+            OsRng.fill_bytes(&mut salt);
+            encrypted::to_openssh(
+                &key,
+                passphrase.as_bytes(),
+                &salt,
+                BCRYPT_ROUNDS,
+                OsRng.next_u32(),
+            )
+            .map_err(KeygenError::Encrypt)?
+        }
+        None => key
+            .to_openssh(LineEnding::LF)
+            .map_err(KeygenError::Encode)?,
+    };
     Ok(NewKey {
         private_openssh,
         public,
@@ -100,24 +113,10 @@ pub fn generate(
     })
 }
 
-fn encrypt(key: &PrivateKey, passphrase: &Passphrase) -> Result<PrivateKey, KeygenError> {
-    let mut salt = vec![0; SALT_LEN];
-    OsRng.fill_bytes(&mut salt);
-    let kdf = Kdf::Bcrypt {
-        salt,
-        rounds: BCRYPT_ROUNDS,
-    };
-    key.encrypt_with(
-        Cipher::Aes256Ctr,
-        kdf,
-        OsRng.next_u32(),
-        passphrase.as_bytes(),
-    )
-    .map_err(KeygenError::Encrypt)
-}
-
 #[cfg(test)]
 mod tests {
+    use ssh_key::{Cipher, Kdf};
+
     use super::*;
 
     #[test]
