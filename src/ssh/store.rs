@@ -202,28 +202,56 @@ impl AuthorizedKeys {
         line: &str,
         cap: Option<(&Tag, usize)>,
     ) -> Result<(), StoreError> {
+        self.append(line, Some(key), cap)
+    }
+
+    /// [`Self::append_key_within`] for a key generated this instant, which cannot be in the
+    /// file already: the file is not read for duplicates (nor at all without a cap), so the
+    /// append costs the same with ten thousand lines as with ten.
+    pub fn append_new_key_within(
+        &self,
+        line: &str,
+        cap: Option<(&Tag, usize)>,
+    ) -> Result<(), StoreError> {
+        self.append(line, None, cap)
+    }
+
+    /// Appends `line` under the lock, after refusing `duplicate_of` when the file holds it and
+    /// checking `cap`; reads the file only for those.
+    fn append(
+        &self,
+        line: &str,
+        duplicate_of: Option<&PublicKey>,
+        cap: Option<(&Tag, usize)>,
+    ) -> Result<(), StoreError> {
         debug_assert!(!line.contains('\n'), "one line at a time");
         let dir = SshDir::open_or_create(&self.home, &self.location)?;
         let locked = Locked::acquire(&dir, true, self.max_size, self.lock_timeout)?
             .ok_or_else(|| StoreError::Missing(self.file.clone()))?;
-        let contents = locked
-            .read_all()
+        if duplicate_of.is_some() || cap.is_some() {
+            let contents = locked
+                .read_all()
+                .map_err(|e| io_error("read", &self.file, e))?;
+            let parsed = authorized_keys::parse(&contents);
+            if let Some(key) = duplicate_of
+                && parsed
+                    .keys
+                    .iter()
+                    .any(|k| k.key.key_data() == key.key_data())
+            {
+                return Err(StoreError::AlreadyPresent(fingerprint(key)));
+            }
+            if let Some((tag, max)) = cap
+                && parsed.keys.iter().filter(|k| k.is_tagged(tag)).count() >= max
+            {
+                return Err(StoreError::TooManyKeys(max));
+            }
+        }
+        let last = locked
+            .last_byte()
             .map_err(|e| io_error("read", &self.file, e))?;
-        let parsed = authorized_keys::parse(&contents);
-        if parsed
-            .keys
-            .iter()
-            .any(|k| k.key.key_data() == key.key_data())
-        {
-            return Err(StoreError::AlreadyPresent(fingerprint(key)));
-        }
-        if let Some((tag, max)) = cap
-            && parsed.keys.iter().filter(|k| k.is_tagged(tag)).count() >= max
-        {
-            return Err(StoreError::TooManyKeys(max));
-        }
         let mut record = Vec::with_capacity(line.len() + 2);
-        if contents.last().is_some_and(|&b| b != b'\n') {
+        if last.is_some_and(|b| b != b'\n') {
             record.push(b'\n');
         }
         record.extend_from_slice(line.as_bytes());
@@ -231,7 +259,7 @@ impl AuthorizedKeys {
         locked
             .append_whole(&record)
             .map_err(|e| io_error("write", &self.file, e))?;
-        if contents.is_empty() {
+        if last.is_none() {
             // A new file's directory entry must be durable too.
             dir.sync().map_err(|e| io_error("sync", &self.dir, e))?;
         }

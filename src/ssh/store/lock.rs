@@ -108,6 +108,17 @@ impl Locked {
         Ok(contents)
     }
 
+    /// The file's last byte as it is now; `None` when it is empty.
+    pub(super) fn last_byte(&self) -> io::Result<Option<u8>> {
+        let len = self.file.metadata()?.len();
+        if len == 0 {
+            return Ok(None);
+        }
+        let mut byte = [0u8];
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut byte, len - 1)?;
+        Ok(Some(byte[0]))
+    }
+
     /// Appends `record` with one `write` call (O_APPEND makes it land at the end, whoever else
     /// appends) and fsyncs. On a short or failed write, cuts the file back to its size before, so
     /// no half line is left, unless someone else has written after it meanwhile.

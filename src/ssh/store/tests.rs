@@ -67,6 +67,39 @@ fn append_adds_a_newline_only_when_the_file_lacks_one() {
 }
 
 #[test]
+fn a_new_key_is_appended_without_reading_for_duplicates_and_keeps_the_newline_rule() {
+    let home = home_with(b"foreign key without newline");
+    let store = AuthorizedKeys::in_home(home.path());
+    let (_, line_a) = random_key("", "a");
+    let (_, line_b) = random_key("", "b");
+    store.append_new_key_within(&line_a, None).unwrap();
+    store.append_new_key_within(&line_b, None).unwrap();
+    let expected = format!("foreign key without newline\n{line_a}\n{line_b}\n");
+    assert_eq!(fs::read_to_string(store.path()).unwrap(), expected);
+
+    let empty = tempfile::tempdir().unwrap();
+    let store = AuthorizedKeys::in_home(empty.path());
+    store.append_new_key_within(&line_a, None).unwrap();
+    assert_eq!(
+        fs::read_to_string(store.path()).unwrap(),
+        format!("{line_a}\n")
+    );
+    assert_eq!(mode(store.path()), 0o600);
+}
+
+#[test]
+fn a_new_key_still_counts_against_the_cap() {
+    let home = home_with(b"");
+    let store = AuthorizedKeys::in_home(home.path());
+    let cap = Some((&Tag::default(), 1));
+    let (_, line) = random_key("", "fileglancer");
+    store.append_new_key_within(&line, cap).unwrap();
+    let (_, line) = random_key("", "fileglancer");
+    let err = store.append_new_key_within(&line, cap).unwrap_err();
+    assert!(matches!(err, StoreError::TooManyKeys(1)), "{err}");
+}
+
+#[test]
 fn append_keeps_every_existing_byte_and_the_file_mode() {
     let original = b"# mine\r\n\xef\xbb\xbfodd \x00 bytes\n\n  indented\n".to_vec();
     let home = home_with(&original);
