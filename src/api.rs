@@ -28,6 +28,8 @@ mod other_keys;
 mod revoke_key;
 mod seqera_account;
 mod seqera_credentials;
+#[cfg(feature = "ssr")]
+pub mod slow_pool;
 
 pub use account::*;
 pub use add_key::*;

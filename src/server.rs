@@ -24,6 +24,7 @@ use leptos_axum::ResponseOptions;
 use crate::api::backend::Backend;
 use crate::api::context::AppState;
 use crate::api::limits::KeysPerHour;
+use crate::api::slow_pool::SlowPool;
 use crate::app::shell;
 use crate::audit::Audit;
 use crate::paths::SSH_KEYS_PATH;
@@ -76,6 +77,8 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
             .as_ref()
             .map(|s| KeysPerHour::new(s.keys_per_hour)),
         seqera: settings.seqera.clone(),
+        slow: SlowPool::for_this_machine()
+            .map_err(|e| annotate(e, "cannot start the key-derivation threads"))?,
     };
     if settings.site.is_none() && !settings.home.is_dir() {
         eprintln!(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::helper::Helper;
 use crate::error::AppError;
 use crate::model::{Fix, KeyList, OtherKeyList};
-use crate::ssh::{self, AuthorizedKeys, KeyOptions, Label, NewKey, Passphrase, Tag, keygen};
+use crate::ssh::{self, AuthorizedKeys, KeyOptions, Label, NewKey, Tag, keygen};
 
 /// One operation on a person's `authorized_keys`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +34,10 @@ pub enum Request {
         line: String,
         /// The most keys tagged `tag` the file may hold (site mode), and the tag.
         cap: Option<(usize, String)>,
+        /// The key was generated this instant, so it cannot be in the file: skip the read
+        /// for duplicates. Keys people bring are always checked.
+        #[serde(default)]
+        new: bool,
     },
     /// Remove keyhatch's key with `fingerprint`.
     RevokeKey {
@@ -83,6 +87,7 @@ pub fn execute(store: &AuthorizedKeys, uid: u32, request: Request) -> Result<Rep
             public_key,
             line,
             cap,
+            new,
         } => {
             let key = ssh_key::PublicKey::from_openssh(&public_key)
                 .map_err(|e| AppError::Storage(format!("not a public key: {e}")))?;
@@ -90,9 +95,13 @@ pub fn execute(store: &AuthorizedKeys, uid: u32, request: Request) -> Result<Rep
                 return Err(AppError::Storage("one line at a time".into()));
             }
             let cap = cap.map(|(max, t)| tag(&t).map(|t| (t, max))).transpose()?;
-            store
-                .append_key_within(&key, &line, cap.as_ref().map(|(t, max)| (t, *max)))
-                .map_err(ssh::Error::from)?;
+            let cap = cap.as_ref().map(|(t, max)| (t, *max));
+            if new {
+                store.append_new_key_within(&line, cap)
+            } else {
+                store.append_key_within(&key, &line, cap)
+            }
+            .map_err(ssh::Error::from)?;
             Ok(Reply::Done)
         }
         Request::RevokeKey {
@@ -153,23 +162,20 @@ impl Backend {
         }
     }
 
-    /// Generates a key here and has its public line appended there; returns the key only once
-    /// the line is durably in the file.
-    pub fn create_key(
+    /// Checks that the person's home exists (asked before a slow key generation).
+    pub fn check_home(&self) -> Result<(), AppError> {
+        self.run(Request::CheckHome).map(drop)
+    }
+
+    /// Has the line of `key`, generated this instant (so not read for duplicates), appended
+    /// durably with `options`.
+    pub fn authorize_new(
         &self,
+        key: &NewKey,
         tag: &Tag,
-        label: Option<&Label>,
         options: &KeyOptions,
-        passphrase: Option<&Passphrase>,
-    ) -> Result<NewKey, AppError> {
-        // With a passphrase, generating takes a fifth of a second: check the home first rather
-        // than waste it. Without one it takes microseconds, and the append checks anyway.
-        if passphrase.is_some() {
-            self.run(Request::CheckHome)?;
-        }
-        let key = keygen::generate(tag, label, passphrase).map_err(ssh::Error::from)?;
-        self.append(&key.public, tag, options)?;
-        Ok(key)
+    ) -> Result<(), AppError> {
+        self.append(&key.public, tag, options, true)
     }
 
     /// Authorizes a key the person brought, commented with `tag` and `label` in place of its
@@ -182,17 +188,18 @@ impl Backend {
         options: &KeyOptions,
     ) -> Result<ssh_key::PublicKey, AppError> {
         let key = keygen::with_comment(key, &tag.comment(label));
-        self.append(&key, tag, options)?;
+        self.append(&key, tag, options, false)?;
         Ok(key)
     }
 
     /// Has `key`'s line with `options` appended durably, within the site's cap on keys tagged
-    /// `tag`.
+    /// `tag`; refused when the file holds the key already, unless it is `new`.
     fn append(
         &self,
         key: &ssh_key::PublicKey,
         tag: &Tag,
         options: &KeyOptions,
+        new: bool,
     ) -> Result<(), AppError> {
         let line = keygen::authorized_line(key, options).map_err(ssh::Error::from)?;
         let public_key = key
@@ -206,6 +213,7 @@ impl Backend {
             public_key,
             line,
             cap,
+            new,
         })
         .map(drop)
     }

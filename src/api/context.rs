@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::backend::Backend;
 use super::helper::{Helper, Identity};
 use super::limits::KeysPerHour;
+use super::slow_pool::SlowPool;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::model::Account;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub keys_per_hour: Option<KeysPerHour>,
     /// Seqera Platform, when the site set `seqera-url`.
     pub seqera: Option<Platform>,
+    /// Where passphrase keys are derived: low-priority threads of their own.
+    pub slow: SlowPool,
 }
 
 impl AppState {

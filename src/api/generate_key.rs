@@ -13,7 +13,7 @@ pub async fn generate_key(
     label: Option<String>,
     expires_in_days: Option<u32>,
 ) -> Result<GeneratedKey, AppError> {
-    use super::context::{app_state, audited, run_blocking};
+    use super::context::{app_state, audited};
     use crate::ssh::{NewKey, Passphrase};
 
     let state = app_state()?;
@@ -29,16 +29,44 @@ pub async fn generate_key(
         return audited(&state, "generate", None, Err(refused));
     }
     let passphrase = passphrase.and_then(|p| Passphrase::new(p.expose()));
-    let tag = state.tag.clone();
-    let written = options.clone();
-    let result = run_blocking(move || {
-        backend.create_key(&tag, label.as_ref(), &written, passphrase.as_ref())
-    })
-    .await;
+    let result = create_key(&state, backend, label, &options, passphrase).await;
     let fingerprint = result.as_ref().ok().map(NewKey::fingerprint);
     let key = audited(&state, "generate", fingerprint.as_deref(), result)?;
     if let Some(limit) = &state.keys_per_hour {
         limit.record(&user);
     }
     Ok(GeneratedKey::new(&key, &options, state.seqera.as_ref()))
+}
+
+/// Generates the key (a passphrase key on the low-priority pool: deriving takes a tenth of a
+/// second of both cores) and has it appended; the key is returned only once it is written.
+#[cfg(feature = "ssr")]
+async fn create_key(
+    state: &super::context::AppState,
+    backend: super::backend::Backend,
+    label: Option<crate::ssh::Label>,
+    options: &crate::ssh::KeyOptions,
+    passphrase: Option<crate::ssh::Passphrase>,
+) -> Result<crate::ssh::NewKey, AppError> {
+    use super::context::run_blocking;
+    use crate::ssh::{self, keygen};
+
+    let tag = state.tag.clone();
+    let key = match passphrase {
+        // Check the home first rather than waste the derivation; without a passphrase a key
+        // takes microseconds and the append checks anyway.
+        Some(passphrase) => {
+            let home = backend.clone();
+            run_blocking(move || home.check_home()).await?;
+            let tag = tag.clone();
+            state
+                .slow
+                .run(move || keygen::generate(&tag, label.as_ref(), Some(&passphrase)))
+                .await?
+        }
+        None => keygen::generate(&tag, label.as_ref(), None),
+    }
+    .map_err(|e| AppError::from(ssh::Error::from(e)))?;
+    let options = options.clone();
+    run_blocking(move || backend.authorize_new(&key, &tag, &options).map(|()| key)).await
 }
