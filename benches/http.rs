@@ -62,6 +62,11 @@ fn main() {
             let page = sequential(Duration::from_secs(2), || client.page());
             figures.latencies("page_50", &page);
         }
+        // A generate as a script makes it: a new connection for each request.
+        let latencies: Vec<_> = (0..200)
+            .map(|_| timed(|| Client::new(&app).generate(None)))
+            .collect();
+        figures.latencies(&format!("generate_{lines}_new_connection"), &latencies);
         figures.peak_rss(&format!("list_{lines}"), &app);
     }
 

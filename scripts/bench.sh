@@ -9,14 +9,16 @@ source scripts/env.sh
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 step "release build"
-cargo leptos build --release
+cargo leptos build --release --precompress
 step "domain (criterion)"
 cargo bench --features ssr --bench domain
 step "HTTP on loopback"
 cargo bench --features ssr --bench http
 step "site mode through nginx (makes and removes 52 throwaway accounts)"
 cargo bench --features ssr --bench site
-step "page load in Chromium"
-(cd end2end && npx playwright test --config playwright.bench.config.ts)
+step "page load and bytes received in Chromium (the release server)"
+export KEYHATCH_EXE="$PWD/target/release/keyhatch"
+(cd end2end && npx playwright test --config playwright.bench.config.ts \
+  && npx playwright test --project js tests/transfer.spec.ts)
 step "table"
 cargo bench --features ssr --bench report

@@ -6,6 +6,7 @@
 //! bundle about a fifth of its size.)
 
 use leptos::either::Either;
+use leptos::nonce::use_nonce;
 use leptos::prelude::*;
 
 use crate::components::header::Header;
@@ -28,13 +29,30 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <title>{title}</title>
-                <link rel="stylesheet" href="/pkg/keyhatch.css" />
+                <Stylesheet />
                 {Page::hydrates().then(|| view! { <HydrationScripts options /> })}
             </head>
             <body>
                 <App />
             </body>
         </html>
+    }
+}
+
+/// The stylesheet's text, when the server has it: the page inlines it, so the first paint waits
+/// for no second request (it is a few kilobytes, and the page is the only one).
+#[derive(Clone, Debug)]
+pub struct InlineStyle(pub std::sync::Arc<str>);
+
+/// The stylesheet: inline, under the render's nonce, or else linked.
+#[component]
+fn Stylesheet() -> impl IntoView {
+    let inline = use_context::<InlineStyle>().zip(use_nonce());
+    match inline {
+        Some((style, nonce)) => {
+            Either::Left(view! { <style nonce=nonce inner_html=style.0.to_string()></style> })
+        }
+        None => Either::Right(view! { <link rel="stylesheet" href="/pkg/keyhatch.css" /> }),
     }
 }
 

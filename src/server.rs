@@ -25,7 +25,7 @@ use crate::api::backend::Backend;
 use crate::api::context::AppState;
 use crate::api::limits::KeysPerHour;
 use crate::api::slow_pool::SlowPool;
-use crate::app::shell;
+use crate::app::{InlineStyle, shell};
 use crate::audit::Audit;
 use crate::paths::SSH_KEYS_PATH;
 use crate::ssh::AuthorizedKeys;
@@ -294,10 +294,24 @@ fn bind_unix(
 
 /// The whole app: the page and server functions behind the layers that guard them, and
 /// `/healthz` for the proxy or a load balancer, open to all and telling nothing about anyone.
-pub fn router(options: LeptosOptions, state: AppState, access: Access, guard: Guard) -> Router {
+pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard: Guard) -> Router {
     // Resources spawn their loading on tokio while a page renders (already set is fine).
     let _ = any_spawner::Executor::init_tokio();
+    let bundle = assets::Bundle::load(Path::new(&*options.site_root)).unwrap_or_else(|e| {
+        tracing::warn!(
+            "cannot read the browser bundle in {}: {e}",
+            options.site_root
+        );
+        assets::Bundle::default()
+    });
+    if let Some(name) = bundle.output_name() {
+        options.output_name = name.into();
+    }
+    let stylesheet = bundle.stylesheet().map(InlineStyle);
     let context = move || {
+        if let Some(style) = &stylesheet {
+            provide_context(style.clone());
+        }
         // In site mode the request names its person; their state works through their helper.
         let person =
             use_context::<Parts>().and_then(|parts| parts.extensions.get::<Person>().cloned());
@@ -351,7 +365,7 @@ pub fn router(options: LeptosOptions, state: AppState, access: Access, guard: Gu
     // from beside the executable. Any other path: the app's "not found" page, with the header.
     let router =
         router
-            .merge(assets::routes())
+            .merge(bundle.routes())
             .fallback(leptos_axum::file_and_error_handler_with_context(
                 context, shell,
             ));

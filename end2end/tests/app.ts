@@ -63,9 +63,13 @@ export const test = base.extend<Fixtures>({
 
 export { expect };
 
-/** Starts the test build of keyhatch (or `exe`) with `args`, its own runtime directory (for its login files) and
- * the test token; resolves once it prints its login link, with `http://HOST:PORT` from it. */
-export async function startKeyhatch(args: string[], exe = join(REPO, "target/debug/keyhatch")) {
+/** Starts the test build of keyhatch (or `exe`; `make bench` sets KEYHATCH_EXE to the release build) with `args`,
+ * its own runtime directory (for its login files) and the test token; resolves once it prints its login link, with
+ * `http://HOST:PORT` from it. */
+export async function startKeyhatch(
+  args: string[],
+  exe = process.env.KEYHATCH_EXE ?? join(REPO, "target/debug/keyhatch"),
+) {
   const runtime = mkdtempSync(join(tmpdir(), "keyhatch-run-"));
   const child = spawn(exe, args, {
     cwd: REPO,

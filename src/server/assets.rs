@@ -1,27 +1,242 @@
-//! The browser bundle embedded in the binary by `make install` (see `build.rs`), served from
-//! memory; empty in other builds, which serve it from beside the executable.
+//! The browser bundle, served from memory: the wasm and its JS at content-hashed URLs that
+//! browsers keep for a year without asking again (`immutable`), every file in the best encoding
+//! the browser accepts (brotli, gzip, or as is), compressed once at build time
+//! (`cargo leptos build --release --precompress` leaves `.br` and `.gz` beside each file).
+//!
+//! The files come from the binary (`make install` and the test build embed them; see
+//! `build.rs`) or, in a plain cargo build, from the site directory beside the executable, read
+//! once at start. The stylesheet is also handed to the page, which inlines it: the first paint
+//! then waits for no second request.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 
-/// The embedded files, by URL path (`/pkg/keyhatch.wasm`, `/favicon.svg`, …).
+/// The embedded files, by URL path (`/pkg/keyhatch.wasm`, `/pkg/keyhatch.wasm.br`, …).
 pub static EMBEDDED: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/embedded_site.rs"));
 
-/// Routes that answer each embedded file, with its content type; no routes when none is
-/// embedded.
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    EMBEDDED
+/// How long a content-hashed file may be kept: a year, the longest HTTP caches honour.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// A file at its plain name may change with the next build: keep it, but ask first.
+const REVALIDATE: &str = "no-cache";
+
+/// The bundle's files, ready to serve.
+#[derive(Debug, Default)]
+pub struct Bundle {
+    assets: Vec<Asset>,
+    /// `keyhatch.<hash>`: the wasm's and its JS's shared name, hashed over both.
+    output_name: Option<String>,
+    /// The stylesheet's text, for the page to inline.
+    stylesheet: Option<Arc<str>>,
+}
+
+/// One file: its URLs, type and encodings.
+#[derive(Debug)]
+struct Asset {
+    /// Where it always answers (revalidated).
+    url: String,
+    /// Where it answers for good, when its name carries its hash.
+    hashed_url: Option<String>,
+    content_type: &'static str,
+    /// The strong validator of the uncompressed bytes; each encoding adds a suffix.
+    etag: String,
+    identity: Bytes,
+    gzip: Option<Bytes>,
+    brotli: Option<Bytes>,
+}
+
+impl Bundle {
+    /// The embedded bundle, else the files under `site_root` (none, when it is missing: a
+    /// build that has not made the bundle serves pages without script).
+    pub fn load(site_root: &Path) -> std::io::Result<Self> {
+        if !EMBEDDED.is_empty() {
+            let files = EMBEDDED
+                .iter()
+                .map(|&(url, bytes)| (url.to_owned(), Bytes::from_static(bytes)))
+                .collect();
+            return Ok(Self::from_files(files));
+        }
+        let mut files = Vec::new();
+        if site_root.is_dir() {
+            read_dir(site_root, site_root, &mut files)?;
+        }
+        Ok(Self::from_files(files))
+    }
+
+    /// Groups `files` (URL, bytes) by file, with their `.br` and `.gz` siblings as encodings,
+    /// and names the wasm and its JS by their hash.
+    fn from_files(files: Vec<(String, Bytes)>) -> Self {
+        let variant = |url: &str, suffix: &str| {
+            files
+                .iter()
+                .find(|(u, _)| u.strip_suffix(suffix) == Some(url))
+                .map(|(_, b)| b.clone())
+        };
+        let mut assets: Vec<Asset> = files
+            .iter()
+            .filter(|(url, _)| !url.ends_with(".br") && !url.ends_with(".gz"))
+            .map(|(url, bytes)| Asset {
+                url: url.clone(),
+                hashed_url: None,
+                content_type: content_type(url),
+                etag: format!("\"{}\"", hex_hash([bytes.as_ref()])),
+                identity: bytes.clone(),
+                gzip: variant(url, ".gz"),
+                brotli: variant(url, ".br"),
+            })
+            .collect();
+        let find = |assets: &[Asset], url: &str| assets.iter().position(|a| a.url == url);
+        let (wasm, js) = (
+            find(&assets, "/pkg/keyhatch.wasm"),
+            find(&assets, "/pkg/keyhatch.js"),
+        );
+        let output_name = wasm.zip(js).map(|(wasm, js)| {
+            let parts = [assets[wasm].identity.as_ref(), assets[js].identity.as_ref()];
+            let name = format!("keyhatch.{}", hex_hash(parts));
+            for (index, extension) in [(wasm, "wasm"), (js, "js")] {
+                assets[index].hashed_url = Some(format!("/pkg/{name}.{extension}"));
+            }
+            name
+        });
+        let stylesheet = find(&assets, "/pkg/keyhatch.css").and_then(|css| {
+            std::str::from_utf8(&assets[css].identity)
+                .ok()
+                .map(Arc::from)
+        });
+        Self {
+            assets,
+            output_name,
+            stylesheet,
+        }
+    }
+
+    /// The name the page loads the wasm and JS by (`keyhatch.<hash>`), once a bundle is built.
+    pub fn output_name(&self) -> Option<&str> {
+        self.output_name.as_deref()
+    }
+
+    /// The stylesheet's text, for the page to inline.
+    pub fn stylesheet(&self) -> Option<Arc<str>> {
+        self.stylesheet.clone()
+    }
+
+    /// A route for every file at its plain URL and, for the hashed ones, their hashed URL.
+    pub fn routes<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        let mut router = Router::new();
+        for asset in self.assets.into_iter().map(Arc::new) {
+            let urls = std::iter::once((asset.url.clone(), REVALIDATE))
+                .chain(asset.hashed_url.clone().map(|url| (url, IMMUTABLE)));
+            for (url, cache) in urls {
+                let asset = Arc::clone(&asset);
+                router = router.route(
+                    &url,
+                    axum::routing::get(move |headers: HeaderMap| async move {
+                        asset.answer(&headers, cache)
+                    }),
+                );
+            }
+        }
+        router
+    }
+}
+
+impl Asset {
+    /// The file in the best encoding `request` accepts, or "not modified" when the browser
+    /// holds it already.
+    fn answer(&self, request: &HeaderMap, cache: &'static str) -> Response {
+        let (body, encoding) = match accepted(request) {
+            Accepts { brotli: true, .. } if self.brotli.is_some() => (&self.brotli, Some("br")),
+            Accepts { gzip: true, .. } if self.gzip.is_some() => (&self.gzip, Some("gzip")),
+            _ => (&None, None),
+        };
+        let etag = match encoding {
+            Some(coding) => format!("{}-{coding}\"", self.etag.trim_end_matches('"')),
+            None => self.etag.clone(),
+        };
+        let mut headers = HeaderMap::new();
+        let value = |s: &str| HeaderValue::from_str(s).expect("a header value");
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        headers.insert(header::ETAG, value(&etag));
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if request
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        {
+            return (StatusCode::NOT_MODIFIED, headers).into_response();
+        }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        if let Some(coding) = encoding {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
+        let body = body.clone().unwrap_or_else(|| self.identity.clone());
+        (headers, body).into_response()
+    }
+}
+
+/// The encodings a request's `Accept-Encoding` allows (a `q=0` refuses one).
+#[derive(Debug, Default, PartialEq)]
+struct Accepts {
+    brotli: bool,
+    gzip: bool,
+}
+
+fn accepted(request: &HeaderMap) -> Accepts {
+    let mut accepts = Accepts::default();
+    let codings = request
+        .get_all(header::ACCEPT_ENCODING)
         .iter()
-        .fold(Router::new(), |router, &(path, bytes)| {
-            let kind = content_type(path);
-            router.route(
-                path,
-                axum::routing::get(move || async move {
-                    ([(header::CONTENT_TYPE, kind)], bytes).into_response()
-                }),
-            )
-        })
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    for coding in codings {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                == Some(0.0)
+        });
+        match name.to_ascii_lowercase().as_str() {
+            "br" => accepts.brotli = !refused,
+            "gzip" => accepts.gzip = !refused,
+            _ => {}
+        }
+    }
+    accepts
+}
+
+/// The first 16 hex digits of the SHA-256 of `parts`, one after the other.
+fn hex_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let digest = parts
+        .into_iter()
+        .fold(Sha256::new(), |hash, part| hash.chain_update(part))
+        .finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every file under `dir`, as (URL path from `root`, bytes).
+fn read_dir(root: &Path, dir: &Path, files: &mut Vec<(String, Bytes)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            read_dir(root, &path, files)?;
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            let url = format!("/{}", relative.to_string_lossy());
+            files.push((url, Bytes::from(std::fs::read(&path)?)));
+        }
+    }
+    Ok(())
 }
 
 /// The content type of a bundle file, by its extension.
@@ -41,6 +256,99 @@ fn content_type(path: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bundle() -> Bundle {
+        let file = |url: &str, text: &str| (url.to_owned(), Bytes::from(text.to_owned()));
+        Bundle::from_files(vec![
+            file("/pkg/keyhatch.wasm", "wasm"),
+            file("/pkg/keyhatch.wasm.br", "wasm-br"),
+            file("/pkg/keyhatch.wasm.gz", "wasm-gz"),
+            file("/pkg/keyhatch.js", "js"),
+            file("/pkg/keyhatch.css", "main{color:red}"),
+            file("/favicon.svg", "<svg/>"),
+        ])
+    }
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), HeaderValue::from_str(v).unwrap()))
+            .collect()
+    }
+
+    fn wasm(bundle: &Bundle) -> &Asset {
+        bundle
+            .assets
+            .iter()
+            .find(|a| a.url == "/pkg/keyhatch.wasm")
+            .unwrap()
+    }
+
+    #[test]
+    fn the_wasm_and_js_share_a_name_hashed_over_both() {
+        let bundle = bundle();
+        let name = bundle.output_name().unwrap();
+        assert!(name.starts_with("keyhatch.") && name.len() == "keyhatch.".len() + 16);
+        let hashed = wasm(&bundle).hashed_url.as_deref();
+        assert_eq!(hashed, Some(format!("/pkg/{name}.wasm").as_str()));
+        assert_eq!(bundle.stylesheet().unwrap().as_ref(), "main{color:red}");
+        let mut changed = bundle_files_with_js("js2");
+        assert_ne!(changed.output_name.take().unwrap(), name);
+    }
+
+    fn bundle_files_with_js(js: &str) -> Bundle {
+        Bundle::from_files(vec![
+            ("/pkg/keyhatch.wasm".into(), Bytes::from_static(b"wasm")),
+            ("/pkg/keyhatch.js".into(), Bytes::from(js.to_owned())),
+        ])
+    }
+
+    #[test]
+    fn brotli_first_then_gzip_then_as_is() {
+        let bundle = bundle();
+        let asset = wasm(&bundle);
+        let answer = |accept: &str| {
+            let response = asset.answer(&headers(&[(header::ACCEPT_ENCODING, accept)]), IMMUTABLE);
+            let coding = response
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap().to_owned());
+            (response.status(), coding)
+        };
+        assert_eq!(answer("gzip, deflate, br, zstd").1.as_deref(), Some("br"));
+        assert_eq!(answer("gzip").1.as_deref(), Some("gzip"));
+        assert_eq!(answer("br;q=0, gzip;q=0.5").1.as_deref(), Some("gzip"));
+        assert_eq!(answer("identity").1, None);
+        assert_eq!(answer("").1, None);
+    }
+
+    #[test]
+    fn a_browser_holding_the_file_gets_not_modified() {
+        let bundle = bundle();
+        let asset = wasm(&bundle);
+        let first = asset.answer(&headers(&[(header::ACCEPT_ENCODING, "br")]), IMMUTABLE);
+        assert_eq!(first.headers()[header::CACHE_CONTROL], IMMUTABLE);
+        assert_eq!(first.headers()[header::VARY], "accept-encoding");
+        let etag = first.headers()[header::ETAG].to_str().unwrap().to_owned();
+        assert!(etag.ends_with("-br\""), "{etag}");
+        let again = asset.answer(
+            &headers(&[
+                (header::ACCEPT_ENCODING, "br"),
+                (header::IF_NONE_MATCH, &etag),
+            ]),
+            IMMUTABLE,
+        );
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        // The gzip representation is another entity: its validator does not match brotli's.
+        let other = asset.answer(
+            &headers(&[
+                (header::ACCEPT_ENCODING, "gzip"),
+                (header::IF_NONE_MATCH, &etag),
+            ]),
+            IMMUTABLE,
+        );
+        assert_eq!(other.status(), StatusCode::OK);
+    }
 
     #[test]
     fn bundle_files_get_their_content_types() {
