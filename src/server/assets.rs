@@ -220,7 +220,7 @@ fn accepted(request: &HeaderMap) -> Accepts {
 fn hex_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     let digest = parts
         .into_iter()
-        .fold(Sha256::new(), |hash, part| hash.chain_update(part))
+        .fold(Sha256::new(), Digest::chain_update)
         .finalize();
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
