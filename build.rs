@@ -34,6 +34,9 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
         let path = entry.expect("a directory entry").path();
         if path.is_dir() {
             collect(root, &path, files);
+        } else if path.to_string_lossy().contains(".d.ts") {
+            // wasm-bindgen's TypeScript declarations (and their compressed copies): no browser
+            // asks for them.
         } else {
             let relative = path.strip_prefix(root).expect("below the root");
             let url = format!("/{}", relative.to_string_lossy());

@@ -231,6 +231,8 @@ fn read_dir(root: &Path, dir: &Path, files: &mut Vec<(String, Bytes)>) -> std::i
         let path = entry?.path();
         if path.is_dir() {
             read_dir(root, &path, files)?;
+        } else if path.to_string_lossy().contains(".d.ts") {
+            // wasm-bindgen's TypeScript declarations: no browser asks for them.
         } else if let Ok(relative) = path.strip_prefix(root) {
             let url = format!("/{}", relative.to_string_lossy());
             files.push((url, Bytes::from(std::fs::read(&path)?)));
