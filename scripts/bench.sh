@@ -19,6 +19,6 @@ cargo bench --features ssr --bench site
 step "page load and bytes received in Chromium (the release server)"
 export KEYHATCH_EXE="$PWD/target/release/keyhatch"
 (cd end2end && npx playwright test --config playwright.bench.config.ts \
-  && npx playwright test --project js tests/transfer.spec.ts)
+  && npx playwright test --project=js tests/transfer.spec.ts)
 step "table"
 cargo bench --features ssr --bench report

@@ -127,9 +127,22 @@ impl Connected<IncomingStream<'_, UnixPeers>> for Peer {
     }
 }
 
-/// The uid owning the TCP socket at `peer` connected to `local`, from the kernel's socket
-/// tables; `None` when it is not there (the peer has gone).
+/// The uid owning the TCP socket at `peer` connected to `local`; `None` when it is not there
+/// (the peer has gone). Asks the kernel for that one socket (`sock_diag`); where that is not
+/// available, reads the whole socket table, which costs milliseconds on a machine with much
+/// memory (the kernel walks every bucket of its connection hash to print it).
 fn socket_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+    match sock_diag::owner(peer, local) {
+        Ok(owner) => owner,
+        Err(e) => {
+            tracing::debug!("sock_diag: {e}; reading the socket table instead");
+            owner_from_table(peer, local)
+        }
+    }
+}
+
+/// [`socket_owner`] from `/proc/net/tcp{,6}`.
+fn owner_from_table(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
     let table = match peer {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
@@ -168,6 +181,105 @@ fn parse_endpoint(field: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// One socket's owner from the kernel over netlink (`NETLINK_SOCK_DIAG`, `inet_diag(7)`): an
+/// exact lookup by the connection's four addresses, microseconds whatever else is connected.
+mod sock_diag {
+    use std::io;
+    use std::net::{IpAddr, SocketAddr};
+
+    use nix::sys::socket::{
+        AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto,
+        socket,
+    };
+
+    /// `SOCK_DIAG_BY_FAMILY`, the request type; `NLMSG_ERROR`, the kernel's refusal.
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLMSG_ERROR: u16 = 2;
+    const NLM_F_REQUEST: u16 = 1;
+    const AF_INET: u8 = 2;
+    const AF_INET6: u8 = 10;
+    const IPPROTO_TCP: u8 = 6;
+    /// Where `idiag_uid` sits in the answer: after the 16-byte message header, the four bytes
+    /// of family, state, timer and retransmits, the 48-byte socket id, and expires, rqueue and
+    /// wqueue.
+    const UID_AT: usize = 16 + 4 + 48 + 12;
+
+    /// The uid owning the TCP socket whose own end is `peer` and other end `local`; `Ok(None)`
+    /// when the kernel has no such socket.
+    pub(super) fn owner(peer: SocketAddr, local: SocketAddr) -> io::Result<Option<u32>> {
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkSockDiag,
+        )?;
+        let request = request(peer, local);
+        sendto(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            &request,
+            &NetlinkAddr::new(0, 0),
+            MsgFlags::empty(),
+        )?;
+        let mut answer = [0u8; 512];
+        let len = recv(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            &mut answer,
+            MsgFlags::empty(),
+        )?;
+        parse(&answer[..len])
+    }
+
+    /// `nlmsghdr` + `inet_diag_req_v2` asking for exactly one socket, in any state.
+    fn request(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
+        let family = match peer.ip() {
+            IpAddr::V4(_) => AF_INET,
+            IpAddr::V6(_) => AF_INET6,
+        };
+        let mut message = Vec::with_capacity(72);
+        message.extend_from_slice(&72u32.to_ne_bytes());
+        message.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        message.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+        message.extend_from_slice(&[0; 8]); // sequence number and port id
+        message.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
+        message.extend_from_slice(&u32::MAX.to_ne_bytes()); // every TCP state
+        message.extend_from_slice(&peer.port().to_be_bytes());
+        message.extend_from_slice(&local.port().to_be_bytes());
+        for ip in [peer.ip(), local.ip()] {
+            let mut address = [0u8; 16];
+            match ip {
+                IpAddr::V4(v4) => address[..4].copy_from_slice(&v4.octets()),
+                IpAddr::V6(v6) => address.copy_from_slice(&v6.octets()),
+            }
+            message.extend_from_slice(&address);
+        }
+        message.extend_from_slice(&[0; 4]); // any interface
+        message.extend_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
+        message
+    }
+
+    /// The uid in the kernel's answer; `None` when it has no such socket.
+    fn parse(answer: &[u8]) -> io::Result<Option<u32>> {
+        let kind = answer.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+        match kind {
+            Some(SOCK_DIAG_BY_FAMILY) => answer
+                .get(UID_AT..UID_AT + 4)
+                .map(|b| Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
+                .ok_or_else(|| io::Error::other("a short sock_diag answer")),
+            Some(NLMSG_ERROR) => {
+                let errno = answer
+                    .get(16..20)
+                    .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                if errno == -(nix::libc::ENOENT) {
+                    Ok(None)
+                } else {
+                    Err(io::Error::from_raw_os_error(-errno))
+                }
+            }
+            _ => Err(io::Error::other("an unexpected sock_diag answer")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +296,22 @@ mod tests {
         let client = std::net::TcpStream::connect(v6.local_addr().unwrap()).unwrap();
         let (_server, peer) = v6.accept().unwrap();
         assert_eq!(socket_owner(peer, v6.local_addr().unwrap()), Some(me));
+        drop(client);
+    }
+
+    #[test]
+    fn the_kernels_answer_for_one_socket_agrees_with_its_table() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(local).unwrap();
+        let (_server, peer) = listener.accept().unwrap();
+        let me = nix::unistd::getuid().as_raw();
+        assert_eq!(sock_diag::owner(peer, local).unwrap(), Some(me));
+        assert_eq!(owner_from_table(peer, local), Some(me));
+        // The server's own end is another socket, owned alike; a port nobody uses is none.
+        assert_eq!(sock_diag::owner(local, peer).unwrap(), Some(me));
+        let nobody: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(sock_diag::owner(nobody, local).unwrap(), None);
         drop(client);
     }
 
