@@ -9,7 +9,7 @@ source scripts/env.sh
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 step "release build"
-cargo leptos build --release --precompress
+build_bundle
 step "domain (criterion)"
 cargo bench --features ssr --bench domain
 step "HTTP on loopback"

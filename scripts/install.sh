@@ -9,7 +9,7 @@ prefix=${1:-/usr/local}
 scripts/setup.sh
 source scripts/env.sh
 printf '\033[1m==> %s\033[0m\n' "release build"
-cargo leptos build --release --precompress
+build_bundle
 printf '\033[1m==> %s\033[0m\n' "the server again, with the bundle embedded"
 KEYHATCH_EMBED_SITE="$PWD/target/site" cargo build --release --features ssr --bin keyhatch
 install -D -m 0755 target/release/keyhatch "$prefix/bin/keyhatch"

@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 source scripts/env.sh
 printf '\033[1m==> %s\033[0m\n' "release build"
-cargo leptos build --release --precompress
+build_bundle
 # The checkout's settings file, named explicitly: keyhatch reads none from the working directory.
 exec target/release/keyhatch --config Leptos.toml "$@"

@@ -29,7 +29,7 @@ cargo test --features ssr
 # tests' own debug build with that bundle embedded, as `make install` embeds it: compiling every
 # server dependency a third time, optimised, would double a fresh checkout's run for no check.
 step "browser bundle (release)"
-cargo leptos build --release --frontend-only --precompress
+build_bundle --frontend-only
 step "server with the bundle embedded, as make install makes it"
 KEYHATCH_EMBED_SITE="$PWD/target/site" cargo build --features ssr --bin keyhatch
 step "Playwright (Chromium)"
