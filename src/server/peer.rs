@@ -128,7 +128,9 @@ impl Connected<IncomingStream<'_, UnixPeers>> for Peer {
 }
 
 /// The uid owning the TCP socket at `peer` connected to `local`; `None` when it is not there
-/// (the peer has gone). Asks the kernel for that one socket (`sock_diag`); where that is not
+/// or no process holds it any more (the peer closed it). A closed socket the kernel keeps for
+/// the end of the connection reports uid 0, root's: a client that sent its request and closed
+/// at once must not pass for root. Asks the kernel for that one socket (`sock_diag`); where that is not
 /// available, reads the whole socket table, which costs milliseconds on a machine with much
 /// memory (the kernel walks every bucket of its connection hash to print it).
 fn socket_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
@@ -152,12 +154,13 @@ fn owner_from_table(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
 }
 
 /// Finds the entry whose local end is `peer` and remote end `local` in a `/proc/net/tcp{,6}`
-/// table, and returns its uid column.
+/// table, and returns its uid column, when a process still holds the socket (inode not 0).
 fn owner_in_table(text: &str, peer: SocketAddr, local: SocketAddr) -> Option<u32> {
     text.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let (from, to, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
-        (parse_endpoint(from)? == peer && parse_endpoint(to)? == local)
+        let held = fields.get(9).is_some_and(|inode| *inode != "0");
+        (parse_endpoint(from)? == peer && parse_endpoint(to)? == local && held)
             .then(|| uid.parse().ok())
             .flatten()
     })
@@ -201,8 +204,9 @@ mod sock_diag {
     const IPPROTO_TCP: u8 = 6;
     /// Where `idiag_uid` sits in the answer: after the 16-byte message header, the four bytes
     /// of family, state, timer and retransmits, the 48-byte socket id, and expires, rqueue and
-    /// wqueue.
+    /// wqueue. `idiag_inode` follows it.
     const UID_AT: usize = 16 + 4 + 48 + 12;
+    const INODE_AT: usize = UID_AT + 4;
 
     /// The uid owning the TCP socket whose own end is `peer` and other end `local`; `Ok(None)`
     /// when the kernel has no such socket.
@@ -257,14 +261,21 @@ mod sock_diag {
         message
     }
 
-    /// The uid in the kernel's answer; `None` when it has no such socket.
+    /// The uid in the kernel's answer; `None` when it has no such socket, or no process holds
+    /// it (inode 0: closed, kept by the kernel only to end the connection, reported as uid 0).
     fn parse(answer: &[u8]) -> io::Result<Option<u32>> {
         let kind = answer.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+        let word = |at: usize| {
+            answer
+                .get(at..at + 4)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                .ok_or_else(|| io::Error::other("a short sock_diag answer"))
+        };
         match kind {
-            Some(SOCK_DIAG_BY_FAMILY) => answer
-                .get(UID_AT..UID_AT + 4)
-                .map(|b| Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
-                .ok_or_else(|| io::Error::other("a short sock_diag answer")),
+            Some(SOCK_DIAG_BY_FAMILY) => {
+                let (uid, inode) = (word(UID_AT)?, word(INODE_AT)?);
+                Ok((inode != 0).then_some(uid))
+            }
             Some(NLMSG_ERROR) => {
                 let errno = answer
                     .get(16..20)
@@ -313,6 +324,35 @@ mod tests {
         let nobody: SocketAddr = "127.0.0.1:1".parse().unwrap();
         assert_eq!(sock_diag::owner(nobody, local).unwrap(), None);
         drop(client);
+    }
+
+    /// The attack: send a request and close at once, so that when keyhatch looks the peer up
+    /// the kernel holds the client's end only to finish the connection, and reports it as
+    /// root's. Neither lookup may take that for an owner.
+    #[test]
+    fn a_client_that_closed_its_end_has_no_owner() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(local).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        drop(client);
+        // Wait until the kernel has taken the closed end over (FIN sent and acknowledged).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while std::time::Instant::now() < deadline {
+            let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+            let held = table.lines().skip(1).any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                parse_endpoint(fields[1]) == Some(peer) && fields[9] != "0"
+            });
+            if !held {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(sock_diag::owner(peer, local).unwrap(), None);
+        assert_eq!(owner_from_table(peer, local), None);
+        assert_eq!(socket_owner(peer, local), None);
+        drop(server);
     }
 
     #[test]
