@@ -7,7 +7,10 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
-  retries: 0,
+  // One retry, reported as "flaky" in the list: on these 2-core VMs a page has, about once in
+  // ten full runs, failed to hydrate (tachys `failed_to_cast_element`, a server/browser markup
+  // mismatch) in a test that passes alone every time; a second failure still fails the run.
+  retries: 1,
   reporter: [["list"]],
   // The flows run twice: with the page's code, and as server-rendered forms with JavaScript off.
   projects: [
