@@ -3,14 +3,18 @@ use leptos::prelude::*;
 use crate::components::copy_public_key::CopyPublicKey;
 use crate::components::dialog_button::DialogButton;
 use crate::components::expiry_badge::ExpiryBadge;
-use crate::hydration::use_hydrated;
 use crate::model::{self, KeyInfo};
 
 /// The keyhatch keys, newest last, each with its label, expiry, a Copy Public Key and a Revoke
 /// button, and a note on what else the file holds.
 #[component]
 pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoView {
-    let hydrated = use_hydrated();
+    // Copy needs the page's code, so it appears once this list is live. The flag is the list's
+    // own, set by an effect made here, which runs only after the list has hydrated: the app's
+    // flag can turn true while the list, inside a transition, still waits for its data, and a
+    // button the server did not render would then break hydration.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
     let model::KeyList {
         path,
         keys,
@@ -49,7 +53,7 @@ pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoV
                             <span class="comment">{key.comment}</span>
                             <ExpiryBadge expires=key.expires expired=key.expired />
                             <span class="key-buttons">
-                                <Show when=move || hydrated.get()>
+                                <Show when=move || live.get()>
                                     <CopyPublicKey line=key.public_key.clone() name=copy_name.clone() />
                                 </Show>
                                 <DialogButton label="Revoke" class="revoke" aria_label=label
