@@ -62,7 +62,8 @@ impl SlowPool {
     }
 }
 
-/// A worker: lowers its priority, then runs jobs until the pool is dropped.
+/// A worker: lowers its priority, then runs jobs until the pool is dropped. A job that panics
+/// loses its answer (its asker hears "stopped"), not the worker.
 fn work(queue: &Mutex<Receiver<Job>>) {
     let me = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(me), NICE) {
@@ -72,7 +73,10 @@ fn work(queue: &Mutex<Receiver<Job>>) {
         // The lock is held only while waiting for the next job, never while running one.
         let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
         match job {
-            Ok(job) => job(),
+            Ok(job) => {
+                // The job owns everything it touches; nothing shared is left half-changed.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
             Err(_) => return,
         }
     }
@@ -115,6 +119,14 @@ mod tests {
             .unwrap();
         assert_eq!((worker, helper), (NICE, NICE));
         assert_eq!(nice_of(own), before, "the caller's priority is untouched");
+    }
+
+    #[tokio::test]
+    async fn a_job_that_panics_fails_alone_and_the_worker_goes_on() {
+        let pool = SlowPool::start(1).unwrap();
+        let failed = pool.run(|| -> i32 { panic!("a bug in a job") }).await;
+        assert!(matches!(failed, Err(AppError::Keygen(_))), "{failed:?}");
+        assert_eq!(pool.run(|| 42).await.unwrap(), 42);
     }
 
     #[tokio::test]
