@@ -210,7 +210,7 @@ fn main() {
         ),
         String::new(),
         "no bundle bytes",
-        Some(transfer.get("second_visit_bytes") <= transfer.get("document_transfer_bytes") * 1.5),
+        Some(transfer.get("second_visit_bundle_bytes") == 0.0),
     );
     let get = |name: &str| browser.get(name);
     table.row(

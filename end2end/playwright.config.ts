@@ -7,8 +7,8 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
-  // One retry, reported as "flaky" in the list: on these 2-core VMs a page has, about once in
-  // ten full runs, failed to hydrate (tachys `failed_to_cast_element`, a server/browser markup
+  // One retry, reported as "flaky" in the list: on these 2-core VMs a page has, once in nine
+  // full runs, failed to hydrate (tachys `failed_to_cast_element`, a server/browser markup
   // mismatch) in a test that passes alone every time; a second failure still fails the run.
   retries: 1,
   reporter: [["list"]],

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { Page } from "@playwright/test";
 import { REPO, expect, openSshKeys, test } from "./app";
 
-// Everything the first visit receives, in kB (1,000 bytes): 250 kB measured (brotli), so any
-// growth fails here. Issue 13's target is 180 kB; the line comes down as the bundle does
-// (README, Performance).
+// Everything the first visit receives, in kB (1,000 bytes): 250 kB measured (brotli), so
+// growth of more than 10 kB fails here. Issue 13's target is 180 kB; the line comes down as the
+// bundle does (README, Performance).
 const BUDGET_KB = Number(process.env.KEYHATCH_SIZE_BUDGET_KB ?? 260);
 
 type Received = { url: string; transferSize: number; encodedBodySize: number; decodedBodySize: number };
@@ -69,6 +69,7 @@ test("a first visit receives the bundle compressed, within the budget; a second 
   const figures = {
     first_visit_bytes: total(first),
     second_visit_bytes: total(second),
+    second_visit_bundle_bytes: total(second.filter((r) => r.url.startsWith("/pkg/"))),
     wasm_transfer_bytes: wasm!.transferSize,
     wasm_decoded_bytes: wasm!.decodedBodySize,
     js_transfer_bytes: js_!.transferSize,

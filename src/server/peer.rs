@@ -293,29 +293,33 @@ mod sock_diag {
 
 #[cfg(test)]
 mod tests {
+    use std::net::TcpStream;
+
     use super::*;
+
+    /// A connection on loopback `ip`: the server's address, the client's as the server sees
+    /// it, and the client's and server's ends.
+    fn connection(ip: &str) -> (SocketAddr, SocketAddr, TcpStream, TcpStream) {
+        let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+        let local = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(local).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        (local, peer, client, server)
+    }
 
     #[test]
     fn the_owner_of_a_loopback_connection_is_found_in_the_kernels_table() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (_server, peer) = listener.accept().unwrap();
-        assert_eq!(peer, client.local_addr().unwrap());
         let me = nix::unistd::getuid().as_raw();
-        assert_eq!(socket_owner(peer, listener.local_addr().unwrap()), Some(me));
-        let v6 = std::net::TcpListener::bind("[::1]:0").unwrap();
-        let client = std::net::TcpStream::connect(v6.local_addr().unwrap()).unwrap();
-        let (_server, peer) = v6.accept().unwrap();
-        assert_eq!(socket_owner(peer, v6.local_addr().unwrap()), Some(me));
-        drop(client);
+        for ip in ["127.0.0.1", "::1"] {
+            let (local, peer, _client, _server) = connection(ip);
+            assert_eq!(socket_owner(peer, local), Some(me), "{ip}");
+        }
     }
 
     #[test]
     fn the_kernels_answer_for_one_socket_agrees_with_its_table() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let local = listener.local_addr().unwrap();
-        let client = std::net::TcpStream::connect(local).unwrap();
-        let (_server, peer) = listener.accept().unwrap();
+        let (local, peer, _client, _server) = connection("127.0.0.1");
         let me = nix::unistd::getuid().as_raw();
         assert_eq!(sock_diag::owner(peer, local).unwrap(), Some(me));
         assert_eq!(owner_from_table(peer, local), Some(me));
@@ -323,7 +327,6 @@ mod tests {
         assert_eq!(sock_diag::owner(local, peer).unwrap(), Some(me));
         let nobody: SocketAddr = "127.0.0.1:1".parse().unwrap();
         assert_eq!(sock_diag::owner(nobody, local).unwrap(), None);
-        drop(client);
     }
 
     /// The attack: send a request and close at once, so that when keyhatch looks the peer up
@@ -331,10 +334,7 @@ mod tests {
     /// root's. Neither lookup may take that for an owner.
     #[test]
     fn a_client_that_closed_its_end_has_no_owner() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let local = listener.local_addr().unwrap();
-        let client = std::net::TcpStream::connect(local).unwrap();
-        let (server, peer) = listener.accept().unwrap();
+        let (local, peer, client, _server) = connection("127.0.0.1");
         drop(client);
         // Wait until the kernel has taken the closed end over (FIN sent and acknowledged).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
@@ -352,7 +352,6 @@ mod tests {
         assert_eq!(sock_diag::owner(peer, local).unwrap(), None);
         assert_eq!(owner_from_table(peer, local), None);
         assert_eq!(socket_owner(peer, local), None);
-        drop(server);
     }
 
     #[test]
