@@ -302,7 +302,7 @@ mod tests {
     fn connection(ip: &str) -> (SocketAddr, SocketAddr, TcpStream, TcpStream) {
         let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
         let local = listener.local_addr().unwrap();
-        let client = std::net::TcpStream::connect(local).unwrap();
+        let client = TcpStream::connect(local).unwrap();
         let (server, peer) = listener.accept().unwrap();
         assert_eq!(peer, client.local_addr().unwrap());
         (local, peer, client, server)
