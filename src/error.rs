@@ -1,6 +1,6 @@
 //! The error the browser receives from a server function.
 
-use leptos::server_fn::codec::JsonEncoding;
+use crate::json::JsonBody;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +61,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonBody;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         Self::Request(value)

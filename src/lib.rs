@@ -20,6 +20,7 @@ pub mod components;
 pub mod dom;
 pub mod error;
 pub mod hydration;
+pub mod json;
 pub mod model;
 pub mod pages;
 pub mod paths;

@@ -1,5 +1,5 @@
+use crate::json::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::KeyInfo;
@@ -8,7 +8,7 @@ use crate::model::KeyInfo;
 /// and answers what the list shows for it. `POST /api/keys/add` with
 /// `{"public_key": "ssh-ed25519 AAAA… me@laptop", "label": "…", "expires_in_days": 90}`;
 /// without a label, the key's own comment becomes the label when it makes a valid one.
-#[server(endpoint = "keys/add", input = Json)]
+#[server(endpoint = "keys/add", input = Json, output = Json)]
 pub async fn add_key(
     public_key: String,
     label: Option<String>,

@@ -1,12 +1,12 @@
+use crate::json::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::Fix;
 
 /// Makes one of the permission fixes sshd needs (`~/.ssh` 0700, the file 0600).
 /// `POST /api/keys/fix` with `{"fix": "SshDirMode"}` or `{"fix": "FileMode"}`.
-#[server(endpoint = "keys/fix", input = Json)]
+#[server(endpoint = "keys/fix", input = Json, output = Json)]
 pub async fn fix_permissions(fix: Fix) -> Result<(), AppError> {
     use super::context::{app_state, audited, run_blocking};
 

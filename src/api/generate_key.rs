@@ -1,5 +1,5 @@
+use crate::json::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::{GeneratedKey, Secret};
@@ -7,7 +7,7 @@ use crate::model::{GeneratedKey, Secret};
 /// Generates an ed25519 key, authorizes it, and returns its private half, once.
 /// `POST /api/keys/generate` with `{"passphrase": "…", "label": "…", "expires_in_days": 90}`,
 /// every field optional.
-#[server(endpoint = "keys/generate", input = Json)]
+#[server(endpoint = "keys/generate", input = Json, output = Json)]
 pub async fn generate_key(
     passphrase: Option<Secret>,
     label: Option<String>,

@@ -1,12 +1,12 @@
+use crate::json::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::KeyInfo;
 
 /// Reads a pasted public key without adding it: its type, fingerprint and comment, or why it
 /// would be refused. `POST /api/keys/inspect` with `{"public_key": "…"}`.
-#[server(endpoint = "keys/inspect", input = Json)]
+#[server(endpoint = "keys/inspect", input = Json, output = Json)]
 pub async fn inspect_key(public_key: String) -> Result<KeyInfo, AppError> {
     use super::context::{answer_with_status, app_state};
     use crate::ssh::{KeyOptions, parse_public_key};

@@ -1,12 +1,14 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
+use crate::json::Json;
+
 use crate::error::AppError;
 use crate::model::KeyList;
 
 /// Lists keyhatch's keys in the account's `authorized_keys`, and what would make sshd ignore
 /// them. `GET /api/keys/list`.
-#[server(endpoint = "keys/list", input = GetUrl)]
+#[server(endpoint = "keys/list", input = GetUrl, output = Json)]
 pub async fn list_keys() -> Result<KeyList, AppError> {
     use super::context::{app_state, run_blocking};
 

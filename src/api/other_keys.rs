@@ -1,12 +1,14 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
+use crate::json::Json;
+
 use crate::error::AppError;
 use crate::model::OtherKeyList;
 
 /// Lists the account's keys that keyhatch did not make, read-only, and how many lines of the
 /// file sshd cannot read. `GET /api/keys/others`.
-#[server(endpoint = "keys/others", input = GetUrl)]
+#[server(endpoint = "keys/others", input = GetUrl, output = Json)]
 pub async fn other_keys() -> Result<OtherKeyList, AppError> {
     use super::context::{app_state, run_blocking};
 

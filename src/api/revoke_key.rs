@@ -1,11 +1,11 @@
+use crate::json::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 
 /// Removes the keyhatch key with this fingerprint from `authorized_keys`.
 /// `POST /api/keys/revoke` with `{"fingerprint": "SHA256:…"}`.
-#[server(endpoint = "keys/revoke", input = Json)]
+#[server(endpoint = "keys/revoke", input = Json, output = Json)]
 pub async fn revoke_key(fingerprint: String) -> Result<(), AppError> {
     use super::context::{app_state, audited, run_blocking};
 

@@ -1,5 +1,5 @@
+use crate::json::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::{Secret, SeqeraAccount};
@@ -7,7 +7,7 @@ use crate::model::{Secret, SeqeraAccount};
 /// The Seqera Platform user behind `token`, and their workspaces, asked of Platform by the
 /// server (the browser never calls Platform). `POST /api/seqera/workspaces` with
 /// `{"token": "…"}`. The token is used for this call only.
-#[server(name = SeqeraAccountOf, endpoint = "seqera/workspaces", input = Json)]
+#[server(name = SeqeraAccountOf, endpoint = "seqera/workspaces", input = Json, output = Json)]
 pub async fn seqera_account(token: Secret) -> Result<SeqeraAccount, AppError> {
     use super::context::{answer_with_status, app_state, run_blocking};
     use crate::seqera::Token;

@@ -1,5 +1,5 @@
+use crate::json::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 use crate::error::AppError;
 use crate::model::{Secret, SeqeraCredentials};
@@ -9,7 +9,7 @@ use crate::model::{Secret, SeqeraCredentials};
 /// `workspace_id` or, without one, the person's own context. `POST /api/seqera/credentials` with
 /// `{"token", "workspace_id", "name", "private_key", "passphrase"}`; answers
 /// `{"credentials_id"}`. Platform's refusals come back as 502 with a sentence.
-#[server(name = SeqeraAddCredentials, endpoint = "seqera/credentials", input = Json)]
+#[server(name = SeqeraAddCredentials, endpoint = "seqera/credentials", input = Json, output = Json)]
 pub async fn seqera_credentials(
     token: Secret,
     workspace_id: Option<i64>,

@@ -2,13 +2,14 @@ use leptos::prelude::*;
 
 use crate::api::whoami;
 use crate::components::profile_menu::ProfileMenu;
+use crate::json::JsonText;
 use crate::model::Logout;
 use crate::paths::SSH_KEYS_PATH;
 
 /// The bar on every page: the product name, and the person's profile menu on the right.
 #[component]
 pub fn Header() -> impl IntoView {
-    let account = Resource::new(|| (), |()| whoami());
+    let account = Resource::<_, JsonText>::new_with_options(|| (), |()| whoami(), false);
     view! {
         <header class="topbar">
             <a class="brand" href=SSH_KEYS_PATH>"keyhatch"</a>

@@ -12,6 +12,7 @@ use crate::components::new_key_dialog::NewKeyDialog;
 use crate::components::other_keys::OtherKeys;
 use crate::components::revoke_dialog::RevokeDialog;
 use crate::hydration::use_hydrated;
+use crate::json::JsonText;
 use crate::model::KeyInfo;
 
 /// Which dialog is open.
@@ -79,16 +80,24 @@ pub fn SshKeysPage() -> impl IntoView {
             fix.version().get(),
         )
     };
-    let keys = Resource::new(changes, move |_| async move {
-        server::settled(posted).await;
-        let list = list_keys().await;
-        server::find_revoked(state, &list);
-        list
-    });
-    let others = Resource::new(changes, move |_| async move {
-        server::settled(posted).await;
-        other_keys().await
-    });
+    let keys = Resource::<_, JsonText>::new_with_options(
+        changes,
+        move |_| async move {
+            server::settled(posted).await;
+            let list = list_keys().await;
+            server::find_revoked(state, &list);
+            list
+        },
+        false,
+    );
+    let others = Resource::<_, JsonText>::new_with_options(
+        changes,
+        move |_| async move {
+            server::settled(posted).await;
+            other_keys().await
+        },
+        false,
+    );
     let present = Signal::derive(move || {
         let ours = keys.get().and_then(Result::ok).map(|l| l.keys);
         let theirs = others.get().and_then(Result::ok).map(|l| l.keys);

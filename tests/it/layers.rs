@@ -7,10 +7,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The modules from the bottom up; a module may use only those before it.
-const LAYERS: [&str; 14] = [
+const LAYERS: [&str; 15] = [
     "ssh",
     "seqera",
     "audit",
+    "json",
     "error",
     "model",
     "paths",
