@@ -67,3 +67,18 @@ impl FromServerFnError for AppError {
         Self::Request(value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use leptos::server_fn::error::FromServerFnError;
+
+    use super::AppError;
+
+    #[test]
+    fn an_error_crosses_as_the_json_scripts_read() {
+        let error = AppError::Conflict("that key is already in the file".to_owned());
+        let body = error.ser();
+        assert_eq!(body, r#"{"Conflict":"that key is already in the file"}"#);
+        assert_eq!(AppError::de(body), error);
+    }
+}

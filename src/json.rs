@@ -27,64 +27,64 @@ impl FormatType for JsonBody {
 }
 
 impl<T: Serialize> Encodes<T> for JsonBody {
-    type Error = WireError;
+    type Error = JsonError;
 
-    fn encode(value: &T) -> Result<Bytes, WireError> {
+    fn encode(value: &T) -> Result<Bytes, JsonError> {
         to_json(value).map(Bytes::from)
     }
 }
 
 impl<T: DeserializeOwned> Decodes<T> for JsonBody {
-    type Error = WireError;
+    type Error = JsonError;
 
-    fn decode(bytes: Bytes) -> Result<T, WireError> {
-        let text = std::str::from_utf8(&bytes).map_err(|e| WireError(e.to_string()))?;
+    fn decode(bytes: Bytes) -> Result<T, JsonError> {
+        let text = std::str::from_utf8(&bytes).map_err(|e| JsonError(e.to_string()))?;
         from_json(text)
     }
 }
 
 /// Why a value could not be written or read as JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireError(String);
+pub struct JsonError(String);
 
-impl std::fmt::Display for WireError {
+impl std::fmt::Display for JsonError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "not the JSON expected: {}", self.0)
     }
 }
 
-impl std::error::Error for WireError {}
+impl std::error::Error for JsonError {}
 
 /// `value` as JSON text.
 #[cfg(feature = "ssr")]
-pub fn to_json<T: Serialize>(value: &T) -> Result<String, WireError> {
-    serde_json::to_string(value).map_err(|e| WireError(e.to_string()))
+fn to_json<T: Serialize>(value: &T) -> Result<String, JsonError> {
+    serde_json::to_string(value).map_err(|e| JsonError(e.to_string()))
 }
 
 /// The value `text` holds.
 #[cfg(feature = "ssr")]
-pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, WireError> {
-    serde_json::from_str(text).map_err(|e| WireError(e.to_string()))
+fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    serde_json::from_str(text).map_err(|e| JsonError(e.to_string()))
 }
 
 /// `value` as JSON text, by `JSON.stringify` (maps as objects, as serde_json writes them).
 #[cfg(not(feature = "ssr"))]
-pub fn to_json<T: Serialize>(value: &T) -> Result<String, WireError> {
+fn to_json<T: Serialize>(value: &T) -> Result<String, JsonError> {
     let js = value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| WireError(e.to_string()))?;
+        .map_err(|e| JsonError(e.to_string()))?;
     js_sys::JSON::stringify(&js)
         .ok()
         .and_then(|s| s.as_string())
-        .ok_or_else(|| WireError("JSON.stringify refused the value".to_owned()))
+        .ok_or_else(|| JsonError("JSON.stringify refused the value".to_owned()))
 }
 
 /// The value `text` holds, by `JSON.parse`.
 #[cfg(not(feature = "ssr"))]
-pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, WireError> {
+fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     let js =
-        js_sys::JSON::parse(text).map_err(|_| WireError("JSON.parse refused it".to_owned()))?;
-    serde_wasm_bindgen::from_value(js).map_err(|e| WireError(e.to_string()))
+        js_sys::JSON::parse(text).map_err(|_| JsonError("JSON.parse refused it".to_owned()))?;
+    serde_wasm_bindgen::from_value(js).map_err(|e| JsonError(e.to_string()))
 }
 
 /// The codec of the page's resources: their values go into the page as this JSON and are read
@@ -92,19 +92,19 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, WireError> {
 pub struct JsonText;
 
 impl<T: Serialize> leptos::server::codee::Encoder<T> for JsonText {
-    type Error = WireError;
+    type Error = JsonError;
     type Encoded = String;
 
-    fn encode(value: &T) -> Result<String, WireError> {
+    fn encode(value: &T) -> Result<String, JsonError> {
         to_json(value)
     }
 }
 
 impl<T: DeserializeOwned> leptos::server::codee::Decoder<T> for JsonText {
-    type Error = WireError;
+    type Error = JsonError;
     type Encoded = str;
 
-    fn decode(text: &str) -> Result<T, WireError> {
+    fn decode(text: &str) -> Result<T, JsonError> {
         from_json(text)
     }
 }
@@ -112,39 +112,41 @@ impl<T: DeserializeOwned> leptos::server::codee::Decoder<T> for JsonText {
 #[cfg(test)]
 mod tests {
     use leptos::server::codee::{Decoder, Encoder};
-    use leptos::server_fn::error::FromServerFnError;
     use leptos::server_fn::{Bytes, Decodes};
+    use serde::{Deserialize, Serialize};
 
     use super::{JsonBody, JsonText};
-    use crate::error::AppError;
-    use crate::model::{KeyList, OtherKeyList};
 
-    #[test]
-    fn an_error_crosses_as_the_json_scripts_read() {
-        let error = AppError::Conflict("that key is already in the file".to_owned());
-        let body = error.ser();
-        assert_eq!(body, r#"{"Conflict":"that key is already in the file"}"#);
-        assert_eq!(AppError::de(body), error);
+    /// A value shaped like the lists the page is rendered with.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Listed {
+        keys: Vec<String>,
+        unreadable_lines: usize,
+        label: Option<String>,
     }
 
     #[test]
     fn a_body_that_is_not_json_is_named_as_such() {
-        let answer: Result<KeyList, _> = JsonBody::decode(Bytes::from_static(b"<html>502</html>"));
+        let answer: Result<Listed, _> = JsonBody::decode(Bytes::from_static(b"<html>502</html>"));
         let message = answer.unwrap_err().to_string();
         assert!(message.starts_with("not the JSON expected: "), "{message}");
     }
 
     #[test]
     fn a_resource_reads_back_what_the_page_was_rendered_with() {
-        let list = OtherKeyList {
-            keys: Vec::new(),
+        let listed = Listed {
+            keys: vec!["SHA256:abc".to_owned()],
             unreadable_lines: 3,
+            label: None,
         };
-        let text = <JsonText as Encoder<OtherKeyList>>::encode(&list).unwrap();
-        assert_eq!(text, r#"{"keys":[],"unreadable_lines":3}"#);
+        let text = <JsonText as Encoder<Listed>>::encode(&listed).unwrap();
         assert_eq!(
-            <JsonText as Decoder<OtherKeyList>>::decode(&text).unwrap(),
-            list
+            text,
+            r#"{"keys":["SHA256:abc"],"unreadable_lines":3,"label":null}"#
+        );
+        assert_eq!(
+            <JsonText as Decoder<Listed>>::decode(&text).unwrap(),
+            listed
         );
     }
 }
