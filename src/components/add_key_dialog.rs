@@ -30,8 +30,10 @@ pub fn AddKeyDialog(
     let hydrated = use_hydrated();
     let text = RwSignal::new(draft.public_key.clone());
     let inspect = ServerAction::<InspectKey>::new();
+    // Taken once: every `value()` or `pending()` call makes a new signal.
+    let (inspected, inspecting) = (inspect.value(), inspect.pending());
     if let Some(checked) = draft.checked.clone() {
-        inspect.value().set(Some(Ok(checked)));
+        inspected.set(Some(Ok(checked)));
     }
     let private_refused = RwSignal::new(false);
     let file_problem = RwSignal::new(None::<&'static str>);
@@ -45,7 +47,7 @@ pub fn AddKeyDialog(
     });
 
     let check = move |value: String| {
-        inspect.value().set(None);
+        inspected.set(None);
         // Emptying the box keeps the warning about a private key: it is what emptied it.
         if value.trim().is_empty() {
             return;
@@ -61,13 +63,13 @@ pub fn AddKeyDialog(
     };
     // The answer for what is in the box now, not for an earlier text still on its way.
     let preview = move || {
-        inspect.value().get().filter(|answer| match answer {
+        inspected.get().filter(|answer| match answer {
             Ok(key) => key
                 .public_key
                 .split(' ')
                 .nth(1)
                 .is_some_and(|blob| text.with(|t| t.contains(blob))),
-            Err(_) => !inspect.pending().get(),
+            Err(_) => !inspecting.get(),
         })
     };
     let checked = move || preview().and_then(Result::ok);
@@ -123,7 +125,8 @@ pub fn AddKeyDialog(
             });
         }
     };
-    let error = move || add.value().get().and_then(Result::err);
+    let result = add.value();
+    let error = move || result.get().and_then(Result::err);
 
     view! {
         <Modal title="Add Existing Key" on_dismiss=cancel>

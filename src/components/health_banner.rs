@@ -9,7 +9,8 @@ use crate::model::{Fix, Problem};
 pub fn HealthBanner(problems: Vec<Problem>, fix: ServerAction<FixPermissions>) -> impl IntoView {
     let hydrated = use_hydrated();
     let pending = fix.pending();
-    let error = move || fix.value().get().and_then(Result::err);
+    let result = fix.value();
+    let error = move || result.get().and_then(Result::err);
     (!problems.is_empty()).then(|| view! {
         <div class="warning health" role="alert">
             <strong>"sshd will not use the keys in this file until this is fixed:"</strong>

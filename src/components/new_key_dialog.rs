@@ -29,7 +29,8 @@ pub fn NewKeyDialog(
     let settings = KeySettings::from_draft(&draft);
     let mismatch = move || passphrase.with(|p| confirm.with(|c| p != c));
     let blocked = move || mismatch() || settings.label_problem().is_some();
-    let error = move || generate.value().get().and_then(Result::err);
+    let result = generate.value();
+    let error = move || result.get().and_then(Result::err);
     let cancel = Callback::new(move |()| {
         if !pending.get_untracked() {
             on_cancel.run(());

@@ -13,7 +13,8 @@ pub fn RevokeDialog(
     on_close: Callback<()>,
 ) -> impl IntoView {
     let pending = revoke.pending();
-    let error = move || revoke.value().get().and_then(Result::err);
+    let result = revoke.value();
+    let error = move || result.get().and_then(Result::err);
     let cancel = Callback::new(move |()| {
         if !pending.get_untracked() {
             on_close.run(());

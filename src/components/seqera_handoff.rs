@@ -24,6 +24,9 @@ pub fn SeqeraHandoff(target: SeqeraTarget, private_key: String, encrypted: bool)
     let passphrase = RwSignal::new(String::new());
     let account = ServerAction::<SeqeraAccountOf>::new();
     let add = ServerAction::<SeqeraAddCredentials>::new();
+    // Taken once: every `value()` or `pending()` call makes a new signal.
+    let (account_answer, loading) = (account.value(), account.pending());
+    let (added, adding) = (add.value(), add.pending());
     let name_problem = move || {
         name.with(|n| {
             if n.is_empty() {
@@ -40,7 +43,7 @@ pub fn SeqeraHandoff(target: SeqeraTarget, private_key: String, encrypted: bool)
             }
         })
     };
-    let listed = move || account.value().get().and_then(Result::ok);
+    let listed = move || account_answer.get().and_then(Result::ok);
     let load = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if !token.with(|t| t.trim().is_empty()) {
@@ -50,7 +53,7 @@ pub fn SeqeraHandoff(target: SeqeraTarget, private_key: String, encrypted: bool)
         }
     };
     let send = move |_| {
-        if name_problem().is_some() || add.pending().get_untracked() {
+        if name_problem().is_some() || adding.get_untracked() {
             return;
         }
         add.dispatch(SeqeraAddCredentials {
@@ -73,8 +76,8 @@ pub fn SeqeraHandoff(target: SeqeraTarget, private_key: String, encrypted: bool)
     let cancel = move |_| {
         // Forget the token: it was kept for this dialog only.
         token.set(String::new());
-        account.value().set(None);
-        add.value().set(None);
+        account_answer.set(None);
+        added.set(None);
         open.set(false);
     };
 
@@ -85,7 +88,7 @@ pub fn SeqeraHandoff(target: SeqeraTarget, private_key: String, encrypted: bool)
                 <button type="button" on:click=move |_| open.set(true)>"Add to Seqera Platform"</button>
             </Show>
             <Show when=move || open.get()>
-                {move || match add.value().get() {
+                {move || match added.get() {
                     Some(Ok(created)) => Either::Left(view! {
                         <p class="notice" role="status">
                             "Added to Seqera Platform as credentials " <code>{created.credentials_id}</code> ". "
@@ -102,11 +105,11 @@ pub fn SeqeraHandoff(target: SeqeraTarget, private_key: String, encrypted: bool)
                             <p class="hint" id="seqera-token-hint">
                                 "Make one in Seqera Platform under Your tokens. keyhatch uses it for this only, and keeps it nowhere."
                             </p>
-                            <button type="submit" disabled=move || account.pending().get()>
-                                {move || if account.pending().get() { "Loading…" } else { "Load workspaces" }}
+                            <button type="submit" disabled=loading>
+                                {move || if loading.get() { "Loading…" } else { "Load workspaces" }}
                             </button>
                         </form>
-                        {move || account.value().get().and_then(Result::err).map(|e| view! {
+                        {move || account_answer.get().and_then(Result::err).map(|e| view! {
                             <p class="error" role="alert">{e.to_string()}</p>
                         })}
                         <Show when=move || listed().is_some()>
@@ -131,7 +134,7 @@ pub fn SeqeraHandoff(target: SeqeraTarget, private_key: String, encrypted: bool)
                                     <input id="seqera-passphrase" type="password" autocomplete="off" bind:value=passphrase />
                                 </Show>
                             })}
-                            {move || add.value().get().and_then(Result::err).map(|e| view! {
+                            {move || added.get().and_then(Result::err).map(|e| view! {
                                 <p class="error" role="alert">
                                     <strong>"Nothing was added. "</strong>{e.to_string()}
                                     " The key is still here to copy or download."
@@ -142,8 +145,8 @@ pub fn SeqeraHandoff(target: SeqeraTarget, private_key: String, encrypted: bool)
                             <button type="button" on:click=cancel>"Cancel"</button>
                             <Show when=move || listed().is_some()>
                                 <button type="button" class="primary" on:click=send
-                                    disabled=move || add.pending().get() || name_problem().is_some()>
-                                    {move || if add.pending().get() { "Adding…" } else { "Add credentials" }}
+                                    disabled=move || adding.get() || name_problem().is_some()>
+                                    {move || if adding.get() { "Adding…" } else { "Add credentials" }}
                                 </button>
                             </Show>
                         </div>

@@ -71,15 +71,16 @@ pub fn SshKeysPage() -> impl IntoView {
         ..
     } = state;
     let posted = server::requested(state);
+    // Each action's handles, taken once: every `value()` or `version()` call makes a new signal.
+    let (generated, added, revoked) = (generate.value(), add.value(), revoke.value());
+    let versions = [
+        generate.version(),
+        add.version(),
+        revoke.version(),
+        fix.version(),
+    ];
     // Every finished change refetches the lists, so they are current without a reload.
-    let changes = move || {
-        (
-            generate.version().get(),
-            add.version().get(),
-            revoke.version().get(),
-            fix.version().get(),
-        )
-    };
+    let changes = move || versions.map(|version| version.get());
     let keys = Resource::<_, JsonText>::new_with_options(
         changes,
         move |_| async move {
@@ -109,35 +110,35 @@ pub fn SshKeysPage() -> impl IntoView {
     });
 
     let open_revoke = Callback::new(move |key| {
-        revoke.value().set(None);
+        revoked.set(None);
         revoking.set(Some(key));
     });
     let close_revoke = Callback::new(move |()| revoking.set(None));
     Effect::new(move |_| {
-        if let Some(Ok(())) = revoke.value().get() {
-            revoke.value().set(None);
+        if let Some(Ok(())) = revoked.get() {
+            revoked.set(None);
             revoking.set(None);
         }
     });
 
-    let created = move || generate.value().get().and_then(Result::ok);
+    let created = move || generated.get().and_then(Result::ok);
     let open_new_key = Callback::new(move |()| {
-        generate.value().set(None);
+        generated.set(None);
         open.set(Open::Generate);
     });
     let open_add = Callback::new(move |()| {
-        add.value().set(None);
+        added.set(None);
         open.set(Open::Add);
     });
     let close = Callback::new(move |()| open.set(Open::None));
     // Closing drops the private key from memory: it is never shown again.
     let close_created = Callback::new(move |()| {
-        generate.value().set(None);
+        generated.set(None);
         open.set(Open::None);
     });
     Effect::new(move |_| {
-        if let Some(Ok(key)) = add.value().get() {
-            add.value().set(None);
+        if let Some(Ok(key)) = added.get() {
+            added.set(None);
             notice.set(Some(format!("Key added: {}", key.fingerprint)));
             open.set(Open::None);
         }
@@ -259,6 +260,12 @@ mod server {
             }
         }
         let posted = use_context::<form::Posted>()?;
+        // The outcome's signals, taken here, at set-up: see `SshKeysPage`.
+        let (generated, added, revoked) = (
+            state.generate.value(),
+            state.add.value(),
+            state.revoke.value(),
+        );
         Some(AsyncDerived::new(move || {
             let posted = posted.clone();
             async move {
@@ -275,10 +282,10 @@ mod server {
                 };
                 let fingerprint = posted.fingerprint.clone();
                 match form::perform(posted).await {
-                    Outcome::Generated(key) => state.generate.value().set(Some(Ok(key))),
+                    Outcome::Generated(key) => generated.set(Some(Ok(key))),
                     Outcome::GenerateFailed(e) => {
                         state.draft.set(draft);
-                        state.generate.value().set(Some(Err(e)));
+                        generated.set(Some(Err(e)));
                         state.open.set(Open::Generate);
                     }
                     Outcome::AddChecked(key) => {
@@ -295,7 +302,7 @@ mod server {
                     }
                     Outcome::AddFailed(e) => {
                         state.draft.set(draft);
-                        state.add.value().set(Some(Err(e)));
+                        added.set(Some(Err(e)));
                         state.open.set(Open::Add);
                     }
                     Outcome::Revoked(fingerprint) => {
@@ -304,7 +311,7 @@ mod server {
                             .set(Some(format!("Key revoked: {fingerprint}")));
                     }
                     Outcome::RevokeFailed(e) => {
-                        state.revoke.value().set(Some(Err(e)));
+                        revoked.set(Some(Err(e)));
                         state.revoke_asked.set(Some(fingerprint));
                     }
                 }

@@ -2,6 +2,7 @@
 //! (`ssh-keygen`, a private `sshd`), under crashes and concurrent writers.
 #![cfg(feature = "ssr")]
 
+mod action_handles;
 mod concurrency;
 mod crash;
 mod deploy;
