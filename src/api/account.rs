@@ -1,9 +1,8 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::json::Json;
-
 use crate::error::AppError;
+use crate::json::Json;
 use crate::model::Account;
 
 /// Returns the account the server acts for, for the header. `GET /api/account`.

@@ -1,7 +1,7 @@
-use crate::json::Json;
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::json::Json;
 use crate::model::KeyInfo;
 
 /// Authorizes a public key the person already has, tagged and optioned like a generated one,

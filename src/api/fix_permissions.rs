@@ -1,7 +1,7 @@
-use crate::json::Json;
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::json::Json;
 use crate::model::Fix;
 
 /// Makes one of the permission fixes sshd needs (`~/.ssh` 0700, the file 0600).

@@ -1,7 +1,7 @@
-use crate::json::Json;
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::json::Json;
 use crate::model::{GeneratedKey, Secret};
 
 /// Generates an ed25519 key, authorizes it, and returns its private half, once.

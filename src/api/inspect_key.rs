@@ -1,7 +1,7 @@
-use crate::json::Json;
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::json::Json;
 use crate::model::KeyInfo;
 
 /// Reads a pasted public key without adding it: its type, fingerprint and comment, or why it

@@ -1,9 +1,8 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::json::Json;
-
 use crate::error::AppError;
+use crate::json::Json;
 use crate::model::KeyList;
 
 /// Lists keyhatch's keys in the account's `authorized_keys`, and what would make sshd ignore

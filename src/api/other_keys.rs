@@ -1,9 +1,8 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::json::Json;
-
 use crate::error::AppError;
+use crate::json::Json;
 use crate::model::OtherKeyList;
 
 /// Lists the account's keys that keyhatch did not make, read-only, and how many lines of the

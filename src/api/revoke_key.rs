@@ -1,7 +1,7 @@
-use crate::json::Json;
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::json::Json;
 
 /// Removes the keyhatch key with this fingerprint from `authorized_keys`.
 /// `POST /api/keys/revoke` with `{"fingerprint": "SHA256:…"}`.

@@ -1,7 +1,7 @@
-use crate::json::Json;
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::json::Json;
 use crate::model::{Secret, SeqeraAccount};
 
 /// The Seqera Platform user behind `token`, and their workspaces, asked of Platform by the

@@ -1,7 +1,7 @@
-use crate::json::Json;
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::json::Json;
 use crate::model::{Secret, SeqeraCredentials};
 
 /// Adds a private key to Seqera Platform as SSH credentials, as `tw credentials add ssh` does:
