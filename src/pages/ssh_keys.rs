@@ -1,5 +1,6 @@
 use leptos::either::Either;
 use leptos::prelude::*;
+use leptos::reactive::signal::MappedSignal;
 
 use crate::api::{AddKey, FixPermissions, GenerateKey, RevokeKey, list_keys, other_keys};
 use crate::components::add_key_dialog::AddKeyDialog;
@@ -11,9 +12,10 @@ use crate::components::key_settings::Draft;
 use crate::components::new_key_dialog::NewKeyDialog;
 use crate::components::other_keys::OtherKeys;
 use crate::components::revoke_dialog::RevokeDialog;
+use crate::error::AppError;
 use crate::hydration::use_hydrated;
 use crate::json::JsonText;
-use crate::model::KeyInfo;
+use crate::model::{GeneratedKey, KeyInfo};
 
 /// Which dialog is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,14 +28,17 @@ pub enum Open {
     Add,
 }
 
-/// The page's signals that a form posted without JavaScript sets (server only: in the browser
-/// the actions are only read through the page's own handles).
+/// What a server action last answered, as its `value()` handle. Taken once per action: each
+/// `value()` call makes a new signal under the current owner (`tests/it/action_handles.rs`).
+type Answer<T> = MappedSignal<Option<Result<T, AppError>>>;
+
+/// The page's signals, some of which a form posted without JavaScript sets.
 #[derive(Clone, Copy)]
 #[cfg_attr(not(feature = "ssr"), allow(dead_code))]
 struct PageState {
-    generate: ServerAction<GenerateKey>,
-    add: ServerAction<AddKey>,
-    revoke: ServerAction<RevokeKey>,
+    generated: Answer<GeneratedKey>,
+    added: Answer<KeyInfo>,
+    revoked: Answer<()>,
     open: RwSignal<Open>,
     draft: RwSignal<Draft>,
     revoking: RwSignal<Option<KeyInfo>>,
@@ -55,9 +60,9 @@ pub fn SshKeysPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeKey>::new();
     let fix = ServerAction::<FixPermissions>::new();
     let state = PageState {
-        generate,
-        add,
-        revoke,
+        generated: generate.value(),
+        added: add.value(),
+        revoked: revoke.value(),
         open: RwSignal::new(Open::None),
         draft: RwSignal::new(Draft::default()),
         revoking: RwSignal::new(None),
@@ -65,14 +70,16 @@ pub fn SshKeysPage() -> impl IntoView {
         notice: RwSignal::new(None),
     };
     let PageState {
+        generated,
+        added,
+        revoked,
         open,
         revoking,
         notice,
         ..
     } = state;
     let posted = server::requested(state);
-    // Each action's handles, taken once: every `value()` or `version()` call makes a new signal.
-    let (generated, added, revoked) = (generate.value(), add.value(), revoke.value());
+    // Taken once, like the answers: every `version()` call makes a new signal.
     let versions = [
         generate.version(),
         add.version(),
@@ -260,12 +267,6 @@ mod server {
             }
         }
         let posted = use_context::<form::Posted>()?;
-        // The outcome's signals, taken here, at set-up: see `SshKeysPage`.
-        let (generated, added, revoked) = (
-            state.generate.value(),
-            state.add.value(),
-            state.revoke.value(),
-        );
         Some(AsyncDerived::new(move || {
             let posted = posted.clone();
             async move {
@@ -282,10 +283,10 @@ mod server {
                 };
                 let fingerprint = posted.fingerprint.clone();
                 match form::perform(posted).await {
-                    Outcome::Generated(key) => generated.set(Some(Ok(key))),
+                    Outcome::Generated(key) => state.generated.set(Some(Ok(key))),
                     Outcome::GenerateFailed(e) => {
                         state.draft.set(draft);
-                        generated.set(Some(Err(e)));
+                        state.generated.set(Some(Err(e)));
                         state.open.set(Open::Generate);
                     }
                     Outcome::AddChecked(key) => {
@@ -302,7 +303,7 @@ mod server {
                     }
                     Outcome::AddFailed(e) => {
                         state.draft.set(draft);
-                        added.set(Some(Err(e)));
+                        state.added.set(Some(Err(e)));
                         state.open.set(Open::Add);
                     }
                     Outcome::Revoked(fingerprint) => {
@@ -311,7 +312,7 @@ mod server {
                             .set(Some(format!("Key revoked: {fingerprint}")));
                     }
                     Outcome::RevokeFailed(e) => {
-                        revoked.set(Some(Err(e)));
+                        state.revoked.set(Some(Err(e)));
                         state.revoke_asked.set(Some(fingerprint));
                     }
                 }
