@@ -22,11 +22,11 @@ fn action_handles_are_taken_once_not_at_every_read() {
     let mut found = Vec::new();
     for file in files {
         let text = fs::read_to_string(&file).unwrap();
-        for (number, line) in text.lines().enumerate() {
-            if chains_a_handle(line) {
-                let relative = file.strip_prefix(&src).unwrap().display();
-                found.push(format!("src/{relative}:{}: {}", number + 1, line.trim()));
-            }
+        for at in chained_handles(&text) {
+            let line = text[..at].matches('\n').count() + 1;
+            let relative = file.strip_prefix(&src).unwrap().display();
+            let code = text.lines().nth(line - 1).unwrap_or_default().trim();
+            found.push(format!("src/{relative}:{line}: {code}"));
         }
     }
     assert!(
@@ -36,9 +36,9 @@ fn action_handles_are_taken_once_not_at_every_read() {
     );
 }
 
-/// Whether `line` calls `.value()`, `.pending()` or `.version()` and at once reads or writes
-/// what it returned.
-fn chains_a_handle(line: &str) -> bool {
+/// Where `text` calls `.value()`, `.pending()` or `.version()` and at once reads or writes
+/// what it returned, rustfmt's line breaks in the chain included.
+fn chained_handles(text: &str) -> Vec<usize> {
     const MADE: [&str; 3] = [".value()", ".pending()", ".version()"];
     const USED: [&str; 7] = [
         "get()",
@@ -49,13 +49,24 @@ fn chains_a_handle(line: &str) -> bool {
         "update(",
         "track()",
     ];
-    MADE.iter().any(|made| {
-        line.match_indices(made).any(|(at, _)| {
-            let rest = line[at + made.len()..].trim_start();
-            rest.strip_prefix('.')
-                .is_some_and(|rest| USED.iter().any(|used| rest.starts_with(used)))
+    let mut found: Vec<usize> = MADE
+        .iter()
+        .flat_map(|made| {
+            text.match_indices(made).filter_map(|(at, _)| {
+                let rest = text[at + made.len()..].trim_start();
+                rest.strip_prefix('.')
+                    .is_some_and(|rest| USED.iter().any(|used| rest.starts_with(used)))
+                    .then_some(at)
+            })
         })
-    })
+        .collect();
+    found.sort_unstable();
+    found
+}
+
+/// Whether `code` holds such a call.
+fn chains_a_handle(code: &str) -> bool {
+    !chained_handles(code).is_empty()
 }
 
 #[test]
@@ -64,6 +75,9 @@ fn the_check_sees_a_chained_read_and_passes_a_handle() {
     assert!(chains_a_handle("generate.version().get(),"));
     assert!(chains_a_handle("disabled=move || add.pending().get()"));
     assert!(chains_a_handle("state.add.value().set(None);"));
+    assert!(chains_a_handle(
+        "state\n    .generate\n    .value()\n    .set(Some(Ok(key)));"
+    ));
     assert!(!chains_a_handle("let added = add.value();"));
     assert!(!chains_a_handle(
         "let error = move || added.get().and_then(Result::err);"
