@@ -26,6 +26,8 @@ pub mod limits;
 mod list_keys;
 mod other_keys;
 mod revoke_key;
+#[cfg(feature = "ssr")]
+pub mod sent_forms;
 mod seqera_account;
 mod seqera_credentials;
 #[cfg(feature = "ssr")]

@@ -24,6 +24,7 @@ use leptos_axum::ResponseOptions;
 use crate::api::backend::Backend;
 use crate::api::context::AppState;
 use crate::api::limits::KeysPerHour;
+use crate::api::sent_forms::SentForms;
 use crate::api::slow_pool::SlowPool;
 use crate::app::{InlineStyle, shell};
 use crate::audit::Audit;
@@ -79,6 +80,7 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
         seqera: settings.seqera.clone(),
         slow: SlowPool::for_this_machine()
             .map_err(|e| annotate(e, "cannot start the key-derivation threads"))?,
+        sent_forms: SentForms::default(),
     };
     if settings.site.is_none() && !settings.home.is_dir() {
         eprintln!(

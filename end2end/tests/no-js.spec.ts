@@ -46,3 +46,29 @@ test("the answer with the new key is not stored, runs no code, and says it is sh
   await expect(page).toHaveURL(`${app.base}/ssh-keys?`);
   expect(await page.content()).not.toContain(saved.split("\n")[1]);
 });
+
+test("a Generate form sent again makes no second key, and names the one it made", async ({ page, app }) => {
+  await openSshKeys(page, app);
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  await page.getByRole("button", { name: "Generate Key" }).click();
+  const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+  const fingerprint = (await created.locator("[data-field=fingerprint]").textContent())!;
+
+  // Reloading the answer sends the form again (what a person confirming the browser's question
+  // does, and what a browser does by itself when a connection drops before the answer).
+  const resent = page.waitForRequest((r) => r.method() === "POST");
+  await page.reload();
+  await resent;
+  const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
+  await expect(dialog.getByRole("alert")).toContainText(`this form was sent already: it made the key ${fingerprint}`);
+  await expect(page.getByRole("textbox", { name: "Private key" })).toHaveCount(0);
+  const keys = page.getByRole("list", { name: "SSH keys" }).getByRole("listitem");
+  await expect(keys).toHaveCount(1);
+  expect(readFileSync(app.authorizedKeys, "utf8").trimEnd().split("\n")).toHaveLength(1);
+
+  // The dialog is a new form: pressing Generate Key again is a new key, on purpose.
+  await dialog.getByRole("button", { name: "Generate Key" }).click();
+  await expect(page.getByRole("dialog", { name: "SSH Key Generated" })).toBeVisible();
+  await expect(page.getByRole("dialog", { name: "SSH Key Generated" }).locator("[data-field=fingerprint]")).not.toHaveText(fingerprint);
+  expect(readFileSync(app.authorizedKeys, "utf8").trimEnd().split("\n")).toHaveLength(2);
+});

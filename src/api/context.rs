@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::backend::Backend;
 use super::helper::{Helper, Identity};
 use super::limits::KeysPerHour;
+use super::sent_forms::SentForms;
 use super::slow_pool::SlowPool;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub seqera: Option<Platform>,
     /// Where passphrase keys are derived: low-priority threads of their own.
     pub slow: SlowPool,
+    /// The Generate forms sent without JavaScript, so a resent one makes no second key.
+    pub sent_forms: SentForms,
 }
 
 impl AppState {

@@ -6,12 +6,16 @@ use serde::Deserialize;
 use crate::error::AppError;
 use crate::model::{GeneratedKey, KeyInfo, Secret};
 
+pub use super::sent_forms::new_form_id;
+
 /// A form posted to the page, as `application/x-www-form-urlencoded`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Posted {
     /// `generate`, `add` or `revoke`.
     pub intent: String,
+    /// Generate: the form's one-time id (`sent_forms`), so a resent form makes no second key.
+    pub form_id: String,
     /// Generate: the passphrase, and the same typed again.
     pub passphrase: Secret,
     /// Generate: the passphrase typed again.
@@ -65,6 +69,27 @@ pub enum Outcome {
     RevokeFailed(AppError),
 }
 
+/// A posted form and what became of it: done before the page is rendered, which shows it.
+#[derive(Clone, Debug)]
+pub struct Answered {
+    /// The form, without its passphrases (they were used and are dropped).
+    pub posted: Posted,
+    /// What became of it.
+    pub outcome: Outcome,
+}
+
+impl Answered {
+    /// `posted`'s outcome; the passphrases are dropped here.
+    pub fn new(posted: Posted, outcome: Outcome) -> Self {
+        let posted = Posted {
+            passphrase: Secret::default(),
+            passphrase_confirm: Secret::default(),
+            ..posted
+        };
+        Self { posted, outcome }
+    }
+}
+
 /// Does what `posted` asks, through the server functions (which check, audit and set the
 /// answer's status as for the page's code).
 pub async fn perform(posted: Posted) -> Outcome {
@@ -84,9 +109,23 @@ pub async fn perform(posted: Posted) -> Outcome {
                 Err(e) => return Outcome::GenerateFailed(refuse(e)),
             };
             let passphrase = (!typed.is_empty()).then(|| Secret::new(typed));
+            let state = match super::context::app_state() {
+                Ok(state) => state,
+                Err(e) => return Outcome::GenerateFailed(e),
+            };
+            let (sent, user, id) = (&state.sent_forms, &state.account.user, &posted.form_id);
+            if let Err(e) = sent.claim(user, id) {
+                return Outcome::GenerateFailed(refuse(e));
+            }
             match super::generate_key(passphrase, posted.label(), lifetime).await {
-                Ok(key) => Outcome::Generated(key),
-                Err(e) => Outcome::GenerateFailed(e),
+                Ok(key) => {
+                    sent.made(user, id, &key.info.fingerprint);
+                    Outcome::Generated(key)
+                }
+                Err(e) => {
+                    sent.failed(user, id);
+                    Outcome::GenerateFailed(e)
+                }
             }
         }
         "add" => {

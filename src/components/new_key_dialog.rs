@@ -36,6 +36,13 @@ pub fn NewKeyDialog(
             on_cancel.run(());
         }
     });
+    // Posted without JavaScript, the form carries a one-time id, so that sending it again (a
+    // reload, a browser's retry) makes no second key (`api::sent_forms`). The page's code
+    // sends no form and needs none.
+    #[cfg(feature = "ssr")]
+    let form_id = Some(crate::api::form::new_form_id());
+    #[cfg(not(feature = "ssr"))]
+    let form_id: Option<String> = None;
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if pending.get_untracked() || blocked() {
@@ -53,6 +60,7 @@ pub fn NewKeyDialog(
         <Modal title="Generate SSH Key" on_dismiss=cancel>
             <form method="post" action=SSH_KEYS_PATH on:submit=submit>
                 <input type="hidden" name="intent" value="generate" />
+                {form_id.map(|id| view! { <input type="hidden" name="form_id" value=id /> })}
                 <p>
                     "This creates a new ed25519 key pair and adds its public key to your "
                     <code>"~/.ssh/authorized_keys"</code> " file."

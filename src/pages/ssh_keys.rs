@@ -78,7 +78,7 @@ pub fn SshKeysPage() -> impl IntoView {
         notice,
         ..
     } = state;
-    let posted = server::requested(state);
+    server::requested(state);
     // Taken once, like the answers: every `version()` call makes a new signal.
     let versions = [
         generate.version(),
@@ -91,21 +91,13 @@ pub fn SshKeysPage() -> impl IntoView {
     let keys = Resource::<_, JsonText>::new_with_options(
         changes,
         move |_| async move {
-            server::settled(posted).await;
             let list = list_keys().await;
             server::find_revoked(state, &list);
             list
         },
         false,
     );
-    let others = Resource::<_, JsonText>::new_with_options(
-        changes,
-        move |_| async move {
-            server::settled(posted).await;
-            other_keys().await
-        },
-        false,
-    );
+    let others = Resource::<_, JsonText>::new_with_options(changes, move |_| other_keys(), false);
     let present = Signal::derive(move || {
         let ours = keys.get().and_then(Result::ok).map(|l| l.keys);
         let theirs = others.get().and_then(Result::ok).map(|l| l.keys);
@@ -240,19 +232,14 @@ mod server {
     use crate::error::AppError;
     use crate::model::KeyList;
 
-    /// A posted form's outcome, once known (server only).
+    /// Opens the dialog the query asks for, and shows what a posted form did (done before the
+    /// render, `server::page::submit_form`): set here, before anything renders, so no render
+    /// reads these signals while they are written.
     #[cfg(feature = "ssr")]
-    pub type Posted = Option<leptos::prelude::AsyncDerived<()>>;
-    /// In the browser nothing is posted.
-    #[cfg(not(feature = "ssr"))]
-    pub type Posted = Option<()>;
-
-    /// Opens the dialog the query asks for, and starts doing what a posted form asks.
-    #[cfg(feature = "ssr")]
-    pub fn requested(state: PageState) -> Posted {
+    pub fn requested(state: PageState) {
         use leptos::prelude::*;
 
-        use super::Open;
+        use super::{Draft, Open};
         use crate::api::form::{self, Outcome};
 
         if let Some(parts) = use_context::<axum::http::request::Parts>() {
@@ -266,75 +253,59 @@ mod server {
                 }
             }
         }
-        let posted = use_context::<form::Posted>()?;
-        Some(AsyncDerived::new(move || {
-            let posted = posted.clone();
-            async move {
-                let draft = crate::components::key_settings::Draft {
-                    label: posted.label.clone(),
-                    lifetime: posted.lifetime().ok().flatten(),
-                    // A private key pasted by mistake is not shown again.
-                    public_key: if crate::model::looks_private(&posted.public_key) {
-                        String::new()
-                    } else {
-                        posted.public_key.clone()
-                    },
-                    checked: None,
-                };
-                let fingerprint = posted.fingerprint.clone();
-                match form::perform(posted).await {
-                    Outcome::Generated(key) => state.generated.set(Some(Ok(key))),
-                    Outcome::GenerateFailed(e) => {
-                        state.draft.set(draft);
-                        state.generated.set(Some(Err(e)));
-                        state.open.set(Open::Generate);
-                    }
-                    Outcome::AddChecked(key) => {
-                        state.draft.set(crate::components::key_settings::Draft {
-                            checked: Some(key),
-                            ..draft
-                        });
-                        state.open.set(Open::Add);
-                    }
-                    Outcome::Added(key) => {
-                        state
-                            .notice
-                            .set(Some(format!("Key added: {}", key.fingerprint)));
-                    }
-                    Outcome::AddFailed(e) => {
-                        state.draft.set(draft);
-                        state.added.set(Some(Err(e)));
-                        state.open.set(Open::Add);
-                    }
-                    Outcome::Revoked(fingerprint) => {
-                        state
-                            .notice
-                            .set(Some(format!("Key revoked: {fingerprint}")));
-                    }
-                    Outcome::RevokeFailed(e) => {
-                        state.revoked.set(Some(Err(e)));
-                        state.revoke_asked.set(Some(fingerprint));
-                    }
-                }
+        let Some(form::Answered { posted, outcome }) = use_context::<form::Answered>() else {
+            return;
+        };
+        let draft = Draft {
+            label: posted.label.clone(),
+            lifetime: posted.lifetime().ok().flatten(),
+            // A private key pasted by mistake is not shown again.
+            public_key: if crate::model::looks_private(&posted.public_key) {
+                String::new()
+            } else {
+                posted.public_key
+            },
+            checked: None,
+        };
+        match outcome {
+            Outcome::Generated(key) => state.generated.set(Some(Ok(key))),
+            Outcome::GenerateFailed(e) => {
+                state.draft.set(draft);
+                state.generated.set(Some(Err(e)));
+                state.open.set(Open::Generate);
             }
-        }))
+            Outcome::AddChecked(key) => {
+                state.draft.set(Draft {
+                    checked: Some(key),
+                    ..draft
+                });
+                state.open.set(Open::Add);
+            }
+            Outcome::Added(key) => {
+                state
+                    .notice
+                    .set(Some(format!("Key added: {}", key.fingerprint)));
+            }
+            Outcome::AddFailed(e) => {
+                state.draft.set(draft);
+                state.added.set(Some(Err(e)));
+                state.open.set(Open::Add);
+            }
+            Outcome::Revoked(fingerprint) => {
+                state
+                    .notice
+                    .set(Some(format!("Key revoked: {fingerprint}")));
+            }
+            Outcome::RevokeFailed(e) => {
+                state.revoked.set(Some(Err(e)));
+                state.revoke_asked.set(Some(posted.fingerprint));
+            }
+        }
     }
 
     /// In the browser no dialog is asked for by the query.
     #[cfg(not(feature = "ssr"))]
-    pub fn requested(_state: PageState) -> Posted {
-        None
-    }
-
-    /// Waits for a posted form's outcome, so the lists show what it changed.
-    pub async fn settled(posted: Posted) {
-        #[cfg(feature = "ssr")]
-        if let Some(outcome) = posted {
-            outcome.await;
-        }
-        #[cfg(not(feature = "ssr"))]
-        let _ = posted;
-    }
+    pub fn requested(_state: PageState) {}
 
     /// Opens the Revoke dialog for the key the query (or a failed revoke) named, once listed.
     pub fn find_revoked(state: PageState, list: &Result<KeyList, AppError>) {

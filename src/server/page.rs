@@ -3,14 +3,18 @@
 
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use leptos::prelude::{LeptosOptions, provide_context};
+use leptos::prelude::{LeptosOptions, Owner, provide_context, use_context};
+use leptos::reactive::computed::ScopedFuture;
+use leptos_axum::ResponseOptions;
 use rand::RngCore;
 use rand::rngs::OsRng;
+use std::sync::PoisonError;
 
 use super::guard::csp;
-use crate::api::form::Posted;
+use crate::api::form::{self, Answered, Posted};
 use crate::app::shell;
 
 /// A small self-contained HTML page: `title`, then `body` (already HTML), styled by an inline
@@ -89,13 +93,47 @@ where
             );
         }
     };
+    let (answered, status) = perform(&parts, &context, posted).await;
     let request = Request::from_parts(parts, Body::empty());
     let render = leptos_axum::render_app_async_with_context(
         move || {
             context();
-            provide_context(posted.clone());
+            if let (Some(status), Some(response)) = (status, use_context::<ResponseOptions>()) {
+                response.set_status(status);
+            }
+            provide_context(answered.clone());
         },
         move || shell(options.clone()),
     );
     render(request).await
+}
+
+/// Does what `posted` asks, before and apart from the page's render, with what server functions
+/// need (the request, the person's state) in context: the page then only shows the outcome,
+/// read once as it is set up. Writing it into the page's signals while the page renders raced
+/// the render's own reads of them on other threads, and a refused write (reactive_graph's
+/// mapped signals give up when a reader holds the value) lost a new key's only showing.
+/// Returns the outcome and the status the server functions set, if any.
+async fn perform<C: Fn()>(
+    parts: &Parts,
+    context: &C,
+    posted: Posted,
+) -> (Answered, Option<StatusCode>) {
+    let owner = Owner::new();
+    let response = ResponseOptions::default();
+    owner.with(|| {
+        provide_context(parts.clone());
+        provide_context(response.clone());
+        context();
+    });
+    let outcome = owner
+        .with(|| ScopedFuture::new_untracked(form::perform(posted.clone())))
+        .await;
+    owner.cleanup();
+    let status = response
+        .0
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .status;
+    (Answered::new(posted, outcome), status)
 }

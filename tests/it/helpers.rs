@@ -260,6 +260,19 @@ impl SiteStack {
             .unwrap();
         reply(response)
     }
+
+    /// POSTs a form to `path` through nginx as `who`, as a browser on the page sends it.
+    pub fn post_form(&self, who: &str, path: &str, body: &str) -> Reply {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", self.basic(who))
+            .header("Sec-Fetch-Site", "same-origin")
+            .content_type("application/x-www-form-urlencoded")
+            .send(body)
+            .unwrap();
+        reply(response)
+    }
 }
 
 impl Drop for SiteStack {

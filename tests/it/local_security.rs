@@ -533,7 +533,8 @@ fn the_page_takes_its_forms_only_from_its_own_page() {
     let home = tempfile::tempdir().unwrap();
     let app = spawn_app(home.path());
     let bearer = format!("Bearer {TOKEN}");
-    let form = "intent=generate&label=form&passphrase=&passphrase_confirm=&expires_in_days=";
+    let form = "intent=generate&form_id=0123456789abcdef0123456789abcdef&label=form&passphrase=\
+                &passphrase_confirm=&expires_in_days=";
     let post = |extra: &[(&str, &str)], content_type: &str| {
         let mut headers = vec![
             ("Authorization", bearer.as_str()),
@@ -588,4 +589,75 @@ fn the_page_takes_its_forms_only_from_its_own_page() {
     let file = fs::read_to_string(app.authorized_keys()).unwrap();
     assert_eq!(file.lines().count(), 1);
     assert!(file.trim_end().ends_with(" fileglancer form"), "{file}");
+}
+
+/// The `form_id` of the Generate form in `page`.
+fn form_id(page: &str) -> &str {
+    let at = page.find(r#"name="form_id" value=""#).expect("a form id") + 22;
+    &page[at..at + 32]
+}
+
+#[test]
+fn a_generate_form_sent_again_makes_no_second_key() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let bearer = format!("Bearer {TOKEN}");
+    let headers = [
+        ("Authorization", bearer.as_str()),
+        ("Sec-Fetch-Site", "same-origin"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let dialog = app.get("/ssh-keys?dialog=generate", &headers[..1]);
+    let id = form_id(&dialog.body).to_owned();
+    let form = format!("intent=generate&form_id={id}&label=&passphrase=&passphrase_confirm=");
+
+    let first = app.post("/ssh-keys", &form, &headers);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(first.body.contains("BEGIN OPENSSH PRIVATE KEY"));
+    let file = fs::read_to_string(app.authorized_keys()).unwrap();
+    assert_eq!(file.lines().count(), 1);
+    let listed = app.get("/api/keys/list", &headers[..1]).json();
+    let fingerprint = listed["keys"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The same form again (a reload of the answer, a browser's own retry): refused, naming the
+    // key it made; the file and the key shown once are as they were.
+    let again = app.post("/ssh-keys", &form, &headers);
+    // Checked first, and without printing the answer: a failure must not print a key.
+    assert!(
+        !again.body.contains("PRIVATE KEY"),
+        "a resent form made and showed another key (status {})",
+        again.status
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        again.body.contains("this form was sent already"),
+        "{}",
+        again.body
+    );
+    assert!(again.body.contains(&fingerprint), "{}", again.body);
+    assert_eq!(fs::read_to_string(app.authorized_keys()).unwrap(), file);
+    // The answer opens the dialog again with a new form, which makes a new key.
+    let next = form_id(&again.body);
+    assert_ne!(next, id);
+    let form = format!("intent=generate&form_id={next}&passphrase=&passphrase_confirm=");
+    assert_eq!(app.post("/ssh-keys", &form, &headers).status, 200);
+    let file = fs::read_to_string(app.authorized_keys()).unwrap();
+    assert_eq!(file.lines().count(), 2);
+
+    // A form with no id (a page from before, or made by hand) makes nothing, and says so.
+    let bare = app.post(
+        "/ssh-keys",
+        "intent=generate&passphrase=&passphrase_confirm=",
+        &headers,
+    );
+    assert_eq!(bare.status, 400, "{}", bare.body);
+    assert!(
+        bare.body.contains("this form is from an older page"),
+        "{}",
+        bare.body
+    );
+    assert_eq!(fs::read_to_string(app.authorized_keys()).unwrap(), file);
 }

@@ -342,3 +342,40 @@ fn the_server_keeps_only_the_capabilities_starting_helpers_needs() {
     assert_eq!(caps("CapInh:"), 0);
     assert_eq!(caps("CapAmb:"), 0);
 }
+
+#[test]
+fn a_form_posted_without_javascript_makes_one_key_in_the_senders_home() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name, &bob.name], &[]);
+    let page = stack.get(&alice.name, "/ssh-keys?dialog=generate").body;
+    let at = page.find(r#"name="form_id" value=""#).expect("a form id") + 22;
+    let form = format!(
+        "intent=generate&form_id={}&label=form&passphrase=&passphrase_confirm=",
+        &page[at..at + 32]
+    );
+
+    let answer = stack.post_form(&alice.name, "/ssh-keys", &form);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("BEGIN OPENSSH PRIVATE KEY"));
+    let file = alice.home().join(".ssh/authorized_keys");
+    assert_eq!(mode_and_owner(&file), (0o600, alice.uid));
+    let written = fs::read_to_string(&file).unwrap();
+    assert!(written.ends_with(" fileglancer form\n"), "{written}");
+
+    // Sent again: refused, nothing written.
+    let again = stack.post_form(&alice.name, "/ssh-keys", &form);
+    assert!(
+        !again.body.contains("PRIVATE KEY"),
+        "status {}",
+        again.status
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(fs::read_to_string(&file).unwrap(), written);
+    // The same form sent by bob is bob's own first (ids are per person), into his home only.
+    let bobs = stack.post_form(&bob.name, "/ssh-keys", &form);
+    assert_eq!(bobs.status, 200, "{}", bobs.body);
+    let bob_file = bob.home().join(".ssh/authorized_keys");
+    assert_eq!(mode_and_owner(&bob_file), (0o600, bob.uid));
+    assert_eq!(fs::read_to_string(&file).unwrap(), written);
+}
