@@ -51,6 +51,11 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "Rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
+# The standard library's source: the browser bundle builds its own, smaller (scripts/env.sh).
+if ! rustup component list --installed | grep -q '^rust-src'; then
+  step "Rust component rust-src"
+  rustup component add rust-src
+fi
 
 installed() { cargo install --list | grep -q "^$1 v$2:"; }
 if ! installed wasm-bindgen-cli "$WASM_BINDGEN_VERSION"; then

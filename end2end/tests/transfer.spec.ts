@@ -10,7 +10,7 @@ import { REPO, expect, openSshKeys, test } from "./app";
 // Everything the first visit receives, in kB (1,000 bytes): 238 kB measured (brotli), so
 // growth of more than 10 kB fails here. Issue 13's target is 180 kB; the line comes down as the
 // bundle does (README, Performance).
-const BUDGET_KB = Number(process.env.KEYHATCH_SIZE_BUDGET_KB ?? 248);
+const BUDGET_KB = Number(process.env.KEYHATCH_SIZE_BUDGET_KB ?? 226);
 
 type Received = { url: string; transferSize: number; encodedBodySize: number; decodedBodySize: number };
 
