@@ -119,7 +119,8 @@ async fn perform<C: Fn()>(
     context: &C,
     posted: Posted,
 ) -> (Answered, Option<StatusCode>) {
-    let owner = Owner::new();
+    // A root: never the child of whatever owner this worker thread last ran.
+    let owner = Owner::new_root(None);
     let response = ResponseOptions::default();
     owner.with(|| {
         provide_context(parts.clone());
