@@ -284,6 +284,12 @@ impl Drop for SiteStack {
     }
 }
 
+/// The one-time id of the Generate form in `page`, a page rendered with that dialog open.
+pub fn form_id(page: &str) -> &str {
+    let at = page.find(r#"name="form_id" value=""#).expect("a form id") + 22;
+    &page[at..at + 32]
+}
+
 pub fn wait_for(ready: impl Fn() -> bool, what: &str) {
     let started = Instant::now();
     while !ready() {

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{self, Account, TOKEN, spawn_app, spawn_app_in, spawn_app_with};
+use crate::helpers::{self, Account, TOKEN, form_id, spawn_app, spawn_app_in, spawn_app_with};
 
 /// The session cookie a login link sets, as `name=value`.
 fn log_in(app: &helpers::App) -> String {
@@ -589,12 +589,6 @@ fn the_page_takes_its_forms_only_from_its_own_page() {
     let file = fs::read_to_string(app.authorized_keys()).unwrap();
     assert_eq!(file.lines().count(), 1);
     assert!(file.trim_end().ends_with(" fileglancer form"), "{file}");
-}
-
-/// The `form_id` of the Generate form in `page`.
-fn form_id(page: &str) -> &str {
-    let at = page.find(r#"name="form_id" value=""#).expect("a form id") + 22;
-    &page[at..at + 32]
 }
 
 #[test]

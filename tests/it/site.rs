@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::helpers::{Account, SiteStack, free_port, wait_for};
+use crate::helpers::{Account, SiteStack, form_id, free_port, wait_for};
 use crate::sshd_login::{Sshd, test_dir, write_private};
 
 fn mode_and_owner(path: &Path) -> (u32, u32) {
@@ -349,10 +349,9 @@ fn a_form_posted_without_javascript_makes_one_key_in_the_senders_home() {
     let bob = Account::create_person();
     let stack = SiteStack::start(&[&alice.name, &bob.name], &[]);
     let page = stack.get(&alice.name, "/ssh-keys?dialog=generate").body;
-    let at = page.find(r#"name="form_id" value=""#).expect("a form id") + 22;
     let form = format!(
         "intent=generate&form_id={}&label=form&passphrase=&passphrase_confirm=",
-        &page[at..at + 32]
+        form_id(&page)
     );
 
     let answer = stack.post_form(&alice.name, "/ssh-keys", &form);
