@@ -23,15 +23,16 @@ step "clippy (server)"
 cargo clippy --all-targets --features ssr -- -D warnings
 step "clippy (browser)"
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
-step "cargo test"
-cargo test --features ssr
-# The browser bundle is built as shipped (release, wasm-opt). The server Playwright drives is the
-# tests' own debug build with that bundle embedded, as `make install` embeds it: compiling every
-# server dependency a third time, optimised, would double a fresh checkout's run for no check.
+# The browser bundle is built as shipped (release, wasm-opt). The server the tests and Playwright
+# drive is the tests' own debug build with that bundle embedded, as `make install` embeds it:
+# compiling every server dependency a third time, optimised, would double a fresh checkout's run
+# for no check. Built once: the bundle first, then `cargo test` builds the server with it.
 step "browser bundle (release)"
 build_bundle --frontend-only
-step "server with the bundle embedded, as make install makes it"
-KEYHATCH_EMBED_SITE="$PWD/target/site" cargo build --features ssr --bin keyhatch
+export KEYHATCH_EMBED_SITE="$PWD/target/site"
+step "cargo test (the server with the bundle embedded, as make install makes it)"
+cargo test --features ssr
+cargo build --features ssr --bin keyhatch
 step "Playwright (Chromium)"
 (cd end2end && npx playwright test)
 step "no secret in the output or in files left in /tmp"
