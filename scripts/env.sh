@@ -10,7 +10,7 @@ export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # The bundle is built with its own standard library, cut for size (-Zbuild-std, through
 # RUSTC_BOOTSTRAP on this pinned stable toolchain, as the Leptos book does with nightly): a
 # panic stops the page's code at once, without formatting a message or its location, and
-# `{:?}` prints nothing; 21.5 KB less brotli, 27.6 KB less gzip (README, Performance). A debug
+# `{:?}` prints nothing; 21 KB less brotli, 28 KB less gzip (README, Performance). A debug
 # bundle (`cargo leptos build`) keeps panic messages in the browser's console.
 BUNDLE_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
 build_bundle() {
