@@ -284,6 +284,20 @@ impl Drop for SiteStack {
     }
 }
 
+/// The fingerprint of the private key `page` shows in its "Private key" text area (the answer to
+/// a Generate form), or `None` when it shows none. The key itself is never printed.
+pub fn shown_key_fingerprint(page: &str) -> Option<String> {
+    let area = page.find(r#"aria-label="Private key""#)?;
+    let start = area + page[area..].find('>')? + 1;
+    let end = start + page[start..].find("</textarea>")?;
+    let key = ssh_key::PrivateKey::from_openssh(&page[start..end]).expect("an OpenSSH key");
+    Some(
+        key.public_key()
+            .fingerprint(ssh_key::HashAlg::Sha256)
+            .to_string(),
+    )
+}
+
 /// The one-time id of the Generate form in `page`, a page rendered with that dialog open.
 pub fn form_id(page: &str) -> &str {
     let at = page.find(r#"name="form_id" value=""#).expect("a form id") + 22;

@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::helpers::{Account, SiteStack, form_id, free_port, wait_for};
+use crate::helpers::{Account, SiteStack, form_id, free_port, shown_key_fingerprint, wait_for};
 use crate::sshd_login::{Sshd, test_dir, write_private};
 
 fn mode_and_owner(path: &Path) -> (u32, u32) {
@@ -354,19 +354,26 @@ fn a_form_posted_without_javascript_makes_one_key_in_the_senders_home() {
         form_id(&page)
     );
 
+    // The answer shows, once, the private half of the key now in the sender's own file.
+    let shows_own_key = |who: &Account, answer: &str| {
+        let listed = stack.get(&who.name, "/api/keys/list").json();
+        let fingerprint = listed["keys"][0]["fingerprint"].as_str().map(str::to_owned);
+        assert_eq!(shown_key_fingerprint(answer), fingerprint);
+    };
     let answer = stack.post_form(&alice.name, "/ssh-keys", &form);
     assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(answer.body.contains("BEGIN OPENSSH PRIVATE KEY"));
     let file = alice.home().join(".ssh/authorized_keys");
     assert_eq!(mode_and_owner(&file), (0o600, alice.uid));
     let written = fs::read_to_string(&file).unwrap();
     assert!(written.ends_with(" fileglancer form\n"), "{written}");
+    shows_own_key(&alice, &answer.body);
 
-    // Sent again: refused, nothing written.
+    // Sent again: refused (checked without printing the answer), nothing written.
     let again = stack.post_form(&alice.name, "/ssh-keys", &form);
-    assert!(
-        !again.body.contains("PRIVATE KEY"),
-        "status {}",
+    let shown = shown_key_fingerprint(&again.body);
+    assert_eq!(
+        shown, None,
+        "a resent form showed a key (status {})",
         again.status
     );
     assert_eq!(again.status, 409, "{}", again.body);
@@ -376,5 +383,6 @@ fn a_form_posted_without_javascript_makes_one_key_in_the_senders_home() {
     assert_eq!(bobs.status, 200, "{}", bobs.body);
     let bob_file = bob.home().join(".ssh/authorized_keys");
     assert_eq!(mode_and_owner(&bob_file), (0o600, bob.uid));
+    shows_own_key(&bob, &bobs.body);
     assert_eq!(fs::read_to_string(&file).unwrap(), written);
 }
