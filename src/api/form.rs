@@ -78,21 +78,21 @@ pub struct Answered {
     pub outcome: Outcome,
 }
 
-impl Answered {
-    /// `posted`'s outcome; the passphrases are dropped here.
-    pub fn new(posted: Posted, outcome: Outcome) -> Self {
-        let posted = Posted {
-            passphrase: Secret::default(),
-            passphrase_confirm: Secret::default(),
-            ..posted
-        };
-        Self { posted, outcome }
-    }
+/// Does what `posted` asks, and pairs the form (its passphrases dropped once used) with the
+/// outcome.
+pub async fn answer(posted: Posted) -> Answered {
+    let outcome = perform(&posted).await;
+    let posted = Posted {
+        passphrase: Secret::default(),
+        passphrase_confirm: Secret::default(),
+        ..posted
+    };
+    Answered { posted, outcome }
 }
 
 /// Does what `posted` asks, through the server functions (which check, audit and set the
 /// answer's status as for the page's code).
-pub async fn perform(posted: Posted) -> Outcome {
+async fn perform(posted: &Posted) -> Outcome {
     match posted.intent.as_str() {
         "generate" => {
             let (typed, again) = (
@@ -142,13 +142,13 @@ pub async fn perform(posted: Posted) -> Outcome {
                 return Outcome::AddChecked(inspected);
             }
             let label = posted.label();
-            match super::add_key(posted.public_key, label, lifetime).await {
+            match super::add_key(posted.public_key.clone(), label, lifetime).await {
                 Ok(key) => Outcome::Added(key),
                 Err(e) => Outcome::AddFailed(e),
             }
         }
         "revoke" => match super::revoke_key(posted.fingerprint.clone()).await {
-            Ok(()) => Outcome::Revoked(posted.fingerprint),
+            Ok(()) => Outcome::Revoked(posted.fingerprint.clone()),
             Err(e) => Outcome::RevokeFailed(e),
         },
         other => Outcome::GenerateFailed(refuse(AppError::Invalid(format!(

@@ -127,8 +127,8 @@ async fn perform<C: Fn()>(
         provide_context(response.clone());
         context();
     });
-    let outcome = owner
-        .with(|| ScopedFuture::new_untracked(form::perform(posted.clone())))
+    let answered = owner
+        .with(|| ScopedFuture::new_untracked(form::answer(posted)))
         .await;
     owner.cleanup();
     let status = response
@@ -136,5 +136,5 @@ async fn perform<C: Fn()>(
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .status;
-    (Answered::new(posted, outcome), status)
+    (answered, status)
 }
