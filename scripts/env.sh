@@ -12,14 +12,17 @@ export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # panic stops the page's code at once, without formatting a message or its location, and
 # `{:?}` prints nothing; 21 KB less brotli, 28 KB less gzip (README, Performance). A debug
 # bundle (`cargo leptos build`) keeps panic messages in the browser's console.
+#
+# `--split` moves the dialogs' code into a module of its own, split_dialogs.wasm, fetched when a
+# dialog is about to open (src/components/dialogs.rs), with its loader __wasm_split.*.js.
 BUNDLE_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
 build_bundle() {
   RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$BUNDLE_RUSTFLAGS" \
-    cargo leptos build --release --precompress --frontend-only \
+    cargo leptos build --release --precompress --frontend-only --split \
     --lib-cargo-args=-Zbuild-std=std,panic_abort --lib-cargo-args=-Zbuild-std-features=optimize_for_size
   [ "${1:-}" = --frontend-only ] || cargo leptos build --release --server-only
   local file
-  for file in target/site/pkg/keyhatch.wasm target/site/pkg/keyhatch.js target/site/pkg/keyhatch.css; do
+  for file in target/site/pkg/*.wasm target/site/pkg/*.js target/site/pkg/keyhatch.css; do
     gzip -9 -n -c "$file" > "$file.gz"
   done
 }

@@ -30,7 +30,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <title>{title}</title>
                 <Stylesheet />
-                {Page::hydrates().then(|| view! { <HydrationScripts options /> })}
+                {Page::hydrates().then(|| view! { <HydrationScripts options /> <SplitLoaderPreload /> })}
             </head>
             <body>
                 <App />
@@ -43,6 +43,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// for no second request (it is a few kilobytes, and the page is the only one).
 #[derive(Clone, Debug)]
 pub struct InlineStyle(pub std::sync::Arc<str>);
+
+/// The URL of the loader of the dialogs' module (`components::dialogs`), when the bundle is
+/// split. The page's JS imports it, so it is fetched beside that JS rather than after it.
+#[derive(Clone, Debug)]
+pub struct SplitLoader(pub std::sync::Arc<str>);
+
+/// A `modulepreload` of the dialogs' module's loader, when there is one.
+#[component]
+fn SplitLoaderPreload() -> impl IntoView {
+    use_context::<SplitLoader>()
+        .map(|loader| view! { <link rel="modulepreload" href=loader.0.to_string() /> })
+}
 
 /// The stylesheet: inline, under the render's nonce, or else linked.
 #[component]

@@ -4,6 +4,7 @@ pub mod add_key_dialog;
 pub mod copy_button;
 pub mod copy_public_key;
 pub mod dialog_button;
+pub mod dialogs;
 pub mod expiry_badge;
 pub mod header;
 pub mod health_banner;

@@ -26,7 +26,7 @@ use crate::api::context::AppState;
 use crate::api::limits::KeysPerHour;
 use crate::api::sent_forms::SentForms;
 use crate::api::slow_pool::SlowPool;
-use crate::app::{InlineStyle, shell};
+use crate::app::{InlineStyle, SplitLoader, shell};
 use crate::audit::Audit;
 use crate::paths::SSH_KEYS_PATH;
 use crate::ssh::AuthorizedKeys;
@@ -306,13 +306,17 @@ pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard
         );
         assets::Bundle::default()
     });
-    if let Some(name) = bundle.output_name() {
-        options.output_name = name.into();
+    if let Some(dir) = bundle.pkg_dir() {
+        options.site_pkg_dir = dir.into();
     }
     let stylesheet = bundle.stylesheet().map(InlineStyle);
+    let split_loader = bundle.split_loader().map(|url| SplitLoader(url.into()));
     let context = move || {
         if let Some(style) = &stylesheet {
             provide_context(style.clone());
+        }
+        if let Some(loader) = &split_loader {
+            provide_context(loader.clone());
         }
         // In site mode the request names its person; their state works through their helper.
         let person =

@@ -77,6 +77,50 @@ test("generate without a passphrase, keep the key, close, and see it listed and 
   expect(await page.content()).not.toContain("PRIVATE KEY");
 });
 
+test.describe("the dialogs' code, fetched when a dialog is about to open", () => {
+  // The refused fetch: Chromium's own line, and the loader's report of it.
+  test.use({ allowConsoleErrors: ["net::ERR_FAILED", "Failed to fetch"] });
+
+  test("says it is opening, or that it could not load, and a key is made once it is back", async ({
+    page,
+    app,
+    consoleErrors,
+    js,
+  }) => {
+    test.skip(!js, "without JavaScript the server renders each dialog");
+    const MODULE = "**/split_dialogs.wasm";
+    await openSshKeys(page, app);
+    await page.route(MODULE, (route) => route.abort("failed"));
+    await page.getByRole("button", { name: "+ New Key" }).click();
+    const failed = page.getByRole("alert").filter({ hasText: "could not be loaded" });
+    await expect(failed).toHaveText(/This dialog could not be loaded\. Check your connection, then try again\./);
+    await expect(page.getByRole("dialog")).toHaveCount(0);
+    await failed.getByRole("button", { name: "Close" }).click();
+    await expect(failed).toBeHidden();
+
+    // Slow, then back: "Opening…" until it arrives, then the dialog, which makes a key.
+    await page.unroute(MODULE);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(MODULE, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.getByRole("button", { name: "+ New Key" }).click();
+    await expect(page.getByRole("status").filter({ hasText: "Opening…" })).toBeVisible();
+    release();
+    const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
+    await expect(dialog.getByLabel("Passphrase (optional)")).toBeFocused();
+    await expect(page.getByText("Opening…")).toHaveCount(0);
+    await dialog.getByRole("button", { name: "Generate Key" }).click();
+    const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+    await expect(created.locator("[data-field=type]")).toHaveText("ssh-ed25519");
+    const fingerprint = (await created.locator("[data-field=fingerprint]").textContent())!;
+    expect(fingerprintOf(await keepPrivateKey(page, created, js))).toBe(fingerprint);
+    expect(readFileSync(app.authorizedKeys, "utf8").match(/fileglancer$/gm)).toHaveLength(1);
+  });
+});
+
 test("a passphrase must be typed twice alike, and encrypts the key", async ({ page, app, consoleErrors, js }) => {
   await openSshKeys(page, app);
   await page.getByRole("button", { name: "+ New Key" }).click();

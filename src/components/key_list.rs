@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::components::copy_public_key::CopyPublicKey;
 use crate::components::dialog_button::DialogButton;
+use crate::components::dialogs;
 use crate::components::expiry_badge::ExpiryBadge;
 use crate::model::{self, KeyInfo};
 
@@ -57,7 +58,7 @@ pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoV
                                     <CopyPublicKey line=key.public_key.clone() name=copy_name.clone() />
                                 </Show>
                                 <DialogButton label="Revoke" class="revoke" aria_label=label
-                                    query=("revoke", fingerprint)
+                                    query=("revoke", fingerprint) prefetch=dialogs::prefetch
                                     on_click=Callback::new(move |()| on_revoke.run(revoke.clone())) />
                             </span>
                         </li>

@@ -3,15 +3,12 @@ use leptos::prelude::*;
 use leptos::reactive::signal::MappedSignal;
 
 use crate::api::{AddKey, FixPermissions, GenerateKey, RevokeKey, list_keys, other_keys};
-use crate::components::add_key_dialog::AddKeyDialog;
 use crate::components::dialog_button::DialogButton;
+use crate::components::dialogs;
 use crate::components::health_banner::HealthBanner;
-use crate::components::key_created_dialog::KeyCreatedDialog;
 use crate::components::key_list::KeyList;
 use crate::components::key_settings::Draft;
-use crate::components::new_key_dialog::NewKeyDialog;
 use crate::components::other_keys::OtherKeys;
-use crate::components::revoke_dialog::RevokeDialog;
 use crate::error::AppError;
 use crate::hydration::use_hydrated;
 use crate::json::JsonText;
@@ -146,9 +143,9 @@ pub fn SshKeysPage() -> impl IntoView {
     let buttons = move || {
         view! {
             <DialogButton label="+ New Key" class="primary" query=("dialog", "generate".to_owned())
-                on_click=open_new_key />
+                on_click=open_new_key prefetch=dialogs::prefetch />
             <DialogButton label="Add existing key" query=("dialog", "add".to_owned())
-                on_click=open_add />
+                on_click=open_add prefetch=dialogs::prefetch />
         }
     };
 
@@ -200,29 +197,15 @@ pub fn SshKeysPage() -> impl IntoView {
                 keys.track();
             }}
             <Show when=move || open.get() == Open::Generate && created().is_none()>
-                {server_erased(view! { <NewKeyDialog generate on_cancel=close draft=state.draft.get_untracked() /> })}
+                {dialogs::new_key(generate, close, state.draft.get_untracked())}
             </Show>
             <Show when=move || open.get() == Open::Add>
-                {server_erased(view! { <AddKeyDialog add present on_cancel=close draft=state.draft.get_untracked() /> })}
+                {dialogs::add_key(add, present, close, state.draft.get_untracked())}
             </Show>
-            {move || created().map(|key| view! { <KeyCreatedDialog key on_close=close_created /> }).map(server_erased)}
-            {move || revoking.get().map(|key| view! { <RevokeDialog key revoke on_close=close_revoke /> }).map(server_erased)}
+            {move || created().map(|key| dialogs::key_created(key, close_created))}
+            {move || revoking.get().map(|key| dialogs::revoke(key, revoke, close_revoke))}
         </Transition>
     }
-}
-
-/// On the server, `view` with its type erased: the dialogs' nested types would make the
-/// rendering future deeper than a worker thread's stack. In the browser the type is kept, as
-/// erasing costs the bundle more than it saves.
-#[cfg(feature = "ssr")]
-fn server_erased(view: impl IntoView + 'static) -> AnyView {
-    view.into_any()
-}
-
-/// In the browser: `view` as it is.
-#[cfg(not(feature = "ssr"))]
-fn server_erased<V: IntoView>(view: V) -> V {
-    view
 }
 
 /// What the server renders differently: a dialog asked for in the query, a form's outcome.

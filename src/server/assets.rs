@@ -1,7 +1,10 @@
-//! The browser bundle, served from memory: the wasm and its JS at content-hashed URLs that
-//! browsers keep for a year without asking again (`immutable`), every file in the best encoding
-//! the browser accepts (brotli, gzip, or as is), compressed once at build time
-//! (`cargo leptos build --release --precompress` leaves `.br` and `.gz` beside each file).
+//! The browser bundle, served from memory: its files (the wasm, its JS, the dialogs' module and
+//! its loader) in a directory named by a hash of them all, `/pkg/<hash>/`, which browsers keep
+//! for a year without asking again (`immutable`), every file in the best encoding the browser
+//! accepts (brotli, gzip, or as is), compressed once at build time (`cargo leptos build
+//! --release --precompress` leaves `.br` and `.gz` beside each file). One directory for them
+//! all keeps the relative names the files load each other by (`./keyhatch.js`,
+//! `./split_dialogs.wasm`): one module loaded under two names would be two modules.
 //!
 //! The files come from the binary (`make install` and the test build embed them; see
 //! `build.rs`) or, in a plain cargo build, from the site directory beside the executable, read
@@ -29,8 +32,10 @@ const REVALIDATE: &str = "no-cache";
 #[derive(Debug, Default)]
 pub struct Bundle {
     assets: Vec<Asset>,
-    /// `keyhatch.<hash>`: the wasm's and its JS's shared name, hashed over both.
-    output_name: Option<String>,
+    /// `pkg/<hash>`, where the files answer for good: hashed over every file under `/pkg/`.
+    pkg_dir: Option<String>,
+    /// The dialogs' module's loader, which the page's JS imports, when the bundle is split.
+    split_loader: Option<String>,
     /// The stylesheet's text, for the page to inline.
     stylesheet: Option<Arc<str>>,
 }
@@ -40,7 +45,7 @@ pub struct Bundle {
 struct Asset {
     /// Where it always answers (revalidated).
     url: String,
-    /// Where it answers for good, when its name carries its hash.
+    /// Where it answers for good: under the hashed directory, for the bundle's files.
     hashed_url: Option<String>,
     content_type: &'static str,
     /// The strong validator of the uncompressed bytes; each encoding adds a suffix.
@@ -69,8 +74,9 @@ impl Bundle {
     }
 
     /// Groups `files` (URL, bytes) by file, with their `.br` and `.gz` siblings as encodings,
-    /// and names the wasm and its JS by their hash.
-    fn from_files(files: Vec<(String, Bytes)>) -> Self {
+    /// and gives the bundle's files their hashed directory.
+    fn from_files(mut files: Vec<(String, Bytes)>) -> Self {
+        files.sort_by(|a, b| a.0.cmp(&b.0));
         let variant = |url: &str, suffix: &str| {
             files
                 .iter()
@@ -91,18 +97,23 @@ impl Bundle {
             })
             .collect();
         let find = |assets: &[Asset], url: &str| assets.iter().position(|a| a.url == url);
-        let (wasm, js) = (
-            find(&assets, "/pkg/keyhatch.wasm"),
-            find(&assets, "/pkg/keyhatch.js"),
-        );
-        let output_name = wasm.zip(js).map(|(wasm, js)| {
-            let parts = [assets[wasm].identity.as_ref(), assets[js].identity.as_ref()];
-            let name = format!("keyhatch.{}", hex_hash(parts));
-            for (index, extension) in [(wasm, "wasm"), (js, "js")] {
-                assets[index].hashed_url = Some(format!("/pkg/{name}.{extension}"));
+        let built = find(&assets, "/pkg/keyhatch.wasm").is_some()
+            && find(&assets, "/pkg/keyhatch.js").is_some();
+        let pkg_dir = built.then(|| {
+            let bundle = assets.iter().filter(|a| a.url.starts_with("/pkg/"));
+            let parts = bundle.flat_map(|a| [a.url.as_bytes(), a.etag.as_bytes()]);
+            let dir = format!("pkg/{}", hex_hash(parts));
+            for asset in assets.iter_mut() {
+                if let Some(name) = asset.url.strip_prefix("/pkg/") {
+                    asset.hashed_url = Some(format!("/{dir}/{name}"));
+                }
             }
-            name
+            dir
         });
+        let split_loader = assets
+            .iter()
+            .filter(|a| a.url.starts_with("/pkg/__wasm_split.") && a.url.ends_with(".js"))
+            .find_map(|a| a.hashed_url.clone());
         let stylesheet = find(&assets, "/pkg/keyhatch.css").and_then(|css| {
             std::str::from_utf8(&assets[css].identity)
                 .ok()
@@ -110,14 +121,21 @@ impl Bundle {
         });
         Self {
             assets,
-            output_name,
+            pkg_dir,
+            split_loader,
             stylesheet,
         }
     }
 
-    /// The name the page loads the wasm and JS by (`keyhatch.<hash>`), once a bundle is built.
-    pub fn output_name(&self) -> Option<&str> {
-        self.output_name.as_deref()
+    /// The directory the page loads the bundle from (`pkg/<hash>`), once a bundle is built.
+    pub fn pkg_dir(&self) -> Option<&str> {
+        self.pkg_dir.as_deref()
+    }
+
+    /// The URL of the dialogs' module's loader (under the hashed directory), when the bundle is
+    /// split: the page preloads it beside the JS that imports it.
+    pub fn split_loader(&self) -> Option<&str> {
+        self.split_loader.as_deref()
     }
 
     /// The stylesheet's text, for the page to inline.
@@ -259,16 +277,22 @@ fn content_type(path: &str) -> &'static str {
 mod tests {
     use super::*;
 
-    fn bundle() -> Bundle {
+    fn files() -> Vec<(String, Bytes)> {
         let file = |url: &str, text: &str| (url.to_owned(), Bytes::from(text.to_owned()));
-        Bundle::from_files(vec![
+        vec![
             file("/pkg/keyhatch.wasm", "wasm"),
             file("/pkg/keyhatch.wasm.br", "wasm-br"),
             file("/pkg/keyhatch.wasm.gz", "wasm-gz"),
             file("/pkg/keyhatch.js", "js"),
             file("/pkg/keyhatch.css", "main{color:red}"),
+            file("/pkg/split_dialogs.wasm", "dialogs"),
+            file("/pkg/__wasm_split.x.js", "loader"),
             file("/favicon.svg", "<svg/>"),
-        ])
+        ]
+    }
+
+    fn bundle() -> Bundle {
+        Bundle::from_files(files())
     }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
@@ -287,19 +311,47 @@ mod tests {
     }
 
     #[test]
-    fn the_wasm_and_js_share_a_name_hashed_over_both() {
+    fn the_bundle_answers_under_one_directory_hashed_over_all_its_files() {
         let bundle = bundle();
-        let name = bundle.output_name().unwrap();
-        assert!(name.starts_with("keyhatch.") && name.len() == "keyhatch.".len() + 16);
-        let hashed = wasm(&bundle).hashed_url.as_deref();
-        assert_eq!(hashed, Some(format!("/pkg/{name}.wasm").as_str()));
+        let dir = bundle.pkg_dir().unwrap().to_owned();
+        assert!(
+            dir.starts_with("pkg/") && dir.len() == "pkg/".len() + 16,
+            "{dir}"
+        );
+        let hashed = |bundle: &Bundle, url: &str| {
+            let asset = bundle.assets.iter().find(|a| a.url == url).unwrap();
+            asset.hashed_url.clone()
+        };
+        for name in [
+            "keyhatch.wasm",
+            "keyhatch.js",
+            "split_dialogs.wasm",
+            "__wasm_split.x.js",
+        ] {
+            let url = format!("/pkg/{name}");
+            assert_eq!(hashed(&bundle, &url), Some(format!("/{dir}/{name}")));
+        }
+        assert_eq!(hashed(&bundle, "/favicon.svg"), None);
+        assert_eq!(
+            bundle.split_loader(),
+            Some(format!("/{dir}/__wasm_split.x.js").as_str())
+        );
         assert_eq!(bundle.stylesheet().unwrap().as_ref(), "main{color:red}");
-        // A change to the JS alone renames both.
-        let changed = Bundle::from_files(vec![
-            ("/pkg/keyhatch.wasm".into(), Bytes::from_static(b"wasm")),
-            ("/pkg/keyhatch.js".into(), Bytes::from_static(b"js2")),
-        ]);
-        assert_ne!(changed.output_name(), Some(name));
+        // A change to any one file moves them all, whatever order they were read in.
+        let mut files = files();
+        files.reverse();
+        assert_eq!(
+            Bundle::from_files(files.clone()).pkg_dir(),
+            Some(dir.as_str())
+        );
+        let dialogs = files
+            .iter_mut()
+            .find(|(url, _)| url == "/pkg/split_dialogs.wasm");
+        dialogs.unwrap().1 = Bytes::from_static(b"dialogs2");
+        assert_ne!(Bundle::from_files(files).pkg_dir(), Some(dir.as_str()));
+        // No bundle built: nothing is hashed, and the page links the plain names.
+        let bare = Bundle::from_files(vec![("/favicon.svg".into(), Bytes::from_static(b"<svg/>"))]);
+        assert_eq!((bare.pkg_dir(), bare.split_loader()), (None, None));
     }
 
     #[test]

@@ -79,16 +79,17 @@ fn each_page_has_its_title_and_stylesheet_and_unknown_paths_are_404_pages() {
         page.body
     );
     // With the bundle built (target/site, beside the test build), the page inlines the
-    // stylesheet and loads the wasm and JS by their content hash, which answer for a year;
-    // without it (cargo test before the first bundle build) it links the plain names.
+    // stylesheet and loads the wasm and JS from a directory named by the bundle's hash, which
+    // answers for a year; without it (cargo test before the first bundle build) it links the
+    // plain names.
     // LEPTOS_OUTPUT_NAME (.cargo/config.toml) keeps the plain wasm name from gaining `_bg`, a
     // page that would never come alive.
-    let hashed = regex_lite::Regex::new(r#"href="(/pkg/keyhatch\.[0-9a-f]{16})\.wasm""#).unwrap();
+    let hashed = regex_lite::Regex::new(r#"href="(/pkg/[0-9a-f]{16})/keyhatch\.wasm""#).unwrap();
     match hashed.captures(&page.body) {
         Some(name) => {
             assert!(page.body.contains("<style nonce="), "{}", page.body);
             assert!(!page.body.contains("/pkg/keyhatch.css"), "{}", page.body);
-            let js = app.get_authorized(&format!("{}.js", &name[1]));
+            let js = app.get_authorized(&format!("{}/keyhatch.js", &name[1]));
             assert_eq!(js.status, 200);
             assert_eq!(
                 js.header("cache-control"),
@@ -97,7 +98,7 @@ fn each_page_has_its_title_and_stylesheet_and_unknown_paths_are_404_pages() {
             assert_eq!(js.header("vary"), "accept-encoding");
             assert!(js.header("etag").starts_with('"'), "{:?}", js.headers);
             let again = app.get(
-                &format!("{}.js", &name[1]),
+                &format!("{}/keyhatch.js", &name[1]),
                 &[
                     ("Authorization", &format!("Bearer {TOKEN}")),
                     ("If-None-Match", js.header("etag")),
@@ -111,6 +112,13 @@ fn each_page_has_its_title_and_stylesheet_and_unknown_paths_are_404_pages() {
                 (200, "no-cache")
             );
             assert_eq!(plain.body, js.body);
+            // The dialogs' module's loader, which that JS imports, is preloaded beside it from
+            // the same directory (one module under two names would be two modules).
+            let loader = format!(
+                r#"<link rel="modulepreload" href="{}/__wasm_split."#,
+                &name[1]
+            );
+            assert!(page.body.contains(&loader), "{}", page.body);
         }
         None => {
             assert!(
