@@ -98,10 +98,13 @@ impl Page {
     fn hydrates() -> bool {
         #[cfg(feature = "ssr")]
         if let Some(parts) = use_context::<axum::http::request::Parts>() {
+            // Decoded as the page decodes it (`?%64ialog=add` opens the dialog too).
             let query = parts.uri.query().unwrap_or_default();
-            let asks_dialog = query
-                .split('&')
-                .any(|pair| pair.starts_with("dialog=") || pair.starts_with("revoke="));
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(query).unwrap_or_default();
+            let asks_dialog = pairs
+                .iter()
+                .any(|(name, _)| name == "dialog" || name == "revoke");
             return parts.method != axum::http::Method::POST && !asks_dialog;
         }
         true

@@ -67,6 +67,31 @@ fn the_login_link_sets_a_strict_httponly_session_cookie_and_drops_the_token_from
 }
 
 #[test]
+fn a_page_asked_for_with_a_dialog_open_loads_no_code_however_the_query_is_spelled() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    // The page's code never hydrates a dialog (the browser builds its own, from the dialogs'
+    // module), so a page the server renders with one open must come without the code.
+    let plain = app.get_authorized("/ssh-keys");
+    assert!(plain.body.contains("/keyhatch.js"), "{}", plain.body);
+    for query in [
+        "dialog=add",
+        "%64ialog=add",
+        "x=1&dialog=add",
+        "dialo%67=add",
+    ] {
+        let page = app.get_authorized(&format!("/ssh-keys?{query}"));
+        assert_eq!(page.status, 200, "{query}");
+        assert!(
+            page.body.contains("Add Existing Key"),
+            "{query}: {}",
+            page.body
+        );
+        assert!(!page.body.contains("keyhatch.js"), "{query}: {}", page.body);
+    }
+}
+
+#[test]
 fn each_page_has_its_title_and_stylesheet_and_unknown_paths_are_404_pages() {
     let home = tempfile::tempdir().unwrap();
     let app = spawn_app(home.path());
