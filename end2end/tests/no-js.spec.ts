@@ -23,7 +23,7 @@ test("the answer with the new key is not stored, runs no code, and says it is sh
   expect(response.headers()["cache-control"]).toBe("no-store");
   const html = await response.text();
   // The page's code is not loaded; no script (only Leptos's inert list data) holds the key.
-  expect(html).not.toContain("/pkg/keyhatch.js");
+  expect(html).not.toContain("keyhatch.js");
   for (const script of html.split("<script").slice(1)) expect(script.split("</script>")[0]).not.toContain("OPENSSH");
   const created = page.getByRole("dialog", { name: "SSH Key Generated" });
   await expect(created).toContainText("It cannot be shown again");
