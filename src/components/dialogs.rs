@@ -156,9 +156,9 @@ mod browser {
         let mounted = StoredValue::new_local(None::<Mounted>);
         let mut mount = Some(mount);
         Effect::new(move |_| {
-            let (Some(host), Some(mount)) = (node.get(), mount.take()) else {
-                return;
-            };
+            // Taken once the place is in the page, never before.
+            let Some(host) = node.get() else { return };
+            let Some(mount) = mount.take() else { return };
             let owner = owner.clone();
             leptos::task::spawn_local(async move {
                 match mount(owner, host.into()).await {
