@@ -28,7 +28,7 @@ cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warn
 # compiling every server dependency a third time, optimised, would double a fresh checkout's run
 # for no check. Built once: the bundle first, then `cargo test` builds the server with it, as
 # target/debug/keyhatch, the binary the integration tests and Playwright run. (A `cargo build`
-# after it is no no-op: without the dev-dependencies, serde and every crate above it resolve
+# after it is not a no-op: without the dev-dependencies, serde and every crate above it resolve
 # other features and compile again, 2 m 19 s in a fresh clone.)
 step "browser bundle (release)"
 build_bundle --frontend-only
