@@ -6,8 +6,10 @@
 //! only the key itself. ssh-key's own `AuthorizedKeys` is not used because it cuts lines at any `#`
 //! and fails the whole file on one bad line.
 
-use base64::Engine;
+use std::borrow::Cow;
+
 use base64::prelude::BASE64_STANDARD;
+use base64::{DecodeSliceError, Engine};
 use ssh_key::PublicKey;
 
 use super::Tag;
@@ -36,20 +38,21 @@ impl KeyLine<'_> {
     /// The key as a `.pub` file holds it: `type base64 comment`, the comment as text. The base64
     /// is the line's own (it decoded to this key), so nothing is encoded again.
     pub fn public_line(&self) -> String {
-        let mut line = String::with_capacity(self.blob.len() + self.comment.len() + 40);
+        let comment = self.comment_lossy();
+        let mut line = String::with_capacity(self.blob.len() + comment.len() + 40);
         line.push_str(self.key.algorithm().as_str());
         line.push(' ');
-        line.push_str(&String::from_utf8_lossy(self.blob));
-        if !self.comment.is_empty() {
+        line.push_str(&lossy(self.blob));
+        if !comment.is_empty() {
             line.push(' ');
-            line.push_str(&self.comment_lossy());
+            line.push_str(&comment);
         }
         line
     }
 
-    /// The comment as text, with invalid UTF-8 replaced, for display.
-    pub fn comment_lossy(&self) -> String {
-        String::from_utf8_lossy(self.comment).into_owned()
+    /// The comment as text, with invalid UTF-8 replaced, for display; borrowed when valid.
+    pub fn comment_lossy(&self) -> Cow<'_, str> {
+        lossy(self.comment)
     }
 
     /// Whether keyhatch made this key: the first word of its comment equals the tag, exactly.
@@ -87,14 +90,52 @@ pub struct Parsed<'a> {
 /// Classifies every line of an `authorized_keys` file's contents.
 pub fn parse(contents: &[u8]) -> Parsed<'_> {
     let mut parsed = Parsed::default();
-    for (index, line) in lines(contents).enumerate() {
-        match parse_line(index + 1, line) {
+    for (number, line) in classify(contents) {
+        match line {
             Line::Ignored => {}
             Line::Key(key) => parsed.keys.push(key),
-            Line::Unreadable => parsed.unreadable.push(index + 1),
+            Line::Unreadable => parsed.unreadable.push(number),
         }
     }
     parsed
+}
+
+/// Every line of the file with its 1-based number, classified one at a time: for a caller that
+/// keeps little of each, without [`parse`]'s list of every key.
+pub fn classify(contents: &[u8]) -> impl Iterator<Item = (usize, Line<'_>)> {
+    classify_run(1, contents)
+}
+
+/// [`classify`] for a run of whole lines cut from the file by [`runs_of_lines`], whose first
+/// line is line `first` of the file.
+pub fn classify_run(first: usize, run: &[u8]) -> impl Iterator<Item = (usize, Line<'_>)> {
+    lines(run)
+        .enumerate()
+        .map(move |(index, line)| (first + index, parse_line(first + index, line)))
+}
+
+/// Cuts `contents` into at most `parts` runs of whole lines of about the same size, to be read
+/// on several threads; each comes with the number its first line has in the file. Read in
+/// order, the runs' lines are the file's lines.
+pub fn runs_of_lines(contents: &[u8], parts: usize) -> Vec<(usize, &[u8])> {
+    let mut runs = Vec::with_capacity(parts);
+    let (mut rest, mut first) = (contents, 1);
+    for left in (1..=parts.max(1)).rev() {
+        if rest.is_empty() {
+            break;
+        }
+        let share = rest.len() / left;
+        let cut = if left == 1 {
+            rest.len()
+        } else {
+            memchr::memchr(b'\n', &rest[share..]).map_or(rest.len(), |at| share + at + 1)
+        };
+        let (run, tail) = rest.split_at(cut);
+        runs.push((first, run));
+        first += memchr::memchr_iter(b'\n', run).count();
+        rest = tail;
+    }
+    runs
 }
 
 /// Splits contents into lines without their `\n`; a final line without one still counts.
@@ -177,15 +218,25 @@ fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8], &[u8])> {
     // The fields are decoded here rather than by `PublicKey::from_openssh`, which splits on
     // spaces only (sshd also takes tabs) and decodes base64 in constant time: a public key is
     // no secret, and this is most of the time it takes to list a large file.
-    let bytes = BASE64_STANDARD.decode(blob).ok()?;
-    let key = PublicKey::from_bytes(&bytes).ok()?;
+    // Decoded on the stack, as every key is but RSA beyond 4096 bits: no allocation per line.
+    let mut stack = [0; 640];
+    let heap;
+    let bytes = match BASE64_STANDARD.decode_slice(blob, &mut stack) {
+        Ok(len) => &stack[..len],
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            heap = BASE64_STANDARD.decode(blob).ok()?;
+            &heap[..]
+        }
+        Err(DecodeSliceError::DecodeError(_)) => return None,
+    };
+    let key = PublicKey::from_bytes(bytes).ok()?;
     (key.algorithm().as_str().as_bytes() == kind)
         .then(|| (key, blob, trim_end_blanks(skip_blanks(rest))))
 }
 
 /// Splits off the first run of non-blank bytes.
 fn split_word(s: &[u8]) -> (&[u8], &[u8]) {
-    let end = s.iter().position(|&b| is_blank(b)).unwrap_or(s.len());
+    let end = memchr::memchr2(b' ', b'\t', s).unwrap_or(s.len());
     s.split_at(end)
 }
 
@@ -197,6 +248,16 @@ fn skip_blanks(s: &[u8]) -> &[u8] {
 fn trim_end_blanks(s: &[u8]) -> &[u8] {
     let end = s.iter().rposition(|&b| !is_blank(b)).map_or(0, |i| i + 1);
     &s[..end]
+}
+
+/// `bytes` as text, invalid UTF-8 replaced; borrowed when valid, as nearly every line is.
+/// (`String::from_utf8_lossy` would give the same, but checks byte by byte: `from_utf8` takes
+/// ASCII a word at a time, and a listing's text is nearly all ASCII.)
+pub fn lossy(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// sshd separates fields with spaces and tabs only.
@@ -221,6 +282,53 @@ mod tests {
 
     fn tag(s: &str) -> Tag {
         Tag::parse(s).unwrap()
+    }
+
+    #[test]
+    fn runs_of_lines_are_the_files_lines_in_order_with_their_numbers() {
+        let numbered = |lines: Vec<(usize, Line<'_>)>| -> Vec<(usize, String)> {
+            lines
+                .into_iter()
+                .map(|(number, line)| match line {
+                    Line::Key(key) => (number, key.fingerprint()),
+                    other => (number, format!("{other:?}")),
+                })
+                .collect()
+        };
+        let twice = [MIXED, MIXED].join(&b'\n');
+        for contents in [
+            &b""[..],
+            b"\n",
+            b"\n\n\n",
+            b"no newline at all",
+            MIXED,
+            &twice,
+            &[MIXED, b"\n"].concat(),
+            &[MIXED, b"\r\n\n#\n"].concat(),
+        ] {
+            let whole = numbered(classify(contents).collect());
+            for parts in 0..8 {
+                let runs = runs_of_lines(contents, parts);
+                assert!(
+                    runs.len() <= parts.max(1),
+                    "{parts} parts: {} runs",
+                    runs.len()
+                );
+                assert_eq!(
+                    runs.iter()
+                        .map(|(_, run)| *run)
+                        .collect::<Vec<_>>()
+                        .concat(),
+                    contents
+                );
+                assert!(runs.iter().all(|(_, run)| !run.is_empty()));
+                let read = runs
+                    .iter()
+                    .flat_map(|&(first, run)| classify_run(first, run))
+                    .collect();
+                assert_eq!(numbered(read), whole, "{parts} parts of {contents:?}");
+            }
+        }
     }
 
     #[test]
