@@ -292,13 +292,10 @@ pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
         }
         listing
     });
-    let mut whole = Listing::default();
-    for listing in listings {
-        whole.keys.extend(listing.keys);
-        whole.other_keys += listing.other_keys;
-        whole.unreadable_lines.extend(listing.unreadable_lines);
-    }
-    Ok(whole)
+    Ok(listings
+        .into_iter()
+        .reduce(Listing::then)
+        .unwrap_or_default())
 }
 
 /// Below this, a file is read on one thread: starting another costs more than it saves.
@@ -355,12 +352,29 @@ pub fn other_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<OtherKeys, Error>
         }
         others
     });
-    let mut whole = OtherKeys::default();
-    for others in parts {
-        whole.keys.extend(others.keys);
-        whole.unreadable_lines += others.unreadable_lines;
+    Ok(parts
+        .into_iter()
+        .reduce(OtherKeys::then)
+        .unwrap_or_default())
+}
+
+impl Listing {
+    /// This listing of a run of lines followed by the listing of the next run.
+    fn then(mut self, next: Self) -> Self {
+        self.keys.extend(next.keys);
+        self.other_keys += next.other_keys;
+        self.unreadable_lines.extend(next.unreadable_lines);
+        self
     }
-    Ok(whole)
+}
+
+impl OtherKeys {
+    /// These keys of a run of lines followed by those of the next run.
+    fn then(mut self, next: Self) -> Self {
+        self.keys.extend(next.keys);
+        self.unreadable_lines += next.unreadable_lines;
+        self
+    }
 }
 
 impl ListedKey {
