@@ -19,6 +19,8 @@ started=$SECONDS
 step() { printf '\033[1m==> %s\033[0m (at %ds)\n' "$*" $((SECONDS - started)); }
 step "format"
 cargo fmt --check
+step "clippy (browser)"
+cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 # The browser bundle is built as shipped (release, wasm-opt). The server the tests and Playwright
 # drive is the tests' own debug build with that bundle embedded, as `make install` embeds it:
 # compiling every server dependency a third time, optimised, would double a fresh checkout's run
@@ -26,22 +28,8 @@ cargo fmt --check
 # target/debug/keyhatch, the binary the integration tests and Playwright run. (A `cargo build`
 # after it is not a no-op: without the dev-dependencies, serde and every crate above it resolve
 # other features and compile again, 2 m 19 s in a fresh clone.)
-# The browser build's clippy runs beside the bundle: it checks in the dev profile, the bundle
-# builds in wasm-release, so they hold different locks and share no file under target/, and
-# clippy has a core to itself while the bundle's link-time optimisation uses one. Its report is
-# printed once both are done.
-step "browser bundle (release), and clippy (browser) beside it"
-clippy_log=$(mktemp /tmp/keyhatch-clippy.XXXXXX)
-cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings \
-  >"$clippy_log" 2>&1 &
-clippy=$!
-trap 'kill "$clippy" 2>/dev/null; rm -f "$marker" "$clippy_log"' EXIT
+step "browser bundle (release)"
 build_bundle --frontend-only
-step "clippy (browser)"
-clippy_status=0
-wait "$clippy" || clippy_status=$?
-cat "$clippy_log"
-[ "$clippy_status" = 0 ] || { echo "clippy (browser) failed"; exit "$clippy_status"; }
 export KEYHATCH_EMBED_SITE="$PWD/target/site"
 # The server's lints: `cargo clippy` is `cargo check` with clippy-driver compiling the workspace's
 # own crates (RUSTC_WORKSPACE_WRAPPER). The same wrapper under `cargo test --all-targets` lints
