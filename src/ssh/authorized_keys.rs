@@ -332,6 +332,23 @@ mod tests {
     }
 
     #[test]
+    fn a_key_too_large_for_the_stack_buffer_is_read_all_the_same() {
+        // An 8192-bit RSA key from ssh-keygen: a 1,045-byte blob, decoded on the heap.
+        let pub_file = include_str!("../../tests/fixtures/public-keys/rsa-8192.pub").trim_end();
+        let line = format!("restrict {pub_file}");
+        let k = key(&line);
+        assert_eq!(k.options, b"restrict");
+        assert_eq!(k.public_line(), pub_file);
+        assert_eq!(
+            k.fingerprint(),
+            include_str!("../../tests/fixtures/public-keys/rsa-8192.fingerprint").trim_end()
+        );
+        // One character off in its base64 and it is unreadable, as for sshd.
+        let broken = line.replacen("AAAA", "AA*A", 1);
+        assert!(matches!(parse_line(1, broken.as_bytes()), Line::Unreadable));
+    }
+
+    #[test]
     fn the_public_line_is_the_pub_file_ssh_keygen_wrote() {
         for pub_file in [
             include_str!("../../tests/fixtures/public-keys/ed25519.pub"),
