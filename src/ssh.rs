@@ -280,7 +280,7 @@ pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
     let contents = store.read()?;
     let listings = read_in_parallel(&contents, |first, run| {
         let mut listing = Listing::default();
-        for (number, line) in authorized_keys::classify_run(first, run) {
+        for (number, line) in authorized_keys::classify(first, run) {
             match line {
                 authorized_keys::Line::Key(key) if key.is_tagged(tag) => {
                     listing.keys.push(ListedKey::from(&key));
@@ -341,7 +341,7 @@ pub fn other_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<OtherKeys, Error>
     let contents = store.read()?;
     let parts = read_in_parallel(&contents, |first, run| {
         let mut others = OtherKeys::default();
-        for (_, line) in authorized_keys::classify_run(first, run) {
+        for (_, line) in authorized_keys::classify(first, run) {
             match line {
                 authorized_keys::Line::Key(key) if !key.is_tagged(tag) => {
                     others.keys.push(ListedKey::from(&key));

@@ -90,7 +90,7 @@ pub struct Parsed<'a> {
 /// Classifies every line of an `authorized_keys` file's contents.
 pub fn parse(contents: &[u8]) -> Parsed<'_> {
     let mut parsed = Parsed::default();
-    for (number, line) in classify(contents) {
+    for (number, line) in classify(1, contents) {
         match line {
             Line::Ignored => {}
             Line::Key(key) => parsed.keys.push(key),
@@ -100,15 +100,10 @@ pub fn parse(contents: &[u8]) -> Parsed<'_> {
     parsed
 }
 
-/// Every line of the file with its 1-based number, classified one at a time: for a caller that
-/// keeps little of each, without [`parse`]'s list of every key.
-pub fn classify(contents: &[u8]) -> impl Iterator<Item = (usize, Line<'_>)> {
-    classify_run(1, contents)
-}
-
-/// [`classify`] for a run of whole lines cut from the file by [`runs_of_lines`], whose first
-/// line is line `first` of the file.
-pub fn classify_run(first: usize, run: &[u8]) -> impl Iterator<Item = (usize, Line<'_>)> {
+/// Every line of `run` with its number, classified one at a time: `run` is the whole file
+/// (`first` 1) or a run of whole lines cut from it by [`runs_of_lines`], whose first line is
+/// line `first` of the file. For a caller that keeps little of each line, unlike [`parse`].
+pub fn classify(first: usize, run: &[u8]) -> impl Iterator<Item = (usize, Line<'_>)> {
     lines(run)
         .enumerate()
         .map(move |(index, line)| (first + index, parse_line(first + index, line)))
@@ -306,7 +301,7 @@ mod tests {
             &[MIXED, b"\n"].concat(),
             &[MIXED, b"\r\n\n#\n"].concat(),
         ] {
-            let whole = numbered(classify(contents).collect());
+            let whole = numbered(classify(1, contents).collect());
             for parts in 0..8 {
                 let runs = runs_of_lines(contents, parts);
                 assert!(
@@ -324,7 +319,7 @@ mod tests {
                 assert!(runs.iter().all(|(_, run)| !run.is_empty()));
                 let read = runs
                     .iter()
-                    .flat_map(|&(first, run)| classify_run(first, run))
+                    .flat_map(|&(first, run)| classify(first, run))
                     .collect();
                 assert_eq!(numbered(read), whole, "{parts} parts of {contents:?}");
             }
