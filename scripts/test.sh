@@ -37,8 +37,9 @@ export KEYHATCH_EMBED_SITE="$PWD/target/site"
 # them, so the server's dependencies are compiled once instead of also checked apart (a fresh
 # checkout's run is 85 s shorter).
 step "clippy (server) and cargo test (the server with the bundle embedded, as make install makes it)"
-RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/clippy-rustc" cargo test --features ssr --all-targets --no-run
-RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/clippy-rustc" cargo test --features ssr
+export RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/clippy-rustc"
+cargo test --features ssr --all-targets --no-run
+cargo test --features ssr
 step "Playwright (Chromium)"
 (cd end2end && npx playwright test)
 step "no secret in the output or in files left in /tmp"
