@@ -11,6 +11,7 @@ mod http;
 mod layers;
 mod local_security;
 mod openssh_compat;
+mod process_limit;
 mod seqera;
 mod site;
 mod sshd_login;
