@@ -6,7 +6,7 @@ import { join } from "node:path";
 // new window. Each new window also loads the omnibox's popup (chrome://omnibox-popup.top-chrome,
 // a page of its own in a renderer of its own) that a headless window never shows: on two cores
 // it took the CPU from the page under test. Turned off, the suite ran in 106-108 s instead of
-// 139-149 s, and the page-load bench's first paint came 232 -> 184 ms (issue 13's notes).
+// 139-149 s, and the page-load bench's first paint came 232 -> 184 ms (README, Performance).
 // Chromium keeps only the last --disable-features switch, so the list repeats the features
 // Playwright itself turns off (chromiumSwitches.ts), checked against the version installed.
 const PLAYWRIGHT = "1.65.1";
@@ -25,6 +25,8 @@ const PLAYWRIGHT_DISABLES = [
   "NetworkTimeServiceQuerying",
   "AimEnabled",
   "PreconnectToSearch",
+  "msForceBrowserSignIn",
+  "msEdgeUpdateLaunchServicesPreferredVersion",
 ];
 const installed = JSON.parse(readFileSync(join(__dirname, "node_modules/playwright-core/package.json"), "utf8")).version;
 if (installed !== PLAYWRIGHT) {
