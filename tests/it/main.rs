@@ -9,7 +9,7 @@ mod deploy;
 mod helpers;
 mod http;
 mod layers;
-mod local_security;
+mod attacks;
 mod openssh_compat;
 mod process_limit;
 mod seqera;
