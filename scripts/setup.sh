@@ -25,6 +25,8 @@ command -v curl >/dev/null || packages+=(curl)
 { command -v useradd >/dev/null && command -v setpriv >/dev/null; } || packages+=(passwd util-linux)
 # The systemd unit in deploy/ is checked with systemd-analyze verify.
 command -v systemd-analyze >/dev/null || packages+=(systemd)
+# The label test checks every code point against Unicode's own tables (scripts/label-table.py).
+[ -e /usr/share/unicode/DerivedCoreProperties.txt ] || packages+=(unicode-data)
 if [ ${#packages[@]} -gt 0 ]; then
   step "Debian packages: ${packages[*]}"
   as_root apt-get update -qq
