@@ -1,7 +1,12 @@
 //! The audit log (server only): one JSON line for each login, change and refused request, to
 //! stderr or to a file. It names the action, the account, the remote address, the key's fingerprint and the
 //! outcome; never key material, a passphrase, the token or a session id.
+//!
+//! Some fields come from the network (a name a client claims, an address a proxy reports), so
+//! each is cut to [`MAX_FIELD_CHARS`] and its invisible characters written as `\u{…}` before it
+//! is logged: a line stays short and shows what was sent.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,6 +17,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::ssh::Date;
+use crate::ssh::label::is_printable;
+
+/// The most characters of one field written to the log; the rest is counted, not written.
+pub const MAX_FIELD_CHARS: usize = 200;
 
 /// Where audit lines go; cheap to clone, shared by every request.
 #[derive(Clone)]
@@ -75,9 +84,17 @@ impl Audit {
             #[serde(flatten)]
             event: &'a Event<'a>,
         }
+        let fingerprint = event.fingerprint.map(loggable);
+        let event = Event {
+            action: &loggable(event.action),
+            account: &loggable(event.account),
+            remote: &loggable(event.remote),
+            fingerprint: fingerprint.as_deref(),
+            outcome: &loggable(event.outcome),
+        };
         let Ok(mut line) = serde_json::to_vec(&Line {
             time: utc_now(),
-            event,
+            event: &event,
         }) else {
             return;
         };
@@ -90,6 +107,36 @@ impl Audit {
             Sink::File(file) => file.write_all(&line),
         };
     }
+}
+
+/// `field` as logged: at most [`MAX_FIELD_CHARS`] characters, then how many bytes were left
+/// out; controls, separators and invisible characters written as `\u{2028}`.
+fn loggable(field: &str) -> Cow<'_, str> {
+    let mut chars = field.char_indices();
+    let plain = chars
+        .by_ref()
+        .take(MAX_FIELD_CHARS)
+        .all(|(_, c)| is_printable(c));
+    if plain && chars.next().is_none() {
+        return Cow::Borrowed(field);
+    }
+    let mut out = String::with_capacity(MAX_FIELD_CHARS + 24);
+    let mut end = field.len();
+    for (n, (at, c)) in field.char_indices().enumerate() {
+        if n == MAX_FIELD_CHARS {
+            end = at;
+            break;
+        }
+        if is_printable(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+        }
+    }
+    if end < field.len() {
+        out.push_str(&format!("… ({} more bytes)", field.len() - end));
+    }
+    Cow::Owned(out)
 }
 
 /// The time now as RFC 3339 in UTC, to the millisecond: `2026-11-25T14:50:00.123Z`.
@@ -141,5 +188,52 @@ mod tests {
         assert_eq!(line["fingerprint"], "SHA256:abc");
         assert!(line["time"].as_str().unwrap().ends_with('Z'));
         assert_eq!(text.lines().count(), 1);
+    }
+
+    #[test]
+    fn a_long_or_invisible_field_is_cut_and_escaped() {
+        assert!(matches!(loggable("alice"), Cow::Borrowed("alice")));
+        let long = "a".repeat(64 * 1024);
+        let cut = loggable(&long);
+        assert_eq!(
+            cut,
+            format!(
+                "{}… ({} more bytes)",
+                "a".repeat(MAX_FIELD_CHARS),
+                long.len() - MAX_FIELD_CHARS
+            )
+        );
+        assert_eq!(loggable("al\u{2028}ice\n"), "al\\u{2028}ice\\u{000a}");
+        assert_eq!(
+            loggable(&"é".repeat(MAX_FIELD_CHARS)),
+            "é".repeat(MAX_FIELD_CHARS)
+        );
+    }
+
+    /// The attack: a client that is not the proxy claims a 60 KB name again and again, to fill
+    /// the disk the audit log is on. Each line stays short whatever it sends, and holds the
+    /// name's start, escaped.
+    #[test]
+    fn a_huge_claimed_name_adds_a_short_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let audit = Audit::to_file(&path).unwrap();
+        let claimed = format!("evil\u{202e}{}", "x".repeat(60_000));
+        for _ in 0..20 {
+            audit.record(&Event {
+                action: "refused",
+                account: &claimed,
+                remote: &"9".repeat(10_000),
+                fingerprint: None,
+                outcome: "user header from a peer that is not the proxy",
+            });
+        }
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size < 20 * 1024, "20 lines take {size} bytes");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let account = line["account"].as_str().unwrap();
+        assert!(account.starts_with("evil\\u{202e}xxx"), "{account}");
+        assert!(!text.contains('\u{202e}'));
     }
 }
