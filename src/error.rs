@@ -64,8 +64,28 @@ impl FromServerFnError for AppError {
     type Encoder = JsonBody;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        #[cfg(feature = "ssr")]
+        if let Some(invalid) = invalid_body(&value) {
+            return invalid;
+        }
         Self::Request(value)
     }
+}
+
+/// On the server, a request body that is not the JSON its call takes (`{"label": 5}`): the
+/// sender's mistake, answered 400 with what serde found, as the README says, never a 500.
+/// `None` for every other failure.
+#[cfg(feature = "ssr")]
+fn invalid_body(error: &ServerFnErrorErr) -> Option<AppError> {
+    let (ServerFnErrorErr::Deserialization(why) | ServerFnErrorErr::Args(why)) = error else {
+        return None;
+    };
+    let invalid = AppError::Invalid(format!("the request body is {why}"));
+    // Decoding fails before the server function runs, so nothing else sets the status.
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::BAD_REQUEST);
+    }
+    Some(invalid)
 }
 
 #[cfg(test)]

@@ -32,8 +32,10 @@ use lock::Locked;
 pub use error::StoreError;
 pub use replace::Step;
 
-/// The largest file keyhatch reads or writes, by default: far beyond any real list of keys.
-pub const DEFAULT_MAX_SIZE: u64 = 1 << 20;
+/// The largest file keyhatch reads or writes, by default: 16 MiB, about 150,000 ordinary keys,
+/// so any file sshd is given in practice is listed (a person's file of 10,000 keys is 1.06 MB),
+/// while a runaway file is still refused.
+pub const DEFAULT_MAX_SIZE: u64 = 16 << 20;
 
 /// Where sshd reads keys by default, below the home.
 pub const DEFAULT_LOCATION: &str = ".ssh/authorized_keys";
@@ -256,6 +258,16 @@ impl AuthorizedKeys {
         }
         record.extend_from_slice(line.as_bytes());
         record.push(b'\n');
+        // Refused before writing: a file pushed past the limit by keyhatch's own line could no
+        // longer be listed, nor the key just added revoked.
+        let size = locked.size().map_err(|e| io_error("read", &self.file, e))?;
+        if size + record.len() as u64 > self.max_size {
+            return Err(StoreError::WouldBeTooLarge {
+                path: self.file.clone(),
+                size,
+                max: self.max_size,
+            });
+        }
         locked
             .append_whole(&record)
             .map_err(|e| io_error("write", &self.file, e))?;

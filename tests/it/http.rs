@@ -369,16 +369,114 @@ fn the_size_limit_is_a_setting_and_a_larger_file_is_left_untouched() {
     let original = b"# a long comment\n".repeat(128); // 2176 bytes
     let home = helpers::home_with(&original);
     let app = helpers::spawn_app_with(home.path(), &[("KEYHATCH_MAX_FILE_SIZE", "2048")]);
+    // The file's state, not a fault of keyhatch's: a 4xx with the sentence, for every call.
+    for reply in [
+        app.post_json("/api/keys/generate", "{}"),
+        app.get_authorized("/api/keys/list"),
+    ] {
+        assert!(!reply.body.contains("PRIVATE KEY"), "a key was made");
+        assert_eq!(reply.status, 409, "{}", reply.body);
+        assert!(
+            reply
+                .body
+                .contains("is 2176 bytes, more than keyhatch's limit of 2048"),
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(fs::read(app.authorized_keys()).unwrap(), original);
+}
+
+#[test]
+fn a_file_just_under_the_limit_is_not_pushed_over_it_by_keyhatchs_own_line() {
+    // 4000 bytes under a 4096-byte limit: a key's line (about 100 bytes) would pass it.
+    let original = b"# padding\n".repeat(400);
+    let home = helpers::home_with(&original);
+    let app = helpers::spawn_app_with(home.path(), &[("KEYHATCH_MAX_FILE_SIZE", "4096")]);
     let reply = app.post_json("/api/keys/generate", "{}");
-    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert!(
+        !reply.body.contains("PRIVATE KEY"),
+        "a key was made ({})",
+        reply.status
+    );
+    assert_eq!(reply.status, 409, "{}", reply.body);
     assert!(
         reply
             .body
-            .contains("is 2176 bytes, more than keyhatch's limit of 2048"),
+            .contains("one more key would take it past keyhatch's limit of 4096"),
         "{}",
         reply.body
     );
     assert_eq!(fs::read(app.authorized_keys()).unwrap(), original);
+    assert_eq!(app.get_authorized("/api/keys/list").status, 200);
+}
+
+#[test]
+fn a_file_of_ten_thousand_ordinary_keys_is_listed_under_the_default_limit() {
+    use base64::Engine;
+    // 10,000 ed25519 lines with personal comments: 1.06 MB, as a real heavy user's file.
+    let mut file = Vec::new();
+    for i in 0..10_000u32 {
+        let mut blob = Vec::new();
+        blob.extend_from_slice(&11u32.to_be_bytes());
+        blob.extend_from_slice(b"ssh-ed25519");
+        blob.extend_from_slice(&32u32.to_be_bytes());
+        let mut key = [7u8; 32];
+        key[..4].copy_from_slice(&i.to_be_bytes());
+        blob.extend_from_slice(&key);
+        let encoded = base64::prelude::BASE64_STANDARD.encode(&blob);
+        file.extend_from_slice(
+            format!("ssh-ed25519 {encoded} person{i:05}@laptop-2.lab\n").as_bytes(),
+        );
+    }
+    assert!(file.len() > 1 << 20, "{}", file.len());
+    let home = helpers::home_with(&file);
+    let app = spawn_app(home.path());
+    let reply = app.get_authorized("/api/keys/list");
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        &reply.body[..reply.body.len().min(300)]
+    );
+    assert_eq!(reply.json()["other_keys"], 10_000);
+}
+
+#[test]
+fn a_json_body_of_the_wrong_type_gets_a_400_that_says_why() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    for (path, body, says) in [
+        (
+            "/api/keys/generate",
+            r#"{"label": 5}"#,
+            "invalid type: integer `5`, expected a string",
+        ),
+        (
+            "/api/keys/generate",
+            r#"{"expires_in_days": "soon"}"#,
+            "invalid type: string",
+        ),
+        ("/api/keys/generate", "not json", "expected"),
+        (
+            "/api/keys/revoke",
+            r#"{"fingerprint": ["a"]}"#,
+            "invalid type: sequence",
+        ),
+    ] {
+        let reply = app.post_json(path, body);
+        assert_eq!(reply.status, 400, "{body}: {}", reply.body);
+        let error = reply.json();
+        let message = error["Invalid"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{error}"));
+        assert!(
+            message.starts_with("the request body is not the JSON expected"),
+            "{message}"
+        );
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert!(!app.authorized_keys().exists());
 }
 
 #[test]

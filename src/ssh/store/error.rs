@@ -54,6 +54,19 @@ pub enum StoreError {
         /// The limit.
         max: u64,
     },
+    /// Adding the key would take the file past keyhatch's limit; nothing was written.
+    #[error(
+        "{path} is {size} bytes, and one more key would take it past keyhatch's limit of {max}; \
+         nothing was written. Remove keys you no longer use first"
+    )]
+    WouldBeTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size now.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
     /// The file holds as many keyhatch keys as the site allows.
     #[error(
         "you have {0} keyhatch keys, the most this site allows; revoke one you no longer use first"

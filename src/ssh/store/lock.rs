@@ -108,6 +108,11 @@ impl Locked {
         Ok(contents)
     }
 
+    /// The file's size as it is now.
+    pub(super) fn size(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
     /// The file's last byte as it is now; `None` when it is empty.
     pub(super) fn last_byte(&self) -> io::Result<Option<u8>> {
         let len = self.file.metadata()?.len();

@@ -211,6 +211,41 @@ fn a_file_over_the_size_limit_is_refused_and_untouched() {
 }
 
 #[test]
+fn an_append_that_would_pass_the_size_limit_is_refused_and_writes_nothing() {
+    // 1000 bytes under a 1024-byte limit, with no final newline: the key's line does not fit.
+    let near = [b"#".repeat(999), b"x".to_vec()].concat();
+    let home = home_with(&near);
+    let store = AuthorizedKeys::in_home(home.path()).with_max_size(1024);
+    for result in [
+        add(&store, "x").map(drop),
+        store.append_new_key_within(&random_key("", "x").1, None),
+    ] {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::WouldBeTooLarge {
+                    size: 1000,
+                    max: 1024,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("nothing was written"), "{err}");
+    }
+    assert_eq!(fs::read(store.path()).unwrap(), near);
+    // The limit itself is reachable: a line that ends exactly at it is written.
+    let line = random_key("", "x").1;
+    let exact = 1024 - line.len() - 1;
+    let home = home_with(&vec![b'\n'; exact]);
+    let store = AuthorizedKeys::in_home(home.path()).with_max_size(1024);
+    store.append_new_key_within(&line, None).unwrap();
+    assert_eq!(fs::metadata(store.path()).unwrap().len(), 1024);
+    assert!(store.read().is_ok());
+}
+
+#[test]
 fn remove_takes_out_exactly_the_keyhatch_line_and_keeps_the_old_file() {
     let original = b"# header\r\nforeign line\n".to_vec();
     let home = home_with(&original);
