@@ -108,6 +108,8 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
             user_map: UserMap::new(&site.user_map_match, site.user_map_lowercase)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,
             min_uid: site.min_uid,
+            max_uid: site.max_uid,
+            overflow_uid: site.overflow_uid,
             allowed_group: site.allowed_group.clone(),
             logout_url: site.logout_url.clone(),
             audit: audit.clone(),

@@ -4,6 +4,10 @@
 //! `/etc/keyhatch/keyhatch.toml`, and it is refused when another account could have written it.
 //! The browser bundle is found beside the executable, never in the working directory.
 
+mod site_checks;
+
+pub use site_checks::own_addresses;
+
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -65,7 +69,7 @@ pub struct Cli {
     /// starting with %h/, %u the login name [default: .ssh/authorized_keys].
     #[arg(long, env = "KEYHATCH_AUTHORIZED_KEYS_FILE")]
     pub authorized_keys_file: Option<String>,
-    /// Largest authorized_keys keyhatch reads or writes, in bytes [default: 1048576].
+    /// Largest authorized_keys keyhatch reads or writes, in bytes [default: 16777216, 16 MiB].
     #[arg(long, env = "KEYHATCH_MAX_FILE_SIZE")]
     pub max_file_size: Option<u64>,
     /// Seconds to wait for another program's lock on authorized_keys [default: 10].
@@ -102,6 +106,10 @@ pub struct Cli {
     /// Site mode: the lowest uid served [default: 1000].
     #[arg(long, env = "KEYHATCH_MIN_UID")]
     pub min_uid: Option<u32>,
+    /// Site mode: the highest uid served [default: no limit; the overflow uid, nobody's, is
+    /// never served].
+    #[arg(long, env = "KEYHATCH_MAX_UID")]
+    pub max_uid: Option<u32>,
     /// Site mode: serve only members of this group.
     #[arg(long, env = "KEYHATCH_ALLOWED_GROUP")]
     pub allowed_group: Option<String>,
@@ -162,6 +170,7 @@ struct FileSettings {
     user_map_match: Option<String>,
     user_map_lowercase: Option<bool>,
     min_uid: Option<u32>,
+    max_uid: Option<u32>,
     allowed_group: Option<String>,
     logout_url: Option<String>,
     keys_per_hour: Option<usize>,
@@ -240,6 +249,10 @@ pub struct SiteSettings {
     pub user_map_lowercase: bool,
     /// The lowest uid served.
     pub min_uid: u32,
+    /// The highest uid served, when set.
+    pub max_uid: Option<u32>,
+    /// The kernel's overflow uid (`nobody`), never served.
+    pub overflow_uid: u32,
     /// The only group served (name, gid), when set.
     pub allowed_group: Option<(String, u32)>,
     /// Where Log out goes.
@@ -483,6 +496,8 @@ fn site_settings(
     };
     let mut trusted_proxies = std::mem::take(&mut cli.trusted_proxies);
     trusted_proxies.extend(file.trusted_proxies.take().unwrap_or_default());
+    let trusted_proxies =
+        site_checks::check_trusted_proxies(trusted_proxies, &own_addresses(), proxy.is_some())?;
     if proxy.is_none() && trusted_proxies.is_empty() {
         return Err(site(
             "set proxy-user (the proxy's account, for the socket) or trusted-proxies (its \
@@ -505,6 +520,9 @@ fn site_settings(
         .or(file.user_map_match.take())
         .unwrap_or_else(|| "^(.+)$".to_owned());
     regex_lite::Regex::new(&user_map_match).map_err(|e| site(format!("user-map-match: {e}")))?;
+    let min_uid = cli.min_uid.or(file.min_uid).unwrap_or(1000);
+    let max_uid = cli.max_uid.or(file.max_uid);
+    site_checks::check_uid_range(min_uid, max_uid)?;
     Ok(SiteSettings {
         user_header: cli
             .user_header
@@ -515,7 +533,9 @@ fn site_settings(
         trusted_proxies,
         user_map_match,
         user_map_lowercase: cli.user_map_lowercase || file.user_map_lowercase == Some(true),
-        min_uid: cli.min_uid.or(file.min_uid).unwrap_or(1000),
+        min_uid,
+        max_uid,
+        overflow_uid: site_checks::overflow_uid(),
         allowed_group,
         logout_url: cli.logout_url.take().or(file.logout_url.take()),
         keys_per_hour: cli.keys_per_hour.or(file.keys_per_hour).unwrap_or(10),

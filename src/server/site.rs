@@ -37,6 +37,11 @@ pub struct Site {
     pub user_map: UserMap,
     /// The lowest uid served: below it are system accounts.
     pub min_uid: u32,
+    /// The highest uid served, when the site sets one (`max-uid`).
+    pub max_uid: Option<u32>,
+    /// The kernel's overflow uid (`nobody`, 65534), never served: files of every unmapped
+    /// owner show as it, on NFS and in user namespaces.
+    pub overflow_uid: u32,
     /// Only members of this group (name, gid) are served, when set.
     pub allowed_group: Option<(String, u32)>,
     /// Where the profile menu's **Log out** goes (the proxy's sign-out).
@@ -93,6 +98,8 @@ enum Refusal {
     Unknown(String),
     Root,
     SystemAccount(String, u32),
+    Overflow(String, u32),
+    AboveMaxUid(String, u32, u32),
     OutsideGroup(String, String),
 }
 
@@ -106,7 +113,12 @@ impl Site {
                     && self.proxy_uid.is_some()
                     && *uid == self.proxy_uid
             }
-            Peer::Remote(addr) => self.trusted_proxies.contains(&addr.ip()),
+            // An address that has come to this host since start (a moved service address)
+            // is one every account here can connect from: not believed, as at start.
+            Peer::Remote(addr) => {
+                self.trusted_proxies.contains(&addr.ip())
+                    && !super::settings::own_addresses().contains(&addr.ip())
+            }
         }
     }
 
@@ -123,6 +135,14 @@ impl Site {
         }
         if uid < self.min_uid {
             return Err(Refusal::SystemAccount(user, uid));
+        }
+        if uid == self.overflow_uid {
+            return Err(Refusal::Overflow(user, uid));
+        }
+        if let Some(max) = self.max_uid
+            && uid > max
+        {
+            return Err(Refusal::AboveMaxUid(user, uid, max));
         }
         let groups: Vec<u32> = CString::new(user.clone())
             .ok()
@@ -284,6 +304,23 @@ fn refusal_page(refusal: &Refusal) -> (&'static str, String) {
                 escape(user)
             ),
         ),
+        Refusal::Overflow(user, uid) => (
+            "the overflow account",
+            format!(
+                "<h1>Not for this account</h1><p><b>{}</b> (uid {uid}) is the system's \
+                 overflow account, which stands for every owner the system cannot map; \
+                 keyhatch manages the keys of people's accounts only.</p>",
+                escape(user)
+            ),
+        ),
+        Refusal::AboveMaxUid(user, uid, max) => (
+            "above max-uid",
+            format!(
+                "<h1>Not for this account</h1><p><b>{}</b> (uid {uid}) is above the highest \
+                 uid this keyhatch serves ({max}). Ask your administrator.</p>",
+                escape(user)
+            ),
+        ),
         Refusal::OutsideGroup(user, group) => (
             "outside the allowed group",
             format!(
@@ -316,6 +353,8 @@ mod tests {
             trusted_proxies: Arc::from([IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 5])]),
             user_map: UserMap::new("^(.+)$", false).unwrap(),
             min_uid: 1000,
+            max_uid: None,
+            overflow_uid: 65534,
             allowed_group: None,
             logout_url: None,
             audit: Audit::to_stderr(),
@@ -352,5 +391,24 @@ mod tests {
             site.person("no-such-account-keyhatch"),
             Err(Refusal::Unknown(_))
         ));
+    }
+
+    #[test]
+    fn the_overflow_account_is_refused_and_max_uid_caps_the_rest() {
+        let mut site = site();
+        let nobody = nix::unistd::User::from_uid(65534.into()).unwrap().unwrap();
+        assert!(matches!(
+            site.person(&nobody.name),
+            Err(Refusal::Overflow(_, 65534))
+        ));
+        site.overflow_uid = 4_000_000;
+        site.min_uid = 1;
+        site.max_uid = Some(999);
+        assert!(matches!(
+            site.person(&nobody.name),
+            Err(Refusal::AboveMaxUid(_, 65534, 999))
+        ));
+        site.max_uid = Some(65534);
+        assert!(site.person(&nobody.name).is_ok());
     }
 }

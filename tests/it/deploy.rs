@@ -164,3 +164,84 @@ fn the_systemd_unit_passes_systemd_analyze_verify_without_a_warning() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && said.trim().is_empty(), "{said}");
 }
+
+/// The Apache example's check of the name, run by Apache itself on real requests: its
+/// `<RequireAll>` block, with logins from a password file in place of OpenID Connect. "alice"
+/// passes (404: nothing behind it here); "alice " and " alice", each with its own password,
+/// are refused.
+#[test]
+fn the_apache_examples_name_check_refuses_blanks_around_a_name() {
+    let example = repo("deploy/apache-keyhatch.conf");
+    let start = example
+        .find("<RequireAll>")
+        .expect("the example's name check");
+    let end = example.find("</RequireAll>").unwrap() + "</RequireAll>".len();
+    let check = &example[start..end];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let mut htpasswd = String::new();
+    for (name, password) in [("alice", "pw1"), ("alice ", "pw2"), (" alice", "pw3")] {
+        let hash = Command::new("openssl")
+            .args(["passwd", "-apr1", password])
+            .output()
+            .unwrap();
+        htpasswd.push_str(&format!(
+            "{name}:{}",
+            String::from_utf8(hash.stdout).unwrap()
+        ));
+    }
+    fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
+    let port = crate::helpers::free_port();
+    let mut config = format!(
+        "ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {d}/apache.pid\nErrorLog {d}/error.log\n\
+         Mutex file:{d} default\nDocumentRoot {d}\n"
+    );
+    for (name, file) in [
+        ("mpm_event", "mod_mpm_event"),
+        ("authn_core", "mod_authn_core"),
+        ("authn_file", "mod_authn_file"),
+        ("auth_basic", "mod_auth_basic"),
+        ("authz_core", "mod_authz_core"),
+        ("authz_user", "mod_authz_user"),
+    ] {
+        config.push_str(&format!(
+            "LoadModule {name}_module /usr/lib/apache2/modules/{file}.so\n"
+        ));
+    }
+    config.push_str(&format!(
+        "<Location />\n  AuthType Basic\n  AuthName keyhatch\n  AuthUserFile {d}/htpasswd\n  {check}\n</Location>\n"
+    ));
+    fs::write(dir.path().join("apache.conf"), config).unwrap();
+    let mut apache = Command::new("/usr/sbin/apache2")
+        .args(["-X", "-f"])
+        .arg(dir.path().join("apache.conf"))
+        .spawn()
+        .expect("apache2 is installed");
+    crate::helpers::wait_for(
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "apache",
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let status = |login: &str| {
+        use base64::Engine;
+        let basic = base64::prelude::BASE64_STANDARD.encode(login);
+        agent
+            .get(format!("http://127.0.0.1:{port}/"))
+            .header("Authorization", format!("Basic {basic}"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let statuses = [
+        status("alice:pw1"),
+        status("alice :pw2"),
+        status(" alice:pw3"),
+    ];
+    let _ = apache.kill();
+    let _ = apache.wait();
+    assert_eq!(statuses, [404, 401, 401], "alice, \"alice \", \" alice\"");
+}

@@ -190,15 +190,22 @@ impl SiteStack {
         )
         .unwrap();
         let d = nginx_dir.display();
+        // The shipped example's check of the name (deploy/nginx-keyhatch.conf), with the name
+        // from auth_basic rather than from oauth2-proxy.
+        let (name_map, name_check) = shipped_nginx_name_check();
         let config = format!(
             "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
              events {{ worker_connections 1024; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               {name_map}\n\
                server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
                  auth_basic \"keyhatch\";\n      auth_basic_user_file {d}/htpasswd;\n\
+                 set $keyhatch_user $remote_user;\n\
+                 try_files /.keyhatch-checks-the-name @keyhatch;\n    }}\n\
+                 location @keyhatch {{\n{name_check}\n\
                  proxy_pass http://unix:{socket}:;\n      proxy_set_header Host $http_host;\n\
-                 proxy_set_header X-Forwarded-User $remote_user;\n\
+                 proxy_set_header X-Forwarded-User $keyhatch_user;\n\
                  proxy_set_header X-Real-IP $remote_addr;\n    }}\n  }}\n}}\n",
             socket = socket.display()
         );
@@ -249,6 +256,18 @@ impl SiteStack {
         reply(response)
     }
 
+    /// GET `path` through nginx as `who`, with extra headers of the client's own.
+    pub fn get_with(&self, who: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", self.basic(who));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.call().unwrap())
+    }
+
     /// POSTs JSON to `path` through nginx as `who`.
     pub fn post(&self, who: &str, path: &str, body: &str) -> Reply {
         let response = self
@@ -282,6 +301,26 @@ impl Drop for SiteStack {
             let _ = child.wait();
         }
     }
+}
+
+/// The `map` of login names and the `if` that refuses one, as deploy/nginx-keyhatch.conf has
+/// them, so the site tests run behind the shipped check.
+fn shipped_nginx_name_check() -> (String, String) {
+    let example = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx-keyhatch.conf"),
+    )
+    .unwrap();
+    let block = |start: &str, end: &str| {
+        let at = example
+            .find(start)
+            .unwrap_or_else(|| panic!("{start} in the example"));
+        let len = example[at..].find(end).unwrap() + end.len();
+        example[at..at + len].to_owned()
+    };
+    (
+        block("map $keyhatch_user", "\n}\n"),
+        block("if ($keyhatch_name_refused)", "\n        }\n"),
+    )
 }
 
 /// The fingerprint of the private key `page` shows in its "Private key" text area (the answer to

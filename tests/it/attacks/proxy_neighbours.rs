@@ -1,2 +1,187 @@
 //! Site mode against whoever can reach keyhatch's listener beside the proxy: forged identity
 //! headers, addresses that pass for the proxy's, and names the proxy lets through.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Account, SiteStack, free_port};
+
+/// The attack: the proxy has a login "alice " (or " alice", "\talice") of its own, with its own
+/// password, held by someone who is not alice. HTTP drops the blanks around a header's value,
+/// so keyhatch alone would read alice. The shipped nginx check refuses the name first.
+#[test]
+fn a_proxy_login_with_blanks_around_another_persons_name_is_refused_by_the_shipped_nginx_check() {
+    let alice = Account::create_person();
+    let trailing = format!("{} ", alice.name);
+    let leading = format!(" {}", alice.name);
+    let tabbed = format!("\t{}", alice.name);
+    let stack = SiteStack::start(&[&alice.name, &trailing, &leading, &tabbed], &[]);
+    let own = stack.get(&alice.name, "/api/account");
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.json()["user"], alice.name.as_str());
+    for other in [&trailing, &leading, &tabbed] {
+        let account = stack.get(other, "/api/account");
+        assert_eq!(account.status, 403, "{other:?}: {}", account.body);
+        assert!(
+            account
+                .body
+                .contains("blanks at either end or control characters"),
+            "{other:?}: {}",
+            account.body
+        );
+        let generated = stack.post(other, "/api/keys/generate", "{}");
+        assert_eq!(generated.status, 403, "{other:?}: {}", generated.body);
+    }
+    assert!(
+        !alice.home().join(".ssh").exists(),
+        "nothing written for alice"
+    );
+}
+
+/// The attack: a process that is not the proxy (root here, on the socket) claims a 60 KB name
+/// again and again, to fill the disk under the audit log. Each refusal adds one short line.
+#[test]
+fn a_peer_that_is_not_the_proxy_cannot_fill_the_audit_log_with_huge_claimed_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let stack = SiteStack::start(&[], &["--audit-log", log.to_str().unwrap()]);
+    let name = "x".repeat(60_000);
+    for _ in 0..20 {
+        let mut stream = UnixStream::connect(&stack.socket).unwrap();
+        let request = format!(
+            "GET /api/keys/list HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-User: {name}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 401"), "{}", &answer[..80]);
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let refused: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("not the proxy"))
+        .collect();
+    assert_eq!(refused.len(), 20, "every refusal is recorded");
+    assert!(
+        text.len() < 20 * 1024,
+        "20 refusals added {} bytes",
+        text.len()
+    );
+    assert!(
+        refused[0].contains("xxxxxxxxxx… (59800 more bytes)"),
+        "{}",
+        refused[0]
+    );
+}
+
+/// This host's first address that is not loopback (`hostname -I`).
+fn own_address() -> String {
+    let out = Command::new("hostname").arg("-I").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace()
+        .find(|a| {
+            a.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        })
+        .expect("this host has an IPv4 address beside loopback")
+        .to_owned()
+}
+
+/// Starts site-mode keyhatch on TCP `addr` trusting `trusted`; its standard error is captured.
+fn start_on_tcp(addr: &str, trusted: &str, proxy_user: bool) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyhatch"));
+    command
+        .args(["--mode", "site", "--allow-remote", "--addr", addr])
+        .args(["--trusted-proxies", trusted]);
+    if proxy_user {
+        command.args(["--proxy-user", "www-data"]);
+    }
+    command
+        .env("KEYHATCH_CONFIG", "none")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `child` ends by itself (its standard error then) or listens on `addr` (`None`).
+fn ended_or_listening(child: &mut Child, ip: &str, port: u16) -> Option<String> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if child.try_wait().unwrap().is_some() {
+            let mut said = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut said)
+                .unwrap();
+            return Some(said);
+        }
+        if std::net::TcpStream::connect((ip, port)).is_ok() {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("keyhatch neither ended nor listened");
+}
+
+/// The attack: the site trusts its proxy by an address that is this host's own. Any account
+/// here can connect from that address, name alice and generate a key into her file; the uid
+/// of such a connection is never checked. keyhatch must refuse the setting (or the account).
+#[test]
+fn another_account_bound_to_the_hosts_own_address_cannot_name_anyone() {
+    let alice = Account::create_person();
+    let mallory = Account::create();
+    let ip = own_address();
+    let port = free_port();
+    let mut keyhatch = start_on_tcp(&format!("{ip}:{port}"), &ip, true);
+    let outcome = ended_or_listening(&mut keyhatch, &ip, port);
+    let attack = outcome.is_none().then(|| {
+        let request = format!(
+            "POST /api/keys/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-User: {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+            alice.name
+        );
+        let program = "import socket,sys; s=socket.create_connection((sys.argv[1], int(sys.argv[2])), \
+                       source_address=(sys.argv[1], 0)); s.sendall(sys.argv[3].encode()); \
+                       print(s.makefile().readline().strip())";
+        mallory.python(program, &[&ip, &port.to_string(), &request])
+    });
+    let _ = keyhatch.kill();
+    let _ = keyhatch.wait();
+    assert!(
+        !alice.home().join(".ssh/authorized_keys").exists(),
+        "mallory generated a key for alice: {attack:?}"
+    );
+    let said = outcome.expect("keyhatch refuses to start with this setting");
+    assert!(said.contains("is an address of this host"), "{said}");
+}
+
+/// The same setting in other spellings, and loopback without the proxy's account, stop
+/// keyhatch at start with a sentence; a CIDR range is not an address at all.
+#[test]
+fn trusted_proxies_every_account_here_can_connect_from_stop_keyhatch_at_start() {
+    let ip = own_address();
+    for (trusted, proxy_user, says) in [
+        (format!("::ffff:{ip}"), true, "is an address of this host"),
+        ("127.0.0.1".to_owned(), false, "set proxy-user too"),
+        ("::ffff:127.0.0.1".to_owned(), false, "set proxy-user too"),
+        (
+            "0.0.0.0".to_owned(),
+            true,
+            "not an address a proxy connects from",
+        ),
+        (format!("{ip}/24"), true, "invalid IP address syntax"),
+    ] {
+        let port = free_port();
+        let mut keyhatch = start_on_tcp(&format!("127.0.0.1:{port}"), &trusted, proxy_user);
+        let said = ended_or_listening(&mut keyhatch, "127.0.0.1", port);
+        let _ = keyhatch.kill();
+        let _ = keyhatch.wait();
+        let said = said.unwrap_or_else(|| panic!("{trusted}: keyhatch started"));
+        assert!(said.contains(says), "{trusted}: {said}");
+    }
+}
