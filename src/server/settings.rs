@@ -6,7 +6,7 @@
 
 mod site_checks;
 
-pub use site_checks::own_addresses;
+pub use site_checks::{is_own_address, own_addresses};
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::MetadataExt;

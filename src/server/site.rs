@@ -117,7 +117,7 @@ impl Site {
             // is one every account here can connect from: not believed, as at start.
             Peer::Remote(addr) => {
                 self.trusted_proxies.contains(&addr.ip())
-                    && !super::settings::own_addresses().contains(&addr.ip())
+                    && !super::settings::is_own_address(addr.ip())
             }
         }
     }
