@@ -5,7 +5,8 @@ export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # The release browser bundle, precompressed for serving: cargo-leptos writes a `.br` and a `.gz`
 # beside each file; its gzip is a fast one (369 KB for the wasm against 312 KB), so the files
 # browsers load are gzipped again at -9 for clients that do not take brotli. With
-# `--frontend-only` only the bundle is built; otherwise the release server after it.
+# `--frontend-only` only the bundle is built; otherwise the release server after it, with the
+# bundle embedded.
 #
 # The bundle is built with its own standard library, cut for size (-Zbuild-std, through
 # RUSTC_BOOTSTRAP on this pinned stable toolchain, as the Leptos book does with nightly): a
@@ -20,9 +21,12 @@ build_bundle() {
   RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$BUNDLE_RUSTFLAGS" \
     cargo leptos build --release --precompress --frontend-only --split \
     --lib-cargo-args=-Zbuild-std=std,panic_abort --lib-cargo-args=-Zbuild-std-features=optimize_for_size
-  [ "${1:-}" = --frontend-only ] || cargo leptos build --release --server-only
   local file
   for file in target/site/pkg/*.wasm target/site/pkg/*.js target/site/pkg/keyhatch.css; do
     gzip -9 -n -c "$file" > "$file.gz"
   done
+  # The server carries the bundle inside (build.rs): it never reads one from the disk, where a
+  # directory beside a copied binary may be another account's (SECURITY.md).
+  [ "${1:-}" = --frontend-only ] ||
+    KEYHATCH_EMBED_SITE="$PWD/target/site" cargo leptos build --release --server-only
 }

@@ -8,10 +8,8 @@ prefix=${1:-/usr/local}
 [ "$(id -u)" = 0 ] || { echo "make install needs root" >&2; exit 1; }
 scripts/setup.sh
 source scripts/env.sh
-printf '\033[1m==> %s\033[0m\n' "release build"
+printf '\033[1m==> %s\033[0m\n' "release build (the bundle embedded)"
 build_bundle
-printf '\033[1m==> %s\033[0m\n' "the server again, with the bundle embedded"
-KEYHATCH_EMBED_SITE="$PWD/target/site" cargo build --release --features ssr --bin keyhatch
 install -D -m 0755 target/release/keyhatch "$prefix/bin/keyhatch"
 if [ ! -e /etc/keyhatch/keyhatch.toml ]; then
   install -D -m 0644 deploy/keyhatch.toml /etc/keyhatch/keyhatch.toml

@@ -14,8 +14,8 @@ use std::path::Path;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::HeaderName;
 use axum::http::request::Parts;
+use axum::http::{HeaderName, StatusCode};
 use axum::middleware;
 use leptos::nonce::use_nonce;
 use leptos::prelude::*;
@@ -301,13 +301,7 @@ fn bind_unix(
 pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard: Guard) -> Router {
     // Resources spawn their loading on tokio while a page renders (already set is fine).
     let _ = any_spawner::Executor::init_tokio();
-    let bundle = assets::Bundle::load(Path::new(&*options.site_root)).unwrap_or_else(|e| {
-        tracing::warn!(
-            "cannot read the browser bundle in {}: {e}",
-            options.site_root
-        );
-        assets::Bundle::default()
-    });
+    let bundle = assets::Bundle::embedded();
     if let Some(dir) = bundle.pkg_dir() {
         options.site_pkg_dir = dir.into();
     }
@@ -369,14 +363,27 @@ pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard
             ),
         );
     }
-    // The bundle from memory when `make install` embedded it; otherwise files under /pkg come
-    // from beside the executable. Any other path: the app's "not found" page, with the header.
-    let router =
-        router
-            .merge(bundle.routes())
-            .fallback(leptos_axum::file_and_error_handler_with_context(
-                context, shell,
-            ));
+    // The bundle's files are the only files served: read once at start (embedded by `make
+    // install`, else from beside the executable). No path reaches the disk at request time, so
+    // nothing planted there later is ever served on keyhatch's origin. Any other path: the
+    // app's "not found" page, with the header; under /pkg/ a plain one (no account in it).
+    let not_found = {
+        let options = options.clone();
+        leptos_axum::render_app_async_with_context(context, move || shell(options.clone()))
+    };
+    let router = router
+        .merge(bundle.routes())
+        .fallback(move |request: Request| async move {
+            if guard::is_static(request.uri().path()) {
+                page::plain_page(
+                    StatusCode::NOT_FOUND,
+                    "Not found · keyhatch",
+                    "<p>Not found.</p>",
+                )
+            } else {
+                not_found(request).await
+            }
+        });
     let router = match access {
         Access::Local(auth) => router
             .layer(middleware::from_fn_with_state(auth, auth::require_login))

@@ -6,12 +6,10 @@
 //! all keeps the relative names the files load each other by (`./keyhatch.js`,
 //! `./split_dialogs.wasm`): one module loaded under two names would be two modules.
 //!
-//! The files come from the binary (`make install` and the test build embed them; see
-//! `build.rs`) or, in a plain cargo build, from the site directory beside the executable, read
-//! once at start. The stylesheet is also handed to the page, which inlines it: the first paint
+//! The files come from the binary only (every build script embeds them; see `build.rs`): a
+//! plain cargo build that has not made the bundle serves pages without script. The stylesheet is also handed to the page, which inlines it: the first paint
 //! then waits for no second request.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -56,21 +54,15 @@ struct Asset {
 }
 
 impl Bundle {
-    /// The embedded bundle, else the files under `site_root` (none, when it is missing: a
-    /// build that has not made the bundle serves pages without script).
-    pub fn load(site_root: &Path) -> std::io::Result<Self> {
-        if !EMBEDDED.is_empty() {
-            let files = EMBEDDED
-                .iter()
-                .map(|&(url, bytes)| (url.to_owned(), Bytes::from_static(bytes)))
-                .collect();
-            return Ok(Self::from_files(files));
-        }
-        let mut files = Vec::new();
-        if site_root.is_dir() {
-            read_dir(site_root, site_root, &mut files)?;
-        }
-        Ok(Self::from_files(files))
+    /// The bundle compiled into this binary (none in a build that has not made it: its pages
+    /// then load no script). Never files from the disk: a directory beside a copied binary
+    /// (`/tmp/x/../site`) may be another account's.
+    pub fn embedded() -> Self {
+        let files = EMBEDDED
+            .iter()
+            .map(|&(url, bytes)| (url.to_owned(), Bytes::from_static(bytes)))
+            .collect();
+        Self::from_files(files)
     }
 
     /// Groups `files` (URL, bytes) by file, with their `.br` and `.gz` siblings as encodings,
@@ -241,22 +233,6 @@ fn hex_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
         .fold(Sha256::new(), Digest::chain_update)
         .finalize();
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Every file under `dir`, as (URL path from `root`, bytes).
-fn read_dir(root: &Path, dir: &Path, files: &mut Vec<(String, Bytes)>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            read_dir(root, &path, files)?;
-        } else if path.to_string_lossy().contains(".d.ts") {
-            // wasm-bindgen's TypeScript declarations: no browser asks for them.
-        } else if let Ok(relative) = path.strip_prefix(root) {
-            let url = format!("/{}", relative.to_string_lossy());
-            files.push((url, Bytes::from(std::fs::read(&path)?)));
-        }
-    }
-    Ok(())
 }
 
 /// The content type of a bundle file, by its extension.

@@ -54,8 +54,11 @@ impl Guard {
 /// nonce of their scripts), no sniffing, no framing, no referrer to other sites, and no caching
 /// of anything but the static files.
 pub async fn security_headers(request: Request, next: Next) -> Response {
-    let cacheable = is_static(request.uri().path());
+    let static_path = is_static(request.uri().path());
     let mut response = next.run(request).await;
+    // Only a bundle file itself may be kept: a "not found" answer under /pkg/ may not.
+    let cacheable =
+        static_path && matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED);
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp(None));

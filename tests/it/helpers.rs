@@ -627,3 +627,8 @@ impl Drop for App {
         let _ = self.child.wait();
     }
 }
+
+/// Starts the keyhatch binary at `binary` (a copy of the one built) managing `home`.
+pub fn spawn_binary(binary: &Path, home: &Path) -> App {
+    start(Command::new(binary), home, &[])
+}

@@ -662,3 +662,51 @@ fn a_generate_form_sent_again_makes_no_second_key() {
     );
     assert_eq!(fs::read_to_string(app.authorized_keys()).unwrap(), file);
 }
+
+/// The attack: the owner runs a copy of keyhatch from a shared directory (`/tmp/x/keyhatch`,
+/// `/scratch/x/keyhatch`); another account plants `../site` beside it, a browser bundle whose
+/// script adds its own key, and a page of its own. Whatever is planted, keyhatch serves only
+/// the bundle compiled into it: its origin never carries another account's script.
+#[test]
+fn a_bundle_planted_beside_a_copied_binary_is_never_served() {
+    const PLANTED: &str = "planted-by-another-account";
+    let shared = tempfile::tempdir().unwrap();
+    fs::create_dir_all(shared.path().join("x")).unwrap();
+    fs::create_dir_all(shared.path().join("site/pkg")).unwrap();
+    let binary = shared.path().join("x/keyhatch");
+    fs::copy(env!("CARGO_BIN_EXE_keyhatch"), &binary).unwrap();
+    for file in [
+        "pkg/keyhatch.js",
+        "pkg/keyhatch.wasm",
+        "pkg/keyhatch.css",
+        "evil.html",
+    ] {
+        fs::write(
+            shared.path().join("site").join(file),
+            format!("/* {PLANTED} */"),
+        )
+        .unwrap();
+    }
+    let home = helpers::home_with(b"");
+    let app = helpers::spawn_binary(&binary, home.path());
+    let session = log_in(&app);
+    for path in [
+        "/evil.html",
+        "/pkg/keyhatch.js",
+        "/pkg/keyhatch.wasm",
+        "/ssh-keys",
+    ] {
+        let answer = app.get(path, &[("cookie", &session)]);
+        assert!(
+            !answer.body.contains(PLANTED),
+            "{path} served the planted file"
+        );
+    }
+    let page = app.get("/evil.html", &[("cookie", &session)]);
+    assert_eq!(page.status, 404, "{}", page.body);
+    // A miss under /pkg/ is a plain page, not the app with the account in it, and never kept.
+    let miss = app.get("/pkg/nothing-here.js", &[("cookie", &session)]);
+    assert_eq!(miss.status, 404);
+    assert_eq!(miss.header("cache-control"), "no-store");
+    assert!(!miss.body.contains("<header"), "{}", miss.body);
+}
