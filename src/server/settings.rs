@@ -114,6 +114,13 @@ pub struct Cli {
     /// Site mode: keyhatch keys a person's file may hold [default: 20].
     #[arg(long, env = "KEYHATCH_MAX_KEYS")]
     pub max_keys: Option<usize>,
+    /// Site mode: seconds a helper may take before it is killed [default: 30; more than
+    /// lock-timeout].
+    #[arg(long, env = "KEYHATCH_HELPER_TIMEOUT", value_name = "SECONDS")]
+    pub helper_timeout: Option<u64>,
+    /// Site mode: operations a person may have under way at once [default: 4].
+    #[arg(long, env = "KEYHATCH_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
     /// Seqera Platform's API (e.g. https://api.cloud.seqera.io, or https://seqera.example.org/api):
     /// the generated-key dialog then offers "Add to Seqera Platform".
     #[arg(long, env = "KEYHATCH_SEQERA_URL")]
@@ -166,6 +173,8 @@ struct FileSettings {
     logout_url: Option<String>,
     keys_per_hour: Option<usize>,
     max_keys: Option<usize>,
+    helper_timeout: Option<u64>,
+    max_in_flight: Option<usize>,
     seqera_url: Option<String>,
     seqera_ca_file: Option<PathBuf>,
     seqera_timeout: Option<u64>,
@@ -248,6 +257,10 @@ pub struct SiteSettings {
     pub keys_per_hour: usize,
     /// keyhatch keys a person's file may hold.
     pub max_keys: usize,
+    /// How long a helper may take before it is killed.
+    pub helper_timeout: Duration,
+    /// Operations a person may have under way at once.
+    pub max_in_flight: usize,
 }
 
 /// Why keyhatch cannot start.
@@ -505,6 +518,18 @@ fn site_settings(
         .or(file.user_map_match.take())
         .unwrap_or_else(|| "^(.+)$".to_owned());
     regex_lite::Regex::new(&user_map_match).map_err(|e| site(format!("user-map-match: {e}")))?;
+    let lock_timeout = cli.lock_timeout.or(file.lock_timeout).unwrap_or(10);
+    let helper_timeout = cli.helper_timeout.or(file.helper_timeout).unwrap_or(30);
+    if helper_timeout <= lock_timeout {
+        return Err(site(format!(
+            "helper-timeout ({helper_timeout} s) must be longer than lock-timeout \
+             ({lock_timeout} s): a helper waits that long for another program's lock"
+        )));
+    }
+    let max_in_flight = cli.max_in_flight.or(file.max_in_flight).unwrap_or(4);
+    if max_in_flight == 0 {
+        return Err(site("max-in-flight must be at least 1".into()));
+    }
     Ok(SiteSettings {
         user_header: cli
             .user_header
@@ -520,6 +545,8 @@ fn site_settings(
         logout_url: cli.logout_url.take().or(file.logout_url.take()),
         keys_per_hour: cli.keys_per_hour.or(file.keys_per_hour).unwrap_or(10),
         max_keys: cli.max_keys.or(file.max_keys).unwrap_or(20),
+        helper_timeout: Duration::from_secs(helper_timeout),
+        max_in_flight,
     })
 }
 
