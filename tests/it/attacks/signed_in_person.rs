@@ -154,10 +154,15 @@ fn thirty_concurrent_generates_against_ten_keys_an_hour_make_exactly_ten() {
         .filter(|(status, body)| *status == 429 && body.contains("10 keys in the last hour"))
         .count();
     let file = fs::read_to_string(alice.home().join(".ssh/authorized_keys")).unwrap();
+    // The answers without the keys they carry: statuses, and the refusals' sentences.
+    let seen: Vec<&str> = replies
+        .iter()
+        .map(|(status, body)| if *status == 200 { "200" } else { body.as_str() })
+        .collect();
     assert_eq!(
         (made, refused, file.lines().count()),
         (10, 20, 10),
-        "{replies:?}"
+        "{seen:?}"
     );
 }
 
