@@ -186,9 +186,12 @@ async fn talk(child: &mut Child, job: &[u8]) -> Result<Vec<u8>, AppError> {
 }
 
 fn timed_out(timeout: Duration) -> AppError {
+    let seconds = match timeout.as_secs() {
+        0 | 1 => "1 second".to_owned(),
+        n => format!("{n} seconds"),
+    };
     AppError::Busy(format!(
-        "keyhatch's helper did not finish within {} seconds and was stopped; try again, and if \
-         it happens again your home directory may be unreachable: tell your administrator",
-        timeout.as_secs().max(1)
+        "keyhatch's helper did not finish within {seconds} and was stopped; try again, and if \
+         it happens again your home directory may be unreachable: tell your administrator"
     ))
 }
