@@ -35,7 +35,10 @@ pub async fn generate_key(
     let passphrase = passphrase.and_then(|p| Passphrase::new(p.expose()));
     // Until the key exists nothing is written, so a client that hangs up may stop this part.
     let made = make_key(&state, &backend, label, passphrase).await;
-    let key = audited(&state, "generate", None, made.map_err(answer_with_status))?;
+    let key = match made {
+        Ok(key) => key,
+        Err(e) => return audited(&state, "generate", None, Err(answer_with_status(e))),
+    };
     let (tag, written) = (state.tag.clone(), options.clone());
     // From here the work goes to its end, counted and audited, whether or not the client stays.
     let key = finished(&state, "generate", async move {
