@@ -163,3 +163,51 @@ attempt("ptrace", trace)
         );
     }
 }
+
+#[test]
+fn a_person_who_limits_or_kills_their_own_helper_mid_write_loses_nothing_and_is_told_why() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name], &[]);
+    let file = own_keys_file(&alice);
+    // A file size limit below the file (the write fails outright, with SIGXFSZ), one within a
+    // line of it (a short write), and the helper killed.
+    let attacks: [(&[&str], &str); 3] = [
+        (&["prlimit", "--fsize=3:3", "--pid"], "File too large"),
+        (
+            &["prlimit", "--fsize=10:10", "--pid"],
+            "a file size limit was reached",
+        ),
+        (&["kill", "-KILL"], "without an answer"),
+    ];
+    for (attack, told) in attacks {
+        let lock = alice.hold_lock(&file);
+        let mut request = stack.send(&alice.name, "POST", "/api/keys/generate", "{}");
+        wait_for(|| !stack.helpers_of(alice.uid).is_empty(), "alice's helper");
+        let helper = stack.helpers_of(alice.uid)[0].to_string();
+        let _cleanup = KillOnDrop(vec![helper.parse().unwrap()]);
+        // Once it has become alice (it is hers to limit or kill), while it waits for the lock.
+        wait_for(
+            || {
+                fs::read_to_string(format!("/proc/{helper}/status"))
+                    .is_ok_and(|s| s.contains(&format!("Uid:\t{}\t", alice.uid)))
+            },
+            "the helper as alice",
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let done = alice.run(attack[0], &[&attack[1..], &[helper.as_str()]].concat());
+        assert!(done.status.success(), "{attack:?}: {done:?}");
+        drop(lock);
+        request
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut answer = String::new();
+        request.read_to_string(&mut answer).unwrap();
+        assert!(
+            !answer.contains("PRIVATE KEY"),
+            "{attack:?}: a key was shown"
+        );
+        assert!(answer.starts_with("HTTP/1.1 500"), "{attack:?}: {answer}");
+        assert!(answer.contains(told), "{attack:?}: {answer}");
+        assert_eq!(fs::read_to_string(&file).unwrap(), "# mine\n", "{attack:?}");
+    }
+}
