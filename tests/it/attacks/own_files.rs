@@ -211,3 +211,93 @@ fn a_person_who_limits_or_kills_their_own_helper_mid_write_loses_nothing_and_is_
         assert_eq!(fs::read_to_string(&file).unwrap(), "# mine\n", "{attack:?}");
     }
 }
+
+/// A freezer cgroup (v1) holding one process: frozen, it cannot die even of SIGKILL, as a
+/// process stuck on a hung NFS server; thawed and removed on drop.
+struct Frozen(std::path::PathBuf);
+
+impl Frozen {
+    fn freeze(pid: u32) -> Self {
+        let dir = Path::new("/sys/fs/cgroup/freezer").join(format!("keyhatch-test-{pid}"));
+        fs::create_dir(&dir).expect("a freezer cgroup (this test needs cgroup v1's freezer)");
+        fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        fs::write(dir.join("freezer.state"), "FROZEN").unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = fs::write(self.0.join("freezer.state"), "THAWED");
+        for _ in 0..100 {
+            if fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn a_helper_that_cannot_be_killed_costs_its_person_a_slot_and_no_thread_of_the_server() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start_with_env(
+        &[&alice.name, &bob.name],
+        &[],
+        &[
+            ("KEYHATCH_HELPER_TIMEOUT", "3"),
+            ("KEYHATCH_LOCK_TIMEOUT", "2"),
+            ("KEYHATCH_MAX_IN_FLIGHT", "1"),
+        ],
+    );
+    let threads = || {
+        fs::read_dir(format!("/proc/{}/task", stack.keyhatch.id()))
+            .unwrap()
+            .count()
+    };
+    let file = own_keys_file(&alice);
+    assert_eq!(stack.get(&bob.name, "/api/keys/list").status, 200);
+    let before = threads();
+    let lock = alice.hold_lock(&file);
+    let (mut request, helper) = a_waiting_helper(&stack, &alice);
+    let _cleanup = KillOnDrop(vec![helper]);
+    let frozen = Frozen::freeze(helper);
+    drop(lock);
+
+    request
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut answer = String::new();
+    request.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        Path::new(&format!("/proc/{helper}")).exists(),
+        "killed, but frozen: still there"
+    );
+    let more = stack.get(&alice.name, "/api/keys/list");
+    assert_eq!(
+        more.status, 429,
+        "the stuck helper still counts: {}",
+        more.body
+    );
+    let listed = Instant::now();
+    assert_eq!(stack.get(&bob.name, "/api/keys/list").status, 200);
+    assert!(listed.elapsed() < Duration::from_secs(1));
+    assert!(
+        threads() <= before,
+        "{} threads, {before} before",
+        threads()
+    );
+
+    drop(frozen);
+    wait_for(
+        || !Path::new(&format!("/proc/{helper}")).exists(),
+        "the thawed helper dead and reaped",
+    );
+    wait_for(
+        || stack.get(&alice.name, "/api/keys/list").status == 200,
+        "alice served again",
+    );
+}
