@@ -6,6 +6,7 @@ use clap::Parser;
 use keyhatch::server::settings::{Cli, Settings};
 
 fn main() -> ExitCode {
+    ignore_file_size_signal();
     // A site-mode helper: it becomes one person and does one job, with no runtime and no log.
     if std::env::args_os()
         .nth(1)
@@ -13,7 +14,6 @@ fn main() -> ExitCode {
     {
         return keyhatch::api::helper::serve_one();
     }
-    ignore_file_size_signal();
     keep_freed_memory();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -32,6 +32,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Bound (and, in site mode, with every capability but the helpers' dropped) before the
+    // runtime starts its threads, so they inherit the narrowed sets.
+    let opened = match keyhatch::server::open(&settings) {
+        Ok(opened) => opened,
+        Err(e) => {
+            eprintln!("keyhatch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -39,7 +48,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(keyhatch::server::serve(settings)) {
+    match runtime.block_on(keyhatch::server::serve(settings, opened)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("keyhatch: {e}");

@@ -23,6 +23,7 @@ use leptos_axum::ResponseOptions;
 
 use crate::api::backend::Backend;
 use crate::api::context::AppState;
+use crate::api::helper::Runner;
 use crate::api::limits::KeysPerHour;
 use crate::api::sent_forms::SentForms;
 use crate::api::slow_pool::SlowPool;
@@ -46,14 +47,54 @@ pub enum Access {
     Site(Site),
 }
 
-/// Binds the address or socket, says how to reach keyhatch (in local mode: prints the login
-/// link and writes it to a private file), and serves until Ctrl-C or SIGTERM.
-pub async fn serve(settings: Settings) -> io::Result<()> {
+/// What keyhatch opens before it starts any thread: its listener and its audit log.
+pub struct Opened {
+    audit: Audit,
+    listener: Listener,
+}
+
+/// A bound listener, not yet handed to the async runtime.
+enum Listener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener, std::path::PathBuf),
+}
+
+/// Opens the audit log and binds the address or socket (in site mode, giving the socket to the
+/// proxy), then in site mode drops every capability but starting helpers'. Call it before any
+/// thread starts: Linux keeps capabilities per thread, and only threads started after the drop
+/// inherit the narrowed sets.
+pub fn open(settings: &Settings) -> io::Result<Opened> {
     let audit = match &settings.audit_log {
         Some(path) => Audit::to_file(path)
             .map_err(|e| annotate(e, &format!("cannot open the audit log {}", path.display())))?,
         None => Audit::to_stderr(),
     };
+    let listener = match &settings.listen {
+        Listen::Tcp(addr) => {
+            let listener =
+                std::net::TcpListener::bind(addr).map_err(|e| bind_error(&addr.to_string(), e))?;
+            listener.set_nonblocking(true)?;
+            Listener::Tcp(listener)
+        }
+        Listen::Unix(path) => {
+            let proxy_uid = settings
+                .site
+                .as_ref()
+                .and_then(|s| s.proxy.as_ref())
+                .map(|p| p.1);
+            Listener::Unix(bind_unix(path, settings.uid, proxy_uid)?, path.clone())
+        }
+    };
+    if settings.site.is_some() {
+        site::keep_only_helper_capabilities()?;
+    }
+    Ok(Opened { audit, listener })
+}
+
+/// Serves on what [`open`] opened, says how to reach keyhatch (in local mode: prints the login
+/// link and writes it to a private file), and serves until Ctrl-C or SIGTERM.
+pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
+    let Opened { audit, listener } = opened;
     let state = AppState {
         backend: match &settings.site {
             Some(_) => None,
@@ -73,6 +114,10 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
         max_file_size: settings.max_file_size,
         lock_timeout: settings.lock_timeout,
         max_keys: settings.site.as_ref().map(|s| s.max_keys),
+        helpers: settings
+            .site
+            .as_ref()
+            .map(|s| Runner::new(s.helper_timeout, s.max_in_flight)),
         keys_per_hour: settings
             .site
             .as_ref()
@@ -82,6 +127,11 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
             .map_err(|e| annotate(e, "cannot start the key-derivation threads"))?,
         sent_forms: SentForms::default(),
     };
+    if settings.site.is_some() {
+        // Every thread there is now (the runtime's, the key-derivation pool's) was started
+        // after the drop; a thread that was not would serve requests with root's powers.
+        site::check_every_thread_is_narrowed()?;
+    }
     if settings.site.is_none() && !settings.home.is_dir() {
         eprintln!(
             "warning: home directory {} does not exist",
@@ -125,19 +175,14 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
             &settings.account.user,
         )),
     };
-    match &settings.listen {
-        Listen::Tcp(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| bind_error(&addr.to_string(), e))?;
+    match listener {
+        Listener::Tcp(listener) => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
             let local = listener.local_addr()?;
             if !local.ip().is_loopback() {
                 eprintln!(
                     "warning: listening on {local}, beyond this host: plain HTTP carries private keys; put TLS in front"
                 );
-            }
-            if settings.site.is_some() {
-                site::keep_only_helper_capabilities()?;
             }
             let access = access(format!("keyhatch_session_{}", local.port()));
             let _files = announce(
@@ -156,16 +201,8 @@ pub async fn serve(settings: Settings) -> io::Result<()> {
             .with_graceful_shutdown(shutdown_signal())
             .await
         }
-        Listen::Unix(path) => {
-            let proxy_uid = settings
-                .site
-                .as_ref()
-                .and_then(|s| s.proxy.as_ref())
-                .map(|p| p.1);
-            let listener = bind_unix(path, settings.uid, proxy_uid)?;
-            if settings.site.is_some() {
-                site::keep_only_helper_capabilities()?;
-            }
+        Listener::Unix(listener, path) => {
+            let (listener, path) = (tokio::net::UnixListener::from_std(listener)?, &*path);
             let access = access("keyhatch_session_unix".to_owned());
             let _files = announce(
                 &settings,
@@ -265,7 +302,7 @@ fn bind_unix(
     path: &Path,
     uid: u32,
     proxy_uid: Option<u32>,
-) -> io::Result<tokio::net::UnixListener> {
+) -> io::Result<std::os::unix::net::UnixListener> {
     if let Some(dir) = path.parent() {
         if dir == runtime::dir_path(uid) {
             runtime::ensure_private_dir(dir, uid)?;
@@ -287,9 +324,10 @@ fn bind_unix(
     }
     // Created 0600 from the start: no moment when another account could connect.
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-    let bound = tokio::net::UnixListener::bind(path);
+    let bound = std::os::unix::net::UnixListener::bind(path);
     nix::sys::stat::umask(old);
     let listener = bound.map_err(|e| bind_error(&path.display().to_string(), e))?;
+    listener.set_nonblocking(true)?;
     if let Some(proxy_uid) = proxy_uid {
         std::os::unix::fs::chown(path, Some(proxy_uid), None)?;
     }
@@ -301,6 +339,7 @@ fn bind_unix(
 pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard: Guard) -> Router {
     // Resources spawn their loading on tokio while a page renders (already set is fine).
     let _ = any_spawner::Executor::init_tokio();
+    let helpers = state.helpers.clone();
     let bundle = assets::Bundle::embedded();
     if let Some(dir) = bundle.pkg_dir() {
         options.site_pkg_dir = dir.into();
@@ -407,8 +446,27 @@ pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard
         .layer(middleware::from_fn(guard::security_headers))
         .with_state(options);
     Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route(
+            "/healthz",
+            axum::routing::get(move || healthz(helpers.clone())),
+        )
         .merge(app)
+}
+
+/// `/healthz`: `ok`; in site mode, 503 with what fails when helpers cannot be started or do not
+/// finish (then nobody can be served).
+async fn healthz(helpers: Option<Runner>) -> (StatusCode, String) {
+    use axum::http::StatusCode;
+    match helpers {
+        Some(helpers) => match helpers.healthy().await {
+            Ok(()) => (StatusCode::OK, "ok\n".to_owned()),
+            Err(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("unhealthy: keyhatch cannot start or finish helpers: {e}\n"),
+            ),
+        },
+        None => (StatusCode::OK, "ok\n".to_owned()),
+    }
 }
 
 fn bind_error(what: &str, e: io::Error) -> io::Error {

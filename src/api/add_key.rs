@@ -14,11 +14,11 @@ pub async fn add_key(
     label: Option<String>,
     expires_in_days: Option<u32>,
 ) -> Result<KeyInfo, AppError> {
-    use super::context::{answer_with_status, app_state, audited, run_blocking};
+    use super::context::{answer_with_status, app_state, finished};
     use crate::ssh::{Label, parse_public_key};
 
     let state = app_state()?;
-    let backend = state.backend()?.clone();
+    let backend = state.backend()?;
     let key = parse_public_key(&public_key).map_err(|e| answer_with_status(e.into()))?;
     let label = label.or_else(|| {
         Label::parse(key.comment())
@@ -29,8 +29,11 @@ pub async fn add_key(
     let (label, options) = super::new_key_settings(&state, label, expires_in_days)?;
     let tag = state.tag.clone();
     let written = options.clone();
-    let result = run_blocking(move || backend.add_key(&key, &tag, label.as_ref(), &written)).await;
-    let fingerprint = result.as_ref().ok().map(crate::ssh::fingerprint);
-    let key = audited(&state, "add", fingerprint.as_deref(), result)?;
+    let key = finished(&state, "add", async move {
+        let result = backend.add_key(&key, &tag, label.as_ref(), &written).await;
+        let fingerprint = result.as_ref().ok().map(crate::ssh::fingerprint);
+        (result, fingerprint)
+    })
+    .await?;
     Ok(super::convert::key_info(&key, &options))
 }

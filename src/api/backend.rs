@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::helper::Helper;
+use super::helper::{Helper, Runner};
+use super::limits::Permit;
 use crate::error::AppError;
 use crate::model::{Fix, KeyList, OtherKeyList};
 use crate::ssh::{self, AuthorizedKeys, KeyOptions, Label, NewKey, Tag, keygen};
@@ -51,6 +52,8 @@ pub enum Request {
         /// Which.
         fix: Fix,
     },
+    /// Nothing: answer at once (the health check's helper, which proves helpers start).
+    Ping,
 }
 
 /// What an operation answers.
@@ -115,6 +118,7 @@ pub fn execute(store: &AuthorizedKeys, uid: u32, request: Request) -> Result<Rep
             ssh::health::fix(store, uid, fix.into()).map_err(ssh::Error::from)?;
             Ok(Reply::Done)
         }
+        Request::Ping => Ok(Reply::Done),
     }
 }
 
@@ -129,58 +133,93 @@ pub enum Backend {
         uid: u32,
     },
     /// In a helper process that takes the person's uid (site mode).
-    Helper(Helper),
+    Helper {
+        /// The person and the limits of their file.
+        helper: Helper,
+        /// What starts helpers.
+        runner: Runner,
+        /// The operation under way this backend serves; taken by [`Backend::entered`].
+        permit: Option<Permit>,
+    },
 }
 
 impl Backend {
-    /// Runs `request` where this backend runs operations. Blocking: call it from a blocking
-    /// thread.
-    pub fn run(&self, request: Request) -> Result<Reply, AppError> {
+    /// This backend for one more operation of its person: in site mode, counted against their
+    /// operations under way until every clone is dropped (429 when they have too many).
+    pub fn entered(&self) -> Result<Self, AppError> {
         match self {
-            Self::Direct { store, uid } => execute(store, *uid, request),
-            Self::Helper(helper) => helper.call(&request),
+            Self::Direct { .. } => Ok(self.clone()),
+            Self::Helper { helper, runner, .. } => Ok(Self::Helper {
+                permit: Some(runner.enter(helper.identity.uid)?),
+                helper: helper.clone(),
+                runner: runner.clone(),
+            }),
+        }
+    }
+
+    /// Runs `request` where this backend runs operations: on a blocking thread in local mode,
+    /// in a helper bounded in time in site mode.
+    pub async fn run(&self, request: Request) -> Result<Reply, AppError> {
+        match self {
+            Self::Direct { store, uid } => {
+                let (store, uid) = (store.clone(), *uid);
+                tokio::task::spawn_blocking(move || execute(&store, uid, request))
+                    .await
+                    .unwrap_or_else(|e| Err(AppError::Storage(format!("the work failed: {e}"))))
+            }
+            Self::Helper {
+                helper,
+                runner,
+                permit,
+            } => runner.call(helper, request, permit.clone()).await,
         }
     }
 
     /// The person's keyhatch keys and what sshd would mind.
-    pub fn list_keys(&self, tag: &Tag) -> Result<KeyList, AppError> {
-        match self.run(Request::ListKeys {
-            tag: tag.as_str().to_owned(),
-        })? {
+    pub async fn list_keys(&self, tag: &Tag) -> Result<KeyList, AppError> {
+        match self
+            .run(Request::ListKeys {
+                tag: tag.as_str().to_owned(),
+            })
+            .await?
+        {
             Reply::Keys(list) => Ok(list),
             _ => Err(unexpected()),
         }
     }
 
     /// The person's other keys, read-only.
-    pub fn other_keys(&self, tag: &Tag) -> Result<OtherKeyList, AppError> {
-        match self.run(Request::OtherKeys {
-            tag: tag.as_str().to_owned(),
-        })? {
+    pub async fn other_keys(&self, tag: &Tag) -> Result<OtherKeyList, AppError> {
+        match self
+            .run(Request::OtherKeys {
+                tag: tag.as_str().to_owned(),
+            })
+            .await?
+        {
             Reply::Others(others) => Ok(others),
             _ => Err(unexpected()),
         }
     }
 
     /// Checks that the person's home exists (asked before a slow key generation).
-    pub fn check_home(&self) -> Result<(), AppError> {
-        self.run(Request::CheckHome).map(drop)
+    pub async fn check_home(&self) -> Result<(), AppError> {
+        self.run(Request::CheckHome).await.map(drop)
     }
 
     /// Has the line of `key`, generated this instant (so not read for duplicates), appended
     /// durably with `options`.
-    pub fn authorize_new(
+    pub async fn authorize_new(
         &self,
         key: &NewKey,
         tag: &Tag,
         options: &KeyOptions,
     ) -> Result<(), AppError> {
-        self.append(&key.public, tag, options, true)
+        self.append(&key.public, tag, options, true).await
     }
 
     /// Authorizes a key the person brought, commented with `tag` and `label` in place of its
     /// own; returns it as written. A key already in the file is refused.
-    pub fn add_key(
+    pub async fn add_key(
         &self,
         key: &ssh_key::PublicKey,
         tag: &Tag,
@@ -188,13 +227,13 @@ impl Backend {
         options: &KeyOptions,
     ) -> Result<ssh_key::PublicKey, AppError> {
         let key = keygen::with_comment(key, &tag.comment(label));
-        self.append(&key, tag, options, false)?;
+        self.append(&key, tag, options, false).await?;
         Ok(key)
     }
 
     /// Has `key`'s line with `options` appended durably, within the site's cap on keys tagged
     /// `tag`; refused when the file holds the key already, unless it is `new`.
-    fn append(
+    async fn append(
         &self,
         key: &ssh_key::PublicKey,
         tag: &Tag,
@@ -207,7 +246,9 @@ impl Backend {
             .map_err(|e| AppError::Keygen(e.to_string()))?;
         let cap = match self {
             Self::Direct { .. } => None,
-            Self::Helper(helper) => helper.max_keys.map(|max| (max, tag.as_str().to_owned())),
+            Self::Helper { helper, .. } => {
+                helper.max_keys.map(|max| (max, tag.as_str().to_owned()))
+            }
         };
         self.run(Request::AppendKey {
             public_key,
@@ -215,21 +256,23 @@ impl Backend {
             cap,
             new,
         })
+        .await
         .map(drop)
     }
 
     /// Removes keyhatch's key with `fingerprint`.
-    pub fn revoke_key(&self, tag: &Tag, fingerprint: &str) -> Result<(), AppError> {
+    pub async fn revoke_key(&self, tag: &Tag, fingerprint: &str) -> Result<(), AppError> {
         self.run(Request::RevokeKey {
             fingerprint: fingerprint.to_owned(),
             tag: tag.as_str().to_owned(),
         })
+        .await
         .map(drop)
     }
 
     /// Makes one permission fix.
-    pub fn fix(&self, fix: Fix) -> Result<(), AppError> {
-        self.run(Request::Fix { fix }).map(drop)
+    pub async fn fix(&self, fix: Fix) -> Result<(), AppError> {
+        self.run(Request::Fix { fix }).await.map(drop)
     }
 }
 

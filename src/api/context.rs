@@ -8,7 +8,7 @@ use leptos_axum::ResponseOptions;
 use std::time::Duration;
 
 use super::backend::Backend;
-use super::helper::{Helper, Identity};
+use super::helper::{Helper, Identity, Runner};
 use super::limits::KeysPerHour;
 use super::sent_forms::SentForms;
 use super::slow_pool::SlowPool;
@@ -39,6 +39,9 @@ pub struct AppState {
     pub keys_file: KeysFile,
     /// Site mode: the most keyhatch keys a person's file may hold.
     pub max_keys: Option<usize>,
+    /// Site mode: what starts helpers, within their time bound and each person's operations
+    /// under way.
+    pub helpers: Option<Runner>,
     /// Site mode: how many keys a person may generate per hour.
     pub keys_per_hour: Option<KeysPerHour>,
     /// Seqera Platform, when the site set `seqera-url`.
@@ -52,14 +55,19 @@ pub struct AppState {
 impl AppState {
     /// The state for one person of a site: their account, and a helper that becomes them.
     pub fn for_person(&self, identity: Identity, account: Account) -> Self {
-        Self {
-            backend: Some(Backend::Helper(Helper {
+        let backend = self.helpers.clone().map(|runner| Backend::Helper {
+            helper: Helper {
                 identity,
                 max_file_size: self.max_file_size,
                 lock_timeout: self.lock_timeout,
                 max_keys: self.max_keys,
                 keys_file: self.keys_file.as_str().to_owned(),
-            })),
+            },
+            runner,
+            permit: None,
+        });
+        Self {
+            backend,
             account,
             ..self.clone()
         }
@@ -74,11 +82,15 @@ impl AppState {
         })
     }
 
-    /// Where the person's operations run, or 401 when nobody is logged in.
-    pub fn backend(&self) -> Result<&Backend, AppError> {
+    /// Where the person's operations run, for one more operation of theirs: 401 when nobody is
+    /// logged in, 429 when they have as many under way as the site allows. The operation lasts
+    /// as long as the returned backend (and its clones).
+    pub fn backend(&self) -> Result<Backend, AppError> {
         self.backend
             .as_ref()
-            .ok_or_else(|| answer_with_status(AppError::Unauthorized))
+            .ok_or(AppError::Unauthorized)
+            .and_then(Backend::entered)
+            .map_err(answer_with_status)
     }
 }
 
@@ -86,6 +98,15 @@ impl AppState {
 /// request's extensions by the server for the audit log.
 #[derive(Debug, Clone)]
 pub struct Remote(pub String);
+
+impl Remote {
+    /// The address of the request being served, or `unknown`.
+    fn current() -> Self {
+        use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Self>().cloned())
+            .unwrap_or_else(|| Self("unknown".to_owned()))
+    }
+}
 
 /// Records `action` (on the key `fingerprint`, when there is one) with the outcome of `result`
 /// in the audit log, and passes `result` on.
@@ -95,21 +116,71 @@ pub fn audited<T>(
     fingerprint: Option<&str>,
     result: Result<T, AppError>,
 ) -> Result<T, AppError> {
-    let remote = use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<Remote>().cloned())
-        .map_or_else(|| "unknown".to_owned(), |r| r.0);
-    let outcome = match &result {
+    record(
+        &state.audit,
+        &state.account.user,
+        &Remote::current(),
+        action,
+        fingerprint,
+        &result,
+    );
+    result
+}
+
+/// Runs `work`, a change, on a task of its own, so that it goes to its end and is recorded in
+/// the audit log as `action` (with the fingerprint it returns beside its result) even when the
+/// client hangs up meanwhile; returns its result, with the response's status set from an error.
+pub async fn finished<T, W>(state: &AppState, action: &'static str, work: W) -> Result<T, AppError>
+where
+    W: Future<Output = (Result<T, AppError>, Option<String>)> + Send + 'static,
+    T: Send + 'static,
+{
+    let (audit, account, remote) = (
+        state.audit.clone(),
+        state.account.user.clone(),
+        Remote::current(),
+    );
+    let task = tokio::spawn(async move {
+        let (result, fingerprint) = work.await;
+        record(
+            &audit,
+            &account,
+            &remote,
+            action,
+            fingerprint.as_deref(),
+            &result,
+        );
+        result
+    });
+    let result = match task.await {
+        Ok(result) => result,
+        Err(e) => Err(AppError::Request(ServerFnErrorErr::ServerError(
+            e.to_string(),
+        ))),
+    };
+    result.map_err(answer_with_status)
+}
+
+/// Writes the audit line of `action` by `account` from `remote`, with the outcome of `result`.
+fn record<T>(
+    audit: &Audit,
+    account: &str,
+    remote: &Remote,
+    action: &str,
+    fingerprint: Option<&str>,
+    result: &Result<T, AppError>,
+) {
+    let outcome = match result {
         Ok(_) => "ok".to_owned(),
         Err(e) => e.to_string(),
     };
-    state.audit.record(&Event {
+    audit.record(&Event {
         action,
-        account: &state.account.user,
-        remote: &remote,
+        account,
+        remote: &remote.0,
         fingerprint,
         outcome: &outcome,
     });
-    result
 }
 
 /// Returns the state of the request being served; outside one, an error answered with 500.

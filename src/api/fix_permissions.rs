@@ -8,10 +8,9 @@ use crate::model::Fix;
 /// `POST /api/keys/fix` with `{"fix": "SshDirMode"}` or `{"fix": "FileMode"}`.
 #[server(endpoint = "keys/fix", input = Json, output = Json)]
 pub async fn fix_permissions(fix: Fix) -> Result<(), AppError> {
-    use super::context::{app_state, audited, run_blocking};
+    use super::context::{app_state, finished};
 
     let state = app_state()?;
-    let backend = state.backend()?.clone();
-    let result = run_blocking(move || backend.fix(fix)).await;
-    audited(&state, "fix", None, result)
+    let backend = state.backend()?;
+    finished(&state, "fix", async move { (backend.fix(fix).await, None) }).await
 }

@@ -13,60 +13,77 @@ pub async fn generate_key(
     label: Option<String>,
     expires_in_days: Option<u32>,
 ) -> Result<GeneratedKey, AppError> {
-    use super::context::{app_state, audited};
-    use crate::ssh::{NewKey, Passphrase};
+    use super::context::{answer_with_status, app_state, audited, finished};
+    use crate::ssh::Passphrase;
 
     let state = app_state()?;
-    let backend = state.backend()?.clone();
+    let backend = state.backend()?;
     let (label, options) = super::new_key_settings(&state, label, expires_in_days)?;
-    let user = state.account.user.clone();
-    if let Some(refused) = state
+    // Counted from now, so concurrent generates cannot all pass; given back if nothing is
+    // written.
+    let reservation = match state
         .keys_per_hour
         .as_ref()
-        .and_then(|l| l.check(&user).err())
+        .map(|l| l.reserve(&state.account.user))
     {
-        let refused = super::context::answer_with_status(refused);
-        return audited(&state, "generate", None, Err(refused));
-    }
+        Some(Err(refused)) => {
+            return audited(&state, "generate", None, Err(answer_with_status(refused)));
+        }
+        Some(Ok(reservation)) => Some(reservation),
+        None => None,
+    };
     let passphrase = passphrase.and_then(|p| Passphrase::new(p.expose()));
-    let result = create_key(&state, backend, label, &options, passphrase).await;
-    let fingerprint = result.as_ref().ok().map(NewKey::fingerprint);
-    let key = audited(&state, "generate", fingerprint.as_deref(), result)?;
-    if let Some(limit) = &state.keys_per_hour {
-        limit.record(&user);
-    }
+    // Until the key exists nothing is written, so a client that hangs up may stop this part.
+    let made = make_key(&state, &backend, label, passphrase).await;
+    let key = match made {
+        Ok(key) => key,
+        Err(e) => return audited(&state, "generate", None, Err(answer_with_status(e))),
+    };
+    let (tag, written) = (state.tag.clone(), options.clone());
+    // From here the work goes to its end, counted and audited, whether or not the client stays.
+    let key = finished(&state, "generate", async move {
+        let fingerprint = Some(key.fingerprint());
+        let result = backend
+            .authorize_new(&key, &tag, &written)
+            .await
+            .map(|()| key);
+        if let (Ok(_), Some(reservation)) = (&result, reservation) {
+            reservation.keep();
+        }
+        (result, fingerprint)
+    })
+    .await?;
     Ok(GeneratedKey::new(&key, &options, state.seqera.as_ref()))
 }
 
-/// Generates the key (a passphrase key on the low-priority pool: deriving takes a tenth of a
-/// second of both cores) and has it appended; the key is returned only once it is written.
+/// Makes the key: a passphrase key on the low-priority pool (deriving takes a tenth of a second
+/// of both cores), after checking the home exists. The derivation counts as one of the person's
+/// operations under way until it ends, and is skipped if its client has gone by its turn.
 #[cfg(feature = "ssr")]
-async fn create_key(
+async fn make_key(
     state: &super::context::AppState,
-    backend: super::backend::Backend,
+    backend: &super::backend::Backend,
     label: Option<crate::ssh::Label>,
-    options: &crate::ssh::KeyOptions,
     passphrase: Option<crate::ssh::Passphrase>,
 ) -> Result<crate::ssh::NewKey, AppError> {
-    use super::context::run_blocking;
     use crate::ssh::{self, keygen};
 
     let tag = state.tag.clone();
-    let key = match passphrase {
+    match passphrase {
         // Check the home first rather than waste the derivation; without a passphrase a key
         // takes microseconds and the append checks anyway.
         Some(passphrase) => {
-            let home = backend.clone();
-            run_blocking(move || home.check_home()).await?;
-            let tag = tag.clone();
+            backend.check_home().await?;
+            let in_flight = backend.clone();
             state
                 .slow
-                .run(move || keygen::generate(&tag, label.as_ref(), Some(&passphrase)))
+                .run(move || {
+                    let _in_flight = in_flight;
+                    keygen::generate(&tag, label.as_ref(), Some(&passphrase))
+                })
                 .await?
         }
         None => keygen::generate(&tag, label.as_ref(), None),
     }
-    .map_err(|e| AppError::from(ssh::Error::from(e)))?;
-    let options = options.clone();
-    run_blocking(move || backend.authorize_new(&key, &tag, &options).map(|()| key)).await
+    .map_err(|e| AppError::from(ssh::Error::from(e)))
 }

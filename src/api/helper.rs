@@ -7,19 +7,24 @@
 //! `seteuid` to every thread, and tokio moves tasks between threads).
 //!
 //! One helper per request: the job goes in on standard input as one JSON line, the answer
-//! comes back on standard output; nothing else crosses.
+//! comes back on standard output; nothing else crosses. [`Runner`] starts them, each within a
+//! bound on its time and its person's operations under way.
 
-use std::io::{self, BufRead, Read, Write};
+mod runner;
+
+use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use nix::unistd::{Gid, Uid};
 use serde::{Deserialize, Serialize};
 
-use super::backend::{Reply, Request, execute};
+use super::backend::{Request, execute};
 use crate::error::AppError;
 use crate::ssh::KeysFile;
+
+pub use runner::Runner;
 
 /// The first argument that makes keyhatch's binary a helper.
 pub const HELPER_ARG: &str = "__keyhatch_helper";
@@ -61,38 +66,15 @@ struct Job {
     request: Request,
 }
 
-impl Helper {
-    /// Starts a helper, hands it `request`, and returns its answer. Blocking.
-    pub fn call(&self, request: &Request) -> Result<Reply, AppError> {
-        let exe =
-            std::env::current_exe().map_err(|e| failed(format!("cannot find keyhatch: {e}")))?;
-        let mut child = Command::new(exe)
-            .arg(HELPER_ARG)
-            .env_clear()
-            .current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| failed(format!("cannot start: {e}")))?;
-        let job = serde_json::to_vec(&Job {
-            helper: self.clone(),
-            request: request.clone(),
-        })
-        .map_err(|e| failed(e.to_string()))?;
-        let sent = child.stdin.take().map(|mut stdin| stdin.write_all(&job));
-        let mut answer = Vec::new();
-        let read = child
-            .stdout
-            .take()
-            .map(|mut stdout| stdout.read_to_end(&mut answer));
-        let status = child.wait().map_err(|e| failed(e.to_string()))?;
-        if !matches!(sent, Some(Ok(()))) || !matches!(read, Some(Ok(_))) || answer.is_empty() {
-            return Err(failed(format!("it ended ({status}) without an answer")));
-        }
-        serde_json::from_slice::<Result<Reply, AppError>>(&answer)
-            .map_err(|e| failed(format!("unreadable answer: {e}")))?
-    }
+/// Whether a tracer is attached to this process (`TracerPid` of `/proc/self/status`); an
+/// unreadable status counts as traced.
+fn traced() -> bool {
+    std::fs::read_to_string("/proc/self/status").map_or(true, |status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .is_none_or(|pid| pid.trim() != "0")
+    })
 }
 
 fn failed(why: String) -> AppError {
@@ -101,6 +83,13 @@ fn failed(why: String) -> AppError {
 
 /// The helper's whole life, in the child: read the job, become the person, run it, answer.
 pub fn serve_one() -> ExitCode {
+    // A core dump would hold whatever the helper read (it is never given a secret, but a
+    // person's file is theirs alone).
+    let no_core = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = rustix::process::setrlimit(rustix::process::Resource::Core, no_core);
     let mut line = String::new();
     if io::stdin().lock().read_line(&mut line).is_err() {
         return ExitCode::FAILURE;
@@ -155,6 +144,15 @@ fn become_person(id: &Identity) -> Result<(), AppError> {
             "could still get root back after becoming {}",
             id.user
         )));
+    }
+    // The person may signal their helper (it is theirs now), but not trace it, read its memory
+    // or reach its open files through /proc: changing ids makes a process non-dumpable only
+    // where fs.suid_dumpable is 0. Once it is, no tracer can attach: one that attached in the
+    // instant before is caught by TracerPid.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| failed(format!("cannot make itself non-dumpable: {e}")))?;
+    if traced() {
+        return Err(failed("it is being traced".into()));
     }
     // What it creates is the person's alone, whatever umask keyhatch was started with.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));

@@ -9,10 +9,12 @@ use crate::model::KeyList;
 /// them. `GET /api/keys/list`.
 #[server(endpoint = "keys/list", input = GetUrl, output = Json)]
 pub async fn list_keys() -> Result<KeyList, AppError> {
-    use super::context::{app_state, run_blocking};
+    use super::context::{answer_with_status, app_state};
 
     let state = app_state()?;
-    let backend = state.backend()?.clone();
-    let tag = state.tag.clone();
-    run_blocking(move || backend.list_keys(&tag)).await
+    let backend = state.backend()?;
+    backend
+        .list_keys(&state.tag)
+        .await
+        .map_err(answer_with_status)
 }

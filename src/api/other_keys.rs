@@ -9,10 +9,12 @@ use crate::model::OtherKeyList;
 /// file sshd cannot read. `GET /api/keys/others`.
 #[server(endpoint = "keys/others", input = GetUrl, output = Json)]
 pub async fn other_keys() -> Result<OtherKeyList, AppError> {
-    use super::context::{app_state, run_blocking};
+    use super::context::{answer_with_status, app_state};
 
     let state = app_state()?;
-    let backend = state.backend()?.clone();
-    let tag = state.tag.clone();
-    run_blocking(move || backend.other_keys(&tag)).await
+    let backend = state.backend()?;
+    backend
+        .other_keys(&state.tag)
+        .await
+        .map_err(answer_with_status)
 }

@@ -7,11 +7,14 @@ use crate::json::Json;
 /// `POST /api/keys/revoke` with `{"fingerprint": "SHA256:…"}`.
 #[server(endpoint = "keys/revoke", input = Json, output = Json)]
 pub async fn revoke_key(fingerprint: String) -> Result<(), AppError> {
-    use super::context::{app_state, audited, run_blocking};
+    use super::context::{app_state, finished};
 
     let state = app_state()?;
-    let backend = state.backend()?.clone();
-    let (tag, revoked) = (state.tag.clone(), fingerprint.clone());
-    let result = run_blocking(move || backend.revoke_key(&tag, &revoked)).await;
-    audited(&state, "revoke", Some(&fingerprint), result)
+    let backend = state.backend()?;
+    let tag = state.tag.clone();
+    finished(&state, "revoke", async move {
+        let result = backend.revoke_key(&tag, &fingerprint).await;
+        (result, Some(fingerprint))
+    })
+    .await
 }

@@ -13,10 +13,16 @@ pub async fn seqera_account(token: Secret) -> Result<SeqeraAccount, AppError> {
     use crate::seqera::Token;
 
     let state = app_state()?;
-    state.backend()?;
+    // A call to Platform is one of the person's operations under way until it ends, even
+    // when the client hangs up first (it holds a blocking thread meanwhile).
+    let in_flight = state.backend()?;
     let platform = state.seqera()?;
     let token = Token::new(&token.expose()).ok_or_else(|| {
         answer_with_status(AppError::Invalid("paste a Platform access token".into()))
     })?;
-    run_blocking(move || Ok(platform.account(&token)?.into())).await
+    run_blocking(move || {
+        let _in_flight = in_flight;
+        Ok(platform.account(&token)?.into())
+    })
+    .await
 }

@@ -21,7 +21,9 @@ pub async fn seqera_credentials(
     use crate::seqera::{CredentialsName, Token};
 
     let state = app_state()?;
-    state.backend()?;
+    // A call to Platform is one of the person's operations under way until it ends, even
+    // when the client hangs up first (it holds a blocking thread meanwhile).
+    let in_flight = state.backend()?;
     let platform = state.seqera()?;
     let invalid = |message: String| answer_with_status(AppError::Invalid(message));
     let token = Token::new(&token.expose())
@@ -34,6 +36,7 @@ pub async fn seqera_credentials(
         .map_err(|_| invalid("that is not an OpenSSH private key".into()))?;
     let passphrase = passphrase.map(|p| zeroize::Zeroizing::new(p.expose()));
     let result = run_blocking(move || {
+        let _in_flight = in_flight;
         let id = platform.add_ssh_credentials(
             &token,
             workspace_id,

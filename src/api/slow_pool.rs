@@ -47,6 +47,8 @@ impl SlowPool {
     }
 
     /// Runs `job` on the pool and waits for its answer without holding up the async runtime.
+    /// A job whose asker has gone (a client that hung up) by its turn is dropped unrun, so
+    /// abandoned jobs do not keep others waiting.
     pub async fn run<T, F>(&self, job: F) -> Result<T, AppError>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -54,7 +56,10 @@ impl SlowPool {
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            // The asker may have gone (a closed connection): then the answer is dropped.
+            if answer.is_closed() {
+                return;
+            }
+            // The asker may go while it runs: then the answer is dropped.
             let _ = answer.send(job());
         });
         self.jobs.send(job).map_err(|_| stopped())?;

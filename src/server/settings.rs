@@ -122,6 +122,13 @@ pub struct Cli {
     /// Site mode: keyhatch keys a person's file may hold [default: 20].
     #[arg(long, env = "KEYHATCH_MAX_KEYS")]
     pub max_keys: Option<usize>,
+    /// Site mode: seconds a helper may take before it is killed [default: 30; more than
+    /// lock-timeout].
+    #[arg(long, env = "KEYHATCH_HELPER_TIMEOUT", value_name = "SECONDS")]
+    pub helper_timeout: Option<u64>,
+    /// Site mode: operations a person may have under way at once [default: 4].
+    #[arg(long, env = "KEYHATCH_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
     /// Seqera Platform's API (e.g. https://api.cloud.seqera.io, or https://seqera.example.org/api):
     /// the generated-key dialog then offers "Add to Seqera Platform".
     #[arg(long, env = "KEYHATCH_SEQERA_URL")]
@@ -175,6 +182,8 @@ struct FileSettings {
     logout_url: Option<String>,
     keys_per_hour: Option<usize>,
     max_keys: Option<usize>,
+    helper_timeout: Option<u64>,
+    max_in_flight: Option<usize>,
     seqera_url: Option<String>,
     seqera_ca_file: Option<PathBuf>,
     seqera_timeout: Option<u64>,
@@ -261,6 +270,10 @@ pub struct SiteSettings {
     pub keys_per_hour: usize,
     /// keyhatch keys a person's file may hold.
     pub max_keys: usize,
+    /// How long a helper may take before it is killed.
+    pub helper_timeout: Duration,
+    /// Operations a person may have under way at once.
+    pub max_in_flight: usize,
 }
 
 /// Why keyhatch cannot start.
@@ -523,6 +536,18 @@ fn site_settings(
     let min_uid = cli.min_uid.or(file.min_uid).unwrap_or(1000);
     let max_uid = cli.max_uid.or(file.max_uid);
     site_checks::check_uid_range(min_uid, max_uid)?;
+    let lock_timeout = cli.lock_timeout.or(file.lock_timeout).unwrap_or(10);
+    let helper_timeout = cli.helper_timeout.or(file.helper_timeout).unwrap_or(30);
+    if helper_timeout <= lock_timeout {
+        return Err(site(format!(
+            "helper-timeout ({helper_timeout} s) must be longer than lock-timeout \
+             ({lock_timeout} s): a helper waits that long for another program's lock"
+        )));
+    }
+    let max_in_flight = cli.max_in_flight.or(file.max_in_flight).unwrap_or(4);
+    if max_in_flight == 0 {
+        return Err(site("max-in-flight must be at least 1".into()));
+    }
     Ok(SiteSettings {
         user_header: cli
             .user_header
@@ -540,6 +565,8 @@ fn site_settings(
         logout_url: cli.logout_url.take().or(file.logout_url.take()),
         keys_per_hour: cli.keys_per_hour.or(file.keys_per_hour).unwrap_or(10),
         max_keys: cli.max_keys.or(file.max_keys).unwrap_or(20),
+        helper_timeout: Duration::from_secs(helper_timeout),
+        max_in_flight,
     })
 }
 

@@ -144,6 +144,11 @@ impl SiteStack {
     /// Starts both, with `people` (name, password) in nginx's password file and `extra`
     /// flags for keyhatch.
     pub fn start(people: &[&str], extra: &[&str]) -> Self {
+        Self::start_with_env(people, extra, &[])
+    }
+
+    /// Starts both, as [`SiteStack::start`], with extra environment variables for keyhatch.
+    pub fn start_with_env(people: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // nginx's workers run as www-data: they must reach the password file and the socket.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -157,6 +162,7 @@ impl SiteStack {
             .args(extra)
             .env_remove("KEYHATCH_TOKEN")
             .env("KEYHATCH_CONFIG", "none")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -194,8 +200,8 @@ impl SiteStack {
         // from auth_basic rather than from oauth2-proxy.
         let (name_map, name_check) = shipped_nginx_name_check();
         let config = format!(
-            "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 1024; }}\n\
+            "user www-data;\nworker_processes 1;\nworker_rlimit_nofile 8192;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log;\nevents {{ worker_connections 4096; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
                {name_map}\n\
@@ -243,6 +249,43 @@ impl SiteStack {
             "Basic {}",
             BASE64_STANDARD.encode(format!("{who}:{password}"))
         )
+    }
+
+    /// Sends `method` `path` with the JSON `body` through nginx as `who` over a new connection,
+    /// and returns the connection, to read the answer from or to hang up.
+    pub fn send(&self, who: &str, method: &str, path: &str, body: &str) -> TcpStream {
+        let port: u16 = self.base.rsplit(':').next().unwrap().parse().unwrap();
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nAuthorization: {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.basic(who),
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        stream
+    }
+
+    /// The processes keyhatch started that run as `uid`: its helpers for that person.
+    pub fn helpers_of(&self, uid: u32) -> Vec<u32> {
+        let parent = self.keyhatch.id();
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+                    return false;
+                };
+                let field = |name: &str| {
+                    status
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .and_then(|v| v.split_whitespace().next())
+                        .and_then(|v| v.parse::<u32>().ok())
+                };
+                field("PPid:") == Some(parent) && field("Uid:") == Some(uid)
+            })
+            .collect()
     }
 
     /// GET `path` through nginx as `who`.
@@ -456,6 +499,34 @@ impl Account {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Locks `file` (a POSIX lock, which keyhatch's OFD lock waits for) as this account, as any
+    /// program of theirs can; the lock is held until the returned holder is dropped.
+    pub fn hold_lock(&self, file: &Path) -> LockHolder {
+        let program = "import fcntl,sys; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); \
+                       print('locked', flush=True); sys.stdin.read()";
+        let mut child = Command::new("setpriv")
+            .args([
+                &format!("--reuid={}", self.uid),
+                &format!("--regid={}", self.gid),
+                "--clear-groups",
+                "--",
+                "/usr/bin/python3",
+                "-c",
+                program,
+            ])
+            .arg(file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked", "the lock on {}", file.display());
+        LockHolder(child)
+    }
+
     /// Runs a Python program as this account and returns what it printed.
     pub fn python(&self, program: &str, args: &[&str]) -> String {
         let mut all = vec!["-c", program];
@@ -466,6 +537,16 @@ impl Account {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
+    }
+}
+
+/// A program of a person's holding a lock on a file; it lets go when dropped.
+pub struct LockHolder(Child);
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

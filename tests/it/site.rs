@@ -327,20 +327,107 @@ fn keys_go_where_the_sites_authorized_keys_file_says_and_sshd_reads_them_there()
 }
 
 #[test]
-fn the_server_keeps_only_the_capabilities_starting_helpers_needs() {
-    let stack = SiteStack::start(&[], &[]);
-    let status = fs::read_to_string(format!("/proc/{}/status", stack.keyhatch.id())).unwrap();
-    let caps = |name: &str| -> u64 {
-        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
-        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
-    };
-    // CAP_SETGID is 6, CAP_SETUID 7.
+fn every_thread_of_the_server_keeps_only_the_capabilities_starting_helpers_needs() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name], &[]);
+    // Work that wakes the runtime's threads, the blocking pool and the key-derivation pool.
+    assert_eq!(stack.get(&alice.name, "/ssh-keys").status, 200);
+    let body = r#"{"passphrase":"correct horse battery staple"}"#;
+    assert_eq!(
+        stack.post(&alice.name, "/api/keys/generate", body).status,
+        200
+    );
+    assert_eq!(stack.get(&alice.name, "/api/keys/list").status, 200);
+    // CAP_SETGID is 6, CAP_SETUID 7: all a helper may start with. The server also keeps
+    // CAP_KILL (5), for helpers past their time bound.
     let setid = (1 << 6) | (1 << 7);
-    for set in ["CapEff:", "CapPrm:", "CapBnd:"] {
-        assert_eq!(caps(set), setid, "{set} {:x}", caps(set));
+    let server = setid | (1 << 5);
+    let tasks: Vec<_> = fs::read_dir(format!("/proc/{}/task", stack.keyhatch.id()))
+        .unwrap()
+        .map(|t| t.unwrap().path())
+        .collect();
+    assert!(tasks.len() > 2, "{} threads", tasks.len());
+    let mut wrong = Vec::new();
+    for task in tasks {
+        let status = fs::read_to_string(task.join("status")).unwrap();
+        let caps = |name: &str| -> u64 {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+        };
+        let name = status.lines().next().unwrap_or_default().to_owned();
+        let expected = [
+            ("CapEff:", server),
+            ("CapPrm:", server),
+            ("CapBnd:", setid),
+            ("CapInh:", 0),
+            ("CapAmb:", 0),
+        ];
+        for (set, allowed) in expected {
+            if caps(set) != allowed {
+                wrong.push(format!("{} ({name}) {set} {:x}", task.display(), caps(set)));
+            }
+        }
     }
-    assert_eq!(caps("CapInh:"), 0);
-    assert_eq!(caps("CapAmb:"), 0);
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// A pids cgroup (v1) keyhatch's process is moved into, removed (after moving it back) on drop.
+struct PidsCgroup(std::path::PathBuf, u32);
+
+impl PidsCgroup {
+    fn around(pid: u32) -> Self {
+        let dir = Path::new("/sys/fs/cgroup/pids").join(format!("keyhatch-test-{pid}"));
+        fs::create_dir(&dir).expect("a pids cgroup (this test needs cgroup v1's pids controller)");
+        fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        Self(dir, pid)
+    }
+
+    fn limit(&self, max: &str) {
+        fs::write(self.0.join("pids.max"), max).unwrap();
+    }
+
+    fn current(&self) -> String {
+        fs::read_to_string(self.0.join("pids.current"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for PidsCgroup {
+    fn drop(&mut self) {
+        let _ = fs::write("/sys/fs/cgroup/pids/cgroup.procs", self.1.to_string());
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn healthz_reports_unhealthy_while_helpers_cannot_be_started() {
+    let stack = SiteStack::start(&[], &[]);
+    let healthz = || {
+        let mut stream = UnixStream::connect(&stack.socket).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: anything\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(healthz().starts_with("HTTP/1.1 200"), "{}", healthz());
+    // No process (and no thread) more for keyhatch: a helper cannot start.
+    let cgroup = PidsCgroup::around(stack.keyhatch.id());
+    cgroup.limit(&cgroup.current());
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let sick = healthz();
+    cgroup.limit("max");
+    assert!(sick.starts_with("HTTP/1.1 503"), "{sick}");
+    assert!(sick.contains("cannot start"), "{sick}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let well = healthz();
+    assert!(
+        well.starts_with("HTTP/1.1 200") && well.ends_with("ok\n"),
+        "{well}"
+    );
 }
 
 #[test]

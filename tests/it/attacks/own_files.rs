@@ -1,3 +1,303 @@
 //! A person's own files and processes: what they plant in their home, the locks they hold, the
 //! quota they fill, the helper they can signal. None of it may reach another person or stop
 //! the service.
+
+use std::fs;
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Account, SiteStack, wait_for};
+
+/// Kills (SIGKILL) the processes it names when dropped, so a failing test leaves none behind
+/// (an account with a process left cannot be removed).
+struct KillOnDrop(Vec<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// Alice's revoke, sent while she holds her file's lock, and the helper it started (waiting
+/// for the lock): the moment a person can reach their own helper.
+fn a_waiting_helper(stack: &SiteStack, alice: &Account) -> (TcpStream, u32) {
+    let body =
+        serde_json::json!({ "fingerprint": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+    let request = stack.send(&alice.name, "POST", "/api/keys/revoke", &body.to_string());
+    wait_for(|| !stack.helpers_of(alice.uid).is_empty(), "alice's helper");
+    (request, stack.helpers_of(alice.uid)[0])
+}
+
+/// A person's `~/.ssh/authorized_keys`, made by them, holding one line of their own.
+fn own_keys_file(person: &Account) -> std::path::PathBuf {
+    let ssh = person.home().join(".ssh");
+    let file = ssh.join("authorized_keys");
+    let script = format!(
+        "umask 077 && mkdir -p {} && echo '# mine' > {}",
+        ssh.display(),
+        file.display()
+    );
+    assert!(person.run("sh", &["-c", &script]).status.success());
+    file
+}
+
+#[test]
+fn a_person_who_stops_their_own_helper_gets_a_clear_error_in_time_and_others_are_served() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start_with_env(
+        &[&alice.name, &bob.name],
+        &[],
+        &[
+            ("KEYHATCH_HELPER_TIMEOUT", "3"),
+            ("KEYHATCH_LOCK_TIMEOUT", "2"),
+        ],
+    );
+    let file = own_keys_file(&alice);
+    let lock = alice.hold_lock(&file);
+    let started = Instant::now();
+    let (mut request, helper) = a_waiting_helper(&stack, &alice);
+    let _cleanup = KillOnDrop(vec![helper]);
+    // The helper runs as alice: she may stop it, and does.
+    let stop = alice.run("kill", &["-STOP", &helper.to_string()]);
+    assert!(stop.status.success(), "{stop:?}");
+    drop(lock);
+
+    let listed = Instant::now();
+    assert_eq!(stack.get(&bob.name, "/api/keys/list").status, 200);
+    assert!(
+        listed.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        listed.elapsed()
+    );
+
+    request
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut answer = String::new();
+    let read = request.read_to_string(&mut answer);
+    let took = started.elapsed();
+    assert!(read.is_ok(), "no answer after {took:?}: {read:?}");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains("did not finish within 3 seconds"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_secs(6), "answered after {took:?}");
+    let gone = || !Path::new(&format!("/proc/{helper}")).exists();
+    let waited = Instant::now();
+    while !gone() && waited.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        gone(),
+        "the stopped helper is still there: {}",
+        fs::read_to_string(format!("/proc/{helper}/status")).unwrap_or_default()
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), "# mine\n");
+    assert_eq!(stack.get(&alice.name, "/api/keys/list").status, 200);
+}
+
+/// Sets `fs.suid_dumpable` for as long as it lives, and puts the old value back.
+struct SuidDumpable(String);
+
+impl SuidDumpable {
+    fn set(value: &str) -> Self {
+        let path = "/proc/sys/fs/suid_dumpable";
+        let old = fs::read_to_string(path).unwrap();
+        fs::write(path, value).unwrap();
+        Self(old)
+    }
+}
+
+impl Drop for SuidDumpable {
+    fn drop(&mut self) {
+        let _ = fs::write("/proc/sys/fs/suid_dumpable", self.0.trim());
+    }
+}
+
+#[test]
+fn a_person_cannot_trace_their_own_helper_nor_read_its_memory_nor_reach_its_descriptors() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name], &[]);
+    let file = own_keys_file(&alice);
+    // Where a site lets processes that changed ids stay dumpable, the kernel alone would let
+    // alice in; keyhatch's helper must shut her out itself.
+    let _dumpable = SuidDumpable::set("1");
+    let lock = alice.hold_lock(&file);
+    let (request, helper) = a_waiting_helper(&stack, &alice);
+    let _cleanup = KillOnDrop(vec![helper]);
+    let program = r#"
+import ctypes, os, sys
+pid = int(sys.argv[1])
+def attempt(name, f):
+    try:
+        f()
+        print(name, "allowed")
+    except OSError as e:
+        print(name, "refused", e.errno)
+attempt("mem", lambda: open(f"/proc/{pid}/mem", "rb").close())
+attempt("environ", lambda: open(f"/proc/{pid}/environ", "rb").read())
+attempt("fd", lambda: os.close(os.open(f"/proc/{pid}/fd/1", os.O_WRONLY)))
+libc = ctypes.CDLL(None, use_errno=True)
+def trace():
+    if libc.ptrace(16, pid, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "ptrace")
+    libc.ptrace(17, pid, 0, 0)
+attempt("ptrace", trace)
+"#;
+    let out = alice.python(program, &[&helper.to_string()]);
+    drop(lock);
+    drop(request);
+    for what in ["mem", "environ", "fd", "ptrace"] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("{what} refused"))),
+            "{what}: {out}"
+        );
+    }
+}
+
+#[test]
+fn a_person_who_limits_or_kills_their_own_helper_mid_write_loses_nothing_and_is_told_why() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name], &[]);
+    let file = own_keys_file(&alice);
+    // A file size limit below the file (the write fails outright, with SIGXFSZ), one within a
+    // line of it (a short write), and the helper killed.
+    let attacks: [(&[&str], &str); 3] = [
+        (&["prlimit", "--fsize=3:3", "--pid"], "File too large"),
+        (
+            &["prlimit", "--fsize=10:10", "--pid"],
+            "a file size limit was reached",
+        ),
+        (&["kill", "-KILL"], "without an answer"),
+    ];
+    for (attack, told) in attacks {
+        let lock = alice.hold_lock(&file);
+        let mut request = stack.send(&alice.name, "POST", "/api/keys/generate", "{}");
+        wait_for(|| !stack.helpers_of(alice.uid).is_empty(), "alice's helper");
+        let helper = stack.helpers_of(alice.uid)[0].to_string();
+        let _cleanup = KillOnDrop(vec![helper.parse().unwrap()]);
+        // Once it has become alice (it is hers to limit or kill), while it waits for the lock.
+        wait_for(
+            || {
+                fs::read_to_string(format!("/proc/{helper}/status"))
+                    .is_ok_and(|s| s.contains(&format!("Uid:\t{}\t", alice.uid)))
+            },
+            "the helper as alice",
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let done = alice.run(attack[0], &[&attack[1..], &[helper.as_str()]].concat());
+        assert!(done.status.success(), "{attack:?}: {done:?}");
+        drop(lock);
+        request
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut answer = String::new();
+        request.read_to_string(&mut answer).unwrap();
+        assert!(
+            !answer.contains("PRIVATE KEY"),
+            "{attack:?}: a key was shown"
+        );
+        assert!(answer.starts_with("HTTP/1.1 500"), "{attack:?}: {answer}");
+        assert!(answer.contains(told), "{attack:?}: {answer}");
+        assert_eq!(fs::read_to_string(&file).unwrap(), "# mine\n", "{attack:?}");
+    }
+}
+
+/// A freezer cgroup (v1) holding one process: frozen, it cannot die even of SIGKILL, as a
+/// process stuck on a hung NFS server; thawed and removed on drop.
+struct Frozen(std::path::PathBuf);
+
+impl Frozen {
+    fn freeze(pid: u32) -> Self {
+        let dir = Path::new("/sys/fs/cgroup/freezer").join(format!("keyhatch-test-{pid}"));
+        fs::create_dir(&dir).expect("a freezer cgroup (this test needs cgroup v1's freezer)");
+        fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        fs::write(dir.join("freezer.state"), "FROZEN").unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = fs::write(self.0.join("freezer.state"), "THAWED");
+        for _ in 0..100 {
+            if fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn a_helper_that_cannot_be_killed_costs_its_person_a_slot_and_no_thread_of_the_server() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start_with_env(
+        &[&alice.name, &bob.name],
+        &[],
+        &[
+            ("KEYHATCH_HELPER_TIMEOUT", "3"),
+            ("KEYHATCH_LOCK_TIMEOUT", "2"),
+            ("KEYHATCH_MAX_IN_FLIGHT", "1"),
+        ],
+    );
+    let threads = || {
+        fs::read_dir(format!("/proc/{}/task", stack.keyhatch.id()))
+            .unwrap()
+            .count()
+    };
+    let file = own_keys_file(&alice);
+    assert_eq!(stack.get(&bob.name, "/api/keys/list").status, 200);
+    let before = threads();
+    let lock = alice.hold_lock(&file);
+    let (mut request, helper) = a_waiting_helper(&stack, &alice);
+    let _cleanup = KillOnDrop(vec![helper]);
+    let frozen = Frozen::freeze(helper);
+    drop(lock);
+
+    request
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut answer = String::new();
+    request.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        Path::new(&format!("/proc/{helper}")).exists(),
+        "killed, but frozen: still there"
+    );
+    let more = stack.get(&alice.name, "/api/keys/list");
+    assert_eq!(
+        more.status, 429,
+        "the stuck helper still counts: {}",
+        more.body
+    );
+    let listed = Instant::now();
+    assert_eq!(stack.get(&bob.name, "/api/keys/list").status, 200);
+    assert!(listed.elapsed() < Duration::from_secs(1));
+    assert!(
+        threads() <= before,
+        "{} threads, {before} before",
+        threads()
+    );
+
+    drop(frozen);
+    wait_for(
+        || !Path::new(&format!("/proc/{helper}")).exists(),
+        "the thawed helper dead and reaped",
+    );
+    wait_for(
+        || stack.get(&alice.name, "/api/keys/list").status == 200,
+        "alice served again",
+    );
+}

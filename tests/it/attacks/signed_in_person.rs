@@ -1,9 +1,256 @@
 //! Site mode against a signed-in person who wants another person's keys, or wants to stop
 //! everyone's service: each test mounts the attack through the real binary.
 
-// Accounts and names (helper C).
+use std::fs;
+use std::io::Read;
+use std::net::TcpStream;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
 
-use crate::helpers::{Account, SiteStack};
+use crate::helpers::{Account, SiteStack, wait_for};
+
+/// The status line and body of the answer on `stream`, waiting at most `patience`.
+fn answer(mut stream: TcpStream, patience: Duration) -> String {
+    stream.set_read_timeout(Some(patience)).unwrap();
+    let mut answer = String::new();
+    match stream.read_to_string(&mut answer) {
+        Ok(_) => answer,
+        Err(e) => panic!("no answer within {patience:?} ({e}); so far: {answer}"),
+    }
+}
+
+/// The fastest of `n` runs of `work`.
+fn fastest(n: usize, work: impl Fn()) -> Duration {
+    (0..n)
+        .map(|_| {
+            let started = Instant::now();
+            work();
+            started.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
+/// A person's `~/.ssh/authorized_keys`, made by them, empty.
+fn empty_keys_file(person: &Account) -> std::path::PathBuf {
+    let ssh = person.home().join(".ssh");
+    let file = ssh.join("authorized_keys");
+    let script = format!(
+        "umask 077 && mkdir -p {} && touch {}",
+        ssh.display(),
+        file.display()
+    );
+    assert!(person.run("sh", &["-c", &script]).status.success());
+    file
+}
+
+#[test]
+fn one_persons_flood_of_revokes_while_holding_their_own_files_lock_does_not_slow_another_persons_list()
+ {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name, &bob.name], &[]);
+    assert_eq!(
+        stack.post(&bob.name, "/api/keys/generate", "{}").status,
+        200
+    );
+    let list = || assert_eq!(stack.get(&bob.name, "/api/keys/list").status, 200);
+    let idle = fastest(5, list);
+
+    let lock = alice.hold_lock(&empty_keys_file(&alice));
+    let body = r#"{"fingerprint":"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
+    let flood: Vec<TcpStream> = (0..520)
+        .map(|_| stack.send(&alice.name, "POST", "/api/keys/revoke", body))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    list();
+    let loaded = started.elapsed();
+    drop(lock);
+    let answers: Vec<String> = flood
+        .into_iter()
+        .map(|s| answer(s, Duration::from_secs(30)))
+        .collect();
+    assert!(
+        loaded < idle * 10 + Duration::from_millis(250),
+        "bob's list took {loaded:?} during alice's flood, against {idle:?} idle"
+    );
+    let refused = answers
+        .iter()
+        .filter(|a| a.starts_with("HTTP/1.1 429") && a.contains("under way already"))
+        .count();
+    assert!(
+        refused >= 500,
+        "{refused} of 520 refused; first: {}",
+        answers[0]
+    );
+}
+
+#[test]
+fn more_operations_under_way_than_the_site_allows_from_one_person_are_refused_with_a_sentence() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start_with_env(
+        &[&alice.name, &bob.name],
+        &[],
+        &[("KEYHATCH_MAX_IN_FLIGHT", "2")],
+    );
+    let lock = alice.hold_lock(&empty_keys_file(&alice));
+    let body = r#"{"fingerprint":"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
+    let waiting: Vec<TcpStream> = (0..2)
+        .map(|_| stack.send(&alice.name, "POST", "/api/keys/revoke", body))
+        .collect();
+    wait_for(
+        || stack.helpers_of(alice.uid).len() == 2,
+        "alice's two helpers",
+    );
+
+    let third = stack.get(&alice.name, "/api/keys/list");
+    assert_eq!(third.status, 429, "{}", third.body);
+    assert!(
+        third
+            .body
+            .contains("you have 2 operations under way already"),
+        "{}",
+        third.body
+    );
+    assert_eq!(stack.get(&bob.name, "/api/keys/list").status, 200);
+
+    drop(lock);
+    for stream in waiting {
+        let answer = answer(stream, Duration::from_secs(30));
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    }
+    assert_eq!(stack.get(&alice.name, "/api/keys/list").status, 200);
+}
+
+#[test]
+fn thirty_concurrent_generates_against_ten_keys_an_hour_make_exactly_ten() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start_with_env(
+        &[&alice.name],
+        &[],
+        &[
+            ("KEYHATCH_KEYS_PER_HOUR", "10"),
+            ("KEYHATCH_MAX_IN_FLIGHT", "30"),
+        ],
+    );
+    let barrier = Barrier::new(30);
+    let replies: Vec<(u16, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..30)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let reply = stack.post(&alice.name, "/api/keys/generate", "{}");
+                    (reply.status, reply.body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let made = replies.iter().filter(|(status, _)| *status == 200).count();
+    let refused = replies
+        .iter()
+        .filter(|(status, body)| *status == 429 && body.contains("10 keys in the last hour"))
+        .count();
+    let file = fs::read_to_string(alice.home().join(".ssh/authorized_keys")).unwrap();
+    // The answers without the keys they carry: statuses, and the refusals' sentences.
+    let seen: Vec<&str> = replies
+        .iter()
+        .map(|(status, body)| if *status == 200 { "200" } else { body.as_str() })
+        .collect();
+    assert_eq!(
+        (made, refused, file.lines().count()),
+        (10, 20, 10),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_generate_whose_client_hangs_up_while_its_helper_works_is_counted_and_audited() {
+    let alice = Account::create_person();
+    let logs = tempfile::tempdir().unwrap();
+    let audit = logs.path().join("audit.log");
+    let stack = SiteStack::start_with_env(
+        &[&alice.name],
+        &[],
+        &[
+            ("KEYHATCH_KEYS_PER_HOUR", "1"),
+            ("KEYHATCH_AUDIT_LOG", audit.to_str().unwrap()),
+        ],
+    );
+    let file = empty_keys_file(&alice);
+    // Alice's own lock keeps her helper waiting, so that her client can leave meanwhile.
+    let lock = alice.hold_lock(&file);
+    let client = stack.send(&alice.name, "POST", "/api/keys/generate", "{}");
+    wait_for(|| !stack.helpers_of(alice.uid).is_empty(), "alice's helper");
+    std::thread::sleep(Duration::from_millis(200));
+    client.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(client);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(lock);
+
+    wait_for(
+        || fs::read_to_string(&file).is_ok_and(|f| f.lines().count() == 1),
+        "the key in alice's file",
+    );
+    let line = fs::read_to_string(&file).unwrap();
+    let written = ssh_key::PublicKey::from_openssh(line.trim().split_once(' ').unwrap().1)
+        .unwrap()
+        .fingerprint(ssh_key::HashAlg::Sha256)
+        .to_string();
+    wait_for(
+        || {
+            fs::read_to_string(&audit).is_ok_and(|log| {
+                log.lines().any(|l| {
+                    l.contains(r#""action":"generate""#)
+                        && l.contains(&written)
+                        && l.contains(r#""outcome":"ok""#)
+                })
+            })
+        },
+        "the audit line of the key written",
+    );
+    let next = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_eq!(next.status, 429, "the key written counts: {}", next.body);
+    assert!(
+        next.body.contains("1 key in the last hour"),
+        "{}",
+        next.body
+    );
+}
+
+#[test]
+fn sixty_abandoned_passphrase_generations_from_one_person_do_not_hold_up_another_persons() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start_with_env(
+        &[&alice.name, &bob.name],
+        &[],
+        &[("KEYHATCH_KEYS_PER_HOUR", "1000")],
+    );
+    let body = r#"{"passphrase":"correct horse battery staple"}"#;
+    let generate = || {
+        let reply = stack.post(&bob.name, "/api/keys/generate", body);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+    let idle = fastest(3, generate);
+
+    let abandoned: Vec<TcpStream> = (0..60)
+        .map(|_| stack.send(&alice.name, "POST", "/api/keys/generate", body))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(abandoned);
+    let started = Instant::now();
+    generate();
+    let loaded = started.elapsed();
+    assert!(
+        loaded < idle * 6,
+        "bob's passphrase key took {loaded:?} after alice's abandoned ones, against {idle:?} idle"
+    );
+}
+
+// Accounts and names.
 
 /// The attack: a proxy login named `nobody` (the overflow uid 65534, the owner the kernel shows
 /// for every uid it cannot map on NFS) is served like a person, writing keys into a home that

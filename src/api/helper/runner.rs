@@ -1,0 +1,197 @@
+//! Starting helpers from the server: each runs within a wall-clock bound, after which it is
+//! killed and reaped, and none holds a thread of the server while it runs (tokio waits for it).
+//! A person may stop their own helper (`SIGSTOP`: it runs as them); that costs them their
+//! request and one of their few operations under way, never anyone else's service.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+use tokio::sync::{Mutex, oneshot};
+
+use super::{HELPER_ARG, Helper, Identity, Job, failed};
+use crate::api::backend::{Reply, Request};
+use crate::api::limits::{InFlight, Permit};
+use crate::error::AppError;
+
+/// The longest answer read from a helper: a list of a file at the largest size, many times.
+const MAX_ANSWER: u64 = 64 << 20;
+
+/// How long a health check's helper may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a health check's outcome is reused: `/healthz` is open to all, and must not be a
+/// way to start helpers at will.
+const PROBE_FRESH: Duration = Duration::from_secs(2);
+
+/// What a health check found, and when.
+type Checked = Option<(Instant, Result<(), String>)>;
+
+/// Starts helpers, each within `timeout`, and bounds each person's operations under way.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    timeout: Duration,
+    in_flight: InFlight,
+    /// Who the health check's helper becomes: `nobody`, whose files it never opens.
+    nobody: Identity,
+    checked: Arc<Mutex<Checked>>,
+}
+
+impl Runner {
+    /// Helpers bounded to `timeout` each, and at most `max_in_flight` operations per person.
+    pub fn new(timeout: Duration, max_in_flight: usize) -> Self {
+        let nobody = nix::unistd::User::from_name("nobody").ok().flatten();
+        let (uid, gid) = nobody.map_or((65534, 65534), |u| (u.uid.as_raw(), u.gid.as_raw()));
+        Self {
+            timeout,
+            in_flight: InFlight::new(max_in_flight),
+            nobody: Identity {
+                user: "nobody".into(),
+                uid,
+                gid,
+                groups: vec![gid],
+                home: "/nonexistent".into(),
+            },
+            checked: Arc::default(),
+        }
+    }
+
+    /// Starts one operation for the account `uid`, or refuses (429) when it has as many under
+    /// way as the site allows.
+    pub fn enter(&self, uid: u32) -> Result<Permit, AppError> {
+        self.in_flight.enter(uid)
+    }
+
+    /// Runs `request` in a helper for `helper`'s person and returns its answer, or a clear error
+    /// once the time bound has passed. The helper runs on its own task, holding `permit` until
+    /// it is reaped: a client that hangs up does not stop it halfway, and a helper the kernel
+    /// cannot kill yet (stuck on a hung NFS server) keeps counting against its person.
+    pub async fn call(
+        &self,
+        helper: &Helper,
+        request: Request,
+        permit: Option<Permit>,
+    ) -> Result<Reply, AppError> {
+        let job = serde_json::to_vec(&Job {
+            helper: helper.clone(),
+            request,
+        })
+        .map_err(|e| failed(e.to_string()))?;
+        let (answer, answered) = oneshot::channel();
+        let timeout = self.timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            supervise(&job, timeout, answer).await;
+        });
+        let bytes = answered.await.map_err(|_| failed("it was lost".into()))??;
+        serde_json::from_slice::<Result<Reply, AppError>>(&bytes)
+            .map_err(|e| failed(format!("unreadable answer: {e}")))?
+    }
+
+    /// Whether helpers can be started and finish: a helper that becomes `nobody` and answers at
+    /// once, checked at most every two seconds (callers meanwhile get the last outcome). The
+    /// error says what failed.
+    pub async fn healthy(&self) -> Result<(), String> {
+        let mut checked = self.checked.lock().await;
+        if let Some((at, outcome)) = &*checked
+            && at.elapsed() < PROBE_FRESH
+        {
+            return outcome.clone();
+        }
+        let probe = Self {
+            timeout: self.timeout.min(PROBE_TIMEOUT),
+            ..self.clone()
+        };
+        let helper = Helper {
+            identity: self.nobody.clone(),
+            max_file_size: 0,
+            lock_timeout: Duration::ZERO,
+            max_keys: None,
+            keys_file: ".ssh/authorized_keys".into(),
+        };
+        let outcome = match probe.call(&helper, Request::Ping, None).await {
+            Ok(Reply::Done) => Ok(()),
+            Ok(_) => Err("a helper gave an unexpected answer".into()),
+            Err(e) => Err(e.to_string()),
+        };
+        *checked = Some((Instant::now(), outcome.clone()));
+        outcome
+    }
+}
+
+/// Starts a helper, hands it `job`, and sends its answer (or why there is none) on `answer`,
+/// within `timeout`; a helper still running then is killed (`SIGKILL`) and reaped before this
+/// returns.
+async fn supervise(
+    job: &[u8],
+    timeout: Duration,
+    answer: oneshot::Sender<Result<Vec<u8>, AppError>>,
+) {
+    // /proc/self/exe rather than the binary's path: an upgrade that replaces the file while
+    // keyhatch runs must not pair this server with another version's helper.
+    let started = Command::new("/proc/self/exe")
+        .arg(HELPER_ARG)
+        .env_clear()
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        // Not the server's standard error (the audit log by default): the person could write
+        // to it through their helper's descriptors.
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match started {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = answer.send(Err(failed(format!("cannot start: {e}"))));
+            return;
+        }
+    };
+    match tokio::time::timeout(timeout, talk(&mut child, job)).await {
+        Ok(outcome) => {
+            let _ = answer.send(outcome);
+        }
+        Err(_) => {
+            let _ = answer.send(Err(timed_out(timeout)));
+            if let Err(e) = child.start_kill() {
+                tracing::warn!("cannot kill a helper past its time bound: {e}");
+            }
+            let _ = child.wait().await;
+        }
+    }
+}
+
+/// Sends `job` to the helper `child`, reads its answer to the end, and waits for it to exit.
+async fn talk(child: &mut Child, job: &[u8]) -> Result<Vec<u8>, AppError> {
+    let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
+    let send = async move {
+        let mut stdin = stdin.ok_or_else(|| std::io::Error::other("no standard input"))?;
+        stdin.write_all(job).await
+        // Dropped here: the helper reads to the end of its input.
+    };
+    let receive = async move {
+        let stdout = stdout.ok_or_else(|| std::io::Error::other("no standard output"))?;
+        let mut answer = Vec::new();
+        stdout.take(MAX_ANSWER).read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let (sent, received) = tokio::join!(send, receive);
+    let status = child.wait().await.map_err(|e| failed(e.to_string()))?;
+    match received {
+        Ok(answer) if sent.is_ok() && !answer.is_empty() => Ok(answer),
+        _ => Err(failed(format!("it ended ({status}) without an answer"))),
+    }
+}
+
+fn timed_out(timeout: Duration) -> AppError {
+    let seconds = match timeout.as_secs() {
+        0 | 1 => "1 second".to_owned(),
+        n => format!("{n} seconds"),
+    };
+    AppError::Busy(format!(
+        "keyhatch's helper did not finish within {seconds} and was stopped; try again, and if \
+         it happens again your home directory may be unreachable: tell your administrator"
+    ))
+}
