@@ -248,7 +248,11 @@ mod tests {
             gate.refuse(ours, &peer(Some(1001)));
             idle.push(theirs);
         }
-        assert_eq!(gate.lingering.available_permits(), 0, "{MAX_LINGERING} held at most");
+        assert_eq!(
+            gate.lingering.available_permits(),
+            0,
+            "{MAX_LINGERING} held at most"
+        );
         // Beyond those, closed at once: the refusal, then the end.
         let mut answer = Vec::new();
         idle[999].read_to_end(&mut answer).await.unwrap();

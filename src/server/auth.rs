@@ -372,7 +372,10 @@ mod tests {
         let link = auth.new_link();
         assert_eq!(link.len(), 64);
         assert_ne!(link, auth.credential());
-        assert!(!auth.take_link(auth.credential()), "the credential is no link");
+        assert!(
+            !auth.take_link(auth.credential()),
+            "the credential is no link"
+        );
         assert!(auth.take_link(&link));
         assert!(!auth.take_link(&link), "used once");
         let expired = auth.new_link();

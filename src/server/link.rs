@@ -125,13 +125,17 @@ fn fetch(server: Option<&str>) -> io::Result<String> {
         None => only_live(&dir)?,
     };
     // The directory is private, but a link is only taken from this account's own server.
-    let server_uid = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
-        .map(|cred| cred.uid())
-        .map_err(io::Error::from)?;
+    let server_uid =
+        nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+            .map(|cred| cred.uid())
+            .map_err(io::Error::from)?;
     if server_uid != uid {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!("the server on {} runs as uid {server_uid}, not as you", dir.display()),
+            format!(
+                "the server on {} runs as uid {server_uid}, not as you",
+                dir.display()
+            ),
         ));
     }
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;

@@ -178,7 +178,11 @@ fn owner_from_table(peer: SocketAddr, local: SocketAddr) -> io::Result<Found> {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
     };
-    Ok(owner_in_table(&std::fs::read_to_string(table)?, peer, local))
+    Ok(owner_in_table(
+        &std::fs::read_to_string(table)?,
+        peer,
+        local,
+    ))
 }
 
 /// Finds the entry whose local end is `peer` and remote end `local` in a `/proc/net/tcp{,6}`
@@ -392,7 +396,13 @@ mod tests {
         }
         assert_eq!(sock_diag::owner(peer, local).unwrap(), Found::Closed);
         assert_eq!(owner_from_table(peer, local).unwrap(), Found::Closed);
-        assert_eq!(Peer::of_tcp(peer, local), Peer::Loopback { addr: peer, uid: None });
+        assert_eq!(
+            Peer::of_tcp(peer, local),
+            Peer::Loopback {
+                addr: peer,
+                uid: None
+            }
+        );
     }
 
     #[test]
@@ -417,7 +427,10 @@ mod tests {
         assert!(is_this_host(elsewhere, loopback), "to a loopback address");
         assert!(is_this_host(loopback, elsewhere), "from a loopback address");
         assert!(!is_this_host(elsewhere, elsewhere), "another host");
-        assert!(is_this_host(own, elsewhere), "an address a socket binds to here");
+        assert!(
+            is_this_host(own, elsewhere),
+            "an address a socket binds to here"
+        );
         assert_eq!(Peer::of_tcp(elsewhere, elsewhere), Peer::Remote(elsewhere));
         assert_eq!(
             Peer::of_tcp(elsewhere, loopback),

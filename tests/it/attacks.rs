@@ -5,7 +5,7 @@
 mod another_account;
 /// A person's own files and processes, against their own keyhatch or their site-mode helper.
 mod own_files;
-/// A signed-in person in site mode, after another person's keys or everyone's service.
-mod signed_in_person;
 /// The proxy's network neighbours and anyone who can reach keyhatch's listener.
 mod proxy_neighbours;
+/// A signed-in person in site mode, after another person's keys or everyone's service.
+mod signed_in_person;

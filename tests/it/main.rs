@@ -3,13 +3,13 @@
 #![cfg(feature = "ssr")]
 
 mod action_handles;
+mod attacks;
 mod concurrency;
 mod crash;
 mod deploy;
 mod helpers;
 mod http;
 mod layers;
-mod attacks;
 mod openssh_compat;
 mod process_limit;
 mod seqera;

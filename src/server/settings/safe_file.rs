@@ -29,7 +29,8 @@ pub(super) fn read(path: &Path, uid: u32) -> Result<String, SettingsError> {
     let mut named: Vec<&Path> = absolute.ancestors().skip(1).collect();
     named.reverse();
     for dir in named {
-        let stat = rustix::fs::stat(dir).map_err(|e| file_error(format!("{}: {e}", dir.display())))?;
+        let stat =
+            rustix::fs::stat(dir).map_err(|e| file_error(format!("{}: {e}", dir.display())))?;
         check_dir(path, dir, &stat, uid)?;
     }
     let real = absolute
@@ -138,7 +139,10 @@ mod tests {
 
         mode(&a, 0o777);
         let err = read(&file, uid).unwrap_err().to_string();
-        assert!(err.contains(&format!("the directory {} can be written", a.display())), "{err}");
+        assert!(
+            err.contains(&format!("the directory {} can be written", a.display())),
+            "{err}"
+        );
         // Sticky, as /tmp is: only when root owns it.
         mode(&a, 0o1777);
         assert!(read(&file, uid).is_ok());
@@ -158,7 +162,9 @@ mod tests {
         let uid = nix::unistd::getuid().as_raw();
         assert!(read(&shared.join("keyhatch.toml"), uid).is_ok());
         mode(&shared, 0o777);
-        let err = read(&shared.join("keyhatch.toml"), uid).unwrap_err().to_string();
+        let err = read(&shared.join("keyhatch.toml"), uid)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(&shared.display().to_string()), "{err}");
     }
 

@@ -472,7 +472,10 @@ fn the_audit_log_records_logins_changes_and_refusals_without_secrets() {
             ("login", "ok"),
             ("generate", "ok"),
             ("revoke", "ok"),
-            ("refused", &*format!("another account (uid {})", stranger.uid)),
+            (
+                "refused",
+                &*format!("another account (uid {})", stranger.uid)
+            ),
             ("refused", "cross-origin request"),
         ]
     );

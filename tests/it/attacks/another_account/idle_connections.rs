@@ -57,7 +57,10 @@ fn another_account_holding_1100_idle_connections_does_not_lock_the_owner_out() {
     let took = started.elapsed();
     holder.stdin.take();
     let _ = holder.wait();
-    assert!(read.is_ok(), "no answer within a second: {read:?} after {took:?}");
+    assert!(
+        read.is_ok(),
+        "no answer within a second: {read:?} after {took:?}"
+    );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(took < Duration::from_secs(1), "{took:?}");
 }

@@ -19,7 +19,10 @@ fn a_login_link_works_once_and_a_used_one_says_how_to_get_a_new_one() {
     .unwrap();
     let path = &printed.trim()[app.base.len()..];
     assert!(path.starts_with("/?token="), "{printed}");
-    assert!(!printed.contains(TOKEN), "the link is not the scripts' credential");
+    assert!(
+        !printed.contains(TOKEN),
+        "the link is not the scripts' credential"
+    );
 
     let first = app.get(path, &[]);
     assert_eq!(first.status, 303, "{}", first.body);
@@ -88,6 +91,22 @@ fn another_account_cannot_have_keyhatch_make_it_a_login_link() {
     );
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("token="));
+    // A link it read (a batch job's output) is refused before it is looked at, so it is not
+    // used up either.
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let link = app.login_path();
+    let answer = stranger.http(
+        app.port,
+        &format!("GET {link} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert_eq!(
+        app.get(&link, &[]).status,
+        303,
+        "the owner's link still works"
+    );
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+
     // The owner's `keyhatch link` trusts only a private directory; closed again, it works.
     let refused = std::process::Command::new(exe)
         .arg("link")
