@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use keyhatch::server::link::Command;
 use keyhatch::server::settings::{Cli, Settings};
 
 fn main() -> ExitCode {
@@ -14,7 +15,12 @@ fn main() -> ExitCode {
     {
         return keyhatch::api::helper::serve_one();
     }
+    let mut cli = Cli::parse();
+    if let Some(Command::Link { server }) = cli.command.take() {
+        return keyhatch::server::link::run(server.as_deref());
+    }
     keep_freed_memory();
+    raise_open_files_limit();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // A log that cannot be written (full disk, file size limit) must not stop the server:
@@ -25,7 +31,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "keyhatch=info,warn".into()),
         )
         .init();
-    let settings = match Settings::load(Cli::parse()) {
+    let settings = match Settings::load(cli) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("keyhatch: {e}");
@@ -86,5 +92,24 @@ fn ignore_file_size_signal() {
     // SAFETY: installs SIG_IGN, no handler code runs; nothing else in keyhatch uses SIGXFSZ.
     if let Err(e) = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) } {
         eprintln!("warning: could not ignore SIGXFSZ: {e}");
+    }
+}
+
+/// Raises the soft limit on open files to the hard one, as many servers do: the owner's own
+/// browser and scripts then have room well beyond the usual 1,024 (another account's
+/// connections are closed as soon as they are accepted, and hold none).
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum
+        && let Err(e) = setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            },
+        )
+    {
+        tracing::warn!("could not raise the open files limit: {e}");
     }
 }

@@ -1,8 +1,10 @@
 //! The HTTP server: settings, login, and the router with its layers.
 
+mod accept;
 mod assets;
 pub mod auth;
 pub mod guard;
+pub mod link;
 mod page;
 pub mod peer;
 pub mod runtime;
@@ -31,9 +33,11 @@ use crate::app::{InlineStyle, SplitLoader, shell};
 use crate::audit::Audit;
 use crate::paths::SSH_KEYS_PATH;
 use crate::ssh::AuthorizedKeys;
+use accept::Gate;
 use auth::Auth;
 use guard::Guard;
-use peer::{Peer, TcpPeers, UnixPeers};
+use link::LinkSocket;
+use peer::{TcpPeers, UnixPeers};
 use runtime::LoginFiles;
 use settings::{Listen, Settings};
 use site::{Person, Site, UserMap};
@@ -166,6 +170,13 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
         }),
         None => None,
     };
+    // Local mode closes another account's connection as soon as it is accepted.
+    let gate = || {
+        settings
+            .site
+            .is_none()
+            .then(|| Gate::new(settings.uid, &settings.account.user, audit.clone()))
+    };
     let access = |cookie: String| match &site {
         Some(site) => Access::Site(site.clone()),
         None => Access::Local(Auth::new(
@@ -194,12 +205,7 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             );
             tracing::info!(addr = %local, "listening");
             let app = router(settings.leptos.clone(), state, access, guard);
-            axum::serve(
-                TcpPeers(listener),
-                app.into_make_service_with_connect_info::<Peer>(),
-            )
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+            accept::serve(TcpPeers(listener), app, gate(), shutdown_signal()).await
         }
         Listener::Unix(listener, path) => {
             let (listener, path) = (tokio::net::UnixListener::from_std(listener)?, &*path);
@@ -213,12 +219,7 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             );
             tracing::info!(socket = %path.display(), "listening");
             let app = router(settings.leptos.clone(), state, access, guard);
-            let served = axum::serve(
-                UnixPeers(listener),
-                app.into_make_service_with_connect_info::<Peer>(),
-            )
-            .with_graceful_shutdown(shutdown_signal())
-            .await;
+            let served = accept::serve(UnixPeers(listener), app, gate(), shutdown_signal()).await;
             let _ = std::fs::remove_file(path);
             served
         }
@@ -242,16 +243,17 @@ fn local_store(settings: &Settings) -> io::Result<AuthorizedKeys> {
         })
 }
 
-/// Prints what keyhatch serves and how to reach it. In local mode that is the login link,
-/// also written with the script header to private files (a batch job's output is often
-/// readable by others), which last as long as the returned value.
+/// Prints what keyhatch serves and how to reach it. In local mode that is a login link, also
+/// written with the scripts' header to private files (a batch job's output is often readable
+/// by others), and `keyhatch link` is answered for new links; both last as long as the returned
+/// value.
 fn announce(
     settings: &Settings,
     access: &Access,
     name: &str,
     base: &str,
     socket: Option<&Path>,
-) -> Option<LoginFiles> {
+) -> Option<(Option<LoginFiles>, Option<LinkSocket>)> {
     let auth = match access {
         Access::Local(auth) => auth,
         Access::Site(site) => {
@@ -265,7 +267,7 @@ fn announce(
             return None;
         }
     };
-    let link = format!("{base}/?token={}", auth.token());
+    let link = format!("{base}/?token={}", auth.new_link());
     let forward = socket.map_or_else(String::new, |path| {
         format!(
             "keyhatch listens on the socket {path}. From your laptop, forward it:\n\n    ssh -L 3000:{path} NODE\n\nthen ",
@@ -273,7 +275,8 @@ fn announce(
         )
     });
     // The files first: whoever reads the link from the output may look for them at once.
-    let files = LoginFiles::write(settings.uid, name, &link, auth.token());
+    let files = LoginFiles::write(settings.uid, name, &link, auth.credential());
+    let links = link::listen(settings.uid, name, base, auth.clone());
     let where_else = match &files {
         Ok(files) => format!(
             "The link is also in {} (readable only by you); scripts can send the header in {} with curl -H @FILE.\n",
@@ -282,17 +285,24 @@ fn announce(
         ),
         Err(e) => format!("(could not write the login files: {e})\n"),
     };
+    let again = match &links {
+        Ok(_) => format!(
+            "The link works once, within {} minutes; for another, run: keyhatch link\n",
+            auth::LINK_LIFETIME.as_secs() / 60
+        ),
+        Err(e) => format!("(keyhatch link will not work: {e})\n"),
+    };
     // One write, and no panic when nobody reads the output any more.
     let _ = writeln!(
         io::stdout().lock(),
-        "keyhatch {} is managing {}\n{forward}Open this link in your browser to log in:\n\n    {link}\n\n{where_else}",
+        "keyhatch {} is managing {}\n{forward}Open this link in your browser to log in:\n\n    {link}\n\n{again}{where_else}",
         env!("CARGO_PKG_VERSION"),
         local_store(settings).map_or_else(
             |_| settings.home.display().to_string(),
             |s| s.path().display().to_string()
         ),
     );
-    files.ok()
+    Some((files.ok(), links.ok()))
 }
 
 /// Binds a Unix socket at `path` that only this account can connect to: a stale socket left by

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
-import { REPO, TOKEN, expect, test } from "../tests/app";
+import { REPO, TOKEN, expect, loginQuery, test } from "../tests/app";
 
 const LOADS = 15;
 // The 50 generations below would each log a line and an audit line; only warnings matter here.
@@ -53,7 +53,7 @@ test("page load: first contentful paint and hydration", async ({ app, browser, r
     expect(reply.status()).toBe(200);
   }
   // One login, its session cookie given to every fresh context (the token never is a cookie).
-  const login = await request.get(`${app.base}/?token=${TOKEN}`, { maxRedirects: 0 });
+  const login = await request.get(`${app.base}/${loginQuery(app)}`, { maxRedirects: 0 });
   const [name, value] = login.headers()["set-cookie"].split(";")[0].split("=");
   const samples: { ttfb: number; fcp: number; hydrated: number }[] = [];
   for (let i = 0; i < LOADS; i++) {

@@ -8,13 +8,17 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 
 export const REPO = resolve(__dirname, "../..");
+/** The scripts' credential (`Authorization: Bearer`); it never logs a browser in from a URL. */
 export const TOKEN = "e2e-token-0123456789abcdef-0123456789";
+const EXE = process.env.KEYHATCH_EXE ?? join(REPO, "target/debug/keyhatch");
 
 export type App = {
   base: string;
   home: string;
   /** Path of the home's authorized_keys. */
   authorizedKeys: string;
+  /** The server's XDG_RUNTIME_DIR, where `keyhatch link` finds it. */
+  runtime: string;
 };
 
 type Fixtures = {
@@ -43,7 +47,7 @@ export const test = base.extend<Fixtures>({
   app: async ({ home, context }, use) => {
     const { child, base, runtime } = await startKeyhatch(["--addr", "127.0.0.1:0", "--home", home]);
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
-    await use({ base, home, authorizedKeys: join(home, ".ssh", "authorized_keys") });
+    await use({ base, home, authorizedKeys: join(home, ".ssh", "authorized_keys"), runtime });
     await stop(child);
     rmSync(runtime, { recursive: true, force: true });
   },
@@ -66,10 +70,7 @@ export { expect };
 /** Starts the test build of keyhatch (or `exe`; `make bench` sets KEYHATCH_EXE to the release build) with `args`,
  * its own runtime directory (for its login files) and the test token; resolves once it prints its login link, with
  * `http://HOST:PORT` from it. */
-export async function startKeyhatch(
-  args: string[],
-  exe = process.env.KEYHATCH_EXE ?? join(REPO, "target/debug/keyhatch"),
-) {
+export async function startKeyhatch(args: string[], exe = EXE) {
   const runtime = mkdtempSync(join(tmpdir(), "keyhatch-run-"));
   const child = spawn(exe, args, {
     cwd: REPO,
@@ -102,10 +103,20 @@ function loginUrl(child: ChildProcess): Promise<string> {
   });
 }
 
-/** Logs in with the token link, lands on SSH Keys, and waits until the page is hydrated (when
+/** The query of a new login link (`?token=…`, it works once), from `keyhatch link` run with the
+ * server's runtime directory, as the person would. */
+export function loginQuery(app: App): string {
+  const printed = execFileSync(EXE, ["link"], {
+    env: { ...process.env, XDG_RUNTIME_DIR: app.runtime },
+    encoding: "utf8",
+  });
+  return printed.match(/\/(\?token=[0-9a-f]+)/)![1];
+}
+
+/** Logs in with a new login link, lands on SSH Keys, and waits until the page is hydrated (when
  * JavaScript runs at all). */
 export async function openSshKeys(page: Page, app: App) {
-  await page.goto(`${app.base}/?token=${TOKEN}`);
+  await page.goto(`${app.base}/${loginQuery(app)}`);
   await expect(page).toHaveURL(`${app.base}/ssh-keys`);
   if (scriptsRun()) await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
 }

@@ -11,7 +11,7 @@ test("the installed binary alone serves a page that hydrates and generates a key
   copyFileSync(join(REPO, "target/debug/keyhatch"), exe);
   const { child, base, runtime } = await startKeyhatch(["--addr", "127.0.0.1:0", "--home", home], exe);
   try {
-    await openSshKeys(page, { base, home, authorizedKeys: join(home, ".ssh", "authorized_keys") });
+    await openSshKeys(page, { base, home, authorizedKeys: join(home, ".ssh", "authorized_keys"), runtime });
     const wasm = await page.request.get(`${base}/pkg/keyhatch.wasm`);
     expect(wasm.headers()["content-type"]).toBe("application/wasm");
     await page.getByRole("button", { name: "+ New Key" }).click();

@@ -59,7 +59,7 @@ test.describe("over a Unix socket", () => {
     const base = `http://127.0.0.1:${(forward.address() as AddressInfo).port}`;
     try {
       await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
-      await openSshKeys(page, { base, home, authorizedKeys: join(home, ".ssh", "authorized_keys") });
+      await openSshKeys(page, { base, home, authorizedKeys: join(home, ".ssh", "authorized_keys"), runtime });
       await page.getByRole("button", { name: "+ New Key" }).click();
       const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
       await dialog.getByRole("button", { name: "Generate Key" }).click();

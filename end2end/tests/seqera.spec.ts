@@ -31,7 +31,12 @@ test.afterEach(async () => {
 
 /** Generates a key (with `passphrase`, if given) and opens Add to Seqera Platform. */
 async function generated(page: Page, passphrase = "") {
-  await openSshKeys(page, { base: keyhatch.base, home, authorizedKeys: join(home, ".ssh/authorized_keys") });
+  await openSshKeys(page, {
+    base: keyhatch.base,
+    home,
+    authorizedKeys: join(home, ".ssh/authorized_keys"),
+    runtime: keyhatch.runtime,
+  });
   await page.getByRole("button", { name: "+ New Key" }).click();
   const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
   if (passphrase) {

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO, TOKEN, expect, fingerprintOf, keepPrivateKey, openSshKeys, test } from "./app";
+import { REPO, expect, fingerprintOf, keepPrivateKey, loginQuery, openSshKeys, test } from "./app";
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
@@ -9,7 +9,7 @@ test.use({ allowConsoleErrors: ["404"] });
 test.skip(({ js }) => !js, "the profile menu is the page's code");
 
 test("the profile menu leads to SSH Keys, and closes on Esc and on a click outside", async ({ page, app, consoleErrors }) => {
-  await page.goto(`${app.base}/elsewhere?token=${TOKEN}`);
+  await page.goto(`${app.base}/elsewhere${loginQuery(app)}`);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
   await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
   const profile = page.locator(".profile-button");

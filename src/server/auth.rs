@@ -1,7 +1,10 @@
-//! Login. keyhatch prints a token at start, as Jupyter does; opening the link `/?token=…`
-//! trades it, once, for a random session id in an HttpOnly, SameSite=Strict cookie that expires
-//! (browsers send 127.0.0.1's cookies to every port, so the cookie must never be the token).
-//! Scripts send the token as `Authorization: Bearer`. **Log out** ends the session.
+//! Login. Two secrets, for two uses. A login link (`/?token=…`) works once, within
+//! [`LINK_LIFETIME`]: keyhatch prints one at start, and `keyhatch link` asks the running server
+//! for another; opening it trades it for a random session id in an HttpOnly, SameSite=Strict
+//! cookie that expires (browsers send 127.0.0.1's cookies to every port, so the cookie must
+//! never be a link or the credential). Scripts send the credential (`KEYHATCH_TOKEN`, or a
+//! random one in `login-PORT.header`) as `Authorization: Bearer`; it never logs in from a URL.
+//! **Log out** ends the session.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,10 +29,20 @@ use crate::paths::LOGOUT_PATH;
 /// How long a browser stays logged in.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
-/// The login token, the live sessions and the cookie that names one.
+/// How long a login link works, unless used before.
+pub const LINK_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// The most login links waiting to be used; making another forgets the oldest.
+const MAX_LINKS: usize = 16;
+
+/// The scripts' credential, the login links waiting to be used, the live sessions and the
+/// cookie that names one.
 #[derive(Clone)]
 pub struct Auth {
-    token: Arc<str>,
+    credential: Arc<str>,
+    /// Each waiting link's SHA-256 (a lookup by the hash tells nothing of the link by its time)
+    /// and when it expires.
+    links: Arc<Mutex<HashMap<[u8; 32], Instant>>>,
     cookie: Arc<str>,
     sessions: Arc<Mutex<HashMap<String, Instant>>>,
     audit: Audit,
@@ -37,11 +50,13 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// Uses `token`, or a fresh random one. `cookie` names the session cookie: per port, so two
-    /// accounts' keyhatch servers on one host do not log each other out in one browser.
-    pub fn new(token: Option<String>, cookie: String, audit: Audit, account: &str) -> Self {
+    /// Uses `credential` for scripts, or a fresh random one. `cookie` names the session cookie:
+    /// per port, so two accounts' keyhatch servers on one host do not log each other out in one
+    /// browser.
+    pub fn new(credential: Option<String>, cookie: String, audit: Audit, account: &str) -> Self {
         Self {
-            token: token.unwrap_or_else(random_hex).into(),
+            credential: credential.unwrap_or_else(random_hex).into(),
+            links: Arc::default(),
             cookie: cookie.into(),
             sessions: Arc::default(),
             audit,
@@ -49,13 +64,35 @@ impl Auth {
         }
     }
 
-    /// The token, for the login link printed at start.
-    pub fn token(&self) -> &str {
-        &self.token
+    /// The scripts' credential, for the header file written at start.
+    pub fn credential(&self) -> &str {
+        &self.credential
     }
 
-    fn matches(&self, candidate: &str) -> bool {
-        candidate.as_bytes().ct_eq(self.token.as_bytes()).into()
+    /// A new login link's token, which works once within [`LINK_LIFETIME`].
+    pub fn new_link(&self) -> String {
+        let token = random_hex();
+        if let Ok(mut links) = self.links.lock() {
+            let now = Instant::now();
+            links.retain(|_, &mut expires| now < expires);
+            if links.len() >= MAX_LINKS
+                && let Some(oldest) = links.iter().min_by_key(|(_, e)| **e).map(|(h, _)| *h)
+            {
+                links.remove(&oldest);
+            }
+            links.insert(digest(&token), now + LINK_LIFETIME);
+        }
+        token
+    }
+
+    /// Whether `candidate` is a login link waiting to be used; it is used up either way.
+    fn take_link(&self, candidate: &str) -> bool {
+        let Ok(mut links) = self.links.lock() else {
+            return false;
+        };
+        links
+            .remove(&digest(candidate))
+            .is_some_and(|expires| Instant::now() < expires)
     }
 
     fn bearer(&self, headers: &HeaderMap) -> bool {
@@ -63,7 +100,7 @@ impl Auth {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| self.matches(t))
+            .is_some_and(|t| t.as_bytes().ct_eq(self.credential.as_bytes()).into())
     }
 
     /// The session id the request's cookie carries, whether live or not.
@@ -106,15 +143,25 @@ impl Auth {
     }
 
     fn record(&self, request: &Request, action: &str, outcome: &str) {
-        let remote = remote_of(request);
+        self.record_from(&remote_of(request), action, outcome);
+    }
+
+    /// Records `action` and its `outcome` for a client at `remote`.
+    pub fn record_from(&self, remote: &str, action: &str, outcome: &str) {
         self.audit.record(&Event {
             action,
             account: &self.account,
-            remote: &remote,
+            remote,
             fingerprint: None,
             outcome,
         });
     }
+}
+
+/// The SHA-256 of a login link's token.
+fn digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 /// 32 random bytes from the OS, hex encoded.
@@ -135,14 +182,22 @@ pub async fn require_login(State(auth): State<Auth>, request: Request, next: Nex
         return answer_unread(request, logged_out(&auth)).await;
     }
     if let Some((token, rest)) = take_token_param(request.uri()) {
-        return if auth.matches(&token) {
+        if auth.take_link(&token) {
             auth.record(&request, "login", "ok");
-            login(&auth, request.uri().path(), &rest)
-        } else {
-            auth.record(&request, "login", "wrong token");
-            let refused = unauthorized(request.uri(), "That login link's token is not valid.");
-            answer_unread(request, refused).await
-        };
+            return login(&auth, request.uri().path(), &rest, true);
+        }
+        auth.record(&request, "login", "link used, expired or wrong");
+        // Opened again from the browser's history by someone logged in already: no harm.
+        if auth.has_live_session(request.headers()) {
+            return login(&auth, request.uri().path(), &rest, false);
+        }
+        let reason = format!(
+            "This login link is not valid: a link works once, within {} minutes, and this one \
+             was used already, has expired, or was mistyped.",
+            LINK_LIFETIME.as_secs() / 60
+        );
+        let refused = unauthorized(request.uri(), &reason);
+        return answer_unread(request, refused).await;
     }
     if is_static(path) || auth.bearer(request.headers()) || auth.has_live_session(request.headers())
     {
@@ -170,8 +225,8 @@ fn take_token_param(uri: &Uri) -> Option<(String, String)> {
     token.map(|t| (t, rest.join("&")))
 }
 
-/// Starts a session and redirects to the same page without the token in the URL.
-fn login(auth: &Auth, path: &str, rest_of_query: &str) -> Response {
+/// Redirects to the same page without the token in the URL, starting a session when `start`.
+fn login(auth: &Auth, path: &str, rest_of_query: &str, start: bool) -> Response {
     // "//host" would be a protocol-relative URL to another site: never redirect off this one.
     let path = if path.starts_with("//") { "/" } else { path };
     let location = if rest_of_query.is_empty() {
@@ -179,20 +234,21 @@ fn login(auth: &Auth, path: &str, rest_of_query: &str) -> Response {
     } else {
         format!("{path}?{rest_of_query}")
     };
-    let cookie = format!(
-        "{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        auth.cookie,
-        auth.start_session(),
-        SESSION_LIFETIME.as_secs()
-    );
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
-    if let (Ok(location), Ok(cookie)) = (
-        HeaderValue::from_str(&location),
-        HeaderValue::from_str(&cookie),
-    ) {
+    if let Ok(location) = HeaderValue::from_str(&location) {
         headers.insert(header::LOCATION, location);
-        headers.insert(header::SET_COOKIE, cookie);
+    }
+    if start {
+        let cookie = format!(
+            "{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+            auth.cookie,
+            auth.start_session(),
+            SESSION_LIFETIME.as_secs()
+        );
+        if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+            headers.insert(header::SET_COOKIE, cookie);
+        }
     }
     response
 }
@@ -202,8 +258,8 @@ fn logged_out(auth: &Auth) -> Response {
     let mut response = plain_page(
         StatusCode::OK,
         "Logged out · keyhatch",
-        "<h1>You are logged out</h1><p>To log in again, open the login link keyhatch printed \
-         when it started (it is also in the file named beside it).</p>",
+        "<h1>You are logged out</h1><p>To log in again, run <code>keyhatch link</code> on the \
+         node keyhatch runs on, as your account: it prints a new login link.</p>",
     );
     let cookie = format!(
         "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
@@ -232,9 +288,12 @@ fn unauthorized(uri: &Uri, reason: &str) -> Response {
         &format!(
             "<h1>Log in to keyhatch</h1><p>{reason}</p>\
              <p>When keyhatch starts, it prints a login link such as \
-             <code>http://127.0.0.1:3000/?token=…</code>, and writes it to a file only you can \
-             read. Open that link in this browser; it logs you in and this page will work.</p>\
-             <p>Scripts send the token in a header: <code>Authorization: Bearer &lt;token&gt;</code>.</p>"
+             <code>http://127.0.0.1:3000/?token=…</code>, which works once. For a new one, run \
+             <code>keyhatch link</code> on the node keyhatch runs on, as your account (after \
+             <code>make run</code>: <code>target/release/keyhatch link</code> in its checkout). \
+             Open the link in this browser; it logs you in and this page will work.</p>\
+             <p>Scripts send the credential in the file <code>login-PORT.header</code> of \
+             keyhatch's runtime directory: <code>Authorization: Bearer &lt;token&gt;</code>.</p>"
         ),
     )
 }
@@ -259,18 +318,18 @@ mod tests {
     }
 
     #[test]
-    fn a_random_token_is_64_hex_digits_and_fresh() {
+    fn a_random_credential_is_64_hex_digits_and_fresh() {
         let a = Auth::new(None, "c".into(), Audit::to_stderr(), "a");
         let b = Auth::new(None, "c".into(), Audit::to_stderr(), "a");
-        assert_eq!(a.token().len(), 64);
-        assert!(a.token().bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a.token(), b.token());
+        assert_eq!(a.credential().len(), 64);
+        assert!(a.credential().bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a.credential(), b.credential());
     }
 
     #[test]
     fn the_token_is_accepted_as_bearer_only_when_exact_and_never_as_a_cookie() {
         let auth = auth();
-        let token = auth.token().to_owned();
+        let token = auth.credential().to_owned();
         assert!(auth.bearer(&headers(header::AUTHORIZATION, &format!("Bearer {token}"))));
         assert!(!auth.bearer(&headers(header::AUTHORIZATION, &format!("Bearer {token}x"))));
         let cookie = headers(header::COOKIE, &format!("keyhatch_session_3000={token}"));
@@ -295,16 +354,46 @@ mod tests {
     #[test]
     fn the_login_redirect_stays_on_this_site_and_sets_a_session_cookie() {
         let auth = auth();
-        let response = login(&auth, "//evil.example/x", "");
+        let response = login(&auth, "//evil.example/x", "", true);
         assert_eq!(response.headers()[header::LOCATION], "/");
-        let response = login(&auth, "/ssh-keys", "a=1");
+        let response = login(&auth, "/ssh-keys", "a=1", true);
         assert_eq!(response.headers()[header::LOCATION], "/ssh-keys?a=1");
         let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
-        assert!(!cookie.contains(auth.token()), "{cookie}");
+        assert!(!cookie.contains(auth.credential()), "{cookie}");
         assert!(
             cookie.ends_with("; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"),
             "{cookie}"
         );
+    }
+
+    #[test]
+    fn a_login_link_works_once_and_the_credential_is_none() {
+        let auth = auth();
+        let link = auth.new_link();
+        assert_eq!(link.len(), 64);
+        assert_ne!(link, auth.credential());
+        assert!(
+            !auth.take_link(auth.credential()),
+            "the credential is no link"
+        );
+        assert!(auth.take_link(&link));
+        assert!(!auth.take_link(&link), "used once");
+        let expired = auth.new_link();
+        auth.links
+            .lock()
+            .unwrap()
+            .insert(digest(&expired), Instant::now());
+        assert!(!auth.take_link(&expired), "expired");
+    }
+
+    #[test]
+    fn making_links_forgets_the_oldest_beyond_the_most_waiting() {
+        let auth = auth();
+        let first = auth.new_link();
+        let rest: Vec<String> = (0..MAX_LINKS).map(|_| auth.new_link()).collect();
+        assert_eq!(auth.links.lock().unwrap().len(), MAX_LINKS);
+        assert!(!auth.take_link(&first));
+        assert!(rest.iter().all(|link| auth.take_link(link)));
     }
 
     #[test]

@@ -1,19 +1,22 @@
 //! Who is on the other end of a connection. Every account on a shared node can reach loopback,
-//! so a token is not enough: on loopback TCP keyhatch asks the kernel which account owns the
-//! connecting socket (`/proc/net/tcp` and `tcp6`), on a Unix socket it reads the peer's
-//! credentials (`SO_PEERCRED`), once per connection, and serves only its own account and root.
+//! and can bind its end to any of the host's own addresses, so neither a token nor the source
+//! address tells who connects: for TCP keyhatch asks the kernel for the connecting socket by the
+//! connection's four addresses (`sock_diag`, else `/proc/net/tcp` and `tcp6`), and a connection
+//! whose socket is found there comes from this host, whatever its addresses; on a Unix socket it
+//! reads the peer's credentials (`SO_PEERCRED`). Once per connection, when it is accepted.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// The other end of a connection, as checked when it was accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peer {
-    /// A loopback TCP connection; the account that owns the connecting socket, when found.
+    /// A TCP connection from this host: the connecting socket was found here, or the connection
+    /// came from or to a loopback address or from one of the host's own addresses. The account
+    /// that owns the connecting socket, when found.
     Loopback {
         /// The connecting socket's address.
         addr: SocketAddr,
@@ -32,7 +35,7 @@ pub enum Peer {
 
 impl Peer {
     /// Whether a server running as `own_uid` may serve this peer: its own account or root on
-    /// this host; a remote peer is left to the token alone.
+    /// this host; a peer on another host is left to the token alone.
     pub fn is_allowed(&self, own_uid: u32) -> bool {
         match self {
             Self::Remote(_) => true,
@@ -57,6 +60,35 @@ impl Peer {
             Self::Unix { .. } => "unix".to_owned(),
         }
     }
+
+    /// The peer of a TCP connection from `peer` to `local`, as the kernel knows it.
+    pub fn of_tcp(peer: SocketAddr, local: SocketAddr) -> Self {
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+        match lookup(peer, local) {
+            Found::Held(uid) => Self::Loopback {
+                addr: peer,
+                uid: Some(uid),
+            },
+            // Not on this host, as far as the kernel's tables go; but a socket reset at once
+            // (SO_LINGER 0) is gone from them too, so the addresses decide.
+            Found::NotHere if !is_this_host(peer, local) => Self::Remote(peer),
+            // Closed already, gone, or not found out: nobody's, so refused on this host.
+            Found::NotHere | Found::Closed | Found::Failed => Self::Loopback {
+                addr: peer,
+                uid: None,
+            },
+        }
+    }
+}
+
+/// Whether a connection from `peer` to `local` can only come from this host: either end is a
+/// loopback address, or `peer` is one of the host's own addresses (one a socket can be bound
+/// to here, which counts addresses routed locally as a whole range, too).
+fn is_this_host(peer: SocketAddr, local: SocketAddr) -> bool {
+    peer.ip().is_loopback()
+        || local.ip().is_loopback()
+        || std::net::UdpSocket::bind(SocketAddr::new(peer.ip(), 0)).is_ok()
 }
 
 /// The address of the connection `request` came on, for logs (`unknown` outside a server).
@@ -76,17 +108,12 @@ impl Listener for TcpPeers {
 
     async fn accept(&mut self) -> (TcpStream, Peer) {
         let (stream, addr) = Listener::accept(&mut self.0).await;
-        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
         let peer = match stream.local_addr() {
-            Ok(local) if addr.ip().is_loopback() => {
-                let local = SocketAddr::new(local.ip().to_canonical(), local.port());
-                Peer::Loopback {
-                    addr,
-                    uid: socket_owner(addr, local),
-                }
-            }
-            _ if addr.ip().is_loopback() => Peer::Loopback { addr, uid: None },
-            _ => Peer::Remote(addr),
+            Ok(local) => Peer::of_tcp(addr, local),
+            Err(_) => Peer::Loopback {
+                addr: SocketAddr::new(addr.ip().to_canonical(), addr.port()),
+                uid: None,
+            },
         };
         (stream, peer)
     }
@@ -114,56 +141,68 @@ impl Listener for UnixPeers {
     }
 }
 
-// One impl per listener: a generic one would overlap axum's own for `TapIo`.
-impl Connected<IncomingStream<'_, TcpPeers>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TcpPeers>) -> Self {
-        stream.remote_addr().clone()
-    }
+/// What the kernel's tables say of a TCP socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// A process holds it; the uid that owns it.
+    Held(u32),
+    /// The kernel keeps it only to end the connection (its process closed it, or it is in
+    /// TIME_WAIT); it reports such an end as root's, which must not pass for root.
+    Closed,
+    /// There is no such socket on this host.
+    NotHere,
+    /// Neither the kernel's answer nor its table could be read.
+    Failed,
 }
 
-impl Connected<IncomingStream<'_, UnixPeers>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, UnixPeers>) -> Self {
-        stream.remote_addr().clone()
-    }
-}
-
-/// The uid owning the TCP socket at `peer` connected to `local`; `None` when it is not there
-/// or no process holds it any more (the peer closed it). A closed socket the kernel keeps for
-/// the end of the connection reports uid 0, root's: a client that sent its request and closed
-/// at once must not pass for root. Asks the kernel for that one socket (`sock_diag`); where that is not
-/// available, reads the whole socket table, which costs milliseconds on a machine with much
-/// memory (the kernel walks every bucket of its connection hash to print it).
-fn socket_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+/// The TCP socket whose own end is `peer` and other end `local`, on this host. Asks the kernel
+/// for that one socket (`sock_diag`); where that is not available, reads the whole socket table,
+/// which costs milliseconds on a machine with much memory (the kernel walks every bucket of its
+/// connection hash to print it).
+fn lookup(peer: SocketAddr, local: SocketAddr) -> Found {
     match sock_diag::owner(peer, local) {
-        Ok(owner) => owner,
+        Ok(found) => found,
         Err(e) => {
             tracing::debug!("sock_diag: {e}; reading the socket table instead");
-            owner_from_table(peer, local)
+            owner_from_table(peer, local).unwrap_or_else(|e| {
+                tracing::warn!("cannot tell who holds the connection from {peer}: {e}");
+                Found::Failed
+            })
         }
     }
 }
 
-/// [`socket_owner`] from `/proc/net/tcp{,6}`.
-fn owner_from_table(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+/// [`lookup`] from `/proc/net/tcp{,6}`.
+fn owner_from_table(peer: SocketAddr, local: SocketAddr) -> io::Result<Found> {
     let table = match peer {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
     };
-    let text = std::fs::read_to_string(table).ok()?;
-    owner_in_table(&text, peer, local)
+    Ok(owner_in_table(
+        &std::fs::read_to_string(table)?,
+        peer,
+        local,
+    ))
 }
 
 /// Finds the entry whose local end is `peer` and remote end `local` in a `/proc/net/tcp{,6}`
-/// table, and returns its uid column, when a process still holds the socket (inode not 0).
-fn owner_in_table(text: &str, peer: SocketAddr, local: SocketAddr) -> Option<u32> {
-    text.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let (from, to, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
-        let held = fields.get(9).is_some_and(|inode| *inode != "0");
-        (parse_endpoint(from)? == peer && parse_endpoint(to)? == local && held)
-            .then(|| uid.parse().ok())
-            .flatten()
-    })
+/// table: its uid column when a process still holds the socket (inode not 0).
+fn owner_in_table(text: &str, peer: SocketAddr, local: SocketAddr) -> Found {
+    text.lines()
+        .skip(1)
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (from, to, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
+            if parse_endpoint(from)? != peer || parse_endpoint(to)? != local {
+                return None;
+            }
+            let held = fields.get(9).is_some_and(|inode| *inode != "0");
+            Some(match uid.parse() {
+                Ok(uid) if held => Found::Held(uid),
+                _ => Found::Closed,
+            })
+        })
+        .unwrap_or(Found::NotHere)
 }
 
 /// Parses `0100007F:0BB8` (IPv4) or 32 hex digits and a port (IPv6): each 32-bit word is the
@@ -190,6 +229,8 @@ mod sock_diag {
     use std::io;
     use std::net::{IpAddr, SocketAddr};
 
+    use super::Found;
+
     use nix::sys::socket::{
         AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto,
         socket,
@@ -208,9 +249,8 @@ mod sock_diag {
     const UID_AT: usize = 16 + 4 + 48 + 12;
     const INODE_AT: usize = UID_AT + 4;
 
-    /// The uid owning the TCP socket whose own end is `peer` and other end `local`; `Ok(None)`
-    /// when the kernel has no such socket.
-    pub(super) fn owner(peer: SocketAddr, local: SocketAddr) -> io::Result<Option<u32>> {
+    /// What the kernel knows of the TCP socket whose own end is `peer` and other end `local`.
+    pub(super) fn owner(peer: SocketAddr, local: SocketAddr) -> io::Result<Found> {
         let fd = socket(
             AddressFamily::Netlink,
             SockType::Datagram,
@@ -261,9 +301,9 @@ mod sock_diag {
         message
     }
 
-    /// The uid in the kernel's answer; `None` when it has no such socket, or no process holds
-    /// it (inode 0: closed, kept by the kernel only to end the connection, reported as uid 0).
-    fn parse(answer: &[u8]) -> io::Result<Option<u32>> {
+    /// The socket in the kernel's answer: held by a uid, closed (inode 0: kept by the kernel
+    /// only to end the connection, reported as uid 0), or not there.
+    fn parse(answer: &[u8]) -> io::Result<Found> {
         let kind = answer.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
         let word = |at: usize| {
             answer
@@ -274,14 +314,18 @@ mod sock_diag {
         match kind {
             Some(SOCK_DIAG_BY_FAMILY) => {
                 let (uid, inode) = (word(UID_AT)?, word(INODE_AT)?);
-                Ok((inode != 0).then_some(uid))
+                Ok(if inode == 0 {
+                    Found::Closed
+                } else {
+                    Found::Held(uid)
+                })
             }
             Some(NLMSG_ERROR) => {
                 let errno = answer
                     .get(16..20)
                     .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
                 if errno == -(nix::libc::ENOENT) {
-                    Ok(None)
+                    Ok(Found::NotHere)
                 } else {
                     Err(io::Error::from_raw_os_error(-errno))
                 }
@@ -313,7 +357,7 @@ mod tests {
         let me = nix::unistd::getuid().as_raw();
         for ip in ["127.0.0.1", "::1"] {
             let (local, peer, _client, _server) = connection(ip);
-            assert_eq!(socket_owner(peer, local), Some(me), "{ip}");
+            assert_eq!(lookup(peer, local), Found::Held(me), "{ip}");
         }
     }
 
@@ -321,12 +365,13 @@ mod tests {
     fn the_kernels_answer_for_one_socket_agrees_with_its_table() {
         let (local, peer, _client, _server) = connection("127.0.0.1");
         let me = nix::unistd::getuid().as_raw();
-        assert_eq!(sock_diag::owner(peer, local).unwrap(), Some(me));
-        assert_eq!(owner_from_table(peer, local), Some(me));
+        assert_eq!(sock_diag::owner(peer, local).unwrap(), Found::Held(me));
+        assert_eq!(owner_from_table(peer, local).unwrap(), Found::Held(me));
         // The server's own end is another socket, owned alike; a port nobody uses is none.
-        assert_eq!(sock_diag::owner(local, peer).unwrap(), Some(me));
+        assert_eq!(sock_diag::owner(local, peer).unwrap(), Found::Held(me));
         let nobody: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        assert_eq!(sock_diag::owner(nobody, local).unwrap(), None);
+        assert_eq!(sock_diag::owner(nobody, local).unwrap(), Found::NotHere);
+        assert_eq!(owner_from_table(nobody, local).unwrap(), Found::NotHere);
     }
 
     /// The attack: send a request and close at once, so that when keyhatch looks the peer up
@@ -349,9 +394,15 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        assert_eq!(sock_diag::owner(peer, local).unwrap(), None);
-        assert_eq!(owner_from_table(peer, local), None);
-        assert_eq!(socket_owner(peer, local), None);
+        assert_eq!(sock_diag::owner(peer, local).unwrap(), Found::Closed);
+        assert_eq!(owner_from_table(peer, local).unwrap(), Found::Closed);
+        assert_eq!(
+            Peer::of_tcp(peer, local),
+            Peer::Loopback {
+                addr: peer,
+                uid: None
+            }
+        );
     }
 
     #[test]
@@ -365,6 +416,29 @@ mod tests {
         assert!(!Peer::Unix { uid: Some(1001) }.is_allowed(1000));
         assert!(Peer::Unix { uid: Some(1000) }.is_allowed(1000));
         assert!(Peer::Remote(addr).is_allowed(1000));
+    }
+
+    #[test]
+    fn a_connection_is_from_this_host_by_its_socket_or_its_addresses() {
+        let loopback: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let elsewhere: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+        let own = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 4000);
+        // No socket of these on this host: the addresses decide.
+        assert!(is_this_host(elsewhere, loopback), "to a loopback address");
+        assert!(is_this_host(loopback, elsewhere), "from a loopback address");
+        assert!(!is_this_host(elsewhere, elsewhere), "another host");
+        assert!(
+            is_this_host(own, elsewhere),
+            "an address a socket binds to here"
+        );
+        assert_eq!(Peer::of_tcp(elsewhere, elsewhere), Peer::Remote(elsewhere));
+        assert_eq!(
+            Peer::of_tcp(elsewhere, loopback),
+            Peer::Loopback {
+                addr: elsewhere,
+                uid: None
+            }
+        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ use crate::seqera::{self, Platform, PlatformUrl};
 use crate::ssh::store::{DEFAULT_MAX_SIZE, Step};
 use crate::ssh::{InvalidSetting, KeyOptions, KeysFile, Tag};
 
+mod safe_file;
+
 /// The shortest login token keyhatch accepts: a fixed token must be long and random.
 pub const MIN_TOKEN_LEN: usize = 32;
 
@@ -33,6 +35,9 @@ pub const MIN_TOKEN_LEN: usize = 32;
     about = "Generate SSH keys for your account from a web page."
 )]
 pub struct Cli {
+    /// What to do besides serving.
+    #[command(subcommand)]
+    pub command: Option<super::link::Command>,
     /// Settings file, or "none" for no file [default: $XDG_CONFIG_HOME/keyhatch/keyhatch.toml,
     /// then /etc/keyhatch/keyhatch.toml, when present].
     #[arg(long, env = "KEYHATCH_CONFIG")]
@@ -42,7 +47,18 @@ pub struct Cli {
     pub addr: Option<SocketAddr>,
     /// Serve on a Unix socket (mode 0600) instead of TCP [default path:
     /// $XDG_RUNTIME_DIR/keyhatch/keyhatch.sock, or /tmp/keyhatch-UID/keyhatch.sock].
-    #[arg(long, env = "KEYHATCH_SOCKET", num_args = 0..=1, default_missing_value = "")]
+    // Read as an OsString: clap's path parser refuses the empty value that `--socket` alone
+    // stands for.
+    #[arg(
+        long,
+        env = "KEYHATCH_SOCKET",
+        num_args = 0..=1,
+        default_missing_value = "",
+        value_parser = clap::builder::TypedValueParser::map(
+            clap::builder::OsStringValueParser::new(),
+            PathBuf::from
+        )
+    )]
     pub socket: Option<PathBuf>,
     /// Listen on an address other than loopback. Plain HTTP then carries private keys across
     /// the network: put TLS in front.
@@ -610,36 +626,14 @@ fn settings_path(named: Option<&Path>, passwd_home: &Option<PathBuf>) -> Option<
     candidates.into_iter().find(|p| p.exists())
 }
 
-/// Reads the settings file after checking that only this account or root could have written it
-/// or its directory.
+/// Reads the settings file through directories only this account or root can change, checking
+/// the file it opened (`safe_file`).
 fn read_file(path: &Path, uid: u32) -> Result<FileSettings, SettingsError> {
-    let file_error = |message: String| SettingsError::File {
+    let text = safe_file::read(path, uid)?;
+    let parsed: SettingsFile = toml::from_str(&text).map_err(|e| SettingsError::File {
         path: path.to_owned(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-    let dir = path
-        .canonicalize()
-        .map_err(|e| file_error(e.to_string()))?
-        .parent()
-        .map(Path::to_owned);
-    for checked in [Some(path.to_owned()), dir].into_iter().flatten() {
-        let meta = std::fs::metadata(&checked).map_err(|e| file_error(e.to_string()))?;
-        let why = if meta.uid() != uid && meta.uid() != 0 {
-            Some(format!("it belongs to uid {}", meta.uid()))
-        } else if meta.mode() & 0o022 != 0 && !(meta.is_dir() && meta.mode() & 0o1000 != 0) {
-            Some(format!(
-                "group or others can write it (mode {:o})",
-                meta.mode() & 0o7777
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            return Err(SettingsError::UnsafeFile { path: checked, why });
-        }
-    }
-    let parsed: SettingsFile = toml::from_str(&text).map_err(|e| file_error(e.to_string()))?;
+        message: e.to_string(),
+    })?;
     Ok(parsed.keyhatch)
 }
 

@@ -61,12 +61,25 @@ pub fn spawn_app_in(home: &Path, cwd: &Path, args: &[&str], env: &[(&str, &str)]
 
 /// Starts keyhatch under a file size limit (`RLIMIT_FSIZE`) of `bytes`, through util-linux prlimit.
 pub fn spawn_app_limited(home: &Path, bytes: u64) -> App {
+    spawn_app_under(home, &format!("--fsize={bytes}:{bytes}"))
+}
+
+/// Starts keyhatch under the resource limit `limit`, as util-linux prlimit spells it
+/// (`--nofile=1024:1024`).
+pub fn spawn_app_under(home: &Path, limit: &str) -> App {
     let mut command = Command::new("prlimit");
     command
-        .arg(format!("--fsize={bytes}:{bytes}"))
+        .arg(limit)
         .arg("--")
         .arg(env!("CARGO_BIN_EXE_keyhatch"));
     start(command, home, &[])
+}
+
+/// Starts keyhatch listening on `addr` (a port of 0 picks a free one) with extra flags.
+pub fn spawn_app_at(home: &Path, addr: &str, args: &[&str]) -> App {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyhatch"));
+    command.args(args);
+    start_at(command, home, addr, &[])
 }
 
 /// Starts keyhatch managing `home` on the Unix socket `socket`; returns once it listens.
@@ -86,10 +99,14 @@ pub fn spawn_socket_app(home: &Path, socket: &Path) -> App {
     app
 }
 
-fn start(mut command: Command, home: &Path, env: &[(&str, &str)]) -> App {
+fn start(command: Command, home: &Path, env: &[(&str, &str)]) -> App {
+    start_at(command, home, "127.0.0.1:0", env)
+}
+
+fn start_at(mut command: Command, home: &Path, addr: &str, env: &[(&str, &str)]) -> App {
     let runtime = tempfile::tempdir().unwrap();
     let mut child = command
-        .args(["--addr", "127.0.0.1:0", "--home"])
+        .args(["--addr", addr, "--home"])
         .arg(home)
         .env("KEYHATCH_TOKEN", TOKEN)
         .env("XDG_RUNTIME_DIR", runtime.path())
@@ -659,6 +676,34 @@ impl App {
     /// Waits for the server to end by itself and returns how it ended.
     pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child.wait().unwrap()
+    }
+
+    /// A fresh login link from `keyhatch link`, run as this account with the server's runtime
+    /// directory; it works once.
+    pub fn login_link(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+            .arg("link")
+            .env("XDG_RUNTIME_DIR", self.runtime.path())
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "keyhatch link: {printed}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        printed
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("keyhatch link printed no link: {printed}"))
+            .to_owned()
+    }
+
+    /// The path and query of a fresh login link (`/?token=…`), to open on this server.
+    pub fn login_path(&self) -> String {
+        let link = self.login_link();
+        let after_scheme = &link["http://".len()..];
+        after_scheme[after_scheme.find('/').unwrap()..].to_owned()
     }
 
     /// GET with the bearer token.

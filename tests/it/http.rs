@@ -31,7 +31,7 @@ fn the_login_link_sets_a_strict_httponly_session_cookie_and_drops_the_token_from
     let home = tempfile::tempdir().unwrap();
     let app = spawn_app(home.path());
 
-    let login = app.get(&format!("/ssh-keys?token={TOKEN}"), &[]);
+    let login = app.get(&format!("/ssh-keys{}", &app.login_path()[1..]), &[]);
     assert_eq!(login.status, 303);
     assert_eq!(login.header("location"), "/ssh-keys");
     let set_cookie = login.header("set-cookie");
@@ -591,4 +591,68 @@ fn the_other_keys_are_their_own_endpoint_with_options_and_the_unreadable_count()
     );
     let ours = app.get_authorized("/api/keys/list").json();
     assert_eq!(ours["keys"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn socket_without_a_path_serves_on_the_runtime_directorys_socket() {
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tempfile::tempdir().unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--socket", "--home"])
+        .arg(home.path())
+        .env("KEYHATCH_TOKEN", TOKEN)
+        .env("KEYHATCH_CONFIG", "none")
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let socket = runtime.path().join("keyhatch/keyhatch.sock");
+    let started = std::time::Instant::now();
+    let connected = loop {
+        if let Ok(stream) = std::os::unix::net::UnixStream::connect(&socket) {
+            break Some(stream);
+        }
+        if server.try_wait().unwrap().is_some()
+            || started.elapsed() > std::time::Duration::from_secs(10)
+        {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let answer = connected.map(|mut stream| {
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "GET /api/keys/list HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    });
+    let _ = server.kill();
+    let status = server.wait().unwrap();
+    let answer = answer.unwrap_or_else(|| panic!("no socket at {}: {status}", socket.display()));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn a_connection_that_sends_no_request_is_closed_after_the_header_bound() {
+    use std::io::Read;
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(40)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = idle.read_to_end(&mut answer);
+    let took = started.elapsed();
+    let timed_out = matches!(&read, Err(e) if matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ));
+    assert!(!timed_out, "still open after {took:?}");
+    assert!(took < std::time::Duration::from_secs(35), "{took:?}");
+    assert_eq!(app.get_authorized("/api/keys/list").status, 200);
 }

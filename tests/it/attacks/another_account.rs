@@ -11,9 +11,14 @@ use crate::helpers::{
     self, Account, TOKEN, form_id, shown_key_fingerprint, spawn_app, spawn_app_in, spawn_app_with,
 };
 
-/// The session cookie a login link sets, as `name=value`.
+mod idle_connections;
+mod login_link;
+mod own_address;
+mod settings_dirs;
+
+/// The session cookie a fresh login link sets, as `name=value`.
 fn log_in(app: &helpers::App) -> String {
-    let login = app.get(&format!("/ssh-keys?token={TOKEN}"), &[]);
+    let login = app.get(&format!("/ssh-keys{}", &app.login_path()[1..]), &[]);
     assert_eq!(login.status, 303, "{}", login.body);
     let set = login.header("set-cookie").to_owned();
     set.split(';').next().unwrap().to_owned()
@@ -383,9 +388,13 @@ fn the_login_link_is_also_in_private_files_that_curl_can_use_and_a_stop_removes(
         (mode(&dir), mode(&url), mode(&header)),
         (0o700, 0o600, 0o600)
     );
+    // The link printed at start (it works once), and the scripts' credential beside it.
+    let link = fs::read_to_string(&url).unwrap();
+    assert!(link.starts_with(&format!("{}/?token=", app.base)), "{link}");
+    assert!(!link.contains(TOKEN), "{link}");
     assert_eq!(
-        fs::read_to_string(&url).unwrap(),
-        format!("{}/?token={TOKEN}\n", app.base)
+        fs::read_to_string(&header).unwrap(),
+        format!("Authorization: Bearer {TOKEN}\n")
     );
     let listed = Command::new("curl")
         .args(["-s", "-H"])
@@ -459,15 +468,19 @@ fn the_audit_log_records_logins_changes_and_refusals_without_secrets() {
     assert_eq!(
         actions,
         [
+            ("link", "ok"),
             ("login", "ok"),
             ("generate", "ok"),
             ("revoke", "ok"),
-            ("refused", "another account"),
+            (
+                "refused",
+                &*format!("another account (uid {})", stranger.uid)
+            ),
             ("refused", "cross-origin request"),
         ]
     );
-    assert_eq!(lines[1]["fingerprint"], fingerprint);
     assert_eq!(lines[2]["fingerprint"], fingerprint);
+    assert_eq!(lines[3]["fingerprint"], fingerprint);
     assert!(
         lines
             .iter()

@@ -1,0 +1,189 @@
+//! `keyhatch link`: a fresh login link from the account's own running keyhatch. The server
+//! answers on `link-NAME.sock` in the account's private runtime directory (0700, the socket
+//! 0600), and only to a peer of its own account (`SO_PEERCRED`); the command checks the
+//! directory and that the server it reached runs as its own account, so a socket another
+//! account planted cannot hand it a link of theirs.
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+
+use super::auth::{Auth, LINK_LIFETIME};
+use super::runtime;
+
+/// What a client sends to ask for a link.
+const REQUEST: &[u8] = b"link\n";
+
+/// keyhatch's commands besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print a new login link from your keyhatch running on this node (it works once).
+    Link {
+        /// Which keyhatch, when several of yours run here: its port, or "socket".
+        server: Option<String>,
+    },
+}
+
+/// The link socket of a running server; removed when dropped.
+#[derive(Debug)]
+pub struct LinkSocket {
+    path: PathBuf,
+}
+
+impl Drop for LinkSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The path of the link socket of the server called `name` (its port, or `socket`).
+fn socket_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("link-{name}.sock"))
+}
+
+/// Starts answering `keyhatch link` for the server called `name`, whose links start with
+/// `base` (`http://127.0.0.1:3000`), from the runtime directory of `uid`.
+pub fn listen(uid: u32, name: &str, base: &str, auth: Auth) -> io::Result<LinkSocket> {
+    let dir = runtime::dir_path(uid);
+    runtime::ensure_private_dir(&dir, uid)?;
+    let path = socket_path(&dir, name);
+    // Left by a keyhatch that was killed: this server owns the name now (it holds the port).
+    let _ = std::fs::remove_file(&path);
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(&path);
+    nix::sys::stat::umask(old);
+    let listener = bound?;
+    let base = base.to_owned();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (auth, base) = (auth.clone(), base.clone());
+            tokio::spawn(async move { answer(stream, uid, &base, &auth).await });
+        }
+    });
+    Ok(LinkSocket { path })
+}
+
+/// Gives the peer on `stream` a new link when it runs as `uid` and asks for one.
+async fn answer(mut stream: tokio::net::UnixStream, uid: u32, base: &str, auth: &Auth) {
+    let peer = stream.peer_cred().ok().map(|cred| cred.uid());
+    if peer != Some(uid) {
+        let who = peer.map_or_else(|| "unknown".to_owned(), |uid| format!("uid {uid}"));
+        auth.record_from("link socket", "link", &format!("refused: {who}"));
+        return;
+    }
+    let mut asked = [0u8; REQUEST.len()];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut asked)).await;
+    // A client that only looks for live servers connects and closes without asking.
+    if !matches!(read, Ok(Ok(_))) || asked != REQUEST {
+        return;
+    }
+    let link = format!("{base}/?token={}\n", auth.new_link());
+    if stream.write_all(link.as_bytes()).await.is_ok() {
+        auth.record_from("link socket", "link", "ok");
+    }
+}
+
+/// Runs `keyhatch link`: prints a new login link from this account's running keyhatch.
+pub fn run(server: Option<&str>) -> ExitCode {
+    match fetch(server) {
+        Ok(link) => {
+            let _ = writeln!(
+                io::stdout().lock(),
+                "Open this link in your browser to log in (it works once, within {} minutes):\n\n    {}\n",
+                LINK_LIFETIME.as_secs() / 60,
+                link.trim()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("keyhatch link: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A new link from the server named `server`, or from the only one running.
+fn fetch(server: Option<&str>) -> io::Result<String> {
+    let uid = nix::unistd::getuid().as_raw();
+    let dir = runtime::dir_path(uid);
+    if !dir.exists() {
+        return Err(no_server(&dir));
+    }
+    runtime::ensure_private_dir(&dir, uid)?;
+    let mut stream = match server {
+        Some(name) => UnixStream::connect(socket_path(&dir, name)).map_err(|e| {
+            io::Error::new(e.kind(), format!("no keyhatch called {name} answers: {e}"))
+        })?,
+        None => only_live(&dir)?,
+    };
+    // The directory is private, but a link is only taken from this account's own server.
+    let server_uid =
+        nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+            .map(|cred| cred.uid())
+            .map_err(io::Error::from)?;
+    if server_uid != uid {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the server on {} runs as uid {server_uid}, not as you",
+                dir.display()
+            ),
+        ));
+    }
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(REQUEST)?;
+    let mut link = String::new();
+    stream.take(4096).read_to_string(&mut link)?;
+    if !link.starts_with("http") {
+        return Err(io::Error::other("the server gave no link"));
+    }
+    Ok(link)
+}
+
+/// A connection to the one server whose link socket answers in `dir`.
+fn only_live(dir: &Path) -> io::Result<UnixStream> {
+    let mut live = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let Some(server) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("link-"))
+            .and_then(|n| n.strip_suffix(".sock"))
+        else {
+            continue;
+        };
+        if let Ok(stream) = UnixStream::connect(dir.join(&name)) {
+            live.push((server.to_owned(), stream));
+        }
+    }
+    match live.len() {
+        0 => Err(no_server(dir)),
+        1 => Ok(live.remove(0).1),
+        _ => {
+            let names: Vec<String> = live.into_iter().map(|(name, _)| name).collect();
+            Err(io::Error::other(format!(
+                "several of your keyhatch servers run here ({}); name one, e.g. keyhatch link {}",
+                names.join(", "),
+                names[0]
+            )))
+        }
+    }
+}
+
+fn no_server(dir: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "no keyhatch of yours is running on this node (none answers in {}); start it, and it prints a login link",
+            dir.display()
+        ),
+    )
+}
