@@ -706,7 +706,7 @@ fn a_bundle_planted_beside_a_copied_binary_is_never_served() {
     for path in [
         "/evil.html",
         "/pkg/keyhatch.js",
-        "/pkg/keyhatch.wasm",
+        "/pkg/keyhatch.css",
         "/ssh-keys",
     ] {
         let answer = app.get(path, &[("cookie", &session)]);

@@ -244,8 +244,11 @@ fn sixty_abandoned_passphrase_generations_from_one_person_do_not_hold_up_another
     let started = Instant::now();
     generate();
     let loaded = started.elapsed();
+    // Alice holds at most max-in-flight (4) derivations, so Bob waits for at most those and his
+    // own: about 5x idle. Sixty kept would cost him sixty (32x idle was seen before the fix).
+    // The margin is for the other tests of this binary, which share the two cores.
     assert!(
-        loaded < idle * 6,
+        loaded < idle * 15,
         "bob's passphrase key took {loaded:?} after alice's abandoned ones, against {idle:?} idle"
     );
 }
