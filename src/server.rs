@@ -12,6 +12,7 @@ pub mod settings;
 pub mod site;
 
 use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use axum::Router;
@@ -59,7 +60,8 @@ pub struct Opened {
 
 /// A bound listener, not yet handed to the async runtime.
 enum Listener {
-    Tcp(std::net::TcpListener),
+    /// The address asked for, and on loopback its twin (see [`bind_tcp`]).
+    Tcp(std::net::TcpListener, Option<std::net::TcpListener>),
     Unix(std::os::unix::net::UnixListener, std::path::PathBuf),
 }
 
@@ -75,10 +77,12 @@ pub fn open(settings: &Settings) -> io::Result<Opened> {
     };
     let listener = match &settings.listen {
         Listen::Tcp(addr) => {
-            let listener =
-                std::net::TcpListener::bind(addr).map_err(|e| bind_error(&addr.to_string(), e))?;
+            let (listener, twin) = bind_tcp(*addr)?;
             listener.set_nonblocking(true)?;
-            Listener::Tcp(listener)
+            if let Some(twin) = &twin {
+                twin.set_nonblocking(true)?;
+            }
+            Listener::Tcp(listener, twin)
         }
         Listen::Unix(path) => {
             let proxy_uid = settings
@@ -187,8 +191,9 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
         )),
     };
     match listener {
-        Listener::Tcp(listener) => {
+        Listener::Tcp(listener, twin) => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
+            let twin = twin.map(tokio::net::TcpListener::from_std).transpose()?;
             let local = listener.local_addr()?;
             if !local.ip().is_loopback() {
                 eprintln!(
@@ -205,7 +210,8 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             );
             tracing::info!(addr = %local, "listening");
             let app = router(settings.leptos.clone(), state, access, guard);
-            accept::serve(TcpPeers(listener), app, gate(), shutdown_signal()).await
+            let peers = TcpPeers { listener, twin };
+            accept::serve(peers, app, gate(), shutdown_signal()).await
         }
         Listener::Unix(listener, path) => {
             let (listener, path) = (tokio::net::UnixListener::from_std(listener)?, &*path);
@@ -303,6 +309,54 @@ fn announce(
         ),
     );
     Some((files.ok(), links.ok()))
+}
+
+/// Binds `addr`, and on a loopback address also the other family's loopback on the same port:
+/// browsers and `ssh -L` resolve `localhost` to `::1` first, and another account listening
+/// there would receive the login link meant for keyhatch. With port 0, free ports are tried
+/// until one is free on both; a host without IPv6 (or IPv4) loopback needs no twin.
+fn bind_tcp(
+    addr: SocketAddr,
+) -> io::Result<(std::net::TcpListener, Option<std::net::TcpListener>)> {
+    let bind = |at: SocketAddr| {
+        std::net::TcpListener::bind(at).map_err(|e| bind_error(&at.to_string(), e))
+    };
+    if !addr.ip().is_loopback() {
+        return Ok((bind(addr)?, None));
+    }
+    let twin_ip = match addr.ip() {
+        IpAddr::V4(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    for _ in 0..32 {
+        let listener = bind(addr)?;
+        let port = listener.local_addr()?.port();
+        let at = SocketAddr::new(twin_ip, port);
+        match std::net::TcpListener::bind(at) {
+            Ok(twin) => return Ok((listener, Some(twin))),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EADDRNOTAVAIL | nix::libc::EAFNOSUPPORT)
+                ) =>
+            {
+                return Ok((listener, None));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && addr.port() == 0 => continue,
+            Err(e) => {
+                return Err(annotate(
+                    e,
+                    &format!(
+                        "cannot also listen on {at}: another program holds it, and a browser opening localhost:{port} could reach that program instead of keyhatch (pick another port with --addr 127.0.0.1:PORT, or port 0 for any free one)"
+                    ),
+                ));
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "cannot find a port free on both 127.0.0.1 and [::1]",
+    ))
 }
 
 /// Binds a Unix socket at `path` that only this account can connect to: a stale socket left by

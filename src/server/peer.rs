@@ -99,15 +99,27 @@ pub fn remote_of(request: &axum::extract::Request) -> String {
         .map_or_else(|| "unknown".to_owned(), |peer| peer.0.address())
 }
 
-/// A TCP listener that tells each connection's [`Peer`].
-pub struct TcpPeers(pub TcpListener);
+/// A TCP listener that tells each connection's [`Peer`]; on loopback with its twin on the
+/// other family's loopback, the same port (see `server::bind_tcp`).
+pub struct TcpPeers {
+    /// The address keyhatch was asked to listen on.
+    pub listener: TcpListener,
+    /// `[::1]` beside `127.0.0.1` (or the reverse), so that `localhost` reaches only keyhatch.
+    pub twin: Option<TcpListener>,
+}
 
 impl Listener for TcpPeers {
     type Io = TcpStream;
     type Addr = Peer;
 
     async fn accept(&mut self) -> (TcpStream, Peer) {
-        let (stream, addr) = Listener::accept(&mut self.0).await;
+        let (stream, addr) = match &mut self.twin {
+            Some(twin) => tokio::select! {
+                accepted = Listener::accept(&mut self.listener) => accepted,
+                accepted = Listener::accept(twin) => accepted,
+            },
+            None => Listener::accept(&mut self.listener).await,
+        };
         let peer = match stream.local_addr() {
             Ok(local) => Peer::of_tcp(addr, local),
             Err(_) => Peer::Loopback {
@@ -119,7 +131,7 @@ impl Listener for TcpPeers {
     }
 
     fn local_addr(&self) -> io::Result<Peer> {
-        Ok(Peer::Remote(self.0.local_addr()?))
+        Ok(Peer::Remote(self.listener.local_addr()?))
     }
 }
 
@@ -248,6 +260,12 @@ mod sock_diag {
     /// wqueue. `idiag_inode` follows it.
     const UID_AT: usize = 16 + 4 + 48 + 12;
     const INODE_AT: usize = UID_AT + 4;
+    /// `idiag_state` after the message header and the family; the socket id's ports after the
+    /// four bytes of family, state, timer and retransmits.
+    const STATE_AT: usize = 16 + 1;
+    const SPORT_AT: usize = 16 + 4;
+    /// `TCP_LISTEN` in the kernel's numbering of TCP states.
+    const TCP_LISTEN: u8 = 10;
 
     /// What the kernel knows of the TCP socket whose own end is `peer` and other end `local`.
     pub(super) fn owner(peer: SocketAddr, local: SocketAddr) -> io::Result<Found> {
@@ -270,7 +288,7 @@ mod sock_diag {
             &mut answer,
             MsgFlags::empty(),
         )?;
-        parse(&answer[..len])
+        parse(&answer[..len], peer, local)
     }
 
     /// `nlmsghdr` + `inet_diag_req_v2` asking for exactly one socket, in any state.
@@ -302,8 +320,11 @@ mod sock_diag {
     }
 
     /// The socket in the kernel's answer: held by a uid, closed (inode 0: kept by the kernel
-    /// only to end the connection, reported as uid 0), or not there.
-    fn parse(answer: &[u8]) -> io::Result<Found> {
+    /// only to end the connection, reported as uid 0), or not there. The kernel falls back to
+    /// a *listening* socket on `peer`'s port when the connecting one is gone: a port another
+    /// account reserved, connected from, and reset, with the owner's server listening there
+    /// since, would pass for the owner's. Only the connecting socket itself counts.
+    fn parse(answer: &[u8], peer: SocketAddr, local: SocketAddr) -> io::Result<Found> {
         let kind = answer.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
         let word = |at: usize| {
             answer
@@ -314,7 +335,15 @@ mod sock_diag {
         match kind {
             Some(SOCK_DIAG_BY_FAMILY) => {
                 let (uid, inode) = (word(UID_AT)?, word(INODE_AT)?);
-                Ok(if inode == 0 {
+                let port = |at: usize| {
+                    answer
+                        .get(at..at + 2)
+                        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                };
+                let connecting = answer.get(STATE_AT) != Some(&TCP_LISTEN)
+                    && port(SPORT_AT) == Some(peer.port())
+                    && port(SPORT_AT + 2) == Some(local.port());
+                Ok(if inode == 0 || !connecting {
                     Found::Closed
                 } else {
                     Found::Held(uid)
@@ -359,6 +388,59 @@ mod tests {
             let (local, peer, _client, _server) = connection(ip);
             assert_eq!(lookup(peer, local), Found::Held(me), "{ip}");
         }
+    }
+
+    /// The attack (red team): another account binds a port with `SO_REUSEADDR`, the owner's
+    /// own server later listens on that port, and the other account connects from it, sends its
+    /// request and resets the connection before keyhatch looks. The kernel, no longer finding
+    /// the connecting socket, answers with the listener, the owner's: that is nobody's.
+    #[test]
+    fn a_listener_on_the_reset_clients_port_does_not_pass_for_its_owner() {
+        use std::os::fd::AsRawFd;
+
+        use nix::sys::socket::{
+            AddressFamily, Backlog, SockFlag, SockProtocol, SockType, SockaddrIn, bind, connect,
+            getsockname, listen, setsockopt, socket, sockopt,
+        };
+        let tcp = || {
+            let fd = socket(
+                AddressFamily::Inet,
+                SockType::Stream,
+                SockFlag::SOCK_CLOEXEC,
+                SockProtocol::Tcp,
+            )
+            .unwrap();
+            setsockopt(&fd, sockopt::ReuseAddr, &true).unwrap();
+            fd
+        };
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = server.local_addr().unwrap();
+        let client = tcp();
+        bind(client.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).unwrap();
+        let port = getsockname::<SockaddrIn>(client.as_raw_fd())
+            .unwrap()
+            .port();
+        let squatted = tcp();
+        bind(squatted.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).unwrap();
+        listen(&squatted, Backlog::new(8).unwrap()).unwrap();
+        connect(
+            client.as_raw_fd(),
+            &SockaddrIn::from(match local {
+                SocketAddr::V4(v4) => v4,
+                SocketAddr::V6(_) => unreachable!(),
+            }),
+        )
+        .unwrap();
+        let (_end, peer) = server.accept().unwrap();
+        let reset = nix::libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        setsockopt(&client, sockopt::Linger, &reset).unwrap();
+        drop(client);
+        let found = sock_diag::owner(peer, local).unwrap();
+        assert!(!matches!(found, Found::Held(_)), "{found:?}");
+        assert!(!matches!(lookup(peer, local), Found::Held(_)));
     }
 
     #[test]

@@ -723,3 +723,72 @@ fn a_bundle_planted_beside_a_copied_binary_is_never_served() {
     assert_eq!(miss.header("cache-control"), "no-store");
     assert!(!miss.body.contains("<header"), "{}", miss.body);
 }
+
+/// The attack (red team): another account listens on `[::1]:PORT` beside the owner's keyhatch
+/// on `127.0.0.1:PORT`. Browsers (and `ssh -L 3000:localhost:3000`) resolve `localhost` to
+/// `::1` first, so the owner's login link would go to the squatter. keyhatch holds both
+/// loopbacks of its port, or refuses to start, saying why.
+#[test]
+fn a_squatter_on_the_other_loopback_of_keyhatchs_port_stops_it_at_start() {
+    let squatter = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let port = squatter.local_addr().unwrap().port();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--home"])
+        .arg(home.path())
+        .env("KEYHATCH_TOKEN", TOKEN)
+        .env("KEYHATCH_CONFIG", "none")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("keyhatch started beside a squatter on [::1]:{port}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("[::1]:{port}")) && err.contains("localhost"),
+        "{err}"
+    );
+    drop(squatter);
+
+    // Started on a free port, it holds that port's IPv6 loopback too: nobody can squat it.
+    let app = spawn_app(home.path());
+    let taken = std::net::TcpListener::bind(("::1", app.port));
+    assert!(
+        taken.is_err(),
+        "[::1]:{} was free beside keyhatch",
+        app.port
+    );
+    let answer = std::net::TcpStream::connect(("::1", app.port)).and_then(|mut stream| {
+        let request = format!(
+            "GET /healthz HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+            app.port
+        );
+        stream.write_all(request.as_bytes())?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    });
+    assert!(
+        answer.unwrap().starts_with("HTTP/1.1 200"),
+        "keyhatch answers on [::1]"
+    );
+}
