@@ -15,3 +15,4 @@ mod process_limit;
 mod seqera;
 mod site;
 mod sshd_login;
+mod threat_model;
