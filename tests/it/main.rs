@@ -14,4 +14,5 @@ mod openssh_compat;
 mod process_limit;
 mod seqera;
 mod site;
+mod site_admin;
 mod sshd_login;
