@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -63,8 +63,18 @@ impl Audit {
         }
     }
 
-    /// Audit lines appended to `path`, created readable by this account only.
+    /// Audit lines appended to `path`, created readable by this account only. A missing
+    /// directory is created 0700 (outside systemd, nothing else makes `/var/log/keyhatch`: the
+    /// unit's `LogsDirectory` does).
     pub fn to_file(path: &Path) -> io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.exists()
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
         let file = OpenOptions::new()
             .append(true)
             .create(true)
@@ -78,11 +88,23 @@ impl Audit {
 
     /// Writes `event` as one line. A log that cannot be written never fails the request.
     pub fn record(&self, event: &Event<'_>) {
+        self.write(event, false);
+    }
+
+    /// Writes `event`, whose account is a name the proxy sent and keyhatch has not checked
+    /// (a request refused before or at the login), as one line marked `"claimed": true`.
+    pub fn record_claimed(&self, event: &Event<'_>) {
+        self.write(event, true);
+    }
+
+    fn write(&self, event: &Event<'_>, claimed: bool) {
         #[derive(Serialize)]
         struct Line<'a> {
             time: String,
             #[serde(flatten)]
             event: &'a Event<'a>,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            claimed: bool,
         }
         let fingerprint = event.fingerprint.map(loggable);
         let event = Event {
@@ -95,6 +117,7 @@ impl Audit {
         let Ok(mut line) = serde_json::to_vec(&Line {
             time: utc_now(),
             event: &event,
+            claimed,
         }) else {
             return;
         };

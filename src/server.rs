@@ -10,6 +10,7 @@ pub mod peer;
 pub mod runtime;
 pub mod settings;
 pub mod site;
+mod site_start;
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -146,16 +147,6 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             settings.home.display()
         );
     }
-    let guard = Guard {
-        own_uid: settings.uid,
-        // In site mode nobody is known yet when these layers refuse a request.
-        account: match settings.site {
-            Some(_) => "".into(),
-            None => settings.account.user.as_str().into(),
-        },
-        allowed_hosts: settings.allowed_hosts.clone().into(),
-        audit: audit.clone(),
-    };
     let site = match &settings.site {
         Some(site) => Some(Site {
             header: HeaderName::try_from(site.user_header.as_str()).map_err(|e| {
@@ -173,6 +164,18 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             audit: audit.clone(),
         }),
         None => None,
+    };
+    let guard = Guard {
+        own_uid: settings.uid,
+        // In site mode nobody is known yet when these layers refuse a request.
+        account: match settings.site {
+            Some(_) => "".into(),
+            None => settings.account.user.as_str().into(),
+        },
+        allowed_hosts: settings.allowed_hosts.clone().into(),
+        loopback_names: settings.site.is_none(),
+        audit: audit.clone(),
+        site: site.clone(),
     };
     // Local mode closes another account's connection as soon as it is accepted.
     let gate = || {
@@ -264,12 +267,19 @@ fn announce(
         Access::Local(auth) => auth,
         Access::Site(site) => {
             let at = socket.map_or_else(|| base.to_owned(), |p| p.display().to_string());
+            let (lines, warnings) = settings.site.as_ref().map_or_else(Default::default, |s| {
+                site_start::describe(s, &settings.listen)
+            });
             let _ = writeln!(
                 io::stdout().lock(),
-                "keyhatch {} (site mode) serves every account with uid {} or more through the login proxy on {at}",
+                "keyhatch {} (site mode) serves every account with uid {} or more through the login proxy on {at}\n{}",
                 env!("CARGO_PKG_VERSION"),
                 site.min_uid,
+                lines.join("\n"),
             );
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
             return None;
         }
     };
@@ -374,11 +384,12 @@ fn bind_unix(
             std::fs::create_dir_all(dir)?;
         }
     }
+    let bind_error = |e: io::Error| {
+        let hint = bind_hint(&e, true);
+        annotate(e, &format!("cannot listen on {}{hint}", path.display()))
+    };
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(bind_error(
-            &path.display().to_string(),
-            io::ErrorKind::AddrInUse.into(),
-        ));
+        return Err(bind_error(io::ErrorKind::AddrInUse.into()));
     }
     if std::fs::symlink_metadata(path).is_ok_and(|m| {
         use std::os::unix::fs::FileTypeExt;
@@ -390,7 +401,7 @@ fn bind_unix(
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
     let bound = std::os::unix::net::UnixListener::bind(path);
     nix::sys::stat::umask(old);
-    let listener = bound.map_err(|e| bind_error(&path.display().to_string(), e))?;
+    let listener = bound.map_err(bind_error)?;
     listener.set_nonblocking(true)?;
     if let Some(proxy_uid) = proxy_uid {
         std::os::unix::fs::chown(path, Some(proxy_uid), None)?;
@@ -534,13 +545,21 @@ async fn healthz(helpers: Option<Runner>) -> (StatusCode, String) {
 }
 
 fn bind_error(what: &str, e: io::Error) -> io::Error {
-    let hint = match e.kind() {
+    let hint = bind_hint(&e, false);
+    annotate(e, &format!("cannot listen on {what}{hint}"))
+}
+
+/// What to do when a socket path (`socket`) or a TCP address cannot be bound.
+fn bind_hint(e: &io::Error, socket: bool) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::AddrInUse if socket => {
+            " (a keyhatch is already serving on it: stop that one first, or give this one another path with --socket PATH)"
+        }
         io::ErrorKind::AddrInUse => {
             " (another program, perhaps another person's keyhatch, uses it; pick another port with --addr 127.0.0.1:PORT, or port 0 for any free one)"
         }
         _ => "",
-    };
-    annotate(e, &format!("cannot listen on {what}{hint}"))
+    }
 }
 
 fn annotate(e: io::Error, context: &str) -> io::Error {

@@ -1,8 +1,8 @@
 //! The layers every request passes before the app, outermost first: security headers on every
-//! answer; the Host must be a loopback name or a configured one (no DNS rebinding); the
-//! connection must come from keyhatch's own account; a request that changes something must not
-//! come from another site, and the API takes JSON only. Each refusal is a clear page and an
-//! audit line.
+//! answer; the Host must be a configured name, or in local mode a loopback one (no DNS
+//! rebinding); the connection must come from keyhatch's own account; a request that changes
+//! something must not come from another site, and the API takes JSON only. Each refusal is a
+//! clear page and an audit line.
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use axum::response::Response;
 
 use super::page::{answer_unread, plain_page};
 use super::peer::{Peer, remote_of};
+use super::site::Site;
 use crate::api::context::Remote;
 use crate::audit::{Audit, Event};
 
@@ -23,10 +24,16 @@ pub struct Guard {
     pub own_uid: u32,
     /// The account's login name, for messages and audit lines.
     pub account: Arc<str>,
-    /// Host names accepted besides the loopback ones.
+    /// Host names accepted besides the loopback ones (in site mode: instead of them).
     pub allowed_hosts: Arc<[String]>,
+    /// Whether 127.0.0.1, localhost and [::1] are answered: in local mode, not in site mode,
+    /// where people reach keyhatch by `public-url` alone.
+    pub loopback_names: bool,
     /// Where refusals are recorded.
     pub audit: Audit,
+    /// Site mode's login: a refusal through the proxy records whom the proxy named, and the
+    /// client address it reported, as claimed.
+    pub site: Option<Site>,
 }
 
 impl Guard {
@@ -38,14 +45,22 @@ impl Guard {
         why: &str,
         page: &str,
     ) -> Response {
-        let remote = remote_of(&request);
-        self.audit.record(&Event {
-            action: "refused",
-            account: &self.account,
-            remote: &remote,
-            fingerprint: None,
-            outcome: why,
-        });
+        match self.site.as_ref().and_then(|site| site.claim(&request)) {
+            Some(claim) => self.audit.record_claimed(&Event {
+                action: "refused",
+                account: claim.name.as_deref().unwrap_or(""),
+                remote: &claim.remote,
+                fingerprint: None,
+                outcome: why,
+            }),
+            None => self.audit.record(&Event {
+                action: "refused",
+                account: &self.account,
+                remote: &remote_of(&request),
+                fingerprint: None,
+                outcome: why,
+            }),
+        }
         answer_unread(request, plain_page(status, "Refused · keyhatch", page)).await
     }
 }
@@ -103,14 +118,31 @@ pub async fn check_host(State(guard): State<Guard>, request: Request, next: Next
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
     match host {
-        Some(host) if host_allowed(host, &guard.allowed_hosts) => next.run(request).await,
+        Some(host) if host_allowed(host, &guard.allowed_hosts, guard.loopback_names) => {
+            next.run(request).await
+        }
         Some(host) => {
-            let page = format!(
-                "<h1>Unknown address</h1><p>keyhatch answers only at 127.0.0.1, localhost and [::1] \
-                 (or a name its administrator allowed with <code>--allowed-host</code>), not at \
-                 <code>{}</code>.</p>",
-                escape(host)
-            );
+            let page = if guard.loopback_names {
+                format!(
+                    "<h1>Unknown address</h1><p>keyhatch answers only at 127.0.0.1, localhost and \
+                     [::1] (or a name its administrator allowed with \
+                     <code>--allowed-host</code>), not at <code>{}</code>.</p>",
+                    escape(host)
+                )
+            } else {
+                format!(
+                    "<h1>Unknown address</h1><p>keyhatch answers only at <code>{}</code> (its \
+                     <code>public-url</code>), not at <code>{}</code>. A proxy in front must \
+                     pass the Host the browser sent.</p>",
+                    guard
+                        .allowed_hosts
+                        .iter()
+                        .map(|h| escape(h))
+                        .collect::<Vec<_>>()
+                        .join("</code>, <code>"),
+                    escape(host)
+                )
+            };
             guard
                 .refuse(request, StatusCode::FORBIDDEN, "foreign host", &page)
                 .await
@@ -128,8 +160,9 @@ pub async fn check_host(State(guard): State<Guard>, request: Request, next: Next
     }
 }
 
-/// Whether `host` (a Host header, port included or not) is a loopback name or one of `allowed`.
-pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+/// Whether `host` (a Host header, port included or not) is one of `allowed`, or a loopback name
+/// when `loopback` says those are answered.
+pub fn host_allowed(host: &str, allowed: &[String], loopback: bool) -> bool {
     let name = match host.strip_prefix('[') {
         Some(rest) => match rest.split_once(']') {
             Some((inside, port)) if port.is_empty() || is_port(port) => inside,
@@ -141,8 +174,7 @@ pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
             None => host,
         },
     };
-    matches!(name, "127.0.0.1" | "::1")
-        || name.eq_ignore_ascii_case("localhost")
+    (loopback && (matches!(name, "127.0.0.1" | "::1") || name.eq_ignore_ascii_case("localhost")))
         || allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
@@ -282,7 +314,7 @@ mod tests {
             "[::1]",
             "keys.example.org",
         ] {
-            assert!(host_allowed(ok, &allowed), "{ok} refused");
+            assert!(host_allowed(ok, &allowed, true), "{ok} refused");
         }
         for bad in [
             "evil.example",
@@ -292,7 +324,16 @@ mod tests {
             "127.0.0.1:x",
             "",
         ] {
-            assert!(!host_allowed(bad, &allowed), "{bad} accepted");
+            assert!(!host_allowed(bad, &allowed, true), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn site_mode_answers_its_public_host_only() {
+        let allowed = ["keys.example.org".to_owned()];
+        assert!(host_allowed("keys.example.org:443", &allowed, false));
+        for loopback in ["127.0.0.1", "localhost:3000", "[::1]"] {
+            assert!(!host_allowed(loopback, &allowed, false), "{loopback}");
         }
     }
 

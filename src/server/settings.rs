@@ -4,6 +4,8 @@
 //! `/etc/keyhatch/keyhatch.toml`, and it is refused when another account could have written it.
 //! The browser bundle is found beside the executable, never in the working directory.
 
+#[cfg(test)]
+mod documented;
 mod site_checks;
 
 pub use site_checks::{is_own_address, own_addresses};
@@ -98,8 +100,8 @@ pub struct Cli {
     /// site's login proxy [default: local].
     #[arg(long, env = "KEYHATCH_MODE")]
     pub mode: Option<Mode>,
-    /// Site mode: the address people open, e.g. https://keys.example.org (its host is the one
-    /// answered).
+    /// Site mode (required): the address people open, e.g. https://keys.example.org (its host
+    /// is the only one answered).
     #[arg(long, env = "KEYHATCH_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Site mode: the header the proxy names the person in [default: X-Forwarded-User].
@@ -262,6 +264,8 @@ pub struct Settings {
 /// How site mode finds the person behind each request.
 #[derive(Debug, Clone)]
 pub struct SiteSettings {
+    /// The host of `public-url`: the name people reach keyhatch by.
+    pub public_host: String,
     /// The header that names the person.
     pub user_header: String,
     /// The proxy's account and uid.
@@ -387,10 +391,19 @@ impl Settings {
                 None
             }
             Mode::Site => {
-                if let Some(url) = cli.public_url.take().or(file.public_url.take()) {
-                    allowed_hosts.push(host_of(&url)?);
-                }
-                Some(site_settings(uid, &mut cli, &mut file)?)
+                let url = cli.public_url.take().or(file.public_url.take());
+                let url = url.filter(|u| !u.is_empty()).ok_or_else(|| {
+                    SettingsError::Site(
+                        "public-url is not set. Set it to the address people open, e.g. \
+                         public-url = \"https://keys.example.org\" in the settings file (or \
+                         --public-url): keyhatch answers only its host, so without it every \
+                         request would be refused"
+                            .into(),
+                    )
+                })?;
+                let public_host = host_of(&url)?;
+                allowed_hosts.push(public_host.clone());
+                Some(site_settings(uid, public_host, &mut cli, &mut file)?)
             }
         };
         let socket = cli.socket.take().or(file.socket.take());
@@ -503,6 +516,7 @@ fn platform(
 /// helpers as each person), and must know its proxy, or anyone could name themselves.
 fn site_settings(
     uid: u32,
+    public_host: String,
     cli: &mut Cli,
     file: &mut FileSettings,
 ) -> Result<SiteSettings, SettingsError> {
@@ -565,6 +579,7 @@ fn site_settings(
         return Err(site("max-in-flight must be at least 1".into()));
     }
     Ok(SiteSettings {
+        public_host,
         user_header: cli
             .user_header
             .take()

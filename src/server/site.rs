@@ -6,9 +6,10 @@
 //! account of the system's user database (NSS, so LDAP and SSSD accounts work); root, system
 //! accounts and people outside the allowed group are refused, each with a clear page.
 
+use std::collections::VecDeque;
 use std::ffi::CString;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, StatusCode};
@@ -91,6 +92,16 @@ impl UserMap {
     }
 }
 
+/// What the proxy said about a request before keyhatch checked it: the name in its header
+/// (when it sent one) and the client address it reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The name in the user header, as sent.
+    pub name: Option<String>,
+    /// The client address the proxy reported (`X-Real-IP`), else the connection's.
+    pub remote: String,
+}
+
 /// Why a named person is not served.
 #[derive(Debug, PartialEq, Eq)]
 enum Refusal {
@@ -120,6 +131,22 @@ impl Site {
                     && !super::settings::is_own_address(addr.ip())
             }
         }
+    }
+
+    /// What the proxy says about `request`, or `None` when it did not come from the proxy (then
+    /// nothing in its headers is believed, not even for a log line).
+    pub fn claim(&self, request: &Request) -> Option<Claim> {
+        let peer = request.extensions().get::<ConnectInfo<Peer>>()?;
+        if !self.is_proxy(&peer.0) {
+            return None;
+        }
+        Some(Claim {
+            name: request
+                .headers()
+                .get(&self.header)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            remote: client_address(request, Some(&peer.0), true),
+        })
     }
 
     /// The account the proxy's `name` stands for, or why it is refused.
@@ -274,8 +301,9 @@ pub async fn require_person(
         .map(str::to_owned);
     let from_proxy = peer.as_ref().is_some_and(|p| site.is_proxy(p));
     let remote = client_address(&request, peer.as_ref(), from_proxy);
+    // Every line here is a refusal, and its account a name as sent, not yet an account.
     let record = |account: &str, action: &str, outcome: &str| {
-        site.audit.record(&Event {
+        site.audit.record_claimed(&Event {
             action,
             account,
             remote: &remote,
@@ -295,6 +323,25 @@ pub async fn require_person(
                 "refused",
                 "user header from a peer that is not the proxy",
             );
+        } else if from_proxy
+            && !request.headers().contains_key(&site.header)
+            && first_on_this_connection()
+        {
+            // Everyone gets this 401 while the proxy is set up wrong: said once per connection,
+            // not once per request.
+            let why = format!(
+                "the proxy sent a request without the {} header (user-header) that names the \
+                 person; everyone gets 401 until the proxy sets it",
+                site.header.as_str()
+            );
+            tracing::warn!("{why}");
+            site.audit.record(&Event {
+                action: "refused",
+                account: "",
+                remote: &remote,
+                fingerprint: None,
+                outcome: &why,
+            });
         }
         let page = plain_page(
             StatusCode::UNAUTHORIZED,
@@ -317,6 +364,24 @@ pub async fn require_person(
             answer_unread(request, page).await
         }
     }
+}
+
+/// Whether no request of the connection being served (hyper serves each in a task of its own)
+/// has been noted before; the last 256 connections are remembered.
+fn first_on_this_connection() -> bool {
+    static NOTED: Mutex<VecDeque<tokio::task::Id>> = Mutex::new(VecDeque::new());
+    let Some(connection) = tokio::task::try_id() else {
+        return true;
+    };
+    let mut noted = NOTED.lock().unwrap_or_else(PoisonError::into_inner);
+    if noted.contains(&connection) {
+        return false;
+    }
+    if noted.len() == 256 {
+        noted.pop_front();
+    }
+    noted.push_back(connection);
+    true
 }
 
 /// The client's address: what the proxy reports (`X-Real-IP`, else the first

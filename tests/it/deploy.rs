@@ -1,16 +1,18 @@
 //! The deployment files in `deploy/` are the ones the README shows: the web servers accept
 //! them, and the settings file is one keyhatch reads.
 
+pub mod proxies;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-fn repo(path: &str) -> String {
+pub fn repo(path: &str) -> String {
     fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
 }
 
 /// A self-signed certificate and key in `dir`, for the examples' TLS lines.
-fn certificate(dir: &Path) -> (String, String) {
+pub fn certificate(dir: &Path) -> (String, String) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let out = Command::new("openssl")
         .args([

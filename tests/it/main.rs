@@ -14,5 +14,6 @@ mod openssh_compat;
 mod process_limit;
 mod seqera;
 mod site;
+mod site_admin;
 mod sshd_login;
 mod threat_model;

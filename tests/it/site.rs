@@ -124,6 +124,8 @@ fn the_header_on_tcp_is_believed_only_from_the_proxys_address_and_account() {
             "www-data",
             "--trusted-proxies",
             "127.0.0.1",
+            "--public-url",
+            "http://127.0.0.1",
         ])
         .args(["--addr", &format!("127.0.0.1:{port}")])
         .env("KEYHATCH_CONFIG", "none")

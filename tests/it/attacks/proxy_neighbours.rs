@@ -94,6 +94,7 @@ fn start_on_tcp(addr: &str, trusted: &str, proxy_user: bool) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_keyhatch"));
     command
         .args(["--mode", "site", "--allow-remote", "--addr", addr])
+        .args(["--public-url", "https://keys.example.org"])
         .args(["--trusted-proxies", trusted]);
     if proxy_user {
         command.args(["--proxy-user", "www-data"]);
@@ -141,7 +142,7 @@ fn another_account_bound_to_the_hosts_own_address_cannot_name_anyone() {
     let outcome = ended_or_listening(&mut keyhatch, &ip, port);
     let attack = outcome.is_none().then(|| {
         let request = format!(
-            "POST /api/keys/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-User: {}\r\n\
+            "POST /api/keys/generate HTTP/1.1\r\nHost: keys.example.org\r\nX-Forwarded-User: {}\r\n\
              Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}",
             alice.name
         );
@@ -184,4 +185,111 @@ fn trusted_proxies_every_account_here_can_connect_from_stop_keyhatch_at_start() 
         let said = said.unwrap_or_else(|| panic!("{trusted}: keyhatch started"));
         assert!(said.contains(says), "{trusted}: {said}");
     }
+}
+
+/// The attack: a client with no login asks the shipped proxies for keyhatch's other paths
+/// spelled so that the proxy takes them for `/healthz`, the one place without a login, and
+/// sends its own `X-Forwarded-User` along. Whatever answers 200 is `ok` and names nobody, and
+/// nothing is written.
+#[test]
+fn a_client_without_login_reaches_nothing_but_ok_through_the_healthz_locations() {
+    use crate::deploy::proxies::Proxied;
+    let alice = Account::create_person();
+    for proxy in [
+        Proxied::nginx(&[&alice.name]),
+        Proxied::apache(&[&alice.name]),
+    ] {
+        let forged = format!("X-Forwarded-User: {}", alice.name);
+        for path in [
+            "/healthz/../api/keys/list",
+            "/healthz/%2e%2e/api/keys/list",
+            "/healthz%2F..%2Fapi%2Fkeys%2Flist",
+            "/healthz/..%2Fapi/keys/list",
+            "//healthz",
+            "/./healthz",
+            "/%68ealthz",
+            "/api/keys/list/../../../healthz",
+            "/api/keys/generate/%2e%2e/%2e%2e/%2e%2e/healthz",
+            "/ssh-keys/../healthz",
+            "/healthz?/../api/keys/list",
+            "/healthz/",
+            "/healthzz",
+        ] {
+            for method in ["GET", "POST"] {
+                let answer = proxy.curl(
+                    None,
+                    path,
+                    &[
+                        "-X",
+                        method,
+                        "-H",
+                        &forged,
+                        "-H",
+                        "Content-Type: application/json",
+                        "--data",
+                        "{}",
+                    ],
+                );
+                if answer.status == 200 {
+                    assert_eq!(answer.body, "ok\n", "{method} {path}");
+                }
+                assert!(
+                    !answer.body.contains(&alice.name) && !answer.body.contains("PRIVATE KEY"),
+                    "{method} {path}: {} {}",
+                    answer.status,
+                    answer.body
+                );
+            }
+        }
+        let audit = proxy.audit();
+        assert!(
+            !audit.contains(&format!("\"account\":\"{}\"", alice.name)),
+            "keyhatch saw alice's name: {audit}"
+        );
+    }
+    assert!(!alice.home().join(".ssh").exists(), "nothing written");
+}
+
+/// The attack: a name the identity provider issues (and the proxy passes) built to forge audit
+/// fields, with quotes, a line separator and bytes that are not UTF-8, on a request the layers
+/// refuse; and the same in the client address the proxy reports. Each stays one field of one
+/// JSON line, marked claimed.
+#[test]
+fn a_claimed_name_cannot_forge_audit_fields_or_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let stack = SiteStack::start(&[], &["--audit-log", log.to_str().unwrap()]);
+    // As the proxy's account on the socket, so the headers are believed.
+    let program = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); \
+        s.sendall(b'GET /ssh-keys HTTP/1.1\\r\\nHost: evil.example\\r\\n' \
+        b'X-Forwarded-User: alice\",\"account\":\"root\",\"claimed\":false,\"x\":\"\\xe2\\x80\\xa8\\xff\\r\\n' \
+        b'X-Real-IP: 1.2.3.4\",\"remote\":\"10.0.0.1\\r\\nConnection: close\\r\\n\\r\\n'); \
+        print(s.makefile('rb').readline().decode().strip())";
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=www-data",
+            "--regid=www-data",
+            "--clear-groups",
+            "--",
+        ])
+        .args(["/usr/bin/python3", "-c", program])
+        .arg(&stack.socket)
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    let audit = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(audit.lines().count(), 1, "{audit}");
+    let line: serde_json::Value = serde_json::from_str(audit.trim_end()).unwrap();
+    assert_eq!(line["outcome"], "foreign host");
+    assert_eq!(line["claimed"], true, "{line}");
+    let account = line["account"].as_str().unwrap();
+    assert!(
+        account.starts_with("alice\",\"account\":\"root\"") && account.contains("\\u{2028}"),
+        "{account}"
+    );
+    assert_eq!(
+        line["remote"], "1.2.3.4\"",
+        "the first of a list, as X-Forwarded-For"
+    );
 }

@@ -1,0 +1,410 @@
+//! The shipped proxy examples in front of the real keyhatch, started with the shipped settings
+//! file: each file is changed only where a test must (its addresses, the certificate, and the
+//! login: basic auth where an identity provider would run), then real requests go through it.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::helpers::{Account, free_port, wait_for};
+
+use super::{certificate, repo};
+
+/// The public host of the shipped settings file, which the examples serve.
+pub const HOST: &str = "keys.example.org";
+
+/// keyhatch from `deploy/keyhatch.toml` and one shipped proxy in front of it, on loopback;
+/// both stopped on drop.
+pub struct Proxied {
+    keyhatch: Child,
+    proxy: Child,
+    /// The proxy's HTTPS port on 127.0.0.1.
+    pub port: u16,
+    /// keyhatch's audit log.
+    pub audit_log: PathBuf,
+    /// The people who may log in, with their passwords.
+    people: Vec<(String, String)>,
+    /// Holds the socket, the proxy's files and the certificate; removed last.
+    dir: tempfile::TempDir,
+}
+
+/// What a request through the proxy got back.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Proxied {
+    /// keyhatch behind the shipped nginx example, with a stand-in for oauth2-proxy: a server of
+    /// nginx's own on another port that answers its `/oauth2/auth` from a password file, with
+    /// the header oauth2-proxy sets (`X-Auth-Request-User`).
+    pub fn nginx(people: &[&str]) -> Self {
+        let (dir, socket, people) = Self::prepare(people);
+        let d = dir.path().display().to_string();
+        let (cert, key) = certificate(dir.path());
+        let (port, auth_port) = (free_port(), free_port());
+        let site = replaced(
+            &repo("deploy/nginx-keyhatch.conf"),
+            &[
+                ("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;")),
+                ("/etc/ssl/certs/keys.example.org.pem", &cert),
+                ("/etc/ssl/private/keys.example.org.key", &key),
+                ("/run/keyhatch/keyhatch.sock", &socket.display().to_string()),
+                ("127.0.0.1:4180", &format!("127.0.0.1:{auth_port}")),
+            ],
+        );
+        fs::write(dir.path().join("keyhatch.conf"), site).unwrap();
+        fs::create_dir(dir.path().join("standin")).unwrap();
+        fs::write(dir.path().join("standin/ok"), "").unwrap();
+        fs::write(
+            dir.path().join("nginx.conf"),
+            format!(
+                "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+                 events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
+                 proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+                 scgi_temp_path {d}/scgi;\n  include {d}/keyhatch.conf;\n\
+                 # The stand-in for oauth2-proxy: 200 and the name, or 401.\n\
+                 server {{\n    listen 127.0.0.1:{auth_port};\n\
+                     location = /oauth2/auth {{\n      auth_basic keyhatch;\n\
+                       auth_basic_user_file {d}/htpasswd;\n\
+                       add_header X-Auth-Request-User $remote_user;\n\
+                       root {d}/standin;\n      try_files /ok =500;\n    }}\n\
+                     location / {{ return 401 \"sign in at the identity provider\\n\"; }}\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let proxy = Command::new("/usr/sbin/nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx starts (the README's test command installs it)");
+        Self::start(dir, &socket, proxy, port, people)
+    }
+
+    /// keyhatch behind the shipped Apache example, run by an Apache of its own (its own
+    /// configuration, pid file and port; never the system's service), with basic auth in place
+    /// of `AuthType openid-connect` and the modules the example's comment names.
+    pub fn apache(people: &[&str]) -> Self {
+        let (dir, socket, people) = Self::prepare(people);
+        let d = dir.path().display().to_string();
+        let (cert, key) = certificate(dir.path());
+        let port = free_port();
+        let example = repo("deploy/apache-keyhatch.conf");
+        let site = replaced(
+            &example,
+            &[
+                (
+                    "<VirtualHost *:443>",
+                    &format!("<VirtualHost 127.0.0.1:{port}>"),
+                ),
+                ("/etc/ssl/certs/keys.example.org.pem", &cert),
+                ("/etc/ssl/private/keys.example.org.key", &key),
+                ("/run/keyhatch/keyhatch.sock", &socket.display().to_string()),
+                (
+                    "AuthType openid-connect",
+                    &format!(
+                        "AuthType Basic\n        AuthName keyhatch\n        \
+                         AuthBasicProvider file\n        AuthUserFile {d}/htpasswd"
+                    ),
+                ),
+            ],
+        );
+        fs::write(dir.path().join("keyhatch.conf"), site).unwrap();
+        // What every Apache has (Debian enables these by default), basic auth for the test, and
+        // then exactly the modules the example says it needs.
+        let mut modules: Vec<String> = [
+            "mpm_event",
+            "authn_core",
+            "authz_core",
+            "authn_file",
+            "auth_basic",
+            "socache_shmcb",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        modules.extend(needed_modules(&example));
+        let mut config = format!(
+            "ServerName localhost\nServerRoot {d}\nListen 127.0.0.1:{port}\nPidFile {d}/apache.pid\n\
+             ErrorLog {d}/error.log\nMutex file:{d} default\nUser www-data\nGroup www-data\n"
+        );
+        for module in &modules {
+            config.push_str(&format!(
+                "LoadModule {module}_module /usr/lib/apache2/modules/mod_{module}.so\n"
+            ));
+        }
+        config.push_str(&format!("Include {d}/keyhatch.conf\n"));
+        fs::write(dir.path().join("apache.conf"), config).unwrap();
+        let proxy = Command::new("/usr/sbin/apache2")
+            .args(["-DFOREGROUND", "-f"])
+            .arg(dir.path().join("apache.conf"))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("apache2 is installed");
+        Self::start(dir, &socket, proxy, port, people)
+    }
+
+    /// The directory (searchable by the proxy's account), the socket's path in it, and a
+    /// password for each person, written to `htpasswd` there.
+    fn prepare(people: &[&str]) -> (tempfile::TempDir, PathBuf, Vec<(String, String)>) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let people: Vec<(String, String)> = people
+            .iter()
+            .map(|name| ((*name).to_owned(), format!("pw-{name}")))
+            .collect();
+        let mut htpasswd = String::new();
+        for (name, password) in &people {
+            let hash = Command::new("openssl")
+                .args(["passwd", "-apr1", password])
+                .output()
+                .unwrap();
+            htpasswd.push_str(&format!(
+                "{name}:{}",
+                String::from_utf8(hash.stdout).unwrap()
+            ));
+        }
+        fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
+        fs::set_permissions(
+            dir.path().join("htpasswd"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let socket = dir.path().join("keyhatch.sock");
+        (dir, socket, people)
+    }
+
+    /// Starts keyhatch with the shipped settings file (its socket and audit log moved into
+    /// `dir`) and waits for both it and the proxy.
+    fn start(
+        dir: tempfile::TempDir,
+        socket: &Path,
+        mut proxy: Child,
+        port: u16,
+        people: Vec<(String, String)>,
+    ) -> Self {
+        let audit_log = dir.path().join("log/audit.log");
+        let config = dir.path().join("keyhatch.toml");
+        let settings = replaced(
+            &repo("deploy/keyhatch.toml"),
+            &[
+                ("/run/keyhatch/keyhatch.sock", &socket.display().to_string()),
+                (
+                    "/var/log/keyhatch/audit.log",
+                    &audit_log.display().to_string(),
+                ),
+            ],
+        );
+        fs::write(&config, settings).unwrap();
+        let mut keyhatch = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+            .arg("--config")
+            .arg(&config)
+            .env_remove("KEYHATCH_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("keyhatch starts");
+        let up = std::panic::catch_unwind(|| {
+            wait_for(
+                || std::os::unix::net::UnixStream::connect(socket).is_ok(),
+                "keyhatch's socket",
+            );
+            wait_for(
+                || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                "the proxy",
+            );
+        });
+        if up.is_err() {
+            for child in [&mut proxy, &mut keyhatch] {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            panic!(
+                "did not come up; the proxy's error log:\n{}",
+                fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            );
+        }
+        Self {
+            keyhatch,
+            proxy,
+            port,
+            audit_log,
+            people,
+            dir,
+        }
+    }
+
+    /// Sends a request through the proxy with curl, as `who` (`None`: no login), to `path`
+    /// sent as it is written (`--path-as-is`), with extra curl arguments.
+    pub fn curl(&self, who: Option<&str>, path: &str, extra: &[&str]) -> Answer {
+        let mut command = Command::new("curl");
+        command
+            .args([
+                "-sS",
+                "-k",
+                "--path-as-is",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+            ])
+            .arg("--resolve")
+            .arg(format!("{HOST}:{}:127.0.0.1", self.port));
+        if let Some(who) = who {
+            let (_, password) = self.people.iter().find(|(n, _)| n == who).unwrap();
+            // From standard input, so the password is in no command line.
+            command.args(["-K", "-"]);
+            command.stdin(Stdio::piped());
+            let mut child = command
+                .arg(format!("https://{HOST}:{}{path}", self.port))
+                .args(extra)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("user = \"{who}:{password}\"\n").as_bytes())
+                .unwrap();
+            return answer(child.wait_with_output().unwrap());
+        }
+        let out = command
+            .arg(format!("https://{HOST}:{}{path}", self.port))
+            .args(extra)
+            .output()
+            .unwrap();
+        answer(out)
+    }
+
+    /// GET `path` as `who`.
+    pub fn get(&self, who: &str, path: &str) -> Answer {
+        self.curl(Some(who), path, &[])
+    }
+
+    /// POSTs JSON `body` to `path` as `who`.
+    pub fn post(&self, who: &str, path: &str, body: &str) -> Answer {
+        self.curl(
+            Some(who),
+            path,
+            &["-H", "Content-Type: application/json", "--data", body],
+        )
+    }
+
+    /// The audit log so far.
+    pub fn audit(&self) -> String {
+        fs::read_to_string(&self.audit_log).unwrap_or_default()
+    }
+
+    /// The proxy's error log, for failure messages.
+    pub fn proxy_log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Proxied {
+    fn drop(&mut self) {
+        for child in [&mut self.proxy, &mut self.keyhatch] {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn answer(out: std::process::Output) -> Answer {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    Answer {
+        status: status
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("curl: {text}{}", String::from_utf8_lossy(&out.stderr))),
+        body: body.to_owned(),
+    }
+}
+
+/// `text` with each `(from, to)` replaced; a `from` the text no longer has fails the test, so
+/// the examples cannot drift away from what is tested.
+fn replaced(text: &str, pairs: &[(&str, &str)]) -> String {
+    let mut text = text.to_owned();
+    for (from, to) in pairs {
+        assert!(text.contains(from), "the example no longer has {from:?}");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+/// The modules the Apache example's opening comment says it needs (`mod_ssl` → `ssl`).
+fn needed_modules(example: &str) -> Vec<String> {
+    let comment: String = example
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let needs = &comment[comment
+        .find("Needs")
+        .expect("the example says what it needs")..];
+    let needs = &needs[..needs.find('(').unwrap_or(needs.len())];
+    needs
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter_map(|word| word.strip_prefix("mod_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The page, a generate and a list through `proxy` as `alice`, and `/healthz` with no login.
+fn serves_the_page_a_generate_a_list_and_healthz(proxy: &Proxied, alice: &Account) {
+    let page = proxy.get(&alice.name, "/ssh-keys");
+    assert_eq!(page.status, 200, "{}\n{}", page.body, proxy.proxy_log());
+    assert!(page.body.contains("SSH Keys"), "{}", page.body);
+    assert!(page.body.contains(&alice.name), "the page names alice");
+
+    let generated = proxy.post(&alice.name, "/api/keys/generate", "{}");
+    assert_eq!(generated.status, 200, "{}", generated.body);
+    let key: serde_json::Value = serde_json::from_str(&generated.body).unwrap();
+    let fingerprint = key["info"]["fingerprint"].as_str().unwrap();
+    let file = fs::read_to_string(alice.home().join(".ssh/authorized_keys")).unwrap();
+    assert_eq!(file.lines().count(), 1, "{file}");
+
+    let listed = proxy.get(&alice.name, "/api/keys/list");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let listed: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(listed["keys"][0]["fingerprint"], fingerprint, "{listed}");
+
+    let health = proxy.curl(None, "/healthz", &[]);
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    // Everything else still needs the login.
+    let anonymous = proxy.curl(None, "/api/keys/list", &[]);
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    // The audit line of the generate names alice and the client's address, as the proxy said.
+    let audit = proxy.audit();
+    let line = audit
+        .lines()
+        .find(|l| l.contains("\"generate\""))
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert!(
+        line.contains(&format!("\"account\":\"{}\"", alice.name)),
+        "{line}"
+    );
+    assert!(line.contains("\"remote\":\"127.0.0.1\""), "{line}");
+}
+
+#[test]
+fn the_shipped_nginx_example_serves_the_page_a_generate_a_list_and_healthz() {
+    let alice = Account::create_person();
+    let proxy = Proxied::nginx(&[&alice.name]);
+    serves_the_page_a_generate_a_list_and_healthz(&proxy, &alice);
+}
+
+#[test]
+fn the_shipped_apache_example_serves_the_page_a_generate_a_list_and_healthz() {
+    let alice = Account::create_person();
+    let proxy = Proxied::apache(&[&alice.name]);
+    serves_the_page_a_generate_a_list_and_healthz(&proxy, &alice);
+}

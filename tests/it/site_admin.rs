@@ -1,0 +1,232 @@
+//! A site administrator's mistakes, each made on the real binary: keyhatch refuses to start
+//! with a sentence, or says at start (or once in its log) what will go wrong.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::helpers::{SiteStack, home_with, spawn_socket_app, wait_for};
+
+/// Runs site-mode keyhatch with `args` until it listens on `socket` (then stops it) or ends by
+/// itself; what it printed and how it ended.
+fn run_site(args: &[&str], socket: &Path) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--mode", "site", "--socket"])
+        .arg(socket)
+        .args(args)
+        .env("KEYHATCH_CONFIG", "none")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child = std::cell::RefCell::new(child);
+    wait_for(
+        || UnixStream::connect(socket).is_ok() || child.borrow_mut().try_wait().unwrap().is_some(),
+        "keyhatch listening or ending",
+    );
+    let child = child.into_inner();
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn site_mode_without_public_url_refuses_to_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_site(&["--proxy-user", "www-data"], &dir.path().join("k.sock"));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("public-url is not set"), "{said}");
+    assert!(!said.contains("allowed-host"), "{said}");
+}
+
+#[test]
+fn at_start_site_mode_names_its_host_the_proxy_account_and_the_sockets_owner_and_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    // The audit log's directory does not exist yet, as outside systemd.
+    let log = dir.path().join("log/keyhatch/audit.log");
+    let out = run_site(
+        &[
+            "--proxy-user",
+            "www-data",
+            "--public-url",
+            "https://keys.example.org",
+            "--audit-log",
+            log.to_str().unwrap(),
+        ],
+        &dir.path().join("k.sock"),
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        printed.contains("public host: keys.example.org"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("proxy account: www-data (uid 33)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("owner www-data (uid 33), mode 0600"),
+        "{printed}"
+    );
+    assert!(!warned.contains("warning"), "{warned}");
+    let meta = fs::metadata(log.parent().unwrap()).unwrap();
+    assert_eq!((meta.mode() & 0o7777, meta.uid()), (0o700, 0));
+    assert!(log.exists());
+}
+
+/// The socket in a directory the proxy cannot search (as under /root), and a proxy-user that
+/// exists but is the overflow account: keyhatch starts, and says why the proxy will fail.
+#[test]
+fn a_socket_the_proxy_cannot_reach_and_nobody_as_proxy_user_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = dir.path().join("k.sock");
+    let url = ["--public-url", "https://keys.example.org"];
+    let out = run_site(&[&["--proxy-user", "www-data"][..], &url].concat(), &socket);
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warned.contains("proxy-user www-data cannot reach the socket")
+            && warned.contains(&format!("it cannot search {}", dir.path().display()))
+            && warned.contains("mode 0700"),
+        "{warned}"
+    );
+
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_site(&[&["--proxy-user", "nobody"][..], &url].concat(), &socket);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        printed.contains("proxy account: nobody (uid 65534)"),
+        "{printed}"
+    );
+    assert!(
+        warned.contains("proxy-user nobody is the system's overflow account"),
+        "{warned}"
+    );
+}
+
+/// A proxy that forgets the user header: everyone gets 401, and the log says so once per
+/// connection, naming the header keyhatch expected.
+#[test]
+fn a_proxy_that_sends_no_user_header_is_logged_once_per_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let stack = SiteStack::start(&[], &["--audit-log", log.to_str().unwrap()]);
+    // As the proxy's account (www-data), two requests on one connection, then one on another.
+    let program = "import socket,sys\n\
+        for n in (2, 1):\n\
+        \x20 s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f=s.makefile('rb')\n\
+        \x20 for i in range(n):\n\
+        \x20   s.sendall(b'GET /api/keys/list HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n')\n\
+        \x20   print(f.readline().decode().strip()); h=b''\n\
+        \x20   while h not in (b'\\r\\n',):\n\
+        \x20     h=f.readline()\n\
+        \x20     if h.lower().startswith(b'content-length'): l=int(h.split(b':')[1])\n\
+        \x20   f.read(l)\n\
+        \x20 s.close()\n";
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=www-data",
+            "--regid=www-data",
+            "--clear-groups",
+            "--",
+        ])
+        .args(["/usr/bin/python3", "-c", program])
+        .arg(&stack.socket)
+        .output()
+        .unwrap();
+    let statuses = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        statuses
+            .lines()
+            .filter(|l| l.starts_with("HTTP/1.1 401"))
+            .count(),
+        3,
+        "{statuses}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let audit = fs::read_to_string(&log).unwrap();
+    let noted: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("without the x-forwarded-user header"))
+        .collect();
+    assert_eq!(noted.len(), 2, "once per connection: {audit}");
+}
+
+/// A request the layers refuse before the login, through the proxy: its audit line names the
+/// person and the client address the proxy reported, marked as claimed.
+#[test]
+fn a_refusal_through_the_proxy_records_the_claimed_person_and_address() {
+    let alice = crate::helpers::Account::create_person();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let stack = SiteStack::start(&[&alice.name], &["--audit-log", log.to_str().unwrap()]);
+    let cross = stack
+        .agent
+        .post(format!("{}/api/keys/generate", stack.base))
+        .header("Authorization", basic(&alice.name))
+        .header("Sec-Fetch-Site", "cross-site")
+        .content_type("application/json")
+        .send("{}")
+        .unwrap();
+    assert_eq!(cross.status().as_u16(), 403);
+    let audit = fs::read_to_string(&log).unwrap();
+    let line: serde_json::Value = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["outcome"] == "cross-site request")
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert_eq!(line["account"], alice.name.as_str(), "{line}");
+    assert_eq!(line["remote"], "127.0.0.1", "{line}");
+    assert_eq!(line["claimed"], true, "{line}");
+    assert!(!alice.home().join(".ssh").exists());
+}
+
+fn basic(who: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::prelude::BASE64_STANDARD.encode(format!("{who}:pw-{who}"));
+    format!("Basic {encoded}")
+}
+
+/// Site mode answers its public host only: a loopback name is refused with a page that names
+/// the public host.
+#[test]
+fn site_mode_refuses_loopback_host_names_naming_its_public_url() {
+    let stack = SiteStack::start(&[], &[]);
+    for host in ["127.0.0.1", "[::1]"] {
+        let mut stream = UnixStream::connect(&stack.socket).unwrap();
+        let request =
+            format!("GET /ssh-keys HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 403"), "{host}: {answer}");
+        assert!(answer.contains("public-url"), "{answer}");
+    }
+}
+
+/// A second keyhatch on a socket already served: the advice is about the socket, not a port.
+#[test]
+fn a_socket_in_use_advises_another_socket_path() {
+    let home = home_with(b"");
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("k.sock");
+    let _first = spawn_socket_app(home.path(), &socket);
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--home")
+        .arg(home.path())
+        .env("KEYHATCH_CONFIG", "none")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("--socket PATH"), "{said}");
+    assert!(!said.contains("--addr"), "{said}");
+}
