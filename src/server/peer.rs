@@ -61,14 +61,19 @@ impl Peer {
         }
     }
 
-    /// The peer of a TCP connection from `peer` to `local`, as the kernel knows it.
-    pub fn of_tcp(peer: SocketAddr, local: SocketAddr) -> Self {
-        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+    /// The peer of the accepted TCP connection from `peer` to `local` whose socket has the
+    /// inode `inode`, as the kernel knows it.
+    pub fn of_tcp(peer: SocketAddr, local: SocketAddr, inode: u64) -> Self {
+        let (peer, local) = (canonical(peer), canonical(local));
         match lookup(peer, local) {
-            Found::Held(uid) => Self::Loopback {
+            Found::Held(uid) if still_connected(local, peer, inode) => Self::Loopback {
                 addr: peer,
                 uid: Some(uid),
+            },
+            // Reset before keyhatch looked: the socket found may be another's, on its addresses.
+            Found::Held(_) => Self::Loopback {
+                addr: peer,
+                uid: None,
             },
             // Not on this host, as far as the kernel's tables go; but a socket reset at once
             // (SO_LINGER 0) is gone from them too, so the addresses decide.
@@ -82,12 +87,53 @@ impl Peer {
     }
 }
 
+/// `addr` with an IPv4-mapped address as IPv4; an IPv6 address keeps its scope (a link-local
+/// one is found only on its interface).
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_none() => addr,
+        _ => SocketAddr::new(addr.ip().to_canonical(), addr.port()),
+    }
+}
+
+/// Whether the connection keyhatch accepted (its socket's inode `inode`) is the one the
+/// kernel now files under its addresses, still connected: a connection reset while it waited
+/// to be accepted frees its addresses, and another socket may connect from them before
+/// keyhatch looks (its server end, not yet accepted, has no inode). From the socket table
+/// where netlink is unavailable.
+fn still_connected(local: SocketAddr, peer: SocketAddr, inode: u64) -> bool {
+    let found = sock_diag::connected(local, peer).or_else(|_| inode_in_table(local, peer));
+    found.is_ok_and(|found| found.is_some_and(|found| u64::from(found) == inode))
+}
+
+/// The inode of the connected socket from `from` to `to` in `/proc/net/tcp{,6}`.
+fn inode_in_table(from: SocketAddr, to: SocketAddr) -> io::Result<Option<u32>> {
+    let table = match from {
+        SocketAddr::V4(_) => "/proc/net/tcp",
+        SocketAddr::V6(_) => "/proc/net/tcp6",
+    };
+    Ok(std::fs::read_to_string(table)?
+        .lines()
+        .skip(1)
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let connected = matches!(fields.get(3).copied(), Some("01" | "08"));
+            (connected
+                && parse_endpoint(fields.get(1)?)? == from
+                && parse_endpoint(fields.get(2)?)? == to)
+                .then(|| fields.get(9)?.parse().ok())
+                .flatten()
+        }))
+}
+
 /// Whether a connection from `peer` to `local` can only come from this host: either end is a
-/// loopback address, or `peer` is one of the host's own addresses (one a socket can be bound
-/// to here, which counts addresses routed locally as a whole range, too).
+/// loopback address, or `peer` is one of the host's own addresses (an interface's, link-local
+/// ones included, or one a socket can be bound to here, which counts addresses routed locally
+/// as a whole range, too).
 fn is_this_host(peer: SocketAddr, local: SocketAddr) -> bool {
     peer.ip().is_loopback()
         || local.ip().is_loopback()
+        || super::settings::is_own_address(peer.ip())
         || std::net::UdpSocket::bind(SocketAddr::new(peer.ip(), 0)).is_ok()
 }
 
@@ -121,7 +167,10 @@ impl Listener for TcpPeers {
             None => Listener::accept(&mut self.listener).await,
         };
         let peer = match stream.local_addr() {
-            Ok(local) => Peer::of_tcp(addr, local),
+            Ok(local) => {
+                let inode = rustix::fs::fstat(&stream).map_or(0, |stat| stat.st_ino);
+                Peer::of_tcp(addr, local, inode)
+            }
             Err(_) => Peer::Loopback {
                 addr: SocketAddr::new(addr.ip().to_canonical(), addr.port()),
                 uid: None,
@@ -264,18 +313,48 @@ mod sock_diag {
     /// four bytes of family, state, timer and retransmits.
     const STATE_AT: usize = 16 + 1;
     const SPORT_AT: usize = 16 + 4;
-    /// `TCP_LISTEN` in the kernel's numbering of TCP states.
+    /// TCP states in the kernel's numbering.
+    const TCP_ESTABLISHED: u8 = 1;
+    const TCP_CLOSE_WAIT: u8 = 8;
     const TCP_LISTEN: u8 = 10;
 
     /// What the kernel knows of the TCP socket whose own end is `peer` and other end `local`.
     pub(super) fn owner(peer: SocketAddr, local: SocketAddr) -> io::Result<Found> {
+        parse(&ask(peer, local)?, peer, local)
+    }
+
+    /// The inode of keyhatch's own end of the connection (`local` to `peer`) while it is still
+    /// connected (established, or closed by the peer after its request); `None` otherwise.
+    pub(super) fn connected(local: SocketAddr, peer: SocketAddr) -> io::Result<Option<u32>> {
+        let answer = ask(local, peer)?;
+        let kind = answer.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+        let port = |at: usize| {
+            answer
+                .get(at..at + 2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        };
+        let connected = kind == Some(SOCK_DIAG_BY_FAMILY)
+            && matches!(
+                answer.get(STATE_AT),
+                Some(&TCP_ESTABLISHED | &TCP_CLOSE_WAIT)
+            )
+            && port(SPORT_AT) == Some(local.port())
+            && port(SPORT_AT + 2) == Some(peer.port());
+        let inode = answer
+            .get(INODE_AT..INODE_AT + 4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        Ok(inode.filter(|_| connected))
+    }
+
+    /// The kernel's answer about the socket whose own end is `from` and other end `to`.
+    fn ask(from: SocketAddr, to: SocketAddr) -> io::Result<Vec<u8>> {
         let fd = socket(
             AddressFamily::Netlink,
             SockType::Datagram,
             SockFlag::SOCK_CLOEXEC,
             SockProtocol::NetlinkSockDiag,
         )?;
-        let request = request(peer, local);
+        let request = request(from, to);
         sendto(
             std::os::fd::AsRawFd::as_raw_fd(&fd),
             &request,
@@ -288,7 +367,7 @@ mod sock_diag {
             &mut answer,
             MsgFlags::empty(),
         )?;
-        parse(&answer[..len], peer, local)
+        Ok(answer[..len].to_vec())
     }
 
     /// `nlmsghdr` + `inet_diag_req_v2` asking for exactly one socket, in any state.
@@ -314,7 +393,12 @@ mod sock_diag {
             }
             message.extend_from_slice(&address);
         }
-        message.extend_from_slice(&[0; 4]); // any interface
+        // The interface a link-local address belongs to; any other is found on any.
+        let interface = match peer {
+            SocketAddr::V6(v6) => v6.scope_id(),
+            SocketAddr::V4(_) => 0,
+        };
+        message.extend_from_slice(&interface.to_ne_bytes());
         message.extend_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
         message
     }
@@ -443,6 +527,70 @@ mod tests {
         assert!(!matches!(lookup(peer, local), Found::Held(_)));
     }
 
+    /// The attack (red team, round 2): another account queues a connection from port P with
+    /// its request and resets it before keyhatch accepts; the owner's own client then connects
+    /// from P (the attacker held every other port). The lookup by addresses now finds the
+    /// owner's socket, but the connection keyhatch accepted is the attacker's: nobody's.
+    #[test]
+    fn a_reset_connection_whose_addresses_another_socket_took_is_nobodys() {
+        use std::os::fd::AsRawFd;
+
+        use nix::sys::socket::{
+            AddressFamily, SockFlag, SockProtocol, SockType, SockaddrIn, bind, connect,
+            getsockname, setsockopt, socket, sockopt,
+        };
+        let tcp = || {
+            let fd = socket(
+                AddressFamily::Inet,
+                SockType::Stream,
+                SockFlag::SOCK_CLOEXEC,
+                SockProtocol::Tcp,
+            )
+            .unwrap();
+            setsockopt(&fd, sockopt::ReuseAddr, &true).unwrap();
+            fd
+        };
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = server.local_addr().unwrap();
+        let SocketAddr::V4(to) = local else {
+            unreachable!()
+        };
+        let attacker = tcp();
+        bind(attacker.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).unwrap();
+        let port = getsockname::<SockaddrIn>(attacker.as_raw_fd())
+            .unwrap()
+            .port();
+        connect(attacker.as_raw_fd(), &SockaddrIn::from(to)).unwrap();
+        let reset = nix::libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        setsockopt(&attacker, sockopt::Linger, &reset).unwrap();
+        drop(attacker);
+        let owners = tcp();
+        bind(owners.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).unwrap();
+        connect(owners.as_raw_fd(), &SockaddrIn::from(to)).unwrap();
+        // The queue's first connection is the attacker's, reset; the owner's is behind it.
+        let (first, peer) = server.accept().unwrap();
+        assert_eq!(peer.port(), port);
+        let inode = |stream: &std::net::TcpStream| rustix::fs::fstat(stream).unwrap().st_ino;
+        let me = nix::unistd::getuid().as_raw();
+        assert_eq!(lookup(peer, local), Found::Held(me), "the race is set");
+        assert_eq!(
+            Peer::of_tcp(peer, local, inode(&first)),
+            Peer::Loopback {
+                addr: peer,
+                uid: None
+            }
+        );
+        let (second, again) = server.accept().unwrap();
+        assert_eq!(
+            Peer::of_tcp(again, local, inode(&second)).uid(),
+            Some(me),
+            "the owner's own"
+        );
+    }
+
     #[test]
     fn the_kernels_answer_for_one_socket_agrees_with_its_table() {
         let (local, peer, _client, _server) = connection("127.0.0.1");
@@ -479,7 +627,7 @@ mod tests {
         assert_eq!(sock_diag::owner(peer, local).unwrap(), Found::Closed);
         assert_eq!(owner_from_table(peer, local).unwrap(), Found::Closed);
         assert_eq!(
-            Peer::of_tcp(peer, local),
+            Peer::of_tcp(peer, local, 0),
             Peer::Loopback {
                 addr: peer,
                 uid: None
@@ -513,9 +661,12 @@ mod tests {
             is_this_host(own, elsewhere),
             "an address a socket binds to here"
         );
-        assert_eq!(Peer::of_tcp(elsewhere, elsewhere), Peer::Remote(elsewhere));
         assert_eq!(
-            Peer::of_tcp(elsewhere, loopback),
+            Peer::of_tcp(elsewhere, elsewhere, 0),
+            Peer::Remote(elsewhere)
+        );
+        assert_eq!(
+            Peer::of_tcp(elsewhere, loopback, 0),
             Peer::Loopback {
                 addr: elsewhere,
                 uid: None

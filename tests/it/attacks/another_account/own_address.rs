@@ -40,9 +40,10 @@ fn send_from(account: &Account, from: &str, to: &str, port: u16, request: &str) 
     account.python(
         "import os,socket,sys\n\
          src, dst, port, req = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]\n\
-         s = socket.socket(socket.AF_INET6 if ':' in src else socket.AF_INET)\n\
-         s.bind((src, 0))\n\
-         s.connect((dst, port))\n\
+         family = socket.AF_INET6 if ':' in src else socket.AF_INET\n\
+         s = socket.socket(family)\n\
+         s.bind(socket.getaddrinfo(src, 0, family)[0][4])\n\
+         s.connect(socket.getaddrinfo(dst, port, family)[0][4])\n\
          try:\n\
          \x20   s.sendall(req.replace('$KH_TOKEN', os.environ['KH_TOKEN']).encode())\n\
          \x20   answer = b''\n\
@@ -108,5 +109,37 @@ fn another_account_on_this_host_is_refused_where_keyhatch_listens_beyond_loopbac
         // From loopback to the host's own address: still this host.
         let answer = send_from(&stranger, "127.0.0.1", address.0, app.port, &request);
         assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    }
+}
+
+/// This host's first IPv6 link-local address, with its scope (`fe80::…%eth0`).
+fn link_local() -> String {
+    let out = Command::new("ip")
+        .args(["-6", "-o", "addr", "show", "scope", "link"])
+        .output()
+        .expect("ip runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .next()
+        .expect("an interface with an IPv6 link-local address");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let address = fields[3].split('/').next().unwrap();
+    format!("{address}%{}", fields[1])
+}
+
+/// The attack (red team, round 2): with `--allow-remote` on `[::]`, another account connects
+/// from the host's own link-local address, which the kernel files under its interface and a
+/// test bind without the scope cannot take: the connection passed for another host's.
+#[test]
+fn another_account_from_the_hosts_link_local_address_is_refused_beyond_loopback() {
+    let address = link_local();
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app_at(home.path(), "[::]:0", &["--allow-remote"]);
+    let stranger = Account::create();
+    // The token is enough to show it; a cookie would need a login through `[::]`'s Host.
+    for request in requests("keyhatch_session=none") {
+        let answer = send_from(&stranger, &address, &address, app.port, &request);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{address}: {answer}");
     }
 }
