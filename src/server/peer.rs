@@ -573,7 +573,7 @@ mod tests {
         // The queue's first connection is the attacker's, reset; the owner's is behind it.
         let (first, peer) = server.accept().unwrap();
         assert_eq!(peer.port(), port);
-        let inode = |stream: &std::net::TcpStream| rustix::fs::fstat(stream).unwrap().st_ino;
+        let inode = |stream: &TcpStream| rustix::fs::fstat(stream).unwrap().st_ino;
         let me = nix::unistd::getuid().as_raw();
         assert_eq!(lookup(peer, local), Found::Held(me), "the race is set");
         assert_eq!(
