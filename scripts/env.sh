@@ -27,6 +27,7 @@ build_bundle() {
   done
   # The server carries the bundle inside (build.rs): it never reads one from the disk, where a
   # directory beside a copied binary may be another account's (SECURITY.md).
+  # (Plain cargo: cargo-leptos's server build does not pass the variable on to build.rs.)
   [ "${1:-}" = --frontend-only ] ||
-    KEYHATCH_EMBED_SITE="$PWD/target/site" cargo leptos build --release --server-only
+    KEYHATCH_EMBED_SITE="$PWD/target/site" cargo build --release --features ssr --bin keyhatch
 }
