@@ -117,7 +117,11 @@ impl From<ssh::Error> for AppError {
             ssh::Error::Store(e @ StoreError::AlreadyPresent(_)) => Self::Conflict(e.to_string()),
             // The file's state, not a fault: a 409 with the sentence, never a 500.
             ssh::Error::Store(
-                e @ (StoreError::TooLarge { .. } | StoreError::WouldBeTooLarge { .. }),
+                e @ (StoreError::TooLarge { .. }
+                | StoreError::WouldBeTooLarge { .. }
+                | StoreError::Symlink(_)
+                | StoreError::NotRegular(_)
+                | StoreError::HardLinked { .. }),
             ) => Self::Conflict(e.to_string()),
             ssh::Error::Store(e @ (StoreError::Locked(_) | StoreError::Busy(_))) => {
                 Self::Busy(e.to_string())

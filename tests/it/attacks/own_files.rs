@@ -301,3 +301,21 @@ fn a_helper_that_cannot_be_killed_costs_its_person_a_slot_and_no_thread_of_the_s
         "alice served again",
     );
 }
+
+/// The attack (red team, round 2): a person's `authorized_keys` is a link to a file elsewhere.
+/// keyhatch writes nothing through it, and says why with a 409, the file's state, not a fault.
+#[test]
+fn a_linked_authorized_keys_gets_a_409_that_says_why_and_nothing_is_written_through_it() {
+    let home = crate::helpers::home_with(b"");
+    let decoy = home.path().join("decoy");
+    fs::write(&decoy, b"# decoy\n").unwrap();
+    let file = home.path().join(".ssh/authorized_keys");
+    fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&decoy, &file).unwrap();
+    let app = crate::helpers::spawn_app(home.path());
+    let reply = app.post_json("/api/keys/generate", "{}");
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert!(reply.body.contains("link"), "{}", reply.body);
+    assert!(!reply.body.contains("PRIVATE KEY"));
+    assert_eq!(fs::read(&decoy).unwrap(), b"# decoy\n");
+}
