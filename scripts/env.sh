@@ -26,8 +26,10 @@ build_bundle() {
     gzip -9 -n -c "$file" > "$file.gz"
   done
   # The server carries the bundle inside (build.rs): it never reads one from the disk, where a
-  # directory beside a copied binary may be another account's (SECURITY.md).
-  # (Plain cargo: cargo-leptos's server build does not pass the variable on to build.rs.)
-  [ "${1:-}" = --frontend-only ] ||
-    KEYHATCH_EMBED_SITE="$PWD/target/site" cargo build --release --features ssr --bin keyhatch
+  # directory beside a copied binary may be another account's (SECURITY.md). Exported, so that
+  # every later cargo command of the script builds the same server (`cargo bench` rebuilds
+  # target/release/keyhatch too). Plain cargo: cargo-leptos's server build does not pass the
+  # variable on to build.rs.
+  export KEYHATCH_EMBED_SITE="$PWD/target/site"
+  [ "${1:-}" = --frontend-only ] || cargo build --release --features ssr --bin keyhatch
 }

@@ -474,54 +474,59 @@ mod tests {
         }
     }
 
+    /// A TCP socket with `SO_REUSEADDR`, bound to `127.0.0.1:port` (0: any), and its port, as
+    /// an attacker reserves one.
+    fn reusable(port: u16) -> (std::os::fd::OwnedFd, u16) {
+        use nix::sys::socket::{
+            AddressFamily, SockFlag, SockProtocol, SockType, SockaddrIn, bind, getsockname,
+            setsockopt, socket, sockopt,
+        };
+        use std::os::fd::AsRawFd;
+        let fd = socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::Tcp,
+        )
+        .unwrap();
+        setsockopt(&fd, sockopt::ReuseAddr, &true).unwrap();
+        bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).unwrap();
+        let port = getsockname::<SockaddrIn>(fd.as_raw_fd()).unwrap().port();
+        (fd, port)
+    }
+
+    /// Connects `fd` to the IPv4 address `to`.
+    fn connect_to(fd: &std::os::fd::OwnedFd, to: SocketAddr) {
+        use std::os::fd::AsRawFd;
+        let SocketAddr::V4(to) = to else {
+            unreachable!("the tests connect over IPv4")
+        };
+        nix::sys::socket::connect(fd.as_raw_fd(), &nix::sys::socket::SockaddrIn::from(to)).unwrap();
+    }
+
+    /// Closes `fd` with a reset (`SO_LINGER` 0), freeing its addresses at once.
+    fn reset(fd: std::os::fd::OwnedFd) {
+        let linger = nix::libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::Linger, &linger).unwrap();
+    }
+
     /// The attack (red team): another account binds a port with `SO_REUSEADDR`, the owner's
     /// own server later listens on that port, and the other account connects from it, sends its
     /// request and resets the connection before keyhatch looks. The kernel, no longer finding
     /// the connecting socket, answers with the listener, the owner's: that is nobody's.
     #[test]
     fn a_listener_on_the_reset_clients_port_does_not_pass_for_its_owner() {
-        use std::os::fd::AsRawFd;
-
-        use nix::sys::socket::{
-            AddressFamily, Backlog, SockFlag, SockProtocol, SockType, SockaddrIn, bind, connect,
-            getsockname, listen, setsockopt, socket, sockopt,
-        };
-        let tcp = || {
-            let fd = socket(
-                AddressFamily::Inet,
-                SockType::Stream,
-                SockFlag::SOCK_CLOEXEC,
-                SockProtocol::Tcp,
-            )
-            .unwrap();
-            setsockopt(&fd, sockopt::ReuseAddr, &true).unwrap();
-            fd
-        };
         let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let local = server.local_addr().unwrap();
-        let client = tcp();
-        bind(client.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).unwrap();
-        let port = getsockname::<SockaddrIn>(client.as_raw_fd())
-            .unwrap()
-            .port();
-        let squatted = tcp();
-        bind(squatted.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).unwrap();
-        listen(&squatted, Backlog::new(8).unwrap()).unwrap();
-        connect(
-            client.as_raw_fd(),
-            &SockaddrIn::from(match local {
-                SocketAddr::V4(v4) => v4,
-                SocketAddr::V6(_) => unreachable!(),
-            }),
-        )
-        .unwrap();
+        let (client, port) = reusable(0);
+        let (squatted, _) = reusable(port);
+        nix::sys::socket::listen(&squatted, nix::sys::socket::Backlog::new(8).unwrap()).unwrap();
+        connect_to(&client, local);
         let (_end, peer) = server.accept().unwrap();
-        let reset = nix::libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        setsockopt(&client, sockopt::Linger, &reset).unwrap();
-        drop(client);
+        reset(client);
         let found = sock_diag::owner(peer, local).unwrap();
         assert!(!matches!(found, Found::Held(_)), "{found:?}");
         assert!(!matches!(lookup(peer, local), Found::Held(_)));
@@ -533,43 +538,13 @@ mod tests {
     /// owner's socket, but the connection keyhatch accepted is the attacker's: nobody's.
     #[test]
     fn a_reset_connection_whose_addresses_another_socket_took_is_nobodys() {
-        use std::os::fd::AsRawFd;
-
-        use nix::sys::socket::{
-            AddressFamily, SockFlag, SockProtocol, SockType, SockaddrIn, bind, connect,
-            getsockname, setsockopt, socket, sockopt,
-        };
-        let tcp = || {
-            let fd = socket(
-                AddressFamily::Inet,
-                SockType::Stream,
-                SockFlag::SOCK_CLOEXEC,
-                SockProtocol::Tcp,
-            )
-            .unwrap();
-            setsockopt(&fd, sockopt::ReuseAddr, &true).unwrap();
-            fd
-        };
         let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let local = server.local_addr().unwrap();
-        let SocketAddr::V4(to) = local else {
-            unreachable!()
-        };
-        let attacker = tcp();
-        bind(attacker.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).unwrap();
-        let port = getsockname::<SockaddrIn>(attacker.as_raw_fd())
-            .unwrap()
-            .port();
-        connect(attacker.as_raw_fd(), &SockaddrIn::from(to)).unwrap();
-        let reset = nix::libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        setsockopt(&attacker, sockopt::Linger, &reset).unwrap();
-        drop(attacker);
-        let owners = tcp();
-        bind(owners.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).unwrap();
-        connect(owners.as_raw_fd(), &SockaddrIn::from(to)).unwrap();
+        let (attacker, port) = reusable(0);
+        connect_to(&attacker, local);
+        reset(attacker);
+        let (owners, _) = reusable(port);
+        connect_to(&owners, local);
         // The queue's first connection is the attacker's, reset; the owner's is behind it.
         let (first, peer) = server.accept().unwrap();
         assert_eq!(peer.port(), port);

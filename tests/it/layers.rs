@@ -140,7 +140,8 @@ fn first_segment(path: &str) -> Option<String> {
     (!name.is_empty() && name != "self").then_some(name)
 }
 
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir` whose name ends with `.rs`.
+pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

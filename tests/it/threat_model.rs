@@ -2,21 +2,9 @@
 //! in the catalog (`tests/it/attacks/`) is named by the threat model, beside its boundary.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Every file under `dir` whose name ends with `.rs`.
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            files.push(path);
-        }
-    }
-    files
-}
+use crate::layers::rust_files;
 
 /// The names of the functions defined in `text` (`fn NAME`), and of those marked `#[test]`.
 fn functions(text: &str) -> (Vec<String>, Vec<String>) {
