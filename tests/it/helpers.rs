@@ -758,3 +758,34 @@ impl Drop for App {
 pub fn spawn_binary(binary: &Path, home: &Path) -> App {
     start(Command::new(binary), home, &[])
 }
+
+/// The exit code and standard error of `command` (keyhatch refusing to start, say); no code
+/// when it was still running after 10 seconds (it is then stopped).
+pub fn exit_of(command: &mut Command) -> (Option<i32>, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (code, err)
+}

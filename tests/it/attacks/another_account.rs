@@ -733,36 +733,18 @@ fn a_squatter_on_the_other_loopback_of_keyhatchs_port_stops_it_at_start() {
     let squatter = std::net::TcpListener::bind("[::1]:0").unwrap();
     let port = squatter.local_addr().unwrap().port();
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--home"])
-        .arg(home.path())
-        .env("KEYHATCH_TOKEN", TOKEN)
-        .env("KEYHATCH_CONFIG", "none")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("keyhatch started beside a squatter on [::1]:{port}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert_eq!(status.code(), Some(1), "{err}");
+    let (code, err) = helpers::exit_of(
+        Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+            .args(["--addr", &format!("127.0.0.1:{port}"), "--home"])
+            .arg(home.path())
+            .env("KEYHATCH_TOKEN", TOKEN)
+            .env("KEYHATCH_CONFIG", "none"),
+    );
+    assert_eq!(
+        code,
+        Some(1),
+        "keyhatch beside a squatter on [::1]:{port}: {err}"
+    );
     assert!(
         err.contains(&format!("[::1]:{port}")) && err.contains("localhost"),
         "{err}"

@@ -2,49 +2,25 @@
 //! swap in its own settings between keyhatch's check and its read, so it is refused outright.
 
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use crate::helpers::Account;
 
 /// keyhatch's exit code and standard error when started with the settings file `config`; no
 /// code when it was still serving after 10 seconds (then stopped).
 fn start_with(config: &Path, home: &Path) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
-        .arg("--config")
-        .arg(config)
-        .args(["--addr", "127.0.0.1:0", "--home"])
-        .arg(home)
-        .env("KEYHATCH_TOKEN", crate::helpers::TOKEN)
-        .env("XDG_RUNTIME_DIR", home)
-        .env_remove("KEYHATCH_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (code, err)
+    crate::helpers::exit_of(
+        Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+            .arg("--config")
+            .arg(config)
+            .args(["--addr", "127.0.0.1:0", "--home"])
+            .arg(home)
+            .env("KEYHATCH_TOKEN", crate::helpers::TOKEN)
+            .env("XDG_RUNTIME_DIR", home)
+            .env_remove("KEYHATCH_CONFIG"),
+    )
 }
 
 #[test]
