@@ -181,17 +181,8 @@ fn the_apache_examples_name_check_refuses_blanks_around_a_name() {
     let check = &example[start..end];
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
-    let mut htpasswd = String::new();
-    for (name, password) in [("alice", "pw1"), ("alice ", "pw2"), (" alice", "pw3")] {
-        let hash = Command::new("openssl")
-            .args(["passwd", "-apr1", password])
-            .output()
-            .unwrap();
-        htpasswd.push_str(&format!(
-            "{name}:{}",
-            String::from_utf8(hash.stdout).unwrap()
-        ));
-    }
+    let htpasswd =
+        crate::helpers::htpasswd([("alice", "pw1"), ("alice ", "pw2"), (" alice", "pw3")]);
     fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
     let port = crate::helpers::free_port();
     let mut config = format!(

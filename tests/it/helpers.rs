@@ -193,17 +193,11 @@ impl SiteStack {
             .iter()
             .map(|name| ((*name).to_owned(), format!("pw-{name}")))
             .collect();
-        let mut htpasswd = String::new();
-        for (name, password) in &passwords {
-            let hash = Command::new("openssl")
-                .args(["passwd", "-apr1", password])
-                .output()
-                .unwrap();
-            htpasswd.push_str(&format!(
-                "{name}:{}",
-                String::from_utf8(hash.stdout).unwrap()
-            ));
-        }
+        let htpasswd = htpasswd(
+            passwords
+                .iter()
+                .map(|(name, password)| (name.as_str(), password.as_str())),
+        );
         let nginx_dir = dir.path().join("nginx");
         fs::create_dir(&nginx_dir).unwrap();
         fs::write(nginx_dir.join("htpasswd"), htpasswd).unwrap();
@@ -788,4 +782,18 @@ pub fn exit_of(command: &mut Command) -> (Option<i32>, String) {
         .read_to_string(&mut err)
         .unwrap();
     (code, err)
+}
+
+/// An htpasswd file's text for these (name, password) pairs, each hashed by `openssl passwd`.
+pub fn htpasswd<'a>(people: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    people
+        .into_iter()
+        .map(|(name, password)| {
+            let hash = Command::new("openssl")
+                .args(["passwd", "-apr1", password])
+                .output()
+                .unwrap();
+            format!("{name}:{}", String::from_utf8(hash.stdout).unwrap())
+        })
+        .collect()
 }

@@ -157,17 +157,11 @@ impl Proxied {
             .iter()
             .map(|name| ((*name).to_owned(), format!("pw-{name}")))
             .collect();
-        let mut htpasswd = String::new();
-        for (name, password) in &people {
-            let hash = Command::new("openssl")
-                .args(["passwd", "-apr1", password])
-                .output()
-                .unwrap();
-            htpasswd.push_str(&format!(
-                "{name}:{}",
-                String::from_utf8(hash.stdout).unwrap()
-            ));
-        }
+        let htpasswd = crate::helpers::htpasswd(
+            people
+                .iter()
+                .map(|(name, password)| (name.as_str(), password.as_str())),
+        );
         fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
         fs::set_permissions(
             dir.path().join("htpasswd"),
