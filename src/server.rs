@@ -270,6 +270,10 @@ fn announce(
             let (lines, warnings) = settings.site.as_ref().map_or_else(Default::default, |s| {
                 site_start::describe(s, &settings.listen)
             });
+            // Warnings first: the report on stdout is the last thing said before serving.
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
             let _ = writeln!(
                 io::stdout().lock(),
                 "keyhatch {} (site mode) serves every account with uid {} or more through the login proxy on {at}\n{}",
@@ -277,9 +281,6 @@ fn announce(
                 site.min_uid,
                 lines.join("\n"),
             );
-            for warning in warnings {
-                eprintln!("warning: {warning}");
-            }
             return None;
         }
     };

@@ -10,10 +10,12 @@ use std::process::{Command, Output, Stdio};
 
 use crate::helpers::{SiteStack, home_with, spawn_socket_app, wait_for};
 
-/// Runs site-mode keyhatch with `args` until it listens on `socket` (then stops it) or ends by
-/// itself; what it printed and how it ended.
+/// Runs site-mode keyhatch with `args` until it has printed its start report (then stops it)
+/// or ends by itself; what it printed and how it ended. The socket is bound before the report
+/// is written, so a connectable socket alone does not mean the report is out.
 fn run_site(args: &[&str], socket: &Path) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+    let _ = fs::remove_file(socket);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
         .args(["--mode", "site", "--socket"])
         .arg(socket)
         .args(args)
@@ -22,14 +24,41 @@ fn run_site(args: &[&str], socket: &Path) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let printed = printed.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                printed.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    let warned = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all);
+        all
+    });
     let child = std::cell::RefCell::new(child);
     wait_for(
-        || UnixStream::connect(socket).is_ok() || child.borrow_mut().try_wait().unwrap().is_some(),
-        "keyhatch listening or ending",
+        || {
+            printed.lock().unwrap().ends_with(b"\n")
+                || child.borrow_mut().try_wait().unwrap().is_some()
+        },
+        "keyhatch's start report or its end",
     );
-    let child = child.into_inner();
+    let mut child = child.into_inner();
     let _ = Command::new("kill").arg(child.id().to_string()).status();
-    child.wait_with_output().unwrap()
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let stdout = std::mem::take(&mut *printed.lock().unwrap());
+    Output {
+        status,
+        stdout,
+        stderr: warned.join().unwrap(),
+    }
 }
 
 #[test]
