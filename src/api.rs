@@ -3,13 +3,12 @@
 //! `Authorization: Bearer <token>`.
 //!
 //! On the server, [`context`] holds what they share, `convert` every domain → wire conversion,
-//! and [`backend`] where the work runs: in this process (local mode) or in a [`helper`] that has
-//! taken the person's uid (site mode).
+//! and [`person`] whom each request is for and where their work runs: in this process (local
+//! mode) or in a [`helper`] that has taken the person's uid (site mode), each running the
+//! operations of [`op`].
 
 mod account;
 mod add_key;
-#[cfg(feature = "ssr")]
-pub mod backend;
 #[cfg(feature = "ssr")]
 pub mod context;
 #[cfg(feature = "ssr")]
@@ -24,7 +23,11 @@ mod inspect_key;
 #[cfg(feature = "ssr")]
 pub mod limits;
 mod list_keys;
+#[cfg(feature = "ssr")]
+pub mod op;
 mod other_keys;
+#[cfg(feature = "ssr")]
+pub mod person;
 mod revoke_key;
 #[cfg(feature = "ssr")]
 pub mod sent_forms;

@@ -8,5 +8,5 @@ use crate::model::Account;
 /// Returns the account the server acts for, for the header. `GET /api/account`.
 #[server(endpoint = "account", input = GetUrl, output = Json)]
 pub async fn whoami() -> Result<Account, AppError> {
-    Ok(super::context::app_state()?.account)
+    Ok(super::context::current_person()?.account)
 }

@@ -14,11 +14,10 @@ pub async fn add_key(
     label: Option<String>,
     expires_in_days: Option<u32>,
 ) -> Result<KeyInfo, AppError> {
-    use super::context::{answer_with_status, app_state, finished};
+    use super::context::{answer_with_status, app_state, finished, person};
     use crate::ssh::{Label, parse_public_key};
 
-    let state = app_state()?;
-    let backend = state.backend()?;
+    let (state, person) = (app_state()?, person()?);
     let key = parse_public_key(&public_key).map_err(|e| answer_with_status(e.into()))?;
     let label = label.or_else(|| {
         Label::parse(key.comment())
@@ -27,10 +26,9 @@ pub async fn add_key(
             .map(|l| l.as_str().to_owned())
     });
     let (label, options) = super::new_key_settings(&state, label, expires_in_days)?;
-    let tag = state.tag.clone();
-    let written = options.clone();
-    let key = finished(&state, "add", async move {
-        let result = backend.add_key(&key, &tag, label.as_ref(), &written).await;
+    let (keys, written) = (person.keys.clone(), options.clone());
+    let key = finished(&state, &person, "add", async move {
+        let result = keys.add_key(&key, label.as_ref(), &written).await;
         let fingerprint = result.as_ref().ok().map(crate::ssh::fingerprint);
         (result, fingerprint)
     })

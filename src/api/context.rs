@@ -5,74 +5,31 @@ use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnErrorErr;
 use leptos_axum::ResponseOptions;
 
-use std::time::Duration;
-
-use super::backend::Backend;
-use super::helper::{Helper, Identity, Runner};
-use super::limits::KeysPerHour;
+use super::person::Person;
 use super::sent_forms::SentForms;
 use super::slow_pool::SlowPool;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
-use crate::model::Account;
 use crate::seqera::Platform;
-use crate::ssh::{KeyOptions, KeysFile, Tag};
+use crate::ssh::KeyOptions;
 
-/// What server functions need, provided to them as Leptos context.
+/// What server functions share whoever the request is for, provided to them as Leptos
+/// context; who it is for is the request's [`Person`].
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// Where the person's operations run; `None` until the person is known (site mode).
-    pub backend: Option<Backend>,
-    /// The comment word of keyhatch's keys.
-    pub tag: Tag,
     /// The options written before each new key.
     pub key_options: KeyOptions,
-    /// Who the page acts for.
-    pub account: Account,
     /// Where changes are recorded.
     pub audit: Audit,
-    /// The largest `authorized_keys` read or written, for helpers.
-    pub max_file_size: u64,
-    /// How long to wait for another program's lock, for helpers.
-    pub lock_timeout: Duration,
-    /// Where keys go below each home.
-    pub keys_file: KeysFile,
-    /// Site mode: the most keyhatch keys a person's file may hold.
-    pub max_keys: Option<usize>,
-    /// Site mode: what starts helpers, within their time bound and each person's operations
-    /// under way.
-    pub helpers: Option<Runner>,
-    /// Site mode: how many keys a person may generate per hour.
-    pub keys_per_hour: Option<KeysPerHour>,
     /// Seqera Platform, when the site set `seqera-url`.
     pub seqera: Option<Platform>,
     /// Where passphrase keys are derived: low-priority threads of their own.
-    pub slow: SlowPool,
+    pub key_derivation: SlowPool,
     /// The Generate forms sent without JavaScript, so a resent one makes no second key.
     pub sent_forms: SentForms,
 }
 
 impl AppState {
-    /// The state for one person of a site: their account, and a helper that becomes them.
-    pub fn for_person(&self, identity: Identity, account: Account) -> Self {
-        let backend = self.helpers.clone().map(|runner| Backend::Helper {
-            helper: Helper {
-                identity,
-                max_file_size: self.max_file_size,
-                lock_timeout: self.lock_timeout,
-                max_keys: self.max_keys,
-                keys_file: self.keys_file.as_str().to_owned(),
-            },
-            runner,
-            permit: None,
-        });
-        Self {
-            backend,
-            account,
-            ..self.clone()
-        }
-    }
-
     /// The site's Seqera Platform, or 404 when it set none.
     pub fn seqera(&self) -> Result<Platform, AppError> {
         self.seqera.clone().ok_or_else(|| {
@@ -81,17 +38,20 @@ impl AppState {
             ))
         })
     }
+}
 
-    /// Where the person's operations run, for one more operation of theirs: 401 when nobody is
-    /// logged in, 429 when they have as many under way as the site allows. The operation lasts
-    /// as long as the returned backend (and its clones).
-    pub fn backend(&self) -> Result<Backend, AppError> {
-        self.backend
-            .as_ref()
-            .ok_or(AppError::Unauthorized)
-            .and_then(Backend::entered)
-            .map_err(answer_with_status)
-    }
+/// The person the request being served is for, or 401 when nobody is logged in.
+pub fn current_person() -> Result<Person, AppError> {
+    use_context::<Person>()
+        .ok_or(AppError::Unauthorized)
+        .map_err(answer_with_status)
+}
+
+/// The person the request being served is for, for one more operation of theirs: 401 when
+/// nobody is logged in, 429 when they have as many under way as their limits allow. The
+/// operation lasts as long as the returned person (and its clones, and its keys').
+pub fn person() -> Result<Person, AppError> {
+    current_person()?.entered().map_err(answer_with_status)
 }
 
 /// The client's address as the server saw it (`127.0.0.1:40312`, or `unix`), put in each
@@ -108,17 +68,18 @@ impl Remote {
     }
 }
 
-/// Records `action` (on the key `fingerprint`, when there is one) with the outcome of `result`
-/// in the audit log, and passes `result` on.
+/// Records `action` by `person` (on the key `fingerprint`, when there is one) with the outcome
+/// of `result` in the audit log, and passes `result` on.
 pub fn audited<T>(
     state: &AppState,
+    person: &Person,
     action: &str,
     fingerprint: Option<&str>,
     result: Result<T, AppError>,
 ) -> Result<T, AppError> {
     record(
         &state.audit,
-        &state.account.user,
+        &person.account.user,
         &Remote::current(),
         action,
         fingerprint,
@@ -127,17 +88,23 @@ pub fn audited<T>(
     result
 }
 
-/// Runs `work`, a change, on a task of its own, so that it goes to its end and is recorded in
-/// the audit log as `action` (with the fingerprint it returns beside its result) even when the
-/// client hangs up meanwhile; returns its result, with the response's status set from an error.
-pub async fn finished<T, W>(state: &AppState, action: &'static str, work: W) -> Result<T, AppError>
+/// Runs `work`, a change by `person`, on a task of its own, so that it goes to its end and is
+/// recorded in the audit log as `action` (with the fingerprint it returns beside its result)
+/// even when the client hangs up meanwhile; returns its result, with the response's status set
+/// from an error.
+pub async fn finished<T, W>(
+    state: &AppState,
+    person: &Person,
+    action: &'static str,
+    work: W,
+) -> Result<T, AppError>
 where
     W: Future<Output = (Result<T, AppError>, Option<String>)> + Send + 'static,
     T: Send + 'static,
 {
     let (audit, account, remote) = (
         state.audit.clone(),
-        state.account.user.clone(),
+        person.account.user.clone(),
         Remote::current(),
     );
     let task = tokio::spawn(async move {

@@ -8,9 +8,12 @@ use crate::model::Fix;
 /// `POST /api/keys/fix` with `{"fix": "SshDirMode"}` or `{"fix": "FileMode"}`.
 #[server(endpoint = "keys/fix", input = Json, output = Json)]
 pub async fn fix_permissions(fix: Fix) -> Result<(), AppError> {
-    use super::context::{app_state, finished};
+    use super::context::{app_state, finished, person};
 
-    let state = app_state()?;
-    let backend = state.backend()?;
-    finished(&state, "fix", async move { (backend.fix(fix).await, None) }).await
+    let (state, person) = (app_state()?, person()?);
+    let keys = person.keys.clone();
+    finished(&state, &person, "fix", async move {
+        (keys.fix(fix).await, None)
+    })
+    .await
 }

@@ -113,7 +113,11 @@ async fn perform(posted: &Posted) -> Outcome {
                 Ok(state) => state,
                 Err(e) => return Outcome::GenerateFailed(e),
             };
-            let (sent, user, id) = (&state.sent_forms, &state.account.user, &posted.form_id);
+            let person = match super::context::current_person() {
+                Ok(person) => person,
+                Err(e) => return Outcome::GenerateFailed(e),
+            };
+            let (sent, user, id) = (&state.sent_forms, &person.account.user, &posted.form_id);
             if let Err(e) = sent.claim(user, id) {
                 return Outcome::GenerateFailed(refuse(e));
             }

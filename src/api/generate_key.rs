@@ -13,41 +13,41 @@ pub async fn generate_key(
     label: Option<String>,
     expires_in_days: Option<u32>,
 ) -> Result<GeneratedKey, AppError> {
-    use super::context::{answer_with_status, app_state, audited, finished};
+    use super::context::{answer_with_status, app_state, audited, finished, person};
     use crate::ssh::Passphrase;
 
-    let state = app_state()?;
-    let backend = state.backend()?;
+    let (state, person) = (app_state()?, person()?);
     let (label, options) = super::new_key_settings(&state, label, expires_in_days)?;
     // Counted from now, so concurrent generates cannot all pass; given back if nothing is
     // written.
-    let reservation = match state
-        .keys_per_hour
-        .as_ref()
-        .map(|l| l.reserve(&state.account.user))
-    {
-        Some(Err(refused)) => {
-            return audited(&state, "generate", None, Err(answer_with_status(refused)));
+    let reservation = match person.limits.reserve_key(&person.account.user) {
+        Ok(reservation) => reservation,
+        Err(refused) => {
+            let refused = Err(answer_with_status(refused));
+            return audited(&state, &person, "generate", None, refused);
         }
-        Some(Ok(reservation)) => Some(reservation),
-        None => None,
     };
     let passphrase = passphrase.and_then(|p| Passphrase::new(p.expose()));
     // Until the key exists nothing is written, so a client that hangs up may stop this part.
-    let made = make_key(&state, &backend, label, passphrase).await;
+    let made = make_key(&state, &person, label, passphrase).await;
     let key = match made {
         Ok(key) => key,
-        Err(e) => return audited(&state, "generate", None, Err(answer_with_status(e))),
+        Err(e) => {
+            return audited(
+                &state,
+                &person,
+                "generate",
+                None,
+                Err(answer_with_status(e)),
+            );
+        }
     };
-    let (tag, written) = (state.tag.clone(), options.clone());
+    let (keys, written) = (person.keys.clone(), options.clone());
     // From here the work goes to its end, counted and audited, whether or not the client stays.
-    let key = finished(&state, "generate", async move {
+    let key = finished(&state, &person, "generate", async move {
         let fingerprint = Some(key.fingerprint());
-        let result = backend
-            .authorize_new(&key, &tag, &written)
-            .await
-            .map(|()| key);
-        if let (Ok(_), Some(reservation)) = (&result, reservation) {
+        let result = keys.authorize_new(&key, &written).await.map(|()| key);
+        if result.is_ok() {
             reservation.keep();
         }
         (result, fingerprint)
@@ -62,21 +62,21 @@ pub async fn generate_key(
 #[cfg(feature = "ssr")]
 async fn make_key(
     state: &super::context::AppState,
-    backend: &super::backend::Backend,
+    person: &super::person::Person,
     label: Option<crate::ssh::Label>,
     passphrase: Option<crate::ssh::Passphrase>,
 ) -> Result<crate::ssh::NewKey, AppError> {
     use crate::ssh::{self, keygen};
 
-    let tag = state.tag.clone();
+    let tag = person.keys.tag().clone();
     match passphrase {
         // Check the home first rather than waste the derivation; without a passphrase a key
         // takes microseconds and the append checks anyway.
         Some(passphrase) => {
-            backend.check_home().await?;
-            let in_flight = backend.clone();
+            person.keys.check_home().await?;
+            let in_flight = person.in_flight();
             state
-                .slow
+                .key_derivation
                 .run(move || {
                     let _in_flight = in_flight;
                     keygen::generate(&tag, label.as_ref(), Some(&passphrase))

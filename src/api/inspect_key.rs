@@ -8,10 +8,10 @@ use crate::model::KeyInfo;
 /// would be refused. `POST /api/keys/inspect` with `{"public_key": "…"}`.
 #[server(endpoint = "keys/inspect", input = Json, output = Json)]
 pub async fn inspect_key(public_key: String) -> Result<KeyInfo, AppError> {
-    use super::context::{answer_with_status, app_state};
+    use super::context::{answer_with_status, person};
     use crate::ssh::{KeyOptions, parse_public_key};
 
-    app_state()?.backend()?;
+    person()?;
     let key = parse_public_key(&public_key).map_err(|e| answer_with_status(e.into()))?;
     Ok(super::convert::key_info(
         &key,

@@ -1,5 +1,6 @@
-//! Site mode's per-person limits that live in memory: keys generated per hour (counted per
-//! replica: each replica of a site counts its own), and operations under way at once.
+//! The per-person limits that live in memory (site mode sets them; local mode has none): keys
+//! generated per hour (counted per replica: each replica of a site counts its own), operations
+//! under way at once, and the most keyhatch keys a file may hold.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,6 +10,40 @@ use crate::error::AppError;
 
 /// The window the limit counts in.
 const HOUR: Duration = Duration::from_secs(60 * 60);
+
+/// The bounds on one person's work; `None` is no bound.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// How many keys a person may generate per hour.
+    pub keys_per_hour: Option<KeysPerHour>,
+    /// How many operations a person may have under way at once.
+    pub in_flight: Option<InFlight>,
+    /// The most keyhatch keys a person's file may hold.
+    pub max_keys: Option<usize>,
+}
+
+impl Limits {
+    /// No bound at all (local mode: the account runs keyhatch for itself).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Starts one operation for the account `uid`, or refuses (429) when it has as many under
+    /// way as the bound allows.
+    pub fn enter(&self, uid: u32) -> Result<Permit, AppError> {
+        self.in_flight
+            .as_ref()
+            .map_or_else(|| Ok(Permit::unbounded()), |bound| bound.enter(uid))
+    }
+
+    /// Reserves one of `user`'s keys of the hour, or refuses with a sentence (429) once they
+    /// have generated as many as the bound allows.
+    pub fn reserve_key(&self, user: &str) -> Result<Reservation, AppError> {
+        self.keys_per_hour
+            .as_ref()
+            .map_or_else(|| Ok(Reservation::unbounded()), |bound| bound.reserve(user))
+    }
+}
 
 /// Each person's key times of the last hour.
 type Times = Arc<Mutex<HashMap<String, VecDeque<Instant>>>>;
@@ -26,7 +61,8 @@ pub struct KeysPerHour {
 /// [`kept`]: Reservation::keep
 #[derive(Debug)]
 pub struct Reservation {
-    generated: Times,
+    /// Where the key was counted; `None` when nothing counts.
+    generated: Option<Times>,
     user: String,
     at: Instant,
     kept: bool,
@@ -69,7 +105,7 @@ impl KeysPerHour {
         }
         times.push_back(now);
         Ok(Reservation {
-            generated: Arc::clone(&self.generated),
+            generated: Some(Arc::clone(&self.generated)),
             user: user.to_owned(),
             at: now,
             kept: false,
@@ -78,6 +114,16 @@ impl KeysPerHour {
 }
 
 impl Reservation {
+    /// A reservation where keys are not counted.
+    fn unbounded() -> Self {
+        Self {
+            generated: None,
+            user: String::new(),
+            at: Instant::now(),
+            kept: true,
+        }
+    }
+
     /// Counts the key for good: it was written.
     pub fn keep(mut self) {
         self.kept = true;
@@ -86,13 +132,10 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        if self.kept {
+        let Some(generated) = self.generated.as_ref().filter(|_| !self.kept) else {
             return;
-        }
-        let mut generated = self
-            .generated
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        };
+        let mut generated = generated.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(times) = generated.get_mut(&self.user)
             && let Some(at) = times.iter().position(|t| *t == self.at)
         {
@@ -120,7 +163,14 @@ pub struct InFlight {
 /// One operation under way for a person; cloning shares it, and it ends when the last clone
 /// is dropped (a helper that has not yet been reaped keeps one).
 #[derive(Debug, Clone)]
-pub struct Permit(#[allow(dead_code)] Arc<Entered>);
+pub struct Permit(#[allow(dead_code)] Option<Arc<Entered>>);
+
+impl Permit {
+    /// A permit that counts against no bound.
+    pub fn unbounded() -> Self {
+        Self(None)
+    }
+}
 
 #[derive(Debug)]
 struct Entered {
@@ -149,10 +199,10 @@ impl InFlight {
             )));
         }
         *count += 1;
-        Ok(Permit(Arc::new(Entered {
+        Ok(Permit(Some(Arc::new(Entered {
             counts: Arc::clone(&self.counts),
             uid,
-        })))
+        }))))
     }
 }
 

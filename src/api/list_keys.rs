@@ -9,12 +9,7 @@ use crate::model::KeyList;
 /// them. `GET /api/keys/list`.
 #[server(endpoint = "keys/list", input = GetUrl, output = Json)]
 pub async fn list_keys() -> Result<KeyList, AppError> {
-    use super::context::{answer_with_status, app_state};
+    use super::context::{answer_with_status, person};
 
-    let state = app_state()?;
-    let backend = state.backend()?;
-    backend
-        .list_keys(&state.tag)
-        .await
-        .map_err(answer_with_status)
+    person()?.keys.list_keys().await.map_err(answer_with_status)
 }

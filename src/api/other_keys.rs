@@ -9,12 +9,11 @@ use crate::model::OtherKeyList;
 /// file sshd cannot read. `GET /api/keys/others`.
 #[server(endpoint = "keys/others", input = GetUrl, output = Json)]
 pub async fn other_keys() -> Result<OtherKeyList, AppError> {
-    use super::context::{answer_with_status, app_state};
+    use super::context::{answer_with_status, person};
 
-    let state = app_state()?;
-    let backend = state.backend()?;
-    backend
-        .other_keys(&state.tag)
+    person()?
+        .keys
+        .other_keys()
         .await
         .map_err(answer_with_status)
 }

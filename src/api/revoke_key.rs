@@ -7,13 +7,12 @@ use crate::json::Json;
 /// `POST /api/keys/revoke` with `{"fingerprint": "SHA256:…"}`.
 #[server(endpoint = "keys/revoke", input = Json, output = Json)]
 pub async fn revoke_key(fingerprint: String) -> Result<(), AppError> {
-    use super::context::{app_state, finished};
+    use super::context::{app_state, finished, person};
 
-    let state = app_state()?;
-    let backend = state.backend()?;
-    let tag = state.tag.clone();
-    finished(&state, "revoke", async move {
-        let result = backend.revoke_key(&tag, &fingerprint).await;
+    let (state, person) = (app_state()?, person()?);
+    let keys = person.keys.clone();
+    finished(&state, &person, "revoke", async move {
+        let result = keys.revoke_key(&fingerprint).await;
         (result, Some(fingerprint))
     })
     .await

@@ -9,13 +9,13 @@ use crate::model::{Secret, SeqeraAccount};
 /// `{"token": "…"}`. The token is used for this call only.
 #[server(name = SeqeraAccountOf, endpoint = "seqera/workspaces", input = Json, output = Json)]
 pub async fn seqera_account(token: Secret) -> Result<SeqeraAccount, AppError> {
-    use super::context::{answer_with_status, app_state, run_blocking};
+    use super::context::{answer_with_status, app_state, person, run_blocking};
     use crate::seqera::Token;
 
-    let state = app_state()?;
+    let (state, person) = (app_state()?, person()?);
     // A call to Platform is one of the person's operations under way until it ends, even
     // when the client hangs up first (it holds a blocking thread meanwhile).
-    let in_flight = state.backend()?;
+    let in_flight = person.in_flight();
     let platform = state.seqera()?;
     let token = Token::new(&token.expose()).ok_or_else(|| {
         answer_with_status(AppError::Invalid("paste a Platform access token".into()))

@@ -17,13 +17,13 @@ pub async fn seqera_credentials(
     private_key: Secret,
     passphrase: Option<Secret>,
 ) -> Result<SeqeraCredentials, AppError> {
-    use super::context::{answer_with_status, app_state, audited, run_blocking};
+    use super::context::{answer_with_status, app_state, audited, person, run_blocking};
     use crate::seqera::{CredentialsName, Token};
 
-    let state = app_state()?;
+    let (state, person) = (app_state()?, person()?);
     // A call to Platform is one of the person's operations under way until it ends, even
     // when the client hangs up first (it holds a blocking thread meanwhile).
-    let in_flight = state.backend()?;
+    let in_flight = person.in_flight();
     let platform = state.seqera()?;
     let invalid = |message: String| answer_with_status(AppError::Invalid(message));
     let token = Token::new(&token.expose())
@@ -47,5 +47,11 @@ pub async fn seqera_credentials(
         Ok(SeqeraCredentials { credentials_id: id })
     })
     .await;
-    audited(&state, "seqera credentials", Some(&fingerprint), result)
+    audited(
+        &state,
+        &person,
+        "seqera credentials",
+        Some(&fingerprint),
+        result,
+    )
 }

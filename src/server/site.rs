@@ -16,13 +16,18 @@ use axum::http::{HeaderName, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::guard::escape;
+mod capabilities;
+mod refusal;
+
 use super::page::{answer_unread, plain_page};
 use super::peer::Peer;
 use crate::api::context::Remote;
 use crate::api::helper::Identity;
+use crate::api::person::{Person, SitePeople};
 use crate::audit::{Audit, Event};
 use crate::model::{Account, Logout};
+pub use capabilities::{check_every_thread_is_narrowed, keep_only_helper_capabilities};
+use refusal::{Refusal, refusal_page};
 
 /// Who may log in through the proxy, and how its header maps to an account.
 #[derive(Clone)]
@@ -49,15 +54,8 @@ pub struct Site {
     pub logout_url: Option<String>,
     /// Where logins and refusals are recorded.
     pub audit: Audit,
-}
-
-/// The person a request is for, found by [`require_person`].
-#[derive(Debug, Clone)]
-pub struct Person {
-    /// Who the helper becomes.
-    pub identity: Identity,
-    /// What the page shows.
-    pub account: Account,
+    /// Each person served, with their keys and limits.
+    pub people: SitePeople,
 }
 
 /// From the proxy's name for a person to a login name, as Open OnDemand's `user_map_match`:
@@ -102,18 +100,6 @@ pub struct Claim {
     pub remote: String,
 }
 
-/// Why a named person is not served.
-#[derive(Debug, PartialEq, Eq)]
-enum Refusal {
-    Unmapped,
-    Unknown(String),
-    Root,
-    SystemAccount(String, u32),
-    Overflow(String, u32),
-    AboveMaxUid(String, u32, u32),
-    OutsideGroup(String, String),
-}
-
 impl Site {
     /// Whether `peer` is the proxy, whose header is believed.
     fn is_proxy(&self, peer: &Peer) -> bool {
@@ -149,7 +135,7 @@ impl Site {
         })
     }
 
-    /// The account the proxy's `name` stands for, or why it is refused.
+    /// The person the proxy's `name` stands for, or why they are refused.
     fn person(&self, name: &str) -> Result<Person, Refusal> {
         let user = self.user_map.map(name).ok_or(Refusal::Unmapped)?;
         let entry = nix::unistd::User::from_name(&user)
@@ -185,102 +171,26 @@ impl Site {
         }
         let gecos = entry.gecos.to_string_lossy();
         let full_name = gecos.split(',').next().unwrap_or("").trim();
-        Ok(Person {
-            account: Account {
-                user: user.clone(),
-                display_name: if full_name.is_empty() {
-                    user.clone()
-                } else {
-                    full_name.to_owned()
-                },
-                logout: self.logout_url.clone().map_or(Logout::Hidden, Logout::Link),
+        let account = Account {
+            user: user.clone(),
+            display_name: if full_name.is_empty() {
+                user.clone()
+            } else {
+                full_name.to_owned()
             },
-            identity: Identity {
-                user,
-                uid,
-                gid: entry.gid.as_raw(),
-                groups,
-                home: entry.dir,
-            },
-        })
-    }
-}
-
-/// The capabilities starting helpers needs: the helper takes the person's gid and uid. The
-/// bounding set keeps only these, so a helper (which starts as root) can have no other.
-fn helper_capabilities() -> caps::CapsHashSet {
-    [caps::Capability::CAP_SETUID, caps::Capability::CAP_SETGID].into()
-}
-
-/// Drops every capability but the two that starting helpers needs (`CAP_SETUID`, `CAP_SETGID`),
-/// from the bounding set too, so neither the server nor any helper it starts can regain them;
-/// the server itself also keeps `CAP_KILL` when it has it, to kill a helper (running as its
-/// person) that outlives its time bound. Called once the socket is bound and given to the
-/// proxy, while the process has one thread: Linux keeps capabilities per thread, and a thread
-/// started before would keep root's. Refuses when another thread exists already.
-pub fn keep_only_helper_capabilities() -> std::io::Result<()> {
-    use caps::{CapSet, Capability};
-    let threads = std::fs::read_dir("/proc/self/task")?.count();
-    if threads != 1 {
-        return Err(std::io::Error::other(format!(
-            "capabilities must be dropped before any thread starts, and {threads} threads run"
-        )));
-    }
-    let failed =
-        |e: caps::errors::CapsError| std::io::Error::other(format!("dropping capabilities: {e}"));
-    let bounding = helper_capabilities();
-    let mut keep = bounding.clone();
-    if caps::has_cap(None, CapSet::Permitted, Capability::CAP_KILL).map_err(failed)? {
-        keep.insert(Capability::CAP_KILL);
-    } else {
-        tracing::warn!(
-            "without CAP_KILL, a helper that outlives helper-timeout cannot be killed: its \
-             person's request is answered, but the helper stays until it ends by itself"
-        );
-    }
-    for cap in caps::all().difference(&bounding) {
-        caps::drop(None, CapSet::Bounding, *cap).map_err(failed)?;
-    }
-    caps::clear(None, CapSet::Ambient).map_err(failed)?;
-    caps::clear(None, CapSet::Inheritable).map_err(failed)?;
-    caps::set(None, CapSet::Effective, &keep).map_err(failed)?;
-    caps::set(None, CapSet::Permitted, &keep).map_err(failed)
-}
-
-/// Checks that every thread of the process holds at most the helper capabilities and
-/// `CAP_KILL` (effective, permitted), only the helper capabilities in its bounding set, and none
-/// inheritable or ambient, from `/proc/self/task/*/status`.
-pub fn check_every_thread_is_narrowed() -> std::io::Result<()> {
-    let bounding = helper_capabilities()
-        .iter()
-        .fold(0u64, |mask, cap| mask | cap.bitmask());
-    let keep = bounding | caps::Capability::CAP_KILL.bitmask();
-    for task in std::fs::read_dir("/proc/self/task")? {
-        let task = task?;
-        // A thread that ended meanwhile has nothing left to check.
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue;
+            logout: self.logout_url.clone().map_or(Logout::Hidden, Logout::Link),
         };
-        for line in status.lines() {
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            let allowed = match name {
-                "CapEff" | "CapPrm" => keep,
-                "CapBnd" => bounding,
-                "CapInh" | "CapAmb" => 0,
-                _ => continue,
-            };
-            let held = u64::from_str_radix(value.trim(), 16).map_err(std::io::Error::other)?;
-            if held & !allowed != 0 {
-                return Err(std::io::Error::other(format!(
-                    "thread {} holds capabilities it must not ({name} {held:x})",
-                    task.file_name().to_string_lossy()
-                )));
-            }
-        }
+        let identity = Identity {
+            user: user.clone(),
+            uid,
+            gid: entry.gid.as_raw(),
+            groups,
+            home: entry.dir,
+        };
+        self.people
+            .person(identity, account)
+            .ok_or(Refusal::NoKeysFile(user))
     }
-    Ok(())
 }
 
 /// Middleware: finds the person the proxy names, or answers 401 (no name, or a name from
@@ -401,139 +311,5 @@ fn client_address(request: &Request, peer: Option<&Peer>, from_proxy: bool) -> S
     reported.unwrap_or_else(|| peer.map_or_else(|| "unknown".to_owned(), Peer::address))
 }
 
-fn refusal_page(refusal: &Refusal) -> (&'static str, String) {
-    match refusal {
-        Refusal::Unmapped => (
-            "name does not match the user map",
-            "<h1>Unknown person</h1><p>Your login name does not match any account on this \
-             cluster. Ask your administrator.</p>"
-                .to_owned(),
-        ),
-        Refusal::Unknown(user) => (
-            "no such account",
-            format!(
-                "<h1>No account</h1><p>There is no account <b>{}</b> on this cluster. Ask your \
-                 administrator.</p>",
-                escape(user)
-            ),
-        ),
-        Refusal::Root => (
-            "root",
-            "<h1>Not for root</h1><p>keyhatch does not manage root's SSH keys.</p>".to_owned(),
-        ),
-        Refusal::SystemAccount(user, uid) => (
-            "system account",
-            format!(
-                "<h1>Not for system accounts</h1><p><b>{}</b> (uid {uid}) is a system account; \
-                 keyhatch manages the keys of people's accounts only.</p>",
-                escape(user)
-            ),
-        ),
-        Refusal::Overflow(user, uid) => (
-            "the overflow account",
-            format!(
-                "<h1>Not for this account</h1><p><b>{}</b> (uid {uid}) is the system's \
-                 overflow account, which stands for every owner the system cannot map; \
-                 keyhatch manages the keys of people's accounts only.</p>",
-                escape(user)
-            ),
-        ),
-        Refusal::AboveMaxUid(user, uid, max) => (
-            "above max-uid",
-            format!(
-                "<h1>Not for this account</h1><p><b>{}</b> (uid {uid}) is above the highest \
-                 uid this keyhatch serves ({max}). Ask your administrator.</p>",
-                escape(user)
-            ),
-        ),
-        Refusal::OutsideGroup(user, group) => (
-            "outside the allowed group",
-            format!(
-                "<h1>Not allowed</h1><p><b>{}</b> is not in the group <b>{}</b>, whose members \
-                 this keyhatch serves. Ask your administrator.</p>",
-                escape(user),
-                escape(group)
-            ),
-        ),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_user_map_takes_the_first_group_and_lowercases_when_asked() {
-        let map = UserMap::new(r"^([^@]+)@example\.org$", true).unwrap();
-        assert_eq!(map.map("Alice@example.org").as_deref(), Some("alice"));
-        assert_eq!(map.map("alice@evil.org"), None);
-        let plain = UserMap::new("^.+$", false).unwrap();
-        assert_eq!(plain.map("Bob").as_deref(), Some("Bob"));
-    }
-
-    fn site() -> Site {
-        Site {
-            header: HeaderName::from_static("x-forwarded-user"),
-            proxy_uid: Some(33),
-            trusted_proxies: Arc::from([IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 5])]),
-            user_map: UserMap::new("^(.+)$", false).unwrap(),
-            min_uid: 1000,
-            max_uid: None,
-            overflow_uid: 65534,
-            allowed_group: None,
-            logout_url: None,
-            audit: Audit::to_stderr(),
-        }
-    }
-
-    #[test]
-    fn only_the_proxy_is_believed() {
-        let site = site();
-        let loopback = |uid| Peer::Loopback {
-            addr: "127.0.0.1:5000".parse().unwrap(),
-            uid,
-        };
-        assert!(site.is_proxy(&Peer::Unix { uid: Some(33) }));
-        assert!(!site.is_proxy(&Peer::Unix { uid: Some(1000) }));
-        assert!(site.is_proxy(&loopback(Some(33))));
-        assert!(
-            !site.is_proxy(&loopback(Some(1000))),
-            "loopback alone proves nothing"
-        );
-        assert!(site.is_proxy(&Peer::Remote("10.0.0.5:4000".parse().unwrap())));
-        assert!(!site.is_proxy(&Peer::Remote("10.0.0.6:4000".parse().unwrap())));
-    }
-
-    #[test]
-    fn root_system_accounts_and_unknown_names_are_refused() {
-        let site = site();
-        assert_eq!(site.person("root").unwrap_err(), Refusal::Root);
-        assert!(matches!(
-            site.person("daemon"),
-            Err(Refusal::SystemAccount(_, 1))
-        ));
-        assert!(matches!(
-            site.person("no-such-account-keyhatch"),
-            Err(Refusal::Unknown(_))
-        ));
-    }
-
-    #[test]
-    fn the_overflow_account_is_refused_and_max_uid_caps_the_rest() {
-        let mut site = site();
-        let nobody = nix::unistd::User::from_uid(65534.into()).unwrap().unwrap();
-        assert!(matches!(
-            site.person(&nobody.name),
-            Err(Refusal::Overflow(_, 65534))
-        ));
-        site.overflow_uid = 4_000_000;
-        site.min_uid = 1;
-        site.max_uid = Some(999);
-        assert!(matches!(
-            site.person(&nobody.name),
-            Err(Refusal::AboveMaxUid(_, 65534, 999))
-        ));
-        site.max_uid = Some(65534);
-        assert!(site.person(&nobody.name).is_ok());
-    }
-}
+mod tests;

@@ -1,7 +1,8 @@
 //! Starting helpers from the server: each runs within a wall-clock bound, after which it is
 //! killed and reaped, and none holds a thread of the server while it runs (tokio waits for it).
 //! A person may stop their own helper (`SIGSTOP`: it runs as them); that costs them their
-//! request and one of their few operations under way, never anyone else's service.
+//! request and one of their few operations under way (the permit it holds until it is reaped),
+//! never anyone else's service.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -11,9 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, oneshot};
 
-use super::{HELPER_ARG, Helper, Identity, Job, failed};
-use crate::api::backend::{Reply, Request};
-use crate::api::limits::{InFlight, Permit};
+use super::job::{HELPER_ARG, Helper, Identity, Job, failed};
+use crate::api::limits::Permit;
+use crate::api::op::{Operation, Ping};
 use crate::error::AppError;
 
 /// The longest answer read from a helper: a list of a file at the largest size, many times.
@@ -29,24 +30,22 @@ const PROBE_FRESH: Duration = Duration::from_secs(2);
 /// What a health check found, and when.
 type Checked = Option<(Instant, Result<(), String>)>;
 
-/// Starts helpers, each within `timeout`, and bounds each person's operations under way.
+/// Starts helpers, each within `timeout`.
 #[derive(Debug, Clone)]
 pub struct Runner {
     timeout: Duration,
-    in_flight: InFlight,
     /// Who the health check's helper becomes: `nobody`, whose files it never opens.
     nobody: Identity,
     checked: Arc<Mutex<Checked>>,
 }
 
 impl Runner {
-    /// Helpers bounded to `timeout` each, and at most `max_in_flight` operations per person.
-    pub fn new(timeout: Duration, max_in_flight: usize) -> Self {
+    /// Helpers bounded to `timeout` each.
+    pub fn new(timeout: Duration) -> Self {
         let nobody = nix::unistd::User::from_name("nobody").ok().flatten();
         let (uid, gid) = nobody.map_or((65534, 65534), |u| (u.uid.as_raw(), u.gid.as_raw()));
         Self {
             timeout,
-            in_flight: InFlight::new(max_in_flight),
             nobody: Identity {
                 user: "nobody".into(),
                 uid,
@@ -58,25 +57,20 @@ impl Runner {
         }
     }
 
-    /// Starts one operation for the account `uid`, or refuses (429) when it has as many under
-    /// way as the site allows.
-    pub fn enter(&self, uid: u32) -> Result<Permit, AppError> {
-        self.in_flight.enter(uid)
-    }
-
-    /// Runs `request` in a helper for `helper`'s person and returns its answer, or a clear error
+    /// Runs `op` in a helper for `helper`'s person and returns its answer, or a clear error
     /// once the time bound has passed. The helper runs on its own task, holding `permit` until
     /// it is reaped: a client that hangs up does not stop it halfway, and a helper the kernel
-    /// cannot kill yet (stuck on a hung NFS server) keeps counting against its person.
-    pub async fn call(
+    /// cannot kill yet (stuck on a hung NFS server) keeps counting against its person. An
+    /// answer that is not `op`'s (another operation's, or none) is an error.
+    pub async fn call<O: Operation>(
         &self,
         helper: &Helper,
-        request: Request,
-        permit: Option<Permit>,
-    ) -> Result<Reply, AppError> {
+        op: O,
+        permit: Permit,
+    ) -> Result<O::Reply, AppError> {
         let job = serde_json::to_vec(&Job {
             helper: helper.clone(),
-            request,
+            request: op.into(),
         })
         .map_err(|e| failed(e.to_string()))?;
         let (answer, answered) = oneshot::channel();
@@ -86,7 +80,7 @@ impl Runner {
             supervise(&job, timeout, answer).await;
         });
         let bytes = answered.await.map_err(|_| failed("it was lost".into()))??;
-        serde_json::from_slice::<Result<Reply, AppError>>(&bytes)
+        serde_json::from_slice::<Result<O::Reply, AppError>>(&bytes)
             .map_err(|e| failed(format!("unreadable answer: {e}")))?
     }
 
@@ -108,14 +102,12 @@ impl Runner {
             identity: self.nobody.clone(),
             max_file_size: 0,
             lock_timeout: Duration::ZERO,
-            max_keys: None,
             keys_file: ".ssh/authorized_keys".into(),
         };
-        let outcome = match probe.call(&helper, Request::Ping, None).await {
-            Ok(Reply::Done) => Ok(()),
-            Ok(_) => Err("a helper gave an unexpected answer".into()),
-            Err(e) => Err(e.to_string()),
-        };
+        let outcome = probe
+            .call(&helper, Ping, Permit::unbounded())
+            .await
+            .map_err(|e| e.to_string());
         *checked = Some((Instant::now(), outcome.clone()));
         outcome
     }

@@ -1,0 +1,253 @@
+//! The operations on a person's `authorized_keys` (server only), one type each with the type of
+//! its answer, and [`Op`], the one enum that carries any of them to a helper. In this process
+//! an operation is a value ([`Tag`], public keys and options as the domain's types); only the
+//! helper's process boundary turns them into text and back, with the `serde` attributes below.
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::AppError;
+use crate::model::{self, KeyList, OtherKeyList};
+use crate::ssh::{self, AuthorizedKeys, KeyOptions, Tag, keygen};
+
+/// One operation on a person's file, with the type of its answer.
+pub trait Operation: Into<Op> + Send + 'static {
+    /// What the operation answers.
+    type Reply: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Runs the operation on `store`, the file of the account `uid`.
+    fn run(self, store: &AuthorizedKeys, uid: u32) -> Result<Self::Reply, AppError>;
+}
+
+/// Any one operation, as it crosses to a helper.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Op {
+    /// [`ListKeys`].
+    ListKeys(ListKeys),
+    /// [`OtherKeys`].
+    OtherKeys(OtherKeys),
+    /// [`CheckHome`].
+    CheckHome(CheckHome),
+    /// [`AppendKey`].
+    AppendKey(AppendKey),
+    /// [`RevokeKey`].
+    RevokeKey(RevokeKey),
+    /// [`FixPermissions`].
+    FixPermissions(FixPermissions),
+    /// [`Ping`].
+    Ping(Ping),
+}
+
+impl Op {
+    /// Runs the operation on `store`, the file of the account `uid`, and returns its answer
+    /// (or why there is none) as JSON, for the helper to send back.
+    pub fn answer(self, store: &AuthorizedKeys, uid: u32) -> serde_json::Result<Vec<u8>> {
+        match self {
+            Self::ListKeys(op) => serde_json::to_vec(&op.run(store, uid)),
+            Self::OtherKeys(op) => serde_json::to_vec(&op.run(store, uid)),
+            Self::CheckHome(op) => serde_json::to_vec(&op.run(store, uid)),
+            Self::AppendKey(op) => serde_json::to_vec(&op.run(store, uid)),
+            Self::RevokeKey(op) => serde_json::to_vec(&op.run(store, uid)),
+            Self::FixPermissions(op) => serde_json::to_vec(&op.run(store, uid)),
+            Self::Ping(op) => serde_json::to_vec(&op.run(store, uid)),
+        }
+    }
+}
+
+/// Makes each operation type an [`Op`].
+macro_rules! into_op {
+    ($($name:ident),*) => {$(
+        impl From<$name> for Op {
+            fn from(op: $name) -> Self {
+                Self::$name(op)
+            }
+        }
+    )*};
+}
+into_op!(
+    ListKeys,
+    OtherKeys,
+    CheckHome,
+    AppendKey,
+    RevokeKey,
+    FixPermissions,
+    Ping
+);
+
+/// The keys tagged `tag`, and what would make sshd ignore them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListKeys {
+    /// The tag of keyhatch's keys.
+    #[serde(with = "tag_text")]
+    pub tag: Tag,
+}
+
+impl Operation for ListKeys {
+    type Reply = KeyList;
+
+    fn run(self, store: &AuthorizedKeys, uid: u32) -> Result<KeyList, AppError> {
+        let problems = ssh::health::check(store, uid);
+        let listing = ssh::list_keys(store, &self.tag)?;
+        Ok(super::convert::key_list(store, listing, problems))
+    }
+}
+
+/// The keys not tagged `tag`, and how many lines sshd cannot read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OtherKeys {
+    /// The tag of keyhatch's keys.
+    #[serde(with = "tag_text")]
+    pub tag: Tag,
+}
+
+impl Operation for OtherKeys {
+    type Reply = OtherKeyList;
+
+    fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<OtherKeyList, AppError> {
+        Ok(ssh::other_keys(store, &self.tag)?.into())
+    }
+}
+
+/// Checks that the home directory exists (asked before a slow key generation).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckHome;
+
+impl Operation for CheckHome {
+    type Reply = ();
+
+    fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<(), AppError> {
+        store.check_home().map_err(ssh::Error::from)?;
+        Ok(())
+    }
+}
+
+/// Appends the line of `key` with `options`, durably.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppendKey {
+    /// The public key, comment included.
+    #[serde(with = "key_text")]
+    pub key: ssh_key::PublicKey,
+    /// The options written before it.
+    #[serde(with = "options_text")]
+    pub options: KeyOptions,
+    /// The most keys the file may hold with a tag, when the site caps them.
+    pub cap: Option<Cap>,
+    /// The key was generated this instant, so it cannot be in the file: the file is not read
+    /// for duplicates. Keys people bring are always checked.
+    pub new: bool,
+}
+
+/// The most keys tagged `tag` a file may hold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cap {
+    /// The tag counted.
+    #[serde(with = "tag_text")]
+    pub tag: Tag,
+    /// How many.
+    pub max: usize,
+}
+
+impl Operation for AppendKey {
+    type Reply = ();
+
+    fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<(), AppError> {
+        let line = keygen::authorized_line(&self.key, &self.options).map_err(ssh::Error::from)?;
+        if line.contains('\n') {
+            return Err(AppError::Storage("one line at a time".into()));
+        }
+        let cap = self.cap.as_ref().map(|c| (&c.tag, c.max));
+        if self.new {
+            store.append_new_key_within(&line, cap)
+        } else {
+            store.append_key_within(&self.key, &line, cap)
+        }
+        .map_err(ssh::Error::from)?;
+        Ok(())
+    }
+}
+
+/// Removes keyhatch's key with `fingerprint`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeKey {
+    /// The key, as the person named it.
+    pub fingerprint: String,
+    /// The tag that marks keyhatch's keys.
+    #[serde(with = "tag_text")]
+    pub tag: Tag,
+}
+
+impl Operation for RevokeKey {
+    type Reply = ();
+
+    fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<(), AppError> {
+        ssh::revoke_key(store, &self.tag, &self.fingerprint)?;
+        Ok(())
+    }
+}
+
+/// Makes one of the permission fixes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FixPermissions {
+    /// Which.
+    pub fix: model::Fix,
+}
+
+impl Operation for FixPermissions {
+    type Reply = ();
+
+    fn run(self, store: &AuthorizedKeys, uid: u32) -> Result<(), AppError> {
+        ssh::health::fix(store, uid, self.fix.into()).map_err(ssh::Error::from)?;
+        Ok(())
+    }
+}
+
+/// Nothing: answers at once (the health check's helper, which proves helpers start).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ping;
+
+impl Operation for Ping {
+    type Reply = ();
+
+    fn run(self, _store: &AuthorizedKeys, _uid: u32) -> Result<(), AppError> {
+        Ok(())
+    }
+}
+
+/// A [`Tag`] as its text, checked again when read.
+mod tag_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(tag: &Tag, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(tag.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tag, D::Error> {
+        Tag::parse(&String::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// [`KeyOptions`] as their text, checked again when read.
+mod options_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(options: &KeyOptions, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(options.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<KeyOptions, D::Error> {
+        KeyOptions::parse(&String::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// A public key as its OpenSSH line (`ssh-ed25519 AAAA… comment`).
+mod key_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(key: &ssh_key::PublicKey, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&key.to_openssh().map_err(serde::ser::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ssh_key::PublicKey, D::Error> {
+        ssh_key::PublicKey::from_openssh(&String::deserialize(d)?).map_err(D::Error::custom)
+    }
+}

@@ -1,0 +1,78 @@
+//! What keyhatch says when it starts serving: in site mode, the report of what it serves; in
+//! local mode, the login link (also written to private files) and `keyhatch link`.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::access::Access;
+use super::link::{self, LinkSocket};
+use super::runtime::LoginFiles;
+use super::settings::Settings;
+use super::{auth, site_start};
+
+/// Prints what keyhatch serves and how to reach it. In local mode that is a login link, also
+/// written with the scripts' header to private files (a batch job's output is often readable
+/// by others), and `keyhatch link` is answered for new links; both last as long as the returned
+/// value.
+pub fn announce(
+    settings: &Settings,
+    access: &Access,
+    name: &str,
+    base: &str,
+    socket: Option<&Path>,
+) -> Option<(Option<LoginFiles>, Option<LinkSocket>)> {
+    let (auth, person) = match access {
+        Access::Local { auth, person } => (auth, person),
+        Access::Site(site) => {
+            let at = socket.map_or_else(|| base.to_owned(), |p| p.display().to_string());
+            let (lines, warnings) = settings.site.as_ref().map_or_else(Default::default, |s| {
+                site_start::describe(s, &settings.listen)
+            });
+            // Warnings first: the report on stdout is the last thing said before serving.
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
+            let _ = writeln!(
+                io::stdout().lock(),
+                "keyhatch {} (site mode) serves every account with uid {} or more through the login proxy on {at}\n{}",
+                env!("CARGO_PKG_VERSION"),
+                site.min_uid,
+                lines.join("\n"),
+            );
+            return None;
+        }
+    };
+    let link = format!("{base}/?token={}", auth.new_link());
+    let forward = socket.map_or_else(String::new, |path| {
+        format!(
+            "keyhatch listens on the socket {path}. From your laptop, forward it:\n\n    ssh -L 3000:{path} NODE\n\nthen ",
+            path = path.display()
+        )
+    });
+    // The files first: whoever reads the link from the output may look for them at once.
+    let files = LoginFiles::write(settings.uid, name, &link, auth.credential());
+    let links = link::listen(settings.uid, name, base, auth.clone());
+    let where_else = match &files {
+        Ok(files) => format!(
+            "The link is also in {} (readable only by you); scripts can send the header in {} with curl -H @FILE.\n",
+            files.url.display(),
+            files.header.display()
+        ),
+        Err(e) => format!("(could not write the login files: {e})\n"),
+    };
+    let again = match &links {
+        Ok(_) => format!(
+            "The link works once, within {} minutes; for another, run: keyhatch link\n",
+            auth::LINK_LIFETIME.as_secs() / 60
+        ),
+        Err(e) => format!("(keyhatch link will not work: {e})\n"),
+    };
+    // One write, and no panic when nobody reads the output any more.
+    let _ = writeln!(
+        io::stdout().lock(),
+        "keyhatch {} is managing {}\n{forward}Open this link in your browser to log in:\n\n    {link}\n\n{again}{where_else}",
+        env!("CARGO_PKG_VERSION"),
+        person.keys_file.display(),
+    );
+    Some((files.ok(), links.ok()))
+}

@@ -1,0 +1,119 @@
+//! Binding keyhatch's listener before any thread starts: a TCP address (with its loopback
+//! twin) or a Unix socket only keyhatch's account (or, in site mode, the proxy's) can reach.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+
+use super::runtime;
+
+/// Binds `addr`, and on a loopback address also the other family's loopback on the same port:
+/// browsers and `ssh -L` resolve `localhost` to `::1` first, and another account listening
+/// there would receive the login link meant for keyhatch. With port 0, free ports are tried
+/// until one is free on both; a host without IPv6 (or IPv4) loopback needs no twin.
+pub fn bind_tcp(
+    addr: SocketAddr,
+) -> io::Result<(std::net::TcpListener, Option<std::net::TcpListener>)> {
+    let bind = |at: SocketAddr| {
+        std::net::TcpListener::bind(at).map_err(|e| bind_error(&at.to_string(), e))
+    };
+    if !addr.ip().is_loopback() {
+        return Ok((bind(addr)?, None));
+    }
+    let twin_ip = match addr.ip() {
+        IpAddr::V4(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    for _ in 0..32 {
+        let listener = bind(addr)?;
+        let port = listener.local_addr()?.port();
+        let at = SocketAddr::new(twin_ip, port);
+        match std::net::TcpListener::bind(at) {
+            Ok(twin) => return Ok((listener, Some(twin))),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EADDRNOTAVAIL | nix::libc::EAFNOSUPPORT)
+                ) =>
+            {
+                return Ok((listener, None));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && addr.port() == 0 => continue,
+            Err(e) => {
+                return Err(annotate(
+                    e,
+                    &format!(
+                        "cannot also listen on {at}: another program holds it, and a browser opening localhost:{port} could reach that program instead of keyhatch (pick another port with --addr 127.0.0.1:PORT, or port 0 for any free one)"
+                    ),
+                ));
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "cannot find a port free on both 127.0.0.1 and [::1]",
+    ))
+}
+
+/// Binds a Unix socket at `path` that only this account can connect to: a stale socket left by
+/// a keyhatch that died is replaced, a live one is not.
+/// In site mode the socket is given to the proxy's account (`proxy_uid`), still 0600.
+pub fn bind_unix(
+    path: &Path,
+    uid: u32,
+    proxy_uid: Option<u32>,
+) -> io::Result<std::os::unix::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        if dir == runtime::dir_path(uid) {
+            runtime::ensure_private_dir(dir, uid)?;
+        } else if proxy_uid.is_some() && !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let bind_error = |e: io::Error| {
+        let hint = bind_hint(&e, true);
+        annotate(e, &format!("cannot listen on {}{hint}", path.display()))
+    };
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(bind_error(io::ErrorKind::AddrInUse.into()));
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_socket()
+    }) {
+        std::fs::remove_file(path)?;
+    }
+    // Created 0600 from the start: no moment when another account could connect.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = std::os::unix::net::UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    let listener = bound.map_err(bind_error)?;
+    listener.set_nonblocking(true)?;
+    if let Some(proxy_uid) = proxy_uid {
+        std::os::unix::fs::chown(path, Some(proxy_uid), None)?;
+    }
+    Ok(listener)
+}
+
+fn bind_error(what: &str, e: io::Error) -> io::Error {
+    let hint = bind_hint(&e, false);
+    annotate(e, &format!("cannot listen on {what}{hint}"))
+}
+
+/// What to do when a socket path (`socket`) or a TCP address cannot be bound.
+fn bind_hint(e: &io::Error, socket: bool) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::AddrInUse if socket => {
+            " (a keyhatch is already serving on it: stop that one first, or give this one another path with --socket PATH)"
+        }
+        io::ErrorKind::AddrInUse => {
+            " (another program, perhaps another person's keyhatch, uses it; pick another port with --addr 127.0.0.1:PORT, or port 0 for any free one)"
+        }
+        _ => "",
+    }
+}
+
+/// `e` with `context` before its own message.
+pub fn annotate(e: io::Error, context: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{context}: {e}"))
+}
