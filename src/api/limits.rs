@@ -258,6 +258,16 @@ mod tests {
     }
 
     #[test]
+    fn without_limits_nothing_is_counted_or_refused() {
+        let none = Limits::none();
+        let held: Vec<_> = (0..100).map(|_| none.enter(1000).unwrap()).collect();
+        let kept: Vec<_> = (0..100)
+            .map(|_| none.reserve_key("alice").unwrap())
+            .collect();
+        assert_eq!((held.len(), kept.len()), (100, 100));
+    }
+
+    #[test]
     fn a_person_has_at_most_max_operations_under_way_until_the_last_clone_goes() {
         let in_flight = InFlight::new(2);
         let a = in_flight.enter(1000).unwrap();

@@ -251,3 +251,6 @@ mod key_text {
         ssh_key::PublicKey::from_openssh(&String::deserialize(d)?).map_err(D::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests;

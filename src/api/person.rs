@@ -255,3 +255,6 @@ impl Keys {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests;

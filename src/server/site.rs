@@ -204,9 +204,13 @@ pub async fn require_person(
         .extensions()
         .get::<ConnectInfo<Peer>>()
         .map(|p| p.0.clone());
+    // A proxy that adds its header beside the client's own passes both: then neither is
+    // believed, or the client would choose whom it is.
+    let named_once = request.headers().get_all(&site.header).iter().count() == 1;
     let named = request
         .headers()
         .get(&site.header)
+        .filter(|_| named_once)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let from_proxy = peer.as_ref().is_some_and(|p| site.is_proxy(p));
@@ -232,6 +236,17 @@ pub async fn require_person(
                 claimed,
                 "refused",
                 "user header from a peer that is not the proxy",
+            );
+        } else if let Some(claimed) = request
+            .headers()
+            .get(&site.header)
+            .filter(|_| !named_once)
+            .and_then(|v| v.to_str().ok())
+        {
+            record(
+                claimed,
+                "refused",
+                "the proxy sent the user header more than once: it passes on the client's own",
             );
         } else if from_proxy
             && !request.headers().contains_key(&site.header)

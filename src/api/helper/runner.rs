@@ -80,8 +80,7 @@ impl Runner {
             supervise(&job, timeout, answer).await;
         });
         let bytes = answered.await.map_err(|_| failed("it was lost".into()))??;
-        serde_json::from_slice::<Result<O::Reply, AppError>>(&bytes)
-            .map_err(|e| failed(format!("unreadable answer: {e}")))?
+        read_answer::<O>(&bytes)
     }
 
     /// Whether helpers can be started and finish: a helper that becomes `nobody` and answers at
@@ -111,6 +110,13 @@ impl Runner {
         *checked = Some((Instant::now(), outcome.clone()));
         outcome
     }
+}
+
+/// The answer to an operation `O` in `bytes`, as a helper wrote it: `O`'s reply or an error. An
+/// answer of any other shape (another operation's reply) is an error of its own.
+fn read_answer<O: Operation>(bytes: &[u8]) -> Result<O::Reply, AppError> {
+    serde_json::from_slice::<Result<O::Reply, AppError>>(bytes)
+        .map_err(|e| failed(format!("unreadable answer: {e}")))?
 }
 
 /// Starts a helper, hands it `job`, and sends its answer (or why there is none) on `answer`,
@@ -187,3 +193,6 @@ fn timed_out(timeout: Duration) -> AppError {
          it happens again your home directory may be unreachable: tell your administrator"
     ))
 }
+
+#[cfg(test)]
+mod tests;

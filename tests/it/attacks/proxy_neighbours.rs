@@ -293,3 +293,108 @@ fn a_claimed_name_cannot_forge_audit_fields_or_lines() {
         "the first of a list, as X-Forwarded-For"
     );
 }
+
+/// Sends `requests` (each a request line and headers, without the blank line) to keyhatch's
+/// socket on one connection, as the proxy's account (www-data); returns each answer's status
+/// line and body, in order.
+fn as_the_proxy_on_one_connection(stack: &SiteStack, requests: &[String]) -> Vec<(String, String)> {
+    let program = "import socket,sys\n\
+        s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f=s.makefile('rb')\n\
+        for r in sys.argv[2:]:\n\
+        \x20 s.sendall(r.encode()+b'\\r\\n\\r\\n'); status=f.readline().decode().strip(); l=0; h=b''\n\
+        \x20 while h!=b'\\r\\n':\n\
+        \x20   h=f.readline()\n\
+        \x20   if h.lower().startswith(b'content-length'): l=int(h.split(b':')[1])\n\
+        \x20 print(status); print(f.read(l).decode().replace('\\n',' '))\n";
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=www-data",
+            "--regid=www-data",
+            "--clear-groups",
+            "--",
+        ])
+        .args(["/usr/bin/python3", "-c", program])
+        .arg(&stack.socket)
+        .args(requests)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2 * requests.len(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lines
+        .chunks(2)
+        .map(|pair| (pair[0].to_owned(), pair[1].to_owned()))
+        .collect()
+}
+
+/// The attack: the proxy keeps one connection to keyhatch open for many people (nginx's
+/// upstream keepalive does). Alice's request is followed on it by bob's, then hers again: each
+/// is served as the person its own header names, never as whom the connection served first.
+#[test]
+fn one_proxy_connection_carrying_one_persons_requests_then_anothers_serves_each_as_themselves() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start(&[], &[]);
+    let as_ = |who: &str, path: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-User: {who}")
+    };
+    let answers = as_the_proxy_on_one_connection(
+        &stack,
+        &[
+            as_(&alice.name, "/api/keys/list"),
+            as_(&bob.name, "/api/keys/list"),
+            as_(&bob.name, "/api/account"),
+            as_(&alice.name, "/api/account"),
+        ],
+    );
+    for (status, _) in &answers {
+        assert!(status.starts_with("HTTP/1.1 200"), "{answers:?}");
+    }
+    let home =
+        |who: &Account| format!("\"path\":\"{}/.ssh/authorized_keys\"", who.home().display());
+    assert!(answers[0].1.contains(&home(&alice)), "{answers:?}");
+    assert!(answers[1].1.contains(&home(&bob)), "{answers:?}");
+    assert!(
+        answers[2].1.contains(&format!("\"user\":\"{}\"", bob.name)),
+        "{answers:?}"
+    );
+    assert!(
+        answers[3]
+            .1
+            .contains(&format!("\"user\":\"{}\"", alice.name)),
+        "{answers:?}"
+    );
+}
+
+/// The attack: a proxy that adds its own user header after the one the client sent (rather
+/// than replacing it) passes both on. keyhatch must not take the client's: a request that names
+/// the person twice is refused, whichever comes first, and nothing runs for either name.
+#[test]
+fn a_request_that_names_two_people_is_refused_and_serves_neither() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let stack = SiteStack::start(&[], &[]);
+    let twice = |first: &str, second: &str| {
+        format!(
+            "GET /api/keys/list HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-User: {first}\r\n\
+             X-Forwarded-User: {second}"
+        )
+    };
+    let answers = as_the_proxy_on_one_connection(
+        &stack,
+        &[
+            twice(&bob.name, &alice.name),
+            twice(&alice.name, &alice.name),
+        ],
+    );
+    for (status, body) in &answers {
+        assert!(status.starts_with("HTTP/1.1 401"), "{answers:?}");
+        assert!(!body.contains("authorized_keys"), "{answers:?}");
+    }
+    assert!(stack.helpers_of(alice.uid).is_empty() && stack.helpers_of(bob.uid).is_empty());
+}

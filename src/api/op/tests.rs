@@ -1,0 +1,64 @@
+use super::*;
+
+fn key() -> ssh_key::PublicKey {
+    ssh_key::PublicKey::from_openssh(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl fileglancer laptop",
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_operation_crosses_to_a_helper_and_back_as_the_same_values() {
+    let op = AppendKey {
+        key: key(),
+        options: KeyOptions::parse("restrict,pty,expiry-time=\"20270101\"").unwrap(),
+        cap: Some(Cap {
+            tag: Tag::parse("fileglancer").unwrap(),
+            max: 3,
+        }),
+        new: true,
+    };
+    let text = serde_json::to_string(&Op::from(op.clone())).unwrap();
+    let Op::AppendKey(back) = serde_json::from_str::<Op>(&text).unwrap() else {
+        panic!("another operation came back: {text}");
+    };
+    assert_eq!(back.key, op.key);
+    assert_eq!(back.options, op.options);
+    let cap = back.cap.unwrap();
+    assert_eq!((cap.tag, cap.max), (Tag::parse("fileglancer").unwrap(), 3));
+    assert!(back.new);
+}
+
+#[test]
+fn a_job_as_earlier_versions_wrote_it_still_reads() {
+    let op: Op = serde_json::from_str(r#"{"ListKeys":{"tag":"fileglancer"}}"#).unwrap();
+    assert!(matches!(op, Op::ListKeys(ListKeys { tag }) if tag.as_str() == "fileglancer"));
+}
+
+#[test]
+fn a_tag_options_or_key_that_would_not_parse_does_not_cross() {
+    for bad in [
+        r#"{"ListKeys":{"tag":"two words"}}"#,
+        r##"{"RevokeKey":{"fingerprint":"SHA256:x","tag":"#hash"}}"##,
+        r#"{"AppendKey":{"key":"not a key","options":"","cap":null,"new":true}}"#,
+        r#"{"AppendKey":{"key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl x","options":"restrict pty","cap":null,"new":true}}"#,
+    ] {
+        assert!(serde_json::from_str::<Op>(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_line_break_in_the_comment_is_never_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        AuthorizedKeys::at(dir.path(), std::path::Path::new(".ssh/authorized_keys")).unwrap();
+    let op = AppendKey {
+        key: keygen::with_comment(&key(), "fileglancer\nssh-ed25519 AAAA planted"),
+        options: KeyOptions::default(),
+        cap: None,
+        new: true,
+    };
+    let err = op.run(&store, nix::unistd::getuid().as_raw()).unwrap_err();
+    assert!(err.to_string().contains("one line at a time"), "{err}");
+    assert!(!dir.path().join(".ssh/authorized_keys").exists());
+}
