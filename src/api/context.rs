@@ -1,6 +1,8 @@
 //! What server functions share (server only): the state of the request, running blocking domain
 //! work, and turning its errors into HTTP answers.
 
+#![deny(missing_docs)]
+
 use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnErrorErr;
 use leptos_axum::ResponseOptions;

@@ -2,6 +2,8 @@
 //! only). The domain (`ssh`) knows nothing of the wire; the wire (`model`, `error`) knows
 //! nothing of the domain; this is where they meet.
 
+#![deny(missing_docs)]
+
 use std::time::SystemTime;
 
 use crate::error::AppError;

@@ -10,6 +10,8 @@
 //! comes back on standard output; nothing else crosses. [`Runner`] starts them, each within a
 //! bound on its time and its person's operations under way.
 
+#![deny(missing_docs)]
+
 mod child;
 mod job;
 mod runner;

@@ -2,6 +2,8 @@
 //! generated per hour (counted per replica: each replica of a site counts its own), operations
 //! under way at once, and the most keyhatch keys a file may hold.
 
+#![deny(missing_docs)]
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};

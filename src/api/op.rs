@@ -3,6 +3,8 @@
 //! an operation is a value ([`Tag`], public keys and options as the domain's types); only the
 //! helper's process boundary turns them into text and back, with the `serde` attributes below.
 
+#![deny(missing_docs)]
+
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

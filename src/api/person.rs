@@ -5,6 +5,8 @@
 //! [through helpers](via_helper::ViaHelper) that take that person's uid. Every request is handed
 //! its `Person`; nothing after that asks which mode it is.
 
+#![deny(missing_docs)]
+
 mod in_process;
 mod store;
 mod via_helper;

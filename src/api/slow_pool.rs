@@ -6,6 +6,8 @@
 //! Bounded: `workers` threads take jobs in arrival order; a job's own helper threads (the
 //! KDF's second block) inherit the low priority, as Linux threads inherit their creator's.
 
+#![deny(missing_docs)]
+
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;

@@ -6,6 +6,8 @@
 //! account of the system's user database (NSS, so LDAP and SSSD accounts work); root, system
 //! accounts and people outside the allowed group are refused, each with a clear page.
 
+#![deny(missing_docs)]
+
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::net::IpAddr;
