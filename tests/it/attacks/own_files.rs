@@ -319,3 +319,84 @@ fn a_linked_authorized_keys_gets_a_409_that_says_why_and_nothing_is_written_thro
     assert!(!reply.body.contains("PRIVATE KEY"));
     assert_eq!(fs::read(&decoy).unwrap(), b"# decoy\n");
 }
+
+/// Runs keyhatch's helper by hand with `job` on its standard input, as the account `as_uid`
+/// (`None`: as root, as the server starts it), and returns its answer.
+fn helper_by_hand(as_uid: Option<(u32, u32)>, job: &serde_json::Value) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new("setpriv");
+    match as_uid {
+        Some((uid, gid)) => command.args([
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".into(),
+        ]),
+        None => command.arg("--"),
+    };
+    if as_uid.is_some() {
+        command.arg("--");
+    }
+    let mut helper = command
+        .args([env!("CARGO_BIN_EXE_keyhatch"), "__keyhatch_helper"])
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = helper.stdin.take().unwrap();
+    stdin.write_all(format!("{job}\n").as_bytes()).unwrap();
+    drop(stdin);
+    let out = helper.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A job that appends a key to `who`'s file (`uid`, `gid`, `home` as given).
+fn append_job(user: &str, uid: u32, gid: u32, home: &Path) -> serde_json::Value {
+    serde_json::json!({
+        "helper": {
+            "identity": { "user": user, "uid": uid, "gid": gid, "groups": [gid], "home": home },
+            "max_file_size": 1 << 20,
+            "lock_timeout": { "secs": 1, "nanos": 0 },
+            "keys_file": ".ssh/authorized_keys",
+        },
+        "request": { "AppendKey": {
+            "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl planted",
+            "options": "", "cap": null, "new": true,
+        } },
+    })
+}
+
+/// The attack: alice runs keyhatch's helper herself (the binary is there for anyone to run),
+/// with a job that names bob, or root, or names her but with bob's home. Without root's
+/// powers the helper cannot become bob, and it never becomes root; with her own uid it can
+/// reach only what she can: bob's file stays as it was.
+#[test]
+fn a_person_who_runs_the_helper_by_hand_with_another_persons_identity_reaches_nothing_of_theirs() {
+    let alice = Account::create_person();
+    let bob = Account::create_person();
+    let bobs = own_keys_file(&bob);
+    let before = fs::read(&bobs).unwrap();
+    let as_alice = Some((alice.uid, alice.gid));
+    let answer = helper_by_hand(
+        as_alice,
+        &append_job(&bob.name, bob.uid, bob.gid, &bob.home()),
+    );
+    assert!(answer.contains("cannot become"), "{answer}");
+    let answer = helper_by_hand(as_alice, &append_job("root", 0, 0, Path::new("/root")));
+    assert!(answer.contains("never works as root"), "{answer}");
+    let answer = helper_by_hand(
+        as_alice,
+        &append_job(&alice.name, alice.uid, alice.gid, &bob.home()),
+    );
+    assert!(answer.starts_with("{\"Err\""), "{answer}");
+    // Even started as root, as the server starts it, a job for root is refused.
+    let answer = helper_by_hand(None, &append_job("root", 0, 0, Path::new("/root")));
+    assert!(answer.contains("never works as root"), "{answer}");
+    assert_eq!(fs::read(&bobs).unwrap(), before);
+    assert!(
+        !fs::read_to_string("/root/.ssh/authorized_keys")
+            .unwrap_or_default()
+            .contains("planted")
+    );
+}
