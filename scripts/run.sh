@@ -6,5 +6,7 @@ scripts/setup.sh
 source scripts/env.sh
 printf '\033[1m==> %s\033[0m\n' "release build"
 build_bundle
-# The checkout's settings file, named explicitly: keyhatch reads none from the working directory.
-exec target/release/keyhatch --config Leptos.toml "$@"
+# Your own keyhatch, on the defaults: no settings file unless you name one (a site's
+# /etc/keyhatch/keyhatch.toml is for its service). ARGS="--config PATH" names one.
+export KEYHATCH_CONFIG="${KEYHATCH_CONFIG:-none}"
+exec target/release/keyhatch "$@"

@@ -1,5 +1,6 @@
 //! keyhatch's server: settings → state → router.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -15,8 +16,11 @@ fn main() -> ExitCode {
     {
         return keyhatch::api::helper::serve_one();
     }
-    let mut cli = Cli::parse();
-    if let Some(Command::Link { server }) = cli.command.take() {
+    // Read once for --help, errors and the subcommand; the settings read the same arguments
+    // again over the settings file's values.
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = Cli::parse_from(&args);
+    if let Some(Command::Link { server }) = cli.command {
         return keyhatch::server::link::run(server.as_deref());
     }
     keep_freed_memory();
@@ -31,7 +35,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "keyhatch=info,warn".into()),
         )
         .init();
-    let settings = match Settings::load(cli) {
+    let settings = match Settings::load(cli.config.as_deref(), &args) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("keyhatch: {e}");

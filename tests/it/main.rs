@@ -13,6 +13,7 @@ mod layers;
 mod openssh_compat;
 mod process_limit;
 mod seqera;
+mod settings;
 mod site;
 mod site_admin;
 mod sshd_login;
