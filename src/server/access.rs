@@ -3,6 +3,7 @@
 //! which mode keyhatch runs in: each request carries its [`Person`].
 
 use std::io;
+use std::time::Duration;
 
 use axum::http::HeaderName;
 
@@ -133,12 +134,12 @@ pub fn local_store(settings: &Settings) -> io::Result<AuthorizedKeys> {
 fn site(settings: &Settings, site: &SiteSettings, audit: &Audit) -> io::Result<Site> {
     let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
     let limits = Limits {
-        keys_per_hour: Some(KeysPerHour::new(site.keys_per_hour)),
-        in_flight: Some(InFlight::new(site.max_in_flight)),
-        max_keys: Some(site.max_keys),
+        keys_per_hour: Some(KeysPerHour::new(site.limits.keys_per_hour)),
+        in_flight: Some(InFlight::new(site.limits.max_in_flight)),
+        max_keys: Some(site.limits.max_keys),
     };
     let people = SitePeople::new(
-        Runner::new(site.helper_timeout),
+        Runner::new(Duration::from_secs(site.limits.helper_timeout)),
         settings.keys_file.clone(),
         settings.max_file_size,
         settings.lock_timeout,

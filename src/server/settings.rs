@@ -3,18 +3,23 @@
 //! `--config`, else `$XDG_CONFIG_HOME/keyhatch/keyhatch.toml`, else
 //! `/etc/keyhatch/keyhatch.toml`, and it is refused when another account could have written it.
 //! The browser bundle is found beside the executable, never in the working directory.
+#![deny(missing_docs)]
 
 mod declared;
 #[cfg(test)]
 mod documented;
+mod error;
 mod layered;
+mod site;
 mod site_checks;
 
 pub use declared::{Cli, Mode};
+pub use error::SettingsError;
+pub use site::SiteSettings;
 pub use site_checks::{is_own_address, own_addresses};
 
 use std::ffi::OsString;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,7 +29,7 @@ use leptos::config::{Env, LeptosOptions};
 use crate::model::{Account, Logout};
 use crate::seqera::{Platform, PlatformUrl};
 use crate::ssh::store::Step;
-use crate::ssh::{InvalidSetting, KeyOptions, KeysFile, Tag};
+use crate::ssh::{KeyOptions, KeysFile, Tag};
 
 mod safe_file;
 
@@ -78,108 +83,6 @@ pub struct Settings {
     pub site: Option<SiteSettings>,
 }
 
-/// How site mode finds the person behind each request.
-#[derive(Debug, Clone)]
-pub struct SiteSettings {
-    /// The host of `public-url`: the name people reach keyhatch by.
-    pub public_host: String,
-    /// The header that names the person.
-    pub user_header: String,
-    /// The proxy's account and uid.
-    pub proxy: Option<(String, u32)>,
-    /// Addresses the proxy connects from over TCP.
-    pub trusted_proxies: Vec<IpAddr>,
-    /// The user map's regular expression.
-    pub user_map_match: String,
-    /// Whether the mapped name is lowercased.
-    pub user_map_lowercase: bool,
-    /// The lowest uid served.
-    pub min_uid: u32,
-    /// The highest uid served, when set.
-    pub max_uid: Option<u32>,
-    /// The kernel's overflow uid (`nobody`), never served.
-    pub overflow_uid: u32,
-    /// The only group served (name, gid), when set.
-    pub allowed_group: Option<(String, u32)>,
-    /// Where Log out goes.
-    pub logout_url: Option<String>,
-    /// Keys a person may generate per hour.
-    pub keys_per_hour: usize,
-    /// keyhatch keys a person's file may hold.
-    pub max_keys: usize,
-    /// How long a helper may take before it is killed.
-    pub helper_timeout: Duration,
-    /// Operations a person may have under way at once.
-    pub max_in_flight: usize,
-}
-
-/// Why keyhatch cannot start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SettingsError {
-    /// The settings file cannot be read or parsed.
-    #[error("settings file {path}: {message}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// The settings file, or its directory, could have been written by another account.
-    #[error(
-        "settings file {path}: {why}; another account could change keyhatch's settings. \
-         Make it yours (or root's) and writable only by its owner"
-    )]
-    UnsafeFile {
-        /// The file or directory at fault.
-        path: PathBuf,
-        /// What is wrong with it.
-        why: String,
-    },
-    /// The command line or the environment cannot be read with the settings file's values.
-    #[error("{0}")]
-    Flags(String),
-    /// A setting has a value keyhatch refuses.
-    #[error(transparent)]
-    Invalid(#[from] InvalidSetting),
-    /// The account the process runs as has no passwd entry.
-    #[error("cannot find the passwd entry of uid {0}; set a home with --home")]
-    NoAccount(u32),
-    /// The login token is too short to be safe.
-    #[error("the login token must be at least {MIN_TOKEN_LEN} random characters")]
-    WeakToken,
-    /// `KEYHATCH_CRASH_AT` names no step of a rewrite.
-    #[error("KEYHATCH_CRASH_AT: {0}")]
-    CrashAt(String),
-    /// The address is not loopback and `--allow-remote` was not given.
-    #[error(
-        "{0} is not a loopback address: plain HTTP would carry private keys across the network. \
-         Listen on 127.0.0.1 and reach keyhatch with `ssh -L`, or pass --allow-remote behind TLS"
-    )]
-    Remote(SocketAddr),
-    /// Running as root on another account's home.
-    #[error(
-        "keyhatch runs as root but {home} belongs to uid {owner}: files it made there would be \
-         root's, and sshd would ignore them. Run keyhatch as that account, or serve every \
-         account at once with site mode (README: Deploying at a site)"
-    )]
-    RootOnOtherHome {
-        /// The home directory.
-        home: PathBuf,
-        /// Its owner.
-        owner: u32,
-    },
-    /// A site mode setting is missing or wrong.
-    #[error("site mode: {0}")]
-    Site(String),
-    /// The Seqera Platform settings are wrong.
-    #[error("{0}")]
-    Seqera(String),
-    /// keyhatch cannot find its own executable, beside which a cargo build's bundle lies.
-    #[error("cannot find keyhatch's own executable: {0}")]
-    NoExecutable(String),
-}
-
 impl Settings {
     /// The settings from `args` (the program's name first, as `keyhatch` was started), over
     /// the settings file `config` names (else the account's or the system's), over the
@@ -219,7 +122,7 @@ impl Settings {
                 None
             }
             Mode::Site => {
-                let site = site_settings(uid, site, &limits)?;
+                let site = site::settings(uid, site, limits.clone())?;
                 allowed_hosts.push(site.public_host.clone());
                 Some(site)
             }
@@ -290,117 +193,6 @@ fn platform(settings: declared::Seqera) -> Result<Option<Platform>, SettingsErro
     Platform::new(url, ca.as_deref(), timeout)
         .map(Some)
         .map_err(|e| SettingsError::Seqera(e.to_string()))
-}
-
-/// Site mode's settings: keyhatch must be root (it starts helpers as each person), must know
-/// its public address (it answers only that host) and its proxy, or anyone could name
-/// themselves.
-fn site_settings(
-    uid: u32,
-    site: declared::Site,
-    limits: &declared::Limits,
-) -> Result<SiteSettings, SettingsError> {
-    let refuse = |message: String| SettingsError::Site(message);
-    if uid != 0 {
-        return Err(refuse(
-            "keyhatch must run as root to start helpers as each person (for your own keys \
-             only, pass --mode local)"
-                .into(),
-        ));
-    }
-    let url = site.public_url.filter(|u| !u.is_empty()).ok_or_else(|| {
-        refuse(
-            "public-url is not set. Set it to the address people open, e.g. \
-             public-url = \"https://keys.example.org\" in the settings file (or \
-             --public-url): keyhatch answers only its host, so without it every \
-             request would be refused"
-                .into(),
-        )
-    })?;
-    let public_host = host_of(&url)?;
-    let proxy = match site.proxy_user {
-        Some(name) => {
-            let user = nix::unistd::User::from_name(&name).ok().flatten();
-            let user =
-                user.ok_or_else(|| refuse(format!("proxy-user {name} is not an account here")))?;
-            Some((name, user.uid.as_raw()))
-        }
-        None => None,
-    };
-    let trusted_proxies = site_checks::check_trusted_proxies(
-        site.trusted_proxies,
-        &own_addresses(),
-        proxy.is_some(),
-    )?;
-    if proxy.is_none() && trusted_proxies.is_empty() {
-        return Err(refuse(
-            "set proxy-user (the proxy's account, for the socket) or trusted-proxies (its \
-             addresses): otherwise anyone could name themselves"
-                .into(),
-        ));
-    }
-    let allowed_group = match site.allowed_group {
-        Some(name) => {
-            let group = nix::unistd::Group::from_name(&name).ok().flatten();
-            let group =
-                group.ok_or_else(|| refuse(format!("allowed-group {name} is not a group here")))?;
-            Some((name, group.gid.as_raw()))
-        }
-        None => None,
-    };
-    regex_lite::Regex::new(&site.user_map_match)
-        .map_err(|e| refuse(format!("user-map-match: {e}")))?;
-    site_checks::check_uid_range(site.min_uid, site.max_uid)?;
-    if limits.helper_timeout <= limits.lock_timeout {
-        return Err(refuse(format!(
-            "helper-timeout ({} s) must be longer than lock-timeout ({} s): a helper waits \
-             that long for another program's lock",
-            limits.helper_timeout, limits.lock_timeout
-        )));
-    }
-    if limits.max_in_flight == 0 {
-        return Err(refuse("max-in-flight must be at least 1".into()));
-    }
-    Ok(SiteSettings {
-        public_host,
-        user_header: site.user_header,
-        proxy,
-        trusted_proxies,
-        user_map_match: site.user_map_match,
-        user_map_lowercase: site.user_map_lowercase,
-        min_uid: site.min_uid,
-        max_uid: site.max_uid,
-        overflow_uid: site_checks::overflow_uid(),
-        allowed_group,
-        logout_url: site.logout_url,
-        keys_per_hour: limits.keys_per_hour,
-        max_keys: limits.max_keys,
-        helper_timeout: Duration::from_secs(limits.helper_timeout),
-        max_in_flight: limits.max_in_flight,
-    })
-}
-
-/// The host of `url`, as a Host header names it without its port: `keys.example.org` of
-/// `https://keys.example.org:8443/x`.
-fn host_of(url: &str) -> Result<String, SettingsError> {
-    let bad = || {
-        SettingsError::Site(format!(
-            "public-url {url} must be http(s)://HOST[:PORT][/…]"
-        ))
-    };
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(bad)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    if host.is_empty() || authority.contains('@') {
-        return Err(bad());
-    }
-    Ok(host.to_owned())
 }
 
 /// The settings file to read: the one named, else the account's, else the system's, when it

@@ -1,0 +1,145 @@
+//! Site mode's settings, checked at start: keyhatch must be root, must know its public address
+//! and its proxy, and its bounds must be ones a person can work within.
+
+use std::net::IpAddr;
+
+use super::SettingsError;
+use super::declared::{self, Limits};
+use super::site_checks::{self, own_addresses};
+
+/// How site mode finds the person behind each request.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    /// The host of `public-url`: the name people reach keyhatch by.
+    pub public_host: String,
+    /// The header that names the person.
+    pub user_header: String,
+    /// The proxy's account and uid.
+    pub proxy: Option<(String, u32)>,
+    /// Addresses the proxy connects from over TCP.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// The user map's regular expression.
+    pub user_map_match: String,
+    /// Whether the mapped name is lowercased.
+    pub user_map_lowercase: bool,
+    /// The lowest uid served.
+    pub min_uid: u32,
+    /// The highest uid served, when set.
+    pub max_uid: Option<u32>,
+    /// The kernel's overflow uid (`nobody`), never served.
+    pub overflow_uid: u32,
+    /// The only group served (name, gid), when set.
+    pub allowed_group: Option<(String, u32)>,
+    /// Where Log out goes.
+    pub logout_url: Option<String>,
+    /// The bounds on each person (and on files, which local mode shares).
+    pub limits: Limits,
+}
+
+/// Site mode's settings: keyhatch must be root (it starts helpers as each person), must know
+/// its public address (it answers only that host) and its proxy, or anyone could name
+/// themselves.
+pub(super) fn settings(
+    uid: u32,
+    site: declared::Site,
+    limits: Limits,
+) -> Result<SiteSettings, SettingsError> {
+    let refuse = |message: String| SettingsError::Site(message);
+    if uid != 0 {
+        return Err(refuse(
+            "keyhatch must run as root to start helpers as each person (for your own keys \
+             only, pass --mode local)"
+                .into(),
+        ));
+    }
+    let url = site.public_url.filter(|u| !u.is_empty()).ok_or_else(|| {
+        refuse(
+            "public-url is not set. Set it to the address people open, e.g. \
+             public-url = \"https://keys.example.org\" in the settings file (or \
+             --public-url): keyhatch answers only its host, so without it every \
+             request would be refused"
+                .into(),
+        )
+    })?;
+    let public_host = host_of(&url)?;
+    let proxy = match site.proxy_user {
+        Some(name) => {
+            let user = nix::unistd::User::from_name(&name).ok().flatten();
+            let user =
+                user.ok_or_else(|| refuse(format!("proxy-user {name} is not an account here")))?;
+            Some((name, user.uid.as_raw()))
+        }
+        None => None,
+    };
+    let trusted_proxies = site_checks::check_trusted_proxies(
+        site.trusted_proxies,
+        &own_addresses(),
+        proxy.is_some(),
+    )?;
+    if proxy.is_none() && trusted_proxies.is_empty() {
+        return Err(refuse(
+            "set proxy-user (the proxy's account, for the socket) or trusted-proxies (its \
+             addresses): otherwise anyone could name themselves"
+                .into(),
+        ));
+    }
+    let allowed_group = match site.allowed_group {
+        Some(name) => {
+            let group = nix::unistd::Group::from_name(&name).ok().flatten();
+            let group =
+                group.ok_or_else(|| refuse(format!("allowed-group {name} is not a group here")))?;
+            Some((name, group.gid.as_raw()))
+        }
+        None => None,
+    };
+    regex_lite::Regex::new(&site.user_map_match)
+        .map_err(|e| refuse(format!("user-map-match: {e}")))?;
+    site_checks::check_uid_range(site.min_uid, site.max_uid)?;
+    if limits.helper_timeout <= limits.lock_timeout {
+        return Err(refuse(format!(
+            "helper-timeout ({} s) must be longer than lock-timeout ({} s): a helper waits \
+             that long for another program's lock",
+            limits.helper_timeout, limits.lock_timeout
+        )));
+    }
+    if limits.max_in_flight == 0 {
+        return Err(refuse("max-in-flight must be at least 1".into()));
+    }
+    Ok(SiteSettings {
+        public_host,
+        user_header: site.user_header,
+        proxy,
+        trusted_proxies,
+        user_map_match: site.user_map_match,
+        user_map_lowercase: site.user_map_lowercase,
+        min_uid: site.min_uid,
+        max_uid: site.max_uid,
+        overflow_uid: site_checks::overflow_uid(),
+        allowed_group,
+        logout_url: site.logout_url,
+        limits,
+    })
+}
+
+/// The host of `url`, as a Host header names it without its port: `keys.example.org` of
+/// `https://keys.example.org:8443/x`.
+fn host_of(url: &str) -> Result<String, SettingsError> {
+    let bad = || {
+        SettingsError::Site(format!(
+            "public-url {url} must be http(s)://HOST[:PORT][/…]"
+        ))
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    if host.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    Ok(host.to_owned())
+}
