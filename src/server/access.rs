@@ -95,8 +95,8 @@ fn local(settings: &Settings, audit: &Audit, cookie: String) -> io::Result<Acces
         );
     }
     let store = local_store(settings)?
-        .with_max_size(settings.max_file_size)
-        .with_lock_timeout(settings.lock_timeout)
+        .with_max_size(settings.limits.max_file_size)
+        .with_lock_timeout(Duration::from_secs(settings.limits.lock_timeout))
         .with_crash_at(settings.crash_at);
     let account = &settings.account;
     Ok(Access::Local {
@@ -134,15 +134,15 @@ pub fn local_store(settings: &Settings) -> io::Result<AuthorizedKeys> {
 fn site(settings: &Settings, site: &SiteSettings, audit: &Audit) -> io::Result<Site> {
     let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
     let limits = Limits {
-        keys_per_hour: Some(KeysPerHour::new(site.limits.keys_per_hour)),
-        in_flight: Some(InFlight::new(site.limits.max_in_flight)),
-        max_keys: Some(site.limits.max_keys),
+        keys_per_hour: Some(KeysPerHour::new(settings.limits.keys_per_hour)),
+        in_flight: Some(InFlight::new(settings.limits.max_in_flight)),
+        max_keys: Some(settings.limits.max_keys),
     };
     let people = SitePeople::new(
-        Runner::new(Duration::from_secs(site.limits.helper_timeout)),
+        Runner::new(Duration::from_secs(settings.limits.helper_timeout)),
         settings.keys_file.clone(),
-        settings.max_file_size,
-        settings.lock_timeout,
+        settings.limits.max_file_size,
+        Duration::from_secs(settings.limits.lock_timeout),
         settings.tag.clone(),
         limits,
     );

@@ -13,7 +13,7 @@ mod layered;
 mod site;
 mod site_checks;
 
-pub use declared::{Cli, Mode};
+pub use declared::{Cli, Limits, Mode};
 pub use error::SettingsError;
 pub use site::SiteSettings;
 pub use site_checks::{is_own_address, own_addresses};
@@ -62,10 +62,8 @@ pub struct Settings {
     pub key_options: KeyOptions,
     /// Where keys go below each home.
     pub keys_file: KeysFile,
-    /// The largest `authorized_keys` keyhatch reads or writes.
-    pub max_file_size: u64,
-    /// How long to wait for another program's lock on `authorized_keys`.
-    pub lock_timeout: Duration,
+    /// The bounds on files (both modes) and on each person (site mode), as declared.
+    pub limits: Limits,
     /// The audit log file, or `None` for standard error.
     pub audit_log: Option<PathBuf>,
     /// The account the server runs as.
@@ -122,7 +120,7 @@ impl Settings {
                 None
             }
             Mode::Site => {
-                let site = site::settings(uid, site, limits.clone())?;
+                let site = site::settings(uid, site, &limits)?;
                 allowed_hosts.push(site.public_host.clone());
                 Some(site)
             }
@@ -153,8 +151,7 @@ impl Settings {
             tag: Tag::parse(&keys.tag)?,
             keys_file: KeysFile::parse(&keys.authorized_keys_file)?,
             key_options: KeyOptions::parse(&keys.key_options)?,
-            max_file_size: limits.max_file_size,
-            lock_timeout: Duration::from_secs(limits.lock_timeout),
+            limits,
             audit_log: Some(serving.audit_log).filter(|p| p != Path::new("-")),
             account,
             uid,

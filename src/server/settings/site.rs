@@ -32,8 +32,6 @@ pub struct SiteSettings {
     pub allowed_group: Option<(String, u32)>,
     /// Where Log out goes.
     pub logout_url: Option<String>,
-    /// The bounds on each person (and on files, which local mode shares).
-    pub limits: Limits,
 }
 
 /// Site mode's settings: keyhatch must be root (it starts helpers as each person), must know
@@ -42,7 +40,7 @@ pub struct SiteSettings {
 pub(super) fn settings(
     uid: u32,
     site: declared::Site,
-    limits: Limits,
+    limits: &Limits,
 ) -> Result<SiteSettings, SettingsError> {
     let refuse = |message: String| SettingsError::Site(message);
     if uid != 0 {
@@ -117,7 +115,6 @@ pub(super) fn settings(
         overflow_uid: site_checks::overflow_uid(),
         allowed_group,
         logout_url: site.logout_url,
-        limits,
     })
 }
 
