@@ -32,13 +32,12 @@ pub fn announce(
             for warning in warnings {
                 eprintln!("warning: {warning}");
             }
-            let _ = writeln!(
-                io::stdout().lock(),
-                "keyhatch {} (site mode) serves every account with uid {} or more through the login proxy on {at}\n{}",
+            say(&format!(
+                "keyhatch {} (site mode) serves every account with uid {} or more through the login proxy on {at}\n{}\n",
                 env!("CARGO_PKG_VERSION"),
                 site.min_uid,
                 lines.join("\n"),
-            );
+            ));
             return None;
         }
     };
@@ -67,12 +66,16 @@ pub fn announce(
         ),
         Err(e) => format!("(keyhatch link will not work: {e})\n"),
     };
-    // One write, and no panic when nobody reads the output any more.
-    let _ = writeln!(
-        io::stdout().lock(),
-        "keyhatch {} is managing {}\n{forward}Open this link in your browser to log in:\n\n    {link}\n\n{again}{where_else}",
+    say(&format!(
+        "keyhatch {} is managing {}\n{forward}Open this link in your browser to log in:\n\n    {link}\n\n{again}{where_else}\n",
         env!("CARGO_PKG_VERSION"),
         person.keys_file.display(),
-    );
+    ));
     Some((files.ok(), links.ok()))
+}
+
+/// Prints `report` in one write, so a reader never sees half of it (`writeln!` on stdout
+/// writes each line as it is formatted), and without a panic when nobody reads the output.
+fn say(report: &str) {
+    let _ = io::stdout().lock().write_all(report.as_bytes());
 }
