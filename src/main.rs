@@ -4,8 +4,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyhatch::server::link::Command;
-use keyhatch::server::settings::{Cli, Settings};
+use keyhatch::server::settings::{Cli, Command, Settings};
 
 fn main() -> ExitCode {
     ignore_file_size_signal();

@@ -25,7 +25,7 @@ pub async fn add_key(
             .flatten()
             .map(|l| l.as_str().to_owned())
     });
-    let (label, options) = super::new_key_settings(&state, label, expires_in_days)?;
+    let (label, options) = super::context::new_key_settings(&state, label, expires_in_days)?;
     let (keys, written) = (person.keys.clone(), options.clone());
     let key = finished(&state, &person, "add", async move {
         let result = keys.add_key(&key, label.as_ref(), &written).await;

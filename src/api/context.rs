@@ -186,3 +186,25 @@ pub fn answer_with_status(error: AppError) -> AppError {
     }
     error
 }
+
+/// The label and the options (with the lifetime's `expiry-time`) of a key about to be written,
+/// from what the person sent; a clear 400 for either out of bounds.
+pub fn new_key_settings(
+    state: &AppState,
+    label: Option<String>,
+    expires_in_days: Option<u32>,
+) -> Result<(Option<crate::ssh::Label>, KeyOptions), AppError> {
+    use crate::ssh::{Date, Label, Lifetime};
+
+    let invalid = |e: AppError| answer_with_status(e);
+    let label =
+        Label::parse(label.as_deref().unwrap_or_default()).map_err(|e| invalid(e.into()))?;
+    let options = match expires_in_days {
+        None => state.key_options.clone(),
+        Some(days) => {
+            let lifetime = Lifetime::days(days).map_err(|e| invalid(e.into()))?;
+            state.key_options.expiring(lifetime.ends(Date::today()))
+        }
+    };
+    Ok((label, options))
+}

@@ -17,7 +17,7 @@ pub async fn generate_key(
     use crate::ssh::Passphrase;
 
     let (state, person) = (app_state()?, person()?);
-    let (label, options) = super::new_key_settings(&state, label, expires_in_days)?;
+    let (label, options) = super::context::new_key_settings(&state, label, expires_in_days)?;
     // Counted from now, so concurrent generates cannot all pass; given back if nothing is
     // written.
     let reservation = match person.limits.reserve_key(&person.account.user) {

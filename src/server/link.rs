@@ -19,16 +19,6 @@ use super::runtime;
 /// What a client sends to ask for a link.
 const REQUEST: &[u8] = b"link\n";
 
-/// keyhatch's commands besides serving.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Print a new login link from your keyhatch running on this node (it works once).
-    Link {
-        /// Which keyhatch, when several of yours run here: its port, or "socket".
-        server: Option<String>,
-    },
-}
-
 /// The link socket of a running server; removed when dropped.
 #[derive(Debug)]
 pub struct LinkSocket {

@@ -13,8 +13,8 @@ mod layered;
 mod site;
 mod site_checks;
 
-pub use declared::{Cli, Limits, Mode};
-pub use error::SettingsError;
+pub use declared::{Cli, Command, Limits, Mode};
+pub use error::{MIN_TOKEN_LEN, SettingsError};
 pub use site::SiteSettings;
 pub use site_checks::{is_own_address, own_addresses};
 
@@ -32,9 +32,6 @@ use crate::ssh::store::Step;
 use crate::ssh::{KeyOptions, KeysFile, Tag};
 
 mod safe_file;
-
-/// The shortest login token keyhatch accepts: a fixed token must be long and random.
-pub const MIN_TOKEN_LEN: usize = 32;
 
 /// Where keyhatch listens.
 #[derive(Debug, Clone, PartialEq, Eq)]

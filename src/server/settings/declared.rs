@@ -31,7 +31,7 @@ use crate::ssh::{KeyOptions, KeysFile, Tag};
 pub struct Cli {
     /// What to do besides serving.
     #[command(subcommand)]
-    pub command: Option<super::super::link::Command>,
+    pub command: Option<Command>,
     /// Settings file, or "none" for no file [default: $XDG_CONFIG_HOME/keyhatch/keyhatch.toml,
     /// then /etc/keyhatch/keyhatch.toml, when present].
     #[arg(long, env = "KEYHATCH_CONFIG", value_name = "PATH")]
@@ -51,6 +51,16 @@ pub struct Cli {
     /// Seqera Platform.
     #[command(flatten)]
     pub seqera: Seqera,
+}
+
+/// keyhatch's commands besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print a new login link from your keyhatch running on this node (it works once).
+    Link {
+        /// Which keyhatch, when several of yours run here: its port, or "socket".
+        server: Option<String>,
+    },
 }
 
 /// Where and how keyhatch serves.

@@ -3,8 +3,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::MIN_TOKEN_LEN;
 use crate::ssh::InvalidSetting;
+
+/// The shortest login token keyhatch accepts: a fixed token must be long and random.
+pub const MIN_TOKEN_LEN: usize = 32;
 
 /// Why keyhatch cannot start.
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{CWD, FileType, Mode, OFlags, Stat};
 
-use super::SettingsError;
+use super::error::SettingsError;
 
 /// The largest settings file read: a settings file is a few lines.
 const MAX_LEN: u64 = 1 << 20;

@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use super::SettingsError;
 use super::declared::{self, Limits};
+use super::error::SettingsError;
 use super::site_checks::{self, own_addresses};
 
 /// How site mode finds the person behind each request.

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::SettingsError;
+use super::error::SettingsError;
 
 /// The kernel's overflow uid when `/proc/sys/kernel/overflowuid` cannot be read.
 const DEFAULT_OVERFLOW_UID: u32 = 65534;
