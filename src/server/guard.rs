@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::page::{answer_unread, plain_page};
+use super::page::{answer_unread, csp, escape, plain_page};
 use super::peer::{Peer, remote_of};
 use super::site::Site;
 use crate::api::context::Remote;
@@ -91,18 +91,6 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
-}
-
-/// The Content-Security-Policy: scripts and styles from keyhatch only, inline ones only with
-/// `nonce`, WebAssembly allowed to compile, no plugins, frames, base or foreign forms.
-pub fn csp(nonce: Option<&str>) -> HeaderValue {
-    let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
-    let policy = format!(
-        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'{nonce}; \
-         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    );
-    HeaderValue::from_str(&policy)
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
 }
 
 /// The browser bundle, stylesheet and icon: the same for everyone, carrying no key or token.
@@ -280,14 +268,6 @@ fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// `s` safe to place in HTML text.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use leptos::prelude::{LeptosOptions, Owner, provide_context, use_context};
 use leptos::reactive::computed::ScopedFuture;
@@ -13,7 +13,6 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use std::sync::PoisonError;
 
-use super::guard::csp;
 use crate::api::form::{self, Answered, Posted};
 use crate::app::shell;
 
@@ -137,4 +136,24 @@ async fn perform<C: Fn()>(
         .unwrap_or_else(PoisonError::into_inner)
         .status;
     (answered, status)
+}
+
+/// The Content-Security-Policy: scripts and styles from keyhatch only, inline ones only with
+/// `nonce`, WebAssembly allowed to compile, no plugins, frames, base or foreign forms.
+pub fn csp(nonce: Option<&str>) -> HeaderValue {
+    let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'{nonce}; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+}
+
+/// `s` safe to place in HTML text.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

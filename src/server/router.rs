@@ -49,7 +49,7 @@ pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard
         if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) {
             response.insert_header(
                 axum::http::header::CONTENT_SECURITY_POLICY,
-                guard::csp(Some(&nonce.to_string())),
+                page::csp(Some(&nonce.to_string())),
             );
         }
     };

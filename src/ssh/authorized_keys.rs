@@ -12,7 +12,8 @@ use base64::prelude::BASE64_STANDARD;
 use base64::{DecodeSliceError, Engine};
 use ssh_key::PublicKey;
 
-use super::Tag;
+use super::fingerprint::fingerprint;
+use super::tag::Tag;
 
 /// A key line that sshd would read, parsed for display.
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ pub struct KeyLine<'a> {
 impl KeyLine<'_> {
     /// The key's fingerprint as `ssh-keygen -l` prints it.
     pub fn fingerprint(&self) -> String {
-        super::fingerprint(&self.key)
+        fingerprint(&self.key)
     }
 
     /// The key as a `.pub` file holds it: `type base64 comment`, the comment as text. The base64

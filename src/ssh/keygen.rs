@@ -6,7 +6,10 @@ use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
 use super::encrypted::{self, EncryptError};
-use super::{KeyOptions, Label, Passphrase, Tag};
+use super::fingerprint::fingerprint;
+use super::label::Label;
+use super::tag::Tag;
+use super::values::{KeyOptions, Passphrase};
 
 /// bcrypt-pbkdf rounds for an encrypted key: OpenSSH ≥ 9.4's default (ssh-key's own is 16).
 pub const BCRYPT_ROUNDS: u32 = 24;
@@ -27,7 +30,7 @@ pub struct NewKey {
 impl NewKey {
     /// The `SHA256:` fingerprint, as `ssh-keygen -l` prints it.
     pub fn fingerprint(&self) -> String {
-        super::fingerprint(&self.public)
+        fingerprint(&self.public)
     }
 
     /// The `authorized_keys` line for this key: `[options ]ssh-ed25519 <base64> <comment>`.

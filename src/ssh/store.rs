@@ -8,6 +8,7 @@
 
 mod dir;
 mod error;
+mod location;
 mod lock;
 #[cfg(test)]
 mod properties;
@@ -24,13 +25,16 @@ use rustix::fs::{Mode, OFlags};
 use ssh_key::PublicKey;
 
 use super::authorized_keys::{self, KeyLine};
-use super::{Tag, fingerprint};
+use super::fingerprint::fingerprint;
+use super::tag::Tag;
 use dir::SshDir;
 use error::io_error;
 use lock::Locked;
 
 pub use error::StoreError;
 pub use replace::Step;
+
+use location::Location;
 
 /// The largest file keyhatch reads or writes, by default: 16 MiB, about 150,000 ordinary keys,
 /// so any file sshd is given in practice is listed (a person's file of 10,000 keys is 1.06 MB),
@@ -66,36 +70,6 @@ pub enum Part {
     SshDir,
     /// `~/.ssh/authorized_keys`, to 0600.
     File,
-}
-
-/// Where the keys file is below the home: directories (at least one), then the file's name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Location {
-    dirs: Vec<String>,
-    file: String,
-}
-
-impl Location {
-    /// Splits `relative` (`.ssh/authorized_keys`); `None` unless it is plain names, a directory
-    /// at least and the file, with no `..`.
-    fn parse(relative: &Path) -> Option<Self> {
-        let mut names = relative
-            .components()
-            .map(|c| match c {
-                std::path::Component::Normal(name) => name.to_str().map(str::to_owned),
-                _ => None,
-            })
-            .collect::<Option<Vec<String>>>()?;
-        let file = names.pop()?;
-        (!names.is_empty()).then_some(Self { dirs: names, file })
-    }
-
-    /// The directory's path below `home`.
-    fn dir_path(&self, home: &Path) -> PathBuf {
-        self.dirs
-            .iter()
-            .fold(home.to_owned(), |path, d| path.join(d))
-    }
 }
 
 impl AuthorizedKeys {

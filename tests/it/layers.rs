@@ -2,6 +2,8 @@
 //! [`LAYERS`], so no import circle can form; the domain (`ssh`) uses no web crate. Run alone:
 //! `cargo test --features ssr --test it layers`.
 
+mod cycles;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};

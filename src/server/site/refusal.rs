@@ -1,6 +1,6 @@
 //! Why site mode does not serve a person the proxy named, and the page that tells them.
 
-use crate::server::guard::escape;
+use crate::server::page::escape;
 
 /// Why a named person is not served.
 #[derive(Debug, PartialEq, Eq)]

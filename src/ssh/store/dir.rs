@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use super::Location;
 use super::error::{StoreError, io_error};
+use super::location::Location;
 
 /// An open `~/.ssh` (or the directory a site's `AuthorizedKeysFile` names), and the name of the
 /// keys file in it; every operation on its entries is relative to it.

@@ -1,0 +1,192 @@
+//! Listing a file: keyhatch's keys, read in parallel runs of whole lines for a large file, and
+//! what else the file holds.
+
+use super::authorized_keys;
+use super::expiry::Expiry;
+use super::fingerprint::fingerprint;
+use super::keygen;
+use super::operations::Error;
+use super::store::AuthorizedKeys;
+use super::tag::Tag;
+use super::values::KeyOptions;
+
+/// A key listed from `authorized_keys`, detached from the file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedKey {
+    /// The algorithm name, e.g. `ssh-ed25519`.
+    pub key_type: String,
+    /// `SHA256:` fingerprint, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// The comment, invalid UTF-8 replaced.
+    pub comment: String,
+    /// The comment after its first word: for keyhatch's keys, the label the person gave.
+    pub label: Option<String>,
+    /// The options field (`restrict,pty`, …), invalid UTF-8 replaced; empty when none.
+    pub options: String,
+    /// When sshd stops accepting the key, from its `expiry-time` option.
+    pub expiry: Option<Expiry>,
+    /// The public key as a `.pub` file holds it: `type base64 comment`.
+    pub public_line: String,
+}
+
+/// The keys of the file that keyhatch did not make, for reading only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherKeys {
+    /// Every readable key whose comment does not start with the tag, in file order.
+    pub keys: Vec<ListedKey>,
+    /// How many lines sshd cannot read.
+    pub unreadable_lines: usize,
+}
+
+/// What the list of keyhatch keys shows, and what else the file holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// keyhatch's keys (first comment word equals the tag), in file order: newest last.
+    pub keys: Vec<ListedKey>,
+    /// How many readable keys are someone else's.
+    pub other_keys: usize,
+    /// Line numbers sshd cannot read; kept in the file, never an error.
+    pub unreadable_lines: Vec<usize>,
+}
+
+/// Lists the keys tagged `tag` in the store's file; a missing file is an empty list.
+pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
+    let contents = store.read()?;
+    let listings = read_in_parallel(&contents, |first, run| {
+        let mut listing = Listing::default();
+        for (number, line) in authorized_keys::classify(first, run) {
+            match line {
+                authorized_keys::Line::Key(key) if key.is_tagged(tag) => {
+                    listing.keys.push(ListedKey::from(&key));
+                }
+                authorized_keys::Line::Key(_) => listing.other_keys += 1,
+                authorized_keys::Line::Unreadable => listing.unreadable_lines.push(number),
+                authorized_keys::Line::Ignored => {}
+            }
+        }
+        listing
+    });
+    Ok(listings
+        .into_iter()
+        .reduce(Listing::then)
+        .unwrap_or_default())
+}
+
+/// Below this, a file is read on one thread: starting another costs more than it saves.
+pub(super) const PARALLEL_RUN: usize = 64 * 1024;
+
+/// `read` over runs of whole lines of `contents` (given the number of the run's first line),
+/// one run per core for a large file, so that listing 10,000 lines takes half the time on two
+/// cores; the results in file order. Where no thread can be started (the account is at its
+/// process limit), the runs are read on this one.
+fn read_in_parallel<T: Send>(contents: &[u8], read: impl Fn(usize, &[u8]) -> T + Sync) -> Vec<T> {
+    // Asked once: the answer reads the process's cgroup files each time.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let runs = authorized_keys::runs_of_lines(contents, cores.min(contents.len() / PARALLEL_RUN));
+    let read = &read;
+    std::thread::scope(|scope| {
+        let mut runs = runs.into_iter();
+        let here = runs.next();
+        let started: Vec<_> = runs
+            .map(|(first, run)| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, move || read(first, run))
+                    .map_err(|_| (first, run))
+            })
+            .collect();
+        here.map(|(first, run)| read(first, run))
+            .into_iter()
+            .chain(started.into_iter().map(|thread| {
+                match thread {
+                    Ok(thread) => thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    Err((first, run)) => read(first, run),
+                }
+            }))
+            .collect()
+    })
+}
+
+/// Lists the keys of the store's file that are not tagged `tag`, with their options, and counts
+/// the lines sshd cannot read; a missing file has none.
+pub fn other_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<OtherKeys, Error> {
+    let contents = store.read()?;
+    let parts = read_in_parallel(&contents, |first, run| {
+        let mut others = OtherKeys::default();
+        for (_, line) in authorized_keys::classify(first, run) {
+            match line {
+                authorized_keys::Line::Key(key) if !key.is_tagged(tag) => {
+                    others.keys.push(ListedKey::from(&key));
+                }
+                authorized_keys::Line::Unreadable => others.unreadable_lines += 1,
+                authorized_keys::Line::Key(_) | authorized_keys::Line::Ignored => {}
+            }
+        }
+        others
+    });
+    Ok(parts
+        .into_iter()
+        .reduce(OtherKeys::then)
+        .unwrap_or_default())
+}
+
+impl Listing {
+    /// This listing of a run of lines followed by the listing of the next run.
+    fn then(mut self, next: Self) -> Self {
+        self.keys.extend(next.keys);
+        self.other_keys += next.other_keys;
+        self.unreadable_lines.extend(next.unreadable_lines);
+        self
+    }
+}
+
+impl OtherKeys {
+    /// These keys of a run of lines followed by those of the next run.
+    fn then(mut self, next: Self) -> Self {
+        self.keys.extend(next.keys);
+        self.unreadable_lines += next.unreadable_lines;
+        self
+    }
+}
+
+impl ListedKey {
+    /// What the list will show for `key` once written with `options`: its line read back.
+    pub fn as_written(key: &ssh_key::PublicKey, options: &KeyOptions) -> Self {
+        let line = keygen::authorized_line(key, options).unwrap_or_default();
+        match authorized_keys::parse_line(1, line.as_bytes()) {
+            authorized_keys::Line::Key(key) => Self::from(&key),
+            // A key that encodes always reads back; this is the same key, undecorated.
+            _ => Self {
+                key_type: key.algorithm().as_str().to_owned(),
+                fingerprint: fingerprint(key),
+                comment: key.comment().to_owned(),
+                label: None,
+                options: options.as_str().to_owned(),
+                expiry: None,
+                public_line: key.to_openssh().unwrap_or_default(),
+            },
+        }
+    }
+}
+
+impl From<&authorized_keys::KeyLine<'_>> for ListedKey {
+    fn from(key: &authorized_keys::KeyLine<'_>) -> Self {
+        let comment = key.comment_lossy();
+        let label = comment
+            .split_once([' ', '\t'])
+            .map(|(_, rest)| rest.trim_matches([' ', '\t']))
+            .filter(|rest| !rest.is_empty())
+            .map(str::to_owned);
+        Self {
+            key_type: key.key.algorithm().as_str().to_owned(),
+            fingerprint: key.fingerprint(),
+            label,
+            options: authorized_keys::lossy(key.options).into_owned(),
+            expiry: Expiry::of_options(key.options),
+            public_line: key.public_line(),
+            comment: comment.into_owned(),
+        }
+    }
+}

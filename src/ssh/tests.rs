@@ -1,0 +1,179 @@
+use std::path::Path;
+
+use super::listing::PARALLEL_RUN;
+use super::*;
+
+#[test]
+fn a_tag_is_one_printable_word() {
+    assert_eq!(Tag::parse("fileglancer").unwrap().as_str(), "fileglancer");
+    assert!(Tag::parse("keyhatch@cluster").is_ok());
+    for bad in ["", "two words", "tab\there", "#hash", "new\nline"] {
+        assert!(Tag::parse(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn key_options_are_one_field_or_empty() {
+    for good in [
+        "",
+        "restrict,pty",
+        r#"restrict,command="uptime -p",from="10.0.0.0/8""#,
+    ] {
+        assert!(KeyOptions::parse(good).is_ok(), "{good:?} refused");
+    }
+    for bad in [
+        "restrict pty",
+        r#"command="open"#,
+        "restrict\n",
+        "#restrict",
+    ] {
+        assert!(KeyOptions::parse(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn a_keys_file_is_below_the_home_with_its_tokens_expanded() {
+    let default = KeysFile::default();
+    assert_eq!(
+        default.below_home("alice").unwrap(),
+        Path::new(".ssh/authorized_keys")
+    );
+    let custom = KeysFile::parse("%h/.ssh/keys/%u%%").unwrap();
+    assert_eq!(
+        custom.below_home("alice").unwrap(),
+        Path::new(".ssh/keys/alice%")
+    );
+    for bad in [
+        "/etc/ssh/keys/%u",
+        "authorized_keys",
+        "../x/authorized_keys",
+        ".ssh/%x",
+        "%h",
+        "",
+    ] {
+        assert!(KeysFile::parse(bad).is_err(), "{bad:?} accepted");
+    }
+    assert_eq!(KeysFile::parse("keys/%u").unwrap().below_home(".."), None);
+}
+
+#[test]
+fn an_expiring_key_gets_expiry_time_after_the_other_options() {
+    let date = Date::new(2027, 3, 1).unwrap();
+    assert_eq!(
+        KeyOptions::default().expiring(date).as_str(),
+        r#"restrict,pty,expiry-time="20270301""#
+    );
+    let none = KeyOptions::parse("").unwrap();
+    assert_eq!(none.expiring(date).as_str(), r#"expiry-time="20270301""#);
+    assert!(KeyOptions::parse(KeyOptions::default().expiring(date).as_str()).is_ok());
+}
+
+#[test]
+fn a_large_file_read_on_several_threads_lists_as_one_read_in_order() {
+    // 300 copies of the fixture: 5,700 lines, 720 KB, cut into one run per core.
+    let contents = [testing::MIXED; 300].join(&b'\n');
+    assert!(contents.len() > 4 * PARALLEL_RUN);
+    let home = testing::home_with(&contents);
+    let store = AuthorizedKeys::in_home(home.path());
+    let tag = Tag::default();
+    let parsed = authorized_keys::parse(&contents);
+    let (ours, theirs): (Vec<_>, Vec<_>) = parsed.keys.iter().partition(|k| k.is_tagged(&tag));
+
+    let listing = list_keys(&store, &tag).unwrap();
+    assert_eq!(
+        listing.keys,
+        ours.iter()
+            .copied()
+            .map(ListedKey::from)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(listing.other_keys, theirs.len());
+    assert_eq!(listing.unreadable_lines, parsed.unreadable);
+    assert_eq!(listing.unreadable_lines.len(), 3 * 300);
+    assert_eq!(listing.unreadable_lines.last(), Some(&(19 * 299 + 17)));
+
+    let others = other_keys(&store, &tag).unwrap();
+    assert_eq!(
+        others.keys,
+        theirs
+            .iter()
+            .copied()
+            .map(ListedKey::from)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(others.unreadable_lines, 3 * 300);
+}
+
+#[test]
+fn an_added_key_is_tagged_listed_with_its_label_and_expiry_and_refused_twice() {
+    let home = testing::home_with(b"");
+    let store = AuthorizedKeys::in_home(home.path());
+    let tag = Tag::default();
+    let (key, _) = testing::random_key("", "me@laptop");
+    let label = Label::parse("laptop key").unwrap();
+    let options = KeyOptions::default().expiring(Date::new(2020, 1, 1).unwrap());
+    let added = add_key(&store, &key, &tag, label.as_ref(), &options).unwrap();
+    assert_eq!(added.comment(), "fileglancer laptop key");
+
+    let listing = list_keys(&store, &tag).unwrap();
+    let listed = &listing.keys[0];
+    assert_eq!(listed.label.as_deref(), Some("laptop key"));
+    assert_eq!(listed.fingerprint, fingerprint(&key));
+    assert_eq!(
+        listed.expiry.unwrap().date(),
+        Date::new(2020, 1, 1).unwrap()
+    );
+    assert!(
+        listed
+            .expiry
+            .unwrap()
+            .has_passed(std::time::SystemTime::now())
+    );
+    assert_eq!(listed, &ListedKey::as_written(&added, &options));
+    assert!(listed.public_line.ends_with(" fileglancer laptop key"));
+
+    // The same key under another comment is still the same key.
+    let again = keygen::with_comment(&key, "someone else");
+    assert!(matches!(
+        add_key(&store, &again, &tag, None, &KeyOptions::default()),
+        Err(Error::Store(StoreError::AlreadyPresent(_)))
+    ));
+    assert_eq!(list_keys(&store, &tag).unwrap().keys.len(), 1);
+}
+
+#[test]
+fn other_keys_are_every_untagged_key_with_its_options_in_file_order() {
+    let home = testing::home_with(testing::MIXED);
+    let store = AuthorizedKeys::in_home(home.path());
+    let others = other_keys(&store, &Tag::default()).unwrap();
+    assert_eq!(others.unreadable_lines, 3);
+    assert_eq!(others.keys.len(), 7);
+    let oracle: Vec<&str> = testing::MIXED_FINGERPRINTS.lines().collect();
+    for key in &others.keys {
+        assert!(oracle.contains(&key.fingerprint.as_str()), "{key:?}");
+    }
+    let rsa = others
+        .keys
+        .iter()
+        .find(|k| k.key_type == "ssh-rsa")
+        .unwrap();
+    assert_eq!(
+        rsa.options,
+        r#"command="echo \"hi there\", ok",from="10.0.0.0/8,192.168.1.1""#
+    );
+    assert!(
+        others
+            .keys
+            .iter()
+            .any(|k| k.options.starts_with("cert-authority"))
+    );
+    let theirs = list_keys(&store, &Tag::default()).unwrap();
+    assert_eq!(theirs.other_keys, others.keys.len());
+}
+
+#[test]
+fn an_empty_passphrase_means_none() {
+    assert!(Passphrase::new(String::new()).is_none());
+    let p = Passphrase::new("secret".into()).unwrap();
+    assert_eq!(format!("{p:?}"), "Passphrase(<redacted>)");
+}
