@@ -8,27 +8,47 @@ use crate::model::{GeneratedKey, KeyInfo, Secret};
 
 pub use super::sent_forms::new_form_id;
 
+/// What a posted form asks for, from its hidden `intent` field; any other value, or none, is
+/// refused as the form is read (400), before anything is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Intent {
+    /// Make a key (the New Key dialog).
+    Generate,
+    /// Check, then authorize, a public key the person brought (the Add Key dialog).
+    Add,
+    /// Remove one of keyhatch's keys (the Revoke dialog).
+    Revoke,
+}
+
 /// A form posted to the page, as `application/x-www-form-urlencoded`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct Posted {
-    /// `generate`, `add` or `revoke`.
-    pub intent: String,
+    /// What the form asks for.
+    pub intent: Intent,
     /// Generate: the form's one-time id (`sent_forms`), so a resent form makes no second key.
+    #[serde(default)]
     pub form_id: String,
     /// Generate: the passphrase, and the same typed again.
+    #[serde(default)]
     pub passphrase: Secret,
     /// Generate: the passphrase typed again.
+    #[serde(default)]
     pub passphrase_confirm: Secret,
     /// Generate and add: the label.
+    #[serde(default)]
     pub label: String,
     /// Generate and add: the lifetime in days; empty for none.
+    #[serde(default)]
     pub expires_in_days: String,
     /// Add: the public key.
+    #[serde(default)]
     pub public_key: String,
     /// Add: the fingerprint the person was shown and confirms.
+    #[serde(default)]
     pub checked: String,
     /// Revoke: the key.
+    #[serde(default)]
     pub fingerprint: String,
 }
 
@@ -81,7 +101,7 @@ pub struct Answered {
 /// Does what `posted` asks, and pairs the form (its passphrases dropped once used) with the
 /// outcome.
 pub async fn answer(posted: Posted) -> Answered {
-    let outcome = perform(&posted).await;
+    let outcome = act_on(&posted).await;
     let posted = Posted {
         passphrase: Secret::default(),
         passphrase_confirm: Secret::default(),
@@ -92,9 +112,9 @@ pub async fn answer(posted: Posted) -> Answered {
 
 /// Does what `posted` asks, through the server functions (which check, audit and set the
 /// answer's status as for the page's code).
-async fn perform(posted: &Posted) -> Outcome {
-    match posted.intent.as_str() {
-        "generate" => {
+async fn act_on(posted: &Posted) -> Outcome {
+    match posted.intent {
+        Intent::Generate => {
             let (typed, again) = (
                 posted.passphrase.clone().expose(),
                 posted.passphrase_confirm.clone().expose(),
@@ -132,7 +152,7 @@ async fn perform(posted: &Posted) -> Outcome {
                 }
             }
         }
-        "add" => {
+        Intent::Add => {
             let lifetime = match posted.lifetime() {
                 Ok(lifetime) => lifetime,
                 Err(e) => return Outcome::AddFailed(refuse(e)),
@@ -151,13 +171,10 @@ async fn perform(posted: &Posted) -> Outcome {
                 Err(e) => Outcome::AddFailed(e),
             }
         }
-        "revoke" => match super::revoke_key(posted.fingerprint.clone()).await {
+        Intent::Revoke => match super::revoke_key(posted.fingerprint.clone()).await {
             Ok(()) => Outcome::Revoked(posted.fingerprint.clone()),
             Err(e) => Outcome::RevokeFailed(e),
         },
-        other => Outcome::GenerateFailed(refuse(AppError::Invalid(format!(
-            "keyhatch has no form {other:?}"
-        )))),
     }
 }
 

@@ -84,15 +84,20 @@ where
     };
     let posted: Posted = match serde_urlencoded::from_bytes(&bytes) {
         Ok(posted) => posted,
-        Err(_) => {
+        Err(e) => {
+            // Names what is wrong: an intent keyhatch has no form for, a missing field.
+            let why = escape(&e.to_string());
             return plain_page(
                 StatusCode::BAD_REQUEST,
                 "Bad request",
-                "<h1>Bad request</h1><p>That form could not be read. Nothing was changed.</p>",
+                &format!(
+                    "<h1>Bad request</h1><p>That form could not be read: {why}. Nothing was \
+                     changed.</p>"
+                ),
             );
         }
     };
-    let (answered, status) = perform(&parts, &context, posted).await;
+    let (answered, status) = answer_before_render(&parts, &context, posted).await;
     let request = Request::from_parts(parts, Body::empty());
     let render = leptos_axum::render_app_async_with_context(
         move || {
@@ -113,7 +118,7 @@ where
 /// the render's own reads of them on other threads, and a refused write (reactive_graph's
 /// mapped signals give up when a reader holds the value) lost a new key's only showing.
 /// Returns the outcome and the status the server functions set, if any.
-async fn perform<C: Fn()>(
+async fn answer_before_render<C: Fn()>(
     parts: &Parts,
     context: &C,
     posted: Posted,

@@ -214,6 +214,44 @@ fn generate_returns_the_key_once_uncached_and_the_list_shows_it() {
 }
 
 #[test]
+fn a_form_that_asks_for_nothing_keyhatch_does_gets_a_400_that_says_so_and_changes_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let bearer = format!("Bearer {TOKEN}");
+    let post = |form: &str| {
+        app.post(
+            "/ssh-keys",
+            form,
+            &[
+                ("Authorization", bearer.as_str()),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+        )
+    };
+    let form = "form_id=0123456789abcdef0123456789abcdef&label=x";
+    let unknown = post(&format!("intent=<b>frobnicate</b>&{form}"));
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert!(
+        unknown
+            .body
+            .contains("unknown variant `&lt;b&gt;frobnicate&lt;/b&gt;`")
+            && unknown.body.contains("generate")
+            && unknown.body.contains("Nothing was changed"),
+        "{}",
+        unknown.body
+    );
+    let missing = post(form);
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert!(
+        missing.body.contains("missing field `intent`"),
+        "{}",
+        missing.body
+    );
+    assert!(!app.authorized_keys().exists(), "a key was written");
+}
+
+#[test]
 fn a_passphrase_encrypts_the_key() {
     let home = tempfile::tempdir().unwrap();
     let app = spawn_app(home.path());
