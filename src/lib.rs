@@ -2,8 +2,8 @@
 //!
 //! Imports run one way, each module using only those after it in this list:
 //! `server` → `app` → `pages` → `components` → `api` → `clipboard`, `dom`, `hydration`, `paths`,
-//! `model`, `error`, `audit` → `seqera`, `ssh`. `ssh` is the domain (no web code, server only);
-//! `seqera` talks to Seqera Platform; `server` runs it
+//! `model`, `error`, `audit` → `seqera`, `random`, `ssh`. `ssh` is the domain (no web code,
+//! server only); `seqera` talks to Seqera Platform; `random` makes every token; `server` runs it
 //! over HTTP; `api` holds the server functions; `app`, `pages` and `components` are the page,
 //! rendered on the server and hydrated in the browser. `tests/it/layers.rs` checks the order.
 
@@ -24,6 +24,8 @@ pub mod json;
 pub mod model;
 pub mod pages;
 pub mod paths;
+#[cfg(feature = "ssr")]
+pub mod random;
 #[cfg(feature = "ssr")]
 pub mod seqera;
 #[cfg(feature = "ssr")]

@@ -10,9 +10,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rand::RngCore;
-use rand::rngs::OsRng;
-
 use crate::error::AppError;
 
 /// How long a sent form is remembered: longer than any page is left open before a reload.
@@ -28,9 +25,7 @@ const ID_LEN: usize = 32;
 
 /// A new form id: 128 bits from the operating system, as hex.
 pub fn new_form_id() -> String {
-    let mut bytes = [0u8; ID_LEN / 2];
-    OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::random::random_hex::<{ ID_LEN / 2 }>()
 }
 
 /// One form that was sent.

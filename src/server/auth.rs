@@ -15,8 +15,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use leptos::server_fn::error::FromServerFnError;
-use rand::RngCore;
-use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 
 use super::guard::is_static;
@@ -25,6 +23,7 @@ use super::peer::remote_of;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::paths::LOGOUT_PATH;
+use crate::random::random_hex;
 
 /// How long a browser stays logged in.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
@@ -55,7 +54,7 @@ impl Auth {
     /// browser.
     pub fn new(credential: Option<String>, cookie: String, audit: Audit, account: &str) -> Self {
         Self {
-            credential: credential.unwrap_or_else(random_hex).into(),
+            credential: credential.unwrap_or_else(random_hex::<32>).into(),
             links: Arc::default(),
             cookie: cookie.into(),
             sessions: Arc::default(),
@@ -71,7 +70,7 @@ impl Auth {
 
     /// A new login link's token, which works once within [`LINK_LIFETIME`].
     pub fn new_link(&self) -> String {
-        let token = random_hex();
+        let token = random_hex::<32>();
         if let Ok(mut links) = self.links.lock() {
             let now = Instant::now();
             links.retain(|_, &mut expires| now < expires);
@@ -127,7 +126,7 @@ impl Auth {
     }
 
     fn start_session(&self) -> String {
-        let id = random_hex();
+        let id = random_hex::<32>();
         if let Ok(mut sessions) = self.sessions.lock() {
             let now = Instant::now();
             sessions.retain(|_, &mut expires| now < expires);
@@ -162,13 +161,6 @@ impl Auth {
 fn digest(token: &str) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(token.as_bytes()).into()
-}
-
-/// 32 random bytes from the OS, hex encoded.
-fn random_hex() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Middleware: lets logged-in requests (and the static files) through, trades a login link's

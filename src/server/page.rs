@@ -9,19 +9,16 @@ use axum::response::{IntoResponse, Response};
 use leptos::prelude::{LeptosOptions, Owner, provide_context, use_context};
 use leptos::reactive::computed::ScopedFuture;
 use leptos_axum::ResponseOptions;
-use rand::RngCore;
-use rand::rngs::OsRng;
 use std::sync::PoisonError;
 
 use crate::api::form::{self, Answered, Posted};
 use crate::app::shell;
+use crate::random::random_hex;
 
 /// A small self-contained HTML page: `title`, then `body` (already HTML), styled by an inline
 /// stylesheet that only this answer's nonce lets apply.
 pub fn plain_page(status: StatusCode, title: &str, body: &str) -> Response {
-    let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
-    let nonce: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let nonce = random_hex::<16>();
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
          <style nonce=\"{nonce}\">body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;\
