@@ -44,21 +44,21 @@ pub struct KeyList {
     /// Line numbers sshd cannot read (left alone, not listed).
     pub unreadable_lines: Vec<usize>,
     /// What would make sshd ignore the keys; empty when all is well.
-    pub problems: Vec<Problem>,
+    pub problems: Vec<HealthProblem>,
 }
 
 /// Something that makes sshd ignore the keys, as `StrictModes` checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Problem {
+pub struct HealthProblem {
     /// What is wrong, in words for the person.
     pub message: String,
     /// The fix keyhatch may make, if any.
-    pub fix: Option<Fix>,
+    pub fix: Option<PermissionFix>,
 }
 
 /// A permission fix keyhatch may make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Fix {
+pub enum PermissionFix {
     /// `~/.ssh` to 0700.
     SshDirMode,
     /// `~/.ssh/authorized_keys` to 0600.

@@ -59,9 +59,9 @@ pub fn person() -> Result<Person, AppError> {
 /// The client's address as the server saw it (`127.0.0.1:40312`, or `unix`), put in each
 /// request's extensions by the server for the audit log.
 #[derive(Debug, Clone)]
-pub struct Remote(pub String);
+pub struct ClientAddr(pub String);
 
-impl Remote {
+impl ClientAddr {
     /// The address of the request being served, or `unknown`.
     fn current() -> Self {
         use_context::<axum::http::request::Parts>()
@@ -82,7 +82,7 @@ pub fn audited<T>(
     record(
         &state.audit,
         &person.account.user,
-        &Remote::current(),
+        &ClientAddr::current(),
         action,
         fingerprint,
         &result,
@@ -107,7 +107,7 @@ where
     let (audit, account, remote) = (
         state.audit.clone(),
         person.account.user.clone(),
-        Remote::current(),
+        ClientAddr::current(),
     );
     let task = tokio::spawn(async move {
         let (result, fingerprint) = work.await;
@@ -134,7 +134,7 @@ where
 fn record<T>(
     audit: &Audit,
     account: &str,
-    remote: &Remote,
+    remote: &ClientAddr,
     action: &str,
     fingerprint: Option<&str>,
     result: &Result<T, AppError>,

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 
 use crate::error::AppError;
 use crate::model::{
-    Fix, GeneratedKey, KeyInfo, KeyList, OtherKeyList, Problem, SeqeraAccount, SeqeraTarget,
-    SeqeraWorkspace,
+    GeneratedKey, HealthProblem, KeyInfo, KeyList, OtherKeyList, PermissionFix, SeqeraAccount,
+    SeqeraTarget, SeqeraWorkspace,
 };
 use crate::seqera;
 use crate::ssh::{self, NewKey, StoreError, health};
@@ -75,20 +75,20 @@ pub fn key_list(
         keys: listing.keys.into_iter().map(KeyInfo::from).collect(),
         other_keys: listing.other_keys,
         unreadable_lines: listing.unreadable_lines,
-        problems: problems.into_iter().map(Problem::from).collect(),
+        problems: problems.into_iter().map(HealthProblem::from).collect(),
     }
 }
 
-impl From<health::Problem> for Problem {
+impl From<health::Problem> for HealthProblem {
     fn from(problem: health::Problem) -> Self {
         Self {
             message: problem.message,
-            fix: problem.fix.map(Fix::from),
+            fix: problem.fix.map(PermissionFix::from),
         }
     }
 }
 
-impl From<health::Fix> for Fix {
+impl From<health::Fix> for PermissionFix {
     fn from(fix: health::Fix) -> Self {
         match fix {
             health::Fix::SshDirMode => Self::SshDirMode,
@@ -97,11 +97,11 @@ impl From<health::Fix> for Fix {
     }
 }
 
-impl From<Fix> for health::Fix {
-    fn from(fix: Fix) -> Self {
+impl From<PermissionFix> for health::Fix {
+    fn from(fix: PermissionFix) -> Self {
         match fix {
-            Fix::SshDirMode => Self::SshDirMode,
-            Fix::FileMode => Self::FileMode,
+            PermissionFix::SshDirMode => Self::SshDirMode,
+            PermissionFix::FileMode => Self::FileMode,
         }
     }
 }

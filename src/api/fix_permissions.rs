@@ -2,12 +2,12 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::json::Json;
-use crate::model::Fix;
+use crate::model::PermissionFix;
 
 /// Makes one of the permission fixes sshd needs (`~/.ssh` 0700, the file 0600).
 /// `POST /api/keys/fix` with `{"fix": "SshDirMode"}` or `{"fix": "FileMode"}`.
 #[server(endpoint = "keys/fix", input = Json, output = Json)]
-pub async fn fix_permissions(fix: Fix) -> Result<(), AppError> {
+pub async fn fix_permissions(fix: PermissionFix) -> Result<(), AppError> {
     use super::context::{app_state, finished, person};
 
     let (state, person) = (app_state()?, person()?);

@@ -191,7 +191,7 @@ impl Operation for RevokeKey {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FixPermissions {
     /// Which.
-    pub fix: model::Fix,
+    pub fix: model::PermissionFix,
 }
 
 impl Operation for FixPermissions {

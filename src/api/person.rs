@@ -21,7 +21,7 @@ use super::helper::{Helper, Identity, Runner};
 use super::limits::{Limits, Permit};
 use super::op::{AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, RevokeKey};
 use crate::error::AppError;
-use crate::model::{Account, Fix, KeyList, OtherKeyList};
+use crate::model::{Account, KeyList, OtherKeyList, PermissionFix};
 use crate::ssh::{AuthorizedKeys, KeyOptions, KeysFile, Label, NewKey, Tag, keygen};
 
 /// The person a request is for: their account, their ids and home, their keys file, the
@@ -251,7 +251,7 @@ impl Keys {
     }
 
     /// Makes one permission fix.
-    pub async fn fix(&self, fix: Fix) -> Result<(), AppError> {
+    pub async fn fix(&self, fix: PermissionFix) -> Result<(), AppError> {
         self.store
             .run(FixPermissions { fix }, self.permit.clone())
             .await

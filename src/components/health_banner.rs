@@ -2,11 +2,14 @@ use leptos::prelude::*;
 
 use crate::api::FixPermissions;
 use crate::hydration::use_hydrated;
-use crate::model::{Fix, Problem};
+use crate::model::{HealthProblem, PermissionFix};
 
 /// Why sshd would ignore the keys, with a button for each fix keyhatch may make.
 #[component]
-pub fn HealthBanner(problems: Vec<Problem>, fix: ServerAction<FixPermissions>) -> impl IntoView {
+pub fn HealthBanner(
+    problems: Vec<HealthProblem>,
+    fix: ServerAction<FixPermissions>,
+) -> impl IntoView {
     let hydrated = use_hydrated();
     let pending = fix.pending();
     let result = fix.value();
@@ -30,9 +33,9 @@ pub fn HealthBanner(problems: Vec<Problem>, fix: ServerAction<FixPermissions>) -
     })
 }
 
-fn label(fix: Fix) -> &'static str {
+fn label(fix: PermissionFix) -> &'static str {
     match fix {
-        Fix::SshDirMode => "Fix: set ~/.ssh to 0700",
-        Fix::FileMode => "Fix: set authorized_keys to 0600",
+        PermissionFix::SshDirMode => "PermissionFix: set ~/.ssh to 0700",
+        PermissionFix::FileMode => "PermissionFix: set authorized_keys to 0600",
     }
 }

@@ -14,7 +14,7 @@ use axum::response::Response;
 use super::page::{answer_unread, csp, escape, plain_page};
 use super::peer::{Peer, remote_of};
 use super::site::Site;
-use crate::api::context::Remote;
+use crate::api::context::ClientAddr;
 use crate::audit::{Audit, Event};
 
 /// What the guard layers check against.
@@ -177,7 +177,7 @@ pub async fn check_peer(State(guard): State<Guard>, mut request: Request, next: 
         .get::<ConnectInfo<Peer>>()
         .map(|p| p.0.clone());
     if let Some(peer) = peer.as_ref().filter(|p| p.is_allowed(guard.own_uid)) {
-        request.extensions_mut().insert(Remote(peer.address()));
+        request.extensions_mut().insert(ClientAddr(peer.address()));
         return next.run(request).await;
     }
     let who = match peer.as_ref().and_then(Peer::uid) {

@@ -23,7 +23,7 @@ mod refusal;
 
 use super::page::{answer_unread, plain_page};
 use super::peer::Peer;
-use crate::api::context::Remote;
+use crate::api::context::ClientAddr;
 use crate::api::helper::Identity;
 use crate::api::person::{Person, SitePeople};
 use crate::audit::{Audit, Event};
@@ -280,7 +280,7 @@ pub async fn require_person(
     };
     match site.person(&name) {
         Ok(person) => {
-            request.extensions_mut().insert(Remote(remote));
+            request.extensions_mut().insert(ClientAddr(remote));
             request.extensions_mut().insert(person);
             next.run(request).await
         }
