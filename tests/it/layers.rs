@@ -156,3 +156,23 @@ pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// The longest a source file may be; tests may live beside it in `tests.rs`.
+const MAX_LINES: usize = 450;
+
+#[test]
+fn no_source_file_is_longer_than_450_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let long: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n != "tests.rs"))
+        .filter_map(|f| {
+            let lines = fs::read_to_string(&f).unwrap().lines().count();
+            (lines > MAX_LINES).then(|| format!("{} ({lines} lines)", f.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "split these along their concepts (tests may go to a tests.rs beside them): {long:?}"
+    );
+}
