@@ -6,6 +6,7 @@
 //! and [`person`] whom each request is for and where their work runs: in this process (local
 //! mode) or in a [`helper`] that has taken the person's uid (site mode), each running the
 //! operations of [`op`].
+#![deny(missing_docs)]
 
 mod account;
 mod add_key;

@@ -1,4 +1,5 @@
 //! The HTTP server: settings, login, and the router with its layers.
+#![deny(missing_docs)]
 
 mod accept;
 mod access;

@@ -10,8 +10,11 @@ use crate::model::KeyInfo;
 /// without a label, the key's own comment becomes the label when it makes a valid one.
 #[server(endpoint = "keys/add", input = Json, output = Json)]
 pub async fn add_key(
+    /// The public key line, as in a `.pub` file.
     public_key: String,
+    /// The label shown in the list; the key's own comment when none.
     label: Option<String>,
+    /// Days until sshd stops accepting the key; none for never.
     expires_in_days: Option<u32>,
 ) -> Result<KeyInfo, AppError> {
     use super::context::{answer_with_status, app_state, finished, person};

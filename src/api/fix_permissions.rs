@@ -7,7 +7,10 @@ use crate::model::PermissionFix;
 /// Makes one of the permission fixes sshd needs (`~/.ssh` 0700, the file 0600).
 /// `POST /api/keys/fix` with `{"fix": "SshDirMode"}` or `{"fix": "FileMode"}`.
 #[server(endpoint = "keys/fix", input = Json, output = Json)]
-pub async fn fix_permissions(fix: PermissionFix) -> Result<(), AppError> {
+pub async fn fix_permissions(
+    /// The fix to make.
+    fix: PermissionFix,
+) -> Result<(), AppError> {
     use super::context::{app_state, finished, person};
 
     let (state, person) = (app_state()?, person()?);

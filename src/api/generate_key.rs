@@ -9,8 +9,11 @@ use crate::model::{GeneratedKey, Secret};
 /// every field optional.
 #[server(endpoint = "keys/generate", input = Json, output = Json)]
 pub async fn generate_key(
+    /// The passphrase that encrypts the private key; none for an unencrypted key.
     passphrase: Option<Secret>,
+    /// The label shown in the list.
     label: Option<String>,
+    /// Days until sshd stops accepting the key; none for never.
     expires_in_days: Option<u32>,
 ) -> Result<GeneratedKey, AppError> {
     use super::context::{answer_with_status, app_state, audited, finished, person};

@@ -7,7 +7,10 @@ use crate::model::KeyInfo;
 /// Reads a pasted public key without adding it: its type, fingerprint and comment, or why it
 /// would be refused. `POST /api/keys/inspect` with `{"public_key": "…"}`.
 #[server(endpoint = "keys/inspect", input = Json, output = Json)]
-pub async fn inspect_key(public_key: String) -> Result<KeyInfo, AppError> {
+pub async fn inspect_key(
+    /// The public key line to read.
+    public_key: String,
+) -> Result<KeyInfo, AppError> {
     use super::context::{answer_with_status, person};
     use crate::ssh::{KeyOptions, parse_public_key};
 

@@ -6,7 +6,10 @@ use crate::json::Json;
 /// Removes the keyhatch key with this fingerprint from `authorized_keys`.
 /// `POST /api/keys/revoke` with `{"fingerprint": "SHA256:…"}`.
 #[server(endpoint = "keys/revoke", input = Json, output = Json)]
-pub async fn revoke_key(fingerprint: String) -> Result<(), AppError> {
+pub async fn revoke_key(
+    /// The `SHA256:` fingerprint of the keyhatch key to remove.
+    fingerprint: String,
+) -> Result<(), AppError> {
     use super::context::{app_state, finished, person};
 
     let (state, person) = (app_state()?, person()?);

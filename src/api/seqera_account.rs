@@ -8,7 +8,10 @@ use crate::model::{Secret, SeqeraAccount};
 /// server (the browser never calls Platform). `POST /api/seqera/workspaces` with
 /// `{"token": "…"}`. The token is used for this call only.
 #[server(name = SeqeraAccountOf, endpoint = "seqera/workspaces", input = Json, output = Json)]
-pub async fn seqera_account(token: Secret) -> Result<SeqeraAccount, AppError> {
+pub async fn seqera_account(
+    /// The person's Platform access token; used for this call only, never kept.
+    token: Secret,
+) -> Result<SeqeraAccount, AppError> {
     use super::context::{answer_with_status, app_state, person, run_blocking};
     use crate::seqera::Token;
 

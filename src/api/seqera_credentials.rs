@@ -11,10 +11,15 @@ use crate::model::{Secret, SeqeraCredentials};
 /// `{"credentials_id"}`. Platform's refusals come back as 502 with a sentence.
 #[server(name = SeqeraAddCredentials, endpoint = "seqera/credentials", input = Json, output = Json)]
 pub async fn seqera_credentials(
+    /// The person's Platform access token; used for this call only, never kept.
     token: Secret,
+    /// The workspace the credentials go to; none for the person's own.
     workspace_id: Option<i64>,
+    /// The credentials' name in Platform.
     name: String,
+    /// The private key just shown, sent on to Platform.
     private_key: Secret,
+    /// Its passphrase, when it has one.
     passphrase: Option<Secret>,
 ) -> Result<SeqeraCredentials, AppError> {
     use super::context::{answer_with_status, app_state, audited, person, run_blocking};
