@@ -11,6 +11,7 @@ pub mod guard;
 pub mod link;
 mod page;
 pub mod peer;
+mod plain;
 mod router;
 pub mod runtime;
 pub mod settings;

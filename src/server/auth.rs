@@ -18,8 +18,9 @@ use leptos::server_fn::error::FromServerFnError;
 use subtle::ConstantTimeEq;
 
 use super::guard::is_static;
-use super::page::{answer_unread, plain_page};
+use super::page::answer_unread;
 use super::peer::remote_of;
+use super::plain::{Part, PlainPage};
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::paths::LOGOUT_PATH;
@@ -247,12 +248,15 @@ fn login(auth: &Auth, path: &str, rest_of_query: &str, start: bool) -> Response 
 
 /// The page after **Log out**, which also clears the cookie.
 fn logged_out(auth: &Auth) -> Response {
-    let mut response = plain_page(
-        StatusCode::OK,
-        "Logged out · keyhatch",
-        "<h1>You are logged out</h1><p>To log in again, run <code>keyhatch link</code> on the \
-         node keyhatch runs on, as your account: it prints a new login link.</p>",
-    );
+    let mut response = PlainPage::new(StatusCode::OK, "Logged out", "You are logged out")
+        .para(&[
+            Part::Text("To log in again, run "),
+            Part::Code("keyhatch link"),
+            Part::Text(
+                " on the node keyhatch runs on, as your account: it prints a new login link.",
+            ),
+        ])
+        .answer();
     let cookie = format!(
         "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
         auth.cookie
@@ -274,20 +278,30 @@ fn unauthorized(uri: &Uri, reason: &str) -> Response {
         )
             .into_response();
     }
-    plain_page(
-        StatusCode::UNAUTHORIZED,
-        "Log in · keyhatch",
-        &format!(
-            "<h1>Log in to keyhatch</h1><p>{reason}</p>\
-             <p>When keyhatch starts, it prints a login link such as \
-             <code>http://127.0.0.1:3000/?token=…</code>, which works once. For a new one, run \
-             <code>keyhatch link</code> on the node keyhatch runs on, as your account (after \
-             <code>make run</code>: <code>target/release/keyhatch link</code> in its checkout). \
-             Open the link in this browser; it logs you in and this page will work.</p>\
-             <p>Scripts send the credential in the file <code>login-PORT.header</code> of \
-             keyhatch's runtime directory: <code>Authorization: Bearer &lt;token&gt;</code>.</p>"
-        ),
-    )
+    PlainPage::new(StatusCode::UNAUTHORIZED, "Log in", "Log in to keyhatch")
+        .para(&[Part::Text(reason)])
+        .para(&[
+            Part::Text("When keyhatch starts, it prints a login link such as "),
+            Part::Code("http://127.0.0.1:3000/?token=…"),
+            Part::Text(", which works once. For a new one, run "),
+            Part::Code("keyhatch link"),
+            Part::Text(" on the node keyhatch runs on, as your account (after "),
+            Part::Code("make run"),
+            Part::Text(": "),
+            Part::Code("target/release/keyhatch link"),
+            Part::Text(
+                " in its checkout). Open the link in this browser; it logs you in and this page \
+                 will work.",
+            ),
+        ])
+        .para(&[
+            Part::Text("Scripts send the credential in the file "),
+            Part::Code("login-PORT.header"),
+            Part::Text(" of keyhatch's runtime directory: "),
+            Part::Code("Authorization: Bearer <token>"),
+            Part::Text("."),
+        ])
+        .answer()
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::page::{answer_unread, csp, escape, plain_page};
+use super::page::answer_unread;
 use super::peer::{Peer, remote_of};
+use super::plain::{Part, PlainPage, content_type_is, csp};
 use super::site::Site;
 use crate::api::context::ClientAddr;
 use crate::audit::{Audit, Event};
@@ -38,13 +39,7 @@ pub struct Guard {
 
 impl Guard {
     /// Records the refusal and answers it with a page.
-    async fn refuse(
-        &self,
-        request: Request,
-        status: StatusCode,
-        why: &str,
-        page: &str,
-    ) -> Response {
+    async fn refuse(&self, request: Request, why: &str, page: PlainPage) -> Response {
         match self.site.as_ref().and_then(|site| site.claim(&request)) {
             Some(claim) => self.audit.record_claimed(&Event {
                 action: "refused",
@@ -61,7 +56,7 @@ impl Guard {
                 outcome: why,
             }),
         }
-        answer_unread(request, plain_page(status, "Refused · keyhatch", page)).await
+        answer_unread(request, page.answer()).await
     }
 }
 
@@ -110,40 +105,41 @@ pub async fn check_host(State(guard): State<Guard>, request: Request, next: Next
             next.run(request).await
         }
         Some(host) => {
+            let page = PlainPage::new(StatusCode::FORBIDDEN, "Refused", "Unknown address");
             let page = if guard.loopback_names {
-                format!(
-                    "<h1>Unknown address</h1><p>keyhatch answers only at 127.0.0.1, localhost and \
-                     [::1] (or a name its administrator allowed with \
-                     <code>--allowed-host</code>), not at <code>{}</code>.</p>",
-                    escape(host)
-                )
+                page.para(&[
+                    Part::Text(
+                        "keyhatch answers only at 127.0.0.1, localhost and [::1] (or a name its \
+                         administrator allowed with ",
+                    ),
+                    Part::Code("--allowed-host"),
+                    Part::Text("), not at "),
+                    Part::Code(host),
+                    Part::Text("."),
+                ])
             } else {
-                format!(
-                    "<h1>Unknown address</h1><p>keyhatch answers only at <code>{}</code> (its \
-                     <code>public-url</code>), not at <code>{}</code>. A proxy in front must \
-                     pass the Host the browser sent.</p>",
-                    guard
-                        .allowed_hosts
-                        .iter()
-                        .map(|h| escape(h))
-                        .collect::<Vec<_>>()
-                        .join("</code>, <code>"),
-                    escape(host)
-                )
+                let mut parts = vec![Part::Text("keyhatch answers only at ")];
+                for (i, allowed) in guard.allowed_hosts.iter().enumerate() {
+                    if i > 0 {
+                        parts.push(Part::Text(", "));
+                    }
+                    parts.push(Part::Code(allowed));
+                }
+                parts.extend([
+                    Part::Text(" (its "),
+                    Part::Code("public-url"),
+                    Part::Text("), not at "),
+                    Part::Code(host),
+                    Part::Text(". A proxy in front must pass the Host the browser sent."),
+                ]);
+                page.para(&parts)
             };
-            guard
-                .refuse(request, StatusCode::FORBIDDEN, "foreign host", &page)
-                .await
+            guard.refuse(request, "foreign host", page).await
         }
         None => {
-            guard
-                .refuse(
-                    request,
-                    StatusCode::BAD_REQUEST,
-                    "no host",
-                    "<h1>Bad request</h1><p>The request names no host.</p>",
-                )
-                .await
+            let page = PlainPage::new(StatusCode::BAD_REQUEST, "Refused", "Bad request")
+                .para(&[Part::Text("The request names no host.")]);
+            guard.refuse(request, "no host", page).await
         }
     }
 }
@@ -184,15 +180,18 @@ pub async fn check_peer(State(guard): State<Guard>, mut request: Request, next: 
         Some(uid) => format!("another account (uid {uid})"),
         None => "an account keyhatch could not identify".to_owned(),
     };
-    let page = format!(
-        "<h1>Not your keyhatch</h1><p>This keyhatch manages the SSH keys of <b>{}</b> only, and \
-         this connection comes from {who}. Each person runs their own keyhatch; start yours \
-         with <code>make run</code>.</p>",
-        escape(&guard.account)
+    let from = format!(
+        " only, and this connection comes from {who}. Each person runs their own keyhatch; start \
+         yours with "
     );
-    guard
-        .refuse(request, StatusCode::FORBIDDEN, "another account", &page)
-        .await
+    let page = PlainPage::new(StatusCode::FORBIDDEN, "Refused", "Not your keyhatch").para(&[
+        Part::Text("This keyhatch manages the SSH keys of "),
+        Part::Bold(&guard.account),
+        Part::Text(&from),
+        Part::Code("make run"),
+        Part::Text("."),
+    ]);
+    guard.refuse(request, "another account", page).await
 }
 
 /// Refuses a request that changes something when a browser says another site sent it
@@ -204,11 +203,11 @@ pub async fn check_cross_site(
     next: Next,
 ) -> Response {
     if let Some(why) = cross_site(request.method(), request.headers()) {
-        let page = "<h1>Refused</h1><p>Another site tried to act on your keys. keyhatch accepts \
-                    changes only from its own page.</p>";
-        return guard
-            .refuse(request, StatusCode::FORBIDDEN, why, page)
-            .await;
+        let page = PlainPage::new(StatusCode::FORBIDDEN, "Refused", "Refused").para(&[Part::Text(
+            "Another site tried to act on your keys. keyhatch accepts changes only from its own \
+             page.",
+        )]);
+        return guard.refuse(request, why, page).await;
     }
     // A form post to the page must say where it comes from, as every browser does: a request
     // that says neither is a script, and scripts use the API.
@@ -217,26 +216,28 @@ pub async fn check_cross_site(
         && !request.headers().contains_key("sec-fetch-site")
         && !request.headers().contains_key(header::ORIGIN)
     {
-        let page = "<h1>Refused</h1><p>keyhatch's page takes forms only from a browser. \
-                    Scripts use <code>/api/</code> with JSON.</p>";
-        return guard
-            .refuse(request, StatusCode::FORBIDDEN, "form without origin", page)
-            .await;
+        let page = PlainPage::new(StatusCode::FORBIDDEN, "Refused", "Refused").para(&[
+            Part::Text("keyhatch's page takes forms only from a browser. Scripts use "),
+            Part::Code("/api/"),
+            Part::Text(" with JSON."),
+        ]);
+        return guard.refuse(request, "form without origin", page).await;
     }
     if request.method() == Method::POST
         && request.uri().path().starts_with("/api/")
         && !is_json(request.headers())
     {
-        let page = "<h1>Unsupported request</h1><p>keyhatch's API takes \
-                    <code>Content-Type: application/json</code>.</p>";
-        return guard
-            .refuse(
-                request,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "not json",
-                page,
-            )
-            .await;
+        let page = PlainPage::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Refused",
+            "Unsupported request",
+        )
+        .para(&[
+            Part::Text("keyhatch's API takes "),
+            Part::Code("Content-Type: application/json"),
+            Part::Text("."),
+        ]);
+        return guard.refuse(request, "not json", page).await;
     }
     next.run(request).await
 }
@@ -263,11 +264,7 @@ fn cross_site(method: &Method, headers: &HeaderMap) -> Option<&'static str> {
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+    content_type_is(headers, "application/json")
 }
 
 #[cfg(test)]

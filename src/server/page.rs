@@ -3,38 +3,17 @@
 
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use leptos::prelude::{LeptosOptions, Owner, provide_context, use_context};
 use leptos::reactive::computed::ScopedFuture;
 use leptos_axum::ResponseOptions;
 use std::sync::PoisonError;
 
+use super::plain::{Part, PlainPage, content_type_is};
 use crate::api::form::{self, Answered, Posted};
 use crate::app::shell;
-use crate::random::random_hex;
-
-/// A small self-contained HTML page: `title`, then `body` (already HTML), styled by an inline
-/// stylesheet that only this answer's nonce lets apply.
-pub fn plain_page(status: StatusCode, title: &str, body: &str) -> Response {
-    let nonce = random_hex::<16>();
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style nonce=\"{nonce}\">body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;\
-         margin:4rem auto;padding:0 1rem;color:#1f2937}}code{{background:#f3f4f6;\
-         padding:.1rem .3rem;border-radius:4px}}</style></head><body>{body}</body></html>"
-    );
-    let mut response = Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .body(Body::from(html))
-        .unwrap_or_else(|_| status.into_response());
-    response
-        .headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, csp(Some(&nonce)));
-    response
-}
 
 /// Gives `response` to `request`, after reading (and dropping) up to 64 KiB of its body. A
 /// refusal sent before the body is read makes the server close the connection, which a client
@@ -53,45 +32,35 @@ pub async fn submit_form<C>(request: Request, context: C, options: LeptosOptions
 where
     C: Fn() + Clone + Send + Sync + 'static,
 {
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        let page = plain_page(
+    if !content_type_is(request.headers(), "application/x-www-form-urlencoded") {
+        let page = PlainPage::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Unsupported request",
-            "<h1>Unsupported request</h1><p>The SSH Keys page takes its own forms. Scripts use \
-             <code>/api/</code> with JSON.</p>",
-        );
-        return answer_unread(request, page).await;
+            "Unsupported request",
+        )
+        .para(&[
+            Part::Text("The SSH Keys page takes its own forms. Scripts use "),
+            Part::Code("/api/"),
+            Part::Text(" with JSON."),
+        ]);
+        return answer_unread(request, page.answer()).await;
     }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
-        return plain_page(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Too large",
-            "<h1>Too large</h1><p>That form is larger than any key. Nothing was changed.</p>",
-        );
+        return PlainPage::new(StatusCode::PAYLOAD_TOO_LARGE, "Too large", "Too large")
+            .para(&[Part::Text(
+                "That form is larger than any key. Nothing was changed.",
+            )])
+            .answer();
     };
     let posted: Posted = match serde_urlencoded::from_bytes(&bytes) {
         Ok(posted) => posted,
         Err(e) => {
             // Names what is wrong: an intent keyhatch has no form for, a missing field.
-            let why = escape(&e.to_string());
-            return plain_page(
-                StatusCode::BAD_REQUEST,
-                "Bad request",
-                &format!(
-                    "<h1>Bad request</h1><p>That form could not be read: {why}. Nothing was \
-                     changed.</p>"
-                ),
-            );
+            let why = format!("That form could not be read: {e}. Nothing was changed.");
+            return PlainPage::new(StatusCode::BAD_REQUEST, "Bad request", "Bad request")
+                .para(&[Part::Text(&why)])
+                .answer();
         }
     };
     let (answered, status) = answer_before_render(&parts, &context, posted).await;
@@ -138,24 +107,4 @@ async fn answer_before_render<C: Fn()>(
         .unwrap_or_else(PoisonError::into_inner)
         .status;
     (answered, status)
-}
-
-/// The Content-Security-Policy: scripts and styles from keyhatch only, inline ones only with
-/// `nonce`, WebAssembly allowed to compile, no plugins, frames, base or foreign forms.
-pub fn csp(nonce: Option<&str>) -> HeaderValue {
-    let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
-    let policy = format!(
-        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'{nonce}; \
-         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    );
-    HeaderValue::from_str(&policy)
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
-}
-
-/// `s` safe to place in HTML text.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -13,6 +13,7 @@ use leptos_axum::ResponseOptions;
 
 use super::access::Access;
 use super::guard::{self, Guard};
+use super::plain::{self, PlainPage};
 use super::{assets, auth, page, site};
 use crate::api::context::AppState;
 use crate::api::person::Person;
@@ -49,7 +50,7 @@ pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard
         if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) {
             response.insert_header(
                 axum::http::header::CONTENT_SECURITY_POLICY,
-                page::csp(Some(&nonce.to_string())),
+                plain::csp(Some(&nonce.to_string())),
             );
         }
     };
@@ -99,11 +100,7 @@ pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard
         .merge(bundle.routes())
         .fallback(move |request: Request| async move {
             if guard::is_static(request.uri().path()) {
-                page::plain_page(
-                    StatusCode::NOT_FOUND,
-                    "Not found · keyhatch",
-                    "<p>Not found.</p>",
-                )
+                PlainPage::new(StatusCode::NOT_FOUND, "Not found", "Not found").answer()
             } else {
                 not_found(request).await
             }

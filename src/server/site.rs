@@ -21,8 +21,9 @@ use axum::response::Response;
 mod capabilities;
 mod refusal;
 
-use super::page::{answer_unread, plain_page};
+use super::page::answer_unread;
 use super::peer::Peer;
+use super::plain::{Part, PlainPage};
 use crate::api::context::ClientAddr;
 use crate::api::helper::Identity;
 use crate::api::person::{Person, SitePeople};
@@ -270,13 +271,16 @@ pub async fn require_person(
                 outcome: &why,
             });
         }
-        let page = plain_page(
+        let page = PlainPage::new(
             StatusCode::UNAUTHORIZED,
-            "Log in · keyhatch",
-            "<h1>Log in through your site</h1><p>keyhatch is reached through your site's login \
-             page. Open it at the address your site gave you.</p>",
-        );
-        return answer_unread(request, page).await;
+            "Log in",
+            "Log in through your site",
+        )
+        .para(&[Part::Text(
+            "keyhatch is reached through your site's login page. Open it at the address \
+                 your site gave you.",
+        )]);
+        return answer_unread(request, page.answer()).await;
     };
     match site.person(&name) {
         Ok(person) => {
@@ -287,8 +291,7 @@ pub async fn require_person(
         Err(refusal) => {
             let (why, page) = refusal_page(&refusal);
             record(&name, "refused", why);
-            let page = plain_page(StatusCode::FORBIDDEN, "Not served · keyhatch", &page);
-            answer_unread(request, page).await
+            answer_unread(request, page.answer()).await
         }
     }
 }

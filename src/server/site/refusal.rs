@@ -1,6 +1,9 @@
 //! Why site mode does not serve a person the proxy named, and the page that tells them.
 
-use crate::server::page::escape;
+use axum::http::StatusCode;
+
+use crate::server::plain::Part::{Bold, Text};
+use crate::server::plain::{Part, PlainPage};
 
 /// Why a named person is not served.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,68 +26,105 @@ pub enum Refusal {
     NoKeysFile(String),
 }
 
-/// The audit log's reason for `refusal`, and the page's text.
-pub fn refusal_page(refusal: &Refusal) -> (&'static str, String) {
+/// The audit log's reason for `refusal`, and the page that tells the person.
+pub fn refusal_page(refusal: &Refusal) -> (&'static str, PlainPage) {
+    let page = |heading: &str, parts: &[Part<'_>]| {
+        PlainPage::new(StatusCode::FORBIDDEN, "Not served", heading).para(parts)
+    };
+    let ask = " Ask your administrator.";
     match refusal {
         Refusal::Unmapped => (
             "name does not match the user map",
-            "<h1>Unknown person</h1><p>Your login name does not match any account on this \
-             cluster. Ask your administrator.</p>"
-                .to_owned(),
+            page(
+                "Unknown person",
+                &[
+                    Text("Your login name does not match any account on this cluster."),
+                    Text(ask),
+                ],
+            ),
         ),
         Refusal::Unknown(user) => (
             "no such account",
-            format!(
-                "<h1>No account</h1><p>There is no account <b>{}</b> on this cluster. Ask your \
-                 administrator.</p>",
-                escape(user)
+            page(
+                "No account",
+                &[
+                    Text("There is no account "),
+                    Bold(user),
+                    Text(" on this cluster."),
+                    Text(ask),
+                ],
             ),
         ),
         Refusal::Root => (
             "root",
-            "<h1>Not for root</h1><p>keyhatch does not manage root's SSH keys.</p>".to_owned(),
+            page(
+                "Not for root",
+                &[Text("keyhatch does not manage root's SSH keys.")],
+            ),
         ),
         Refusal::SystemAccount(user, uid) => (
             "system account",
-            format!(
-                "<h1>Not for system accounts</h1><p><b>{}</b> (uid {uid}) is a system account; \
-                 keyhatch manages the keys of people's accounts only.</p>",
-                escape(user)
+            page(
+                "Not for system accounts",
+                &[
+                    Bold(user),
+                    Text(&format!(
+                        " (uid {uid}) is a system account; keyhatch manages the keys of \
+                         people's accounts only."
+                    )),
+                ],
             ),
         ),
         Refusal::Overflow(user, uid) => (
             "the overflow account",
-            format!(
-                "<h1>Not for this account</h1><p><b>{}</b> (uid {uid}) is the system's \
-                 overflow account, which stands for every owner the system cannot map; \
-                 keyhatch manages the keys of people's accounts only.</p>",
-                escape(user)
+            page(
+                "Not for this account",
+                &[
+                    Bold(user),
+                    Text(&format!(
+                        " (uid {uid}) is the system's overflow account, which stands for every \
+                         owner the system cannot map; keyhatch manages the keys of people's \
+                         accounts only."
+                    )),
+                ],
             ),
         ),
         Refusal::AboveMaxUid(user, uid, max) => (
             "above max-uid",
-            format!(
-                "<h1>Not for this account</h1><p><b>{}</b> (uid {uid}) is above the highest \
-                 uid this keyhatch serves ({max}). Ask your administrator.</p>",
-                escape(user)
+            page(
+                "Not for this account",
+                &[
+                    Bold(user),
+                    Text(&format!(
+                        " (uid {uid}) is above the highest uid this keyhatch serves ({max})."
+                    )),
+                    Text(ask),
+                ],
             ),
         ),
         Refusal::NoKeysFile(user) => (
             "no keys file below the home",
-            format!(
-                "<h1>Not for this account</h1><p>keyhatch cannot place the keys of <b>{}</b>: \
-                 with that name, authorized-keys-file would lie outside the home. Ask your \
-                 administrator.</p>",
-                escape(user)
+            page(
+                "Not for this account",
+                &[
+                    Text("keyhatch cannot place the keys of "),
+                    Bold(user),
+                    Text(": with that name, authorized-keys-file would lie outside the home."),
+                    Text(ask),
+                ],
             ),
         ),
         Refusal::OutsideGroup(user, group) => (
             "outside the allowed group",
-            format!(
-                "<h1>Not allowed</h1><p><b>{}</b> is not in the group <b>{}</b>, whose members \
-                 this keyhatch serves. Ask your administrator.</p>",
-                escape(user),
-                escape(group)
+            page(
+                "Not allowed",
+                &[
+                    Bold(user),
+                    Text(" is not in the group "),
+                    Bold(group),
+                    Text(", whose members this keyhatch serves."),
+                    Text(ask),
+                ],
             ),
         ),
     }
