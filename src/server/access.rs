@@ -3,13 +3,14 @@
 //! which mode keyhatch runs in: each request carries its [`Person`].
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderName;
 
 use super::accept::Gate;
 use super::auth::Auth;
-use super::guard::Guard;
+use super::guard::{Guard, Serves};
 use super::settings::{Settings, SiteSettings};
 use super::site::{self, Site, UserMap};
 use crate::api::helper::Runner;
@@ -51,18 +52,17 @@ impl Access {
 
     /// What the guard layers check, for requests to `settings`' keyhatch.
     pub fn guard(&self, settings: &Settings, audit: &Audit) -> Guard {
-        let (account, site) = match self {
-            Self::Local { person, .. } => (person.account.user.as_str(), None),
-            // Nobody is known yet when these layers refuse a request.
-            Self::Site(site) => ("", Some(site.clone())),
+        let serves = match self {
+            Self::Local { person, .. } => Serves::Owner {
+                uid: settings.uid,
+                account: person.account.user.as_str().into(),
+            },
+            Self::Site(site) => Serves::Site(Arc::new(site.clone())),
         };
         Guard {
-            own_uid: settings.uid,
-            account: account.into(),
+            serves,
             allowed_hosts: settings.allowed_hosts.clone().into(),
-            loopback_names: site.is_none(),
             audit: audit.clone(),
-            site,
         }
     }
 

@@ -21,26 +21,45 @@ use crate::audit::{Audit, Event};
 /// What the guard layers check against.
 #[derive(Clone)]
 pub struct Guard {
-    /// The uid keyhatch runs as: the only account (with root) it serves.
-    pub own_uid: u32,
-    /// The account's login name, for messages and audit lines.
-    pub account: Arc<str>,
+    /// Whom this keyhatch serves.
+    pub serves: Serves,
     /// Host names accepted besides the loopback ones (in site mode: instead of them).
     pub allowed_hosts: Arc<[String]>,
-    /// Whether 127.0.0.1, localhost and [::1] are answered: in local mode, not in site mode,
-    /// where people reach keyhatch by `public-url` alone.
-    pub loopback_names: bool,
     /// Where refusals are recorded.
     pub audit: Audit,
-    /// Site mode's login: a refusal through the proxy records whom the proxy named, and the
-    /// client address it reported, as claimed.
-    pub site: Option<Site>,
+}
+
+/// Whom a keyhatch serves, as the guard layers see it.
+#[derive(Clone)]
+pub enum Serves {
+    /// One account (local mode): reached at 127.0.0.1, localhost and [::1] too, and only from
+    /// connections of that account (or root).
+    Owner {
+        /// The account's uid.
+        uid: u32,
+        /// Its login name, for messages and audit lines.
+        account: Arc<str>,
+    },
+    /// Everyone the site's proxy names (site mode), at `public-url`'s host alone: a refusal
+    /// through the proxy records whom it named, and the client address it reported, as claimed.
+    Site(Arc<Site>),
+}
+
+impl Serves {
+    /// Whether 127.0.0.1, localhost and [::1] are answered.
+    fn loopback_names(&self) -> bool {
+        matches!(self, Self::Owner { .. })
+    }
 }
 
 impl Guard {
     /// Records the refusal and answers it with a page.
     async fn refuse(&self, request: Request, why: &str, page: PlainPage) -> Response {
-        match self.site.as_ref().and_then(|site| site.claim(&request)) {
+        let claim = match &self.serves {
+            Serves::Site(site) => site.claim(&request),
+            Serves::Owner { .. } => None,
+        };
+        match claim {
             Some(claim) => self.audit.record_claimed(&Event {
                 action: "refused",
                 account: claim.name.as_deref().unwrap_or(""),
@@ -50,7 +69,11 @@ impl Guard {
             }),
             None => self.audit.record(&Event {
                 action: "refused",
-                account: &self.account,
+                // In site mode nobody is named on a request the proxy did not send.
+                account: match &self.serves {
+                    Serves::Owner { account, .. } => account,
+                    Serves::Site(_) => "",
+                },
                 remote: &remote_of(&request),
                 fingerprint: None,
                 outcome: why,
@@ -101,12 +124,12 @@ pub async fn check_host(State(guard): State<Guard>, request: Request, next: Next
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
     match host {
-        Some(host) if host_allowed(host, &guard.allowed_hosts, guard.loopback_names) => {
+        Some(host) if host_allowed(host, &guard.allowed_hosts, guard.serves.loopback_names()) => {
             next.run(request).await
         }
         Some(host) => {
             let page = PlainPage::new(StatusCode::FORBIDDEN, "Refused", "Unknown address");
-            let page = if guard.loopback_names {
+            let page = if guard.serves.loopback_names() {
                 page.para(&[
                     Part::Text(
                         "keyhatch answers only at 127.0.0.1, localhost and [::1] (or a name its \
@@ -166,13 +189,17 @@ fn is_port(s: &str) -> bool {
     s.strip_prefix(':').unwrap_or(s).parse::<u16>().is_ok()
 }
 
-/// Refuses a connection from any account but keyhatch's own (and root).
+/// Refuses a connection from any account but keyhatch's own (and root). Site mode has no owner:
+/// its people are named by the proxy, whose connections `site::require_person` checks.
 pub async fn check_peer(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+    let Serves::Owner { uid, account } = &guard.serves else {
+        return next.run(request).await;
+    };
     let peer = request
         .extensions()
         .get::<ConnectInfo<Peer>>()
         .map(|p| p.0.clone());
-    if let Some(peer) = peer.as_ref().filter(|p| p.is_allowed(guard.own_uid)) {
+    if let Some(peer) = peer.as_ref().filter(|p| p.is_allowed(*uid)) {
         request.extensions_mut().insert(ClientAddr(peer.address()));
         return next.run(request).await;
     }
@@ -186,7 +213,7 @@ pub async fn check_peer(State(guard): State<Guard>, mut request: Request, next: 
     );
     let page = PlainPage::new(StatusCode::FORBIDDEN, "Refused", "Not your keyhatch").para(&[
         Part::Text("This keyhatch manages the SSH keys of "),
-        Part::Bold(&guard.account),
+        Part::Bold(account),
         Part::Text(&from),
         Part::Code("make run"),
         Part::Text("."),
