@@ -11,11 +11,12 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::os::fd::AsFd;
 use std::pin::pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
 use axum::serve::Listener;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -24,6 +25,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tower_service::Service;
 
 use super::peer::Peer;
+use super::plain::{Part, PlainPage};
 use crate::audit::{Audit, Event};
 
 /// How long a client may take to send a request's headers, counted from the connection's start
@@ -42,12 +44,13 @@ const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// What another account's connection gets before it is closed: a page saying whose keyhatch
 /// this is not, sent without reading the request.
-const REFUSED: &[u8] = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=utf-8\r\n\
-Content-Length: 232\r\nConnection: close\r\nCache-Control: no-store\r\n\
-Content-Security-Policy: default-src 'none'\r\n\r\n\
-<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Refused \xc2\xb7 keyhatch\
-</title></head><body><h1>Not your keyhatch</h1><p>This keyhatch serves another account only. \
-Each person runs their own keyhatch.</p></body></html>";
+static REFUSED: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    PlainPage::new(StatusCode::FORBIDDEN, "Refused", "Not your keyhatch")
+        .para(&[Part::Text(
+            "This keyhatch serves another account only. Each person runs their own keyhatch.",
+        )])
+        .raw_http()
+});
 
 /// Local mode's gate at accept: only its own account and root pass.
 pub struct Gate {
@@ -131,7 +134,7 @@ impl Gate {
 /// too: a connection closed with unread data ends in a reset, which can discard the answer
 /// before the client reads it.
 async fn end_in_order<Io: AsyncRead + AsyncWrite + Unpin>(mut io: Io) {
-    if io.write_all(REFUSED).await.is_err() || io.shutdown().await.is_err() {
+    if io.write_all(&REFUSED).await.is_err() || io.shutdown().await.is_err() {
         return;
     }
     let mut scratch = [0u8; 4096];
@@ -151,7 +154,11 @@ fn refuse_at_once(io: impl AsFd) {
     let fd = io.as_fd().as_raw_fd();
     let mut scratch = [0u8; 4096];
     let _ = recv(fd, &mut scratch, MsgFlags::MSG_DONTWAIT);
-    let _ = send(fd, REFUSED, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL);
+    let _ = send(
+        fd,
+        &REFUSED,
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+    );
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets the connections in flight
@@ -224,7 +231,7 @@ mod tests {
 
     #[test]
     fn the_refusal_is_a_whole_http_answer() {
-        let text = std::str::from_utf8(REFUSED).unwrap();
+        let text = std::str::from_utf8(&REFUSED).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let length: usize = head
             .lines()
@@ -256,7 +263,7 @@ mod tests {
         // Beyond those, closed at once: the refusal, then the end.
         let mut answer = Vec::new();
         idle[999].read_to_end(&mut answer).await.unwrap();
-        assert_eq!(answer, REFUSED);
+        assert_eq!(answer, *REFUSED);
         drop(idle);
         let (ours, _theirs) = tokio::net::UnixStream::pair().unwrap();
         gate.refuse(ours, &peer(None));
@@ -267,7 +274,7 @@ mod tests {
         gate.refuse(ours, &peer(Some(1001)));
         let mut answer = Vec::new();
         theirs.read_to_end(&mut answer).await.unwrap();
-        assert_eq!(answer, REFUSED, "the refusal, then the end");
+        assert_eq!(answer, *REFUSED, "the refusal, then the end");
         let text = std::fs::read_to_string(&log).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
         assert!(text.contains("another account (uid 1001)"), "{text}");

@@ -63,14 +63,7 @@ impl PlainPage {
     /// that only this answer's nonce lets apply.
     pub fn answer(self) -> Response {
         let nonce = random_hex::<16>();
-        let html = format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <title>{} · keyhatch</title><style nonce=\"{nonce}\">body{{font:16px/1.5 \
-             system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;\
-             color:#1f2937}}code{{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}}\
-             </style></head><body>{}</body></html>",
-            self.title, self.body
-        );
+        let html = self.html(Some(&nonce));
         let mut response = Response::builder()
             .status(self.status)
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
@@ -80,6 +73,39 @@ impl PlainPage {
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, csp(Some(&nonce)));
         response
+    }
+}
+
+impl PlainPage {
+    /// The whole HTTP/1.1 answer, for a connection refused before its request is read: no
+    /// inline style (its policy allows nothing), not cached, and the connection closed.
+    pub fn raw_http(&self) -> Vec<u8> {
+        let html = self.html(None);
+        format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+             Connection: close\r\nCache-Control: no-store\r\n\
+             Content-Security-Policy: default-src 'none'\r\n\r\n{html}",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or(""),
+            html.len()
+        )
+        .into_bytes()
+    }
+
+    /// The page's HTML, styled by an inline stylesheet when there is a `nonce` to allow it.
+    fn html(&self, nonce: Option<&str>) -> String {
+        let style = nonce.map_or_else(String::new, |nonce| {
+            format!(
+                "<style nonce=\"{nonce}\">body{{font:16px/1.5 system-ui,sans-serif;\
+                 max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2937}}\
+                 code{{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}}</style>"
+            )
+        });
+        format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>{} · keyhatch</title>{style}</head><body>{}</body></html>",
+            self.title, self.body
+        )
     }
 }
 
