@@ -234,7 +234,7 @@ fn sixty_abandoned_passphrase_generations_from_one_person_do_not_hold_up_another
         let reply = stack.post(&bob.name, "/api/keys/generate", body);
         assert_eq!(reply.status, 200, "{}", reply.body);
     };
-    let idle = fastest(3, generate);
+    let before = fastest(3, generate);
 
     let abandoned: Vec<TcpStream> = (0..60)
         .map(|_| stack.send(&alice.name, "POST", "/api/keys/generate", body))
@@ -244,6 +244,10 @@ fn sixty_abandoned_passphrase_generations_from_one_person_do_not_hold_up_another
     let started = Instant::now();
     generate();
     let loaded = started.elapsed();
+    // Idle measured on both sides of the loaded one, the slower kept: the other tests of this
+    // binary share the two cores and come and go, and a quiet moment before is no measure of
+    // a busy one after (2.3 s against 154 ms was seen so, with the fix in place).
+    let idle = before.max(fastest(2, generate));
     // Alice holds at most max-in-flight (4) derivations, so Bob waits for at most those and his
     // own: about 5x idle. Sixty kept would cost him sixty (32x idle was seen before the fix).
     // The margin is for the other tests of this binary, which share the two cores.
