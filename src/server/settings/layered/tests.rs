@@ -53,6 +53,14 @@ fn the_file_is_under_the_flags() {
 }
 
 #[test]
+fn an_empty_string_and_a_leading_hyphen_are_values_too() {
+    let (cli, _) = with_file(&[], "[keyhatch]\nkey-options = \"\"\n").unwrap();
+    assert_eq!(cli.keys.key_options, "");
+    let (cli, _) = with_file(&[], "[keyhatch]\ntag = \"-lab\"\n").unwrap();
+    assert_eq!(cli.keys.tag, "-lab", "a value, not a flag");
+}
+
+#[test]
 fn a_boolean_set_in_the_file_can_be_set_back_to_false() {
     let file = "[keyhatch]\nallow-remote = true\nuser-map-lowercase = true\n";
     let (cli, _) = with_file(&[], file).unwrap();
