@@ -28,7 +28,7 @@ pub use access::Access;
 use bind::{annotate, bind_tcp, bind_unix};
 use peer::{TcpPeers, UnixPeers};
 pub use router::router;
-use settings::{Listen, Settings};
+use settings::{Listen, Settings, SiteSettings};
 
 /// What keyhatch opens before it starts any thread: its listener and its audit log.
 pub struct Opened {
@@ -64,7 +64,7 @@ pub fn open(settings: &Settings) -> io::Result<Opened> {
             Listener::Tcp(listener, twin)
         }
         Listen::Unix(path) => {
-            let proxy_uid = site.and_then(|s| s.proxy.as_ref()).map(|p| p.1);
+            let proxy_uid = site.and_then(SiteSettings::proxy_uid);
             Listener::Unix(bind_unix(path, settings.uid, proxy_uid)?, path.clone())
         }
     };
@@ -79,7 +79,7 @@ pub fn open(settings: &Settings) -> io::Result<Opened> {
 pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
     let Opened { audit, listener } = opened;
     let state = AppState {
-        key_options: settings.key_options.clone(),
+        key_options: settings.keys.key_options.clone(),
         audit: audit.clone(),
         seqera: settings.seqera.clone(),
         key_derivation: SlowPool::for_this_machine()

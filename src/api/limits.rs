@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::declared;
 use crate::error::AppError;
 
 /// The window the limit counts in.
@@ -28,6 +29,15 @@ impl Limits {
     /// No bound at all (local mode: the account runs keyhatch for itself).
     pub fn none() -> Self {
         Self::default()
+    }
+
+    /// The bounds a site sets on each person, as `declared`.
+    pub fn site(declared: &declared::Limits) -> Self {
+        Self {
+            keys_per_hour: Some(KeysPerHour::new(declared.keys_per_hour)),
+            in_flight: Some(InFlight::new(declared.max_in_flight)),
+            max_keys: Some(declared.max_keys),
+        }
     }
 
     /// Starts one operation for the account `uid`, or refuses (429) when it has as many under

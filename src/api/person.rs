@@ -20,6 +20,7 @@ pub use store::{Answer, KeyStore, Runs};
 use super::helper::{Helper, Identity, Runner};
 use super::limits::{Limits, Permit};
 use super::op::{AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, RevokeKey};
+use crate::declared;
 use crate::error::AppError;
 use crate::model::{Account, KeyList, OtherKeyList, PermissionFix};
 use crate::ssh::{AuthorizedKeys, KeyOptions, KeysFile, Label, NewKey, Tag, keygen};
@@ -105,24 +106,16 @@ pub struct SitePeople {
 }
 
 impl SitePeople {
-    /// People whose helpers `runner` starts, each working on the file `keys_file` names below
-    /// their home (at most `max_file_size` bytes, waiting `lock_timeout` for another
-    /// program's lock), with the keys tagged `tag`, within `limits`.
-    pub fn new(
-        runner: Runner,
-        keys_file: KeysFile,
-        max_file_size: u64,
-        lock_timeout: Duration,
-        tag: Tag,
-        limits: Limits,
-    ) -> Self {
+    /// People whose keys are kept as the site's `keys` settings say, each served by helpers
+    /// within the site's `limits`.
+    pub fn new(keys: &declared::Keys, limits: &declared::Limits) -> Self {
         Self {
-            runner,
-            keys_file,
-            max_file_size,
-            lock_timeout,
-            tag,
-            limits,
+            runner: Runner::new(Duration::from_secs(limits.helper_timeout)),
+            keys_file: keys.authorized_keys_file.clone(),
+            max_file_size: limits.max_file_size,
+            lock_timeout: Duration::from_secs(limits.lock_timeout),
+            tag: keys.tag.clone(),
+            limits: Limits::site(limits),
         }
     }
 

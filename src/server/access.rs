@@ -6,21 +6,21 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::HeaderName;
-
 use super::accept::Gate;
 use super::auth::Auth;
 use super::guard::{Guard, Serves};
-use super::settings::{Settings, SiteSettings};
-use super::site::{self, Site, UserMap};
-use crate::api::helper::Runner;
-use crate::api::limits::{InFlight, KeysPerHour, Limits};
+use super::settings::Settings;
+use super::site::{self, Site};
 use crate::api::person::{Person, SitePeople};
 use crate::audit::Audit;
 use crate::ssh::AuthorizedKeys;
 
 /// How requests are tied to a person.
 #[derive(Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once at start; each request clones only its parts"
+)]
 pub enum Access {
     /// Local mode: the account keyhatch runs as, logged in with its token.
     Local {
@@ -30,7 +30,7 @@ pub enum Access {
         person: Person,
     },
     /// Site mode: whoever the site's login proxy names.
-    Site(Site),
+    Site(Arc<Site>),
 }
 
 impl Access {
@@ -45,7 +45,11 @@ impl Access {
                 // started after the drop; a thread that was not would serve requests with
                 // root's powers.
                 site::check_every_thread_is_narrowed()?;
-                site(settings, site_settings, audit).map(Self::Site)
+                Ok(Self::Site(Arc::new(Site {
+                    settings: site_settings.clone(),
+                    audit: audit.clone(),
+                    people: SitePeople::new(&settings.keys, &settings.limits),
+                })))
             }
         }
     }
@@ -57,7 +61,7 @@ impl Access {
                 uid: settings.uid,
                 account: person.account.user.as_str().into(),
             },
-            Self::Site(site) => Serves::Site(Arc::new(site.clone())),
+            Self::Site(site) => Serves::Site(Arc::clone(site)),
         };
         Guard {
             serves,
@@ -100,65 +104,31 @@ fn local(settings: &Settings, audit: &Audit, cookie: String) -> io::Result<Acces
         .with_crash_at(settings.crash_at);
     let account = &settings.account;
     Ok(Access::Local {
-        auth: Auth::new(settings.token.clone(), cookie, audit.clone(), &account.user),
+        auth: Auth::new(settings, cookie, audit.clone()),
         person: Person::local(
             account.clone(),
             settings.uid,
             nix::unistd::getgid().as_raw(),
             settings.home.clone(),
             store,
-            settings.tag.clone(),
+            settings.keys.tag.clone(),
         ),
     })
 }
 
 /// The keys file local mode manages: the account's, where the settings say.
 pub fn local_store(settings: &Settings) -> io::Result<AuthorizedKeys> {
-    settings
-        .keys_file
+    let keys_file = &settings.keys.authorized_keys_file;
+    keys_file
         .of(&settings.home, &settings.account.user)
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
                     "authorized-keys-file {:?} leaves the home for {}",
-                    settings.keys_file.as_str(),
+                    keys_file.as_str(),
                     settings.account.user
                 ),
             )
         })
-}
-
-/// Site mode: the login proxy names each person, whose work helpers do within the site's
-/// limits.
-fn site(settings: &Settings, site: &SiteSettings, audit: &Audit) -> io::Result<Site> {
-    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
-    let limits = Limits {
-        keys_per_hour: Some(KeysPerHour::new(settings.limits.keys_per_hour)),
-        in_flight: Some(InFlight::new(settings.limits.max_in_flight)),
-        max_keys: Some(settings.limits.max_keys),
-    };
-    let people = SitePeople::new(
-        Runner::new(Duration::from_secs(settings.limits.helper_timeout)),
-        settings.keys_file.clone(),
-        settings.limits.max_file_size,
-        Duration::from_secs(settings.limits.lock_timeout),
-        settings.tag.clone(),
-        limits,
-    );
-    Ok(Site {
-        header: HeaderName::try_from(site.user_header.as_str())
-            .map_err(|e| invalid(format!("user-header: {e}")))?,
-        proxy_uid: site.proxy.as_ref().map(|(_, uid)| *uid),
-        trusted_proxies: site.trusted_proxies.clone().into(),
-        user_map: UserMap::new(&site.user_map_match, site.user_map_lowercase)
-            .map_err(|e| invalid(e.to_string()))?,
-        min_uid: site.min_uid,
-        max_uid: site.max_uid,
-        overflow_uid: site.overflow_uid,
-        allowed_group: site.allowed_group.clone(),
-        logout_url: site.logout_url.clone(),
-        audit: audit.clone(),
-        people,
-    })
 }

@@ -25,9 +25,7 @@ pub fn announce(
         Access::Local { auth, person } => (auth, person),
         Access::Site(site) => {
             let at = socket.map_or_else(|| base.to_owned(), |p| p.display().to_string());
-            let (lines, warnings) = settings.site.as_ref().map_or_else(Default::default, |s| {
-                site_start::describe(s, &settings.listen)
-            });
+            let (lines, warnings) = site_start::describe(&site.settings, &settings.listen);
             // Warnings first: the report on stdout is the last thing said before serving.
             for warning in warnings {
                 eprintln!("warning: {warning}");
@@ -35,7 +33,7 @@ pub fn announce(
             say(&format!(
                 "keyhatch {} (site mode) serves every account with uid {} or more through the login proxy on {at}\n{}\n",
                 env!("CARGO_PKG_VERSION"),
-                site.min_uid,
+                site.settings.declared.min_uid,
                 lines.join("\n"),
             ));
             return None;

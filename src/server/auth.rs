@@ -21,6 +21,7 @@ use super::guard::is_static;
 use super::page::answer_unread;
 use super::peer::remote_of;
 use super::plain::{Part, PlainPage};
+use super::settings::Settings;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::paths::LOGOUT_PATH;
@@ -50,17 +51,21 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// Uses `credential` for scripts, or a fresh random one. `cookie` names the session cookie:
-    /// per port, so two accounts' keyhatch servers on one host do not log each other out in one
-    /// browser.
-    pub fn new(credential: Option<String>, cookie: String, audit: Audit, account: &str) -> Self {
+    /// The login of `settings`' account: its token for scripts, or a fresh random one.
+    /// `cookie` names the session cookie: per port, so two accounts' keyhatch servers on one
+    /// host do not log each other out in one browser.
+    pub fn new(settings: &Settings, cookie: String, audit: Audit) -> Self {
         Self {
-            credential: credential.unwrap_or_else(random_hex::<32>).into(),
+            credential: settings
+                .token
+                .clone()
+                .unwrap_or_else(random_hex::<32>)
+                .into(),
             links: Arc::default(),
             cookie: cookie.into(),
             sessions: Arc::default(),
             audit,
-            account: account.into(),
+            account: settings.account.user.as_str().into(),
         }
     }
 
@@ -308,12 +313,19 @@ fn unauthorized(uri: &Uri, reason: &str) -> Response {
 mod tests {
     use super::*;
 
+    /// This account's settings with no file, and `token`.
+    fn settings(token: Option<&str>) -> Settings {
+        let args = ["keyhatch".into(), "--home=/".into()];
+        let mut settings = Settings::load(Some(std::path::Path::new("none")), &args).unwrap();
+        settings.token = token.map(str::to_owned);
+        settings
+    }
+
     fn auth() -> Auth {
         Auth::new(
-            Some("s3cret-token-0123456789abcdef-0123".into()),
+            &settings(Some("s3cret-token-0123456789abcdef-0123")),
             "keyhatch_session_3000".into(),
             Audit::to_stderr(),
-            "alice",
         )
     }
 
@@ -325,8 +337,8 @@ mod tests {
 
     #[test]
     fn a_random_credential_is_64_hex_digits_and_fresh() {
-        let a = Auth::new(None, "c".into(), Audit::to_stderr(), "a");
-        let b = Auth::new(None, "c".into(), Audit::to_stderr(), "a");
+        let a = Auth::new(&settings(None), "c".into(), Audit::to_stderr());
+        let b = Auth::new(&settings(None), "c".into(), Audit::to_stderr());
         assert_eq!(a.credential().len(), 64);
         assert!(a.credential().bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a.credential(), b.credential());

@@ -5,7 +5,6 @@
 //! The browser bundle is found beside the executable, never in the working directory.
 #![deny(missing_docs)]
 
-mod declared;
 #[cfg(test)]
 mod documented;
 mod error;
@@ -13,7 +12,7 @@ mod layered;
 mod site;
 mod site_checks;
 
-pub use declared::{Cli, Command, Limits, Mode};
+pub use crate::declared::{Cli, Command, Mode};
 pub use error::{MIN_TOKEN_LEN, SettingsError};
 pub use site::SiteSettings;
 pub use site_checks::{is_own_address, own_addresses};
@@ -26,10 +25,10 @@ use std::time::Duration;
 
 use leptos::config::{Env, LeptosOptions};
 
+use crate::declared::{self, Keys, Limits, Serving};
 use crate::model::{Account, Logout};
 use crate::seqera::{Platform, PlatformUrl};
 use crate::ssh::store::Step;
-use crate::ssh::{KeyOptions, KeysFile, Tag};
 
 mod safe_file;
 
@@ -42,25 +41,28 @@ pub enum Listen {
     Unix(PathBuf),
 }
 
-/// Everything the server needs to start, validated.
+/// Everything the server needs to start, validated: the declared groups whole, as the code
+/// that acts on them reads them, and what was worked out from them at start.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Where and how keyhatch serves, as declared.
+    pub serving: Serving,
+    /// Whose keys, and how keyhatch writes them, as declared (the home as worked out is
+    /// [`Self::home`]).
+    pub keys: Keys,
+    /// The bounds on files (both modes) and on each person (site mode), as declared.
+    pub limits: Limits,
+    /// Site mode's settings, checked; `None` in local mode.
+    pub site: Option<SiteSettings>,
     /// Where to listen.
     pub listen: Listen,
-    /// Host names accepted besides the loopback ones.
+    /// Host names accepted besides the loopback ones: `allowed-hosts`, and in site mode the
+    /// public host.
     pub allowed_hosts: Vec<String>,
     /// The home directory whose keys are managed.
     pub home: PathBuf,
     /// A fixed login token, or `None` for a fresh random one at each start.
     pub token: Option<String>,
-    /// The comment word of keyhatch's keys.
-    pub tag: Tag,
-    /// The options written before each new key.
-    pub key_options: KeyOptions,
-    /// Where keys go below each home.
-    pub keys_file: KeysFile,
-    /// The bounds on files (both modes) and on each person (site mode), as declared.
-    pub limits: Limits,
     /// The audit log file, or `None` for standard error.
     pub audit_log: Option<PathBuf>,
     /// The account the server runs as.
@@ -74,8 +76,6 @@ pub struct Settings {
     pub crash_at: Option<Step>,
     /// Seqera Platform, when `seqera-url` is set.
     pub seqera: Option<Platform>,
-    /// Site mode's settings; `None` in local mode.
-    pub site: Option<SiteSettings>,
 }
 
 impl Settings {
@@ -101,10 +101,11 @@ impl Settings {
         } = cli;
         let home = keys
             .home
+            .clone()
             .or_else(|| passwd_home.clone())
             .ok_or(SettingsError::NoAccount(uid))?;
         let token = std::env::var("KEYHATCH_TOKEN").ok().or(file_token);
-        let mut allowed_hosts = serving.allowed_hosts;
+        let mut allowed_hosts = serving.allowed_hosts.clone();
         let site = match serving.mode {
             Mode::Local => {
                 if token
@@ -122,7 +123,7 @@ impl Settings {
                 Some(site)
             }
         };
-        let listen = match serving.socket {
+        let listen = match serving.socket.clone() {
             Some(path) if path.as_os_str().is_empty() && serving.mode == Mode::Site => {
                 Listen::Unix(PathBuf::from("/run/keyhatch/keyhatch.sock"))
             }
@@ -141,21 +142,20 @@ impl Settings {
             return Err(SettingsError::Remote(addr));
         }
         Ok(Self {
+            audit_log: Some(serving.audit_log.clone()).filter(|p| p != Path::new("-")),
+            serving,
+            keys,
+            limits,
+            site,
             listen,
             allowed_hosts,
             home,
             token,
-            tag: Tag::parse(&keys.tag)?,
-            keys_file: KeysFile::parse(&keys.authorized_keys_file)?,
-            key_options: KeyOptions::parse(&keys.key_options)?,
-            limits,
-            audit_log: Some(serving.audit_log).filter(|p| p != Path::new("-")),
             account,
             uid,
             leptos: leptos_options()?,
             crash_at: crash_at()?,
             seqera: platform(seqera)?,
-            site,
         })
     }
 }

@@ -10,7 +10,6 @@
 
 use std::collections::VecDeque;
 use std::ffi::CString;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -24,73 +23,40 @@ mod refusal;
 use super::page::answer_unread;
 use super::peer::Peer;
 use super::plain::{Part, PlainPage};
+use super::settings::SiteSettings;
 use crate::api::context::ClientAddr;
 use crate::api::helper::Identity;
 use crate::api::person::{Person, SitePeople};
 use crate::audit::{Audit, Event};
+use crate::declared;
 use crate::model::{Account, Logout};
 pub use capabilities::{check_every_thread_is_narrowed, keep_only_helper_capabilities};
 use refusal::{Refusal, refusal_page};
 
-/// Who may log in through the proxy, and how its header maps to an account.
+/// Site mode's login: who may log in through the proxy, and the people it serves.
 #[derive(Clone)]
 pub struct Site {
-    /// The header that names the person (`X-Forwarded-User`).
-    pub header: HeaderName,
-    /// The proxy's uid: the only account whose connections may carry the header on the socket
-    /// or on loopback.
-    pub proxy_uid: Option<u32>,
-    /// Addresses the proxy connects from over TCP.
-    pub trusted_proxies: Arc<[IpAddr]>,
-    /// The rule from the header's value to a login name.
-    pub user_map: UserMap,
-    /// The lowest uid served: below it are system accounts.
-    pub min_uid: u32,
-    /// The highest uid served, when the site sets one (`max-uid`).
-    pub max_uid: Option<u32>,
-    /// The kernel's overflow uid (`nobody`, 65534), never served: files of every unmapped
-    /// owner show as it, on NFS and in user namespaces.
-    pub overflow_uid: u32,
-    /// Only members of this group (name, gid) are served, when set.
-    pub allowed_group: Option<(String, u32)>,
-    /// Where the profile menu's **Log out** goes (the proxy's sign-out).
-    pub logout_url: Option<String>,
+    /// Who may log in, and how the proxy's header maps to an account: site mode's settings,
+    /// checked at start.
+    pub settings: SiteSettings,
     /// Where logins and refusals are recorded.
     pub audit: Audit,
     /// Each person served, with their keys and limits.
     pub people: SitePeople,
 }
 
-/// From the proxy's name for a person to a login name, as Open OnDemand's `user_map_match`:
-/// the first capture group of a regular expression (the whole match without one), lowercased
-/// when asked.
-#[derive(Debug, Clone)]
-pub struct UserMap {
-    pattern: regex_lite::Regex,
-    lowercase: bool,
-}
-
-impl UserMap {
-    /// The rule `pattern` (e.g. `^([^@]+)@example\.org$`), lowercasing the result when
-    /// `lowercase`.
-    pub fn new(pattern: &str, lowercase: bool) -> Result<Self, regex_lite::Error> {
-        Ok(Self {
-            pattern: regex_lite::Regex::new(pattern)?,
-            lowercase,
-        })
-    }
-
-    /// The login name for `name`, or `None` when the rule does not match.
-    pub fn map(&self, name: &str) -> Option<String> {
-        let captures = self.pattern.captures(name)?;
-        let user = captures.get(1).or_else(|| captures.get(0))?.as_str();
-        let user = if self.lowercase {
-            user.to_lowercase()
-        } else {
-            user.to_owned()
-        };
-        (!user.is_empty()).then_some(user)
-    }
+/// The login name for the proxy's `name`, as Open OnDemand's `user_map_match`: the first
+/// capture group of `user-map-match` (the whole match without one), lowercased when
+/// `user-map-lowercase`; `None` when the rule does not match.
+fn map_user(site: &declared::Site, name: &str) -> Option<String> {
+    let captures = site.user_map_match.captures(name)?;
+    let user = captures.get(1).or_else(|| captures.get(0))?.as_str();
+    let user = if site.user_map_lowercase {
+        user.to_lowercase()
+    } else {
+        user.to_owned()
+    };
+    (!user.is_empty()).then_some(user)
 }
 
 /// What the proxy said about a request before keyhatch checked it: the name in its header
@@ -106,18 +72,17 @@ pub struct Claim {
 impl Site {
     /// Whether `peer` is the proxy, whose header is believed.
     fn is_proxy(&self, peer: &Peer) -> bool {
+        let proxy_uid = self.settings.proxy_uid();
+        let trusted = &self.settings.trusted_proxies;
         match peer {
-            Peer::Unix { uid } => self.proxy_uid.is_some() && *uid == self.proxy_uid,
+            Peer::Unix { uid } => proxy_uid.is_some() && *uid == proxy_uid,
             Peer::Loopback { addr, uid } => {
-                self.trusted_proxies.contains(&addr.ip())
-                    && self.proxy_uid.is_some()
-                    && *uid == self.proxy_uid
+                trusted.contains(&addr.ip()) && proxy_uid.is_some() && *uid == proxy_uid
             }
             // An address that has come to this host since start (a moved service address)
             // is one every account here can connect from: not believed, as at start.
             Peer::Remote(addr) => {
-                self.trusted_proxies.contains(&addr.ip())
-                    && !super::settings::is_own_address(addr.ip())
+                trusted.contains(&addr.ip()) && !super::settings::is_own_address(addr.ip())
             }
         }
     }
@@ -132,15 +97,21 @@ impl Site {
         Some(Claim {
             name: request
                 .headers()
-                .get(&self.header)
+                .get(self.header())
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             remote: client_address(request, Some(&peer.0), true),
         })
     }
 
+    /// The header that names the person (`user-header`).
+    fn header(&self) -> &HeaderName {
+        &self.settings.declared.user_header
+    }
+
     /// The person the proxy's `name` stands for, or why they are refused.
     fn person(&self, name: &str) -> Result<Person, Refusal> {
-        let user = self.user_map.map(name).ok_or(Refusal::Unmapped)?;
+        let declared = &self.settings.declared;
+        let user = map_user(declared, name).ok_or(Refusal::Unmapped)?;
         let entry = nix::unistd::User::from_name(&user)
             .ok()
             .flatten()
@@ -149,13 +120,13 @@ impl Site {
         if uid == 0 {
             return Err(Refusal::Root);
         }
-        if uid < self.min_uid {
+        if uid < declared.min_uid {
             return Err(Refusal::SystemAccount(user, uid));
         }
-        if uid == self.overflow_uid {
+        if uid == self.settings.overflow_uid {
             return Err(Refusal::Overflow(user, uid));
         }
-        if let Some(max) = self.max_uid
+        if let Some(max) = declared.max_uid
             && uid > max
         {
             return Err(Refusal::AboveMaxUid(user, uid, max));
@@ -167,7 +138,7 @@ impl Site {
             .into_iter()
             .map(nix::unistd::Gid::as_raw)
             .collect();
-        if let Some((group, gid)) = &self.allowed_group
+        if let Some((group, gid)) = &self.settings.allowed_group
             && !groups.contains(gid)
         {
             return Err(Refusal::OutsideGroup(user, group.clone()));
@@ -181,7 +152,7 @@ impl Site {
             } else {
                 full_name.to_owned()
             },
-            logout: self.logout_url.clone().map_or(Logout::Hidden, Logout::Link),
+            logout: (declared.logout_url.clone()).map_or(Logout::Hidden, Logout::Link),
         };
         let identity = Identity {
             user: user.clone(),
@@ -199,7 +170,7 @@ impl Site {
 /// Middleware: finds the person the proxy names, or answers 401 (no name, or a name from
 /// anywhere but the proxy) or 403 (a name keyhatch does not serve).
 pub async fn require_person(
-    State(site): State<Site>,
+    State(site): State<Arc<Site>>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -209,10 +180,11 @@ pub async fn require_person(
         .map(|p| p.0.clone());
     // A proxy that adds its header beside the client's own passes both: then neither is
     // believed, or the client would choose whom it is.
-    let named_once = request.headers().get_all(&site.header).iter().count() == 1;
+    let header = site.header();
+    let named_once = request.headers().get_all(header).iter().count() == 1;
     let named = request
         .headers()
-        .get(&site.header)
+        .get(header)
         .filter(|_| named_once)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
@@ -231,7 +203,7 @@ pub async fn require_person(
     let Some(name) = named.filter(|_| from_proxy) else {
         if let Some(claimed) = request
             .headers()
-            .get(&site.header)
+            .get(header)
             .filter(|_| !from_proxy)
             .and_then(|v| v.to_str().ok())
         {
@@ -242,7 +214,7 @@ pub async fn require_person(
             );
         } else if let Some(claimed) = request
             .headers()
-            .get(&site.header)
+            .get(header)
             .filter(|_| !named_once)
             .and_then(|v| v.to_str().ok())
         {
@@ -252,7 +224,7 @@ pub async fn require_person(
                 "the proxy sent the user header more than once: it passes on the client's own",
             );
         } else if from_proxy
-            && !request.headers().contains_key(&site.header)
+            && !request.headers().contains_key(header)
             && first_on_this_connection()
         {
             // Everyone gets this 401 while the proxy is set up wrong: said once per connection,
@@ -260,7 +232,7 @@ pub async fn require_person(
             let why = format!(
                 "the proxy sent a request without the {} header (user-header) that names the \
                  person; everyone gets 401 until the proxy sets it",
-                site.header.as_str()
+                header.as_str()
             );
             tracing::warn!("{why}");
             site.audit.record(&Event {

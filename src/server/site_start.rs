@@ -20,7 +20,7 @@ pub fn describe(site: &SiteSettings, listen: &Listen) -> (Vec<String>, Vec<Strin
         Some((name, uid)) => {
             lines.push(format!(
                 "  proxy account: {name} (uid {uid}), naming the person in {}",
-                site.user_header
+                site.declared.user_header
             ));
             if *uid == site.overflow_uid {
                 warnings.push(format!(
@@ -39,7 +39,7 @@ pub fn describe(site: &SiteSettings, listen: &Listen) -> (Vec<String>, Vec<Strin
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            site.user_header
+            site.declared.user_header
         )),
     }
     if let Listen::Unix(socket) = listen {

@@ -9,10 +9,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The modules from the bottom up; a module may use only those before it.
-const LAYERS: [&str; 16] = [
+const LAYERS: [&str; 17] = [
     "ssh",
     "random",
     "seqera",
+    "declared",
     "audit",
     "json",
     "error",

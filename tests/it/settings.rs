@@ -30,13 +30,14 @@ fn refusal(config: &PathBuf, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-// The file allows a remote address and names a tag keyhatch refuses, which it checks after the
-// address: so the sentence keyhatch stops with tells whether allow-remote ended up true.
-const REMOTE_AND_BAD_TAG: &str =
-    "[keyhatch]\naddr = \"0.0.0.0:0\"\nallow-remote = true\ntag = \"two words\"\n";
+// The file allows a remote address and sets a Platform CA without a Platform, which keyhatch
+// checks after the address: so the sentence it stops with tells whether allow-remote ended up
+// true.
+const REMOTE_AND_STRAY_CA: &str = "[keyhatch]\naddr = \"0.0.0.0:0\"\nallow-remote = true\n\
+                                  seqera-ca-file = \"/etc/hostname\"\n";
 
 fn allowed_remote(err: &str) -> bool {
-    if err.contains("tag \"two words\"") {
+    if err.contains("seqera-ca-file is set but seqera-url is not") {
         return true;
     }
     assert!(err.contains("is not a loopback address"), "{err}");
@@ -46,7 +47,7 @@ fn allowed_remote(err: &str) -> bool {
 #[test]
 fn a_boolean_from_the_file_is_turned_off_by_a_flag_or_the_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let config = settings_file(&dir, REMOTE_AND_BAD_TAG);
+    let config = settings_file(&dir, REMOTE_AND_STRAY_CA);
     assert!(allowed_remote(&refusal(&config, &[], &[])));
     assert!(!allowed_remote(&refusal(
         &config,
@@ -68,7 +69,7 @@ fn a_boolean_from_the_file_is_turned_off_by_a_flag_or_the_environment() {
 #[test]
 fn the_environment_turns_a_boolean_on_with_one_as_well_as_true() {
     let dir = tempfile::tempdir().unwrap();
-    let config = settings_file(&dir, &REMOTE_AND_BAD_TAG.replace("= true", "= false"));
+    let config = settings_file(&dir, &REMOTE_AND_STRAY_CA.replace("= true", "= false"));
     assert!(!allowed_remote(&refusal(&config, &[], &[])));
     for on in ["1", "true", "yes", "on"] {
         let err = refusal(&config, &[], &[("KEYHATCH_ALLOW_REMOTE", on)]);

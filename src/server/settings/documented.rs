@@ -6,8 +6,8 @@ use std::path::Path;
 
 use clap::{Arg, CommandFactory};
 
-use super::declared::Cli;
 use super::layered::{TOKEN_KEY, file_key, file_keys};
+use crate::declared::Cli;
 
 /// Every flag the settings file may set, with its file key.
 fn settings() -> Vec<(String, Arg)> {

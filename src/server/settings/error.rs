@@ -3,8 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::ssh::InvalidSetting;
-
 /// The shortest login token keyhatch accepts: a fixed token must be long and random.
 pub const MIN_TOKEN_LEN: usize = 32;
 
@@ -34,9 +32,6 @@ pub enum SettingsError {
     /// The command line or the environment cannot be read with the settings file's values.
     #[error("{0}")]
     Flags(String),
-    /// A setting has a value keyhatch refuses.
-    #[error(transparent)]
-    Invalid(#[from] InvalidSetting),
     /// The account the process runs as has no passwd entry.
     #[error("cannot find the passwd entry of uid {0}; set a home with --home")]
     NoAccount(u32),

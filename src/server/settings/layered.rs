@@ -10,8 +10,8 @@ use std::path::Path;
 use clap::error::{ContextKind, ContextValue};
 use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
 
-use super::declared::Cli;
 use super::error::SettingsError;
+use crate::declared::Cli;
 
 /// The file key that has no flag: the scripts' credential (`ps` would show a flag).
 pub const TOKEN_KEY: &str = "token";

@@ -2,36 +2,34 @@
 //! and its proxy, and its bounds must be ones a person can work within.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use super::declared::{self, Limits};
 use super::error::SettingsError;
 use super::site_checks::{self, own_addresses};
+use crate::declared::{self, Limits};
 
-/// How site mode finds the person behind each request.
+/// Site mode's settings: the group as declared, and what the checks at start found from it.
 #[derive(Debug, Clone)]
 pub struct SiteSettings {
+    /// The settings as declared: the header, the user map, the uids served, where Log out goes.
+    pub declared: declared::Site,
     /// The host of `public-url`: the name people reach keyhatch by.
     pub public_host: String,
-    /// The header that names the person.
-    pub user_header: String,
     /// The proxy's account and uid.
     pub proxy: Option<(String, u32)>,
-    /// Addresses the proxy connects from over TCP.
-    pub trusted_proxies: Vec<IpAddr>,
-    /// The user map's regular expression.
-    pub user_map_match: String,
-    /// Whether the mapped name is lowercased.
-    pub user_map_lowercase: bool,
-    /// The lowest uid served.
-    pub min_uid: u32,
-    /// The highest uid served, when set.
-    pub max_uid: Option<u32>,
+    /// Addresses the proxy connects from over TCP, in the form connections are compared in.
+    pub trusted_proxies: Arc<[IpAddr]>,
     /// The kernel's overflow uid (`nobody`), never served.
     pub overflow_uid: u32,
     /// The only group served (name, gid), when set.
     pub allowed_group: Option<(String, u32)>,
-    /// Where Log out goes.
-    pub logout_url: Option<String>,
+}
+
+impl SiteSettings {
+    /// The proxy's uid, when `proxy-user` is set.
+    pub fn proxy_uid(&self) -> Option<u32> {
+        self.proxy.as_ref().map(|(_, uid)| *uid)
+    }
 }
 
 /// Site mode's settings: keyhatch must be root (it starts helpers as each person), must know
@@ -50,17 +48,21 @@ pub(super) fn settings(
                 .into(),
         ));
     }
-    let url = site.public_url.filter(|u| !u.is_empty()).ok_or_else(|| {
-        refuse(
-            "public-url is not set. Set it to the address people open, e.g. \
+    let url = site
+        .public_url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| {
+            refuse(
+                "public-url is not set. Set it to the address people open, e.g. \
              public-url = \"https://keys.example.org\" in the settings file (or \
              --public-url): keyhatch answers only its host, so without it every \
              request would be refused"
-                .into(),
-        )
-    })?;
+                    .into(),
+            )
+        })?;
     let public_host = host_of(&url)?;
-    let proxy = match site.proxy_user {
+    let proxy = match site.proxy_user.clone() {
         Some(name) => {
             let user = nix::unistd::User::from_name(&name).ok().flatten();
             let user =
@@ -70,7 +72,7 @@ pub(super) fn settings(
         None => None,
     };
     let trusted_proxies = site_checks::check_trusted_proxies(
-        site.trusted_proxies,
+        site.trusted_proxies.clone(),
         &own_addresses(),
         proxy.is_some(),
     )?;
@@ -81,7 +83,7 @@ pub(super) fn settings(
                 .into(),
         ));
     }
-    let allowed_group = match site.allowed_group {
+    let allowed_group = match site.allowed_group.clone() {
         Some(name) => {
             let group = nix::unistd::Group::from_name(&name).ok().flatten();
             let group =
@@ -90,8 +92,6 @@ pub(super) fn settings(
         }
         None => None,
     };
-    regex_lite::Regex::new(&site.user_map_match)
-        .map_err(|e| refuse(format!("user-map-match: {e}")))?;
     site_checks::check_uid_range(site.min_uid, site.max_uid)?;
     if limits.helper_timeout <= limits.lock_timeout {
         return Err(refuse(format!(
@@ -104,17 +104,12 @@ pub(super) fn settings(
         return Err(refuse("max-in-flight must be at least 1".into()));
     }
     Ok(SiteSettings {
+        declared: site,
         public_host,
-        user_header: site.user_header,
         proxy,
-        trusted_proxies,
-        user_map_match: site.user_map_match,
-        user_map_lowercase: site.user_map_lowercase,
-        min_uid: site.min_uid,
-        max_uid: site.max_uid,
+        trusted_proxies: trusted_proxies.into(),
         overflow_uid: site_checks::overflow_uid(),
         allowed_group,
-        logout_url: site.logout_url,
     })
 }
 

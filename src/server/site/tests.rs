@@ -1,40 +1,50 @@
-use std::time::Duration;
+use std::net::IpAddr;
+
+use clap::Parser;
 
 use super::*;
-use crate::api::helper::Runner;
-use crate::api::limits::Limits;
-use crate::ssh::{KeysFile, Tag};
+use crate::declared::Cli;
 
-#[test]
-fn the_user_map_takes_the_first_group_and_lowercases_when_asked() {
-    let map = UserMap::new(r"^([^@]+)@example\.org$", true).unwrap();
-    assert_eq!(map.map("Alice@example.org").as_deref(), Some("alice"));
-    assert_eq!(map.map("alice@evil.org"), None);
-    let plain = UserMap::new("^.+$", false).unwrap();
-    assert_eq!(plain.map("Bob").as_deref(), Some("Bob"));
+/// The site settings `flags` declare (after `keyhatch --mode=site`), as checked at start with
+/// the proxy www-data (uid 33) on loopback and at 10.0.0.5.
+fn settings(flags: &[&str]) -> SiteSettings {
+    let cli = Cli::parse_from(["keyhatch", "--mode=site"].iter().chain(flags));
+    SiteSettings {
+        declared: cli.site,
+        public_host: "keys.example.org".into(),
+        proxy: Some(("www-data".into(), 33)),
+        trusted_proxies: [IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 5])].into(),
+        overflow_uid: 65534,
+        allowed_group: None,
+    }
+}
+
+fn site_with(flags: &[&str]) -> Site {
+    let cli = Cli::parse_from(["keyhatch"]);
+    Site {
+        settings: settings(flags),
+        audit: Audit::to_stderr(),
+        people: SitePeople::new(&cli.keys, &cli.limits),
+    }
 }
 
 fn site() -> Site {
-    Site {
-        header: HeaderName::from_static("x-forwarded-user"),
-        proxy_uid: Some(33),
-        trusted_proxies: Arc::from([IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 5])]),
-        user_map: UserMap::new("^(.+)$", false).unwrap(),
-        min_uid: 1000,
-        max_uid: None,
-        overflow_uid: 65534,
-        allowed_group: None,
-        logout_url: None,
-        audit: Audit::to_stderr(),
-        people: SitePeople::new(
-            Runner::new(Duration::from_secs(1)),
-            KeysFile::default(),
-            1 << 20,
-            Duration::ZERO,
-            Tag::default(),
-            Limits::none(),
-        ),
-    }
+    site_with(&[])
+}
+
+#[test]
+fn the_user_map_takes_the_first_group_and_lowercases_when_asked() {
+    let map = settings(&[
+        r"--user-map-match=^([^@]+)@example\.org$",
+        "--user-map-lowercase",
+    ]);
+    assert_eq!(
+        map_user(&map.declared, "Alice@example.org").as_deref(),
+        Some("alice")
+    );
+    assert_eq!(map_user(&map.declared, "alice@evil.org"), None);
+    let plain = settings(&["--user-map-match=^.+$"]);
+    assert_eq!(map_user(&plain.declared, "Bob").as_deref(), Some("Bob"));
 }
 
 #[test]
@@ -77,13 +87,13 @@ fn the_overflow_account_is_refused_and_max_uid_caps_the_rest() {
         site.person(&nobody.name),
         Err(Refusal::Overflow(_, 65534))
     ));
-    site.overflow_uid = 4_000_000;
-    site.min_uid = 1;
-    site.max_uid = Some(999);
+    site.settings.overflow_uid = 4_000_000;
+    site.settings.declared.min_uid = 1;
+    site.settings.declared.max_uid = Some(999);
     assert!(matches!(
         site.person(&nobody.name),
         Err(Refusal::AboveMaxUid(_, 65534, 999))
     ));
-    site.max_uid = Some(65534);
+    site.settings.declared.max_uid = Some(65534);
     assert!(site.person(&nobody.name).is_ok());
 }

@@ -28,8 +28,8 @@ fn file_error(flags: &[&str], text: &str) -> String {
 fn the_defaults_are_the_declared_ones() {
     let (cli, token) = parse(&args(&[]), None).unwrap();
     assert_eq!(cli.serving.mode, Mode::Local);
-    assert_eq!(cli.keys.tag, "fileglancer");
-    assert_eq!(cli.keys.key_options, "restrict,pty");
+    assert_eq!(cli.keys.tag.as_str(), "fileglancer");
+    assert_eq!(cli.keys.key_options.as_str(), "restrict,pty");
     assert_eq!(cli.limits.max_file_size, 16 << 20);
     assert_eq!(cli.limits.lock_timeout, 10);
     assert!(!cli.serving.allow_remote);
@@ -41,13 +41,13 @@ fn the_defaults_are_the_declared_ones() {
 fn the_file_is_under_the_flags() {
     let file = "[keyhatch]\ntag = \"lab\"\nlock-timeout = 3\nmax-uid = 60000\nmode = \"site\"\n";
     let (cli, _) = with_file(&[], file).unwrap();
-    assert_eq!(cli.keys.tag, "lab");
+    assert_eq!(cli.keys.tag.as_str(), "lab");
     assert_eq!(cli.limits.lock_timeout, 3);
     assert_eq!(cli.site.max_uid, Some(60000));
     assert_eq!(cli.serving.mode, Mode::Site);
 
     let (cli, _) = with_file(&["--tag", "other", "--mode", "local"], file).unwrap();
-    assert_eq!(cli.keys.tag, "other");
+    assert_eq!(cli.keys.tag.as_str(), "other");
     assert_eq!(cli.serving.mode, Mode::Local);
     assert_eq!(cli.limits.lock_timeout, 3, "a key the flags leave alone");
 }
@@ -55,9 +55,9 @@ fn the_file_is_under_the_flags() {
 #[test]
 fn an_empty_string_and_a_leading_hyphen_are_values_too() {
     let (cli, _) = with_file(&[], "[keyhatch]\nkey-options = \"\"\n").unwrap();
-    assert_eq!(cli.keys.key_options, "");
+    assert_eq!(cli.keys.key_options.as_str(), "");
     let (cli, _) = with_file(&[], "[keyhatch]\ntag = \"-lab\"\n").unwrap();
-    assert_eq!(cli.keys.tag, "-lab", "a value, not a flag");
+    assert_eq!(cli.keys.tag.as_str(), "-lab", "a value, not a flag");
 }
 
 #[test]

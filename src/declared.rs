@@ -1,8 +1,12 @@
-//! Every setting, declared once. A field here is the whole of a setting: its flag (`long`), its
-//! environment variable (`env`), its file key (the field's name in kebab-case), its doc line
-//! (`--help`, checked against the README's table), its default and its `--help` heading. The
-//! settings file is layered in as the flags' defaults (`layered.rs`), so one parser reads the
-//! file, the environment and the flags alike: flag over environment over file over default.
+//! Every setting, declared once (server only). A field here is the whole of a setting: its flag
+//! (`long`), its environment variable (`env`), its file key (the field's name in kebab-case), its
+//! doc line (`--help`, checked against the README's table), its default, its `--help` heading,
+//! and its type: each value is parsed into the type the code that uses it wants. The settings
+//! file is layered in as the flags' defaults (`server/settings/layered.rs`), so one parser reads
+//! the file, the environment and the flags alike: flag over environment over file over default.
+//!
+//! The groups travel whole to the code that acts on them (the server's start, the guard, each
+//! person's limits), so a new setting is a field here and the lines that use it.
 //!
 //! The login token is the exception: it has no flag on purpose, since `ps` shows every process's
 //! arguments to every account. It is read from `KEYHATCH_TOKEN` or the file's `token`.
@@ -10,6 +14,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use axum::http::HeaderName;
 use clap::builder::{BoolishValueParser, OsStringValueParser, TypedValueParser};
 use clap::{ArgAction, Args, Parser};
 
@@ -129,25 +134,27 @@ pub struct Keys {
     #[arg(long, env = "KEYHATCH_HOME", value_name = "PATH")]
     pub home: Option<PathBuf>,
     /// Comment word that marks keyhatch's keys.
-    #[arg(long, env = "KEYHATCH_TAG", default_value = Tag::DEFAULT)]
-    pub tag: String,
+    #[arg(long, env = "KEYHATCH_TAG", default_value = Tag::DEFAULT, value_parser = Tag::parse)]
+    pub tag: Tag,
     /// Options written before each new key; "" for none.
     #[arg(
         long,
         env = "KEYHATCH_KEY_OPTIONS",
         allow_hyphen_values = true,
-        default_value = KeyOptions::DEFAULT
+        default_value = KeyOptions::DEFAULT,
+        value_parser = KeyOptions::parse
     )]
-    pub key_options: String,
+    pub key_options: KeyOptions,
     /// Where keys go below each home, as sshd's AuthorizedKeysFile: relative to the home or
     /// starting with %h/, %u the login name.
     #[arg(
         long,
         env = "KEYHATCH_AUTHORIZED_KEYS_FILE",
         value_name = "PATTERN",
-        default_value = KeysFile::DEFAULT
+        default_value = KeysFile::DEFAULT,
+        value_parser = KeysFile::parse
     )]
-    pub authorized_keys_file: String,
+    pub authorized_keys_file: KeysFile,
 }
 
 /// Site mode: who the login proxy names, and who is served.
@@ -163,9 +170,10 @@ pub struct Site {
         long,
         env = "KEYHATCH_USER_HEADER",
         value_name = "NAME",
-        default_value = "X-Forwarded-User"
+        default_value = "X-Forwarded-User",
+        value_parser = header_name
     )]
-    pub user_header: String,
+    pub user_header: HeaderName,
     /// The proxy's account, the only one whose connections to the socket (or from loopback)
     /// may carry the header.
     #[arg(long, env = "KEYHATCH_PROXY_USER", value_name = "ACCOUNT")]
@@ -184,9 +192,10 @@ pub struct Site {
         long,
         env = "KEYHATCH_USER_MAP_MATCH",
         value_name = "REGEX",
-        default_value = "^(.+)$"
+        default_value = "^(.+)$",
+        value_parser = regex_lite::Regex::new
     )]
-    pub user_map_match: String,
+    pub user_map_match: regex_lite::Regex,
     /// Lowercase the mapped name.
     #[arg(
         long,
@@ -303,4 +312,9 @@ pub enum Mode {
     /// Every account of the cluster, behind the site's login proxy; keyhatch runs as root and
     /// works in each person's files through a helper that has taken their uid.
     Site,
+}
+
+/// A header's name, as `user-header` is written: `X-Forwarded-User`.
+fn header_name(name: &str) -> Result<HeaderName, String> {
+    HeaderName::try_from(name).map_err(|_| format!("{name:?} is not an HTTP header name"))
 }
