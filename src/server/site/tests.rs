@@ -19,17 +19,13 @@ fn settings(flags: &[&str]) -> SiteSettings {
     }
 }
 
-fn site_with(flags: &[&str]) -> Site {
+fn site() -> Site {
     let cli = Cli::parse_from(["keyhatch"]);
     Site {
-        settings: settings(flags),
+        settings: settings(&[]),
         audit: Audit::to_stderr(),
         people: SitePeople::new(&cli.keys, &cli.limits),
     }
-}
-
-fn site() -> Site {
-    site_with(&[])
 }
 
 #[test]
