@@ -2,13 +2,16 @@
 //! credential, login links, session ids, form ids, pages' nonces — is bytes from the operating
 //! system's generator, written as lowercase hex.
 
-use rand::RngCore;
+use rand::TryRngCore;
 use rand::rngs::OsRng;
 
-/// `BYTES` random bytes from the operating system, as `2 × BYTES` hex digits.
+/// `BYTES` random bytes from the operating system, as `2 × BYTES` hex digits. Panics if the
+/// system's generator fails (`getrandom(2)` does not, once the kernel's pool is ready).
 pub fn random_hex<const BYTES: usize>() -> String {
     let mut bytes = [0u8; BYTES];
-    OsRng.fill_bytes(&mut bytes);
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the system's random number generator");
     let mut hex = String::with_capacity(2 * BYTES);
     for byte in bytes {
         hex.push(char::from_digit(u32::from(byte >> 4), 16).expect("a nibble"));

@@ -127,8 +127,8 @@ impl PemLabel for Container<'_> {
 
 #[cfg(test)]
 mod tests {
-    use rand::rngs::OsRng;
     use ssh_key::Algorithm;
+    use ssh_key::rand_core::OsRng;
 
     use super::*;
 

@@ -1,8 +1,9 @@
 //! Making ed25519 key pairs in memory.
 
-use rand::RngCore;
+use rand::TryRngCore;
 use rand::rngs::OsRng;
-use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
+use ssh_key::private::Ed25519Keypair;
+use ssh_key::{LineEnding, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
 use super::encrypted::{self, EncryptError};
@@ -68,8 +69,8 @@ impl std::fmt::Debug for NewKey {
 #[non_exhaustive]
 pub enum KeygenError {
     /// The system's random number generator failed.
-    #[error("could not make a key: {0}")]
-    Generate(ssh_key::Error),
+    #[error("could not make a key: the system's random number generator failed: {0}")]
+    Random(rand::rand_core::OsError),
     /// Encrypting the private key with the passphrase failed.
     #[error("could not encrypt the key with the passphrase: {0}")]
     Encrypt(EncryptError),
@@ -88,22 +89,22 @@ pub fn generate(
     label: Option<&Label>,
     passphrase: Option<&Passphrase>,
 ) -> Result<NewKey, KeygenError> {
-    let mut key =
-        PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(KeygenError::Generate)?;
+    let mut seed = Zeroizing::new([0; 32]);
+    OsRng
+        .try_fill_bytes(seed.as_mut())
+        .map_err(KeygenError::Random)?;
+    let mut key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
     key.set_comment(tag.comment(label));
     let public = key.public_key().clone();
     let private_openssh = match passphrase {
         Some(passphrase) => {
             let mut salt = [0; SALT_LEN];
-            OsRng.fill_bytes(&mut salt);
-            encrypted::to_openssh(
-                &key,
-                passphrase.as_bytes(),
-                &salt,
-                BCRYPT_ROUNDS,
-                OsRng.next_u32(),
-            )
-            .map_err(KeygenError::Encrypt)?
+            OsRng
+                .try_fill_bytes(&mut salt)
+                .map_err(KeygenError::Random)?;
+            let check = OsRng.try_next_u32().map_err(KeygenError::Random)?;
+            encrypted::to_openssh(&key, passphrase.as_bytes(), &salt, BCRYPT_ROUNDS, check)
+                .map_err(KeygenError::Encrypt)?
         }
         None => key
             .to_openssh(LineEnding::LF)
@@ -118,7 +119,7 @@ pub fn generate(
 
 #[cfg(test)]
 mod tests {
-    use ssh_key::{Cipher, Kdf};
+    use ssh_key::{Algorithm, Cipher, Kdf};
 
     use super::*;
 

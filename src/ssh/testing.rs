@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use rand::rngs::OsRng;
+use ssh_key::rand_core::OsRng;
 use ssh_key::{Algorithm, PrivateKey, PublicKey};
 
 /// The fixture full of sshd edge cases, made by `tests/fixtures/make-fixtures.sh` (19 lines,

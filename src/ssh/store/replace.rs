@@ -8,7 +8,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::str::FromStr;
 
 use nix::libc;
-use rand::RngCore;
+use rand::TryRngCore;
 use rand::rngs::OsRng;
 use rustix::fs::OFlags;
 
@@ -143,7 +143,11 @@ fn write_temp(
 ) -> Result<(File, String), StoreError> {
     let like = &original.meta;
     // Random, not the pid: keyhatch on two NFS clients may have the same pid.
-    let name = format!("{}{:016x}", temp_prefix(dir.file_name()), OsRng.next_u64());
+    let prefix = temp_prefix(dir.file_name());
+    let salt = OsRng
+        .try_next_u64()
+        .map_err(|e| io_error("create", &dir.path_of(&prefix), io::Error::other(e)))?;
+    let name = format!("{prefix}{salt:016x}");
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
     let mut file = dir
         .open_file(&name, flags, 0o600)
