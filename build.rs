@@ -1,11 +1,14 @@
 //! Embeds the browser bundle in the server binary when `KEYHATCH_EMBED_SITE` names a built site
 //! directory (`make install` sets it to `target/site` after `cargo leptos build --release`).
 //! Otherwise the table is empty and the bundle is served from beside the executable.
+//! Also names the git commit the build is made from, for `--version`.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::{env, fs};
 
 fn main() {
+    commit();
     println!("cargo:rerun-if-env-changed=KEYHATCH_EMBED_SITE");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let mut files = Vec::new();
@@ -44,4 +47,31 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
             files.push((url, absolute));
         }
     }
+}
+
+/// Sets `KEYHATCH_COMMIT` for `--version`: `KEYHATCH_COMMIT` from the environment (a build from
+/// a source archive), else the checkout's `HEAD`, else "unknown". Built again when `HEAD` moves.
+fn commit() {
+    println!("cargo:rerun-if-env-changed=KEYHATCH_COMMIT");
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).output().ok()?;
+        let text = String::from_utf8(out.stdout).ok()?;
+        (out.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
+    };
+    let commit = env::var("KEYHATCH_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
+    // The files a new commit or checkout changes; a missing one would rebuild every time.
+    let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+    let watched = ["HEAD", "packed-refs"]
+        .into_iter()
+        .chain(branch.as_deref())
+        .filter_map(|name| git(&["rev-parse", "--git-path", name]))
+        .filter(|path| Path::new(path).exists());
+    for path in watched {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    println!("cargo:rustc-env=KEYHATCH_COMMIT={commit}");
 }

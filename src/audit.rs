@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -36,7 +36,7 @@ impl std::fmt::Debug for Audit {
 
 enum Sink {
     Stderr,
-    File(File),
+    File(File, PathBuf),
 }
 
 /// One audited event.
@@ -75,15 +75,22 @@ impl Audit {
                 .mode(0o700)
                 .create(dir)?;
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .open(path)?;
         Ok(Self {
-            sink: Arc::new(Mutex::new(Sink::File(file))),
+            sink: Arc::new(Mutex::new(Sink::File(append(path)?, path.to_owned()))),
         })
+    }
+
+    /// Opens the log's file again by its path, as logrotate expects after moving it away (it
+    /// sends SIGHUP); lines go on to the old file until the new one is open. Standard error has
+    /// nothing to reopen.
+    pub fn reopen(&self) -> io::Result<()> {
+        let Ok(mut sink) = self.sink.lock() else {
+            return Ok(());
+        };
+        if let Sink::File(file, path) = &mut *sink {
+            *file = append(path)?;
+        }
+        Ok(())
     }
 
     /// Writes `event` as one line. A log that cannot be written never fails the request.
@@ -127,9 +134,19 @@ impl Audit {
         };
         let _ = match &mut *sink {
             Sink::Stderr => io::stderr().write_all(&line),
-            Sink::File(file) => file.write_all(&line),
+            Sink::File(file, _) => file.write_all(&line),
         };
     }
+}
+
+/// `path` opened for appending, created readable by this account only; never through a link.
+fn append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path)
 }
 
 /// `field` as logged: at most [`MAX_FIELD_CHARS`] characters, then how many bytes were left

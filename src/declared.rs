@@ -26,12 +26,20 @@ use crate::ssh::{KeyOptions, KeysFile, Tag};
 #[derive(Debug, Parser)]
 #[command(
     name = "keyhatch",
-    version,
+    version = VERSION,
     about = "Generate SSH keys for your account from a web page.",
     after_help = "Each setting is also read from the settings file's [keyhatch] table, under the \
                   flag's name (allowed-hosts for --allowed-host); the environment overrides the \
                   file, and flags override both. KEYHATCH_TOKEN (or the file's token) fixes the \
-                  scripts' credential."
+                  scripts' credential.\n\n\
+                  Examples:\n  \
+                  keyhatch                      your keys, at http://127.0.0.1:3000 (forward it \
+                  with ssh -L 3000:127.0.0.1:3000 NODE)\n  \
+                  keyhatch --socket             the same on a Unix socket only you can open\n  \
+                  keyhatch check-config         check /etc/keyhatch/keyhatch.toml, as the \
+                  service would read it\n\n\
+                  Exit status: 0 when stopped, 2 for bad settings, 1 for a failure at run time. \
+                  RUST_LOG sets what the log shows (default keyhatch=info,warn)."
 )]
 pub struct Cli {
     /// What to do besides serving.
@@ -39,7 +47,7 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Settings file, or "none" for no file [default: $XDG_CONFIG_HOME/keyhatch/keyhatch.toml,
     /// then /etc/keyhatch/keyhatch.toml, when present].
-    #[arg(long, env = "KEYHATCH_CONFIG", value_name = "PATH")]
+    #[arg(long, env = "KEYHATCH_CONFIG", value_name = "PATH", global = true)]
     pub config: Option<PathBuf>,
     /// Where and how keyhatch serves.
     #[command(flatten)]
@@ -58,6 +66,14 @@ pub struct Cli {
     pub seqera: Seqera,
 }
 
+/// `--version`: the package's version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KEYHATCH_COMMIT"),
+    ")"
+);
+
 /// keyhatch's commands besides serving.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -66,6 +82,9 @@ pub enum Command {
         /// Which keyhatch, when several of yours run here: its port, or "socket".
         server: Option<String>,
     },
+    /// Check the settings (file, environment and flags) as keyhatch would start with them,
+    /// say what is wrong and on which line, and exit: 0 when they are good, 2 when not.
+    CheckConfig,
 }
 
 /// Where and how keyhatch serves.

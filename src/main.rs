@@ -1,6 +1,7 @@
 //! keyhatch's server: settings → state → router.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,21 +20,30 @@ fn main() -> ExitCode {
     // again over the settings file's values.
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = Cli::parse_from(&args);
-    if let Some(Command::Link { server }) = cli.command {
-        return keyhatch::server::link::run(server.as_deref());
+    match cli.command {
+        Some(Command::Link { server }) => return keyhatch::server::link::run(server.as_deref()),
+        Some(Command::CheckConfig) => return check_config(cli.config.as_deref(), &args),
+        None => {}
     }
     keep_freed_memory();
     raise_open_files_limit();
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal.
+        .with_ansi(std::io::stderr().is_terminal())
         // A log that cannot be written (full disk, file size limit) must not stop the server:
         // by default tracing reports it with eprintln!, which panics when stderr is what failed.
         .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "keyhatch=info,warn".into()),
-        )
-        .init();
+        );
+    // journald stamps each line itself.
+    if stderr_is_journal() {
+        log.without_time().init();
+    } else {
+        log.init();
+    }
     let settings = match Settings::load(cli.config.as_deref(), &args) {
         Ok(settings) => settings,
         Err(e) => {
@@ -64,6 +74,42 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `keyhatch check-config`: the settings as keyhatch would start with them, or what is wrong.
+/// Exit status 0 or 2, as a start with them would stop.
+fn check_config(config: Option<&std::path::Path>, args: &[OsString]) -> ExitCode {
+    match Settings::load(config, args) {
+        Ok(settings) => {
+            let file = settings.file.as_ref().map_or_else(
+                || "no settings file".to_owned(),
+                |f| f.display().to_string(),
+            );
+            let mode = if settings.site.is_some() {
+                "site"
+            } else {
+                "local"
+            };
+            println!("keyhatch: the settings are good ({file}; {mode} mode)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("keyhatch: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Whether standard error is journald's stream: systemd names it in `JOURNAL_STREAM` as
+/// `device:inode`, which must still be what fd 2 is (a child may have redirected it).
+fn stderr_is_journal() -> bool {
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(stat) = rustix::fs::fstat(std::io::stderr()) else {
+        return false;
+    };
+    stream.to_str() == Some(&format!("{}:{}", stat.st_dev, stat.st_ino))
 }
 
 /// Keeps up to 16 MiB of freed memory per allocator arena for the next request, rather than

@@ -12,6 +12,7 @@ pub mod link;
 mod page;
 pub mod peer;
 mod plain;
+mod ready;
 mod router;
 pub mod runtime;
 pub mod settings;
@@ -86,6 +87,9 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             .map_err(|e| annotate(e, "cannot start the key-derivation threads"))?,
         sent_forms: SentForms::default(),
     };
+    if settings.site.is_some() {
+        reopen_on_hangup(audit.clone())?;
+    }
     let cookie = match &listener {
         Listener::Tcp(listener, _) => format!("keyhatch_session_{}", listener.local_addr()?.port()),
         Listener::Unix(..) => "keyhatch_session_unix".to_owned(),
@@ -112,6 +116,7 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
                 None,
             );
             tracing::info!(addr = %local, "listening");
+            ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard);
             let peers = TcpPeers { listener, twin };
             accept::serve(peers, app, gate, shutdown_signal()).await
@@ -126,12 +131,30 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
                 Some(path),
             );
             tracing::info!(socket = %path.display(), "listening");
+            ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard);
             let served = accept::serve(UnixPeers(listener), app, gate, shutdown_signal()).await;
             let _ = std::fs::remove_file(path);
             served
         }
     }
+}
+
+/// The service's audit log is opened again on SIGHUP, which logrotate sends after moving it
+/// (`deploy/keyhatch.logrotate`). Site mode only: in local mode, a hangup stops keyhatch as it
+/// stops any program of a closed terminal.
+fn reopen_on_hangup(audit: Audit) -> io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match audit.reopen() {
+                Ok(()) => tracing::info!("SIGHUP: the audit log is open again"),
+                Err(e) => tracing::warn!("SIGHUP: could not open the audit log again: {e}"),
+            }
+        }
+    });
+    Ok(())
 }
 
 async fn shutdown_signal() {

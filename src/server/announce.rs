@@ -39,6 +39,9 @@ pub fn announce(
             return None;
         }
     };
+    if let Some(note) = &settings.account_note {
+        eprintln!("note: {note}");
+    }
     let link = format!("{base}/?token={}", auth.new_link());
     let forward = socket.map_or_else(String::new, |path| {
         format!(

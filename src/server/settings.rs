@@ -45,6 +45,8 @@ pub enum Listen {
 /// that acts on them reads them, and what was worked out from them at start.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The settings file read, if any.
+    pub file: Option<PathBuf>,
     /// Where and how keyhatch serves, as declared.
     pub serving: Serving,
     /// Whose keys, and how keyhatch writes them, as declared (the home as worked out is
@@ -67,6 +69,9 @@ pub struct Settings {
     pub audit_log: Option<PathBuf>,
     /// The account the server runs as.
     pub account: Account,
+    /// Said once at start when the account was not found in the account database and was
+    /// taken from the uid and `$HOME` instead (local mode, a static build without NSS).
+    pub account_note: Option<String>,
     /// The uid the server runs as.
     pub uid: u32,
     /// Leptos's runtime options: the bundle's name and where its files are.
@@ -83,11 +88,16 @@ impl Settings {
     /// the settings file `config` names (else the account's or the system's), over the
     /// defaults; `KEYHATCH_TOKEN` is read here, the other variables by the flags' parser.
     pub fn load(config: Option<&Path>, args: &[OsString]) -> Result<Self, SettingsError> {
-        let (uid, account, passwd_home) = current_account()?;
-        let (cli, file_token) = match settings_path(config, &passwd_home) {
+        let (uid, entry) = current_account();
+        let passwd_home = entry
+            .as_ref()
+            .map(|(_, home)| home.clone())
+            .or_else(env_home);
+        let file = settings_path(config, &passwd_home);
+        let (cli, file_token) = match &file {
             Some(path) => {
-                let text = safe_file::read(&path, uid)?;
-                layered::parse(args, Some((&path, &text)))?
+                let text = safe_file::read(path, uid)?;
+                layered::parse(args, Some((path, &text)))?
             }
             None => layered::parse(args, None)?,
         };
@@ -99,11 +109,24 @@ impl Settings {
             seqera,
             ..
         } = cli;
+        let (account, account_note) = match entry {
+            Some((account, _)) => (account, None),
+            None if serving.mode == Mode::Local => (account_from_uid(uid), Some(())),
+            None => return Err(SettingsError::NoAccount(uid)),
+        };
         let home = keys
             .home
             .clone()
             .or_else(|| passwd_home.clone())
             .ok_or(SettingsError::NoAccount(uid))?;
+        let account_note = account_note.map(|()| {
+            format!(
+                "uid {uid} has no passwd entry this keyhatch can read (a static build reads \
+                 /etc/passwd and nscd, not LDAP or SSSD): serving it as {}, home {}",
+                account.user,
+                home.display()
+            )
+        });
         let token = std::env::var("KEYHATCH_TOKEN").ok().or(file_token);
         let mut allowed_hosts = serving.allowed_hosts.clone();
         let site = match serving.mode {
@@ -117,6 +140,7 @@ impl Settings {
                 refuse_root_on_other_home(uid, &home)?;
                 None
             }
+            Mode::Site if cfg!(target_env = "musl") => return Err(SettingsError::StaticSite),
             Mode::Site => {
                 let site = site::settings(uid, site, &limits)?;
                 allowed_hosts.push(site.public_host.clone());
@@ -142,6 +166,7 @@ impl Settings {
             return Err(SettingsError::Remote(addr));
         }
         Ok(Self {
+            file,
             audit_log: Some(serving.audit_log.clone()).filter(|p| p != Path::new("-")),
             serving,
             keys,
@@ -152,6 +177,7 @@ impl Settings {
             home,
             token,
             account,
+            account_note,
             uid,
             leptos: leptos_options()?,
             crash_at: crash_at()?,
@@ -253,29 +279,57 @@ fn crash_at() -> Result<Option<Step>, SettingsError> {
         .transpose()
 }
 
-/// The uid this process runs as, its account, and its passwd home directory.
-fn current_account() -> Result<(u32, Account, Option<PathBuf>), SettingsError> {
+/// The uid this process runs as, and its account and passwd home when the account database
+/// has an entry for it. A static (musl) build reads `/etc/passwd` and asks nscd, but cannot load
+/// the system's NSS modules: an account known only to LDAP or SSSD is not found there.
+fn current_account() -> (u32, Option<(Account, PathBuf)>) {
     let uid = nix::unistd::getuid();
-    let user = nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .ok_or(SettingsError::NoAccount(uid.as_raw()))?;
-    let gecos = user.gecos.to_string_lossy();
-    let full_name = gecos.split(',').next().unwrap_or("").trim();
-    let display_name = if full_name.is_empty() {
-        user.name.clone()
-    } else {
-        full_name.to_owned()
-    };
-    Ok((
-        uid.as_raw(),
-        Account {
+    let entry = nix::unistd::User::from_uid(uid).ok().flatten().map(|user| {
+        let gecos = user.gecos.to_string_lossy();
+        let full_name = gecos.split(',').next().unwrap_or("").trim();
+        let display_name = if full_name.is_empty() {
+            user.name.clone()
+        } else {
+            full_name.to_owned()
+        };
+        let account = Account {
             user: user.name,
             display_name,
             logout: Logout::Session,
-        },
-        Some(user.dir),
-    ))
+        };
+        (account, user.dir)
+    });
+    (uid.as_raw(), entry)
+}
+
+/// Local mode's account when the database has none for `uid`: named by `$USER` (or `$LOGNAME`)
+/// where that is a plain account name, else by the uid. Only shown and audited: whose files are
+/// written is decided by the uid the process runs as.
+fn account_from_uid(uid: u32) -> Account {
+    let plain = |name: &String| {
+        !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    let user = ["USER", "LOGNAME"]
+        .into_iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(plain)
+        .unwrap_or_else(|| format!("uid {uid}"));
+    Account {
+        display_name: user.clone(),
+        user,
+        logout: Logout::Session,
+    }
+}
+
+/// `$HOME`, when it is an absolute path.
+fn env_home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|home| home.is_absolute())
 }
 
 #[cfg(test)]

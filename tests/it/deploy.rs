@@ -155,7 +155,7 @@ fn the_systemd_unit_passes_systemd_analyze_verify_without_a_warning() {
     fs::write(
         &unit,
         repo("deploy/keyhatch.service")
-            .replace("/usr/local/bin/keyhatch", env!("CARGO_BIN_EXE_keyhatch")),
+            .replace("/usr/bin/keyhatch", env!("CARGO_BIN_EXE_keyhatch")),
     )
     .unwrap();
     let out = Command::new("systemd-analyze")

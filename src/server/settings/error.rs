@@ -32,9 +32,16 @@ pub enum SettingsError {
     /// The command line or the environment cannot be read with the settings file's values.
     #[error("{0}")]
     Flags(String),
-    /// The account the process runs as has no passwd entry.
+    /// The account the process runs as has no passwd entry (and, in local mode, no `$HOME`).
     #[error("cannot find the passwd entry of uid {0}; set a home with --home")]
     NoAccount(u32),
+    /// Site mode asked of the static build, which cannot read the site's accounts.
+    #[error(
+        "site mode needs the system's account lookup (NSS: LDAP, SSSD), which this static build \
+         cannot load. Install the keyhatch package (.deb or .rpm) for site mode; this binary \
+         runs local mode for one account"
+    )]
+    StaticSite,
     /// The login token is too short to be safe.
     #[error("the login token must be at least {MIN_TOKEN_LEN} random characters")]
     WeakToken,

@@ -68,7 +68,7 @@ pub fn file_key(arg: &Arg) -> String {
 }
 
 /// Each key of `text`'s `[keyhatch]` table as its flag's id and default values, checked as the
-/// flag would be; and the token.
+/// flag would be; and the token. A key's mistake names its line.
 #[allow(clippy::type_complexity)]
 fn file_defaults(
     command: &Command,
@@ -77,43 +77,85 @@ fn file_defaults(
     let mut top: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     let table = match top.remove("keyhatch") {
         Some(toml::Value::Table(table)) => table,
-        Some(_) => return Err("[keyhatch] must be a table".into()),
+        Some(_) => return Err(at_line(text, None, "[keyhatch] must be a table".into())),
         None => toml::Table::new(),
     };
     if let Some(other) = top.keys().next() {
-        return Err(format!(
-            "unknown table or key `{other}`: keyhatch reads only [keyhatch]"
-        ));
+        let why = format!("unknown table or key `{other}`: keyhatch reads only [keyhatch]");
+        return Err(at_line(text, Some(other), why));
     }
     let mut defaults = Vec::new();
     let mut token = None;
     for (key, value) in table {
+        let in_table = |why: String| at_line(text, Some(&format!("keyhatch.{key}")), why);
         if key == TOKEN_KEY {
             match value {
                 toml::Value::String(s) => token = Some(s),
-                _ => return Err(format!("{TOKEN_KEY} must be a string")),
+                _ => return Err(in_table(format!("{TOKEN_KEY} must be a string"))),
             }
             continue;
         }
-        let arg = settings(command)
-            .find(|arg| file_key(arg) == key)
-            .ok_or_else(|| format!("unknown setting `{key}` (keyhatch --help lists them)"))?;
-        let list = matches!(arg.get_action(), ArgAction::Append);
-        let values = match value {
-            toml::Value::Array(items) if list => items
-                .into_iter()
-                .map(|item| scalar(&key, item))
-                .collect::<Result<_, _>>()?,
-            toml::Value::Array(_) => return Err(format!("{key} takes one value, not a list")),
-            _ if list => return Err(format!("{key} is a list: write [\"…\", …]")),
-            value => vec![scalar(&key, value)?],
-        };
-        for value in &values {
-            check(arg, value).map_err(|why| format!("{key} = {value:?}: {why}"))?;
-        }
-        defaults.push((arg.get_id().as_str().to_owned(), values));
+        let (id, values) = file_default(command, &key, value).map_err(in_table)?;
+        defaults.push((id, values));
     }
     Ok((defaults, token))
+}
+
+/// The file's `key = value` as its flag's id and values, checked by the flag's parser.
+fn file_default(
+    command: &Command,
+    key: &str,
+    value: toml::Value,
+) -> Result<(String, Vec<String>), String> {
+    let arg = settings(command)
+        .find(|arg| file_key(arg) == key)
+        .ok_or_else(|| format!("unknown setting `{key}` (keyhatch --help lists them)"))?;
+    let list = matches!(arg.get_action(), ArgAction::Append);
+    let values = match value {
+        toml::Value::Array(items) if list => items
+            .into_iter()
+            .map(|item| scalar(key, item))
+            .collect::<Result<_, _>>()?,
+        toml::Value::Array(_) => return Err(format!("{key} takes one value, not a list")),
+        _ if list => return Err(format!("{key} is a list: write [\"…\", …]")),
+        value => vec![scalar(key, value)?],
+    };
+    for value in &values {
+        check(arg, value).map_err(|why| format!("{key} = {value:?}: {why}"))?;
+    }
+    Ok((arg.get_id().as_str().to_owned(), values))
+}
+
+/// `why`, after the line of `text` where the dotted `key` is written (`keyhatch.tag`, or a
+/// top-level key), or of the `[keyhatch]` header for `None`.
+fn at_line(text: &str, key: Option<&str>, why: String) -> String {
+    let line = |offset: usize| text[..offset].matches('\n').count() + 1;
+    let found = match key {
+        None => text.find("[keyhatch]").map(line),
+        Some(key) => key_offset(text, key).map(line),
+    };
+    match found {
+        Some(n) => format!("line {n}: {why}"),
+        None => why,
+    }
+}
+
+/// Where the dotted `key` is written in `text`: the span of its last part.
+fn key_offset(text: &str, key: &str) -> Option<usize> {
+    let top = toml::de::DeTable::parse(text).ok()?;
+    let mut table = top.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (name, value) = table.iter().find(|(name, _)| name.get_ref() == part)?;
+        if parts.peek().is_none() {
+            return Some(name.span().start);
+        }
+        match value.get_ref() {
+            toml::de::DeValue::Table(inner) => table = inner,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Whether `arg`'s own parser takes `value`, as if given as `--flag=value` (clap keeps its

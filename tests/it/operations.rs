@@ -1,0 +1,197 @@
+//! What an operator relies on: `check-config`, the exit status of bad settings, readiness for
+//! systemd, a log without terminal codes (and without a second timestamp under journald), and
+//! the audit log opened again on SIGHUP for logrotate.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{Account, SiteStack, spawn_app_with, wait_for};
+
+fn keyhatch() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyhatch"));
+    command
+        .env_remove("KEYHATCH_CONFIG")
+        .env_remove("KEYHATCH_MODE");
+    command
+}
+
+/// `keyhatch check-config --config FILE` on `text`: its exit code, stdout and stderr.
+fn check_config(text: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keyhatch.toml");
+    fs::write(&file, text).unwrap();
+    let out = keyhatch()
+        .args([
+            "--home",
+            dir.path().to_str().unwrap(),
+            "check-config",
+            "--config",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).replace(dir.path().to_str().unwrap(), "DIR"),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_passes_good_settings_and_names_the_line_of_a_bad_one() {
+    let (code, out, _) = check_config("[keyhatch]\nmode = \"local\"\ntag = \"lab\"\n");
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out,
+        "keyhatch: the settings are good (DIR/keyhatch.toml; local mode)\n"
+    );
+
+    let (code, _, said) = check_config("[keyhatch]\nmode = \"local\"\n\ntag = \"two words\"\n");
+    assert_eq!(code, Some(2), "{said}");
+    assert!(said.contains("line 4: tag = \"two words\""), "{said}");
+
+    let (code, _, said) = check_config("[keyhatch]\nmode = \"local\"\nno-such-setting = 1\n");
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.contains("line 3: unknown setting `no-such-setting`"),
+        "{said}"
+    );
+
+    let (code, _, said) = check_config("[keyhatch]\nmode = \"local\nport = 3\n");
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.contains("line 2"),
+        "a TOML error names its line: {said}"
+    );
+
+    // A start with the same bad settings stops with the same status, which the unit's
+    // RestartPreventExitStatus=2 does not restart.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keyhatch.toml");
+    fs::write(&file, "[keyhatch]\ntag = \"two words\"\n").unwrap();
+    let out = keyhatch().arg("--config").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn keyhatch_tells_systemd_it_is_ready_once_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify");
+    let systemd = UnixDatagram::bind(&path).unwrap();
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let app = spawn_app_with(
+        &dir.path().join("home"),
+        &[("NOTIFY_SOCKET", path.to_str().unwrap())],
+    );
+    let mut message = [0; 64];
+    let len = systemd.recv(&mut message).expect("READY=1 within 10 s");
+    assert_eq!(&message[..len], b"READY=1");
+    // Ready means answering.
+    assert_eq!(app.get("/healthz", &[]).status, 200);
+}
+
+/// Starts keyhatch with standard error on a pipe (`journal` set: named by `JOURNAL_STREAM`,
+/// as systemd names journald's stream) and returns the line it logs once listening.
+fn listening_line(journal: bool) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    let stream = fs::File::from(std::os::fd::OwnedFd::from(writer.try_clone().unwrap()))
+        .metadata()
+        .unwrap();
+    let mut command = keyhatch();
+    command
+        .args(["--addr", "127.0.0.1:0", "--config", "none", "--home"])
+        .arg(dir.path())
+        .env("RUST_LOG", "keyhatch=info")
+        .stdout(Stdio::null())
+        .stderr(writer);
+    if journal {
+        command.env(
+            "JOURNAL_STREAM",
+            format!("{}:{}", stream.dev(), stream.ino()),
+        );
+    } else {
+        command.env_remove("JOURNAL_STREAM");
+    }
+    let mut child = command.spawn().unwrap();
+    drop(command);
+    let line = BufReader::new(reader)
+        .lines()
+        .map(Result::unwrap)
+        .find(|line| line.contains("listening"))
+        .expect("keyhatch logs that it listens");
+    let _ = child.kill();
+    let _ = child.wait();
+    line
+}
+
+#[test]
+fn the_log_has_no_terminal_codes_on_a_pipe_and_no_timestamp_of_its_own_under_journald() {
+    let plain = listening_line(false);
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(
+        plain.starts_with("20") && plain.contains(" INFO keyhatch::server: listening"),
+        "{plain:?}"
+    );
+    let journal = listening_line(true);
+    assert!(!journal.contains('\x1b'), "{journal:?}");
+    assert!(
+        journal.starts_with(" INFO keyhatch::server: listening")
+            || journal.starts_with("INFO keyhatch::server: listening"),
+        "journald stamps the line itself: {journal:?}"
+    );
+}
+
+#[test]
+fn the_service_opens_its_audit_log_again_on_sighup_as_logrotate_asks() {
+    let person = Account::create_person();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let stack = SiteStack::start(&[&person.name], &["--audit-log", log.to_str().unwrap()]);
+    let generate = || {
+        let reply = stack.post(&person.name, "/api/keys/generate", "{}");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+    generate();
+    wait_for(
+        || fs::read_to_string(&log).is_ok_and(|l| l.contains("\"generate\"")),
+        "the first line",
+    );
+
+    // logrotate: move the file away, then SIGHUP.
+    let rotated = dir.path().join("audit.log.1");
+    fs::rename(&log, &rotated).unwrap();
+    let before = fs::read_to_string(&rotated).unwrap();
+    let pid = stack.keyhatch.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for(|| Path::new(&log).exists(), "a new audit log after SIGHUP");
+    generate();
+    wait_for(
+        || fs::read_to_string(&log).is_ok_and(|l| l.contains("\"generate\"")),
+        "the next line, in the new file",
+    );
+    assert_eq!(
+        fs::read_to_string(&rotated).unwrap(),
+        before,
+        "nothing more goes to the moved file"
+    );
+    assert_eq!(
+        fs::metadata(&log).unwrap().mode() & 0o777,
+        0o600,
+        "the new file is private"
+    );
+    assert!(stack.keyhatch.id() > 0);
+}
