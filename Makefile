@@ -1,5 +1,5 @@
 # The two commands. Both install whatever is missing first (scripts/setup.sh).
-.PHONY: run test bench fuzz install
+.PHONY: run test bench fuzz dist install uninstall
 
 # Run keyhatch for your account; flags go in ARGS, e.g. make run ARGS="--home /tmp/try".
 run:
@@ -17,7 +17,15 @@ bench:
 fuzz:
 	@scripts/fuzz.sh $(SECONDS)
 
-# Site mode on this machine, as root: the binary and its bundle under PREFIX, the settings file
-# (kept if present) and the systemd unit. Then: systemctl enable --now keyhatch.
+# What keyhatch ships, in target/dist/: the static binary's archive, the .deb and the .rpm.
+dist:
+	@scripts/dist.sh
+
+# What make dist built, under PREFIX (default /usr/local) and DESTDIR; needs no build tools.
+# Then: keyhatch check-config; systemctl daemon-reload; systemctl enable --now keyhatch.
 install:
-	@scripts/install.sh $(PREFIX)
+	@scripts/install.sh install
+
+# Removes what make install installed (PREFIX and DESTDIR as given to it), but the settings file.
+uninstall:
+	@scripts/install.sh uninstall

@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs a newer Rust than 1.95
 WASM_BINDGEN_VERSION=0.2.130  # must equal the wasm-bindgen pin in Cargo.toml
+# make dist: zig links the static (musl) binary and the packages' binary against glibc 2.28;
+# cargo-deb and cargo-generate-rpm pack the packages.
+ZIG_VERSION=0.17.1            # PyPI's ziglang
+CARGO_ZIGBUILD_VERSION=0.24.1
+CARGO_DEB_VERSION=3.8.0
+CARGO_GENERATE_RPM_VERSION=0.21.1
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -25,6 +31,12 @@ command -v curl >/dev/null || packages+=(curl)
 { command -v useradd >/dev/null && command -v setpriv >/dev/null; } || packages+=(passwd util-linux)
 # The systemd unit in deploy/ is checked with systemd-analyze verify.
 command -v systemd-analyze >/dev/null || packages+=(systemd)
+# The package tests inspect the .rpm with Debian's rpm, rpm2cpio and cpio, and the binaries
+# with binutils (objdump, strip).
+command -v rpm >/dev/null || packages+=(rpm)
+command -v rpm2cpio >/dev/null || packages+=(rpm2cpio)
+command -v cpio >/dev/null || packages+=(cpio)
+command -v objdump >/dev/null || packages+=(binutils)
 # The label test checks every code point against Unicode's own tables (scripts/label-table.py).
 [ -e /usr/share/unicode/DerivedCoreProperties.txt ] || packages+=(unicode-data)
 if [ ${#packages[@]} -gt 0 ]; then
@@ -49,14 +61,12 @@ if [ ${#web[@]} -gt 0 ]; then
   as_root rm -f /usr/sbin/policy-rc.d
 fi
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  step "Rust target wasm32-unknown-unknown"
-  rustup target add wasm32-unknown-unknown
-fi
-# The standard library's source: the browser bundle builds its own, smaller (scripts/env.sh).
-if ! rustup component list --installed | grep -q '^rust-src'; then
-  step "Rust component rust-src"
-  rustup component add rust-src
+# The pinned toolchain, with its components and targets (rust-toolchain.toml): wasm32 for the
+# browser bundle, rust-src for its own standard library (scripts/env.sh), musl for the static
+# binary. Nothing is downloaded when it is all there.
+if ! rustup toolchain install >/dev/null 2>&1; then
+  step "Rust toolchain (rust-toolchain.toml)"
+  rustup toolchain install
 fi
 
 installed() { cargo install --list | grep -q "^$1 v$2:"; }
@@ -70,6 +80,27 @@ if ! installed cargo-leptos "$CARGO_LEPTOS_VERSION"; then
   # no_downloads: use the tools on PATH instead of fetching binaries; no LTO: a faster install.
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads --force
+fi
+
+# Build tools: compiled without LTO and with more codegen units, as their own speed does not
+# matter here.
+fast_install() {
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install --locked --force "$@"
+}
+if ! installed cargo-deb "$CARGO_DEB_VERSION"; then
+  step "cargo-deb $CARGO_DEB_VERSION (a few minutes, once)"
+  fast_install cargo-deb --version "$CARGO_DEB_VERSION"
+fi
+if ! installed cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION"; then
+  step "cargo-generate-rpm $CARGO_GENERATE_RPM_VERSION (a few minutes, once)"
+  fast_install cargo-generate-rpm --version "$CARGO_GENERATE_RPM_VERSION"
+fi
+pip_has() { python3 -m pip show "$1" 2>/dev/null | grep -qx "Version: $2"; }
+if ! pip_has ziglang "$ZIG_VERSION" || ! pip_has cargo-zigbuild "$CARGO_ZIGBUILD_VERSION"; then
+  step "zig $ZIG_VERSION and cargo-zigbuild $CARGO_ZIGBUILD_VERSION (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    "ziglang==$ZIG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
 fi
 
 if [ ! -f end2end/node_modules/.package-lock.json ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every check keyhatch has: format, lints, unit and integration tests (real ssh-keygen and
-# sshd), the release browser bundle (precompressed), Playwright in Debian's Chromium against the
-# server with that bundle embedded (its transfer spec is the size budget: the bytes Chromium
-# receives), and a last look for secrets in everything the run printed or left in /tmp.
+# sshd), the release browser bundle (precompressed), make dist's archive and packages
+# (installed with dpkg, taken apart with rpm, run in a chroot), Playwright in Debian's Chromium
+# against the server with that bundle embedded (its transfer spec is the size budget: the bytes
+# Chromium receives), and a last look for secrets in everything the run printed or left in /tmp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -39,6 +40,11 @@ export KEYHATCH_EMBED_SITE="$PWD/target/site"
 step "clippy (server) and cargo test (the server with the bundle embedded, as make install makes it)"
 export RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/clippy-rustc"
 cargo test --features ssr --all-targets --no-run
+# What keyhatch ships, built before the tests that install it (tests/it/packages.rs): the
+# static binary's archive, the .deb and the .rpm, with the bundle just built.
+step "make dist"
+scripts/dist.sh --reuse-bundle
+step "cargo test"
 cargo test --features ssr
 step "Playwright (Chromium)"
 (cd end2end && npx playwright test)

@@ -166,12 +166,28 @@ impl SiteStack {
 
     /// Starts both, as [`SiteStack::start`], with extra environment variables for keyhatch.
     pub fn start_with_env(people: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_binary(
+            Path::new(env!("CARGO_BIN_EXE_keyhatch")),
+            people,
+            extra,
+            env,
+        )
+    }
+
+    /// Starts both, as [`SiteStack::start_with_env`], with the keyhatch at `binary` (an
+    /// installed one) in place of the tests' build.
+    pub fn start_binary(
+        binary: &Path,
+        people: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // nginx's workers run as www-data: they must reach the password file and the socket.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let socket = dir.path().join("keyhatch.sock");
         let port = free_port();
-        let mut keyhatch = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        let mut keyhatch = Command::new(binary)
             .args(["--mode", "site", "--proxy-user", "www-data", "--socket"])
             .arg(&socket)
             .arg("--public-url")

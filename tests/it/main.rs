@@ -11,6 +11,8 @@ mod helpers;
 mod http;
 mod layers;
 mod openssh_compat;
+mod operations;
+mod packages;
 mod process_limit;
 mod seqera;
 mod settings;
