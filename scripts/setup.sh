@@ -96,7 +96,7 @@ if ! installed cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION"; then
   step "cargo-generate-rpm $CARGO_GENERATE_RPM_VERSION (a few minutes, once)"
   fast_install cargo-generate-rpm --version "$CARGO_GENERATE_RPM_VERSION"
 fi
-pip_has() { python3 -m pip show "$1" 2>/dev/null | grep -qx "Version: $2"; }
+pip_has() { python3 -m pip show "$1" 2>/dev/null | grep -x "Version: $2" >/dev/null; }
 if ! pip_has ziglang "$ZIG_VERSION" || ! pip_has cargo-zigbuild "$CARGO_ZIGBUILD_VERSION"; then
   step "zig $ZIG_VERSION and cargo-zigbuild $CARGO_ZIGBUILD_VERSION (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \

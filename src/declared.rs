@@ -135,6 +135,10 @@ pub struct Serving {
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
+    /// Serve Prometheus metrics at /metrics on this address, apart from the page: counts only,
+    /// no account, key or address, and no login [default: off].
+    #[arg(long, env = "KEYHATCH_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Audit log file (JSON lines); "-" for standard error.
     #[arg(
         long,

@@ -44,6 +44,23 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The error's kind, as the metrics count it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Storage(_) => "storage",
+            Self::Invalid(_) => "invalid",
+            Self::Conflict(_) => "conflict",
+            Self::NotFound(_) => "not found",
+            Self::Forbidden(_) => "forbidden",
+            Self::TooMany(_) => "too many",
+            Self::Busy(_) => "busy",
+            Self::Keygen(_) => "keygen",
+            Self::Platform(_) => "platform",
+            Self::Request(_) => "request",
+        }
+    }
+
     /// The HTTP status a response carrying this error should have.
     pub fn status(&self) -> u16 {
         match self {

@@ -2,8 +2,8 @@
 //!
 //! Imports run one way, each module using only those after it in this list:
 //! `server` → `app` → `pages` → `components` → `api` → `clipboard`, `dom`, `hydration`, `paths`,
-//! `model`, `error`, `audit` → `declared` → `seqera`, `random`, `ssh`. `ssh` is the domain (no web code,
-//! server only); `seqera` talks to Seqera Platform; `random` makes every token; `declared` declares every setting once; `server` runs it
+//! `model`, `error`, `audit` → `declared` → `seqera` → `metrics`, `random`, `ssh`. `ssh` is the domain (no web code,
+//! server only); `seqera` talks to Seqera Platform; `metrics` counts for Prometheus; `random` makes every token; `declared` declares every setting once; `server` runs it
 //! over HTTP; `api` holds the server functions; `app`, `pages` and `components` are the page,
 //! rendered on the server and hydrated in the browser. `tests/it/layers.rs` checks the order.
 
@@ -23,6 +23,8 @@ pub mod dom;
 pub mod error;
 pub mod hydration;
 pub mod json;
+#[cfg(feature = "ssr")]
+pub mod metrics;
 pub mod model;
 pub mod pages;
 pub mod paths;

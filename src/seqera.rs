@@ -16,6 +16,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+mod error;
+
+pub use error::PlatformError;
+
 /// How long keyhatch waits to reach Platform.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one call to Platform may take in all, unless the site says otherwise.
@@ -183,45 +187,6 @@ pub struct PlatformAccount {
     pub workspaces: Vec<Workspace>,
 }
 
-/// Why Platform did not do it; each message is written for the person.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlatformError {
-    /// 401: the token is wrong, expired or revoked.
-    #[error(
-        "Seqera Platform did not accept the access token: check it, or make a new one under Your tokens"
-    )]
-    BadToken,
-    /// 403: the token may not do this here.
-    #[error(
-        "Seqera Platform refused: your token may not add credentials to that workspace. Pick another workspace, or ask its owner for a role that may"
-    )]
-    NotAllowed,
-    /// The name is taken in that workspace.
-    #[error("Seqera Platform already has credentials named {0:?} there: choose another name")]
-    NameTaken(String),
-    /// Platform refused the request with its own message.
-    #[error("Seqera Platform refused the request: {0}")]
-    Refused(String),
-    /// No answer in time.
-    #[error("Seqera Platform did not answer within {0} seconds; nothing was added. Try again")]
-    Timeout(u64),
-    /// No connection, DNS, TLS…
-    #[error("keyhatch could not reach Seqera Platform at {url}: {why}")]
-    Unreachable {
-        /// Where.
-        url: String,
-        /// What the network said.
-        why: String,
-    },
-    /// An answer keyhatch cannot read (a redirect among them: keyhatch follows none).
-    #[error("Seqera Platform gave an unexpected answer (HTTP {status}); nothing was added")]
-    Unexpected {
-        /// The HTTP status.
-        status: u16,
-    },
-}
-
 /// Where the site's Platform is, and how to reach it.
 #[derive(Clone)]
 pub struct Platform {
@@ -237,32 +202,41 @@ impl fmt::Debug for Platform {
 }
 
 impl Platform {
-    /// A client for `url`, trusting the certificates in `ca_pem` (a site's own CA) or, without
-    /// it, the Mozilla roots. TLS verification is always on, redirects are never followed (the
-    /// key goes only to `url`), and every call is bounded in time.
+    /// A client for `url`, trusting the system's certificate authorities (as curl and every
+    /// other client on the host do: `/etc/ssl/certs`, `/etc/pki/tls`, or `SSL_CERT_FILE`) and
+    /// those in `ca_pem` (a site's own CA); Mozilla's roots where the system has none (the
+    /// static binary on a bare host). TLS verification is always on, redirects are never
+    /// followed (the key goes only to `url`), and every call is bounded in time.
     /// A call that takes longer than `timeout` in all is given up.
     pub fn new(
         url: PlatformUrl,
         ca_pem: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Self, CaError> {
-        use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
-        let roots = match ca_pem {
-            Some(pem) => {
-                let certs: Vec<_> = ureq::tls::parse_pem(pem)
-                    .filter_map(|item| match item {
-                        Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
-                        Ok(_) => None,
-                        Err(e) => Some(Err(e)),
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| CaError(e.to_string()))?;
-                if certs.is_empty() {
-                    return Err(CaError("it holds no certificate".into()));
-                }
-                RootCerts::new_with_certs(&certs)
+        use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+        let mut roots: Vec<_> = rustls_native_certs::load_native_certs()
+            .certs
+            .iter()
+            .map(|cert| Certificate::from_der(cert.as_ref()).to_owned())
+            .collect();
+        if let Some(pem) = ca_pem {
+            let certs: Vec<_> = ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| CaError(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(CaError("it holds no certificate".into()));
             }
-            None => RootCerts::WebPki,
+            roots.extend(certs);
+        }
+        let roots = if roots.is_empty() {
+            RootCerts::WebPki
+        } else {
+            RootCerts::new_with_certs(&roots)
         };
         let tls = TlsConfig::builder()
             .provider(TlsProvider::Rustls)

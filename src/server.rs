@@ -9,6 +9,7 @@ pub mod auth;
 mod bind;
 pub mod guard;
 pub mod link;
+mod metrics;
 mod page;
 pub mod peer;
 mod plain;
@@ -35,6 +36,8 @@ use settings::{Listen, Settings, SiteSettings};
 pub struct Opened {
     audit: Audit,
     listener: Listener,
+    /// The metrics listener, when `metrics-addr` is set.
+    metrics: Option<std::net::TcpListener>,
 }
 
 /// A bound listener, not yet handed to the async runtime.
@@ -69,16 +72,39 @@ pub fn open(settings: &Settings) -> io::Result<Opened> {
             Listener::Unix(bind_unix(path, settings.uid, proxy_uid)?, path.clone())
         }
     };
+    let metrics = match settings.serving.metrics_addr {
+        Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
+            annotate(
+                e,
+                &format!("cannot listen for metrics on {addr} (metrics-addr)"),
+            )
+        })?),
+        None => None,
+    };
     if site.is_some() {
         site::keep_only_helper_capabilities()?;
     }
-    Ok(Opened { audit, listener })
+    Ok(Opened {
+        audit,
+        listener,
+        metrics,
+    })
 }
 
 /// Serves on what [`open`] opened, says how to reach keyhatch (in local mode: prints the login
 /// link and writes it to a private file), and serves until Ctrl-C or SIGTERM.
 pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
-    let Opened { audit, listener } = opened;
+    let Opened {
+        audit,
+        listener,
+        metrics,
+    } = opened;
+    if let Some(listener) = metrics {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
+        tokio::spawn(metrics::serve(listener));
+    }
     let state = AppState {
         key_options: settings.keys.key_options.clone(),
         audit: audit.clone(),

@@ -75,7 +75,7 @@ impl ClientAddr {
 pub fn audited<T>(
     state: &AppState,
     person: &Person,
-    action: &str,
+    action: &'static str,
     fingerprint: Option<&str>,
     result: Result<T, AppError>,
 ) -> Result<T, AppError> {
@@ -135,10 +135,14 @@ fn record<T>(
     audit: &Audit,
     account: &str,
     remote: &ClientAddr,
-    action: &str,
+    action: &'static str,
     fingerprint: Option<&str>,
     result: &Result<T, AppError>,
 ) {
+    crate::metrics::operation(
+        action,
+        result.as_ref().map_or_else(AppError::kind, |_| "ok"),
+    );
     let outcome = match result {
         Ok(_) => "ok".to_owned(),
         Err(e) => e.to_string(),

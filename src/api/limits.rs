@@ -109,6 +109,7 @@ impl KeysPerHour {
         if let Some(oldest) = times.front()
             && times.len() >= self.max
         {
+            crate::metrics::refused("keys-per-hour");
             let minutes = (HOUR - now.duration_since(*oldest)).as_secs().div_ceil(60);
             return Err(AppError::TooMany(format!(
                 "you generated {} in the last hour, the most this site allows; try again in {minutes} minutes",
@@ -205,6 +206,7 @@ impl InFlight {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let count = counts.entry(uid).or_default();
         if *count >= self.max {
+            crate::metrics::refused("max-in-flight");
             return Err(AppError::TooMany(format!(
                 "you have {} under way already, the most this site allows at once; wait for them to finish, then try again",
                 operations(self.max)

@@ -23,7 +23,7 @@ pub async fn seqera_credentials(
     passphrase: Option<Secret>,
 ) -> Result<SeqeraCredentials, AppError> {
     use super::context::{answer_with_status, app_state, audited, person, run_blocking};
-    use crate::seqera::{CredentialsName, Token};
+    use crate::seqera::{CredentialsName, PlatformError, Token};
 
     let (state, person) = (app_state()?, person()?);
     // A call to Platform is one of the person's operations under way until it ends, even
@@ -42,13 +42,15 @@ pub async fn seqera_credentials(
     let passphrase = passphrase.map(|p| zeroize::Zeroizing::new(p.expose()));
     let result = run_blocking(move || {
         let _in_flight = in_flight;
-        let id = platform.add_ssh_credentials(
+        let added = platform.add_ssh_credentials(
             &token,
             workspace_id,
             &name,
             &private_key,
             passphrase.as_deref().map(String::as_str),
-        )?;
+        );
+        crate::metrics::relayed(added.as_ref().map_or_else(PlatformError::kind, |_| "ok"));
+        let id = added?;
         Ok(SeqeraCredentials { credentials_id: id })
     })
     .await;

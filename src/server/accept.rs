@@ -81,6 +81,7 @@ impl Gate {
     where
         Io: AsyncRead + AsyncWrite + AsFd + Unpin + Send + 'static,
     {
+        crate::metrics::refused("another account");
         match self.lingering.clone().try_acquire_owned() {
             Ok(permit) => {
                 tokio::spawn(async move {

@@ -54,7 +54,8 @@ impl Serves {
 
 impl Guard {
     /// Records the refusal and answers it with a page.
-    async fn refuse(&self, request: Request, why: &str, page: PlainPage) -> Response {
+    async fn refuse(&self, request: Request, why: &'static str, page: PlainPage) -> Response {
+        crate::metrics::refused(why);
         let claim = match &self.serves {
             Serves::Site(site) => site.claim(&request),
             Serves::Owner { .. } => None,

@@ -207,6 +207,7 @@ pub async fn require_person(
             .filter(|_| !from_proxy)
             .and_then(|v| v.to_str().ok())
         {
+            crate::metrics::refused("user header not from the proxy");
             record(
                 claimed,
                 "refused",
@@ -218,15 +219,16 @@ pub async fn require_person(
             .filter(|_| !named_once)
             .and_then(|v| v.to_str().ok())
         {
+            crate::metrics::refused("user header twice");
             record(
                 claimed,
                 "refused",
                 "the proxy sent the user header more than once: it passes on the client's own",
             );
-        } else if from_proxy
-            && !request.headers().contains_key(header)
-            && first_on_this_connection()
-        {
+        } else if from_proxy && !request.headers().contains_key(header) {
+            crate::metrics::refused("no user header");
+        }
+        if from_proxy && !request.headers().contains_key(header) && first_on_this_connection() {
             // Everyone gets this 401 while the proxy is set up wrong: said once per connection,
             // not once per request.
             let why = format!(
@@ -262,6 +264,7 @@ pub async fn require_person(
         }
         Err(refusal) => {
             let (why, page) = refusal_page(&refusal);
+            crate::metrics::refused(why);
             record(&name, "refused", why);
             answer_unread(request, page.answer()).await
         }

@@ -9,9 +9,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The modules from the bottom up; a module may use only those before it.
-const LAYERS: [&str; 17] = [
+const LAYERS: [&str; 18] = [
     "ssh",
     "random",
+    "metrics",
     "seqera",
     "declared",
     "audit",

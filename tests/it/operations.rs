@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{Account, SiteStack, spawn_app_with, wait_for};
+use crate::helpers::{Account, SiteStack, free_port, spawn_app_with, wait_for};
 
 fn keyhatch() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_keyhatch"));
@@ -194,4 +194,62 @@ fn the_service_opens_its_audit_log_again_on_sighup_as_logrotate_asks() {
         "the new file is private"
     );
     assert!(stack.keyhatch.id() > 0);
+}
+
+#[test]
+fn metrics_count_a_generate_and_a_refusal_and_name_nobody() {
+    let person = Account::create_person();
+    let port = free_port();
+    let stack = SiteStack::start(
+        &[&person.name],
+        &[
+            "--metrics-addr",
+            &format!("127.0.0.1:{port}"),
+            "--keys-per-hour",
+            "1",
+        ],
+    );
+    let first = stack.post(&person.name, "/api/keys/generate", "{}");
+    assert_eq!(first.status, 200, "{}", first.body);
+    let fingerprint = first.json()["info"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = stack.post(&person.name, "/api/keys/generate", "{}");
+    assert_eq!(second.status, 429, "{}", second.body);
+
+    let scraped = ureq::get(&format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .unwrap();
+    assert!(
+        scraped.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
+    );
+    let text = scraped.into_body().read_to_string().unwrap();
+    assert!(
+        text.contains("keyhatch_operations_total{action=\"generate\",outcome=\"ok\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("keyhatch_operations_total{action=\"generate\",outcome=\"too many\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("keyhatch_refusals_total{reason=\"keys-per-hour\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("keyhatch_helper_seconds_count "), "{text}");
+    assert!(
+        !text.contains(&person.name) && !text.contains(&fingerprint),
+        "no account or key in a label: {text}"
+    );
+    // Only /metrics is served there, and it is not served on the page's listener.
+    let other = ureq::get(&format!("http://127.0.0.1:{port}/api/keys/list")).call();
+    assert!(
+        matches!(other, Err(ureq::Error::StatusCode(404))),
+        "{other:?}"
+    );
+    assert_eq!(stack.get(&person.name, "/metrics").status, 404);
 }

@@ -375,3 +375,96 @@ fn plain_http_to_another_host_and_a_ca_file_without_certificates_stop_keyhatch_a
         assert!(stderr.contains(says), "{stderr}");
     }
 }
+
+/// A TLS server (`openssl s_server -www`) on loopback with a certificate for 127.0.0.1 signed by
+/// a CA made for the test; stopped on drop.
+struct TlsPlatform {
+    dir: tempfile::TempDir,
+    server: std::process::Child,
+    port: u16,
+}
+
+impl TlsPlatform {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let script = format!(
+            "set -e; cd {d}
+             openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+               -subj /CN=keyhatch-test-ca -keyout ca.key -out ca.pem 2>/dev/null
+             openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+               -subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null
+             printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext
+             openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+               -extfile san.ext -out server.pem 2>/dev/null
+             : > empty.pem"
+        );
+        let made = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .status()
+            .unwrap();
+        assert!(made.success(), "openssl made the test CA");
+        let port = crate::helpers::free_port();
+        let server = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(dir.path().join("server.pem"))
+            .arg("-key")
+            .arg(dir.path().join("server.key"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        crate::helpers::wait_for(
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "openssl s_server",
+        );
+        Self { dir, server, port }
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TlsPlatform {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+#[test]
+fn platform_is_trusted_through_the_systems_authorities_and_the_ca_file_as_other_clients() {
+    let tls = TlsPlatform::start();
+    let url = format!("https://127.0.0.1:{}/api", tls.port);
+    let home = tempfile::tempdir().unwrap();
+    // What keyhatch says when it asks this server for the workspaces: past TLS, the server's
+    // status page is no answer of Platform's; short of it, the server cannot be reached.
+    let ask = |env: &[(&str, &str)]| {
+        let mut all = vec![("KEYHATCH_SEQERA_URL", url.as_str())];
+        all.extend_from_slice(env);
+        let app = spawn_app_with(home.path(), &all);
+        let reply = app.post_json(
+            "/api/seqera/workspaces",
+            &serde_json::json!({ "token": TOKEN }).to_string(),
+        );
+        reply.body
+    };
+    let trusted = "unexpected answer";
+    let untrusted = "could not reach Seqera Platform";
+
+    // The system's store (SSL_CERT_FILE, as OpenSSL and curl read it) holds the CA.
+    let said = ask(&[("SSL_CERT_FILE", &tls.file("ca.pem"))]);
+    assert!(said.contains(trusted), "{said}");
+    // A store without it, and no CA file: refused.
+    let said = ask(&[("SSL_CERT_FILE", &tls.file("empty.pem"))]);
+    assert!(said.contains(untrusted), "{said}");
+    // The CA file adds to the store.
+    let said = ask(&[
+        ("SSL_CERT_FILE", &tls.file("empty.pem")),
+        ("KEYHATCH_SEQERA_CA_FILE", &tls.file("ca.pem")),
+    ]);
+    assert!(said.contains(trusted), "{said}");
+}

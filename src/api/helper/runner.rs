@@ -77,7 +77,9 @@ impl Runner {
         let timeout = self.timeout;
         tokio::spawn(async move {
             let _permit = permit;
+            let started = Instant::now();
             supervise(&job, timeout, answer).await;
+            crate::metrics::helper_took(started.elapsed());
         });
         let bytes = answered.await.map_err(|_| failed("it was lost".into()))??;
         read_answer::<O>(&bytes)
