@@ -313,8 +313,8 @@ pub struct Seqera {
     /// the generated-key dialog then offers "Add to Seqera Platform".
     #[arg(long, env = "KEYHATCH_SEQERA_URL", value_name = "URL")]
     pub seqera_url: Option<String>,
-    /// A PEM file of the certificates that sign the site's Platform (its own CA), trusted in
-    /// place of the Mozilla roots.
+    /// A PEM file of the certificates that sign the site's Platform (its own CA), trusted
+    /// besides the system's certificate authorities.
     #[arg(long, env = "KEYHATCH_SEQERA_CA_FILE", value_name = "PATH")]
     pub seqera_ca_file: Option<PathBuf>,
     /// Seconds a call to Platform may take in all.

@@ -78,18 +78,21 @@ fn the_environment_turns_a_boolean_on_with_one_as_well_as_true() {
 }
 
 #[test]
-fn a_wrong_value_in_the_file_names_the_file_the_key_and_why() {
+fn a_wrong_value_in_the_file_names_the_file_its_line_the_key_and_why() {
     let dir = tempfile::tempdir().unwrap();
     let config = settings_file(&dir, "[keyhatch]\nlock-timeout = \"soon\"\n");
     let err = refusal(&config, &[], &[]);
     assert!(
         err.contains(&format!(
-            "settings file {}: lock-timeout = \"soon\": invalid digit",
+            "settings file {}: line 2: lock-timeout = \"soon\": invalid digit",
             config.display()
         )),
         "{err}"
     );
-    let config = settings_file(&dir, "[keyhatch]\nlock-timeot = 3\n");
+    let config = settings_file(&dir, "[keyhatch]\n\nlock-timeot = 3\n");
     let err = refusal(&config, &[], &[]);
-    assert!(err.contains("unknown setting `lock-timeot`"), "{err}");
+    assert!(
+        err.contains("line 3: unknown setting `lock-timeot`"),
+        "{err}"
+    );
 }
