@@ -398,3 +398,49 @@ fn a_request_that_names_two_people_is_refused_and_serves_neither() {
     }
     assert!(stack.helpers_of(alice.uid).is_empty() && stack.helpers_of(bob.uid).is_empty());
 }
+
+/// The attack: any account here can connect to the metrics port on loopback, and open
+/// connections without end that send nothing, to use up the descriptors of the root service
+/// that serves everyone. The metrics listener holds only a few at once.
+#[test]
+fn idle_connections_to_the_metrics_port_hold_none_of_the_services_descriptors() {
+    let person = Account::create_person();
+    let port = free_port();
+    let stack = SiteStack::start(
+        &[&person.name],
+        &["--metrics-addr", &format!("127.0.0.1:{port}")],
+    );
+    let pid = stack.keyhatch.id();
+    let descriptors = || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+    };
+    let before = descriptors();
+    let idle: Vec<_> = (0..400)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // Let keyhatch accept them all.
+    std::thread::sleep(Duration::from_millis(500));
+    let during = descriptors();
+    assert!(
+        during < before + 32,
+        "400 idle connections to the metrics port hold {} of keyhatch's descriptors",
+        during - before
+    );
+    let list = stack.get(&person.name, "/api/keys/list");
+    assert_eq!(list.status, 200, "{}", list.body);
+    drop(idle);
+    // Once they are gone, a scrape is served again.
+    let started = Instant::now();
+    loop {
+        match ureq::get(&format!("http://127.0.0.1:{port}/metrics")).call() {
+            Ok(reply) if reply.status() == 200 => break,
+            other => assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no scrape after the idle connections closed: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
