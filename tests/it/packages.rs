@@ -585,3 +585,58 @@ fn the_static_binary_refuses_site_mode_pointing_to_the_package() {
         "{said}"
     );
 }
+
+#[test]
+fn make_install_puts_the_packages_files_under_prefix_and_destdir_and_uninstall_takes_them_back() {
+    artefact("root/usr/bin/keyhatch");
+    let dest = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install.sh");
+    let make = |action: &str| {
+        let out = Command::new(&script)
+            .arg(action)
+            .env("DESTDIR", dest.path())
+            .env("PREFIX", "/opt/kh")
+            // Nothing of the build or test tools: no cargo, no node on the way.
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "install.sh {action}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    make("install");
+    let installed = tree(dest.path());
+    let under = |path: &str| installed.get(path).map(|(mode, _)| *mode);
+    assert_eq!(under("/opt/kh/bin/keyhatch"), Some(0o755));
+    assert_eq!(under("/etc/keyhatch/keyhatch.toml"), Some(0o644));
+    assert_eq!(under("/etc/logrotate.d/keyhatch"), Some(0o644));
+    assert_eq!(under("/opt/kh/share/man/man8/keyhatch.8.gz"), Some(0o644));
+    let unit = String::from_utf8(
+        installed["/opt/kh/lib/systemd/system/keyhatch.service"]
+            .1
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        unit.contains("ExecStart=/opt/kh/bin/keyhatch --config"),
+        "{unit}"
+    );
+    assert_eq!(installed.len(), FILES.len(), "{:?}", installed.keys());
+
+    // A second install keeps the site's settings; uninstall removes all but them.
+    let settings = dest.path().join("etc/keyhatch/keyhatch.toml");
+    fs::write(&settings, "[keyhatch]\n# this site's\n").unwrap();
+    assert!(make("install").contains("kept"));
+    assert_eq!(
+        fs::read_to_string(&settings).unwrap(),
+        "[keyhatch]\n# this site's\n"
+    );
+    make("uninstall");
+    assert_eq!(
+        tree(dest.path()).keys().collect::<Vec<_>>(),
+        ["/etc/keyhatch/keyhatch.toml"]
+    );
+}
