@@ -21,6 +21,7 @@ pub mod site;
 mod site_start;
 
 use std::io;
+use std::net::SocketAddr;
 
 use crate::api::context::AppState;
 use crate::api::sent_forms::SentForms;
@@ -36,8 +37,8 @@ use settings::{Listen, Settings, SiteSettings};
 pub struct Opened {
     audit: Audit,
     listener: Listener,
-    /// The metrics listener, when `metrics-addr` is set.
-    metrics: Option<std::net::TcpListener>,
+    /// `metrics-addr`, and its listener when it could be bound at start.
+    metrics: Option<(SocketAddr, Option<std::net::TcpListener>)>,
 }
 
 /// A bound listener, not yet handed to the async runtime.
@@ -72,15 +73,12 @@ pub fn open(settings: &Settings) -> io::Result<Opened> {
             Listener::Unix(bind_unix(path, settings.uid, proxy_uid)?, path.clone())
         }
     };
-    let metrics = match settings.serving.metrics_addr {
-        Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
-            annotate(
-                e,
-                &format!("cannot listen for metrics on {addr} (metrics-addr)"),
-            )
-        })?),
-        None => None,
-    };
+    // Bound before the capabilities go (a port below 1024 needs one); a port another account
+    // holds must not keep everyone's service from starting: it is tried again later.
+    let metrics = settings
+        .serving
+        .metrics_addr
+        .map(|addr| (addr, std::net::TcpListener::bind(addr).ok()));
     if site.is_some() {
         site::keep_only_helper_capabilities()?;
     }
@@ -99,11 +97,8 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
         listener,
         metrics,
     } = opened;
-    if let Some(listener) = metrics {
-        listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
-        tokio::spawn(metrics::serve(listener));
+    if let Some((addr, bound)) = metrics {
+        tokio::spawn(metrics::serve(addr, bound, settings.uid));
     }
     let state = AppState {
         key_options: settings.keys.key_options.clone(),

@@ -2,22 +2,30 @@
 //! text format that Prometheus scrapes, on an address of its own (`metrics-addr`); nothing else
 //! is served there, and nothing there needs a login: it holds no account, key or address.
 //!
-//! Anyone who reaches the address may connect, every local account among them when it is on
-//! loopback, and the server shares its descriptors with everyone's service. So at most
-//! [`MAX_CONNECTIONS`] are served at once (more are closed as soon as they are accepted), each
-//! has [`HEADER_TIMEOUT`] to send its request, and one request is answered per connection.
+//! Every local account can connect to a port on this host, and the server shares its
+//! descriptors with everyone's service. So:
+//! - a connection from this host is served only when it is root's or keyhatch's own account's
+//!   (the same check as local mode's, by the kernel's socket table); others are closed at accept;
+//! - at most [`MAX_CONNECTIONS`] are served at once (more are closed at accept), each has
+//!   [`HEADER_TIMEOUT`] to send its request, and one request is answered per connection;
+//! - a port another account holds at start does not stop keyhatch: it serves without metrics
+//!   and tries the port again every [`RETRY`].
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{Method, Request, Response, StatusCode};
+use axum::serve::Listener;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+
+use super::peer::TcpPeers;
 
 /// The format's media type.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -31,21 +39,31 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest a connection is kept, whatever it does.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(10);
 
-/// Serves `/metrics` on `listener` until the process ends.
-pub async fn serve(listener: TcpListener) {
+/// How often a port that could not be bound is tried again.
+pub const RETRY: Duration = Duration::from_secs(5);
+
+/// Serves `/metrics` on `addr` (`bound` when it could be bound at start) until the process
+/// ends, to remote hosts and, from this host, to root and `own_uid`.
+pub async fn serve(addr: SocketAddr, bound: Option<std::net::TcpListener>, own_uid: u32) {
+    let listener = match bound.map(from_std) {
+        Some(Ok(listener)) => listener,
+        _ => bind_when_free(addr).await,
+    };
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "metrics are served beyond loopback: anyone who reaches {addr} reads the counts");
+    }
+    tracing::info!(%addr, "metrics at /metrics");
+    let mut peers = TcpPeers {
+        listener,
+        twin: None,
+    };
     let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Out of descriptors, say: wait rather than spin.
-                tracing::debug!("metrics: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (stream, peer) = peers.accept().await;
+        if !peer.is_allowed(own_uid) {
+            continue;
+        }
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
-            drop(stream);
             continue;
         };
         tokio::spawn(async move {
@@ -60,6 +78,31 @@ pub async fn serve(listener: TcpListener) {
                 .serve_connection(TokioIo::new(stream), service);
             let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
         });
+    }
+}
+
+fn from_std(listener: std::net::TcpListener) -> std::io::Result<TcpListener> {
+    listener.set_nonblocking(true)?;
+    TcpListener::from_std(listener)
+}
+
+/// A listener on `addr` once it can be bound, saying once why not meanwhile.
+async fn bind_when_free(addr: SocketAddr) -> TcpListener {
+    let mut said = false;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(e) if !said => {
+                tracing::warn!(
+                    "cannot listen for metrics on {addr} (metrics-addr): {e}; keyhatch serves \
+                     without them and tries again every {} seconds",
+                    RETRY.as_secs()
+                );
+                said = true;
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(RETRY).await;
     }
 }
 

@@ -444,3 +444,112 @@ fn idle_connections_to_the_metrics_port_hold_none_of_the_services_descriptors() 
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A program of `account`'s holding `count` connections to `port` open, each sending nothing,
+/// until dropped.
+fn hold_connections(account: &Account, port: u16, count: usize) -> Child {
+    let program = "import socket,sys; s=[socket.create_connection(('127.0.0.1',int(sys.argv[1]))) \
+                   for _ in range(int(sys.argv[2]))]; print('held', flush=True); sys.stdin.read()";
+    let mut child = Command::new("setpriv")
+        .args([
+            &format!("--reuid={}", account.uid),
+            &format!("--regid={}", account.gid),
+            "--clear-groups",
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            program,
+            &port.to_string(),
+            &count.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = [0u8; 5];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut line)
+        .unwrap();
+    assert_eq!(&line, b"held\n");
+    child
+}
+
+/// Scrapes `/metrics` on `port`, trying for `within`.
+fn scrape(port: u16, within: Duration) -> Result<String, String> {
+    let started = Instant::now();
+    loop {
+        match ureq::get(&format!("http://127.0.0.1:{port}/metrics")).call() {
+            Ok(reply) if reply.status() == 200 => {
+                return Ok(reply.into_body().read_to_string().unwrap());
+            }
+            other if started.elapsed() >= within => return Err(format!("{other:?}")),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// The attack: another account keeps every slot of the metrics listener busy, to blind the
+/// site's monitoring. Connections from this host are served only when root's or keyhatch's own.
+#[test]
+fn another_account_holding_the_metrics_port_busy_does_not_blind_the_scraper() {
+    let (person, mallory) = (Account::create_person(), Account::create());
+    let port = free_port();
+    let stack = SiteStack::start(
+        &[&person.name],
+        &["--metrics-addr", &format!("127.0.0.1:{port}")],
+    );
+    let mut held = hold_connections(&mallory, port, 40);
+    let scraped = scrape(port, Duration::from_secs(1));
+    let _ = held.kill();
+    let _ = held.wait();
+    let text = scraped.expect("root's scrape is served while another account holds 40 connections");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    drop(stack);
+}
+
+/// The attack: another account binds the metrics port first (before a start, a restart or an
+/// upgrade), so that keyhatch could not listen there. keyhatch serves everyone regardless, and
+/// takes the port once it is free.
+#[test]
+fn another_account_squatting_the_metrics_port_does_not_stop_the_service() {
+    let (person, mallory) = (Account::create_person(), Account::create());
+    let port = free_port();
+    let program = "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',int(sys.argv[1]))); \
+                   s.listen(); print('held', flush=True); sys.stdin.read()";
+    let mut squatter = Command::new("setpriv")
+        .args([
+            &format!("--reuid={}", mallory.uid),
+            &format!("--regid={}", mallory.gid),
+            "--clear-groups",
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            program,
+            &port.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = [0u8; 5];
+    squatter
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut line)
+        .unwrap();
+    let stack = SiteStack::start(
+        &[&person.name],
+        &["--metrics-addr", &format!("127.0.0.1:{port}")],
+    );
+    let list = stack.get(&person.name, "/api/keys/list");
+    let _ = squatter.kill();
+    let _ = squatter.wait();
+    assert_eq!(list.status, 200, "{}", list.body);
+    // The port is taken once free (tried every 5 seconds).
+    let text = scrape(port, Duration::from_secs(12)).expect("metrics once the port is free");
+    assert!(text.contains("keyhatch_helper_seconds_count"), "{text}");
+}
