@@ -6,8 +6,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use keyhatch::server::settings::{Cli, Command, Settings};
+use nix::sys::signal::SigHandler;
 
 fn main() -> ExitCode {
+    // A hangup while starting (logrotate's SIGHUP as the service restarts) must not end site
+    // mode, which reopens its audit log on SIGHUP once serving; local mode stops on one again
+    // once its settings are read, as a terminal's program.
+    set_hangup(SigHandler::SigIgn);
     ignore_file_size_signal();
     // A site-mode helper: it becomes one person and does one job, with no runtime and no log.
     if std::env::args_os()
@@ -51,6 +56,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if settings.site.is_none() {
+        set_hangup(SigHandler::SigDfl);
+    }
     // Bound (and, in site mode, with every capability but the helpers' dropped) before the
     // runtime starts its threads, so they inherit the narrowed sets.
     let opened = match keyhatch::server::open(&settings) {
@@ -141,6 +149,17 @@ fn ignore_file_size_signal() {
     // SAFETY: installs SIG_IGN, no handler code runs; nothing else in keyhatch uses SIGXFSZ.
     if let Err(e) = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) } {
         eprintln!("warning: could not ignore SIGXFSZ: {e}");
+    }
+}
+
+/// Sets what SIGHUP does: nothing (`SigIgn`) or stop (`SigDfl`).
+#[allow(unsafe_code)]
+fn set_hangup(handler: SigHandler) {
+    use nix::sys::signal::{Signal, signal};
+    // SAFETY: installs SIG_IGN or SIG_DFL, no handler code runs; tokio replaces it with its own
+    // handler in site mode once serving.
+    if let Err(e) = unsafe { signal(Signal::SIGHUP, handler) } {
+        eprintln!("warning: could not set what SIGHUP does: {e}");
     }
 }
 
