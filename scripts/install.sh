@@ -6,7 +6,9 @@
 #   and /usr/local; set UNITDIR=/etc/systemd/system for another prefix),
 #   SYSCONFDIR/keyhatch/keyhatch.toml (default /etc; an existing one is kept) and
 #   SYSCONFDIR/logrotate.d/keyhatch.
-# Uninstalling removes the same files but the settings file, which may hold the site's edits.
+# An existing settings or logrotate file is kept. Uninstalling removes the same files but the
+# settings file, which may hold the site's edits. Refused on a machine where keyhatch's package
+# is installed (without DESTDIR): the package manager owns those files.
 # Usage: scripts/install.sh install|uninstall
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,11 +41,26 @@ LIST
 }
 settings=$destdir$sysconfdir/keyhatch/keyhatch.toml
 
+# On this machine (no DESTDIR), a keyhatch the .deb or .rpm installed is the package
+# manager's: its conffiles in /etc would be overwritten, or removed by uninstall.
+if [ -z "$destdir" ] && { dpkg -s keyhatch >/dev/null 2>&1 || rpm -q keyhatch >/dev/null 2>&1; }; then
+  echo "keyhatch's package is installed here: upgrade or remove it with the package manager" >&2
+  exit 1
+fi
+# Configuration a site may have edited: installed only where there is none yet.
+keep() {
+  case $1 in "$sysconfdir"/*) [ -e "$destdir$1" ] ;; *) false ;; esac
+}
+
 case $action in
   install)
     [ -x "$root/usr/bin/keyhatch" ] || { echo "nothing to install: run make dist first" >&2; exit 1; }
     files | while read -r mode from to; do
-      install -D -m "$mode" "$root/$from" "$destdir$to"
+      if keep "$to"; then
+        echo "kept $destdir$to"
+      else
+        install -D -m "$mode" "$root/$from" "$destdir$to"
+      fi
     done
     # The unit starts the binary where it was installed.
     sed -i "s|/usr/bin/keyhatch|$prefix/bin/keyhatch|" "$destdir$unitdir/keyhatch.service"
@@ -60,6 +77,7 @@ case $action in
       rm -f "$destdir$to"
     done
     rmdir "$destdir$prefix/share/doc/keyhatch/examples" "$destdir$prefix/share/doc/keyhatch" 2>/dev/null || true
+    [ -n "$destdir" ] || echo "if the service ran: systemctl disable --now keyhatch; systemctl daemon-reload"
     [ -e "$settings" ] && echo "kept $settings (your settings); remove it by hand if you no longer need it"
     echo "uninstalled from ${destdir}$prefix"
     ;;

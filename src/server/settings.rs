@@ -159,6 +159,9 @@ impl Settings {
                     .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
             ),
         };
+        if serving.audit_log != Path::new("-") && !serving.audit_log.is_absolute() {
+            return Err(SettingsError::RelativeAuditLog(serving.audit_log.clone()));
+        }
         if let Listen::Tcp(addr) = listen
             && !addr.ip().is_loopback()
             && !serving.allow_remote
@@ -181,14 +184,17 @@ impl Settings {
             uid,
             leptos: leptos_options()?,
             crash_at: crash_at()?,
-            seqera: platform(seqera)?,
+            seqera: platform(seqera, uid)?,
         })
     }
 }
 
 /// Seqera Platform from its settings: `None` without a URL; a URL that is not https (or http
 /// on loopback), a CA file that holds no certificate, or a zero timeout stop keyhatch at start.
-fn platform(settings: declared::Seqera) -> Result<Option<Platform>, SettingsError> {
+/// The CA file chooses whom Platform tokens and keys are trusted to, so it is read as the
+/// settings file is: refused when another account than `uid` or root could have written it or
+/// a directory above it, a regular file of at most 1 MiB.
+fn platform(settings: declared::Seqera, uid: u32) -> Result<Option<Platform>, SettingsError> {
     let Some(url) = settings.seqera_url.filter(|u| !u.is_empty()) else {
         if settings.seqera_ca_file.is_some() {
             return Err(SettingsError::Seqera(
@@ -199,8 +205,17 @@ fn platform(settings: declared::Seqera) -> Result<Option<Platform>, SettingsErro
     };
     let url = PlatformUrl::parse(&url).map_err(|e| SettingsError::Seqera(e.to_string()))?;
     let ca = match &settings.seqera_ca_file {
-        Some(path) => Some(std::fs::read(path).map_err(|e| {
-            SettingsError::Seqera(format!("seqera-ca-file {}: {e}", path.display()))
+        Some(path) => Some(safe_file::read(path, uid).map_err(|e| match e {
+            SettingsError::UnsafeFile { path, why } => SettingsError::Seqera(format!(
+                "seqera-ca-file {}: {why}; another account could choose whom keyhatch trusts \
+                 with Platform tokens and keys. Make it yours (or root's) and writable only by \
+                 its owner",
+                path.display()
+            )),
+            SettingsError::File { message, .. } => {
+                SettingsError::Seqera(format!("seqera-ca-file {}: {message}", path.display()))
+            }
+            other => other,
         })?),
         None => None,
     };
@@ -210,7 +225,7 @@ fn platform(settings: declared::Seqera) -> Result<Option<Platform>, SettingsErro
         ));
     }
     let timeout = Duration::from_secs(settings.seqera_timeout);
-    Platform::new(url, ca.as_deref(), timeout)
+    Platform::new(url, ca.as_deref().map(str::as_bytes), timeout)
         .map(Some)
         .map_err(|e| SettingsError::Seqera(e.to_string()))
 }

@@ -326,3 +326,13 @@ fn local_mode_stops_on_a_hangup_as_a_terminals_program() {
     );
     assert_eq!(app.wait().signal(), Some(1));
 }
+
+#[test]
+fn check_config_refuses_a_relative_audit_log_as_a_start_would() {
+    let (code, _, said) = check_config("[keyhatch]\naudit-log = \"audit.log\"\n");
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.contains("audit-log audit.log is a relative path"),
+        "{said}"
+    );
+}

@@ -626,10 +626,18 @@ fn make_install_puts_the_packages_files_under_prefix_and_destdir_and_uninstall_t
     );
     assert_eq!(installed.len(), FILES.len(), "{:?}", installed.keys());
 
-    // A second install keeps the site's settings; uninstall removes all but them.
+    // A second install keeps the site's settings and logrotate file; uninstall removes all but
+    // the settings.
     let settings = dest.path().join("etc/keyhatch/keyhatch.toml");
     fs::write(&settings, "[keyhatch]\n# this site's\n").unwrap();
-    assert!(make("install").contains("kept"));
+    let rotate = dest.path().join("etc/logrotate.d/keyhatch");
+    fs::write(&rotate, "# this site's rotation\n").unwrap();
+    let again = make("install");
+    assert!(again.contains("logrotate.d/keyhatch"), "{again}");
+    assert_eq!(
+        fs::read_to_string(&rotate).unwrap(),
+        "# this site's rotation\n"
+    );
     assert_eq!(
         fs::read_to_string(&settings).unwrap(),
         "[keyhatch]\n# this site's\n"

@@ -468,3 +468,41 @@ fn platform_is_trusted_through_the_systems_authorities_and_the_ca_file_as_other_
     ]);
     assert!(said.contains(trusted), "{said}");
 }
+
+/// The attack: the site names a CA file another account can write (or a directory above it), or
+/// something that is not a file; that account would choose whom keyhatch trusts with Platform
+/// tokens and private keys. keyhatch refuses to start, as for its settings file.
+#[test]
+fn a_ca_file_another_account_could_write_or_a_fifo_stops_keyhatch_at_start() {
+    let mallory = crate::helpers::Account::create();
+    let tls = TlsPlatform::start();
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir.path().join("theirs.pem");
+    fs::copy(tls.file("ca.pem"), &theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(mallory.uid), Some(mallory.gid)).unwrap();
+    let fifo = dir.path().join("fifo.pem");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (ca, says) in [
+        (&theirs, "it belongs to uid"),
+        (&fifo, "it is not a regular file"),
+    ] {
+        let (code, said) = crate::helpers::exit_of(
+            std::process::Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+                .args(["--addr", "127.0.0.1:0", "--config", "none", "--home"])
+                .arg(dir.path())
+                .env("KEYHATCH_SEQERA_URL", "https://127.0.0.1:1/api")
+                .env("KEYHATCH_SEQERA_CA_FILE", ca),
+        );
+        assert_eq!(code, Some(2), "{said}");
+        assert!(
+            said.contains(&format!("seqera-ca-file {}: {says}", ca.display())),
+            "{said}"
+        );
+    }
+}

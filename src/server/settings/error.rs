@@ -42,6 +42,12 @@ pub enum SettingsError {
          runs local mode for one account"
     )]
     StaticSite,
+    /// The audit log is named by a relative path.
+    #[error(
+        "audit-log {0} is a relative path: name it from / (keyhatch writes nothing where it \
+         happens to start)"
+    )]
+    RelativeAuditLog(PathBuf),
     /// The login token is too short to be safe.
     #[error("the login token must be at least {MIN_TOKEN_LEN} random characters")]
     WeakToken,

@@ -74,7 +74,7 @@ fn file_defaults(
     command: &Command,
     text: &str,
 ) -> Result<(Vec<(String, Vec<String>)>, Option<String>), String> {
-    let mut top: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut top: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
     let table = match top.remove("keyhatch") {
         Some(toml::Value::Table(table)) => table,
         Some(_) => return Err(at_line(text, None, "[keyhatch] must be a table".into())),
@@ -99,6 +99,20 @@ fn file_defaults(
         defaults.push((id, values));
     }
     Ok((defaults, token))
+}
+
+/// Where and why `text` is not TOML, without quoting the line: it may hold the token.
+fn syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
 }
 
 /// The file's `key = value` as its flag's id and values, checked by the flag's parser.

@@ -66,6 +66,12 @@ pub(super) fn read(path: &Path, uid: u32) -> Result<String, SettingsError> {
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err(file_error("it is not a regular file".into()));
     }
+    if u64::try_from(stat.st_size).unwrap_or(u64::MAX) > MAX_LEN {
+        return Err(file_error(format!(
+            "it is larger than {} MiB",
+            MAX_LEN >> 20
+        )));
+    }
     let (owner, mode) = (stat.st_uid, stat.st_mode & 0o7777);
     let why = if owner != uid && owner != 0 {
         Some(format!("it belongs to uid {owner}"))

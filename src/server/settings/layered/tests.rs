@@ -133,7 +133,7 @@ fn bad_files_are_refused_with_the_key_and_why() {
         ),
         ("[keyhatch]\nmax-keys = 1.5\n", "not float"),
         ("[keyhatch]\ntoken = 5\n", "token must be a string"),
-        ("[keyhatch\n", "TOML parse error"),
+        ("[keyhatch\n", "line 1, column 10: unclosed table"),
     ];
     for (text, expected) in cases {
         let message = file_error(&[], text);
@@ -167,4 +167,12 @@ fn every_setting_has_its_environment_variable_named_after_its_file_key() {
             file_key(arg)
         );
     }
+}
+
+#[test]
+fn a_syntax_error_names_its_line_and_column_but_never_quotes_the_line() {
+    let text = "[keyhatch]\nmode = \"local\"\ntoken = \"s3cret-token\"value\"\n";
+    let err = file_defaults(&Cli::command(), text).unwrap_err();
+    assert!(err.starts_with("line 3, column "), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
 }
