@@ -487,22 +487,22 @@ fn public_of(private: &str) -> String {
         .join(" ")
 }
 
-#[test]
-fn the_static_binary_runs_local_mode_in_an_empty_chroot_with_or_without_a_passwd_entry() {
+/// The static binary, unpacked from its archive into a directory that lives as long as the
+/// returned one.
+fn static_binary() -> (tempfile::TempDir, PathBuf) {
     let archive = artefact(&format!("keyhatch-{VERSION}-x86_64-linux-musl.tar.gz"));
     let unpacked = tempfile::tempdir().unwrap();
-    ok(
-        "tar",
-        &[
-            "-xzf",
-            archive.to_str().unwrap(),
-            "-C",
-            unpacked.path().to_str().unwrap(),
-        ],
-    );
+    let into = unpacked.path().to_str().unwrap();
+    ok("tar", &["-xzf", archive.to_str().unwrap(), "-C", into]);
     let binary = unpacked
         .path()
         .join(format!("keyhatch-{VERSION}-x86_64-linux-musl/keyhatch"));
+    (unpacked, binary)
+}
+
+#[test]
+fn the_static_binary_runs_local_mode_in_an_empty_chroot_with_or_without_a_passwd_entry() {
+    let (_unpacked, binary) = static_binary();
     let ldd = run("ldd", &[binary.to_str().unwrap()]);
     let said = format!(
         "{}{}",
@@ -559,20 +559,7 @@ fn the_static_binary_runs_local_mode_in_an_empty_chroot_with_or_without_a_passwd
 
 #[test]
 fn the_static_binary_refuses_site_mode_pointing_to_the_package() {
-    let archive = artefact(&format!("keyhatch-{VERSION}-x86_64-linux-musl.tar.gz"));
-    let unpacked = tempfile::tempdir().unwrap();
-    ok(
-        "tar",
-        &[
-            "-xzf",
-            archive.to_str().unwrap(),
-            "-C",
-            unpacked.path().to_str().unwrap(),
-        ],
-    );
-    let binary = unpacked
-        .path()
-        .join(format!("keyhatch-{VERSION}-x86_64-linux-musl/keyhatch"));
+    let (_unpacked, binary) = static_binary();
     let out = run(
         binary.to_str().unwrap(),
         &["--mode", "site", "check-config", "--config", "none"],

@@ -445,11 +445,9 @@ fn idle_connections_to_the_metrics_port_hold_none_of_the_services_descriptors() 
     }
 }
 
-/// A program of `account`'s holding `count` connections to `port` open, each sending nothing,
-/// until dropped.
-fn hold_connections(account: &Account, port: u16, count: usize) -> Child {
-    let program = "import socket,sys; s=[socket.create_connection(('127.0.0.1',int(sys.argv[1]))) \
-                   for _ in range(int(sys.argv[2]))]; print('held', flush=True); sys.stdin.read()";
+/// A Python `program` of `account`'s, run with `args`, once it has printed `held`; it runs until
+/// killed.
+fn held_by(account: &Account, program: &str, args: &[&str]) -> Child {
     let mut child = Command::new("setpriv")
         .args([
             &format!("--reuid={}", account.uid),
@@ -459,9 +457,8 @@ fn hold_connections(account: &Account, port: u16, count: usize) -> Child {
             "/usr/bin/python3",
             "-c",
             program,
-            &port.to_string(),
-            &count.to_string(),
         ])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -501,7 +498,9 @@ fn another_account_holding_the_metrics_port_busy_does_not_blind_the_scraper() {
         &[&person.name],
         &["--metrics-addr", &format!("127.0.0.1:{port}")],
     );
-    let mut held = hold_connections(&mallory, port, 40);
+    let program = "import socket,sys; s=[socket.create_connection(('127.0.0.1',int(sys.argv[1]))) \
+                   for _ in range(40)]; print('held', flush=True); sys.stdin.read()";
+    let mut held = held_by(&mallory, program, &[&port.to_string()]);
     let scraped = scrape(port, Duration::from_secs(1));
     let _ = held.kill();
     let _ = held.wait();
@@ -519,28 +518,7 @@ fn another_account_squatting_the_metrics_port_does_not_stop_the_service() {
     let port = free_port();
     let program = "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',int(sys.argv[1]))); \
                    s.listen(); print('held', flush=True); sys.stdin.read()";
-    let mut squatter = Command::new("setpriv")
-        .args([
-            &format!("--reuid={}", mallory.uid),
-            &format!("--regid={}", mallory.gid),
-            "--clear-groups",
-            "--",
-            "/usr/bin/python3",
-            "-c",
-            program,
-            &port.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = [0u8; 5];
-    squatter
-        .stdout
-        .as_mut()
-        .unwrap()
-        .read_exact(&mut line)
-        .unwrap();
+    let mut squatter = held_by(&mallory, program, &[&port.to_string()]);
     let stack = SiteStack::start(
         &[&person.name],
         &["--metrics-addr", &format!("127.0.0.1:{port}")],
