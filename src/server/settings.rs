@@ -109,9 +109,10 @@ impl Settings {
             seqera,
             ..
         } = cli;
-        let (account, account_note) = match entry {
-            Some((account, _)) => (account, None),
-            None if serving.mode == Mode::Local => (account_from_uid(uid), Some(())),
+        let from_uid = entry.is_none();
+        let account = match entry {
+            Some((account, _)) => account,
+            None if serving.mode == Mode::Local => account_from_uid(uid),
             None => return Err(SettingsError::NoAccount(uid)),
         };
         let home = keys
@@ -119,7 +120,7 @@ impl Settings {
             .clone()
             .or_else(|| passwd_home.clone())
             .ok_or(SettingsError::NoAccount(uid))?;
-        let account_note = account_note.map(|()| {
+        let account_note = from_uid.then(|| {
             format!(
                 "uid {uid} has no passwd entry this keyhatch can read (a static build reads \
                  /etc/passwd and nscd, not LDAP or SSSD): serving it as {}, home {}",

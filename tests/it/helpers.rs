@@ -530,7 +530,13 @@ impl Account {
     /// program of theirs can; the lock is held until the returned holder is dropped.
     pub fn hold_lock(&self, file: &Path) -> LockHolder {
         let program = "import fcntl,sys; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); \
-                       print('locked', flush=True); sys.stdin.read()";
+                       print('held', flush=True); sys.stdin.read()";
+        LockHolder(self.hold(program, &[file.to_str().unwrap()]))
+    }
+
+    /// Starts a Python `program` as this account with `args`, and returns it once it has
+    /// printed `held`; it runs until killed (or its standard input closes).
+    pub fn hold(&self, program: &str, args: &[&str]) -> Child {
         let mut child = Command::new("setpriv")
             .args([
                 &format!("--reuid={}", self.uid),
@@ -541,7 +547,7 @@ impl Account {
                 "-c",
                 program,
             ])
-            .arg(file)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -550,8 +556,8 @@ impl Account {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert_eq!(line.trim(), "locked", "the lock on {}", file.display());
-        LockHolder(child)
+        assert_eq!(line.trim(), "held", "{program}");
+        child
     }
 
     /// Runs a Python program as this account and returns what it printed.

@@ -77,17 +77,23 @@ fn file_defaults(
     let mut top: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
     let table = match top.remove("keyhatch") {
         Some(toml::Value::Table(table)) => table,
-        Some(_) => return Err(at_line(text, None, "[keyhatch] must be a table".into())),
+        Some(_) => {
+            return Err(at_line(
+                text,
+                "keyhatch",
+                "[keyhatch] must be a table".into(),
+            ));
+        }
         None => toml::Table::new(),
     };
     if let Some(other) = top.keys().next() {
         let why = format!("unknown table or key `{other}`: keyhatch reads only [keyhatch]");
-        return Err(at_line(text, Some(other), why));
+        return Err(at_line(text, other, why));
     }
     let mut defaults = Vec::new();
     let mut token = None;
     for (key, value) in table {
-        let in_table = |why: String| at_line(text, Some(&format!("keyhatch.{key}")), why);
+        let in_table = |why: String| at_line(text, &format!("keyhatch.{key}"), why);
         if key == TOKEN_KEY {
             match value {
                 toml::Value::String(s) => token = Some(s),
@@ -107,7 +113,7 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> String {
     match error.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
+            let line = line_of(text, span.start);
             let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
             format!("line {line}, column {column}: {message}")
         }
@@ -141,17 +147,17 @@ fn file_default(
 }
 
 /// `why`, after the line of `text` where the dotted `key` is written (`keyhatch.tag`, or a
-/// top-level key), or of the `[keyhatch]` header for `None`.
-fn at_line(text: &str, key: Option<&str>, why: String) -> String {
-    let line = |offset: usize| text[..offset].matches('\n').count() + 1;
-    let found = match key {
-        None => text.find("[keyhatch]").map(line),
-        Some(key) => key_offset(text, key).map(line),
-    };
-    match found {
-        Some(n) => format!("line {n}: {why}"),
+/// top-level key).
+fn at_line(text: &str, key: &str, why: String) -> String {
+    match key_offset(text, key) {
+        Some(offset) => format!("line {}: {why}", line_of(text, offset)),
         None => why,
     }
+}
+
+/// The line, from 1, of the byte at `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 /// Where the dotted `key` is written in `text`: the span of its last part.

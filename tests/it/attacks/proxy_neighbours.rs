@@ -445,35 +445,6 @@ fn idle_connections_to_the_metrics_port_hold_none_of_the_services_descriptors() 
     }
 }
 
-/// A Python `program` of `account`'s, run with `args`, once it has printed `held`; it runs until
-/// killed.
-fn held_by(account: &Account, program: &str, args: &[&str]) -> Child {
-    let mut child = Command::new("setpriv")
-        .args([
-            &format!("--reuid={}", account.uid),
-            &format!("--regid={}", account.gid),
-            "--clear-groups",
-            "--",
-            "/usr/bin/python3",
-            "-c",
-            program,
-        ])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = [0u8; 5];
-    child
-        .stdout
-        .as_mut()
-        .unwrap()
-        .read_exact(&mut line)
-        .unwrap();
-    assert_eq!(&line, b"held\n");
-    child
-}
-
 /// Scrapes `/metrics` on `port`, trying for `within`.
 fn scrape(port: u16, within: Duration) -> Result<String, String> {
     let started = Instant::now();
@@ -500,7 +471,7 @@ fn another_account_holding_the_metrics_port_busy_does_not_blind_the_scraper() {
     );
     let program = "import socket,sys; s=[socket.create_connection(('127.0.0.1',int(sys.argv[1]))) \
                    for _ in range(40)]; print('held', flush=True); sys.stdin.read()";
-    let mut held = held_by(&mallory, program, &[&port.to_string()]);
+    let mut held = mallory.hold(program, &[&port.to_string()]);
     let scraped = scrape(port, Duration::from_secs(1));
     let _ = held.kill();
     let _ = held.wait();
@@ -518,7 +489,7 @@ fn another_account_squatting_the_metrics_port_does_not_stop_the_service() {
     let port = free_port();
     let program = "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',int(sys.argv[1]))); \
                    s.listen(); print('held', flush=True); sys.stdin.read()";
-    let mut squatter = held_by(&mallory, program, &[&port.to_string()]);
+    let mut squatter = mallory.hold(program, &[&port.to_string()]);
     let stack = SiteStack::start(
         &[&person.name],
         &["--metrics-addr", &format!("127.0.0.1:{port}")],
