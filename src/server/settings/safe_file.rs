@@ -33,6 +33,20 @@ pub(super) fn read(path: &Path, uid: u32) -> Result<String, SettingsError> {
             rustix::fs::stat(dir).map_err(|e| file_error(format!("{}: {e}", dir.display())))?;
         check_dir(path, dir, &stat, uid)?;
     }
+    // A link on the way, as named, chooses where the rest leads: it must be this account's or
+    // root's too (a sticky directory such as /tmp lets anyone leave one there).
+    for named in absolute.ancestors() {
+        if let Ok(link) = rustix::fs::lstat(named)
+            && FileType::from_raw_mode(link.st_mode) == FileType::Symlink
+            && link.st_uid != uid
+            && link.st_uid != 0
+        {
+            return Err(SettingsError::UnsafeFile {
+                path: path.to_owned(),
+                why: format!("{} is a link owned by uid {}", named.display(), link.st_uid),
+            });
+        }
+    }
     let real = absolute
         .canonicalize()
         .map_err(|e| file_error(e.to_string()))?;
@@ -65,6 +79,15 @@ pub(super) fn read(path: &Path, uid: u32) -> Result<String, SettingsError> {
     let stat = fstat(&file, &at, path)?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err(file_error("it is not a regular file".into()));
+    }
+    // /proc and /sys show other processes' data as root's files.
+    let on_disk = rustix::fs::fstatfs(&file).map_or(true, |fs| {
+        fs.f_type != rustix::fs::PROC_SUPER_MAGIC && fs.f_type != 0x6265_6572 // SYSFS_MAGIC
+    });
+    if !on_disk {
+        return Err(file_error(
+            "it is not a file on a disk (/proc, /sys)".into(),
+        ));
     }
     if u64::try_from(stat.st_size).unwrap_or(u64::MAX) > MAX_LEN {
         return Err(file_error(format!(
@@ -182,5 +205,37 @@ mod tests {
         let uid = nix::unistd::getuid().as_raw();
         let err = read(&fifo, uid).unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");
+    }
+
+    /// The attack (red team): another account leaves a link in a root-owned sticky directory,
+    /// as /tmp is, to a root-owned file of its choosing (`/proc/PID/cmdline` of a setuid
+    /// program it started holds its own text).
+    #[test]
+    fn another_accounts_link_in_a_sticky_directory_and_proc_files_are_refused() {
+        let top = tempfile::tempdir().unwrap();
+        let file = top.path().join("ca.pem");
+        std::fs::write(&file, "root's\n").unwrap();
+        let sticky = top.path().join("tmp");
+        std::fs::create_dir(&sticky).unwrap();
+        mode(&sticky, 0o1777);
+        let link = sticky.join("ca.pem");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let uid = nix::unistd::getuid().as_raw();
+        assert!(read(&link, uid).is_ok(), "root's own link passes");
+        rustix::fs::chownat(
+            CWD,
+            &link,
+            Some(rustix::fs::Uid::from_raw(4247)),
+            None,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .unwrap();
+        let err = read(&link, uid).unwrap_err().to_string();
+        assert!(err.contains("is a link owned by uid 4247"), "{err}");
+
+        let err = read(Path::new("/proc/self/cmdline"), uid)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a file on a disk"), "{err}");
     }
 }
