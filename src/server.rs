@@ -73,12 +73,22 @@ pub fn open(settings: &Settings) -> io::Result<Opened> {
             Listener::Unix(bind_unix(path, settings.uid, proxy_uid)?, path.clone())
         }
     };
-    // Bound before the capabilities go (a port below 1024 needs one); a port another account
-    // holds must not keep everyone's service from starting: it is tried again later.
-    let metrics = settings
-        .serving
-        .metrics_addr
-        .map(|addr| (addr, std::net::TcpListener::bind(addr).ok()));
+    // Bound before the capabilities go (a port below 1024 needs one, and only root can hold
+    // one: then a failure stops keyhatch); a higher port another account holds must not keep
+    // everyone's service from starting: it is tried again later (server/metrics.rs).
+    let metrics = match settings.serving.metrics_addr {
+        Some(addr) => match std::net::TcpListener::bind(addr) {
+            Ok(listener) => Some((addr, Some(listener))),
+            Err(e) if addr.port() < 1024 => {
+                return Err(annotate(
+                    e,
+                    &format!("cannot listen for metrics on {addr} (metrics-addr)"),
+                ));
+            }
+            Err(_) => Some((addr, None)),
+        },
+        None => None,
+    };
     if site.is_some() {
         site::keep_only_helper_capabilities()?;
     }

@@ -8,8 +8,11 @@
 //!   (the same check as local mode's, by the kernel's socket table); others are closed at accept;
 //! - at most [`MAX_CONNECTIONS`] are served at once (more are closed at accept), each has
 //!   [`HEADER_TIMEOUT`] to send its request, and one request is answered per connection;
-//! - a port another account holds at start does not stop keyhatch: it serves without metrics
-//!   and tries the port again every [`RETRY`].
+//! - a port another account holds at start does not stop keyhatch: it serves without metrics,
+//!   tries the port again every [`RETRY`] and warns every minute meanwhile (that account may
+//!   answer scrapes in its place: a port below 1024, which only root can bind, avoids it). A
+//!   port below 1024 that cannot be bound at start stops keyhatch instead: only root holds one,
+//!   and keyhatch could not bind it later, without its capabilities.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -86,24 +89,22 @@ fn from_std(listener: std::net::TcpListener) -> std::io::Result<TcpListener> {
     TcpListener::from_std(listener)
 }
 
-/// A listener on `addr` once it can be bound, saying once why not meanwhile.
+/// A listener on `addr` once it can be bound, saying why not every minute meanwhile.
 async fn bind_when_free(addr: SocketAddr) -> TcpListener {
-    let mut said = false;
-    loop {
+    for attempt in 0u64.. {
         match TcpListener::bind(addr).await {
             Ok(listener) => return listener,
-            Err(e) if !said => {
-                tracing::warn!(
-                    "cannot listen for metrics on {addr} (metrics-addr): {e}; keyhatch serves \
-                     without them and tries again every {} seconds",
-                    RETRY.as_secs()
-                );
-                said = true;
-            }
+            Err(e) if attempt % (60 / RETRY.as_secs()) == 0 => tracing::warn!(
+                "cannot listen for metrics on {addr} (metrics-addr): {e}; another program holds \
+                 it and may answer scrapes in keyhatch's place. keyhatch serves without metrics \
+                 and tries again every {} seconds",
+                RETRY.as_secs()
+            ),
             Err(_) => {}
         }
         tokio::time::sleep(RETRY).await;
     }
+    unreachable!("tried without end")
 }
 
 /// The counters for `GET /metrics`; 404 for any other path, 405 for another method.

@@ -335,3 +335,23 @@ fn check_config_refuses_a_relative_audit_log_as_a_start_would() {
         "{said}"
     );
 }
+
+#[test]
+fn a_taken_metrics_port_below_1024_stops_the_start_as_only_root_can_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let holder = (800..1000)
+        .find_map(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
+        .expect("a free port below 1024 (the tests run as root)");
+    let addr = holder.local_addr().unwrap().to_string();
+    let (code, said) = crate::helpers::exit_of(
+        keyhatch()
+            .args(["--addr", "127.0.0.1:0", "--config", "none", "--home"])
+            .arg(dir.path())
+            .args(["--metrics-addr", &addr]),
+    );
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains(&format!("cannot listen for metrics on {addr}")),
+        "{said}"
+    );
+}
