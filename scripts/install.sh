@@ -6,8 +6,8 @@
 #   and /usr/local; set UNITDIR=/etc/systemd/system for another prefix),
 #   SYSCONFDIR/keyhatch/keyhatch.toml (default /etc; an existing one is kept) and
 #   SYSCONFDIR/logrotate.d/keyhatch.
-# An existing settings or logrotate file is kept. Uninstalling removes the same files but the
-# settings file, which may hold the site's edits. Refused on a machine where keyhatch's package
+# An existing settings or logrotate file is kept, and uninstalling removes everything but them:
+# they may hold the site's edits. Refused on a machine where keyhatch's package
 # is installed (without DESTDIR): the package manager owns those files.
 # Usage: scripts/install.sh install|uninstall
 set -euo pipefail
@@ -43,7 +43,8 @@ settings=$destdir$sysconfdir/keyhatch/keyhatch.toml
 
 # On this machine (no DESTDIR), a keyhatch the .deb or .rpm installed is the package
 # manager's: its conffiles in /etc would be overwritten, or removed by uninstall.
-if [ -z "$destdir" ] && { dpkg -s keyhatch >/dev/null 2>&1 || rpm -q keyhatch >/dev/null 2>&1; }; then
+on_this_machine() { [ -z "$destdir" ] || [ "$(cd "$destdir" 2>/dev/null && pwd -P)" = / ]; }
+if on_this_machine && { dpkg -s keyhatch >/dev/null 2>&1 || rpm -q keyhatch >/dev/null 2>&1; }; then
   echo "keyhatch's package is installed here: upgrade or remove it with the package manager" >&2
   exit 1
 fi
@@ -57,13 +58,15 @@ case $action in
     [ -x "$root/usr/bin/keyhatch" ] || { echo "nothing to install: run make dist first" >&2; exit 1; }
     files | while read -r mode from to; do
       if keep "$to"; then
-        echo "kept $destdir$to"
+        cmp -s "$root/$from" "$destdir$to" ||
+          echo "kept $destdir$to (yours); this version's is $PWD/$root/$from"
       else
         install -D -m "$mode" "$root/$from" "$destdir$to"
       fi
     done
     # The unit starts the binary where it was installed.
-    sed -i "s|/usr/bin/keyhatch|$prefix/bin/keyhatch|" "$destdir$unitdir/keyhatch.service"
+    escaped=$(printf '%s' "$prefix" | sed 's/[|&\\]/\\&/g')
+    sed -i "s|/usr/bin/keyhatch|$escaped/bin/keyhatch|" "$destdir$unitdir/keyhatch.service"
     if [ -e "$settings" ]; then
       echo "kept $settings"
     else
@@ -74,11 +77,11 @@ case $action in
     ;;
   uninstall)
     files | while read -r _ _ to; do
-      rm -f "$destdir$to"
+      keep "$to" || rm -f "$destdir$to"
     done
     rmdir "$destdir$prefix/share/doc/keyhatch/examples" "$destdir$prefix/share/doc/keyhatch" 2>/dev/null || true
-    [ -n "$destdir" ] || echo "if the service ran: systemctl disable --now keyhatch; systemctl daemon-reload"
-    [ -e "$settings" ] && echo "kept $settings (your settings); remove it by hand if you no longer need it"
+    on_this_machine && echo "if the service ran: systemctl disable --now keyhatch; systemctl daemon-reload"
+    echo "kept $destdir$sysconfdir/keyhatch and $destdir$sysconfdir/logrotate.d/keyhatch (configuration); remove them by hand if you no longer need them"
     echo "uninstalled from ${destdir}$prefix"
     ;;
   *) echo "usage: install.sh install|uninstall" >&2; exit 2 ;;

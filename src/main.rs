@@ -11,7 +11,8 @@ use nix::sys::signal::SigHandler;
 fn main() -> ExitCode {
     // A hangup while starting (logrotate's SIGHUP as the service restarts) must not end site
     // mode, which reopens its audit log on SIGHUP once serving; local mode stops on one again
-    // once its settings are read, as a terminal's program.
+    // once its settings are read, as a terminal's program (cleanly once serving), and so do
+    // the other commands.
     set_hangup(SigHandler::SigIgn);
     ignore_file_size_signal();
     // A site-mode helper: it becomes one person and does one job, with no runtime and no log.
@@ -26,8 +27,14 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = Cli::parse_from(&args);
     match cli.command {
-        Some(Command::Link { server }) => return keyhatch::server::link::run(server.as_deref()),
-        Some(Command::CheckConfig) => return check_config(cli.config.as_deref(), &args),
+        Some(Command::Link { server }) => {
+            set_hangup(SigHandler::SigDfl);
+            return keyhatch::server::link::run(server.as_deref());
+        }
+        Some(Command::CheckConfig) => {
+            set_hangup(SigHandler::SigDfl);
+            return check_config(cli.config.as_deref(), &args);
+        }
         None => {}
     }
     keep_freed_memory();

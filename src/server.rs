@@ -118,7 +118,9 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             .map_err(|e| annotate(e, "cannot start the key-derivation threads"))?,
         sent_forms: SentForms::default(),
     };
-    if settings.site.is_some() {
+    // In site mode SIGHUP reopens the audit log; in local mode it stops keyhatch.
+    let stops_on_hangup = settings.site.is_none();
+    if !stops_on_hangup {
         reopen_on_hangup(audit.clone())?;
     }
     let cookie = match &listener {
@@ -150,7 +152,7 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard);
             let peers = TcpPeers { listener, twin };
-            accept::serve(peers, app, gate, shutdown_signal()).await
+            accept::serve(peers, app, gate, shutdown_signal(stops_on_hangup)).await
         }
         Listener::Unix(listener, path) => {
             let (listener, path) = (tokio::net::UnixListener::from_std(listener)?, &*path);
@@ -164,7 +166,13 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             tracing::info!(socket = %path.display(), "listening");
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard);
-            let served = accept::serve(UnixPeers(listener), app, gate, shutdown_signal()).await;
+            let served = accept::serve(
+                UnixPeers(listener),
+                app,
+                gate,
+                shutdown_signal(stops_on_hangup),
+            )
+            .await;
             let _ = std::fs::remove_file(path);
             served
         }
@@ -188,19 +196,21 @@ fn reopen_on_hangup(audit: Audit) -> io::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            signal.recv().await;
+/// Ends when keyhatch should stop, as it does on Ctrl-C: on SIGINT, SIGTERM, and SIGHUP when
+/// `on_hangup` (local mode: a closed terminal), so the login files and sockets are removed.
+async fn shutdown_signal(on_hangup: bool) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let received = |kind: SignalKind| async move {
+        match signal(kind) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
         }
     };
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        () = received(SignalKind::interrupt()) => {},
+        () = received(SignalKind::terminate()) => {},
+        () = received(SignalKind::hangup()), if on_hangup => {},
     }
 }

@@ -311,11 +311,16 @@ fn hangup_is_handled(pid: u32) -> bool {
 }
 
 #[test]
-fn local_mode_stops_on_a_hangup_as_a_terminals_program() {
-    use std::os::unix::process::ExitStatusExt;
+fn local_mode_stops_on_a_hangup_as_a_terminals_program_and_removes_its_login_files() {
     let home = tempfile::tempdir().unwrap();
     let mut app = spawn_app_with(home.path(), &[]);
-    assert!(!hangup_is_handled(app.pid()));
+    let login_files = |dir: &Path| {
+        fs::read_dir(dir.join("keyhatch"))
+            .map(|entries| entries.count())
+            .unwrap_or(0)
+    };
+    wait_for(|| hangup_is_handled(app.pid()), "keyhatch's hangup handler");
+    assert!(login_files(app.runtime.path()) > 0);
     assert!(
         Command::new("kill")
             .args(["-HUP", &app.pid().to_string()])
@@ -323,7 +328,12 @@ fn local_mode_stops_on_a_hangup_as_a_terminals_program() {
             .unwrap()
             .success()
     );
-    assert_eq!(app.wait().signal(), Some(1));
+    assert!(app.wait().success(), "stopped as on Ctrl-C");
+    assert_eq!(
+        login_files(app.runtime.path()),
+        0,
+        "the login files are removed"
+    );
 }
 
 #[test]

@@ -582,7 +582,7 @@ fn make_install_puts_the_packages_files_under_prefix_and_destdir_and_uninstall_t
         let out = Command::new(&script)
             .arg(action)
             .env("DESTDIR", dest.path())
-            .env("PREFIX", "/opt/kh")
+            .env("PREFIX", "/opt/k&h")
             // Nothing of the build or test tools: no cargo, no node on the way.
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .output()
@@ -597,24 +597,24 @@ fn make_install_puts_the_packages_files_under_prefix_and_destdir_and_uninstall_t
     make("install");
     let installed = tree(dest.path());
     let under = |path: &str| installed.get(path).map(|(mode, _)| *mode);
-    assert_eq!(under("/opt/kh/bin/keyhatch"), Some(0o755));
+    assert_eq!(under("/opt/k&h/bin/keyhatch"), Some(0o755));
     assert_eq!(under("/etc/keyhatch/keyhatch.toml"), Some(0o644));
     assert_eq!(under("/etc/logrotate.d/keyhatch"), Some(0o644));
-    assert_eq!(under("/opt/kh/share/man/man8/keyhatch.8.gz"), Some(0o644));
+    assert_eq!(under("/opt/k&h/share/man/man8/keyhatch.8.gz"), Some(0o644));
     let unit = String::from_utf8(
-        installed["/opt/kh/lib/systemd/system/keyhatch.service"]
+        installed["/opt/k&h/lib/systemd/system/keyhatch.service"]
             .1
             .clone(),
     )
     .unwrap();
     assert!(
-        unit.contains("ExecStart=/opt/kh/bin/keyhatch --config"),
+        unit.contains("ExecStart=/opt/k&h/bin/keyhatch --config"),
         "{unit}"
     );
     assert_eq!(installed.len(), FILES.len(), "{:?}", installed.keys());
 
     // A second install keeps the site's settings and logrotate file; uninstall removes all but
-    // the settings.
+    // them, and the installed files to a prefix with a character sed would take for its own.
     let settings = dest.path().join("etc/keyhatch/keyhatch.toml");
     fs::write(&settings, "[keyhatch]\n# this site's\n").unwrap();
     let rotate = dest.path().join("etc/logrotate.d/keyhatch");
@@ -632,6 +632,6 @@ fn make_install_puts_the_packages_files_under_prefix_and_destdir_and_uninstall_t
     make("uninstall");
     assert_eq!(
         tree(dest.path()).keys().collect::<Vec<_>>(),
-        ["/etc/keyhatch/keyhatch.toml"]
+        ["/etc/keyhatch/keyhatch.toml", "/etc/logrotate.d/keyhatch"]
     );
 }
