@@ -314,11 +314,7 @@ fn hangup_is_handled(pid: u32) -> bool {
 fn local_mode_stops_on_a_hangup_as_a_terminals_program_and_removes_its_login_files() {
     let home = tempfile::tempdir().unwrap();
     let mut app = spawn_app_with(home.path(), &[]);
-    let login_files = |dir: &Path| {
-        fs::read_dir(dir.join("keyhatch"))
-            .map(|entries| entries.count())
-            .unwrap_or(0)
-    };
+    let login_files = |dir: &Path| fs::read_dir(dir.join("keyhatch")).map_or(0, Iterator::count);
     wait_for(|| hangup_is_handled(app.pid()), "keyhatch's hangup handler");
     assert!(login_files(app.runtime.path()) > 0);
     assert!(
