@@ -13,24 +13,26 @@ use crate::components::header::Header;
 use crate::hydration::provide_hydrated;
 use crate::pages::not_found::NotFound;
 use crate::pages::ssh_keys::SshKeysPage;
-use crate::paths::SSH_KEYS_PATH;
+use crate::paths::{Base, SSH_KEYS_PATH};
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let base = Base::current();
+    let root = base.as_str().to_owned();
     let title = match Page::current() {
         Page::SshKeys => "SSH Keys · keyhatch",
         Page::NotFound => "Not found · keyhatch",
     };
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-base=base.as_str().to_owned()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="icon" href=base.join("/favicon.svg") type="image/svg+xml" />
                 <title>{title}</title>
                 <Stylesheet />
-                {Page::hydrates().then(|| view! { <HydrationScripts options /> <SplitLoaderPreload /> })}
+                {Page::hydrates().then(|| view! { <HydrationScripts options root /> <SplitLoaderPreload /> })}
             </head>
             <body>
                 <App />
@@ -53,7 +55,7 @@ pub struct SplitLoader(pub std::sync::Arc<str>);
 #[component]
 fn SplitLoaderPreload() -> impl IntoView {
     use_context::<SplitLoader>()
-        .map(|loader| view! { <link rel="modulepreload" href=loader.0.to_string() /> })
+        .map(|loader| view! { <link rel="modulepreload" href=Base::current().join(&loader.0) /> })
 }
 
 /// The stylesheet: inline, under the render's nonce, or else linked.
@@ -64,7 +66,9 @@ fn Stylesheet() -> impl IntoView {
         Some((style, nonce)) => {
             Either::Left(view! { <style nonce=nonce inner_html=style.0.to_string()></style> })
         }
-        None => Either::Right(view! { <link rel="stylesheet" href="/pkg/keyhatch.css" /> }),
+        None => Either::Right(
+            view! { <link rel="stylesheet" href=Base::current().join("/pkg/keyhatch.css") /> },
+        ),
     }
 }
 
@@ -83,7 +87,8 @@ impl Page {
         let path =
             use_context::<axum::http::request::Parts>().map(|parts| parts.uri.path().to_owned());
         #[cfg(not(feature = "ssr"))]
-        let path = window().location().pathname().ok();
+        let path = (window().location().pathname().ok())
+            .and_then(|path| Base::current().strip(&path).map(str::to_owned));
         match path.as_deref() {
             Some(SSH_KEYS_PATH) => Self::SshKeys,
             _ => Self::NotFound,

@@ -42,5 +42,10 @@ pub mod ssh;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // Under a base (`/keys`), the server functions answer there too.
+    let base = paths::Base::current();
+    if !base.as_str().is_empty() {
+        leptos::server_fn::client::set_server_url(base.as_str().to_owned().leak());
+    }
     leptos::mount::hydrate_body(app::App);
 }

@@ -6,6 +6,7 @@ mod access;
 mod announce;
 mod assets;
 pub mod auth;
+mod base;
 mod bind;
 pub mod guard;
 pub mod link;
@@ -27,6 +28,7 @@ use crate::api::context::AppState;
 use crate::api::sent_forms::SentForms;
 use crate::api::slow_pool::SlowPool;
 use crate::audit::Audit;
+use crate::paths::Base;
 pub use access::Access;
 use bind::{annotate, bind_tcp, bind_unix};
 use peer::{TcpPeers, UnixPeers};
@@ -129,6 +131,7 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
     };
     // The one place local or site mode is chosen.
     let access = Access::choose(&settings, &audit, cookie)?;
+    let base = (settings.site.as_ref()).map_or_else(Base::default, |site| site.base.clone());
     let guard = access.guard(&settings, &audit);
     let gate = access.gate(&settings, &audit);
     match listener {
@@ -150,7 +153,7 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             );
             tracing::info!(addr = %local, "listening");
             ready::notify_ready();
-            let app = router(settings.leptos.clone(), state, access, guard);
+            let app = router(settings.leptos.clone(), state, access, guard, base);
             let peers = TcpPeers { listener, twin };
             accept::serve(peers, app, gate, shutdown_signal(stops_on_hangup)).await
         }
@@ -165,7 +168,7 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
             );
             tracing::info!(socket = %path.display(), "listening");
             ready::notify_ready();
-            let app = router(settings.leptos.clone(), state, access, guard);
+            let app = router(settings.leptos.clone(), state, access, guard, base);
             let served = accept::serve(
                 UnixPeers(listener),
                 app,

@@ -7,7 +7,7 @@ use crate::components::key_settings::{Draft, KeySettings, KeySettingsFields};
 use crate::components::modal::{CLOSE_FORM, Modal};
 use crate::hydration::use_hydrated;
 use crate::model::{KeyInfo, looks_private};
-use crate::paths::SSH_KEYS_PATH;
+use crate::paths::ssh_keys_url;
 
 /// The largest `.pub` file read: an RSA key of 16,384 bits with a long comment fits.
 const MAX_PUB_FILE: f64 = 16_384.0;
@@ -130,7 +130,7 @@ pub fn AddKeyDialog(
 
     view! {
         <Modal title="Add Existing Key" on_dismiss=cancel>
-            <form method="post" action=SSH_KEYS_PATH on:submit=submit>
+            <form method="post" action=ssh_keys_url() on:submit=submit>
                 <input type="hidden" name="intent" value="add" />
                 <input type="hidden" name="checked"
                     value=move || checked().map(|key| key.fingerprint).unwrap_or_default() />

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::paths::SSH_KEYS_PATH;
+use crate::paths::ssh_keys_url;
 
 /// A button that opens a dialog ("+ New Key", "Add existing key", "Revoke"). With the page's
 /// code it opens it in place; without (JavaScript off, or before hydration) it is a plain form
@@ -27,7 +27,7 @@ pub fn DialogButton(
         }
     };
     view! {
-        <form class="inline" method="get" action=SSH_KEYS_PATH on:submit=open
+        <form class="inline" method="get" action=ssh_keys_url() on:submit=open
             on:pointerenter=move |_| intent() on:focusin=move |_| intent()>
             <button type="submit" class=class name=name value=value aria-label=aria_label>
                 {label}

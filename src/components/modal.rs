@@ -2,7 +2,7 @@ use leptos::html::Dialog;
 use leptos::prelude::*;
 
 use crate::dom;
-use crate::paths::SSH_KEYS_PATH;
+use crate::paths::ssh_keys_url;
 
 /// The form a dialog's Cancel or Close button submits without JavaScript: back to the page.
 pub const CLOSE_FORM: &str = "close-dialog";
@@ -61,7 +61,7 @@ where
         <dialog class="dialog" aria-labelledby=labelled_by node_ref=dialog
             open=cfg!(not(feature = "hydrate")) on:cancel=cancel on:close=closed>
             <h2 id=title_id>{title}</h2>
-            <form id=CLOSE_FORM method="get" action=SSH_KEYS_PATH></form>
+            <form id=CLOSE_FORM method="get" action=ssh_keys_url()></form>
             {children.into_inner()()}
         </dialog>
     }

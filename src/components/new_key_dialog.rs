@@ -5,7 +5,7 @@ use crate::api::GenerateKey;
 use crate::components::key_settings::{Draft, KeySettings, KeySettingsFields};
 use crate::components::modal::{CLOSE_FORM, Modal};
 use crate::model::Secret;
-use crate::paths::SSH_KEYS_PATH;
+use crate::paths::ssh_keys_url;
 
 /// "Generate SSH Key": an optional passphrase, typed twice, a label and a lifetime, and the
 /// button that makes the key.
@@ -58,7 +58,7 @@ pub fn NewKeyDialog(
 
     view! {
         <Modal title="Generate SSH Key" on_dismiss=cancel>
-            <form method="post" action=SSH_KEYS_PATH on:submit=submit>
+            <form method="post" action=ssh_keys_url() on:submit=submit>
                 <input type="hidden" name="intent" value="generate" />
                 {form_id.map(|id| view! { <input type="hidden" name="form_id" value=id /> })}
                 <p>

@@ -3,7 +3,7 @@ use leptos::ev;
 use leptos::prelude::*;
 
 use crate::model::Logout;
-use crate::paths::{LOGOUT_PATH, SSH_KEYS_PATH};
+use crate::paths::{Base, LOGOUT_PATH, ssh_keys_url};
 
 /// The person's name and icon; a click opens a menu that leads to SSH Keys or logs out: a form
 /// post that ends keyhatch's session, or a link to the site's sign-out (site mode). Esc or a click outside closes it.
@@ -32,14 +32,14 @@ pub fn ProfileMenu(name: String, logout: Logout) -> impl IntoView {
                 <div class="menu-backdrop" on:click=move |_| open.set(false)></div>
                 <ul class="menu" role="menu">
                     <li role="none">
-                        <a role="menuitem" href=SSH_KEYS_PATH on:click=move |_| open.set(false)>
+                        <a role="menuitem" href=ssh_keys_url() on:click=move |_| open.set(false)>
                             "SSH Keys"
                         </a>
                     </li>
                     {match logout.clone() {
                         Logout::Session => EitherOf3::A(view! {
                             <li role="none">
-                                <form method="post" action=LOGOUT_PATH>
+                                <form method="post" action=Base::current().join(LOGOUT_PATH)>
                                     <button type="submit" role="menuitem">"Log out"</button>
                                 </form>
                             </li>

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use crate::api::RevokeKey;
 use crate::components::modal::{CLOSE_FORM, Modal};
 use crate::model::KeyInfo;
-use crate::paths::SSH_KEYS_PATH;
+use crate::paths::ssh_keys_url;
 
 /// "Revoke SSH Key": confirms removing one key from `authorized_keys`.
 #[component]
@@ -48,7 +48,7 @@ pub fn RevokeDialog(
             {move || error().map(|e| view! {
                 <p class="error" role="alert"><strong>"The key could not be revoked. "</strong>{e.to_string()}</p>
             })}
-            <form class="actions" method="post" action=SSH_KEYS_PATH on:submit=confirm>
+            <form class="actions" method="post" action=ssh_keys_url() on:submit=confirm>
                 <input type="hidden" name="intent" value="revoke" />
                 <input type="hidden" name="fingerprint" value=posted_fingerprint />
                 <button type="submit" form=CLOSE_FORM disabled=pending

@@ -1,4 +1,4 @@
-use crate::paths::SSH_KEYS_PATH;
+use crate::paths::ssh_keys_url;
 use leptos::prelude::*;
 
 /// Any unknown path: says so, with a way back.
@@ -11,7 +11,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Page not found"</h1>
-            <p>"There is nothing here. " <a href=SSH_KEYS_PATH>"Go to SSH Keys"</a></p>
+            <p>"There is nothing here. " <a href=ssh_keys_url()>"Go to SSH Keys"</a></p>
         </section>
     }
 }

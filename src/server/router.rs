@@ -14,15 +14,22 @@ use leptos_axum::ResponseOptions;
 use super::access::Access;
 use super::guard::{self, Guard};
 use super::plain::{self, PlainPage};
-use super::{assets, auth, page, site};
+use super::{assets, auth, base, page, site};
 use crate::api::context::AppState;
 use crate::api::person::Person;
 use crate::app::{InlineStyle, SplitLoader, shell};
-use crate::paths::SSH_KEYS_PATH;
+use crate::paths::{Base, SSH_KEYS_PATH};
 
 /// The whole app: the page and server functions behind the layers that guard them, and
-/// `/healthz` for the proxy or a load balancer, open to all and telling nothing about anyone.
-pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard: Guard) -> Router {
+/// `/healthz` for the proxy or a load balancer, open to all and telling nothing about anyone;
+/// all of it under `base`.
+pub fn router(
+    mut options: LeptosOptions,
+    state: AppState,
+    access: Access,
+    guard: Guard,
+    base: Base,
+) -> Router {
     // Resources spawn their loading on tokio while a page renders (already set is fine).
     let _ = any_spawner::Executor::init_tokio();
     let health = access.clone();
@@ -32,7 +39,10 @@ pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard
     }
     let stylesheet = bundle.stylesheet().map(InlineStyle);
     let split_loader = bundle.split_loader().map(|url| SplitLoader(url.into()));
+    let home = base.join(SSH_KEYS_PATH);
+    let page_base = base.clone();
     let context = move || {
+        provide_context(page_base.clone());
         if let Some(style) = &stylesheet {
             provide_context(style.clone());
         }
@@ -58,7 +68,7 @@ pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard
         // A real redirect, not a page: it works without JavaScript and for scripts.
         .route(
             "/",
-            axum::routing::get(|| async { axum::response::Redirect::to(SSH_KEYS_PATH) }),
+            axum::routing::get(move || async move { axum::response::Redirect::to(&home) }),
         )
         // Rendered once the key list is read, so the page is whole without JavaScript; its
         // forms post back to it.
@@ -128,12 +138,13 @@ pub fn router(mut options: LeptosOptions, state: AppState, access: Access, guard
         .layer(middleware::from_fn_with_state(guard, guard::check_host))
         .layer(middleware::from_fn(guard::security_headers))
         .with_state(options);
-    Router::new()
+    let app = Router::new()
         .route(
             "/healthz",
             axum::routing::get(move || healthz(health.clone())),
         )
-        .merge(app)
+        .merge(app);
+    base::under(base, app)
 }
 
 /// Middleware of local mode, inside the login: the request is for the one person.

@@ -15,6 +15,15 @@ pub fn describe(site: &SiteSettings, listen: &Listen) -> (Vec<String>, Vec<Strin
         "  public host: {} (public-url); no other Host is answered",
         site.public_host
     )];
+    if !site.base.as_str().is_empty() {
+        let base = site.base.as_str();
+        lines.push(format!(
+            "  path: {base}/ (public-url); nothing outside it is answered, and the health check is \
+             {base}/healthz. Every other page on {} shares keyhatch's origin and can act for \
+             whoever is signed in: serve nothing there that the site does not trust (SECURITY.md)",
+            site.public_host
+        ));
+    }
     let mut warnings = Vec::new();
     match &site.proxy {
         Some((name, uid)) => {

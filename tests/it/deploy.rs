@@ -24,7 +24,7 @@ pub fn certificate(dir: &Path) -> (String, String) {
             "-days",
             "1",
             "-subj",
-            "/CN=keys.example.org",
+            "/CN=portal.example.org",
             "-keyout",
         ])
         .arg(&key)
@@ -45,8 +45,8 @@ fn the_nginx_example_passes_nginx_t() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(dir.path());
     let site = repo("deploy/nginx-keyhatch.conf")
-        .replace("/etc/ssl/certs/keys.example.org.pem", &cert)
-        .replace("/etc/ssl/private/keys.example.org.key", &key);
+        .replace("/etc/ssl/certs/portal.example.org.pem", &cert)
+        .replace("/etc/ssl/private/portal.example.org.key", &key);
     fs::write(dir.path().join("keyhatch.conf"), site).unwrap();
     let d = dir.path().display();
     fs::write(
@@ -112,8 +112,8 @@ fn the_apache_example_passes_apachectl_t() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(dir.path());
     let site = repo("deploy/apache-keyhatch.conf")
-        .replace("/etc/ssl/certs/keys.example.org.pem", &cert)
-        .replace("/etc/ssl/private/keys.example.org.key", &key);
+        .replace("/etc/ssl/certs/portal.example.org.pem", &cert)
+        .replace("/etc/ssl/private/portal.example.org.key", &key);
     fs::write(dir.path().join("keyhatch.conf"), site).unwrap();
     let d = dir.path().display();
     let modules = [

@@ -182,6 +182,18 @@ impl SiteStack {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_under(binary, "", people, extra, env)
+    }
+
+    /// Starts both, as [`SiteStack::start_binary`], with keyhatch's `public-url` at `path` (as
+    /// `/ssh/`) on nginx's host. nginx passes every path to keyhatch, whatever it starts with.
+    pub fn start_under(
+        binary: &Path,
+        path: &str,
+        people: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // nginx's workers run as www-data: they must reach the password file and the socket.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -191,7 +203,7 @@ impl SiteStack {
             .args(["--mode", "site", "--proxy-user", "www-data", "--socket"])
             .arg(&socket)
             .arg("--public-url")
-            .arg(format!("http://localhost:{port}"))
+            .arg(format!("http://localhost:{port}{path}"))
             .args(extra)
             .env_remove("KEYHATCH_TOKEN")
             .env("KEYHATCH_CONFIG", "none")

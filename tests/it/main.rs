@@ -18,5 +18,6 @@ mod seqera;
 mod settings;
 mod site;
 mod site_admin;
+mod site_path;
 mod sshd_login;
 mod threat_model;

@@ -259,3 +259,38 @@ fn a_socket_in_use_advises_another_socket_path() {
     assert!(said.contains("--socket PATH"), "{said}");
     assert!(!said.contains("--addr"), "{said}");
 }
+
+#[test]
+fn public_url_may_carry_a_path_which_start_names_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = dir.path().join("k.sock");
+    let proxy = ["--proxy-user", "www-data", "--public-url"];
+    let out = run_site(
+        &[&proxy[..], &["https://portal.example.org/keys/"]].concat(),
+        &socket,
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("public host: portal.example.org")
+            && printed.contains("path: /keys/ (public-url); nothing outside it is answered")
+            && printed.contains("/keys/healthz")
+            && printed.contains("shares keyhatch's origin"),
+        "{printed}"
+    );
+    for (url, why) in [
+        ("https://portal.example.org/keys/../x/", "segment"),
+        ("https://portal.example.org/a b/", "may hold only"),
+        ("https://portal.example.org/keys/?x=1", "no query"),
+        ("https://portal.example.org/keys//", "more than one slash"),
+        ("https://portal.example.org/k%65ys/", "may hold only"),
+    ] {
+        let out = run_site(&[&proxy[..], &[url]].concat(), &socket);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {said}");
+        assert!(
+            said.contains(&format!("public-url {url} must be")) && said.contains(why),
+            "{url}: {said}"
+        );
+    }
+}

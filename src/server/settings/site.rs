@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::error::SettingsError;
 use super::site_checks::{self, own_addresses};
 use crate::declared::{self, Limits};
+use crate::paths::Base;
 
 /// Site mode's settings: the group as declared, and what the checks at start found from it.
 #[derive(Debug, Clone)]
@@ -15,6 +16,8 @@ pub struct SiteSettings {
     pub declared: declared::Site,
     /// The host of `public-url`: the name people reach keyhatch by.
     pub public_host: String,
+    /// The path of `public-url`, which keyhatch serves everything under.
+    pub base: Base,
     /// The proxy's account and uid.
     pub proxy: Option<(String, u32)>,
     /// Addresses the proxy connects from over TCP, in the form connections are compared in.
@@ -61,7 +64,7 @@ pub(super) fn settings(
                     .into(),
             )
         })?;
-    let public_host = host_of(&url)?;
+    let (public_host, base) = host_and_base(&url)?;
     let proxy = match site.proxy_user.clone() {
         Some(name) => {
             let user = nix::unistd::User::from_name(&name).ok().flatten();
@@ -106,6 +109,7 @@ pub(super) fn settings(
     Ok(SiteSettings {
         declared: site,
         public_host,
+        base,
         proxy,
         trusted_proxies: trusted_proxies.into(),
         overflow_uid: site_checks::overflow_uid(),
@@ -113,25 +117,29 @@ pub(super) fn settings(
     })
 }
 
-/// The host of `url`, as a Host header names it without its port: `keys.example.org` of
-/// `https://keys.example.org:8443/x`.
-fn host_of(url: &str) -> Result<String, SettingsError> {
-    let bad = || {
+/// The host of `url`, as a Host header names it without its port, and the base its path names:
+/// `keys.example.org` and `/keys` of `https://keys.example.org:8443/keys/`.
+fn host_and_base(url: &str) -> Result<(String, Base), SettingsError> {
+    let bad = |why: &str| {
         SettingsError::Site(format!(
-            "public-url {url} must be http(s)://HOST[:PORT][/…]"
+            "public-url {url} must be http(s)://HOST[:PORT][/PATH/]{why}"
         ))
     };
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(bad)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        .ok_or_else(|| bad(""))?;
+    if rest.contains(['?', '#']) {
+        return Err(bad(", with no query or fragment"));
+    }
+    let (authority, path) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => authority.split(':').next().unwrap_or(""),
     };
     if host.is_empty() || authority.contains('@') {
-        return Err(bad());
+        return Err(bad(""));
     }
-    Ok(host.to_owned())
+    let base = Base::parse(path).map_err(|why| bad(&format!(": its {why}")))?;
+    Ok((host.to_owned(), base))
 }

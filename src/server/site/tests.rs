@@ -12,6 +12,7 @@ fn settings(flags: &[&str]) -> SiteSettings {
     SiteSettings {
         declared: cli.site,
         public_host: "keys.example.org".into(),
+        base: crate::paths::Base::default(),
         proxy: Some(("www-data".into(), 33)),
         trusted_proxies: [IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 5])].into(),
         overflow_uid: 65534,

@@ -188,12 +188,12 @@ fn trusted_proxies_every_account_here_can_connect_from_stop_keyhatch_at_start() 
 }
 
 /// The attack: a client with no login asks the shipped proxies for keyhatch's other paths
-/// spelled so that the proxy takes them for `/healthz`, the one place without a login, and
-/// sends its own `X-Forwarded-User` along. Whatever answers 200 is `ok` and names nobody, and
-/// nothing is written.
+/// spelled so that the proxy takes them for `/keys/healthz`, the one place without a login
+/// (and for paths outside `/keys/`), and sends its own `X-Forwarded-User` along. Whatever
+/// answers 200 is `ok` and names nobody, and nothing is written.
 #[test]
 fn a_client_without_login_reaches_nothing_but_ok_through_the_healthz_locations() {
-    use crate::deploy::proxies::Proxied;
+    use crate::deploy::proxies::{PATH, Proxied};
     let alice = Account::create_person();
     for proxy in [
         Proxied::nginx(&[&alice.name]),
@@ -214,7 +214,19 @@ fn a_client_without_login_reaches_nothing_but_ok_through_the_healthz_locations()
             "/healthz?/../api/keys/list",
             "/healthz/",
             "/healthzz",
-        ] {
+        ]
+        .map(|path| format!("{PATH}{path}"))
+        .into_iter()
+        .chain(
+            [
+                "/healthz",
+                "/api/keys/list",
+                "/x/../keys/api/keys/list",
+                "/keys/../healthz",
+            ]
+            .map(str::to_owned),
+        ) {
+            let path = path.as_str();
             for method in ["GET", "POST"] {
                 let answer = proxy.curl(
                     None,

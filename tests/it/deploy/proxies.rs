@@ -12,7 +12,9 @@ use crate::helpers::{Account, free_port, wait_for};
 use super::{certificate, repo};
 
 /// The public host of the shipped settings file, which the examples serve.
-pub const HOST: &str = "keys.example.org";
+pub const HOST: &str = "portal.example.org";
+/// The path of its public URL, under which the examples pass requests to keyhatch.
+pub const PATH: &str = "/keys";
 
 /// keyhatch from `deploy/keyhatch.toml` and one shipped proxy in front of it, on loopback;
 /// both stopped on drop.
@@ -37,7 +39,7 @@ pub struct Answer {
 
 impl Proxied {
     /// keyhatch behind the shipped nginx example, with a stand-in for oauth2-proxy: a server of
-    /// nginx's own on another port that answers its `/oauth2/auth` from a password file, with
+    /// nginx's own on another port that answers its `/keys/oauth2/auth` from a password file, with
     /// the header oauth2-proxy sets (`X-Auth-Request-User`).
     pub fn nginx(people: &[&str]) -> Self {
         let (dir, socket, people) = Self::prepare(people);
@@ -48,8 +50,8 @@ impl Proxied {
             &repo("deploy/nginx-keyhatch.conf"),
             &[
                 ("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;")),
-                ("/etc/ssl/certs/keys.example.org.pem", &cert),
-                ("/etc/ssl/private/keys.example.org.key", &key),
+                ("/etc/ssl/certs/portal.example.org.pem", &cert),
+                ("/etc/ssl/private/portal.example.org.key", &key),
                 ("/run/keyhatch/keyhatch.sock", &socket.display().to_string()),
                 ("127.0.0.1:4180", &format!("127.0.0.1:{auth_port}")),
             ],
@@ -66,7 +68,7 @@ impl Proxied {
                  scgi_temp_path {d}/scgi;\n  include {d}/keyhatch.conf;\n\
                  # The stand-in for oauth2-proxy: 200 and the name, or 401.\n\
                  server {{\n    listen 127.0.0.1:{auth_port};\n\
-                     location = /oauth2/auth {{\n      auth_basic keyhatch;\n\
+                     location = /keys/oauth2/auth {{\n      auth_basic keyhatch;\n\
                        auth_basic_user_file {d}/htpasswd;\n\
                        add_header X-Auth-Request-User $remote_user;\n\
                        root {d}/standin;\n      try_files /ok =500;\n    }}\n\
@@ -102,8 +104,8 @@ impl Proxied {
                     "<VirtualHost *:443>",
                     &format!("<VirtualHost 127.0.0.1:{port}>"),
                 ),
-                ("/etc/ssl/certs/keys.example.org.pem", &cert),
-                ("/etc/ssl/private/keys.example.org.key", &key),
+                ("/etc/ssl/certs/portal.example.org.pem", &cert),
+                ("/etc/ssl/private/portal.example.org.key", &key),
                 ("/run/keyhatch/keyhatch.sock", &socket.display().to_string()),
                 (
                     "AuthType openid-connect",
@@ -352,29 +354,30 @@ fn needed_modules(example: &str) -> Vec<String> {
         .collect()
 }
 
-/// The page, a generate and a list through `proxy` as `alice`, and `/healthz` with no login.
+/// The page, a generate and a list through `proxy` as `alice`, and the health check with no
+/// login, all under the shipped public URL's path.
 fn serves_the_page_a_generate_a_list_and_healthz(proxy: &Proxied, alice: &Account) {
-    let page = proxy.get(&alice.name, "/ssh-keys");
+    let page = proxy.get(&alice.name, &format!("{PATH}/ssh-keys"));
     assert_eq!(page.status, 200, "{}\n{}", page.body, proxy.proxy_log());
     assert!(page.body.contains("SSH Keys"), "{}", page.body);
     assert!(page.body.contains(&alice.name), "the page names alice");
 
-    let generated = proxy.post(&alice.name, "/api/keys/generate", "{}");
+    let generated = proxy.post(&alice.name, &format!("{PATH}/api/keys/generate"), "{}");
     assert_eq!(generated.status, 200, "{}", generated.body);
     let key: serde_json::Value = serde_json::from_str(&generated.body).unwrap();
     let fingerprint = key["info"]["fingerprint"].as_str().unwrap();
     let file = fs::read_to_string(alice.home().join(".ssh/authorized_keys")).unwrap();
     assert_eq!(file.lines().count(), 1, "{file}");
 
-    let listed = proxy.get(&alice.name, "/api/keys/list");
+    let listed = proxy.get(&alice.name, &format!("{PATH}/api/keys/list"));
     assert_eq!(listed.status, 200, "{}", listed.body);
     let listed: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
     assert_eq!(listed["keys"][0]["fingerprint"], fingerprint, "{listed}");
 
-    let health = proxy.curl(None, "/healthz", &[]);
+    let health = proxy.curl(None, &format!("{PATH}/healthz"), &[]);
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
     // Everything else still needs the login.
-    let anonymous = proxy.curl(None, "/api/keys/list", &[]);
+    let anonymous = proxy.curl(None, &format!("{PATH}/api/keys/list"), &[]);
     assert_eq!(anonymous.status, 401, "{}", anonymous.body);
     // The audit line of the generate names alice and the client's address, as the proxy said.
     let audit = proxy.audit();
