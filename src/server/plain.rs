@@ -18,6 +18,8 @@ pub enum Part<'a> {
     Code(&'a str),
     /// Text in bold: an account's or a group's name.
     Bold(&'a str),
+    /// A link: its text, then where it goes.
+    Link(&'a str, &'a str),
 }
 
 /// A plain page under construction: its status, the browser's title, and its body's HTML.
@@ -50,6 +52,11 @@ impl PlainPage {
                 Part::Text(text) => ("", text, ""),
                 Part::Code(text) => ("<code>", text, "</code>"),
                 Part::Bold(text) => ("<b>", text, "</b>"),
+                Part::Link(text, href) => {
+                    self.body.push_str("<a href=\"");
+                    push_escaped(&mut self.body, href);
+                    ("\">", text, "</a>")
+                }
             };
             self.body.push_str(open);
             push_escaped(&mut self.body, text);

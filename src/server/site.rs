@@ -263,7 +263,15 @@ pub async fn require_person(
             next.run(request).await
         }
         Err(refusal) => {
-            let (why, page) = refusal_page(&refusal);
+            let (why, mut page) = refusal_page(&refusal);
+            // The sign-in is the proxy's: its sign-out is the way to try another login.
+            if let Some(logout) = &site.settings.declared.logout_url {
+                page = page.para(&[
+                    Part::Text("To sign in with another login, "),
+                    Part::Link("log out", logout),
+                    Part::Text(" first."),
+                ]);
+            }
             crate::metrics::refused(why);
             record(&name, "refused", why);
             answer_unread(request, page.answer()).await

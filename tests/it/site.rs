@@ -476,3 +476,21 @@ fn a_form_posted_without_javascript_makes_one_key_in_the_senders_home() {
     shows_own_key(&bob, &bobs.body);
     assert_eq!(fs::read_to_string(&file).unwrap(), written);
 }
+
+#[test]
+fn a_refused_login_is_offered_the_proxys_sign_out_to_try_another() {
+    let stack = SiteStack::start(&["root"], &["--logout-url", "/oauth2/sign_out?rd=/&x=\"y"]);
+    let refused = stack.get("root", "/ssh-keys");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains(
+            r#"To sign in with another login, <a href="/oauth2/sign_out?rd=/&amp;x=&quot;y">log out</a> first."#
+        ),
+        "{}",
+        refused.body
+    );
+    let without = SiteStack::start(&["root"], &[]);
+    let refused = without.get("root", "/ssh-keys");
+    assert_eq!(refused.status, 403);
+    assert!(!refused.body.contains("log out"), "{}", refused.body);
+}
