@@ -7,7 +7,7 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import type { IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Socket, createServer, AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,12 +59,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once `ready()` holds; rejects after 10 s with `what` and `log()`. */
-async function waitFor(ready: () => boolean | Promise<boolean>, what: string, log: () => string) {
+/** Resolves once `ready()` holds; rejects with `what` and `log()` when `child` has exited or
+ * after 10 s. */
+async function waitFor(child: ChildProcess, ready: () => boolean | Promise<boolean>, what: string, log: () => string) {
   const started = Date.now();
   while (!(await ready())) {
-    if (Date.now() - started > 10_000) throw new Error(`${what} did not come up:\n${log()}`);
+    // After the pause: a program that could not start has said why in its log by then.
     await new Promise((r) => setTimeout(r, 50));
+    const exited = child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
+    if (exited || Date.now() - started > 10_000) {
+      throw new Error(`${what} ${exited ? "exited" : "did not come up"}:\n${log()}`);
+    }
   }
 }
 
@@ -176,9 +181,12 @@ export class Chain {
   /** Starts `program` with `args`, its standard error (and output, unless `stdout` is piped) to
    * `log` in the scratch directory; it is killed by close(). */
   private start(program: string, args: string[], log: string, options: { env?: NodeJS.ProcessEnv; stdout?: "pipe" } = {}) {
-    const fd = openSync(join(this.dir, log), "a", 0o600);
+    const path = join(this.dir, log);
+    const fd = openSync(path, "a", 0o600);
     const child = spawn(program, args, { env: options.env ?? process.env, stdio: ["ignore", options.stdout ?? fd, fd] });
     closeSync(fd);
+    // A program that cannot be started says so in its log (and the wait for it fails).
+    child.on("error", (e) => appendFileSync(path, `${program}: ${e.message}\n`));
     this.children.push(child);
     return child;
   }
@@ -255,9 +263,9 @@ export class Chain {
     if (naming.userMapMatch) flags.push("--user-map-match", naming.userMapMatch);
     const keyhatch = this.start(KEYHATCH, flags, `${name}/keyhatch.log`, { env: { ...process.env, KEYHATCH_CONFIG: "none", KEYHATCH_TOKEN: "" } });
     const log = () => `keyhatch:\n${read(join(d, "keyhatch.log"))}\napache:\n${read(join(d, "error.log"))}`;
-    await waitFor(() => keyhatch.exitCode === null && isSocket(socket), "keyhatch", log);
+    await waitFor(keyhatch, () => isSocket(socket), "keyhatch", log);
     const apache = this.start("/usr/sbin/apache2", ["-DFOREGROUND", "-f", join(d, "apache.conf")], `${name}/apache.stderr`);
-    await waitFor(async () => apache.exitCode === null && (await listening(port)), "apache", log);
+    await waitFor(apache, () => listening(port), "apache", log);
     return { origin, publicUrl, logoutUrl, auditLog, accessLog: join(d, "access.log"), errorLog: join(d, "error.log") };
   }
 
@@ -276,7 +284,7 @@ export class Chain {
       "PasswordAuthentication no", "KbdInteractiveAuthentication no", `AllowUsers ${users.join(" ")}`, "LogLevel VERBOSE", "",
     ].join("\n"));
     const sshd = this.start("/usr/sbin/sshd", ["-D", "-e", "-f", join(d, "sshd_config")], "sshd/sshd.log");
-    await waitFor(async () => sshd.exitCode === null && (await listening(port)), "sshd", () => read(join(d, "sshd.log")));
+    await waitFor(sshd, () => listening(port), "sshd", () => read(join(d, "sshd.log")));
     return (user: string, keyPath: string): { ok: boolean; log: string } => {
       try {
         execFileSync("ssh", ["-F", "/dev/null", "-i", keyPath, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
@@ -323,17 +331,21 @@ export class Chain {
   /** Takes everything back, whatever failed: every process killed by its PID (SIGTERM, SIGKILL
    * after 5 s) and waited for, then the accounts with their homes, the groups, the directory. */
   async close() {
-    await Promise.all(this.children.map(stop));
-    for (const name of this.accounts) retry(["userdel", "--remove", name], [6], false);
-    for (const name of this.groups) retry(["groupdel", name], [6], false);
-    rmSync(this.dir, { recursive: true, force: true });
+    try {
+      await Promise.all(this.children.map(stop));
+    } finally {
+      for (const name of this.accounts) retry(["userdel", "--remove", name], [6], false);
+      for (const name of this.groups) retry(["groupdel", name], [6], false);
+      rmSync(this.dir, { recursive: true, force: true });
+    }
   }
 }
 
 /** Stops `child` by its PID and waits for it. */
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    // Never started (no such program), or gone already: nothing to wait for.
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return resolve();
     const hard = setTimeout(() => child.kill("SIGKILL"), 5_000);
     child.once("exit", () => {
       clearTimeout(hard);
