@@ -39,7 +39,7 @@ pub enum AppError {
     #[error("{0}")]
     Platform(String),
     /// The request itself failed: network, encoding, or a server fault.
-    #[error("the request failed: {0}")]
+    #[error("{}", request_failed(.0))]
     Request(ServerFnErrorErr),
 }
 
@@ -74,6 +74,22 @@ impl AppError {
             Self::Platform(_) => 502,
             Self::Storage(_) | Self::Keygen(_) | Self::Request(_) => 500,
         }
+    }
+}
+
+/// What a failed request says: keyhatch's own fault as it is; anything else (no answer, or an
+/// answer that is not keyhatch's: the site's sign-in proxy answers in its place once a sign-in
+/// has ended) with what to do.
+fn request_failed(error: &ServerFnErrorErr) -> String {
+    match error {
+        ServerFnErrorErr::ServerError(message) => format!("the request failed: {message}"),
+        ServerFnErrorErr::Request(_)
+        | ServerFnErrorErr::Response(_)
+        | ServerFnErrorErr::Deserialization(_)
+        | ServerFnErrorErr::MiddlewareError(_) => "keyhatch's answer did not arrive: the \
+            connection dropped, or your sign-in has ended. Reload the page, then try again."
+            .to_owned(),
+        other => format!("the request failed: {other}"),
     }
 }
 

@@ -93,7 +93,7 @@ test.describe("the dialogs' code, fetched when a dialog is about to open", () =>
     await page.route(MODULE, (route) => route.abort("failed"));
     await page.getByRole("button", { name: "+ New Key" }).click();
     const failed = page.getByRole("alert").filter({ hasText: "could not be loaded" });
-    await expect(failed).toHaveText(/This dialog could not be loaded\. Check your connection, then try again\./);
+    await expect(failed).toHaveText(/This dialog could not be loaded\. Check your connection, or reload the page in case your sign-in has ended, then try again\./);
     await expect(page.getByRole("dialog")).toHaveCount(0);
     await failed.getByRole("button", { name: "Close" }).click();
     await expect(failed).toBeHidden();

@@ -456,3 +456,30 @@ test("at /keys/ on the portal host, with the page's code and without: the whole 
     });
   }
 });
+
+test("a sign-in that ends while the page is open: the page says to reload, and a reload signs in again at the provider without its form", async ({ world, open }) => {
+  const { alice, byName } = world;
+  const { context, page } = await open(byName);
+  await signInToKeys(page, world, byName, "alice", alice);
+  const before = fingerprintsIn(alice);
+  // The dialogs' code is in before the session ends (a person who had opened one).
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Generate SSH Key" });
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+
+  // Apache's session ends (idle past OIDCSessionInactivityTimeout, or the cookie gone): Apache,
+  // not keyhatch, answers the page's next call.
+  await context.clearCookies({ domain: BY_NAME_HOST });
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  await dialog.getByRole("button", { name: "Generate Key" }).click();
+  await expect(dialog.getByRole("alert")).toHaveText(
+    "The key could not be generated. keyhatch's answer did not arrive: the connection dropped, or your sign-in has ended. Reload the page, then try again.",
+  );
+  expect(fingerprintsIn(alice)).toEqual(before);
+
+  // The provider still knows the person: a reload goes there and straight back, no form.
+  await page.reload();
+  await expect(page).toHaveURL(`${byName.publicUrl}ssh-keys`);
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  await expect(page.locator(".profile-button")).toHaveText(alice.gecos);
+});

@@ -183,7 +183,7 @@ mod browser {
                     })),
                     Status::NotLoaded => Some(Either::Right(view! {
                         <div class="opening error" role="alert">
-                            <p>"This dialog could not be loaded. Check your connection, then try again."</p>
+                            <p>"This dialog could not be loaded. Check your connection, or reload the page in case your sign-in has ended, then try again."</p>
                             <button type="button" on:click=move |_| close.run(())>"Close"</button>
                         </div>
                     })),
