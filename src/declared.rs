@@ -185,7 +185,7 @@ pub struct Keys {
 #[command(next_help_heading = "Site mode")]
 pub struct Site {
     /// The address people open (required), e.g. https://keys.example.org: its host is the only
-    /// one answered.
+    /// one answered; with a path (https://portal.example.org/keys/), nothing outside it is.
     #[arg(long, env = "KEYHATCH_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
     /// The header the proxy names the person in.

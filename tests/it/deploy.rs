@@ -2,6 +2,7 @@
 //! them, and the settings file is one keyhatch reads.
 
 pub mod proxies;
+pub mod readme;
 
 use std::fs;
 use std::path::Path;
@@ -114,8 +115,14 @@ fn the_apache_example_passes_apachectl_t() {
     let site = repo("deploy/apache-keyhatch.conf")
         .replace("/etc/ssl/certs/portal.example.org.pem", &cert)
         .replace("/etc/ssl/private/portal.example.org.key", &key);
-    fs::write(dir.path().join("keyhatch.conf"), site).unwrap();
-    let d = dir.path().display();
+    apachectl_t(dir.path(), &site);
+}
+
+/// Runs Debian's `apachectl -t` on `site` (a virtual host) with the modules the examples use,
+/// in `dir`, and fails unless it says "Syntax OK".
+pub fn apachectl_t(dir: &Path, site: &str) {
+    fs::write(dir.join("keyhatch.conf"), site).unwrap();
+    let d = dir.display();
     let modules = [
         ("mpm_event", "mod_mpm_event"),
         ("authn_core", "mod_authn_core"),
@@ -137,11 +144,11 @@ fn the_apache_example_passes_apachectl_t() {
         ));
     }
     config.push_str(&format!("Include {d}/keyhatch.conf\n"));
-    fs::write(dir.path().join("apache.conf"), config).unwrap();
+    fs::write(dir.join("apache.conf"), config).unwrap();
     let out = Command::new("apachectl")
         .arg("-t")
         .arg("-f")
-        .arg(dir.path().join("apache.conf"))
+        .arg(dir.join("apache.conf"))
         .output()
         .expect("apachectl is installed (the README's test command installs Debian's apache2)");
     let said = String::from_utf8_lossy(&out.stderr);
