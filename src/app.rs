@@ -13,19 +13,20 @@ use crate::components::header::Header;
 use crate::hydration::provide_hydrated;
 use crate::pages::not_found::NotFound;
 use crate::pages::ssh_keys::SshKeysPage;
-use crate::paths::{Base, SSH_KEYS_PATH};
+use crate::paths::Base;
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let base = Base::current();
     let root = base.as_str().to_owned();
-    let title = match Page::current() {
+    let page = Page::current();
+    let title = match page {
         Page::SshKeys => "SSH Keys · keyhatch",
         Page::NotFound => "Not found · keyhatch",
     };
     view! {
         <!DOCTYPE html>
-        <html lang="en" data-base=base.as_str().to_owned()>
+        <html lang="en" data-base=base.as_str().to_owned() data-page=page.name()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -80,18 +81,33 @@ enum Page {
 }
 
 impl Page {
-    /// The page at the URL being rendered: the request's on the server, the address bar's in
-    /// the browser.
+    /// The page at the URL being rendered: on the server the request's; in the browser the one
+    /// the server rendered, as it wrote it into the document (a proxy in front may have
+    /// normalised the path it passed on: `/keys/ssh%2Dkeys` reaches keyhatch as
+    /// `/keys/ssh-keys`, while the address bar keeps what was typed).
     fn current() -> Self {
         #[cfg(feature = "ssr")]
         let path =
             use_context::<axum::http::request::Parts>().map(|parts| parts.uri.path().to_owned());
+        #[cfg(feature = "ssr")]
+        let ssh_keys = path.as_deref() == Some(crate::paths::SSH_KEYS_PATH);
         #[cfg(not(feature = "ssr"))]
-        let path = (window().location().pathname().ok())
-            .and_then(|path| Base::current().strip(&path).map(str::to_owned));
-        match path.as_deref() {
-            Some(SSH_KEYS_PATH) => Self::SshKeys,
-            _ => Self::NotFound,
+        let ssh_keys = document()
+            .document_element()
+            .and_then(|html| html.get_attribute("data-page"))
+            .is_some_and(|page| page == Self::SshKeys.name());
+        if ssh_keys {
+            Self::SshKeys
+        } else {
+            Self::NotFound
+        }
+    }
+
+    /// The page's name in the document (`<html data-page>`).
+    fn name(self) -> &'static str {
+        match self {
+            Self::SshKeys => "ssh-keys",
+            Self::NotFound => "not-found",
         }
     }
 }

@@ -21,11 +21,9 @@ pub fn under(base: Base, app: Router) -> Router {
         return app;
     }
     // Before routing, so the routes see the path without the base: a layer on `app` itself would
-    // run once its route is chosen.
+    // run once its route is chosen. The app's own layers add the security headers to its answers.
     let stripped = middleware::from_fn_with_state(base, strip).layer(app);
-    Router::new()
-        .fallback_service(stripped)
-        .layer(middleware::from_fn(guard::security_headers))
+    Router::new().fallback_service(stripped)
 }
 
 /// Takes the base off the request's path, or answers "not found" outside it.
@@ -52,7 +50,9 @@ async fn strip(State(base): State<Base>, mut request: Request, next: Next) -> Re
                 Part::Code(&home),
                 Part::Text(" on this host, and answers nothing else."),
             ]);
-            answer_unread(request, page.answer()).await
+            let mut answer = answer_unread(request, page.answer()).await;
+            guard::add_security_headers(answer.headers_mut(), false);
+            answer
         }
     }
 }

@@ -93,7 +93,13 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     // Only a bundle file itself may be kept: a "not found" answer under /pkg/ may not.
     let cacheable =
         static_path && matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED);
-    let headers = response.headers_mut();
+    add_security_headers(response.headers_mut(), cacheable);
+    response
+}
+
+/// The headers of [`security_headers`] on an answer made outside its layer; `cacheable` keeps
+/// the answer's own caching.
+pub fn add_security_headers(headers: &mut HeaderMap, cacheable: bool) {
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp(None));
     }
@@ -109,7 +115,6 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     if !cacheable {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    response
 }
 
 /// The browser bundle, stylesheet and icon: the same for everyone, carrying no key or token.

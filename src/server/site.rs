@@ -182,12 +182,14 @@ pub async fn require_person(
     // believed, or the client would choose whom it is.
     let header = site.header();
     let named_once = request.headers().get_all(header).iter().count() == 1;
+    // Read as UTF-8, not only as ASCII: a site's names may go beyond it (`alıce`), and a name
+    // that is not UTF-8 at all is judged, and refused, as any unknown name, with a way out,
+    // not taken for a missing header.
     let named = request
         .headers()
         .get(header)
         .filter(|_| named_once)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let from_proxy = peer.as_ref().is_some_and(|p| site.is_proxy(p));
     let remote = client_address(&request, peer.as_ref(), from_proxy);
     // Every line here is a refusal, and its account a name as sent, not yet an account.

@@ -494,3 +494,28 @@ fn a_refused_login_is_offered_the_proxys_sign_out_to_try_another() {
     assert_eq!(refused.status, 403);
     assert!(!refused.body.contains("log out"), "{}", refused.body);
 }
+
+/// A name beyond ASCII, as a provider may issue and the proxy pass on byte for byte: judged as
+/// any other name (no such account here), with the way to sign in with another login; not
+/// taken for a request without a name (401, no way out, no audit line).
+#[test]
+fn a_name_beyond_ascii_is_judged_as_any_name_with_a_way_out() {
+    let name = "khtest-alıce";
+    let stack = SiteStack::start(&[name], &["--logout-url", "/oauth2/sign_out"]);
+    let refused = stack.get(name, "/ssh-keys");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains(&format!(
+            "There is no account <b>{name}</b> on this cluster."
+        )),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains(r#"<a href="/oauth2/sign_out">log out</a>"#),
+        "{}",
+        refused.body
+    );
+}

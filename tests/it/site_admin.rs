@@ -284,6 +284,15 @@ fn public_url_may_carry_a_path_which_start_names_and_a_bad_one_is_refused() {
         ("https://portal.example.org/keys/?x=1", "no query"),
         ("https://portal.example.org/keys//", "more than one slash"),
         ("https://portal.example.org/k%65ys/", "may hold only"),
+        ("https://[::1/keys/", "must be"),
+        ("https://[::g]/keys/", "not an IPv6 address"),
+        ("https://portal.example.org:99999999/keys/", "is not a port"),
+        ("https://portal.example.org:/keys/", "is not a port"),
+        ("https://p\\ortal/keys/", "host name or address"),
+        (
+            "https://alice@portal.example.org/keys/",
+            "host name or address",
+        ),
     ] {
         let out = run_site(&[&proxy[..], &[url]].concat(), &socket);
         let said = String::from_utf8_lossy(&out.stderr);
@@ -293,4 +302,36 @@ fn public_url_may_carry_a_path_which_start_names_and_a_bad_one_is_refused() {
             "{url}: {said}"
         );
     }
+    let url = "https://portal.example.org/keys/";
+    for logout in [
+        "javascript:alert(document.domain)",
+        "//elsewhere.example/x",
+        "data:,x",
+        "/a b",
+    ] {
+        let out = run_site(
+            &[&proxy[..], &[url, "--logout-url", logout]].concat(),
+            &socket,
+        );
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{logout}: {said}");
+        assert!(
+            said.contains(&format!("logout-url {logout} must be")),
+            "{logout}: {said}"
+        );
+    }
+    let out = run_site(
+        &[
+            &proxy[..],
+            &[
+                "https://[2001:db8::1]:8443/keys/",
+                "--logout-url",
+                "/keys/oidc/redirect_uri?logout=x",
+            ],
+        ]
+        .concat(),
+        &socket,
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("public host: 2001:db8::1"), "{printed}");
 }

@@ -40,7 +40,7 @@ fn under_a_path_everything_is_there_and_nothing_else_answers() {
     // The page names only addresses under the path: links, forms, icon, the bundle's script.
     let page = stack.get(&alice.name, "/ssh/ssh-keys");
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains(r#"<html lang="en" data-base="/ssh">"#));
+    assert!(page.body.contains(r#"<html lang="en" data-base="/ssh" data-page="ssh-keys">"#));
     let named = addresses(&page.body);
     assert!(named.contains(&"/ssh/ssh-keys"), "{named:?}");
     assert!(named.contains(&"/ssh/favicon.svg"), "{named:?}");
@@ -62,6 +62,13 @@ fn under_a_path_everything_is_there_and_nothing_else_answers() {
     let bundle = stack.get(&alice.name, script);
     assert_eq!(bundle.status, 200);
     assert!(bundle.header("content-type").starts_with("text/javascript"));
+    // Kept by browsers as at the root: the bundle's files are named by their hash.
+    assert_eq!(
+        bundle.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    let page_again = stack.get(&alice.name, "/ssh/ssh-keys");
+    assert_eq!(page_again.header("cache-control"), "no-store");
 
     // The API and the no-JavaScript forms answer under the path.
     let made = stack.post(&alice.name, "/ssh/api/keys/generate", r#"{"label":"api"}"#);

@@ -65,6 +65,9 @@ pub(super) fn settings(
             )
         })?;
     let (public_host, base) = host_and_base(&url)?;
+    if let Some(logout) = &site.logout_url {
+        check_logout_url(logout)?;
+    }
     let proxy = match site.proxy_user.clone() {
         Some(name) => {
             let user = nix::unistd::User::from_name(&name).ok().flatten();
@@ -133,13 +136,54 @@ fn host_and_base(url: &str) -> Result<(String, Base), SettingsError> {
         return Err(bad(", with no query or fragment"));
     }
     let (authority, path) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IPv6 address, in brackets.
+        Some(v6) => {
+            let (address, after) = v6.split_once(']').ok_or_else(|| bad(""))?;
+            if address.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(bad(&format!(": {address} is not an IPv6 address")));
+            }
+            match after {
+                "" => (address, None),
+                _ => (
+                    address,
+                    Some(after.strip_prefix(':').ok_or_else(|| bad(""))?),
+                ),
+            }
+        }
+        // A DNS name or an IPv4 address: letters, digits, '-' and '.'.
+        None => {
+            let (host, port) = authority
+                .split_once(':')
+                .map_or((authority, None), |(h, p)| (h, Some(p)));
+            let name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+            if host.is_empty() || !host.chars().all(name) {
+                return Err(bad(", with a host name or address"));
+            }
+            (host, port)
+        }
     };
-    if host.is_empty() || authority.contains('@') {
-        return Err(bad(""));
+    if let Some(port) = port
+        && !(port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
+    {
+        return Err(bad(&format!(": port {port:?} is not a port")));
     }
     let base = Base::parse(path).map_err(|why| bad(&format!(": its {why}")))?;
     Ok((host.to_owned(), base))
+}
+
+/// `logout-url` is a link on keyhatch's pages: an address on the same site (`/oauth2/sign_out`)
+/// or an http(s) one, never a script (`javascript:`) or another scheme.
+fn check_logout_url(url: &str) -> Result<(), SettingsError> {
+    let on_this_site = url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\");
+    let web = url.starts_with("https://") || url.starts_with("http://");
+    let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if (on_this_site || web) && clean {
+        Ok(())
+    } else {
+        Err(SettingsError::Site(format!(
+            "logout-url {url} must be a path on this site (/oauth2/sign_out) or an http(s) \
+             address, with no blank"
+        )))
+    }
 }
