@@ -40,7 +40,10 @@ fn under_a_path_everything_is_there_and_nothing_else_answers() {
     // The page names only addresses under the path: links, forms, icon, the bundle's script.
     let page = stack.get(&alice.name, "/ssh/ssh-keys");
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains(r#"<html lang="en" data-base="/ssh" data-page="ssh-keys">"#));
+    assert!(
+        page.body
+            .contains(r#"<html lang="en" data-base="/ssh" data-page="ssh-keys">"#)
+    );
     let named = addresses(&page.body);
     assert!(named.contains(&"/ssh/ssh-keys"), "{named:?}");
     assert!(named.contains(&"/ssh/favicon.svg"), "{named:?}");

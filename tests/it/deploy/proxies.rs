@@ -54,6 +54,14 @@ impl Proxied {
                 ("/etc/ssl/private/portal.example.org.key", &key),
                 ("/run/keyhatch/keyhatch.sock", &socket.display().to_string()),
                 ("127.0.0.1:4180", &format!("127.0.0.1:{auth_port}")),
+                // Another page of the portal host: a person's own web server behind it, as
+                // Open OnDemand's /rnode/ is (here the stand-in's server).
+                (
+                    "    location @keyhatch {",
+                    &format!(
+                        "    location /other/ {{ proxy_pass http://127.0.0.1:{auth_port}; }}\n    location @keyhatch {{"
+                    ),
+                ),
             ],
         );
         fs::write(dir.path().join("keyhatch.conf"), site).unwrap();
@@ -72,6 +80,8 @@ impl Proxied {
                        auth_basic_user_file {d}/htpasswd;\n\
                        add_header X-Auth-Request-User $remote_user;\n\
                        root {d}/standin;\n      try_files /ok =500;\n    }}\n\
+                     location = /other/sw.js {{\n      add_header Service-Worker-Allowed /;\n\
+                       return 200 \"self.onfetch = () => {{}};\\n\";\n    }}\n\
                      location / {{ return 401 \"sign in at the identity provider\\n\"; }}\n  }}\n}}\n"
             ),
         )
@@ -397,6 +407,25 @@ fn the_shipped_nginx_example_serves_the_page_a_generate_a_list_and_healthz() {
     let alice = Account::create_person();
     let proxy = Proxied::nginx(&[&alice.name]);
     serves_the_page_a_generate_a_list_and_healthz(&proxy, &alice);
+}
+
+/// The attack: another page of the portal host (a person's own web server, proxied as Open
+/// OnDemand's /rnode/ is) serves a service worker's script with `Service-Worker-Allowed: /`,
+/// which would let it take /keys/ as its scope and stand between people and keyhatch. The
+/// shipped nginx example never passes that header on.
+#[test]
+fn the_shipped_nginx_example_lets_no_other_page_claim_keyhatchs_path_for_a_service_worker() {
+    let proxy = Proxied::nginx(&[]);
+    let headers = proxy.curl(None, "/other/sw.js", &["-D", "-"]);
+    assert!(headers.body.contains("200"), "{}", headers.body);
+    assert!(
+        !headers
+            .body
+            .to_ascii_lowercase()
+            .contains("service-worker-allowed"),
+        "{}",
+        headers.body
+    );
 }
 
 #[test]
