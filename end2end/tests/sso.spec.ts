@@ -1,8 +1,9 @@
 // Site mode behind real single sign-on, end to end on this machine: panva's oidc-provider
 // (tests/sso/provider.mjs) signs people in on its development login form; Debian's Apache with
 // mod_auth_openidc runs the shipped deploy/apache-keyhatch.conf (changed only in addresses,
-// secrets, certificates, the socket, the claim and the CA it trusts) and names the person to
-// keyhatch over its socket; a private sshd judges the keys. The people are throwaway accounts,
+// secrets, certificates, the socket, the claim and the CA it trusts; beside keyhatch, the host's
+// other pages are a person's own web server at /other/) and names the person to keyhatch over its
+// socket; a private sshd judges the keys. The people are throwaway accounts,
 // removed afterwards whatever happens (tests/sso/chain.ts).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -34,6 +35,9 @@ type World = {
   noAccount: string;
   byName: Site;
   byEmail: Site;
+  /** `http://127.0.0.1:PORT/`: the person's own web server the sites serve at /other/, at its own
+   * address. */
+  ownServer: string;
   /** Runs `true` over ssh to the private sshd as `user` with the key at `keyPath`. */
   ssh: (user: string, keyPath: string) => { ok: boolean; log: string };
   chain: Chain;
@@ -67,11 +71,13 @@ const test = base.extend<{ open: Open }, { world: World }>({
           { origin: `https://${BY_NAME_HOST}:${namePort}`, prefix: PREFIX },
           { origin: `https://${BY_EMAIL_HOST}:${emailPort}`, prefix: PREFIX },
         ]);
-        const byName = await chain.site("by-name", BY_NAME_HOST, namePort, PREFIX, { claim: "preferred_username" }, group);
+        const own = await chain.ownServer();
+        const byName = await chain.site("by-name", BY_NAME_HOST, namePort, PREFIX, { claim: "preferred_username" }, group, own);
         const byEmail = await chain.site("by-email", BY_EMAIL_HOST, emailPort, PREFIX,
-          { claim: "email", userMapMatch: "^([^@]+)@example\\.org$" }, group);
+          { claim: "email", userMapMatch: "^([^@]+)@example\\.org$" }, group, own);
         const ssh = await chain.sshd([alice.name, bob.name]);
-        await use({ issuer, group, alice, bob, outsider, noAccount, byName, byEmail, ssh, chain });
+        const ownServer = `http://127.0.0.1:${own}/`;
+        await use({ issuer, group, alice, bob, outsider, noAccount, byName, byEmail, ownServer, ssh, chain });
       } finally {
         await chain.close();
       }
@@ -482,4 +488,54 @@ test("a sign-in that ends while the page is open: the page says to reload, and a
   await expect(page).toHaveURL(`${byName.publicUrl}ssh-keys`);
   await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
   await expect(page.locator(".profile-button")).toHaveText(alice.gecos);
+});
+
+test("a page elsewhere on the portal host cannot put a service worker over /keys/: Apache takes Service-Worker-Allowed out of every answer", async ({ world, playwright, launchOptions }) => {
+  const { alice, byName, ownServer } = world;
+  // A browser of its own that trusts the chain's certificate (not one that ignores its errors,
+  // where no page can register a service worker at all).
+  const browser = await playwright.chromium.launch({
+    ...launchOptions,
+    args: [...(launchOptions.args ?? []), `--ignore-certificate-errors-spki-list=${world.chain.spki()}`],
+  });
+  try {
+    const context = await browser.newContext();
+    await context.route("https://fonts.googleapis.com/**", (route) => route.abort());
+    const page = await context.newPage();
+    const attempt = () => page.evaluate(() => (window as unknown as { attempt: Promise<string> }).attempt);
+    const controlled = () => page.evaluate(() => navigator.serviceWorker.controller?.scriptURL ?? null);
+
+    await test.step("at the person's server's own address, where its header arrives, the worker takes /keys/ there", async () => {
+      // The contrast: the same page, worker and header, with nothing between them and Chromium.
+      const direct = await fetch(`${ownServer}sw.js`);
+      expect(direct.headers.get("service-worker-allowed")).toBe("/");
+      await page.goto(`${ownServer}index.html`);
+      expect(await attempt()).toBe(`registered ${ownServer}keys/`);
+      await page.goto(`${ownServer}keys/anything`);
+      await expect.poll(controlled).toBe(`${ownServer}sw.js`);
+    });
+
+    await test.step("signed in as alice, the person's page at /other/ on the portal host is refused the scope /keys/", async () => {
+      await signInToKeys(page, world, byName, "alice", alice);
+      const proxied = await world.chain.send(`${byName.other}sw.js`);
+      expect(proxied.status).toBe(200);
+      expect.soft(proxied.headers["service-worker-allowed"], "the header through Apache").toBeUndefined();
+      // The Location's own header rules ran too: the virtual host's unset is not lost in the merge.
+      expect(proxied.headers["x-content-type-options"]).toBe("nosniff");
+      await page.goto(`${byName.other}index.html`);
+      expect.soft(await attempt()).toMatch(/^refused SecurityError: .*scope \('\/keys\/'\) is not under the max scope allowed \('\/other\/'\)/);
+    });
+
+    await test.step("keyhatch's page, opened afterwards, is controlled by no service worker", async () => {
+      await page.goto(`${byName.publicUrl}ssh-keys`);
+      await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+      // A worker that claims its clients does so once it is active: give it the time.
+      await page.waitForTimeout(500);
+      expect(await controlled()).toBeNull();
+      const scopes = await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).map((r) => r.scope));
+      expect(scopes).toEqual([]);
+    });
+  } finally {
+    await browser.close();
+  }
 });

@@ -6,7 +6,7 @@
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import type { IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Socket, createServer, AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -36,6 +36,8 @@ export type Site = {
   accessLog: string;
   /** Apache's error log, for failure messages. */
   errorLog: string;
+  /** `https://HOST:PORT/other/`: another location of the host, a person's own web server. */
+  other: string;
 };
 
 /** An answer to `Chain.send`. */
@@ -159,6 +161,16 @@ export class Chain {
     }
   }
 
+  /** The base64 SHA-256 of the certificate's public key, as Chromium's
+   * `--ignore-certificate-errors-spki-list` takes it: a browser started with it trusts the
+   * provider and the sites as a real CA's certificate would be (a page with a certificate error
+   * cannot register a service worker, even with the error ignored). */
+  spki(): string {
+    const key = execFileSync("openssl", ["x509", "-in", this.cert, "-noout", "-pubkey"]);
+    const der = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: key });
+    return createHash("sha256").update(der).digest("base64");
+  }
+
   /** A throwaway group, removed by close(). */
   group(): string {
     const name = `khsso${randomBytes(4).toString("hex")}`;
@@ -212,10 +224,23 @@ export class Chain {
     return this.issuer;
   }
 
+  /** Starts a person's own web server (own-server.mjs: a page that registers a service worker
+   * over keyhatch's path, and the worker, sent with `Service-Worker-Allowed: /`) on a loopback
+   * port; resolves with the port once it listens. Killed by its PID in close(). */
+  async ownServer(): Promise<number> {
+    const child = this.start("node", [join(__dirname, "own-server.mjs")], "own-server.log", { stdout: "pipe" });
+    return new Promise<number>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once("line", (line) => resolve(JSON.parse(line).port));
+      child.once("exit", (code) => reject(new Error(`the own server exited with ${code}:\n${read(join(this.dir, "own-server.log"))}`)));
+    });
+  }
+
   /** Starts keyhatch (site mode, on a socket, as root) and, in front of it, an Apache of its own
    * (configuration, pid file, port and ServerRoot in `dir/name`; never the system's service)
-   * running the shipped example, changed only in what a test must change. */
-  async site(name: string, host: string, port: number, prefix: string, naming: Naming, group: string): Promise<Site> {
+   * running the shipped example, changed only in what a test must change. Beside keyhatch, the
+   * host's other pages: `/other/` proxied to `ownServer`'s port (as Open OnDemand's
+   * /rnode/HOST/PORT/ proxies users' own web servers). */
+  async site(name: string, host: string, port: number, prefix: string, naming: Naming, group: string, ownServer: number): Promise<Site> {
     const d = join(this.dir, name);
     mkdirSync(d, { mode: 0o755 });
     const origin = `https://${host}:${port}`;
@@ -239,6 +264,11 @@ export class Chain {
       ["OIDCRemoteUserClaim     preferred_username", `OIDCRemoteUserClaim     ${naming.claim}`],
       // keyhatch's socket; the paths stay the example's (keyhatch gets them unchanged).
       ["unix:/run/keyhatch/keyhatch.sock|", `unix:${socket}|`],
+      // Another location of the host, not the site's own: a person's web server, with header
+      // rules of its own (mod_headers runs the virtual host's, then the Location's).
+      ["\n</VirtualHost>", `\n    <Location /other/>\n        ProxyPass http://127.0.0.1:${ownServer}/\n`
+        + "        Header set X-Content-Type-Options nosniff\n        Header always set X-Frame-Options SAMEORIGIN\n"
+        + "    </Location>\n</VirtualHost>"],
     ]);
     writeFileSync(join(d, "keyhatch.conf"), conf, { mode: 0o600 });
     // What every Apache has (Debian enables these by default), then exactly the modules the
@@ -262,7 +292,7 @@ export class Chain {
     await waitFor(keyhatch, () => isSocket(socket), "keyhatch", log);
     const apache = this.start("/usr/sbin/apache2", ["-DFOREGROUND", "-f", join(d, "apache.conf")], `${name}/apache.stderr`);
     await waitFor(apache, () => listening(port), "apache", log);
-    return { origin, publicUrl, logoutUrl, auditLog, accessLog: join(d, "access.log"), errorLog: join(d, "error.log") };
+    return { origin, publicUrl, logoutUrl, auditLog, accessLog: join(d, "access.log"), errorLog: join(d, "error.log"), other: `${origin}/other/` };
   }
 
   /** Starts a private sshd on a free loopback port that lets in only `users`, with the keys in
