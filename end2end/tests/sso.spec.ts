@@ -340,6 +340,31 @@ test("Log out ends keyhatch's session and the provider's: opening keyhatch again
   }
 });
 
+test("the log-out's address sends only to keyhatch: not to another port of the host, nor to another of its pages", async ({ world, open }) => {
+  const { byName } = world;
+  const logout = (to: string) => `${byName.origin}${PREFIX}oidc/redirect_uri?logout=${encodeURIComponent(to)}`;
+  // Without a session, mod_auth_openidc sends the browser straight to the address after
+  // `logout=` (with one, to the provider, which checks it against the registered ones).
+  const own = await world.chain.send(`${byName.origin}${byName.logoutUrl}`);
+  expect(own.status, "keyhatch's own log-out").toBe(302);
+  expect(own.headers.location).toBe(byName.publicUrl);
+  const otherPort = new URL(byName.origin).port === "443" ? 8443 : 443;
+  const elsewhere = [
+    `https://${BY_NAME_HOST}:${otherPort}/`,
+    "/other/page",
+    `${byName.publicUrl}../other/page`,
+    `${byName.publicUrl}%2e%2e/other/page`,
+  ];
+  for (const to of elsewhere) {
+    const answer = await world.chain.send(logout(to));
+    expect.soft(answer.headers.location, `logout=${to}: ${answer.status}`).toBeUndefined();
+  }
+  // A browser resolves the dots: sent there, it would land on the other page.
+  const { page } = await open(byName);
+  await page.goto(logout(`${byName.publicUrl}../other/page`));
+  expect(page.url()).toMatch(new RegExp(`^${escape(byName.origin)}${PREFIX}oidc/redirect_uri\\?`));
+});
+
 test("a client's own X-Forwarded-User or OIDC_CLAIM_ header never reaches keyhatch through Apache", async ({ world, open }) => {
   const { alice, bob, byName } = world;
   const forged = { "X-Forwarded-User": bob.name, OIDC_CLAIM_preferred_username: bob.name };

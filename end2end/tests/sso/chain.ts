@@ -262,6 +262,9 @@ export class Chain {
       [`OIDCRedirectURI         https://portal.example.org${prefix}oidc/redirect_uri`,
         `OIDCRedirectURI         ${origin}${prefix}oidc/redirect_uri`],
       ["OIDCRemoteUserClaim     preferred_username", `OIDCRemoteUserClaim     ${naming.claim}`],
+      // The one address the log-out may send to: keyhatch's public URL, as a regular expression.
+      [`OIDCRedirectURLsAllowed ^https://portal\\.example\\.org${prefix}$`,
+        `OIDCRedirectURLsAllowed ^${publicUrl.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`],
       // keyhatch's socket; the paths stay the example's (keyhatch gets them unchanged).
       ["unix:/run/keyhatch/keyhatch.sock|", `unix:${socket}|`],
       // Another location of the host, not the site's own: a person's web server, with header
@@ -325,13 +328,16 @@ export class Chain {
 
   /** Sends one request to `url` as a script would (no redirect followed), connecting to
    * 127.0.0.1 whatever the host (Chromium resolves *.localhost itself, Node does not) and
-   * trusting the test CA for it. */
+   * trusting the test CA for it. A connection of its own each time: mod_auth_openidc 2.4.12's
+   * error pages are followed by Apache's own error document past their Content-Length, which a
+   * kept-alive connection would read as the next answer. */
   send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
     const ca = readFileSync(this.ca);
     return new Promise((resolve, reject) => {
       const sent = httpsRequest(url, {
         method: options.method ?? "GET",
         headers: options.headers,
+        agent: false,
         ca,
         lookup: (_host, opts, callback) =>
           opts.all ? callback(null, [{ address: "127.0.0.1", family: 4 }]) : (callback as (e: null, a: string, f: number) => void)(null, "127.0.0.1", 4),
