@@ -208,6 +208,13 @@ function since(path: string, before: number): string[] {
   return readFileSync(path, "utf8").slice(before).split("\n").filter(Boolean);
 }
 
+/** Access log lines with each cookie's value left out (`cookie=NAME;NAME`, `cookie=-` for none):
+ * a failure may print them. */
+function cookieNames(lines: string[]): string[] {
+  return lines.map((l) => l.replace(/ cookie=(.*)$/, (_, c: string) =>
+    ` cookie=${c === "-" ? "-" : c.split(";").map((p) => p.trim().split("=")[0]).join(";")}`));
+}
+
 /** The file's text; "" when it does not exist. */
 function contents(path: string): string {
   return existsSync(path) ? readFileSync(path, "utf8") : "";
@@ -428,20 +435,40 @@ test("a client's own X-Forwarded-User or OIDC_CLAIM_ header never reaches keyhat
     // mod_auth_openidc answered itself (to the provider, or 401) and nothing was passed on; the
     // health check, the one path without a login, passed on no name.
     // (An access token, were one passed on, is not printed by a failure.)
-    const lines = since(byName.accessLog, passed)
+    const lines = cookieNames(since(byName.accessLog, passed))
       .filter((l) => !l.includes(` ${PREFIX}oidc/`))
-      .map((l) => l.replace(/ token=(?!-$).*$/, " token=<an access token>"));
+      .map((l) => l.replace(/ token=(?!- ).* cookie=/, " token=<an access token> cookie="));
     const health = lines.filter((l) => l.startsWith(`GET ${PREFIX}healthz `));
     const signedIn = lines.filter((l) => !l.includes(" user=- "));
     expect(health).toHaveLength(1);
     expect(health[0]).toMatch(/^\S+ \S+ 200 user=- xfu=- /);
     expect(signedIn.length).toBeGreaterThan(3);
-    for (const line of signedIn) expect(line).toMatch(new RegExp(` user=${alice.name} xfu=${alice.name} claim=- token=-$`));
+    for (const line of signedIn) {
+      expect(line).toMatch(new RegExp(` user=${alice.name} xfu=${alice.name} claim=- token=- cookie=`));
+      expect(line, "the session cookie stays in Apache (OIDCStripCookies)").not.toMatch(/ cookie=.*mod_auth_openidc_session/);
+    }
     for (const line of lines.filter((l) => !health.includes(l) && !signedIn.includes(l))) expect(line).toMatch(/^\S+ \S+ (302|401) user=- /);
     // mod_auth_openidc itself reports the forged claim header it dropped.
     expect(readFileSync(byName.errorLog, "utf8")).toContain("scrubbed suspicious request header (OIDC_CLAIM_preferred_username");
   });
   expect(errors).toEqual([]);
+});
+
+test("the health check opened in a signed-in browser passes no cookie on to keyhatch", async ({ world, open }) => {
+  const { alice, byName } = world;
+  const { page } = await open(byName);
+  await signInToKeys(page, world, byName, "alice", alice);
+  const passed = size(byName.accessLog);
+  const answer = (await page.goto(`${byName.publicUrl}healthz`))!;
+  expect(answer.status()).toBe(200);
+  expect(await answer.text()).toBe("ok\n");
+  // The session cookie's path is /keys/: the browser sends it to the health check too.
+  // (Compared as a boolean: a failure must not print the session.)
+  const sent = (await answer.request().allHeaders()).cookie ?? "";
+  expect(/(^|; )mod_auth_openidc_session=/.test(sent), "the browser sent its session cookie").toBe(true);
+  // The one path without a login, where mod_auth_openidc's OIDCStripCookies does not run.
+  await expect.poll(() => cookieNames(since(byName.accessLog, passed)).filter((l) => l.startsWith(`GET ${PREFIX}healthz `)))
+    .toEqual([expect.stringMatching(/^\S+ \S+ 200 user=- xfu=- .* cookie=-$/)]);
 });
 
 test("at /keys/ on the portal host, with the page's code and without: the whole flow, and no request to the portal outside /keys/", async ({ world, open }) => {

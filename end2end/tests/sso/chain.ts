@@ -283,7 +283,7 @@ export class Chain {
       `ServerName ${host}`, `ServerRoot ${d}`, `Listen 127.0.0.1:${port}`, `PidFile ${d}/apache.pid`,
       `ErrorLog ${d}/error.log`, `Mutex file:${d} default`, "User www-data", "Group www-data",
       ...modules.map((m) => `LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so`),
-      `LogFormat "%m %U %>s user=%u xfu=%{X-Forwarded-User}i claim=%{OIDC_CLAIM_preferred_username}i token=%{OIDC_access_token}i" passed`,
+      `LogFormat "%m %U %>s user=%u xfu=%{X-Forwarded-User}i claim=%{OIDC_CLAIM_preferred_username}i token=%{OIDC_access_token}i cookie=%{Cookie}i" passed`,
       `CustomLog ${d}/access.log passed`,
       `Include ${d}/keyhatch.conf`, "",
     ].join("\n"));
