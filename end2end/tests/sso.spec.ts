@@ -1,7 +1,8 @@
 // Site mode behind real single sign-on, end to end on this machine: panva's oidc-provider
 // (tests/sso/provider.mjs) signs people in on its development login form; Debian's Apache with
 // mod_auth_openidc runs the shipped deploy/apache-keyhatch.conf (changed only in addresses,
-// secrets, certificates, the socket, the claim and the CA it trusts; beside keyhatch, the host's
+// secrets, certificates, the socket, the claim, a verified address where it names by email, and
+// the CA it trusts; beside keyhatch, the host's
 // other pages are a person's own web server at /other/) and names the person to keyhatch over its
 // socket; a private sshd judges the keys. The people are throwaway accounts,
 // removed afterwards whatever happens (tests/sso/chain.ts).
@@ -59,9 +60,11 @@ const test = base.extend<{ open: Open }, { world: World }>({
         const noAccount = `khsso${randomBytes(4).toString("hex")}`;
         // The provider's people: the login on its form, and the claims it gives. The names in
         // the profile menu must come from the accounts' GECOS, not from these `name` claims.
-        const person = (account: string, name: string, email = `${account}@example.org`) => ({ preferred_username: account, name, email });
+        const person = (account: string, name: string, email = `${account}@example.org`) => ({ preferred_username: account, name, email, email_verified: true });
         const people = {
           alice: person(alice.name, "Alice at the provider"),
+          // Someone else, who gave the provider alice's address and never confirmed it.
+          unverified: { ...person(`khsso${randomBytes(4).toString("hex")}`, "Mallory at the provider", `${alice.name}@example.org`), email_verified: false },
           bob: person(bob.name, "Bob at the provider"),
           "nobody-here": person(noAccount, "Nobody Here", "nobody-here@elsewhere.example"),
           outsider: person(outsider.name, "Otto at the provider"),
@@ -74,7 +77,7 @@ const test = base.extend<{ open: Open }, { world: World }>({
         const own = await chain.ownServer();
         const byName = await chain.site("by-name", BY_NAME_HOST, namePort, PREFIX, { claim: "preferred_username" }, group, own);
         const byEmail = await chain.site("by-email", BY_EMAIL_HOST, emailPort, PREFIX,
-          { claim: "email", userMapMatch: "^([^@]+)@example\\.org$" }, group, own);
+          { claim: "email", userMapMatch: "^([^@]+)@example\\.org$", verifiedEmail: true }, group, own);
         const ssh = await chain.sshd([alice.name, bob.name]);
         const ownServer = `http://127.0.0.1:${own}/`;
         await use({ issuer, group, alice, bob, outsider, noAccount, byName, byEmail, ownServer, ssh, chain });
@@ -311,6 +314,22 @@ test("named by email through user-map-match: ACCOUNT@example.org is that account
   const generateLine = since(byEmail.auditLog, audited).find((l) => l.includes('"generate"'));
   expect(generateLine).toContain(`"account":"${alice.name}"`);
   expect(errors).toEqual([]);
+});
+
+test("named by email, an address the provider has not verified is refused by Apache, and keyhatch never hears of it", async ({ world, open }) => {
+  const { alice, byEmail } = world;
+  const audited = size(byEmail.auditLog);
+  const aliceBefore = contents(keysFile(alice));
+  const { page } = await open(byEmail);
+  // Another login at the provider, whose unverified email is alice's address.
+  const response = await signIn(page, world, byEmail, "unverified");
+  // Apache's own refusal: 401 to a signed-in person who fails a Require (its
+  // AuthzSendForbiddenOnFailure is off), not keyhatch's page.
+  expect(response.status(), "Apache's refusal").toBe(401);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Unauthorized");
+  await expect(page.locator(".profile-button")).toHaveCount(0);
+  expect(contents(keysFile(alice))).toBe(aliceBefore);
+  expect(size(byEmail.auditLog), "keyhatch recorded nothing").toBe(audited);
 });
 
 test("Log out ends keyhatch's session and the provider's: opening keyhatch again asks to sign in", async ({ world, open }) => {

@@ -43,8 +43,10 @@ export type Site = {
 /** An answer to `Chain.send`. */
 export type Answer = { status: number; headers: IncomingHttpHeaders; body: string };
 
-/** How one site names the person: mod_auth_openidc's claim and keyhatch's user-map-match. */
-export type Naming = { claim: string; userMapMatch?: string };
+/** How one site names the person: mod_auth_openidc's claim, keyhatch's user-map-match, and
+ * whether Apache also requires the provider to have verified the address (`Require claim
+ * email_verified:true` in the example's RequireAll, as the README says to when naming by email). */
+export type Naming = { claim: string; userMapMatch?: string; verifiedEmail?: boolean };
 
 /** Runs a program and returns its standard output; throws with its standard error. */
 function run(program: string, args: string[]): string {
@@ -205,7 +207,7 @@ export class Chain {
 
   /** Starts the OpenID Provider with `people` (login → claims) and the client keyhatch's Apache
    * is, for the `sites`' origins; resolves with its issuer once it listens. */
-  async provider(people: Record<string, Record<string, string>>, sites: { origin: string; prefix: string }[]) {
+  async provider(people: Record<string, Record<string, string | boolean>>, sites: { origin: string; prefix: string }[]) {
     const settings = join(this.dir, "provider.json");
     writeFileSync(settings, JSON.stringify({
       cert: this.cert,
@@ -249,7 +251,11 @@ export class Chain {
     const socket = join(d, "keyhatch.sock");
     const auditLog = join(d, "audit.log");
     const example = readFileSync(EXAMPLE, "utf8");
+    const verified: [string, string][] = naming.verifiedEmail
+      ? [["            Require valid-user\n", "            Require valid-user\n            Require claim email_verified:true\n"]]
+      : [];
     const conf = replaced(example, [
+      ...verified,
       ["<VirtualHost *:443>", `<VirtualHost 127.0.0.1:${port}>`],
       ["ServerName portal.example.org", `ServerName ${host}`],
       ["/etc/ssl/certs/portal.example.org.pem", this.cert],
