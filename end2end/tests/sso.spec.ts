@@ -1,8 +1,10 @@
 // Site mode behind real single sign-on, end to end on this machine: panva's oidc-provider
 // (tests/sso/provider.mjs) signs people in on its development login form; Debian's Apache with
 // mod_auth_openidc runs the shipped deploy/apache-keyhatch.conf (changed only in addresses,
-// secrets, certificates, the socket, the claim and the CA it trusts) and names the person to
-// keyhatch over its socket; a private sshd judges the keys. The people are throwaway accounts,
+// secrets, certificates, the socket, the claim, a verified address where it names by email, and
+// the CA it trusts; beside keyhatch, the host's
+// other pages are a person's own web server at /other/) and names the person to keyhatch over its
+// socket; a private sshd judges the keys. The people are throwaway accounts,
 // removed afterwards whatever happens (tests/sso/chain.ts).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -34,6 +36,9 @@ type World = {
   noAccount: string;
   byName: Site;
   byEmail: Site;
+  /** `http://127.0.0.1:PORT/`: the person's own web server the sites serve at /other/, at its own
+   * address. */
+  ownServer: string;
   /** Runs `true` over ssh to the private sshd as `user` with the key at `keyPath`. */
   ssh: (user: string, keyPath: string) => { ok: boolean; log: string };
   chain: Chain;
@@ -55,9 +60,11 @@ const test = base.extend<{ open: Open }, { world: World }>({
         const noAccount = `khsso${randomBytes(4).toString("hex")}`;
         // The provider's people: the login on its form, and the claims it gives. The names in
         // the profile menu must come from the accounts' GECOS, not from these `name` claims.
-        const person = (account: string, name: string, email = `${account}@example.org`) => ({ preferred_username: account, name, email });
+        const person = (account: string, name: string, email = `${account}@example.org`) => ({ preferred_username: account, name, email, email_verified: true });
         const people = {
           alice: person(alice.name, "Alice at the provider"),
+          // Someone else, who gave the provider alice's address and never confirmed it.
+          unverified: { ...person(`khsso${randomBytes(4).toString("hex")}`, "Mallory at the provider", `${alice.name}@example.org`), email_verified: false },
           bob: person(bob.name, "Bob at the provider"),
           "nobody-here": person(noAccount, "Nobody Here", "nobody-here@elsewhere.example"),
           outsider: person(outsider.name, "Otto at the provider"),
@@ -67,11 +74,13 @@ const test = base.extend<{ open: Open }, { world: World }>({
           { origin: `https://${BY_NAME_HOST}:${namePort}`, prefix: PREFIX },
           { origin: `https://${BY_EMAIL_HOST}:${emailPort}`, prefix: PREFIX },
         ]);
-        const byName = await chain.site("by-name", BY_NAME_HOST, namePort, PREFIX, { claim: "preferred_username" }, group);
+        const own = await chain.ownServer();
+        const byName = await chain.site("by-name", BY_NAME_HOST, namePort, PREFIX, { claim: "preferred_username" }, group, own);
         const byEmail = await chain.site("by-email", BY_EMAIL_HOST, emailPort, PREFIX,
-          { claim: "email", userMapMatch: "^([^@]+)@example\\.org$" }, group);
+          { claim: "email", userMapMatch: "^([^@]+)@example\\.org$", verifiedEmail: true }, group, own);
         const ssh = await chain.sshd([alice.name, bob.name]);
-        await use({ issuer, group, alice, bob, outsider, noAccount, byName, byEmail, ssh, chain });
+        const ownServer = `http://127.0.0.1:${own}/`;
+        await use({ issuer, group, alice, bob, outsider, noAccount, byName, byEmail, ownServer, ssh, chain });
       } finally {
         await chain.close();
       }
@@ -202,6 +211,13 @@ function since(path: string, before: number): string[] {
   return readFileSync(path, "utf8").slice(before).split("\n").filter(Boolean);
 }
 
+/** Access log lines with each cookie's value left out (`cookie=NAME;NAME`, `cookie=-` for none):
+ * a failure may print them. */
+function cookieNames(lines: string[]): string[] {
+  return lines.map((l) => l.replace(/ cookie=(.*)$/, (_, c: string) =>
+    ` cookie=${c === "-" ? "-" : c.split(";").map((p) => p.trim().split("=")[0]).join(";")}`));
+}
+
 /** The file's text; "" when it does not exist. */
 function contents(path: string): string {
   return existsSync(path) ? readFileSync(path, "utf8") : "";
@@ -300,6 +316,22 @@ test("named by email through user-map-match: ACCOUNT@example.org is that account
   expect(errors).toEqual([]);
 });
 
+test("named by email, an address the provider has not verified is refused by Apache, and keyhatch never hears of it", async ({ world, open }) => {
+  const { alice, byEmail } = world;
+  const audited = size(byEmail.auditLog);
+  const aliceBefore = contents(keysFile(alice));
+  const { page } = await open(byEmail);
+  // Another login at the provider, whose unverified email is alice's address.
+  const response = await signIn(page, world, byEmail, "unverified");
+  // Apache's own refusal: 401 to a signed-in person who fails a Require (its
+  // AuthzSendForbiddenOnFailure is off), not keyhatch's page.
+  expect(response.status(), "Apache's refusal").toBe(401);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Unauthorized");
+  await expect(page.locator(".profile-button")).toHaveCount(0);
+  expect(contents(keysFile(alice))).toBe(aliceBefore);
+  expect(size(byEmail.auditLog), "keyhatch recorded nothing").toBe(audited);
+});
+
 test("Log out ends keyhatch's session and the provider's: opening keyhatch again asks to sign in", async ({ world, open }) => {
   const { alice, byName } = world;
   const { context, page } = await open(byName);
@@ -332,6 +364,31 @@ test("Log out ends keyhatch's session and the provider's: opening keyhatch again
     expect(answer.status).toBe(302);
     expect(answer.headers.location).toMatch(new RegExp(`^${escape(world.issuer)}/auth\\?`));
   }
+});
+
+test("the log-out's address sends only to keyhatch: not to another port of the host, nor to another of its pages", async ({ world, open }) => {
+  const { byName } = world;
+  const logout = (to: string) => `${byName.origin}${PREFIX}oidc/redirect_uri?logout=${encodeURIComponent(to)}`;
+  // Without a session, mod_auth_openidc sends the browser straight to the address after
+  // `logout=` (with one, to the provider, which checks it against the registered ones).
+  const own = await world.chain.send(`${byName.origin}${byName.logoutUrl}`);
+  expect(own.status, "keyhatch's own log-out").toBe(302);
+  expect(own.headers.location).toBe(byName.publicUrl);
+  const otherPort = new URL(byName.origin).port === "443" ? 8443 : 443;
+  const elsewhere = [
+    `https://${BY_NAME_HOST}:${otherPort}/`,
+    "/other/page",
+    `${byName.publicUrl}../other/page`,
+    `${byName.publicUrl}%2e%2e/other/page`,
+  ];
+  for (const to of elsewhere) {
+    const answer = await world.chain.send(logout(to));
+    expect.soft(answer.headers.location, `logout=${to}: ${answer.status}`).toBeUndefined();
+  }
+  // A browser resolves the dots: sent there, it would land on the other page.
+  const { page } = await open(byName);
+  await page.goto(logout(`${byName.publicUrl}../other/page`));
+  expect(page.url()).toMatch(new RegExp(`^${escape(byName.origin)}${PREFIX}oidc/redirect_uri\\?`));
 });
 
 test("a client's own X-Forwarded-User or OIDC_CLAIM_ header never reaches keyhatch through Apache", async ({ world, open }) => {
@@ -397,20 +454,39 @@ test("a client's own X-Forwarded-User or OIDC_CLAIM_ header never reaches keyhat
     // mod_auth_openidc answered itself (to the provider, or 401) and nothing was passed on; the
     // health check, the one path without a login, passed on no name.
     // (An access token, were one passed on, is not printed by a failure.)
-    const lines = since(byName.accessLog, passed)
+    const lines = cookieNames(since(byName.accessLog, passed))
       .filter((l) => !l.includes(` ${PREFIX}oidc/`))
-      .map((l) => l.replace(/ token=(?!-$).*$/, " token=<an access token>"));
+      .map((l) => l.replace(/ token=(?!- ).* cookie=/, " token=<an access token> cookie="));
     const health = lines.filter((l) => l.startsWith(`GET ${PREFIX}healthz `));
     const signedIn = lines.filter((l) => !l.includes(" user=- "));
     expect(health).toHaveLength(1);
     expect(health[0]).toMatch(/^\S+ \S+ 200 user=- xfu=- /);
     expect(signedIn.length).toBeGreaterThan(3);
-    for (const line of signedIn) expect(line).toMatch(new RegExp(` user=${alice.name} xfu=${alice.name} claim=- token=-$`));
+    // No cookie at all: not the session's, nor the state cookie of the sign-in this test left
+    // unfinished in its first step.
+    for (const line of signedIn) expect(line).toMatch(new RegExp(` user=${alice.name} xfu=${alice.name} claim=- token=- cookie=-$`));
     for (const line of lines.filter((l) => !health.includes(l) && !signedIn.includes(l))) expect(line).toMatch(/^\S+ \S+ (302|401) user=- /);
     // mod_auth_openidc itself reports the forged claim header it dropped.
     expect(readFileSync(byName.errorLog, "utf8")).toContain("scrubbed suspicious request header (OIDC_CLAIM_preferred_username");
   });
   expect(errors).toEqual([]);
+});
+
+test("the health check opened in a signed-in browser passes no cookie on to keyhatch", async ({ world, open }) => {
+  const { alice, byName } = world;
+  const { page } = await open(byName);
+  await signInToKeys(page, world, byName, "alice", alice);
+  const passed = size(byName.accessLog);
+  const answer = (await page.goto(`${byName.publicUrl}healthz`))!;
+  expect(answer.status()).toBe(200);
+  expect(await answer.text()).toBe("ok\n");
+  // The session cookie's path is /keys/: the browser sends it to the health check too.
+  // (Compared as a boolean: a failure must not print the session.)
+  const sent = (await answer.request().allHeaders()).cookie ?? "";
+  expect(/(^|; )mod_auth_openidc_session=/.test(sent), "the browser sent its session cookie").toBe(true);
+  // The one path without a login, where mod_auth_openidc does not run.
+  await expect.poll(() => cookieNames(since(byName.accessLog, passed)).filter((l) => l.startsWith(`GET ${PREFIX}healthz `)))
+    .toEqual([expect.stringMatching(/^\S+ \S+ 200 user=- xfu=- .* cookie=-$/)]);
 });
 
 test("at /keys/ on the portal host, with the page's code and without: the whole flow, and no request to the portal outside /keys/", async ({ world, open }) => {
@@ -482,4 +558,54 @@ test("a sign-in that ends while the page is open: the page says to reload, and a
   await expect(page).toHaveURL(`${byName.publicUrl}ssh-keys`);
   await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
   await expect(page.locator(".profile-button")).toHaveText(alice.gecos);
+});
+
+test("a page elsewhere on the portal host cannot put a service worker over /keys/: Apache takes Service-Worker-Allowed out of every answer", async ({ world, playwright, launchOptions }) => {
+  const { alice, byName, ownServer } = world;
+  // A browser of its own that trusts the chain's certificate (not one that ignores its errors,
+  // where no page can register a service worker at all).
+  const browser = await playwright.chromium.launch({
+    ...launchOptions,
+    args: [...(launchOptions.args ?? []), `--ignore-certificate-errors-spki-list=${world.chain.spki()}`],
+  });
+  try {
+    const context = await browser.newContext();
+    await context.route("https://fonts.googleapis.com/**", (route) => route.abort());
+    const page = await context.newPage();
+    const attempt = () => page.evaluate(() => (window as unknown as { attempt: Promise<string> }).attempt);
+    const controlled = () => page.evaluate(() => navigator.serviceWorker.controller?.scriptURL ?? null);
+
+    await test.step("at the person's server's own address, where its header arrives, the worker takes /keys/ there", async () => {
+      // The contrast: the same page, worker and header, with nothing between them and Chromium.
+      const direct = await fetch(`${ownServer}sw.js`);
+      expect(direct.headers.get("service-worker-allowed")).toBe("/");
+      await page.goto(`${ownServer}index.html`);
+      expect(await attempt()).toBe(`registered ${ownServer}keys/`);
+      await page.goto(`${ownServer}keys/anything`);
+      await expect.poll(controlled).toBe(`${ownServer}sw.js`);
+    });
+
+    await test.step("signed in as alice, the person's page at /other/ on the portal host is refused the scope /keys/", async () => {
+      await signInToKeys(page, world, byName, "alice", alice);
+      const proxied = await world.chain.send(`${byName.other}sw.js`);
+      expect(proxied.status).toBe(200);
+      expect.soft(proxied.headers["service-worker-allowed"], "the header through Apache").toBeUndefined();
+      // The Location's own header rules ran too: the virtual host's unset is not lost in the merge.
+      expect(proxied.headers["x-content-type-options"]).toBe("nosniff");
+      await page.goto(`${byName.other}index.html`);
+      expect.soft(await attempt()).toMatch(/^refused SecurityError: .*scope \('\/keys\/'\) is not under the max scope allowed \('\/other\/'\)/);
+    });
+
+    await test.step("keyhatch's page, opened afterwards, is controlled by no service worker", async () => {
+      await page.goto(`${byName.publicUrl}ssh-keys`);
+      await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+      // A worker that claims its clients does so once it is active: give it the time.
+      await page.waitForTimeout(500);
+      expect(await controlled()).toBeNull();
+      const scopes = await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).map((r) => r.scope));
+      expect(scopes).toEqual([]);
+    });
+  } finally {
+    await browser.close();
+  }
 });

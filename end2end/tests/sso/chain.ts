@@ -6,7 +6,7 @@
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import type { IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Socket, createServer, AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -36,13 +36,17 @@ export type Site = {
   accessLog: string;
   /** Apache's error log, for failure messages. */
   errorLog: string;
+  /** `https://HOST:PORT/other/`: another location of the host, a person's own web server. */
+  other: string;
 };
 
 /** An answer to `Chain.send`. */
 export type Answer = { status: number; headers: IncomingHttpHeaders; body: string };
 
-/** How one site names the person: mod_auth_openidc's claim and keyhatch's user-map-match. */
-export type Naming = { claim: string; userMapMatch?: string };
+/** How one site names the person: mod_auth_openidc's claim, keyhatch's user-map-match, and
+ * whether Apache also requires the provider to have verified the address (`Require claim
+ * email_verified:true` in the example's RequireAll, as the README says to when naming by email). */
+export type Naming = { claim: string; userMapMatch?: string; verifiedEmail?: boolean };
 
 /** Runs a program and returns its standard output; throws with its standard error. */
 function run(program: string, args: string[]): string {
@@ -159,6 +163,16 @@ export class Chain {
     }
   }
 
+  /** The base64 SHA-256 of the certificate's public key, as Chromium's
+   * `--ignore-certificate-errors-spki-list` takes it: a browser started with it trusts the
+   * provider and the sites as a real CA's certificate would be (a page with a certificate error
+   * cannot register a service worker, even with the error ignored). */
+  spki(): string {
+    const key = execFileSync("openssl", ["x509", "-in", this.cert, "-noout", "-pubkey"]);
+    const der = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: key });
+    return createHash("sha256").update(der).digest("base64");
+  }
+
   /** A throwaway group, removed by close(). */
   group(): string {
     const name = `khsso${randomBytes(4).toString("hex")}`;
@@ -193,7 +207,7 @@ export class Chain {
 
   /** Starts the OpenID Provider with `people` (login → claims) and the client keyhatch's Apache
    * is, for the `sites`' origins; resolves with its issuer once it listens. */
-  async provider(people: Record<string, Record<string, string>>, sites: { origin: string; prefix: string }[]) {
+  async provider(people: Record<string, Record<string, string | boolean>>, sites: { origin: string; prefix: string }[]) {
     const settings = join(this.dir, "provider.json");
     writeFileSync(settings, JSON.stringify({
       cert: this.cert,
@@ -212,10 +226,23 @@ export class Chain {
     return this.issuer;
   }
 
+  /** Starts a person's own web server (own-server.mjs: a page that registers a service worker
+   * over keyhatch's path, and the worker, sent with `Service-Worker-Allowed: /`) on a loopback
+   * port; resolves with the port once it listens. Killed by its PID in close(). */
+  async ownServer(): Promise<number> {
+    const child = this.start("node", [join(__dirname, "own-server.mjs")], "own-server.log", { stdout: "pipe" });
+    return new Promise<number>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once("line", (line) => resolve(JSON.parse(line).port));
+      child.once("exit", (code) => reject(new Error(`the own server exited with ${code}:\n${read(join(this.dir, "own-server.log"))}`)));
+    });
+  }
+
   /** Starts keyhatch (site mode, on a socket, as root) and, in front of it, an Apache of its own
    * (configuration, pid file, port and ServerRoot in `dir/name`; never the system's service)
-   * running the shipped example, changed only in what a test must change. */
-  async site(name: string, host: string, port: number, prefix: string, naming: Naming, group: string): Promise<Site> {
+   * running the shipped example, changed only in what a test must change. Beside keyhatch, the
+   * host's other pages: `/other/` proxied to `ownServer`'s port (as Open OnDemand's
+   * /rnode/HOST/PORT/ proxies users' own web servers). */
+  async site(name: string, host: string, port: number, prefix: string, naming: Naming, group: string, ownServer: number): Promise<Site> {
     const d = join(this.dir, name);
     mkdirSync(d, { mode: 0o755 });
     const origin = `https://${host}:${port}`;
@@ -224,7 +251,11 @@ export class Chain {
     const socket = join(d, "keyhatch.sock");
     const auditLog = join(d, "audit.log");
     const example = readFileSync(EXAMPLE, "utf8");
+    const verified: [string, string][] = naming.verifiedEmail
+      ? [["            Require valid-user\n", "            Require valid-user\n            Require claim email_verified:true\n"]]
+      : [];
     const conf = replaced(example, [
+      ...verified,
       ["<VirtualHost *:443>", `<VirtualHost 127.0.0.1:${port}>`],
       ["ServerName portal.example.org", `ServerName ${host}`],
       ["/etc/ssl/certs/portal.example.org.pem", this.cert],
@@ -237,8 +268,16 @@ export class Chain {
       [`OIDCRedirectURI         https://portal.example.org${prefix}oidc/redirect_uri`,
         `OIDCRedirectURI         ${origin}${prefix}oidc/redirect_uri`],
       ["OIDCRemoteUserClaim     preferred_username", `OIDCRemoteUserClaim     ${naming.claim}`],
+      // The one address the log-out may send to: keyhatch's public URL, as a regular expression.
+      [`OIDCRedirectURLsAllowed ^https://portal\\.example\\.org${prefix}$`,
+        `OIDCRedirectURLsAllowed ^${publicUrl.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`],
       // keyhatch's socket; the paths stay the example's (keyhatch gets them unchanged).
       ["unix:/run/keyhatch/keyhatch.sock|", `unix:${socket}|`],
+      // Another location of the host, not the site's own: a person's web server, with header
+      // rules of its own (mod_headers runs the virtual host's, then the Location's).
+      ["\n</VirtualHost>", `\n    <Location /other/>\n        ProxyPass http://127.0.0.1:${ownServer}/\n`
+        + "        Header set X-Content-Type-Options nosniff\n        Header always set X-Frame-Options SAMEORIGIN\n"
+        + "    </Location>\n</VirtualHost>"],
     ]);
     writeFileSync(join(d, "keyhatch.conf"), conf, { mode: 0o600 });
     // What every Apache has (Debian enables these by default), then exactly the modules the
@@ -250,7 +289,7 @@ export class Chain {
       `ServerName ${host}`, `ServerRoot ${d}`, `Listen 127.0.0.1:${port}`, `PidFile ${d}/apache.pid`,
       `ErrorLog ${d}/error.log`, `Mutex file:${d} default`, "User www-data", "Group www-data",
       ...modules.map((m) => `LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so`),
-      `LogFormat "%m %U %>s user=%u xfu=%{X-Forwarded-User}i claim=%{OIDC_CLAIM_preferred_username}i token=%{OIDC_access_token}i" passed`,
+      `LogFormat "%m %U %>s user=%u xfu=%{X-Forwarded-User}i claim=%{OIDC_CLAIM_preferred_username}i token=%{OIDC_access_token}i cookie=%{Cookie}i" passed`,
       `CustomLog ${d}/access.log passed`,
       `Include ${d}/keyhatch.conf`, "",
     ].join("\n"));
@@ -262,7 +301,7 @@ export class Chain {
     await waitFor(keyhatch, () => isSocket(socket), "keyhatch", log);
     const apache = this.start("/usr/sbin/apache2", ["-DFOREGROUND", "-f", join(d, "apache.conf")], `${name}/apache.stderr`);
     await waitFor(apache, () => listening(port), "apache", log);
-    return { origin, publicUrl, logoutUrl, auditLog, accessLog: join(d, "access.log"), errorLog: join(d, "error.log") };
+    return { origin, publicUrl, logoutUrl, auditLog, accessLog: join(d, "access.log"), errorLog: join(d, "error.log"), other: `${origin}/other/` };
   }
 
   /** Starts a private sshd on a free loopback port that lets in only `users`, with the keys in
@@ -295,13 +334,16 @@ export class Chain {
 
   /** Sends one request to `url` as a script would (no redirect followed), connecting to
    * 127.0.0.1 whatever the host (Chromium resolves *.localhost itself, Node does not) and
-   * trusting the test CA for it. */
+   * trusting the test CA for it. A connection of its own each time: mod_auth_openidc 2.4.12's
+   * error pages are followed by Apache's own error document past their Content-Length, which a
+   * kept-alive connection would read as the next answer. */
   send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
     const ca = readFileSync(this.ca);
     return new Promise((resolve, reject) => {
       const sent = httpsRequest(url, {
         method: options.method ?? "GET",
         headers: options.headers,
+        agent: false,
         ca,
         lookup: (_host, opts, callback) =>
           opts.all ? callback(null, [{ address: "127.0.0.1", family: 4 }]) : (callback as (e: null, a: string, f: number) => void)(null, "127.0.0.1", 4),

@@ -10,7 +10,8 @@ import { createServer } from "node:https";
 import Provider from "oidc-provider";
 
 const settings = JSON.parse(readFileSync(process.argv[2], "utf8"));
-/** @type {Record<string, Record<string, string>>} login → claims (preferred_username, name, email) */
+/** @type {Record<string, Record<string, string | boolean>>} login → claims (preferred_username,
+ * name, email, email_verified) */
 const people = settings.people;
 
 const server = createServer({ cert: readFileSync(settings.cert), key: readFileSync(settings.key) });
@@ -37,7 +38,7 @@ const provider = new Provider(issuer, {
   claims: {
     openid: ["sub"],
     profile: ["preferred_username", "name"],
-    email: ["email"],
+    email: ["email", "email_verified"],
   },
   scopes: ["openid", "profile", "email"],
   cookies: { keys: [randomBytes(32).toString("hex")] },
