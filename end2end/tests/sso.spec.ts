@@ -533,6 +533,20 @@ test("at /keys/ on the portal host, with the page's code and without: the whole 
   }
 });
 
+test("a path Apache normalises (ssh%2Dkeys) still gets the page's code: the browser takes the page from the document, not the address bar", async ({ world, open }) => {
+  const { alice, byName } = world;
+  const { page, errors } = await open(byName);
+  await signInToKeys(page, world, byName, "alice", alice);
+  await page.goto(`${byName.publicUrl}ssh%2Dkeys`);
+  await expect(page.getByRole("heading", { name: "SSH Keys", level: 1 })).toBeVisible();
+  await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+  // The page's code opens the dialog in place: no navigation to ?dialog=generate.
+  await page.getByRole("button", { name: "+ New Key" }).click();
+  await expect(page.getByRole("dialog", { name: "Generate SSH Key" })).toBeVisible();
+  expect(new URL(page.url()).search).toBe("");
+  expect(errors).toEqual([]);
+});
+
 test("a sign-in that ends while the page is open: the page says to reload, and a reload signs in again at the provider without its form", async ({ world, open }) => {
   const { alice, byName } = world;
   const { context, page } = await open(byName);
