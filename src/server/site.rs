@@ -116,6 +116,12 @@ impl Site {
             .ok()
             .flatten()
             .ok_or_else(|| Refusal::Unknown(user.clone()))?;
+        // The account's own spelling only: a directory that matches names regardless of case or
+        // Unicode form (LDAP's caseIgnoreMatch, SSSD with case_sensitive = false) would give
+        // alice's entry for "ALICE" or "ａｌｉｃｅ", which a provider may issue to someone else.
+        if entry.name != user {
+            return Err(Refusal::Spelled(user, entry.name));
+        }
         let uid = entry.uid.as_raw();
         if uid == 0 {
             return Err(Refusal::Root);

@@ -519,3 +519,62 @@ fn a_name_beyond_ascii_is_judged_as_any_name_with_a_way_out() {
         refused.body
     );
 }
+
+/// The attack: a user database that matches names regardless of case (SSSD with
+/// `case_sensitive = false`, LDAP's caseIgnoreMatch), here glibc's own with a `getpwnam_r` in
+/// front that lowercases the name, and a provider that issued "ALICE…" to someone other than
+/// alice. keyhatch serves an account only by its own spelling.
+#[test]
+fn a_name_the_user_database_matches_only_regardless_of_case_is_refused() {
+    let alice = Account::create_person();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("lower.c");
+    fs::write(
+        &source,
+        "#define _GNU_SOURCE\n#include <ctype.h>\n#include <dlfcn.h>\n#include <pwd.h>\n\
+         int getpwnam_r(const char *name, struct passwd *pwd, char *buf, size_t len,\n\
+                        struct passwd **result) {\n\
+           int (*real)(const char *, struct passwd *, char *, size_t, struct passwd **) =\n\
+             dlsym(RTLD_NEXT, \"getpwnam_r\");\n\
+           char lower[256]; size_t i;\n\
+           for (i = 0; name[i] && i < 255; i++) lower[i] = tolower((unsigned char)name[i]);\n\
+           lower[i] = 0;\n\
+           return real(lower, pwd, buf, len, result);\n\
+         }\n",
+    )
+    .unwrap();
+    let library = dir.path().join("liblower.so");
+    let built = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .arg("-ldl")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let shouted = alice.name.to_uppercase();
+    let stack = SiteStack::start_with_env(
+        &[&shouted, &alice.name],
+        &[],
+        &[("LD_PRELOAD", library.to_str().unwrap())],
+    );
+    // The database does give alice's entry for her own spelling.
+    assert_eq!(stack.get(&alice.name, "/api/keys/list").status, 200);
+    let refused = stack.get(&shouted, "/ssh-keys");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains(&format!(
+            "the account this cluster found for it is spelled <b>{}</b>",
+            alice.name
+        )),
+        "{}",
+        refused.body
+    );
+    let generated = stack.post(&shouted, "/api/keys/generate", "{}");
+    assert_eq!(generated.status, 403, "{}", generated.body);
+    assert!(!alice.home().join(".ssh/authorized_keys").exists());
+}

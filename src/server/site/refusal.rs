@@ -12,6 +12,9 @@ pub enum Refusal {
     Unmapped,
     /// No account has the name.
     Unknown(String),
+    /// The user database gave an account spelled otherwise (first: as asked; second: the
+    /// account's own spelling).
+    Spelled(String, String),
     /// The name is root's.
     Root,
     /// The account (name, uid) is below `min-uid`.
@@ -51,6 +54,20 @@ pub fn refusal_page(refusal: &Refusal) -> (&'static str, PlainPage) {
                     Text("There is no account "),
                     Bold(user),
                     Text(" on this cluster."),
+                    Text(ask),
+                ],
+            ),
+        ),
+        Refusal::Spelled(asked, account) => (
+            "name spelled otherwise than its account",
+            page(
+                "No account",
+                &[
+                    Text("Your sign-in names you "),
+                    Bold(asked),
+                    Text(", and the account this cluster found for it is spelled "),
+                    Bold(account),
+                    Text(": keyhatch serves an account only by its own spelling."),
                     Text(ask),
                 ],
             ),
