@@ -219,7 +219,7 @@ pub struct Site {
         value_parser = regex_lite::Regex::new
     )]
     pub user_map_match: regex_lite::Regex,
-    /// Lowercase the mapped name.
+    /// Lowercase the mapped name (ASCII letters only, as Open OnDemand's `:lower`).
     #[arg(
         long,
         env = "KEYHATCH_USER_MAP_LOWERCASE",

@@ -51,8 +51,11 @@ pub struct Site {
 fn map_user(site: &declared::Site, name: &str) -> Option<String> {
     let captures = site.user_map_match.captures(name)?;
     let user = captures.get(1).or_else(|| captures.get(0))?.as_str();
+    // ASCII only, as Open OnDemand's `:lower` (Lua's string.lower): Unicode's lowercasing folds
+    // other letters into ASCII ones (the Kelvin sign K into k), which would give "KATE", a
+    // different name, kate's account.
     let user = if site.user_map_lowercase {
-        user.to_lowercase()
+        user.to_ascii_lowercase()
     } else {
         user.to_owned()
     };

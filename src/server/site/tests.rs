@@ -39,6 +39,11 @@ fn the_user_map_takes_the_first_group_and_lowercases_when_asked() {
         map_user(&map.declared, "Alice@example.org").as_deref(),
         Some("alice")
     );
+    // ASCII letters only: the Kelvin sign (U+212A) is not a K, whatever Unicode lowercases it to.
+    assert_eq!(
+        map_user(&map.declared, "\u{212A}ate@example.org").as_deref(),
+        Some("\u{212A}ate")
+    );
     assert_eq!(map_user(&map.declared, "alice@evil.org"), None);
     let plain = settings(&["--user-map-match=^.+$"]);
     assert_eq!(map_user(&plain.declared, "Bob").as_deref(), Some("Bob"));
