@@ -1,10 +1,17 @@
-//! A small pool of threads at the lowest scheduling priority for the one slow thing keyhatch
-//! does: deriving a passphrase key's encryption key (bcrypt-pbkdf, about a tenth of a second
-//! of both cores). Listing, revoking and the page run on tokio's threads at normal priority,
-//! so the kernel serves them first even while every core is deriving.
+//! A small pool of threads for the one slow thing keyhatch does: deriving a passphrase key's
+//! encryption key (bcrypt-pbkdf, about a tenth of a second of both cores).
 //!
-//! Bounded: `workers` threads take jobs in arrival order; a job's own helper threads (the
-//! KDF's second block) inherit the low priority, as Linux threads inherit their creator's.
+//! Its priority follows the machine's load, job by job. With cores to spare, a job runs at the
+//! lowest priority (nice 19): listing, revoking and the page, on tokio's threads at normal
+//! priority, are served first even while every core is deriving. When other processes already
+//! keep every core busy (a login node's ordinary day), nice 19 would leave the derivation almost
+//! no CPU (a key took 8 s where `ssh-keygen -a 24` took 0.3 s), so the job keeps the person's
+//! own priority (nice 0) and competes as their `ssh-keygen` would. The load is the kernel's
+//! count of runnable threads (`procs_running` in `/proc/stat`), read as each job starts.
+//!
+//! Bounded: `workers` threads take jobs in arrival order; each job runs on a thread of its own,
+//! started at the priority chosen for it (a thread cannot raise its priority back once lowered),
+//! and the KDF's second block runs on a thread that inherits it.
 
 #![deny(missing_docs)]
 
@@ -14,8 +21,8 @@ use std::thread;
 
 use crate::error::AppError;
 
-/// The nice value the pool's threads take: the lowest priority a thread can have short of
-/// `SCHED_IDLE` (and, unlike it, reachable without unsafe code).
+/// The nice value a job takes when the machine has cores to spare: the lowest priority a thread
+/// can have short of `SCHED_IDLE` (and, unlike it, reachable without unsafe code).
 const NICE: i32 = 19;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -27,16 +34,22 @@ pub struct SlowPool {
 }
 
 impl SlowPool {
-    /// Starts `workers` threads (at least one), each lowering its own priority first. A
-    /// priority that cannot be lowered (a locked-down container) is logged, not fatal.
+    /// Starts `workers` threads (at least one). A priority that cannot be lowered (a
+    /// locked-down container) is logged, not fatal.
     pub fn start(workers: usize) -> std::io::Result<Self> {
+        Self::start_with(workers, others_running)
+    }
+
+    /// As [`SlowPool::start`], with the load read by `load` (the threads runnable besides the
+    /// asker), so tests can set it.
+    fn start_with(workers: usize, load: fn() -> Option<usize>) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..workers.max(1) {
             let queue = Arc::clone(&queue);
             thread::Builder::new()
                 .name(format!("keyhatch-slow-{n}"))
-                .spawn(move || work(&queue))?;
+                .spawn(move || work(&queue, load))?;
         }
         Ok(Self { jobs })
     }
@@ -69,24 +82,55 @@ impl SlowPool {
     }
 }
 
-/// A worker: lowers its priority, then runs jobs until the pool is dropped. A job that panics
-/// loses its answer (its asker hears "stopped"), not the worker.
-fn work(queue: &Mutex<Receiver<Job>>) {
-    let me = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(me), NICE) {
-        tracing::warn!("could not lower the key-derivation threads' priority: {e}");
-    }
+/// A worker: runs jobs until the pool is dropped, each on a thread of its own at the priority
+/// the load calls for. A job that panics loses its answer (its asker hears "stopped"), not the
+/// worker.
+fn work(queue: &Mutex<Receiver<Job>>, load: fn() -> Option<usize>) {
+    let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
     loop {
         // The lock is held only while waiting for the next job, never while running one.
         let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        match job {
-            Ok(job) => {
-                // The job owns everything it touches; nothing shared is left half-changed.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-            }
-            Err(_) => return,
+        let Ok(job) = job else { return };
+        let nice = nice_for(load(), cores);
+        let ran = thread::Builder::new()
+            .name("keyhatch-kdf".into())
+            .spawn(move || {
+                if nice != 0 {
+                    let me = rustix::thread::gettid();
+                    if let Err(e) = rustix::process::setpriority_process(Some(me), nice) {
+                        tracing::warn!("could not lower the key derivation's priority: {e}");
+                    }
+                }
+                job();
+            })
+            .map(thread::JoinHandle::join);
+        if let Err(e) = ran {
+            tracing::warn!("could not start a key-derivation thread: {e}");
         }
     }
+}
+
+/// The nice value for a job when `others` threads besides this one are runnable on `cores`
+/// cores: the lowest priority while a core is free for it, the person's own when every core is
+/// taken (`None`, the count unknown: the lowest).
+fn nice_for(others: Option<usize>, cores: usize) -> i32 {
+    match others {
+        Some(others) if others >= cores => 0,
+        _ => NICE,
+    }
+}
+
+/// Threads runnable on the machine now, besides the one asking: `procs_running` of
+/// `/proc/stat`, which counts the asker.
+fn others_running() -> Option<usize> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let running: usize = stat
+        .lines()
+        .find_map(|line| line.strip_prefix("procs_running "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(running.saturating_sub(1))
 }
 
 fn stopped() -> AppError {
@@ -95,6 +139,8 @@ fn stopped() -> AppError {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     /// The nice value of thread `tid`, from `/proc` (field 19 of `stat`).
@@ -104,28 +150,49 @@ mod tests {
         after_name.split(' ').nth(16).unwrap().parse().unwrap()
     }
 
-    #[tokio::test]
-    async fn jobs_run_at_the_lowest_priority_and_their_threads_inherit_it() {
-        let own = rustix::thread::gettid().as_raw_nonzero().get();
-        let before = nice_of(own);
-        let pool = SlowPool::start(1).unwrap();
-        let (worker, helper) = pool
-            .run(|| {
-                let worker = rustix::thread::gettid().as_raw_nonzero().get();
-                let helper = thread::scope(|s| {
-                    s.spawn(|| {
-                        let me = rustix::thread::gettid().as_raw_nonzero().get();
-                        nice_of(me)
-                    })
+    /// The nice values of a job's own thread and of a thread it starts (the KDF's second block).
+    async fn nice_of_a_job(pool: &SlowPool) -> (i32, i32) {
+        pool.run(|| {
+            let worker = rustix::thread::gettid().as_raw_nonzero().get();
+            let helper = thread::scope(|s| {
+                s.spawn(|| nice_of(rustix::thread::gettid().as_raw_nonzero().get()))
                     .join()
                     .unwrap()
-                });
-                (nice_of(worker), helper)
-            })
-            .await
-            .unwrap();
-        assert_eq!((worker, helper), (NICE, NICE));
+            });
+            (nice_of(worker), helper)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn with_a_core_free_jobs_run_at_the_lowest_priority_and_their_threads_inherit_it() {
+        let own = rustix::thread::gettid().as_raw_nonzero().get();
+        let before = nice_of(own);
+        let pool = SlowPool::start_with(1, || Some(0)).unwrap();
+        assert_eq!(nice_of_a_job(&pool).await, (NICE, NICE));
         assert_eq!(nice_of(own), before, "the caller's priority is untouched");
+    }
+
+    #[tokio::test]
+    async fn with_every_core_taken_by_others_jobs_keep_the_persons_priority() {
+        static OTHERS: AtomicUsize = AtomicUsize::new(usize::MAX / 2);
+        let pool = SlowPool::start_with(1, || Some(OTHERS.load(Ordering::Relaxed))).unwrap();
+        assert_eq!(nice_of_a_job(&pool).await, (0, 0));
+        // The next job, with a core free again, is low: the priority is the job's, not the
+        // worker's.
+        OTHERS.store(0, Ordering::Relaxed);
+        assert_eq!(nice_of_a_job(&pool).await, (NICE, NICE));
+    }
+
+    #[test]
+    fn the_load_decides_the_priority() {
+        assert_eq!(nice_for(Some(0), 2), NICE);
+        assert_eq!(nice_for(Some(1), 2), NICE);
+        assert_eq!(nice_for(Some(2), 2), 0);
+        assert_eq!(nice_for(None, 2), NICE);
+        let others = others_running().expect("/proc/stat names procs_running");
+        assert!(others < 100_000, "{others}");
     }
 
     #[tokio::test]
