@@ -13,7 +13,7 @@ use std::ffi::CString;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -62,6 +62,20 @@ fn map_user(site: &declared::Site, name: &str) -> Option<String> {
     (!user.is_empty()).then_some(user)
 }
 
+/// The name a header value carries: its UTF-8 as it is (a site's names may go beyond ASCII),
+/// each byte that is not UTF-8 written `\xNN`, so two different values never read as one (in
+/// the audit log, on the refusal page) and no such name is any account's.
+fn name_of(value: &HeaderValue) -> String {
+    let mut name = String::new();
+    for chunk in value.as_bytes().utf8_chunks() {
+        name.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            name.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    name
+}
+
 /// What the proxy said about a request before keyhatch checked it: the name in its header
 /// (when it sent one) and the client address it reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,10 +112,7 @@ impl Site {
             return None;
         }
         Some(Claim {
-            name: request
-                .headers()
-                .get(self.header())
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            name: request.headers().get(self.header()).map(name_of),
             remote: client_address(request, Some(&peer.0), true),
         })
     }
@@ -198,7 +209,7 @@ pub async fn require_person(
         .headers()
         .get(header)
         .filter(|_| named_once)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        .map(name_of);
     let from_proxy = peer.as_ref().is_some_and(|p| site.is_proxy(p));
     let remote = client_address(&request, peer.as_ref(), from_proxy);
     // Every line here is a refusal, and its account a name as sent, not yet an account.
@@ -216,11 +227,11 @@ pub async fn require_person(
             .headers()
             .get(header)
             .filter(|_| !from_proxy)
-            .and_then(|v| v.to_str().ok())
+            .map(name_of)
         {
             crate::metrics::refused("user header not from the proxy");
             record(
-                claimed,
+                &claimed,
                 "refused",
                 "user header from a peer that is not the proxy",
             );
@@ -228,11 +239,11 @@ pub async fn require_person(
             .headers()
             .get(header)
             .filter(|_| !named_once)
-            .and_then(|v| v.to_str().ok())
+            .map(name_of)
         {
             crate::metrics::refused("user header twice");
             record(
-                claimed,
+                &claimed,
                 "refused",
                 "the proxy sent the user header more than once: it passes on the client's own",
             );

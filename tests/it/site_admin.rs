@@ -293,6 +293,10 @@ fn public_url_may_carry_a_path_which_start_names_and_a_bad_one_is_refused() {
             "https://alice@portal.example.org/keys/",
             "host name or address",
         ),
+        ("https://portal.example.org./keys/", "host name or address"),
+        ("https://-/keys/", "host name or address"),
+        ("https://a..b/keys/", "host name or address"),
+        ("https://999.999.999.999/keys/", "host name or address"),
     ] {
         let out = run_site(&[&proxy[..], &[url]].concat(), &socket);
         let said = String::from_utf8_lossy(&out.stderr);
@@ -308,6 +312,8 @@ fn public_url_may_carry_a_path_which_start_names_and_a_bad_one_is_refused() {
         "//elsewhere.example/x",
         "data:,x",
         "/a b",
+        "https://",
+        "https:///x",
     ] {
         let out = run_site(
             &[&proxy[..], &[url, "--logout-url", logout]].concat(),

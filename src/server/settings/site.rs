@@ -156,8 +156,7 @@ fn host_and_base(url: &str) -> Result<(String, Base), SettingsError> {
             let (host, port) = authority
                 .split_once(':')
                 .map_or((authority, None), |(h, p)| (h, Some(p)));
-            let name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
-            if host.is_empty() || !host.chars().all(name) {
+            if !is_host_name(host) {
                 return Err(bad(", with a host name or address"));
             }
             (host, port)
@@ -172,11 +171,35 @@ fn host_and_base(url: &str) -> Result<(String, Base), SettingsError> {
     Ok((host.to_owned(), base))
 }
 
+/// Whether `host` is an IPv4 address or a DNS name as a Host header carries it: labels of
+/// letters, digits and inner `-`, no empty label (so no trailing dot: browsers send the name
+/// without it), and not all digits unless it is an IPv4 address.
+fn is_host_name(host: &str) -> bool {
+    if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    host.len() <= 253
+        && host.split('.').all(label)
+        && !host
+            .split('.')
+            .all(|l| l.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// `logout-url` is a link on keyhatch's pages: an address on the same site (`/oauth2/sign_out`)
 /// or an http(s) one, never a script (`javascript:`) or another scheme.
 fn check_logout_url(url: &str) -> Result<(), SettingsError> {
     let on_this_site = url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\");
-    let web = url.starts_with("https://") || url.starts_with("http://");
+    let web = (url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://")))
+    .is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['/', '?', '#']));
     let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control());
     if (on_this_site || web) && clean {
         Ok(())

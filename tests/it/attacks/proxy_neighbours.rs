@@ -514,3 +514,60 @@ fn another_account_squatting_the_metrics_port_does_not_stop_the_service() {
     let text = scrape(port, Duration::from_secs(12)).expect("metrics once the port is free");
     assert!(text.contains("keyhatch_helper_seconds_count"), "{text}");
 }
+
+/// The attack: names beyond ASCII (and bytes that are not UTF-8) where keyhatch refuses before
+/// judging the name: from a process that is not the proxy, and a proxy that passes the client's
+/// own header beside its own. Each refusal is recorded with the name as sent, bytes that are not
+/// UTF-8 written `\xNN`, so a client cannot stay out of the audit log by its choice of bytes.
+#[test]
+fn names_beyond_ascii_or_not_utf8_are_recorded_where_they_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let stack = SiteStack::start(&[], &["--audit-log", log.to_str().unwrap()]);
+    // As root, not the proxy.
+    let mut stream = UnixStream::connect(&stack.socket).unwrap();
+    stream
+        .write_all(
+            "GET /api/keys/list HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-User: käte\r\nConnection: close\r\n\r\n"
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // As the proxy (www-data), the header twice, the first not UTF-8 at all.
+    let request = b"GET /api/keys/list HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-User: kate\x80\r\nX-Forwarded-User: kate\r\nConnection: close\r\n\r\n";
+    let sent = Command::new("runuser")
+        .args(["-u", "www-data", "--", "python3", "-c"])
+        .arg(
+            "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
+             s.sendall(sys.stdin.buffer.read())\nprint(s.recv(100).decode('latin-1').split(chr(13))[0])",
+        )
+        .arg(&stack.socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(request)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let status = String::from_utf8_lossy(&sent.stdout);
+    assert!(
+        status.starts_with("HTTP/1.1 401"),
+        "{status}{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"account\":\"käte\"") && l.contains("not the proxy")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains(r#""account":"kate\\x80""#) && l.contains("more than once")),
+        "{text}"
+    );
+}
