@@ -7,7 +7,8 @@
 //! keep every core busy (a login node's ordinary day), nice 19 would leave the derivation almost
 //! no CPU (a key took 8 s where `ssh-keygen -a 24` took 0.3 s), so the job keeps the person's
 //! own priority (nice 0) and competes as their `ssh-keygen` would. The load is the kernel's
-//! count of runnable threads (`procs_running` in `/proc/stat`), read as each job starts.
+//! count of runnable threads (`procs_running` in `/proc/stat`) less keyhatch's own, the least
+//! of five readings a millisecond apart as each job starts.
 //!
 //! Bounded: `workers` threads take jobs in arrival order; each job runs on a thread of its own,
 //! started at the priority chosen for it (a thread cannot raise its priority back once lowered),
@@ -91,7 +92,7 @@ fn work(queue: &Mutex<Receiver<Job>>, load: fn() -> Option<usize>) {
         // The lock is held only while waiting for the next job, never while running one.
         let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(job) = job else { return };
-        let nice = nice_for(load(), cores);
+        let nice = nice_for(steady_load(load), cores);
         let ran = thread::Builder::new()
             .name("keyhatch-kdf".into())
             .spawn(move || {
@@ -110,6 +111,25 @@ fn work(queue: &Mutex<Receiver<Job>>, load: fn() -> Option<usize>) {
     }
 }
 
+/// The load that stays: the least of a few readings a millisecond apart. Other people's
+/// CPU-bound work is runnable at every reading; a client of keyhatch's own on this host (the
+/// proxy, a script) is runnable only between its requests, and would otherwise make a free core
+/// look taken.
+fn steady_load(load: fn() -> Option<usize>) -> Option<usize> {
+    (0..READINGS)
+        .map(|n| {
+            if n > 0 {
+                thread::sleep(std::time::Duration::from_millis(1));
+            }
+            load()
+        })
+        .min()
+        .flatten()
+}
+
+/// How many times the load is read before a job (`steady_load`).
+const READINGS: usize = 5;
+
 /// The nice value for a job when `others` threads besides this one are runnable on `cores`
 /// cores: the lowest priority while a core is free for it, the person's own when every core is
 /// taken (`None`, the count unknown: the lowest).
@@ -120,8 +140,9 @@ fn nice_for(others: Option<usize>, cores: usize) -> i32 {
     }
 }
 
-/// Threads runnable on the machine now, besides the one asking: `procs_running` of
-/// `/proc/stat`, which counts the asker.
+/// Threads of other processes runnable on the machine now: `procs_running` of `/proc/stat`
+/// less keyhatch's own running threads (the asker, and any serving a request: keyhatch's own
+/// work is what the lowest priority is there to keep fast, not a reason to leave it).
 fn others_running() -> Option<usize> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let running: usize = stat
@@ -130,7 +151,23 @@ fn others_running() -> Option<usize> {
         .trim()
         .parse()
         .ok()?;
-    Some(running.saturating_sub(1))
+    Some(running.saturating_sub(own_running().max(1)))
+}
+
+/// keyhatch's threads now running or runnable (state `R` in `/proc/self/task/*/stat`).
+fn own_running() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 1;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            // The state follows the command's closing parenthesis (the command may hold any).
+            stat.rfind(')')
+                .and_then(|end| stat[end + 1..].split_whitespace().next())
+                == Some("R")
+        })
+        .count()
 }
 
 fn stopped() -> AppError {
@@ -193,6 +230,8 @@ mod tests {
         assert_eq!(nice_for(None, 2), NICE);
         let others = others_running().expect("/proc/stat names procs_running");
         assert!(others < 100_000, "{others}");
+        // This thread, reading, is running: it is counted as keyhatch's own, not another's.
+        assert!(own_running() >= 1);
     }
 
     #[tokio::test]
