@@ -142,7 +142,7 @@ fn main() {
         for n in 0..5 {
             ours.push(timed(|| client.generate(Some(PASSPHRASE))));
             keygen.push(timed(|| {
-                ssh_keygen_passphrase(&dir.path().join(format!("k{n}")))
+                ssh_keygen_passphrase(&dir.path().join(format!("k{n}")));
             }));
         }
         drop(hogs);
