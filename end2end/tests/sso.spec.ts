@@ -12,7 +12,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Browser, BrowserContext, Page, Request, Response, test as base, expect } from "@playwright/test";
 import { fingerprintOf } from "./app";
-import { Account, Chain, Site, freePort } from "./sso/chain";
+import { Account, Chain, Site } from "./sso/chain";
+import { freePort } from "./site";
 
 /** The path keyhatch is served under (it starts and ends with "/"): every URL below, keyhatch's
  * public-url and logout-url, and the Apache configuration follow it. */
@@ -179,7 +180,8 @@ async function generate(page: Page): Promise<Generated> {
   expect(response.status()).toBe(200);
   const sent: Generated = await response.json();
   // Compared as booleans: a failure must not print the key.
-  expect(sent.private_key.startsWith("-----BEGIN OPENSSH PRIVATE KEY-----\n"), "an OpenSSH private key").toBe(true);
+  expect(/^-----BEGIN OPENSSH [A-Z ]+-----\n/.test(sent.private_key), "an OpenSSH private key").toBe(true);
+  expect(fingerprintOf(sent.private_key), "the key's own fingerprint").toBe(sent.info.fingerprint);
   const created = page.getByRole("dialog", { name: "SSH Key Generated" });
   await created.getByRole("button", { name: "Copy Private Key" }).click();
   await expect(created.getByRole("status")).toHaveText("Copied to the clipboard.");

@@ -8,11 +8,12 @@ import type { IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { Socket, createServer, AddressInfo } from "node:net";
+import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { REPO } from "../app";
+import { freePort } from "../site";
 
 const KEYHATCH = process.env.KEYHATCH_BIN ?? join(REPO, "target/debug/keyhatch");
 const EXAMPLE = join(REPO, "deploy/apache-keyhatch.conf");
@@ -51,16 +52,6 @@ export type Naming = { claim: string; userMapMatch?: string; verifiedEmail?: boo
 /** Runs a program and returns its standard output; throws with its standard error. */
 function run(program: string, args: string[]): string {
   return execFileSync(program, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolves once `ready()` holds; rejects with `what` and `log()` when `child` has exited or
