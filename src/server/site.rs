@@ -63,8 +63,9 @@ fn map_user(site: &declared::Site, name: &str) -> Option<String> {
 }
 
 /// The name a header value carries: its UTF-8 as it is (a site's names may go beyond ASCII),
-/// each byte that is not UTF-8 written `\xNN`, so two different values never read as one (in
-/// the audit log, on the refusal page) and no such name is any account's.
+/// each byte that is not UTF-8 written `\xNN`, so such bytes show as what they are (in the
+/// audit log, on the refusal page; not all as U+FFFD) and the name is no account's (account
+/// names hold no backslash).
 fn name_of(value: &HeaderValue) -> String {
     let mut name = String::new();
     for chunk in value.as_bytes().utf8_chunks() {
