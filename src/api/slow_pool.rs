@@ -26,7 +26,11 @@ use crate::error::AppError;
 /// can have short of `SCHED_IDLE` (and, unlike it, reachable without unsafe code).
 const NICE: i32 = 19;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A derivation, ready to run on a thread of its own.
+type Work = Box<dyn FnOnce() + Send>;
+/// A job: it hands its work to `start` (which picks the priority and the thread), unless its
+/// asker has gone by its turn; then it hands nothing, and costs the worker nothing.
+type Job = Box<dyn FnOnce(&mut dyn FnMut(Work)) + Send>;
 
 /// The pool; cloning shares it. The threads end when the last clone is dropped.
 #[derive(Clone, Debug)]
@@ -71,12 +75,14 @@ impl SlowPool {
         T: Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
+        let job: Job = Box::new(move |start| {
             if answer.is_closed() {
                 return;
             }
             // The asker may go while it runs: then the answer is dropped.
-            let _ = answer.send(job());
+            start(Box::new(move || {
+                let _ = answer.send(job());
+            }));
         });
         self.jobs.send(job).map_err(|_| stopped())?;
         answered.await.map_err(|_| stopped())
@@ -92,22 +98,24 @@ fn work(queue: &Mutex<Receiver<Job>>, load: fn() -> Option<usize>) {
         // The lock is held only while waiting for the next job, never while running one.
         let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(job) = job else { return };
-        let nice = nice_for(steady_load(load), cores);
-        let ran = thread::Builder::new()
-            .name("keyhatch-kdf".into())
-            .spawn(move || {
-                if nice != 0 {
-                    let me = rustix::thread::gettid();
-                    if let Err(e) = rustix::process::setpriority_process(Some(me), nice) {
-                        tracing::warn!("could not lower the key derivation's priority: {e}");
+        job(&mut |work: Work| {
+            let nice = nice_for(steady_load(load), cores);
+            let ran = thread::Builder::new()
+                .name("keyhatch-kdf".into())
+                .spawn(move || {
+                    if nice != 0 {
+                        let me = rustix::thread::gettid();
+                        if let Err(e) = rustix::process::setpriority_process(Some(me), nice) {
+                            tracing::warn!("could not lower the key derivation's priority: {e}");
+                        }
                     }
-                }
-                job();
-            })
-            .map(thread::JoinHandle::join);
-        if let Err(e) = ran {
-            tracing::warn!("could not start a key-derivation thread: {e}");
-        }
+                    work();
+                })
+                .map(thread::JoinHandle::join);
+            if let Err(e) = ran {
+                tracing::warn!("could not start a key-derivation thread: {e}");
+            }
+        });
     }
 }
 
@@ -220,6 +228,37 @@ mod tests {
         // worker's.
         OTHERS.store(0, Ordering::Relaxed);
         assert_eq!(nice_of_a_job(&pool).await, (NICE, NICE));
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_asker_has_gone_reads_no_load_and_starts_no_thread() {
+        static READINGS_TAKEN: AtomicUsize = AtomicUsize::new(0);
+        let pool = SlowPool::start_with(1, || {
+            READINGS_TAKEN.fetch_add(1, Ordering::Relaxed);
+            Some(0)
+        })
+        .unwrap();
+        // The worker is held by a first job until `release` is sent.
+        let (release, held) = mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.run(move || held.recv().is_ok()).await }
+        });
+        while READINGS_TAKEN.load(Ordering::Relaxed) < READINGS {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        // Ten askers queue behind it, and hang up.
+        for _ in 0..10 {
+            let pool = pool.clone();
+            let asker = tokio::spawn(async move { pool.run(|| 0).await });
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            asker.abort();
+        }
+        release.send(()).unwrap();
+        assert!(first.await.unwrap().unwrap());
+        // One more job, answered: only the first and this one read the load.
+        assert_eq!(pool.run(|| 7).await.unwrap(), 7);
+        assert_eq!(READINGS_TAKEN.load(Ordering::Relaxed), 2 * READINGS);
     }
 
     #[test]
