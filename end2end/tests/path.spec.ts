@@ -5,22 +5,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "@playwright/test";
 import { fingerprintOf, keepPrivateKey, scriptsRun } from "./app";
-import { SiteStack, openWhenUp, test } from "./site";
+import { SiteStack, keyhatchLocation, openWhenUp, test } from "./site";
 
 test("under /ssh/ on a portal host: generate, list, revoke, and no request outside /ssh/", async ({ browser, person }) => {
   const js = scriptsRun();
   const stack = await SiteStack.start(
     [person],
     (origin) => ["--public-url", `${origin}/ssh/`, "--logout-url", "/ssh/oauth2/sign_out"],
-    (socket, htpasswd) => `
-    location /ssh/ {
-      auth_basic "keyhatch";
-      auth_basic_user_file ${htpasswd};
-      proxy_pass http://unix:${socket}:;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-User $remote_user;
-      proxy_set_header X-Real-IP $remote_addr;
-    }
+    (socket, htpasswd) => `${keyhatchLocation("/ssh/", socket, htpasswd)}
     location / {
       return 404 "The portal's own pages.\\n";
     }`,

@@ -4,18 +4,11 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "@playwright/test";
 import { fingerprintOf } from "./app";
-import { SiteStack, openWhenUp, test } from "./site";
+import { SiteStack, keyhatchLocation, openWhenUp, test } from "./site";
 
 test("the whole flow through nginx, as the person it authenticates", async ({ browser, person }) => {
-  const stack = await SiteStack.start([person], (origin) => ["--public-url", origin, "--logout-url", "/oauth2/sign_out"], (socket, htpasswd) => `
-    location / {
-      auth_basic "keyhatch";
-      auth_basic_user_file ${htpasswd};
-      proxy_pass http://unix:${socket}:;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-User $remote_user;
-      proxy_set_header X-Real-IP $remote_addr;
-    }`);
+  const stack = await SiteStack.start([person], (origin) => ["--public-url", origin, "--logout-url", "/oauth2/sign_out"], (socket, htpasswd) =>
+    keyhatchLocation("/", socket, htpasswd));
   const origin = stack.origin;
   try {
     const context = await browser.newContext({ httpCredentials: { username: person.name, password: person.password } });

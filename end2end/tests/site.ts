@@ -104,6 +104,20 @@ ${locations(stack.socket, htpasswd)}
   }
 }
 
+/** nginx's location `path` that asks for basic auth and passes the person to keyhatch on
+ * `socket`, with the path as the browser sent it. */
+export function keyhatchLocation(path: string, socket: string, htpasswd: string): string {
+  return `
+    location ${path} {
+      auth_basic "keyhatch";
+      auth_basic_user_file ${htpasswd};
+      proxy_pass http://unix:${socket}:;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-User $remote_user;
+      proxy_set_header X-Real-IP $remote_addr;
+    }`;
+}
+
 /** Opens `url` once nginx answers (it starts in the background). */
 export async function openWhenUp(page: import("@playwright/test").Page, url: string) {
   let response = await page.goto(url).catch(() => null);
