@@ -18,9 +18,7 @@ impl From<ssh::ListedKey> for KeyInfo {
     fn from(key: ssh::ListedKey) -> Self {
         let now = SystemTime::now();
         Self {
-            key_type: key.key_type,
             fingerprint: key.fingerprint,
-            comment: key.comment,
             label: key.label,
             public_key: key.public_line,
             options: key.options,

@@ -80,7 +80,7 @@ pub fn AddKeyDialog(
     };
     let placeholder = Signal::derive(move || {
         checked()
-            .map(|key| key.comment)
+            .map(|key| key.comment().to_owned())
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "e.g. my laptop".to_owned())
     });
@@ -191,7 +191,7 @@ fn KeyPreview(key: KeyInfo, duplicate: bool) -> impl IntoView {
     view! {
         <dl class="key-info preview" aria-label="Key to add">
             <dt>"Type"</dt>
-            <dd data-field="type">{key.key_type}</dd>
+            <dd data-field="type">{key.key_type().to_owned()}</dd>
             <dt>"Fingerprint"</dt>
             <dd data-field="fingerprint" class="mono">{key.fingerprint}</dd>
         </dl>

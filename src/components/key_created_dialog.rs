@@ -80,6 +80,8 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
         })
     };
 
+    let (key_type, comment) = (info.key_type().to_owned(), info.comment().to_owned());
+
     view! {
         <Modal title="SSH Key Generated" on_dismiss=close>
             <div class="warning" role="alert">
@@ -97,11 +99,11 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
                 <h3 id="key-info-title">"Key Information"</h3>
                 <dl>
                     <dt>"Type"</dt>
-                    <dd data-field="type">{info.key_type}</dd>
+                    <dd data-field="type">{key_type}</dd>
                     <dt>"Fingerprint"</dt>
                     <dd data-field="fingerprint" class="mono">{info.fingerprint}</dd>
                     <dt>"Comment"</dt>
-                    <dd data-field="comment">{info.comment}</dd>
+                    <dd data-field="comment">{comment}</dd>
                     {info.label.map(|label| view! {
                         <dt>"Label"</dt>
                         <dd data-field="label">{label}</dd>

@@ -43,15 +43,16 @@ pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoV
             <ul class="keys" aria-label="SSH keys">
                 {keys.into_iter().map(|key| {
                     let label = format!("Revoke key {}", key.fingerprint);
+                    let (key_type, comment) = (key.key_type().to_owned(), key.comment().to_owned());
                     let revoke = key.clone();
                     let fingerprint = key.fingerprint.clone();
                     let copy_name = key.fingerprint.clone();
                     view! {
                         <li class="key" class:expired=key.expired>
                             {key.label.map(|label| view! { <strong class="label">{label}</strong> })}
-                            <span class="key-type">{key.key_type}</span>
+                            <span class="key-type">{key_type}</span>
                             <span class="mono fingerprint">{key.fingerprint}</span>
-                            <span class="comment">{key.comment}</span>
+                            <span class="comment">{comment}</span>
                             <ExpiryBadge expires=key.expires expired=key.expired />
                             <span class="key-buttons">
                                 <Show when=move || live.get()>

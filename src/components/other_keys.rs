@@ -30,16 +30,19 @@ pub fn OtherKeys(list: OtherKeyList) -> impl IntoView {
             </p>
             {(count > 0).then(|| view! {
                 <ul class="keys" aria-label="Other keys">
-                    {keys.into_iter().map(|key| view! {
+                    {keys.into_iter().map(|key| {
+                    let (key_type, comment) = (key.key_type().to_owned(), key.comment().to_owned());
+                    view! {
                         <li class="key" class:expired=key.expired>
-                            <span class="key-type">{key.key_type}</span>
+                            <span class="key-type">{key_type}</span>
                             <span class="mono fingerprint">{key.fingerprint}</span>
-                            <span class="comment">{key.comment}</span>
+                            <span class="comment">{comment}</span>
                             {(!key.options.is_empty()).then(|| view! {
                                 <code class="options" data-field="options">{key.options}</code>
                             })}
                             <ExpiryBadge expires=key.expires expired=key.expired />
                         </li>
+                    }
                     }).collect_view()}
                 </ul>
             })}

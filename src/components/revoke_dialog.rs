@@ -29,6 +29,7 @@ pub fn RevokeDialog(
             });
         }
     };
+    let (key_type, comment) = (key.key_type().to_owned(), key.comment().to_owned());
     let posted_fingerprint = key.fingerprint.clone();
 
     view! {
@@ -39,11 +40,11 @@ pub fn RevokeDialog(
             </p>
             <dl class="key-info">
                 <dt>"Type"</dt>
-                <dd>{key.key_type}</dd>
+                <dd>{key_type}</dd>
                 <dt>"Fingerprint"</dt>
                 <dd class="mono">{key.fingerprint}</dd>
                 <dt>"Comment"</dt>
-                <dd>{key.comment}</dd>
+                <dd>{comment}</dd>
             </dl>
             {move || error().map(|e| view! {
                 <p class="error" role="alert"><strong>"The key could not be revoked. "</strong>{e.to_string()}</p>

@@ -425,6 +425,13 @@ pub fn form_id(page: &str) -> &str {
     &page[at..at + 32]
 }
 
+/// A key's comment as the API gives it: its `.pub` line after the second space (README, "The
+/// API, for scripts").
+pub fn comment_of(key: &serde_json::Value) -> &str {
+    let line = key["public_key"].as_str().expect("a public_key");
+    line.splitn(3, ' ').nth(2).unwrap_or_default()
+}
+
 pub fn wait_for(ready: impl Fn() -> bool, what: &str) {
     let started = Instant::now();
     while !ready() {
