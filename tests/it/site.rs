@@ -578,3 +578,65 @@ fn a_name_the_user_database_matches_only_regardless_of_case_is_refused() {
     assert_eq!(generated.status, 403, "{}", generated.body);
     assert!(!alice.home().join(".ssh/authorized_keys").exists());
 }
+
+/// Helpers started ahead of need wait as root, where no person can signal, trace or feed them;
+/// each does one job (it is gone after it), new ones take the place of those used, and none
+/// outlives the server.
+#[test]
+fn spare_helpers_wait_out_of_every_persons_reach_and_each_does_one_job() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name], &[]);
+    assert_eq!(stack.get(&alice.name, "/api/keys/list").status, 200);
+    let spares = || {
+        let mut pids = stack.helpers_of(0);
+        pids.sort_unstable();
+        pids
+    };
+    wait_for(|| spares().len() == 2, "two spare helpers");
+    let waiting = spares();
+    for pid in &waiting {
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(cmdline.ends_with(b"__keyhatch_helper\0"), "{cmdline:?}");
+        for (program, args) in [
+            ("kill", vec!["-STOP", &pid.to_string() as &str]),
+            ("cat", vec![&format!("/proc/{pid}/environ") as &str]),
+            ("ls", vec![&format!("/proc/{pid}/fd") as &str]),
+        ] {
+            let tried = alice.run(program, &args);
+            assert!(!tried.status.success(), "{program} {args:?}: {tried:?}");
+        }
+    }
+
+    let generated = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_eq!(generated.status, 200, "{}", generated.body);
+    let fingerprint = generated.json()["info"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = stack.get(&alice.name, "/api/keys/list").json();
+    assert_eq!(listed["keys"][0]["fingerprint"], fingerprint.as_str());
+    // Two jobs, two of the spares used and gone; two new ones wait.
+    wait_for(
+        || {
+            let now = spares();
+            now.len() == 2 && waiting.iter().all(|pid| !now.contains(pid))
+        },
+        "two new spares in place of the two used",
+    );
+    for pid in &waiting {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "{pid} still runs"
+        );
+    }
+
+    let last = spares();
+    drop(stack);
+    wait_for(
+        || {
+            last.iter()
+                .all(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        },
+        "no spare outlives the server",
+    );
+}

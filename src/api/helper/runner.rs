@@ -1,5 +1,7 @@
 //! Starting helpers from the server: each runs within a wall-clock bound, after which it is
 //! killed and reaped, and none holds a thread of the server while it runs (tokio waits for it).
+//! A few are started ahead of need ([`Spares`]), so that a request does not wait for the
+//! binary to be loaded and linked; each still does one job and exits.
 //! A person may stop their own helper (`SIGSTOP`: it runs as them); that costs them their
 //! request and one of their few operations under way (the permit it holds until it is reaped),
 //! never anyone else's service.
@@ -30,6 +32,11 @@ const PROBE_FRESH: Duration = Duration::from_secs(2);
 /// What a health check found, and when.
 type Checked = Option<(Instant, Result<(), String>)>;
 
+/// How many helpers wait, started, for a job: one for the request under way and one for the
+/// next, on a server that answers one person at a time; a burst beyond them starts helpers on
+/// demand, as before.
+const SPARES: usize = 2;
+
 /// Starts helpers, each within `timeout`.
 #[derive(Debug, Clone)]
 pub struct Runner {
@@ -37,6 +44,8 @@ pub struct Runner {
     /// Who the health check's helper becomes: `nobody`, whose files it never opens.
     nobody: Identity,
     checked: Arc<Mutex<Checked>>,
+    /// Helpers started and waiting for a job; none for the health check, which must start one.
+    spares: Option<Arc<Spares>>,
 }
 
 impl Runner {
@@ -54,6 +63,7 @@ impl Runner {
                 home: "/nonexistent".into(),
             },
             checked: Arc::default(),
+            spares: Some(Arc::new(Spares::default())),
         }
     }
 
@@ -75,10 +85,11 @@ impl Runner {
         .map_err(|e| failed(e.to_string()))?;
         let (answer, answered) = oneshot::channel();
         let timeout = self.timeout;
+        let spare = self.spares.as_ref().and_then(Spares::take);
         tokio::spawn(async move {
             let _permit = permit;
             let started = Instant::now();
-            supervise(&job, timeout, answer).await;
+            supervise(&job, spare, timeout, answer).await;
             crate::metrics::helper_took(started.elapsed());
         });
         let bytes = answered.await.map_err(|_| failed("it was lost".into()))??;
@@ -95,8 +106,10 @@ impl Runner {
         {
             return outcome.clone();
         }
+        // A helper started for the check, not a spare: it must show that helpers can start now.
         let probe = Self {
             timeout: self.timeout.min(PROBE_TIMEOUT),
+            spares: None,
             ..self.clone()
         };
         let helper = Helper {
@@ -121,17 +134,65 @@ fn read_answer<O: Operation>(bytes: &[u8]) -> Result<O::Reply, AppError> {
         .map_err(|e| failed(format!("unreadable answer: {e}")))?
 }
 
-/// Starts a helper, hands it `job`, and sends its answer (or why there is none) on `answer`,
-/// within `timeout`; a helper still running then is killed (`SIGKILL`) and reaped before this
-/// returns.
-async fn supervise(
-    job: &[u8],
-    timeout: Duration,
-    answer: oneshot::Sender<Result<Vec<u8>, AppError>>,
-) {
+/// Helpers started ahead of need. Each is a helper as any other (keyhatch's own binary, an
+/// empty environment, `/` as its directory), loaded and linked, blocked reading its job as root
+/// with every other id untouched: no person can signal, trace or feed it. A request takes one,
+/// hands it its job (it then becomes the person and does that job alone, and exits), and a new
+/// one is started in the background. A spare that has died (killed by an administrator, or the
+/// out-of-memory killer) is passed over; with none left, a helper is started on demand. When the
+/// server stops, each is killed; when it dies, each reads the end of its input and exits.
+#[derive(Debug, Default)]
+struct Spares(std::sync::Mutex<std::collections::VecDeque<Child>>);
+
+impl Spares {
+    /// The longest-waiting spare still alive, if any; another is started in its place in the
+    /// background.
+    fn take(self: &Arc<Self>) -> Option<Child> {
+        let spare = {
+            let mut ready = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            std::iter::from_fn(|| ready.pop_front())
+                .find_map(|mut child| matches!(child.try_wait(), Ok(None)).then_some(child))
+        };
+        let spares = Arc::clone(self);
+        tokio::spawn(async move { spares.fill() });
+        spare
+    }
+
+    /// Starts helpers until [`SPARES`] wait; gives up quietly on a failure (the request that
+    /// finds none starts its own, and says why it cannot).
+    fn fill(&self) {
+        loop {
+            if self.waiting() >= SPARES {
+                return;
+            }
+            let Ok(child) = start() else { return };
+            let mut ready = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if ready.len() >= SPARES {
+                return; // filled meanwhile; this one is killed as it drops
+            }
+            ready.push_back(child);
+        }
+    }
+
+    fn waiting(&self) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// Starts a helper, which waits for its job on standard input.
+fn start() -> std::io::Result<Child> {
     // /proc/self/exe rather than the binary's path: an upgrade that replaces the file while
     // keyhatch runs must not pair this server with another version's helper.
-    let started = Command::new("/proc/self/exe")
+    Command::new("/proc/self/exe")
         .arg(HELPER_ARG)
         .env_clear()
         .current_dir("/")
@@ -141,8 +202,19 @@ async fn supervise(
         // to it through their helper's descriptors.
         .stderr(Stdio::null())
         .kill_on_drop(true)
-        .spawn();
-    let mut child = match started {
+        .spawn()
+}
+
+/// Hands `job` to `spare`, or to a helper started now, and sends its answer (or why there is
+/// none) on `answer`, within `timeout`; a helper still running then is killed (`SIGKILL`) and
+/// reaped before this returns.
+async fn supervise(
+    job: &[u8],
+    spare: Option<Child>,
+    timeout: Duration,
+    answer: oneshot::Sender<Result<Vec<u8>, AppError>>,
+) {
+    let mut child = match spare.map_or_else(start, Ok) {
         Ok(child) => child,
         Err(e) => {
             let _ = answer.send(Err(failed(format!("cannot start: {e}"))));
