@@ -38,9 +38,64 @@ fn spawn_app(home: &std::path::Path) -> App {
     )
 }
 
+/// Set in the environment of this benchmark's own binary started again as the floor server.
+const FLOOR_SERVER: &str = "KEYHATCH_BENCH_FLOOR_SERVER";
+
 fn main() {
+    if std::env::var_os(FLOOR_SERVER).is_some() {
+        return Floor::serve();
+    }
     // `cargo bench` passes `--bench`; a filter argument is not supported.
     let mut figures = Figures::default();
+
+    // Listing over a new connection each time, as a script's `curl` does, against the floor:
+    // a minimal server of the same HTTP stack answering "ok", asked by the same client in the
+    // same rounds (one of each per round, so that noise falls on all three alike).
+    {
+        let floor = Floor::start();
+        let homes = [0, 50].map(|n| home_with(&support::tagged_keys(n)));
+        let apps = homes.each_ref().map(|home| spawn_app(home.path()));
+        let asks = [
+            ("new_connection_floor_ok", floor.base.clone(), "/ok"),
+            (
+                "new_connection_list_0",
+                apps[0].base.clone(),
+                "/api/keys/list",
+            ),
+            (
+                "new_connection_list_50_keys",
+                apps[1].base.clone(),
+                "/api/keys/list",
+            ),
+        ];
+        let mut latencies = [(); 3].map(|()| Vec::new());
+        for round in 0..2_050 {
+            for (n, (_, base, path)) in asks.iter().enumerate() {
+                let took = timed(|| new_connection_get(base, path));
+                if round >= 50 {
+                    latencies[n].push(took);
+                }
+            }
+        }
+        for ((name, ..), latencies) in asks.iter().zip(&latencies) {
+            figures.latencies(name, latencies);
+        }
+    }
+
+    // 1,000 of keyhatch's keys, the file the original tool was measured with side by side.
+    {
+        let contents = support::tagged_keys(1_000);
+        figures.put("list_1000_keys_file_bytes", contents.len() as f64);
+        let home = home_with(&contents);
+        let app = spawn_app(home.path());
+        let client = Client::new(&app);
+        let body = client.get("/api/keys/list");
+        let listed: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(listed["keys"].as_array().map(Vec::len), Some(1_000));
+        figures.put("list_1000_keys_response_bytes", body.len() as f64);
+        let latencies = sequential(Duration::from_secs(3), || client.list());
+        figures.latencies("list_1000_keys", &latencies);
+    }
 
     for lines in [50, 10_000] {
         let home = home_with(&support::authorized_keys(lines));
@@ -192,6 +247,68 @@ impl Figures {
         for (name, value) in &self.0 {
             println!("{name:<42} {value:>12.3}");
         }
+    }
+}
+
+/// A GET of `path` over a connection of its own, closed after the answer; the body's length.
+fn new_connection_get(base: &str, path: &str) -> usize {
+    ureq::Agent::new_with_defaults()
+        .get(format!("{base}{path}"))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .body_mut()
+        .read_to_string()
+        .expect("a body")
+        .len()
+}
+
+/// The floor for a request: a server of the same HTTP stack as keyhatch's (axum on hyper, on a
+/// multi-threaded tokio runtime) that answers `GET /ok` with "ok" and does nothing else. It is
+/// this benchmark's own binary started again, so that it is a process of its own as keyhatch
+/// is; stopped on drop.
+struct Floor {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Floor {
+    fn start() -> Self {
+        let mut child = std::process::Command::new(std::env::current_exe().expect("this binary"))
+            .env(FLOOR_SERVER, "1")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the floor server starts");
+        let mut port = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("its output")),
+            &mut port,
+        )
+        .expect("the floor server says its port");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{}", port.trim()),
+        }
+    }
+
+    /// Runs in the started binary: serves until killed, after printing its port.
+    fn serve() {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a port");
+            println!("{}", listener.local_addr().expect("an address").port());
+            let app = axum::Router::new().route("/ok", axum::routing::get(|| async { "ok" }));
+            axum::serve(listener, app).await.expect("it serves");
+        });
+    }
+}
+
+impl Drop for Floor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

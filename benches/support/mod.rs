@@ -30,6 +30,19 @@ pub fn authorized_keys(n: usize) -> Vec<u8> {
     out
 }
 
+/// `n` lines of `ssh-ed25519 <key> fileglancer`: keyhatch's keys alone, as the original tool's
+/// own figures were measured (1,000 of them side by side with it).
+pub fn tagged_keys(n: usize) -> Vec<u8> {
+    let tag = Tag::default();
+    let mut out = Vec::with_capacity(n * 94);
+    for _ in 0..n {
+        let key = keygen::generate(&tag, None, None).expect("a key");
+        out.extend_from_slice(key.public.to_openssh().expect("encodes").as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
 /// `target/bench/<name>`, where each benchmark leaves its figures for `make bench`'s table.
 pub fn results_file(name: &str) -> PathBuf {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench"));
