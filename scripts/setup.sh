@@ -70,31 +70,55 @@ if ! rustup toolchain install >/dev/null 2>&1; then
 fi
 
 installed() { cargo install --list | grep -q "^$1 v$2:"; }
+# Build tools are compiled to install fast rather than to run fast: no LTO, many codegen units,
+# and little optimisation where their speed does not matter here (README, "What it costs").
+fast_install() {
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 \
+    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_INCREMENTAL=false \
+    cargo install --force "$@"
+}
+# wasm-bindgen-cli at opt-level 1: it rewrites the whole wasm on every bundle build. Not
+# --locked: its lock file wants a webpki-roots version the registry no longer has. No default
+# features: its TLS stack serves only the test runner, which keyhatch does not use.
+wasm_bindgen_log=
 if ! installed wasm-bindgen-cli "$WASM_BINDGEN_VERSION"; then
-  step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
-  # Not --locked: its lock file wants a webpki-roots version the registry no longer has.
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  step "wasm-bindgen-cli $WASM_BINDGEN_VERSION (about two minutes, once; beside cargo-leptos)"
+  wasm_bindgen_log=$(mktemp)
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    fast_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features \
+    >"$wasm_bindgen_log" 2>&1 &
+  wasm_bindgen_pid=$!
 fi
+# cargo-leptos at opt-level 0, but for what runs hot on every bundle build: its own crate
+# (where the compressors' generic code is instantiated), the brotli and gzip compressors and
+# the wasm reader of `--split`. no_downloads: the tools on PATH, never a download.
 if ! installed cargo-leptos "$CARGO_LEPTOS_VERSION"; then
-  step "cargo-leptos $CARGO_LEPTOS_VERSION (about half an hour on 2 cores, once)"
-  # no_downloads: use the tools on PATH instead of fetching binaries; no LTO: a faster install.
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads --force
+  step "cargo-leptos $CARGO_LEPTOS_VERSION (about ten minutes on 2 cores, once)"
+  hot=()
+  for package in cargo-leptos brotli brotli-decompressor alloc-no-stdlib libflate flate2 \
+    miniz_oxide walrus wasmparser wasm-split-cli-support; do
+    level=3; [ "$package" = cargo-leptos ] && level=1
+    hot+=(--config "profile.release.package.$package.opt-level=$level")
+  done
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0 \
+    fast_install "${hot[@]}" cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+fi
+if [ -n "$wasm_bindgen_log" ]; then
+  if ! wait "$wasm_bindgen_pid"; then
+    cat "$wasm_bindgen_log" >&2
+    echo "wasm-bindgen-cli did not install (its output is above)" >&2
+    exit 1
+  fi
+  rm -f "$wasm_bindgen_log"
 fi
 
-# Build tools: compiled without LTO and with more codegen units, as their own speed does not
-# matter here.
-fast_install() {
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install --locked --force "$@"
-}
 if ! installed cargo-deb "$CARGO_DEB_VERSION"; then
   step "cargo-deb $CARGO_DEB_VERSION (a few minutes, once)"
-  fast_install cargo-deb --version "$CARGO_DEB_VERSION"
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 fast_install cargo-deb --version "$CARGO_DEB_VERSION" --locked
 fi
 if ! installed cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION"; then
   step "cargo-generate-rpm $CARGO_GENERATE_RPM_VERSION (a few minutes, once)"
-  fast_install cargo-generate-rpm --version "$CARGO_GENERATE_RPM_VERSION"
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 fast_install cargo-generate-rpm --version "$CARGO_GENERATE_RPM_VERSION" --locked
 fi
 pip_has() { python3 -m pip show "$1" 2>/dev/null | grep -x "Version: $2" >/dev/null; }
 if ! pip_has ziglang "$ZIG_VERSION" || ! pip_has cargo-zigbuild "$CARGO_ZIGBUILD_VERSION"; then
