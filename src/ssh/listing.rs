@@ -11,8 +11,7 @@ use super::tag::Tag;
 use super::values::KeyOptions;
 
 /// A key listed from `authorized_keys`, detached from the file's bytes. Its type and comment are
-/// read from its `.pub` line ([`ListedKey::key_type`], [`ListedKey::comment`]) rather than kept
-/// twice: a list of 1,000 keys is two allocations per key lighter.
+/// in its `.pub` line, not kept twice: a list of 1,000 keys is two allocations per key lighter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedKey {
     /// `SHA256:` fingerprint, as `ssh-keygen -l` prints it.
@@ -165,19 +164,6 @@ impl ListedKey {
                 public_line: key.to_openssh().unwrap_or_default(),
             },
         }
-    }
-}
-
-impl ListedKey {
-    /// The algorithm name, e.g. `ssh-ed25519`: the `.pub` line's first word.
-    pub fn key_type(&self) -> &str {
-        self.public_line.split(' ').next().unwrap_or_default()
-    }
-
-    /// The comment (for keyhatch's keys, the tag and the label), invalid UTF-8 replaced: the
-    /// `.pub` line after its second word; empty when there is none.
-    pub fn comment(&self) -> &str {
-        self.public_line.splitn(3, ' ').nth(2).unwrap_or_default()
     }
 }
 

@@ -155,7 +155,7 @@ fn other_keys_are_every_untagged_key_with_its_options_in_file_order() {
     let rsa = others
         .keys
         .iter()
-        .find(|k| k.key_type() == "ssh-rsa")
+        .find(|k| k.public_line.starts_with("ssh-rsa "))
         .unwrap();
     assert_eq!(
         rsa.options,
