@@ -38,6 +38,7 @@ struct Metrics {
     operations: Family<Operation, Counter>,
     refusals: Family<Refusal, Counter>,
     helper_seconds: Histogram,
+    helpers_started: Counter,
     relays: Family<Relay, Counter>,
 }
 
@@ -63,6 +64,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Site mode: how long each helper lived, from its start to its end",
         helper_seconds.clone(),
     );
+    let helpers_started = Counter::default();
+    registry.register(
+        "helpers_started",
+        "Site mode: helpers started, each for one job (a spare waits for its job first)",
+        helpers_started.clone(),
+    );
     let relays = Family::<Relay, Counter>::default();
     registry.register(
         "seqera_relays",
@@ -74,6 +81,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         operations,
         refusals,
         helper_seconds,
+        helpers_started,
         relays,
     }
 });
@@ -95,6 +103,11 @@ pub fn refused(reason: &'static str) {
 /// Records how long a helper lived.
 pub fn helper_took(duration: Duration) {
     METRICS.helper_seconds.observe(duration.as_secs_f64());
+}
+
+/// Counts a helper started.
+pub fn helper_started() {
+    METRICS.helpers_started.inc();
 }
 
 /// Counts a key sent to Seqera Platform, and its answer (`ok`, `bad token`, `timeout`, …).

@@ -63,7 +63,7 @@ impl Runner {
                 home: "/nonexistent".into(),
             },
             checked: Arc::default(),
-            spares: Some(Arc::new(Spares::default())),
+            spares: Some(Spares::started()),
         }
     }
 
@@ -142,18 +142,34 @@ fn read_answer<O: Operation>(bytes: &[u8]) -> Result<O::Reply, AppError> {
 /// out-of-memory killer) is passed over; with none left, a helper is started on demand. When the
 /// server stops, each is killed; when it dies, each reads the end of its input and exits.
 #[derive(Debug, Default)]
-struct Spares(std::sync::Mutex<std::collections::VecDeque<Child>>);
+struct Spares(std::sync::Mutex<Waiting>);
+
+/// The spares that wait, and how many are being started: a start is counted before it begins,
+/// so that requests arriving together start no more than are missing (before, about one start
+/// in ten under a burst was a helper started only to be killed).
+#[derive(Debug, Default)]
+struct Waiting {
+    ready: std::collections::VecDeque<Child>,
+    starting: usize,
+}
 
 impl Spares {
+    /// Spares, started from now on in the background when there is a runtime to start them.
+    fn started() -> Arc<Self> {
+        let spares = Arc::new(Self::default());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let filling = Arc::clone(&spares);
+            runtime.spawn(async move { filling.fill() });
+        }
+        spares
+    }
+
     /// The longest-waiting spare still alive, if any; another is started in its place in the
     /// background.
     fn take(self: &Arc<Self>) -> Option<Child> {
         let spare = {
-            let mut ready = self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            std::iter::from_fn(|| ready.pop_front())
+            let mut waiting = self.lock();
+            std::iter::from_fn(|| waiting.ready.pop_front())
                 .find_map(|mut child| matches!(child.try_wait(), Ok(None)).then_some(child))
         };
         let spares = Arc::clone(self);
@@ -161,30 +177,31 @@ impl Spares {
         spare
     }
 
-    /// Starts helpers until [`SPARES`] wait; gives up quietly on a failure (the request that
-    /// finds none starts its own, and says why it cannot).
+    /// Starts helpers until [`SPARES`] wait or are being started; gives up quietly on a failure
+    /// (the request that finds none starts its own, and says why it cannot).
     fn fill(&self) {
         loop {
-            if self.waiting() >= SPARES {
-                return;
+            {
+                let mut waiting = self.lock();
+                if waiting.ready.len() + waiting.starting >= SPARES {
+                    return;
+                }
+                waiting.starting += 1;
             }
-            let Ok(child) = start() else { return };
-            let mut ready = self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if ready.len() >= SPARES {
-                return; // filled meanwhile; this one is killed as it drops
+            let started = start();
+            let mut waiting = self.lock();
+            waiting.starting -= 1;
+            match started {
+                Ok(child) => waiting.ready.push_back(child),
+                Err(_) => return,
             }
-            ready.push_back(child);
         }
     }
 
-    fn waiting(&self) -> usize {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
     }
 }
 
@@ -203,6 +220,7 @@ fn start() -> std::io::Result<Child> {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
+        .inspect(|_| crate::metrics::helper_started())
 }
 
 /// Hands `job` to `spare`, or to a helper started now, and sends its answer (or why there is
