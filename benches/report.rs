@@ -310,22 +310,23 @@ fn main() {
     let site = figures(&target.join("bench/site.json"));
     let get = |name: &str| site.get(name);
     println!(
-        "\nSite mode, through nginx (basic auth, Unix socket) and a helper process per operation:\n"
+        "\nSite mode, through nginx (basic auth, Unix socket) and a helper process per operation \
+         (two wait, started, for their job):\n"
     );
     let mut table = Table::default();
     table.row(
         "Site: generate, p50 / p99 (helper included)",
         site.p50_p99("site_generate"),
         String::new(),
-        "p50 ≤ 10 ms",
-        Some(get("site_generate_p50_ms") <= 10.0),
+        "p50 ≤ 3 ms",
+        Some(get("site_generate_p50_ms") <= 3.0),
     );
     table.row(
         "Site: list 10 keys, p50 / p99",
         site.p50_p99("site_list"),
         String::new(),
-        "p50 ≤ 5 ms",
-        Some(get("site_list_p50_ms") <= 5.0),
+        "p50 ≤ 2 ms",
+        Some(get("site_list_p50_ms") <= 2.0),
     );
     table.row(
         &format!(
