@@ -88,9 +88,7 @@ impl Runner {
         let spare = self.spares.as_ref().and_then(Spares::take);
         tokio::spawn(async move {
             let _permit = permit;
-            let started = Instant::now();
             supervise(&job, spare, timeout, answer).await;
-            crate::metrics::helper_took(started.elapsed());
         });
         let bytes = answered.await.map_err(|_| failed("it was lost".into()))??;
         read_answer::<O>(&bytes)
@@ -225,13 +223,15 @@ fn start() -> std::io::Result<Child> {
 
 /// Hands `job` to `spare`, or to a helper started now, and sends its answer (or why there is
 /// none) on `answer`, within `timeout`; a helper still running then is killed (`SIGKILL`) and
-/// reaped before this returns.
+/// reaped before this returns. Its time is recorded only when a helper ran: every helper
+/// started does a job or still waits for one, and the counts say so exactly.
 async fn supervise(
     job: &[u8],
     spare: Option<Child>,
     timeout: Duration,
     answer: oneshot::Sender<Result<Vec<u8>, AppError>>,
 ) {
+    let started = Instant::now();
     let mut child = match spare.map_or_else(start, Ok) {
         Ok(child) => child,
         Err(e) => {
@@ -251,6 +251,7 @@ async fn supervise(
             let _ = child.wait().await;
         }
     }
+    crate::metrics::helper_took(started.elapsed());
 }
 
 /// Sends `job` to the helper `child`, reads its answer to the end, and waits for it to exit.
