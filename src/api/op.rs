@@ -17,6 +17,10 @@ pub trait Operation: Into<Op> + Send + 'static {
     /// What the operation answers.
     type Reply: Serialize + DeserializeOwned + Send + 'static;
 
+    /// Whether the operation only reads (no lock, no write, no fsync): in local mode, on a
+    /// home on a local disk, it runs on the request's own thread.
+    const READS_ONLY: bool = false;
+
     /// Runs the operation on `store`, the file of the account `uid`.
     fn run(self, store: &AuthorizedKeys, uid: u32) -> Result<Self::Reply, AppError>;
 }
@@ -86,6 +90,7 @@ pub struct ListKeys {
 
 impl Operation for ListKeys {
     type Reply = KeyList;
+    const READS_ONLY: bool = true;
 
     fn run(self, store: &AuthorizedKeys, uid: u32) -> Result<KeyList, AppError> {
         let problems = ssh::health::check(store, uid);
@@ -104,6 +109,7 @@ pub struct OtherKeys {
 
 impl Operation for OtherKeys {
     type Reply = OtherKeyList;
+    const READS_ONLY: bool = true;
 
     fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<OtherKeyList, AppError> {
         Ok(ssh::other_keys(store, &self.tag)?.into())
@@ -116,6 +122,7 @@ pub struct CheckHome;
 
 impl Operation for CheckHome {
     type Reply = ();
+    const READS_ONLY: bool = true;
 
     fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<(), AppError> {
         store.check_home().map_err(ssh::Error::from)?;
@@ -209,6 +216,7 @@ pub struct Ping;
 
 impl Operation for Ping {
     type Reply = ();
+    const READS_ONLY: bool = true;
 
     fn run(self, _store: &AuthorizedKeys, _uid: u32) -> Result<(), AppError> {
         Ok(())

@@ -1,5 +1,9 @@
 //! Listing a file: keyhatch's keys, read in parallel runs of whole lines for a large file, and
-//! what else the file holds.
+//! what else the file holds. The store remembers its last listing with the bytes it was read
+//! from, so the same file listed again (each page load, a script polling) costs a comparison
+//! rather than parsing and hashing every key.
+
+use std::sync::Mutex;
 
 use super::authorized_keys;
 use super::expiry::Expiry;
@@ -50,7 +54,17 @@ pub struct Listing {
 /// Lists the keys tagged `tag` in the store's file; a missing file is an empty list.
 pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
     let contents = store.read()?;
-    let listings = read_in_parallel(&contents, |first, run| {
+    if let Some(listing) = store.last_listing().of(tag, &contents) {
+        return Ok(listing);
+    }
+    let listing = parse_listing(&contents, tag);
+    store.last_listing().keep(tag, contents, &listing);
+    Ok(listing)
+}
+
+/// The listing of `contents` for `tag`.
+fn parse_listing(contents: &[u8], tag: &Tag) -> Listing {
+    let listings = read_in_parallel(contents, |first, run| {
         let mut listing = Listing::default();
         for (number, line) in authorized_keys::classify(first, run) {
             match line {
@@ -64,10 +78,49 @@ pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
         }
         listing
     });
-    Ok(listings
+    listings
         .into_iter()
         .reduce(Listing::then)
-        .unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// The largest file whose listing is remembered: 10,000 ordinary keys are 1.06 MB.
+const REMEMBERED_SIZE: usize = 2 << 20;
+
+/// A store's last listing, with the tag and the exact bytes it was made from; public keys and
+/// what sshd reads beside them, in memory only. A listing is given again only for the same
+/// bytes, so an edit by any program, however quick, is always seen.
+#[derive(Debug, Default)]
+pub struct LastListing(Mutex<Option<Remembered>>);
+
+#[derive(Debug)]
+struct Remembered {
+    tag: Tag,
+    contents: Vec<u8>,
+    listing: Listing,
+}
+
+impl LastListing {
+    /// The listing remembered for `tag` and exactly `contents`.
+    fn of(&self, tag: &Tag, contents: &[u8]) -> Option<Listing> {
+        let last = self.0.lock().ok()?;
+        let last = last.as_ref()?;
+        (last.tag == *tag && last.contents == contents).then(|| last.listing.clone())
+    }
+
+    /// Remembers `listing`, made for `tag` from `contents`, in place of the last one.
+    fn keep(&self, tag: &Tag, contents: Vec<u8>, listing: &Listing) {
+        if contents.len() > REMEMBERED_SIZE {
+            return;
+        }
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some(Remembered {
+                tag: tag.clone(),
+                contents,
+                listing: listing.clone(),
+            });
+        }
+    }
 }
 
 /// Below this, a file is read on one thread: starting another costs more than it saves.

@@ -1,3 +1,4 @@
+use std::fs;
 use std::path::Path;
 
 use super::listing::PARALLEL_RUN;
@@ -139,6 +140,38 @@ fn an_added_key_is_tagged_listed_with_its_label_and_expiry_and_refused_twice() {
         Err(Error::Store(StoreError::AlreadyPresent(_)))
     ));
     assert_eq!(list_keys(&store, &tag).unwrap().keys.len(), 1);
+}
+
+#[test]
+fn a_file_listed_again_is_the_same_listing_and_any_change_to_its_bytes_is_seen() {
+    let (_, a) = testing::random_key("", "fileglancer first");
+    let (_, b) = testing::random_key("", "fileglancer other");
+    let home = testing::home_with(format!("{a}\n{b}\n").as_bytes());
+    let store = AuthorizedKeys::in_home(home.path());
+    let tag = Tag::default();
+    let first = list_keys(&store, &tag).unwrap();
+    assert_eq!(first.keys.len(), 2);
+    assert_eq!(list_keys(&store.clone(), &tag).unwrap(), first);
+
+    // Another program rewrites the file to the same size within the same instant: the
+    // remembered listing is not given for it.
+    let file = home.path().join(".ssh/authorized_keys");
+    let written = fs::metadata(&file).unwrap().modified().unwrap();
+    fs::write(&file, format!("{a}\n{}\n", b.replace(" other", " again"))).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(written)
+        .unwrap();
+    let after = list_keys(&store, &tag).unwrap();
+    assert_eq!(after.keys[1].label.as_deref(), Some("again"));
+    assert_eq!(after.keys[0], first.keys[0]);
+
+    // Another tag is listed for itself.
+    let other = Tag::parse("other").unwrap();
+    assert!(list_keys(&store, &other).unwrap().keys.is_empty());
+    assert_eq!(list_keys(&store, &tag).unwrap(), after);
 }
 
 #[test]

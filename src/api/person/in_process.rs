@@ -1,5 +1,8 @@
 //! The key store of local mode: keyhatch runs as the account, so it works on the file itself,
-//! on a blocking thread, passing values as they are.
+//! passing values as they are. A read of a home on a local disk takes microseconds and is done
+//! on the request's own thread; anything else (a write and its fsync, or any work on a network
+//! filesystem, which can hang with its server) runs on a blocking thread, where a stall holds
+//! that thread only.
 
 use crate::api::limits::Permit;
 use crate::api::op::Operation;
@@ -13,25 +16,76 @@ use super::store::{Answer, Runs};
 pub struct InProcess {
     store: AuthorizedKeys,
     uid: u32,
+    /// Whether the home is on a filesystem that answers from this machine's own disk or memory.
+    local_disk: bool,
 }
 
 impl InProcess {
     /// The store of `store`, the file of the account `uid` (this process's).
     pub fn new(store: AuthorizedKeys, uid: u32) -> Self {
-        Self { store, uid }
+        let local_disk = on_local_disk(store.home());
+        Self {
+            store,
+            uid,
+            local_disk,
+        }
     }
 }
 
 impl<O: Operation> Runs<O> for InProcess {
     fn run(&self, op: O, permit: Permit) -> Answer<'_, O::Reply> {
         let (store, uid) = (self.store.clone(), self.uid);
+        let here = O::READS_ONLY && self.local_disk;
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
+            let work = move || {
                 let _permit = permit;
                 op.run(&store, uid)
-            })
-            .await
-            .unwrap_or_else(|e| Err(AppError::Storage(format!("the work failed: {e}"))))
+            };
+            if here {
+                return work();
+            }
+            tokio::task::spawn_blocking(work)
+                .await
+                .unwrap_or_else(|e| Err(AppError::Storage(format!("the work failed: {e}"))))
         })
+    }
+}
+
+/// Filesystems whose reads never wait on another machine (`statfs(2)`'s magic numbers): ext2,
+/// 3 and 4, XFS, Btrfs, tmpfs, ZFS, F2FS, bcachefs, overlayfs. Any other (NFS, Lustre, GPFS,
+/// CIFS, CephFS, FUSE, autofs, …) or an unknown one counts as remote.
+const LOCAL_DISKS: [i64; 8] = [
+    0xEF53,
+    0x5846_5342,
+    0x9123_683E,
+    0x0102_1994,
+    0x2FC1_2FC1,
+    0xF2F5_2010,
+    0xCA45_1A4E,
+    0x794C_7630,
+];
+
+/// Whether `home` is on one of [`LOCAL_DISKS`]; `false` when it cannot be told (it does not
+/// exist yet, say).
+fn on_local_disk(home: &std::path::Path) -> bool {
+    rustix::fs::statfs(home).is_ok_and(|fs| {
+        #[allow(clippy::useless_conversion)] // `f_type` is narrower on some targets
+        let kind = i64::from(fs.f_type);
+        LOCAL_DISKS.contains(&kind)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_home_on_local_disk_is_told_from_one_that_is_not() {
+        let home = tempfile::tempdir().unwrap();
+        // The test machine's temporary directory is on a local disk or in memory.
+        assert!(on_local_disk(home.path()));
+        assert!(!on_local_disk(&home.path().join("missing")));
+        // procfs is neither: it stands for any filesystem not on the list.
+        assert!(!on_local_disk(std::path::Path::new("/proc")));
     }
 }

@@ -1,8 +1,11 @@
 //! One socket's owner from the kernel over netlink (`NETLINK_SOCK_DIAG`, `inet_diag(7)`): an
 //! exact lookup by the connection's four addresses, microseconds whatever else is connected.
+//! Each thread keeps its netlink socket between lookups (two per accepted connection).
 
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::table::Found;
 
@@ -59,32 +62,89 @@ pub(super) fn connected(local: SocketAddr, peer: SocketAddr) -> io::Result<Optio
     Ok(inode.filter(|_| connected))
 }
 
+thread_local! {
+    /// This thread's netlink socket, opened at its first lookup and dropped after any failure.
+    static SOCKET: RefCell<Option<OwnedFd>> = const { RefCell::new(None) };
+    /// The sequence number of this thread's last request.
+    static SEQUENCE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Answers older than the one awaited that a lookup reads past, at most: a lookup reads its
+/// answer after each request, so there are none unless one was cut short.
+const STALE_ANSWERS: usize = 4;
+
 /// The kernel's answer about the socket whose own end is `from` and other end `to`.
 fn ask(from: SocketAddr, to: SocketAddr) -> io::Result<Vec<u8>> {
-    let fd = socket(
-        AddressFamily::Netlink,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkSockDiag,
-    )?;
-    let request = request(from, to);
-    sendto(
-        std::os::fd::AsRawFd::as_raw_fd(&fd),
-        &request,
-        &NetlinkAddr::new(0, 0),
-        MsgFlags::empty(),
-    )?;
+    let sequence = next_sequence();
+    with_socket(|fd| exchange(fd, &request(from, to, sequence), sequence))
+}
+
+/// The next sequence number of this thread's requests.
+fn next_sequence() -> u32 {
+    SEQUENCE.with(|last| {
+        last.set(last.get().wrapping_add(1));
+        last.get()
+    })
+}
+
+/// `work` on this thread's netlink socket, opened if it is not yet; a socket that failed is
+/// closed, and the next lookup opens another.
+fn with_socket<T>(work: impl FnOnce(&OwnedFd) -> io::Result<T>) -> io::Result<T> {
+    SOCKET.with_borrow_mut(|kept| {
+        let fd = match kept {
+            Some(fd) => fd,
+            None => kept.insert(socket(
+                AddressFamily::Netlink,
+                SockType::Datagram,
+                SockFlag::SOCK_CLOEXEC,
+                SockProtocol::NetlinkSockDiag,
+            )?),
+        };
+        let done = work(fd);
+        if done.is_err() {
+            *kept = None;
+        }
+        done
+    })
+}
+
+/// Asks about the socket from `from` to `to` and leaves the answer unread, as a lookup cut
+/// short would.
+#[cfg(test)]
+pub(super) fn ask_and_leave_unread(from: SocketAddr, to: SocketAddr) {
+    let request = request(from, to, next_sequence());
+    with_socket(|fd| {
+        sendto(
+            fd.as_raw_fd(),
+            &request,
+            &NetlinkAddr::new(0, 0),
+            MsgFlags::empty(),
+        )?;
+        Ok(())
+    })
+    .unwrap();
+}
+
+/// Sends `request` on `fd` and reads the answer numbered `sequence`. The kernel answers while
+/// it takes the request, so the answer is there when `sendto` returns: reading never waits.
+fn exchange(fd: &OwnedFd, request: &[u8], sequence: u32) -> io::Result<Vec<u8>> {
+    let fd = fd.as_raw_fd();
+    sendto(fd, request, &NetlinkAddr::new(0, 0), MsgFlags::empty())?;
     let mut answer = [0u8; 512];
-    let len = recv(
-        std::os::fd::AsRawFd::as_raw_fd(&fd),
-        &mut answer,
-        MsgFlags::empty(),
-    )?;
-    Ok(answer[..len].to_vec())
+    for _ in 0..=STALE_ANSWERS {
+        let len = recv(fd, &mut answer, MsgFlags::MSG_DONTWAIT)?;
+        let answered = answer
+            .get(8..12)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        if answered == Some(sequence) {
+            return Ok(answer[..len].to_vec());
+        }
+    }
+    Err(io::Error::other("no sock_diag answer to this request"))
 }
 
 /// `nlmsghdr` + `inet_diag_req_v2` asking for exactly one socket, in any state.
-fn request(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
+fn request(peer: SocketAddr, local: SocketAddr, sequence: u32) -> Vec<u8> {
     let family = match peer.ip() {
         IpAddr::V4(_) => AF_INET,
         IpAddr::V6(_) => AF_INET6,
@@ -93,7 +153,8 @@ fn request(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
     message.extend_from_slice(&72u32.to_ne_bytes());
     message.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
     message.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    message.extend_from_slice(&[0; 8]); // sequence number and port id
+    message.extend_from_slice(&sequence.to_ne_bytes());
+    message.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
     message.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
     message.extend_from_slice(&u32::MAX.to_ne_bytes()); // every TCP state
     message.extend_from_slice(&peer.port().to_be_bytes());

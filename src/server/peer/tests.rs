@@ -127,6 +127,21 @@ fn the_kernels_answer_for_one_socket_agrees_with_its_table() {
     assert_eq!(owner_from_table(nobody, local).unwrap(), Found::NotHere);
 }
 
+/// Lookups share their thread's netlink socket: an answer a lookup left unread (cut short
+/// between its request and its read) is never taken for the next lookup's.
+#[test]
+fn an_answer_left_unread_is_not_taken_for_the_next_lookups() {
+    let (local, peer, _client, _server) = connection("127.0.0.1");
+    let me = nix::unistd::getuid().as_raw();
+    let nobody: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    sock_diag::ask_and_leave_unread(nobody, local);
+    sock_diag::ask_and_leave_unread(peer, local);
+    assert_eq!(sock_diag::owner(nobody, local).unwrap(), Found::NotHere);
+    sock_diag::ask_and_leave_unread(nobody, local);
+    assert_eq!(sock_diag::owner(peer, local).unwrap(), Found::Held(me));
+    assert_eq!(sock_diag::owner(peer, local).unwrap(), Found::Held(me));
+}
+
 /// The attack: send a request and close at once, so that when keyhatch looks the peer up
 /// the kernel holds the client's end only to finish the connection, and reports it as
 /// root's. Neither lookup may take that for an owner.
