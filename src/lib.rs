@@ -36,6 +36,8 @@ pub mod seqera;
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod ssh;
+#[cfg(feature = "ssr")]
+pub mod terminal;
 
 /// The browser entry point: attaches the server-rendered page to the app.
 #[cfg(feature = "hydrate")]

@@ -35,6 +35,16 @@ fn main() -> ExitCode {
             set_hangup(SigHandler::SigDfl);
             return check_config(cli.config.as_deref(), &args);
         }
+        Some(Command::Keys { command }) => {
+            set_hangup(SigHandler::SigDfl);
+            return match Settings::load(cli.config.as_deref(), &args) {
+                Ok(settings) => keyhatch::terminal::run(command, &settings),
+                Err(e) => {
+                    eprintln!("keyhatch: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         None => {}
     }
     keep_freed_memory();

@@ -2,7 +2,7 @@
 #![deny(missing_docs)]
 
 mod accept;
-mod access;
+pub mod access;
 mod announce;
 mod assets;
 pub mod auth;

@@ -198,17 +198,22 @@ pub fn new_key_settings(
     label: Option<String>,
     expires_in_days: Option<u32>,
 ) -> Result<(Option<crate::ssh::Label>, KeyOptions), AppError> {
+    key_settings(&state.key_options, label, expires_in_days).map_err(answer_with_status)
+}
+
+/// The label and the options (`key_options` with the lifetime's `expiry-time`) of a key about
+/// to be written, from what the person gave (the page, the API or the terminal).
+pub fn key_settings(
+    key_options: &KeyOptions,
+    label: Option<String>,
+    expires_in_days: Option<u32>,
+) -> Result<(Option<crate::ssh::Label>, KeyOptions), AppError> {
     use crate::ssh::{Date, Label, Lifetime};
 
-    let invalid = |e: AppError| answer_with_status(e);
-    let label =
-        Label::parse(label.as_deref().unwrap_or_default()).map_err(|e| invalid(e.into()))?;
+    let label = Label::parse(label.as_deref().unwrap_or_default())?;
     let options = match expires_in_days {
-        None => state.key_options.clone(),
-        Some(days) => {
-            let lifetime = Lifetime::days(days).map_err(|e| invalid(e.into()))?;
-            state.key_options.expiring(lifetime.ends(Date::today()))
-        }
+        None => key_options.clone(),
+        Some(days) => key_options.expiring(Lifetime::days(days)?.ends(Date::today())),
     };
     Ok((label, options))
 }

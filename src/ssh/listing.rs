@@ -1,7 +1,7 @@
 //! Listing a file: keyhatch's keys, read in parallel runs of whole lines for a large file, and
-//! what else the file holds. The store remembers its last listing with the bytes it was read
-//! from, so the same file listed again (each page load, a script polling) costs a comparison
-//! rather than parsing and hashing every key.
+//! what else the file holds. The last listing is remembered with the bytes it was read from, so
+//! the same file listed again (each page load, a script polling) costs a comparison rather than
+//! parsing and hashing every key.
 
 use std::sync::Mutex;
 
@@ -54,11 +54,11 @@ pub struct Listing {
 /// Lists the keys tagged `tag` in the store's file; a missing file is an empty list.
 pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
     let contents = store.read()?;
-    if let Some(listing) = store.last_listing().of(tag, &contents) {
+    if let Some(listing) = LAST_LISTING.of(tag, &contents) {
         return Ok(listing);
     }
     let listing = parse_listing(&contents, tag);
-    store.last_listing().keep(tag, contents, &listing);
+    LAST_LISTING.keep(tag, contents, &listing);
     Ok(listing)
 }
 
@@ -87,11 +87,15 @@ fn parse_listing(contents: &[u8], tag: &Tag) -> Listing {
 /// The largest file whose listing is remembered: 10,000 ordinary keys are 1.06 MB.
 const REMEMBERED_SIZE: usize = 2 << 20;
 
-/// A store's last listing, with the tag and the exact bytes it was made from; public keys and
-/// what sshd reads beside them, in memory only. A listing is given again only for the same
-/// bytes, so an edit by any program, however quick, is always seen.
-#[derive(Debug, Default)]
-pub struct LastListing(Mutex<Option<Remembered>>);
+/// The last listing made, whatever file it came from: a listing is a function of the bytes and
+/// the tag alone.
+static LAST_LISTING: LastListing = LastListing(Mutex::new(None));
+
+/// A listing with the tag and the exact bytes it was made from; public keys and what sshd
+/// reads beside them, in memory only. It is given again only for the same bytes, so an edit
+/// by any program, however quick, is always seen.
+#[derive(Debug)]
+struct LastListing(Mutex<Option<Remembered>>);
 
 #[derive(Debug)]
 struct Remembered {

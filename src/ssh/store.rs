@@ -18,7 +18,6 @@ mod tests;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use nix::libc;
@@ -27,7 +26,6 @@ use ssh_key::PublicKey;
 
 use super::authorized_keys::{self, KeyLine};
 use super::fingerprint::fingerprint;
-use super::listing::LastListing;
 use super::tag::Tag;
 use dir::SshDir;
 use error::io_error;
@@ -63,8 +61,6 @@ pub struct AuthorizedKeys {
     max_size: u64,
     lock_timeout: Duration,
     crash_at: Option<Step>,
-    /// The last listing of the file, shared by the store's clones.
-    last_listing: Arc<LastListing>,
 }
 
 /// What [`AuthorizedKeys::make_private`] tightens.
@@ -95,7 +91,6 @@ impl AuthorizedKeys {
             max_size: DEFAULT_MAX_SIZE,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             crash_at: None,
-            last_listing: Arc::default(),
         })
     }
 
@@ -132,11 +127,6 @@ impl AuthorizedKeys {
     /// The home directory's path.
     pub fn home(&self) -> &Path {
         &self.home
-    }
-
-    /// The last listing of the file (see [`LastListing`]).
-    pub(super) fn last_listing(&self) -> &LastListing {
-        &self.last_listing
     }
 
     /// Returns the whole file; a missing file (or `~/.ssh`) reads as empty. Refuses a `~/.ssh`

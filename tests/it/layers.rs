@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The modules from the bottom up; a module may use only those before it.
-const LAYERS: [&str; 18] = [
+const LAYERS: [&str; 19] = [
     "ssh",
     "random",
     "metrics",
@@ -28,6 +28,7 @@ const LAYERS: [&str; 18] = [
     "pages",
     "app",
     "server",
+    "terminal",
 ];
 
 /// The crates the domain must not use: it runs in helper processes with no web state.

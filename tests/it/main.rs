@@ -20,4 +20,5 @@ mod site;
 mod site_admin;
 mod site_path;
 mod sshd_login;
+mod terminal;
 mod threat_model;

@@ -18,7 +18,7 @@ pub(crate) struct Sshd {
 
 impl Sshd {
     /// An sshd that lets in only this test's own account, with keys from `home`.
-    fn start(dir: &Path, home: &Path) -> Self {
+    pub(crate) fn start(dir: &Path, home: &Path) -> Self {
         let keys = format!("{}/.ssh/authorized_keys", home.display());
         Self::start_for(dir, &user(), &keys)
     }

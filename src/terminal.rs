@@ -1,0 +1,6 @@
+//! keyhatch at the terminal on the login node (server only): `keyhatch keys …`.
+
+mod keys;
+mod passphrase;
+
+pub use keys::run;

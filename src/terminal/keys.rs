@@ -1,0 +1,369 @@
+//! `keyhatch keys …`: the page's key operations from a terminal on the login node. Each command
+//! makes the call the page's server function makes, on the same [`Keys`] of local mode's one
+//! person, so a key listed, made or revoked here is the page's, and the page's is here.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::passphrase;
+use crate::api::context::key_settings;
+use crate::api::convert;
+use crate::api::person::{Keys, Person};
+use crate::declared::KeysCommand;
+use crate::error::AppError;
+use crate::model::{KeyInfo, KeyList};
+use crate::server::access::local_store;
+use crate::server::settings::Settings;
+use crate::ssh::{self, Label, Passphrase, keygen, parse_public_key};
+
+/// The largest `.pub` file read: a public key is a few hundred bytes, an RSA one under 2 KB.
+const MAX_PUBLIC_KEY: u64 = 64 * 1024;
+
+/// Runs `command` on the keys of the account this runs as, with `settings`' tag, key options
+/// and file; says what happened, or why not, and exits as ssh-keygen's users expect.
+pub fn run(command: KeysCommand, settings: &Settings) -> ExitCode {
+    match run_command(command, settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("keyhatch: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> {
+    if settings.site.is_some() {
+        let file = settings
+            .file
+            .as_ref()
+            .map_or_else(String::new, |f| format!(" ({})", f.display()));
+        return Err(format!(
+            "the settings{file} are site mode, where the page manages keys; `keyhatch keys` \
+             works on your own account's keys: run it with --config none, or with your own \
+             settings file"
+        ));
+    }
+    let keys = local_keys(settings).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let key_options = &settings.keys.key_options;
+    runtime.block_on(async {
+        match command {
+            KeysCommand::List { json } => list(&keys, json).await,
+            KeysCommand::Generate {
+                file,
+                label,
+                expires_in,
+                passphrase_file,
+                no_passphrase,
+                json,
+            } => {
+                let passphrase = match (no_passphrase, passphrase_file) {
+                    (true, _) => None,
+                    (false, Some(path)) => passphrase::from_file(&path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                    (false, None) => passphrase::ask().map_err(|e| e.to_string())?,
+                };
+                let made = New {
+                    label,
+                    expires_in,
+                    passphrase,
+                };
+                generate(&keys, key_options, made, &file, json).await
+            }
+            KeysCommand::Add {
+                file,
+                label,
+                expires_in,
+                json,
+            } => add(&keys, key_options, &file, label, expires_in, json).await,
+            KeysCommand::Revoke { fingerprint } => {
+                keys.revoke_key(&fingerprint).await.map_err(message)?;
+                println!("Revoked {fingerprint}: sshd no longer accepts it.");
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Local mode's one person's keys, as the server makes them.
+fn local_keys(settings: &Settings) -> io::Result<Keys> {
+    let store = local_store(settings)?
+        .with_max_size(settings.limits.max_file_size)
+        .with_lock_timeout(Duration::from_secs(settings.limits.lock_timeout));
+    let person = Person::local(
+        settings.account.clone(),
+        settings.uid,
+        nix::unistd::getgid().as_raw(),
+        settings.home.clone(),
+        store,
+        settings.keys.tag.clone(),
+    );
+    Ok(person.keys)
+}
+
+/// What an error says at the terminal.
+fn message(error: AppError) -> String {
+    error.to_string()
+}
+
+async fn list(keys: &Keys, json: bool) -> Result<(), String> {
+    let list = keys.list_keys().await.map_err(message)?;
+    if json {
+        println!("{}", to_json(&list)?);
+        return Ok(());
+    }
+    print!("{}", table(&list));
+    for problem in &list.problems {
+        eprintln!("warning: {}", problem.message);
+    }
+    if list.other_keys > 0 {
+        eprintln!(
+            "{} other key(s) in {}, not made by keyhatch, are left as they are.",
+            list.other_keys, list.path
+        );
+    }
+    if !list.unreadable_lines.is_empty() {
+        let lines: Vec<String> = list
+            .unreadable_lines
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        eprintln!(
+            "Line(s) {} of {} cannot be read by sshd; keyhatch leaves them as they are.",
+            lines.join(", "),
+            list.path
+        );
+    }
+    Ok(())
+}
+
+/// The keys, one a line: fingerprint, type, expiry, label.
+fn table(list: &KeyList) -> String {
+    if list.keys.is_empty() {
+        return format!("No keyhatch keys in {}.\n", list.path);
+    }
+    let mut out = String::new();
+    for key in &list.keys {
+        let expiry = match (&key.expires, key.expired) {
+            (Some(day), true) => format!("expired {day}"),
+            (Some(day), false) => format!("expires {day}"),
+            (None, _) => "no expiry".to_owned(),
+        };
+        let label = key.label.as_deref().unwrap_or("-");
+        out.push_str(&format!(
+            "{}  {}  {expiry:<18}  {label}\n",
+            key.fingerprint,
+            key.key_type()
+        ));
+    }
+    out
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, String> {
+    serde_json::to_string(value).map_err(|e| e.to_string())
+}
+
+/// What a new key is made with.
+struct New {
+    label: Option<String>,
+    expires_in: Option<u32>,
+    passphrase: Option<Passphrase>,
+}
+
+/// Makes a key, writes its private half to `file` (and the public half beside it), authorizes
+/// it, and says so. Nothing is left behind when a step fails: the files are removed if the key
+/// cannot be authorized, and nothing is authorized if they cannot be written.
+async fn generate(
+    keys: &Keys,
+    key_options: &ssh::KeyOptions,
+    new: New,
+    file: &Path,
+    json: bool,
+) -> Result<(), String> {
+    let to_stdout = file == Path::new("-");
+    if to_stdout && json {
+        return Err(
+            "--json and -f - would both write to standard output: give -f FILE with --json".into(),
+        );
+    }
+    if to_stdout && io::stdout().is_terminal() {
+        eprintln!("warning: the private key is printed on this terminal; its scrollback keeps it");
+    }
+    let (label, options) = key_settings(key_options, new.label, new.expires_in).map_err(message)?;
+    let files = (!to_stdout).then(|| KeyFiles::new(file)).transpose()?;
+    let key = keygen::generate(keys.tag(), label.as_ref(), new.passphrase.as_ref())
+        .map_err(|e| message(ssh::Error::from(e).into()))?;
+    let written = match &files {
+        Some(files) => Some(files.write(&key)?),
+        None => None,
+    };
+    if let Err(e) = keys.authorize_new(&key, &options).await {
+        if let Some(files) = &written {
+            files.remove();
+        }
+        return Err(message(e));
+    }
+    let info = convert::key_info(&key.public, &options);
+    match (&files, json) {
+        (None, _) => {
+            let printed = io::stdout()
+                .lock()
+                .write_all(key.private_openssh.as_bytes())
+                .and_then(|()| io::stdout().flush());
+            if let Err(e) = printed {
+                // Nobody holds the private key: the door it opens is closed again.
+                let undone = match keys.revoke_key(&info.fingerprint).await {
+                    Ok(()) => "it was revoked again".to_owned(),
+                    Err(revoke) => format!("revoke {} yourself: {revoke}", info.fingerprint),
+                };
+                return Err(format!("standard output: {e}; {undone}"));
+            }
+            eprintln!("Authorized {}.", info.fingerprint);
+        }
+        (Some(_), true) => println!("{}", to_json(&info)?),
+        (Some(files), false) => {
+            println!(
+                "Your private key has been saved in {}",
+                files.private.display()
+            );
+            println!(
+                "Your public key has been saved in {}",
+                files.public.display()
+            );
+            println!(
+                "The key fingerprint is: {} {}",
+                info.fingerprint,
+                info.comment()
+            );
+            println!("It is authorized: sshd lets it in as you.");
+            if !key.encrypted {
+                eprintln!("warning: the private key has no passphrase: keep the file to yourself");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A new key's two files: `FILE` (0600) and `FILE.pub`.
+struct KeyFiles {
+    private: PathBuf,
+    public: PathBuf,
+}
+
+impl KeyFiles {
+    /// The files for `file`; refused when either exists already (a key is never overwritten).
+    fn new(file: &Path) -> Result<Self, String> {
+        let mut public = file.as_os_str().to_owned();
+        public.push(".pub");
+        let files = Self {
+            private: file.to_owned(),
+            public: public.into(),
+        };
+        for path in [&files.private, &files.public] {
+            if path.symlink_metadata().is_ok() {
+                return Err(format!(
+                    "{} exists already; keyhatch does not overwrite a key: choose another -f",
+                    path.display()
+                ));
+            }
+        }
+        Ok(files)
+    }
+
+    /// Writes both halves of `key`, each to a file it creates; on failure neither is left.
+    fn write(&self, key: &keygen::NewKey) -> Result<&Self, String> {
+        let public = key
+            .public
+            .to_openssh()
+            .map_err(|e| message(ssh::Error::from(keygen::KeygenError::Encode(e)).into()))?;
+        let result = create(&self.private, 0o600, key.private_openssh.as_bytes())
+            .and_then(|()| create(&self.public, 0o644, format!("{public}\n").as_bytes()));
+        match result {
+            Ok(()) => Ok(self),
+            Err((path, e)) => {
+                if path != self.private {
+                    let _ = std::fs::remove_file(&self.private);
+                }
+                Err(format!("{}: {e}", path.display()))
+            }
+        }
+    }
+
+    /// Removes both files.
+    fn remove(&self) {
+        let _ = std::fs::remove_file(&self.private);
+        let _ = std::fs::remove_file(&self.public);
+    }
+}
+
+/// Creates `path` (never an existing file, never through a link) with `mode` and `contents`.
+fn create(path: &Path, mode: u32, contents: &[u8]) -> Result<(), (PathBuf, io::Error)> {
+    let failed = |e| (path.to_owned(), e);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(failed)?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| {
+            let _ = std::fs::remove_file(path);
+            failed(e)
+        })
+}
+
+/// Authorizes the public key in `file` ("-": standard input), labelled `label` or by its own
+/// comment, as the page's Add does.
+async fn add(
+    keys: &Keys,
+    key_options: &ssh::KeyOptions,
+    file: &Path,
+    label: Option<String>,
+    expires_in: Option<u32>,
+    json: bool,
+) -> Result<(), String> {
+    let text = read_public_key(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let key = parse_public_key(&text).map_err(|e| message(e.into()))?;
+    let label = label.or_else(|| {
+        Label::parse(key.comment())
+            .ok()
+            .flatten()
+            .map(|l| l.as_str().to_owned())
+    });
+    let (label, options) = key_settings(key_options, label, expires_in).map_err(message)?;
+    let written = keys
+        .add_key(&key, label.as_ref(), &options)
+        .await
+        .map_err(message)?;
+    let info: KeyInfo = convert::key_info(&written, &options);
+    if json {
+        println!("{}", to_json(&info)?);
+    } else {
+        println!("Authorized {} {}", info.fingerprint, info.comment());
+    }
+    Ok(())
+}
+
+/// The text of a `.pub` file, or of standard input for "-", up to [`MAX_PUBLIC_KEY`].
+fn read_public_key(file: &Path) -> io::Result<String> {
+    let mut text = String::new();
+    if file == Path::new("-") {
+        io::stdin()
+            .lock()
+            .take(MAX_PUBLIC_KEY)
+            .read_to_string(&mut text)?;
+    } else {
+        File::open(file)?
+            .take(MAX_PUBLIC_KEY)
+            .read_to_string(&mut text)?;
+    }
+    Ok(text)
+}

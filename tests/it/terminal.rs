@@ -1,0 +1,375 @@
+//! `keyhatch keys …` at the terminal, driven as a person would: the binary, a temporary home,
+//! no settings file; OpenSSH judges the keys it makes.
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::helpers::home_with;
+use crate::sshd_login::{Sshd, test_dir};
+
+/// `keyhatch --home HOME keys ARGS…` with `stdin` on standard input, no settings file and no
+/// terminal.
+fn keys(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    // setsid: a session of its own, so no controlling terminal, as in a script or in CI.
+    let mut child = Command::new("setsid")
+        .arg(env!("CARGO_BIN_EXE_keyhatch"))
+        .arg("--home")
+        .arg(home)
+        .arg("keys")
+        .args(args)
+        .env("KEYHATCH_CONFIG", "none")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn listed(home: &Path) -> serde_json::Value {
+    let out = keys(home, &["list", "--json"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn ssh_keygen(args: &[&str]) -> Output {
+    Command::new("ssh-keygen").args(args).output().unwrap()
+}
+
+#[test]
+fn a_key_generated_at_the_terminal_is_written_0600_opened_by_ssh_keygen_and_let_in_by_sshd() {
+    // A home sshd's StrictModes accepts (not below /tmp).
+    let home = test_dir();
+    let key = home.path().join("id_seqera");
+    let pass = home.path().join("pass");
+    fs::write(&pass, "correct horse battery\n").unwrap();
+    let out = keys(
+        home.path(),
+        &[
+            "generate",
+            "-f",
+            key.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+            "--label",
+            "pipelines",
+            "--expires-in",
+            "30",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("Your private key has been saved in"),
+        "{said}"
+    );
+    assert_eq!(
+        fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The private key opens with the passphrase only, to the public half written beside it.
+    let opened = ssh_keygen(&[
+        "-y",
+        "-P",
+        "correct horse battery",
+        "-f",
+        key.to_str().unwrap(),
+    ]);
+    assert!(opened.status.success(), "{}", text(&opened.stderr));
+    let public = fs::read_to_string(key.with_extension("pub")).unwrap();
+    let words = |line: &str| line.split(' ').take(2).collect::<Vec<_>>().join(" ");
+    assert_eq!(words(&text(&opened.stdout)), words(&public));
+    assert!(
+        !ssh_keygen(&["-y", "-P", "", "-f", key.to_str().unwrap()])
+            .status
+            .success()
+    );
+    // Authorized as the page would: tagged and labelled, with the site's options and the expiry.
+    let file = fs::read_to_string(home.path().join(".ssh/authorized_keys")).unwrap();
+    assert!(file.starts_with("restrict,pty,expiry-time=\""), "{file}");
+    assert!(
+        file.trim_end()
+            .ends_with(&format!("{} fileglancer pipelines", words(&public)))
+    );
+    let list = listed(home.path());
+    assert_eq!(list["keys"][0]["label"], "pipelines");
+
+    let dir = test_dir();
+    let sshd = Sshd::start(dir.path(), home.path());
+    let login = sshd.login(&key, Some("correct horse battery"));
+    assert!(
+        login.status.success(),
+        "{}\n{}",
+        text(&login.stderr),
+        sshd.log()
+    );
+}
+
+#[test]
+fn list_add_and_revoke_at_the_terminal_leave_every_other_line_as_it_was() {
+    let mine = tempfile::tempdir().unwrap();
+    let laptop = mine.path().join("laptop");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "me@laptop", "-f"])
+        .arg(&laptop)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let foreign = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGl3cDmMnjkMkDTfhcPG9ku4k3QClXQl3TRJgkQlqj6t admin@bastion\n# kept as is\n";
+    let home = home_with(foreign.as_bytes());
+    let file = home.path().join(".ssh/authorized_keys");
+
+    let empty = keys(home.path(), &["list"], b"");
+    assert!(empty.status.success());
+    assert!(text(&empty.stdout).starts_with("No keyhatch keys in "));
+    assert!(text(&empty.stderr).contains("1 other key(s)"));
+
+    // From a file, labelled by its own comment; then the same key from standard input is refused.
+    let added = keys(
+        home.path(),
+        &[
+            "add",
+            laptop.with_extension("pub").to_str().unwrap(),
+            "--json",
+        ],
+        b"",
+    );
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    assert_eq!(info["label"], "me@laptop");
+    let again = keys(
+        home.path(),
+        &["add"],
+        &fs::read(laptop.with_extension("pub")).unwrap(),
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already in the file"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let list = listed(home.path());
+    assert_eq!(list["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(list["keys"][0]["fingerprint"], info["fingerprint"]);
+    let fingerprint = info["fingerprint"].as_str().unwrap();
+    let table = text(&keys(home.path(), &["list"], b"").stdout);
+    assert!(
+        table.starts_with(fingerprint) && table.contains("me@laptop"),
+        "{table}"
+    );
+
+    let revoked = keys(home.path(), &["revoke", fingerprint], b"");
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    assert_eq!(fs::read_to_string(&file).unwrap(), foreign);
+    let twice = keys(home.path(), &["revoke", fingerprint], b"");
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(text(&twice.stderr).starts_with("keyhatch: no key with fingerprint"));
+
+    // A key keyhatch did not write is not keyhatch's to revoke.
+    let theirs = ssh_keygen(&["-lf", file.to_str().unwrap()]);
+    let theirs = text(&theirs.stdout).split(' ').nth(1).unwrap().to_owned();
+    let refused = keys(home.path(), &["revoke", &theirs], b"");
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(fs::read_to_string(&file).unwrap(), foreign);
+}
+
+#[test]
+fn a_private_key_on_standard_output_opens_and_is_authorized() {
+    let home = home_with(b"");
+    let out = keys(
+        home.path(),
+        &["generate", "-f", "-", "--no-passphrase"],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    fs::write(&key, &out.stdout).unwrap();
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    let opened = ssh_keygen(&["-y", "-f", key.to_str().unwrap()]);
+    assert!(opened.status.success(), "{}", text(&opened.stderr));
+    let base64 = text(&opened.stdout).split(' ').nth(1).unwrap().to_owned();
+    let file = fs::read_to_string(home.path().join(".ssh/authorized_keys")).unwrap();
+    assert!(file.contains(&base64));
+    assert!(text(&out.stderr).contains("Authorized SHA256:"));
+}
+
+#[test]
+fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
+    let line =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGl3cDmMnjkMkDTfhcPG9ku4k3QClXQl3TRJgkQlqj6t x\n";
+    let home = home_with(line.as_bytes());
+    let file = home.path().join(".ssh/authorized_keys");
+    let taken = home.path().join("id");
+    fs::write(&taken, "someone's key\n").unwrap();
+    let id = taken.to_str().unwrap();
+    let refusals: [(&[&str], &[u8], &str); 7] = [
+        (
+            &["generate", "-f", id, "--no-passphrase"],
+            b"",
+            "exists already",
+        ),
+        // No terminal, and no passphrase given: nothing is made rather than a key left open.
+        (
+            &["generate", "-f", "/nonexistent/dir/key"],
+            b"",
+            "no terminal to ask the passphrase",
+        ),
+        (
+            &["generate", "-f", "-", "--no-passphrase", "--json"],
+            b"",
+            "both write to standard output",
+        ),
+        (
+            &[
+                "generate",
+                "-f",
+                "-",
+                "--no-passphrase",
+                "--expires-in",
+                "0",
+            ],
+            b"",
+            "day",
+        ),
+        (
+            &[
+                "generate",
+                "-f",
+                "-",
+                "--no-passphrase",
+                "--label",
+                &"x".repeat(300),
+            ],
+            b"",
+            "label",
+        ),
+        (
+            &["add"],
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n",
+            "private key",
+        ),
+        (&["add"], b"not a key\n", "key"),
+    ];
+    for (args, stdin, says) in refusals {
+        let out = keys(home.path(), args, stdin);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.starts_with("keyhatch: ") && err.contains(says),
+            "{args:?}: {err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} printed {}",
+            text(&out.stdout)
+        );
+        assert_eq!(fs::read_to_string(&file).unwrap(), line, "{args:?}");
+    }
+    assert_eq!(fs::read_to_string(&taken).unwrap(), "someone's key\n");
+    assert!(!home.path().join("id.pub").exists());
+    // A file that cannot be made leaves no key authorized.
+    let out = keys(
+        home.path(),
+        &["generate", "-f", "/nonexistent/dir/key", "--no-passphrase"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/dir/key"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), line);
+    // Standard output that cannot take the private key: nobody holds it, so it is revoked again.
+    let full = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["keys", "generate", "-f", "-", "--no-passphrase"])
+        .env("KEYHATCH_CONFIG", "none")
+        .stdout(fs::File::options().write(true).open("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1));
+    assert!(
+        text(&full.stderr).contains("it was revoked again"),
+        "{}",
+        text(&full.stderr)
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), line);
+    // Usage errors are clap's, status 2.
+    assert_eq!(keys(home.path(), &["generate"], b"").status.code(), Some(2));
+}
+
+/// A person at a terminal: the passphrase is asked twice with echo off, as ssh-keygen asks it.
+/// Driven through a pseudo-terminal by Python's `pty`, answering each prompt once it shows.
+#[test]
+fn at_a_terminal_the_passphrase_is_asked_twice_unechoed_and_a_mismatch_makes_nothing() {
+    let home = home_with(b"");
+    let driver = r#"
+import os, pty, signal, sys
+signal.alarm(60)
+argv, answers = sys.argv[1:-2], sys.argv[-2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+seen = b""
+for answer in answers:
+    while not seen.rstrip().endswith(b":"):
+        seen += os.read(fd, 1024)
+    os.write(fd, answer.encode() + b"\n")
+    seen += b"|"
+while True:
+    try:
+        more = os.read(fd, 1024)
+    except OSError:
+        break
+    if not more:
+        break
+    seen += more
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"#;
+    let key = home.path().join("id");
+    let run = |first: &str, second: &str| {
+        Command::new("python3")
+            .args(["-c", driver, env!("CARGO_BIN_EXE_keyhatch"), "--home"])
+            .arg(home.path())
+            .args(["keys", "generate", "-f"])
+            .arg(&key)
+            .args([first, second])
+            .env("KEYHATCH_CONFIG", "none")
+            .output()
+            .unwrap()
+    };
+    let mismatch = run("one secret", "another");
+    let screen = text(&mismatch.stdout);
+    assert_eq!(mismatch.status.code(), Some(1), "{screen}");
+    assert!(screen.contains("passphrases do not match"), "{screen}");
+    assert!(!key.exists());
+    assert_eq!(
+        fs::read(home.path().join(".ssh/authorized_keys")).unwrap(),
+        b""
+    );
+
+    let made = run("a long passphrase", "a long passphrase");
+    let screen = text(&made.stdout);
+    assert!(made.status.success(), "{screen}");
+    assert!(
+        screen.starts_with("Enter passphrase (empty for no passphrase):"),
+        "{screen}"
+    );
+    assert!(screen.contains("Enter same passphrase again:"), "{screen}");
+    assert!(!screen.contains("a long passphrase"), "echoed: {screen}");
+    let opened = ssh_keygen(&["-y", "-P", "a long passphrase", "-f", key.to_str().unwrap()]);
+    assert!(opened.status.success(), "{}", text(&opened.stderr));
+}
