@@ -14,8 +14,10 @@ pub fn parse_public_key(text: &str) -> Result<PublicKey, ImportError> {
     if looks_private(text) {
         return Err(ImportError::PrivateKey);
     }
+    // A lone carriage return ends a line too: a second key after one is a second key, not
+    // the first one's comment.
     let mut keys = text
-        .lines()
+        .split(['\n', '\r'])
         .enumerate()
         .map(|(i, line)| authorized_keys::parse_line(i + 1, line.as_bytes()))
         .filter(|line| !matches!(line, Line::Ignored));
@@ -210,5 +212,16 @@ mod tests {
             parse_public_key(&ed.replace("ssh-ed25519 ", "ssh-ed25519-cert-v01@openssh.com ")),
             Err(ImportError::NotAKey)
         );
+    }
+
+    /// Red team: two keys joined by a lone carriage return read as one key whose comment held
+    /// the second, which was dropped without a word.
+    #[test]
+    fn a_second_key_after_a_lone_carriage_return_is_a_second_key() {
+        let (one, _) = fixture!("ed25519");
+        let one = one.trim();
+        let joined = format!("{one}\r{one}\n");
+        assert_eq!(parse_public_key(&joined), Err(ImportError::SeveralKeys));
+        assert!(parse_public_key(&format!("{one}\r\n")).is_ok());
     }
 }

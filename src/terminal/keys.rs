@@ -29,10 +29,47 @@ pub fn run(command: KeysCommand, settings: &Settings) -> ExitCode {
     match run_command(command, settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("keyhatch: {message}");
+            note(&format!("keyhatch: {}", one_line(&message)));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `text` as one line of plain text: a control character (a line end, an escape sequence that
+/// a fingerprint or path given by someone else could carry to the terminal) shown escaped.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Writes a line to standard output; a closed or full output is not a panic.
+fn say(line: &str) {
+    let _ = writeln!(io::stdout(), "{line}");
+}
+
+/// Writes a line to standard error; a closed one is not a panic.
+fn note(line: &str) {
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
+/// Whether standard output is `/dev/null`, as it is when it was closed: Rust's runtime opens
+/// `/dev/null` in place of a closed standard stream, so a private key printed there would be
+/// lost without an error.
+fn stdout_is_dev_null() -> bool {
+    let (Ok(out), Ok(null)) = (
+        rustix::fs::fstat(io::stdout()),
+        rustix::fs::stat("/dev/null"),
+    ) else {
+        return false;
+    };
+    out.st_rdev == null.st_rdev && out.st_mode == null.st_mode
 }
 
 fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> {
@@ -53,7 +90,7 @@ fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> 
         .build()
         .map_err(|e| format!("cannot start: {e}"))?;
     let key_options = &settings.keys.key_options;
-    runtime.block_on(async {
+    let done = runtime.block_on(async {
         match command {
             KeysCommand::List { json } => list(&keys, json).await,
             KeysCommand::Generate {
@@ -68,7 +105,7 @@ fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> 
                     (true, _) => None,
                     (false, Some(path)) => passphrase::from_file(&path)
                         .map_err(|e| format!("{}: {e}", path.display()))?,
-                    (false, None) => passphrase::ask().map_err(|e| e.to_string())?,
+                    (false, None) => ask_until_interrupted().await?,
                 };
                 let made = New {
                     label,
@@ -85,11 +122,42 @@ fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> 
             } => add(&keys, key_options, &file, label, expires_in, json).await,
             KeysCommand::Revoke { fingerprint } => {
                 keys.revoke_key(&fingerprint).await.map_err(message)?;
-                println!("Revoked {fingerprint}: sshd no longer accepts it.");
+                say(&format!(
+                    "Revoked {fingerprint}: sshd no longer accepts it."
+                ));
                 Ok(())
             }
         }
-    })
+    });
+    // A prompt left waiting on the terminal after Ctrl-C is not waited for.
+    runtime.shutdown_background();
+    done
+}
+
+/// The passphrase asked at the terminal; Ctrl-C, a hangup or SIGTERM while it is asked puts
+/// the terminal back as it was and makes nothing.
+async fn ask_until_interrupted() -> Result<Option<Passphrase>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let listen = |kind| signal(kind).map_err(|e| format!("cannot watch for Ctrl-C: {e}"));
+    let mut interrupt = listen(SignalKind::interrupt())?;
+    let mut hangup = listen(SignalKind::hangup())?;
+    let mut terminate = listen(SignalKind::terminate())?;
+    let asked = tokio::task::spawn_blocking(passphrase::ask);
+    tokio::select! {
+        asked = asked => asked
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string()),
+        _ = interrupt.recv() => Err(interrupted()),
+        _ = hangup.recv() => Err(interrupted()),
+        _ = terminate.recv() => Err(interrupted()),
+    }
+}
+
+/// Restores the terminal after a signal at the prompt, and says so.
+fn interrupted() -> String {
+    passphrase::restore_terminal();
+    "interrupted; nothing was made".to_owned()
 }
 
 /// Local mode's one person's keys, as the server makes them.
@@ -116,18 +184,18 @@ fn message(error: AppError) -> String {
 async fn list(keys: &Keys, json: bool) -> Result<(), String> {
     let list = keys.list_keys().await.map_err(message)?;
     if json {
-        println!("{}", to_json(&list)?);
+        say(&to_json(&list)?);
         return Ok(());
     }
-    print!("{}", table(&list));
+    let _ = write!(io::stdout(), "{}", table(&list));
     for problem in &list.problems {
-        eprintln!("warning: {}", problem.message);
+        note(&format!("warning: {}", problem.message));
     }
     if list.other_keys > 0 {
-        eprintln!(
+        note(&format!(
             "{} other key(s) in {}, not made by keyhatch, are left as they are.",
             list.other_keys, list.path
-        );
+        ));
     }
     if !list.unreadable_lines.is_empty() {
         let lines: Vec<String> = list
@@ -135,11 +203,11 @@ async fn list(keys: &Keys, json: bool) -> Result<(), String> {
             .iter()
             .map(ToString::to_string)
             .collect();
-        eprintln!(
+        note(&format!(
             "Line(s) {} of {} cannot be read by sshd; keyhatch leaves them as they are.",
             lines.join(", "),
             list.path
-        );
+        ));
     }
     Ok(())
 }
@@ -193,8 +261,15 @@ async fn generate(
             "--json and -f - would both write to standard output: give -f FILE with --json".into(),
         );
     }
+    if to_stdout && stdout_is_dev_null() {
+        return Err(
+            "standard output is closed or /dev/null: the private key would be lost; nothing \
+             was made"
+                .into(),
+        );
+    }
     if to_stdout && io::stdout().is_terminal() {
-        eprintln!("warning: the private key is printed on this terminal; its scrollback keeps it");
+        note("warning: the private key is printed on this terminal; its scrollback keeps it");
     }
     let (label, options) = key_settings(key_options, new.label, new.expires_in).map_err(message)?;
     let files = (!to_stdout).then(|| KeyFiles::new(file)).transpose()?;
@@ -225,26 +300,22 @@ async fn generate(
                 };
                 return Err(format!("standard output: {e}; {undone}"));
             }
-            eprintln!("Authorized {}.", info.fingerprint);
+            note(&format!("Authorized {}.", info.fingerprint));
         }
-        (Some(_), true) => println!("{}", to_json(&info)?),
+        (Some(_), true) => say(&to_json(&info)?),
         (Some(files), false) => {
-            println!(
-                "Your private key has been saved in {}",
-                files.private.display()
-            );
-            println!(
-                "Your public key has been saved in {}",
-                files.public.display()
-            );
-            println!(
-                "The key fingerprint is: {} {}",
+            say(&format!(
+                "Your private key has been saved in {}\n\
+                 Your public key has been saved in {}\n\
+                 The key fingerprint is: {} {}\n\
+                 It is authorized: sshd lets it in as you.",
+                files.private.display(),
+                files.public.display(),
                 info.fingerprint,
-                info.comment()
-            );
-            println!("It is authorized: sshd lets it in as you.");
+                one_line(info.comment()),
+            ));
             if !key.encrypted {
-                eprintln!("warning: the private key has no passphrase: keep the file to yourself");
+                note("warning: the private key has no passphrase: keep the file to yourself");
             }
         }
     }
@@ -345,9 +416,13 @@ async fn add(
         .map_err(message)?;
     let info: KeyInfo = convert::key_info(&written, &options);
     if json {
-        println!("{}", to_json(&info)?);
+        say(&to_json(&info)?);
     } else {
-        println!("Authorized {} {}", info.fingerprint, info.comment());
+        say(&format!(
+            "Authorized {} {}",
+            info.fingerprint,
+            one_line(info.comment())
+        ));
     }
     Ok(())
 }

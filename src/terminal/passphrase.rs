@@ -5,32 +5,60 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
+use std::sync::Mutex;
 
-use rustix::termios::{self, LocalModes, OptionalActions};
+use rustix::termios::{self, LocalModes, OptionalActions, Termios};
 
 use crate::ssh::Passphrase;
 
+/// The terminal and its settings while echo is off, so that a signal can restore them.
+static QUIET: Mutex<Option<(File, Termios)>> = Mutex::new(None);
+
+/// Puts the terminal back as it was before a prompt turned echo off (after Ctrl-C, say).
+pub fn restore_terminal() {
+    if let Ok(mut quiet) = QUIET.lock()
+        && let Some((tty, before)) = quiet.take()
+    {
+        let _ = termios::tcsetattr(&tty, OptionalActions::Now, &before);
+        let _ = (&tty).write_all(b"\n");
+    }
+}
+
 /// The longest passphrase line read from a file: more than any passphrase, less than a mistake.
-const MAX_LINE: u64 = 4096;
+const MAX_LINE: usize = 4096;
 
 /// The passphrase from the first line of `path` ("-" for standard input), without its line end;
-/// an empty line means none.
+/// an empty line means none. Refused: no line at all (a source that failed must not make a key
+/// without a passphrase), a line longer than [`MAX_LINE`] bytes, and one that is not UTF-8.
 pub fn from_file(path: &Path) -> io::Result<Option<Passphrase>> {
     let line = if path == Path::new("-") {
         first_line(io::stdin().lock())?
     } else {
         first_line(File::open(path)?)?
     };
-    Ok(Passphrase::new(line))
+    Ok(Passphrase::new(line.to_string()))
 }
 
 /// The first line of `reader`, without its `\n` or `\r\n`.
-fn first_line(reader: impl Read) -> io::Result<String> {
-    let mut line = String::new();
-    BufReader::new(reader.take(MAX_LINE)).read_line(&mut line)?;
-    let end = line.trim_end_matches(['\n', '\r']).len();
-    line.truncate(end);
-    Ok(line)
+fn first_line(reader: impl Read) -> io::Result<zeroize::Zeroizing<String>> {
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    BufReader::new(reader.take(MAX_LINE as u64 + 2)).read_until(b'\n', &mut bytes)?;
+    if bytes.is_empty() {
+        return Err(io::Error::other(
+            "there is no passphrase in it (not even an empty line): give --no-passphrase for a \
+             key without one",
+        ));
+    }
+    let line = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() > MAX_LINE {
+        return Err(io::Error::other(format!(
+            "its first line is longer than {MAX_LINE} bytes; nothing was made"
+        )));
+    }
+    let text = std::str::from_utf8(line)
+        .map_err(|_| io::Error::other("its first line is not UTF-8 text; nothing was made"))?;
+    Ok(zeroize::Zeroizing::new(text.to_owned()))
 }
 
 /// Asks for the passphrase at the terminal twice (`/dev/tty`, echo off); `None` when both are
@@ -63,6 +91,9 @@ fn prompt(tty: &File, text: &str) -> io::Result<zeroize::Zeroizing<String>> {
     let mut quiet = before.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
     quiet.local_modes.insert(LocalModes::ECHONL);
+    if let (Ok(mut kept), Ok(copy)) = (QUIET.lock(), tty.try_clone()) {
+        *kept = Some((copy, before.clone()));
+    }
     termios::tcsetattr(tty, OptionalActions::Flush, &quiet)?;
     let mut out = tty;
     let mut line = zeroize::Zeroizing::new(String::new());
@@ -71,6 +102,9 @@ fn prompt(tty: &File, text: &str) -> io::Result<zeroize::Zeroizing<String>> {
         .and_then(|()| out.flush())
         .and_then(|()| BufReader::new(tty).read_line(&mut line));
     termios::tcsetattr(tty, OptionalActions::Now, &before)?;
+    if let Ok(mut kept) = QUIET.lock() {
+        *kept = None;
+    }
     read?;
     let end = line.trim_end_matches(['\n', '\r']).len();
     line.truncate(end);
@@ -87,12 +121,38 @@ mod tests {
         let file = dir.path().join("pass");
         std::fs::write(&file, "correct horse\r\nsecond line\n").unwrap();
         assert!(from_file(&file).unwrap().is_some());
-        assert_eq!(
-            first_line("correct horse\r\nx".as_bytes()).unwrap(),
-            "correct horse"
-        );
-        assert_eq!(first_line("\nx".as_bytes()).unwrap(), "");
+        let line = |text: &[u8]| first_line(text).map(|l| l.to_string());
+        assert_eq!(line(b"correct horse\r\nx").unwrap(), "correct horse");
+        assert_eq!(line(b"ends in two\r\r\n").unwrap(), "ends in two\r");
+        assert_eq!(line(b"\nx").unwrap(), "");
         std::fs::write(&file, "\n").unwrap();
         assert!(from_file(&file).unwrap().is_none());
+    }
+
+    /// Red team: a long line was cut at 4096 bytes and an empty source made a key without a
+    /// passphrase, both with success.
+    #[test]
+    fn a_passphrase_file_that_is_empty_too_long_or_not_text_is_refused() {
+        assert!(first_line(&b""[..]).is_err());
+        let long = "x".repeat(MAX_LINE + 1);
+        assert!(first_line(long.as_bytes()).is_err());
+        assert!(first_line(format!("{long}\n").as_bytes()).is_err());
+        assert_eq!(
+            first_line("x".repeat(MAX_LINE).as_bytes()).unwrap().len(),
+            MAX_LINE
+        );
+        let cut = format!("{}é\n", "a".repeat(MAX_LINE - 1));
+        assert!(
+            first_line(cut.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("longer than")
+        );
+        assert!(
+            first_line(&b"\xff\xfe\n"[..])
+                .unwrap_err()
+                .to_string()
+                .contains("UTF-8")
+        );
     }
 }

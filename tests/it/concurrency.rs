@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::process::Command;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TOKEN, spawn_app};
 use keyhatch::ssh::authorized_keys;
 
 const GENERATES: usize = 200;
@@ -88,4 +88,46 @@ fn two_servers_and_an_outside_writer_lose_no_line_and_tear_none() {
         .collect();
     assert_eq!(by_hand.len(), OUTSIDE_LINES);
     assert!(by_hand.iter().all(|l| expected.contains(*l)));
+}
+
+/// Red team: with lists of a person's own large file run on the request threads (as many as
+/// cores), six at once held every other request of that server for seconds. A large file is
+/// read on a blocking thread: the page's other calls answer while the lists run.
+#[test]
+fn lists_of_a_large_file_leave_the_other_requests_answered() {
+    use std::time::{Duration, Instant};
+
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(home.path().join(".ssh")).unwrap();
+    let line = "restrict ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGl3cDmMnjkMkDTfhcPG9ku4k3QClXQl3TRJgkQlqj6t fileglancer\n";
+    fs::write(
+        home.path().join(".ssh/authorized_keys"),
+        line.repeat(40_000),
+    )
+    .unwrap();
+    let app = spawn_app(home.path());
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let (lists, account) = std::thread::scope(|s| {
+        let lists: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    let start = Instant::now();
+                    assert_eq!(app.get("/api/keys/list", &auth).status, 200);
+                    start.elapsed()
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        assert_eq!(app.get("/api/account", &auth).status, 200);
+        let account = start.elapsed();
+        let lists: Vec<Duration> = lists.into_iter().map(|l| l.join().unwrap()).collect();
+        (lists, account)
+    });
+    let shortest = lists.iter().min().unwrap();
+    assert!(
+        account * 4 < *shortest,
+        "the account took {account:?} while lists took {lists:?}"
+    );
 }

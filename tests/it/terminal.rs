@@ -306,6 +306,47 @@ fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
         text(&full.stderr)
     );
     assert_eq!(fs::read_to_string(&file).unwrap(), line);
+    // Red team: standard output closed (Rust's runtime puts /dev/null there) lost the private
+    // key of an authorized key; an empty passphrase source made a key without one; a
+    // fingerprint given to revoke carried escape sequences to the terminal.
+    let closed = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["keys", "generate", "-f", "-", "--no-passphrase"])
+        .env("KEYHATCH_CONFIG", "none")
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(closed.status.code(), Some(1));
+    assert!(text(&closed.stderr).contains("standard output is closed or /dev/null"));
+    assert_eq!(fs::read_to_string(&file).unwrap(), line);
+    let empty = home.path().join("empty");
+    fs::write(&empty, "").unwrap();
+    let nothing = keys(
+        home.path(),
+        &[
+            "generate",
+            "-f",
+            "-",
+            "--passphrase-file",
+            empty.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(text(&nothing.stderr).contains("no passphrase in it"));
+    assert_eq!(fs::read_to_string(&file).unwrap(), line);
+    let escaped = keys(
+        home.path(),
+        &["revoke", "SHA256:\u{1b}[2J\u{1b}[31mx\nsecond"],
+        b"",
+    );
+    assert_eq!(escaped.status.code(), Some(1));
+    let said = text(&escaped.stderr);
+    assert!(
+        !said.contains('\u{1b}') && said.trim_end().lines().count() == 1,
+        "{said:?}"
+    );
     // Usage errors are clap's, status 2.
     assert_eq!(keys(home.path(), &["generate"], b"").status.code(), Some(2));
 }
@@ -322,21 +363,33 @@ argv, answers = sys.argv[1:-2], sys.argv[-2:]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(argv[0], argv)
+def read():
+    try:
+        return os.read(fd, 1024)
+    except OSError:
+        return b""
 seen = b""
 for answer in answers:
     while not seen.rstrip().endswith(b":"):
-        seen += os.read(fd, 1024)
-    os.write(fd, answer.encode() + b"\n")
+        more = read()
+        if not more:
+            break
+        seen += more
+    if not seen.rstrip().endswith(b":"):
+        break
+    os.write(fd, b"\x03" if answer == "^C" else answer.encode() + b"\n")
     seen += b"|"
 while True:
-    try:
-        more = os.read(fd, 1024)
-    except OSError:
-        break
+    more = read()
     if not more:
         break
     seen += more
-sys.stdout.write(seen.decode(errors="replace"))
+import termios
+try:
+    echo = termios.tcgetattr(fd)[3] & termios.ECHO
+except termios.error:
+    echo = "unknown"
+sys.stdout.write(seen.decode(errors="replace") + "\\nECHO=" + str(echo))
 sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 "#;
     let key = home.path().join("id");
@@ -360,6 +413,14 @@ sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
         fs::read(home.path().join(".ssh/authorized_keys")).unwrap(),
         b""
     );
+
+    // Ctrl-C at the first prompt: nothing is made, and the terminal echoes again.
+    let stopped = run("^C", "unused");
+    let screen = text(&stopped.stdout);
+    assert_eq!(stopped.status.code(), Some(1), "{screen}");
+    assert!(screen.contains("interrupted; nothing was made"), "{screen}");
+    assert!(!screen.contains("ECHO=0"), "echo left off: {screen}");
+    assert!(!key.exists());
 
     let made = run("a long passphrase", "a long passphrase");
     let screen = text(&made.stdout);
