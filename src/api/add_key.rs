@@ -18,16 +18,11 @@ pub async fn add_key(
     expires_in_days: Option<u32>,
 ) -> Result<KeyInfo, AppError> {
     use super::context::{answer_with_status, app_state, finished, person};
-    use crate::ssh::{Label, parse_public_key};
+    use crate::ssh::parse_public_key;
 
     let (state, person) = (app_state()?, person()?);
     let key = parse_public_key(&public_key).map_err(|e| answer_with_status(e.into()))?;
-    let label = label.or_else(|| {
-        Label::parse(key.comment())
-            .ok()
-            .flatten()
-            .map(|l| l.as_str().to_owned())
-    });
+    let label = super::context::brought_label(label, &key);
     let (label, options) = super::context::new_key_settings(&state, label, expires_in_days)?;
     let (keys, written) = (person.keys.clone(), options.clone());
     let key = finished(&state, &person, "add", async move {

@@ -201,6 +201,17 @@ pub fn new_key_settings(
     key_settings(&state.key_options, label, expires_in_days).map_err(answer_with_status)
 }
 
+/// The label of a key the person brought: the one they gave, or else the key's own comment
+/// where that is a label keyhatch would take (`me@laptop`).
+pub fn brought_label(label: Option<String>, key: &ssh_key::PublicKey) -> Option<String> {
+    label.or_else(|| {
+        crate::ssh::Label::parse(key.comment())
+            .ok()
+            .flatten()
+            .map(|l| l.as_str().to_owned())
+    })
+}
+
 /// The label and the options (`key_options` with the lifetime's `expiry-time`) of a key about
 /// to be written, from what the person gave (the page, the API or the terminal).
 pub fn key_settings(

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::passphrase;
-use crate::api::context::key_settings;
+use crate::api::context::{brought_label, key_settings};
 use crate::api::convert;
 use crate::api::person::{Keys, Person};
 use crate::declared::KeysCommand;
@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::model::{KeyInfo, KeyList};
 use crate::server::access::local_store;
 use crate::server::settings::Settings;
-use crate::ssh::{self, Label, Passphrase, keygen, parse_public_key};
+use crate::ssh::{self, Passphrase, keygen, parse_public_key};
 
 /// The largest `.pub` file read: a public key is a few hundred bytes, an RSA one under 2 KB.
 const MAX_PUBLIC_KEY: u64 = 64 * 1024;
@@ -275,12 +275,11 @@ async fn generate(
     let files = (!to_stdout).then(|| KeyFiles::new(file)).transpose()?;
     let key = keygen::generate(keys.tag(), label.as_ref(), new.passphrase.as_ref())
         .map_err(|e| message(ssh::Error::from(e).into()))?;
-    let written = match &files {
-        Some(files) => Some(files.write(&key)?),
-        None => None,
-    };
+    if let Some(files) = &files {
+        files.write(&key)?;
+    }
     if let Err(e) = keys.authorize_new(&key, &options).await {
-        if let Some(files) = &written {
+        if let Some(files) = &files {
             files.remove();
         }
         return Err(message(e));
@@ -349,7 +348,7 @@ impl KeyFiles {
     }
 
     /// Writes both halves of `key`, each to a file it creates; on failure neither is left.
-    fn write(&self, key: &keygen::NewKey) -> Result<&Self, String> {
+    fn write(&self, key: &keygen::NewKey) -> Result<(), String> {
         let public = key
             .public
             .to_openssh()
@@ -357,7 +356,7 @@ impl KeyFiles {
         let result = create(&self.private, 0o600, key.private_openssh.as_bytes())
             .and_then(|()| create(&self.public, 0o644, format!("{public}\n").as_bytes()));
         match result {
-            Ok(()) => Ok(self),
+            Ok(()) => Ok(()),
             Err((path, e)) => {
                 if path != self.private {
                     let _ = std::fs::remove_file(&self.private);
@@ -403,12 +402,7 @@ async fn add(
 ) -> Result<(), String> {
     let text = read_public_key(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let key = parse_public_key(&text).map_err(|e| message(e.into()))?;
-    let label = label.or_else(|| {
-        Label::parse(key.comment())
-            .ok()
-            .flatten()
-            .map(|l| l.as_str().to_owned())
-    });
+    let label = brought_label(label, &key);
     let (label, options) = key_settings(key_options, label, expires_in).map_err(message)?;
     let written = keys
         .add_key(&key, label.as_ref(), &options)
