@@ -49,27 +49,48 @@ fn one_line(text: &str) -> String {
         .collect()
 }
 
-/// Writes a line to standard output; a closed or full output is not a panic.
+/// Writes a line to standard output, control characters escaped; a closed or full output is
+/// not a panic.
 fn say(line: &str) {
-    let _ = writeln!(io::stdout(), "{line}");
+    let _ = writeln!(io::stdout(), "{}", one_line(line));
 }
 
-/// Writes a line to standard error; a closed one is not a panic.
+/// Writes a line to standard error, control characters escaped; a closed one is not a panic.
 fn note(line: &str) {
-    let _ = writeln!(io::stderr(), "{line}");
+    let _ = writeln!(io::stderr(), "{}", one_line(line));
 }
 
-/// Whether standard output is `/dev/null`, as it is when it was closed: Rust's runtime opens
-/// `/dev/null` in place of a closed standard stream, so a private key printed there would be
-/// lost without an error.
-fn stdout_is_dev_null() -> bool {
-    let (Ok(out), Ok(null)) = (
-        rustix::fs::fstat(io::stdout()),
-        rustix::fs::stat("/dev/null"),
-    ) else {
-        return false;
-    };
-    out.st_rdev == null.st_rdev && out.st_mode == null.st_mode
+/// Why standard output cannot take a private key, if it cannot: not open for writing (a
+/// read-only descriptor, whose writes Rust's standard output reports as done), or a device
+/// other than a terminal (`/dev/null`, which Rust's runtime puts in place of a closed
+/// standard output, `/dev/zero`…), which would drop it.
+fn stdout_refuses_a_key() -> Option<&'static str> {
+    use rustix::fs::{FileType, OFlags};
+    let out = io::stdout();
+    let writable = rustix::fs::fcntl_getfl(&out)
+        .is_ok_and(|flags| flags.intersects(OFlags::WRONLY | OFlags::RDWR));
+    if !writable {
+        return Some("standard output is closed or not open for writing");
+    }
+    let device = rustix::fs::fstat(&out)
+        .is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::CharacterDevice);
+    (device && !out.is_terminal()).then_some("standard output is a device that would drop it")
+}
+
+/// Writes all of `bytes` to standard output's descriptor itself: Rust's `Stdout` reports a
+/// write to a bad descriptor as done.
+fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    let out = io::stdout();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match rustix::io::write(&out, rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> {
@@ -134,8 +155,8 @@ fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> 
     done
 }
 
-/// The passphrase asked at the terminal; Ctrl-C, a hangup or SIGTERM while it is asked puts
-/// the terminal back as it was and makes nothing.
+/// The passphrase asked at the terminal; Ctrl-C, Ctrl-\\, a hangup, SIGTERM or SIGALRM while it
+/// is asked puts the terminal back as it was and makes nothing.
 async fn ask_until_interrupted() -> Result<Option<Passphrase>, String> {
     use tokio::signal::unix::{SignalKind, signal};
 
@@ -143,6 +164,8 @@ async fn ask_until_interrupted() -> Result<Option<Passphrase>, String> {
     let mut interrupt = listen(SignalKind::interrupt())?;
     let mut hangup = listen(SignalKind::hangup())?;
     let mut terminate = listen(SignalKind::terminate())?;
+    let mut quit = listen(SignalKind::quit())?;
+    let mut alarm = listen(SignalKind::alarm())?;
     let asked = tokio::task::spawn_blocking(passphrase::ask);
     tokio::select! {
         asked = asked => asked
@@ -151,6 +174,8 @@ async fn ask_until_interrupted() -> Result<Option<Passphrase>, String> {
         _ = interrupt.recv() => Err(interrupted()),
         _ = hangup.recv() => Err(interrupted()),
         _ = terminate.recv() => Err(interrupted()),
+        _ = quit.recv() => Err(interrupted()),
+        _ = alarm.recv() => Err(interrupted()),
     }
 }
 
@@ -187,7 +212,9 @@ async fn list(keys: &Keys, json: bool) -> Result<(), String> {
         say(&to_json(&list)?);
         return Ok(());
     }
-    let _ = write!(io::stdout(), "{}", table(&list));
+    for line in table(&list).lines() {
+        say(line);
+    }
     for problem in &list.problems {
         note(&format!("warning: {}", problem.message));
     }
@@ -261,12 +288,10 @@ async fn generate(
             "--json and -f - would both write to standard output: give -f FILE with --json".into(),
         );
     }
-    if to_stdout && stdout_is_dev_null() {
-        return Err(
-            "standard output is closed or /dev/null: the private key would be lost; nothing \
-             was made"
-                .into(),
-        );
+    if let Some(why) = to_stdout.then(stdout_refuses_a_key).flatten() {
+        return Err(format!(
+            "{why}: the private key would be lost; nothing was made"
+        ));
     }
     if to_stdout && io::stdout().is_terminal() {
         note("warning: the private key is printed on this terminal; its scrollback keeps it");
@@ -287,10 +312,7 @@ async fn generate(
     let info = convert::key_info(&key.public, &options);
     match (&files, json) {
         (None, _) => {
-            let printed = io::stdout()
-                .lock()
-                .write_all(key.private_openssh.as_bytes())
-                .and_then(|()| io::stdout().flush());
+            let printed = write_stdout(key.private_openssh.as_bytes());
             if let Err(e) = printed {
                 // Nobody holds the private key: the door it opens is closed again.
                 let undone = match keys.revoke_key(&info.fingerprint).await {
@@ -304,15 +326,19 @@ async fn generate(
         (Some(_), true) => say(&to_json(&info)?),
         (Some(files), false) => {
             say(&format!(
-                "Your private key has been saved in {}\n\
-                 Your public key has been saved in {}\n\
-                 The key fingerprint is: {} {}\n\
-                 It is authorized: sshd lets it in as you.",
-                files.private.display(),
-                files.public.display(),
-                info.fingerprint,
-                one_line(info.comment()),
+                "Your private key has been saved in {}",
+                files.private.display()
             ));
+            say(&format!(
+                "Your public key has been saved in {}",
+                files.public.display()
+            ));
+            say(&format!(
+                "The key fingerprint is: {} {}",
+                info.fingerprint,
+                info.comment()
+            ));
+            say("It is authorized: sshd lets it in as you.");
             if !key.encrypted {
                 note("warning: the private key has no passphrase: keep the file to yourself");
             }
@@ -415,7 +441,7 @@ async fn add(
         say(&format!(
             "Authorized {} {}",
             info.fingerprint,
-            one_line(info.comment())
+            info.comment()
         ));
     }
     Ok(())

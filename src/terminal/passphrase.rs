@@ -11,16 +11,27 @@ use rustix::termios::{self, LocalModes, OptionalActions, Termios};
 
 use crate::ssh::Passphrase;
 
-/// The terminal and its settings while echo is off, so that a signal can restore them.
-static QUIET: Mutex<Option<(File, Termios)>> = Mutex::new(None);
+/// The terminal and its settings while echo is off, so that a signal can restore them; and
+/// whether a signal came, after which echo is not turned off again.
+static QUIET: Mutex<Quiet> = Mutex::new(Quiet {
+    echo_off: None,
+    stopped: false,
+});
 
-/// Puts the terminal back as it was before a prompt turned echo off (after Ctrl-C, say).
+struct Quiet {
+    echo_off: Option<(File, Termios)>,
+    stopped: bool,
+}
+
+/// Puts the terminal back as it was before a prompt turned echo off (after Ctrl-C, say), and
+/// keeps any later prompt from turning it off.
 pub fn restore_terminal() {
-    if let Ok(mut quiet) = QUIET.lock()
-        && let Some((tty, before)) = quiet.take()
-    {
-        let _ = termios::tcsetattr(&tty, OptionalActions::Now, &before);
-        let _ = (&tty).write_all(b"\n");
+    if let Ok(mut quiet) = QUIET.lock() {
+        quiet.stopped = true;
+        if let Some((tty, before)) = quiet.echo_off.take() {
+            let _ = termios::tcsetattr(&tty, OptionalActions::Now, &before);
+            let _ = (&tty).write_all(b"\n");
+        }
     }
 }
 
@@ -49,8 +60,10 @@ fn first_line(reader: impl Read) -> io::Result<zeroize::Zeroizing<String>> {
              key without one",
         ));
     }
-    let line = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = match bytes.strip_suffix(b"\n") {
+        Some(line) => line.strip_suffix(b"\r").unwrap_or(line),
+        None => &bytes,
+    };
     if line.len() > MAX_LINE {
         return Err(io::Error::other(format!(
             "its first line is longer than {MAX_LINE} bytes; nothing was made"
@@ -58,7 +71,19 @@ fn first_line(reader: impl Read) -> io::Result<zeroize::Zeroizing<String>> {
     }
     let text = std::str::from_utf8(line)
         .map_err(|_| io::Error::other("its first line is not UTF-8 text; nothing was made"))?;
+    no_nul(text)?;
     Ok(zeroize::Zeroizing::new(text.to_owned()))
+}
+
+/// Refuses a passphrase with a NUL in it: OpenSSH reads a passphrase up to its first NUL, so
+/// no OpenSSH program could open the key.
+fn no_nul(passphrase: &str) -> io::Result<()> {
+    if passphrase.contains('\0') {
+        return Err(io::Error::other(
+            "the passphrase holds a NUL character, which OpenSSH cannot take; nothing was made",
+        ));
+    }
+    Ok(())
 }
 
 /// Asks for the passphrase at the terminal twice (`/dev/tty`, echo off); `None` when both are
@@ -76,6 +101,7 @@ pub fn ask() -> io::Result<Option<Passphrase>> {
         })?;
     let first = prompt(&tty, "Enter passphrase (empty for no passphrase): ")?;
     let second = prompt(&tty, "Enter same passphrase again: ")?;
+    no_nul(&first)?;
     if first != second {
         return Err(io::Error::other(
             "the passphrases do not match; nothing was made",
@@ -91,20 +117,27 @@ fn prompt(tty: &File, text: &str) -> io::Result<zeroize::Zeroizing<String>> {
     let mut quiet = before.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
     quiet.local_modes.insert(LocalModes::ECHONL);
-    if let (Ok(mut kept), Ok(copy)) = (QUIET.lock(), tty.try_clone()) {
-        *kept = Some((copy, before.clone()));
+    {
+        // Under the lock a signal's restore takes: echo is turned off only if none came.
+        let mut kept = QUIET
+            .lock()
+            .map_err(|_| io::Error::other("the terminal is in use"))?;
+        if kept.stopped {
+            return Err(io::Error::other("interrupted; nothing was made"));
+        }
+        kept.echo_off = Some((tty.try_clone()?, before.clone()));
+        termios::tcsetattr(tty, OptionalActions::Flush, &quiet)?;
     }
-    termios::tcsetattr(tty, OptionalActions::Flush, &quiet)?;
     let mut out = tty;
     let mut line = zeroize::Zeroizing::new(String::new());
     let read = out
         .write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .and_then(|()| BufReader::new(tty).read_line(&mut line));
-    termios::tcsetattr(tty, OptionalActions::Now, &before)?;
     if let Ok(mut kept) = QUIET.lock() {
-        *kept = None;
+        kept.echo_off = None;
     }
+    termios::tcsetattr(tty, OptionalActions::Now, &before)?;
     read?;
     let end = line.trim_end_matches(['\n', '\r']).len();
     line.truncate(end);
@@ -124,6 +157,7 @@ mod tests {
         let line = |text: &[u8]| first_line(text).map(|l| l.to_string());
         assert_eq!(line(b"correct horse\r\nx").unwrap(), "correct horse");
         assert_eq!(line(b"ends in two\r\r\n").unwrap(), "ends in two\r");
+        assert_eq!(line(b"no line end\r").unwrap(), "no line end\r");
         assert_eq!(line(b"\nx").unwrap(), "");
         std::fs::write(&file, "\n").unwrap();
         assert!(from_file(&file).unwrap().is_none());

@@ -290,15 +290,19 @@ fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
         text(&out.stderr)
     );
     assert_eq!(fs::read_to_string(&file).unwrap(), line);
-    // Standard output that cannot take the private key: nobody holds it, so it is revoked again.
-    let full = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+    // Standard output that fails the private key (a pipe whose reader is gone): nobody holds
+    // it, so it is revoked again.
+    let mut gone = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
         .arg("--home")
         .arg(home.path())
         .args(["keys", "generate", "-f", "-", "--no-passphrase"])
         .env("KEYHATCH_CONFIG", "none")
-        .stdout(fs::File::options().write(true).open("/dev/full").unwrap())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    drop(gone.stdout.take());
+    let full = gone.wait_with_output().unwrap();
     assert_eq!(full.status.code(), Some(1));
     assert!(
         text(&full.stderr).contains("it was revoked again"),
@@ -318,8 +322,32 @@ fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
         .output()
         .unwrap();
     assert_eq!(closed.status.code(), Some(1));
-    assert!(text(&closed.stderr).contains("standard output is closed or /dev/null"));
+    assert!(text(&closed.stderr).contains("a device that would drop it"));
     assert_eq!(fs::read_to_string(&file).unwrap(), line);
+    // Red team, again: a read-only standard output took the key "successfully" (Rust reports
+    // EBADF as done), and /dev/zero drops it.
+    let read_only = home.path().join("read-only");
+    fs::write(&read_only, "").unwrap();
+    for (out, says) in [
+        (fs::File::open(&read_only).unwrap(), "not open for writing"),
+        (
+            fs::File::options().write(true).open("/dev/zero").unwrap(),
+            "a device that would drop it",
+        ),
+    ] {
+        let lost = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+            .arg("--home")
+            .arg(home.path())
+            .args(["keys", "generate", "-f", "-", "--no-passphrase"])
+            .env("KEYHATCH_CONFIG", "none")
+            .stdout(out)
+            .output()
+            .unwrap();
+        assert_eq!(lost.status.code(), Some(1));
+        assert!(text(&lost.stderr).contains(says), "{}", text(&lost.stderr));
+        assert_eq!(fs::read_to_string(&file).unwrap(), line);
+    }
+    assert_eq!(fs::read_to_string(&read_only).unwrap(), "");
     let empty = home.path().join("empty");
     fs::write(&empty, "").unwrap();
     let nothing = keys(
@@ -347,6 +375,15 @@ fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
         !said.contains('\u{1b}') && said.trim_end().lines().count() == 1,
         "{said:?}"
     );
+    // What is printed on success is escaped too: a path with an escape sequence in it.
+    let odd = home.path().join("odd\u{1b}[2Jname");
+    let made = keys(
+        home.path(),
+        &["generate", "-f", odd.to_str().unwrap(), "--no-passphrase"],
+        b"",
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert!(!made.stdout.contains(&0x1b), "{}", text(&made.stdout));
     // Usage errors are clap's, status 2.
     assert_eq!(keys(home.path(), &["generate"], b"").status.code(), Some(2));
 }

@@ -5,6 +5,9 @@
 //! blocking thread, where it holds that thread only: the server has as many request threads as
 //! cores.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::api::limits::Permit;
 use crate::api::op::Operation;
 use crate::error::AppError;
@@ -19,6 +22,9 @@ pub struct InProcess {
     uid: u32,
     /// Whether the home is on a filesystem that answers from this machine's own disk or memory.
     local_disk: bool,
+    /// Held by the one read running on a request thread: the file may grow between the look
+    /// at its size and the read, and then that read holds one request thread, never all.
+    reading_here: Arc<AtomicBool>,
 }
 
 impl InProcess {
@@ -29,6 +35,7 @@ impl InProcess {
             store,
             uid,
             local_disk,
+            reading_here: Arc::default(),
         }
     }
 }
@@ -36,19 +43,39 @@ impl InProcess {
 impl<O: Operation> Runs<O> for InProcess {
     fn run(&self, op: O, permit: Permit) -> Answer<'_, O::Reply> {
         let (store, uid) = (self.store.clone(), self.uid);
-        let here = O::READS_ONLY && self.local_disk && small_enough(store.path());
+        let here = (O::READS_ONLY && self.local_disk && small_enough(store.path()))
+            .then(|| ReadingHere::take(&self.reading_here))
+            .flatten();
         Box::pin(async move {
             let work = move || {
                 let _permit = permit;
                 op.run(&store, uid)
             };
-            if here {
+            if let Some(_reading) = here {
                 return work();
             }
             tokio::task::spawn_blocking(work)
                 .await
                 .unwrap_or_else(|e| Err(AppError::Storage(format!("the work failed: {e}"))))
         })
+    }
+}
+
+/// The one read on a request thread, while it runs.
+struct ReadingHere(Arc<AtomicBool>);
+
+impl ReadingHere {
+    /// The turn to read on a request thread, unless another read has it.
+    fn take(flag: &Arc<AtomicBool>) -> Option<Self> {
+        flag.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Self(flag.clone()))
+    }
+}
+
+impl Drop for ReadingHere {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
