@@ -1,0 +1,62 @@
+//! What the terminal commands print: every line escaped, standard output checked before a
+//! private key goes to it, and written with `write(2)` itself.
+
+use std::io::{self, IsTerminal, Write};
+
+/// `text` as one line of plain text: a control character (a line end, an escape sequence that
+/// a fingerprint or path given by someone else could carry to the terminal) shown escaped.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Writes a line to standard output, control characters escaped; a closed or full output is
+/// not a panic.
+pub fn say(line: &str) {
+    let _ = writeln!(io::stdout(), "{}", one_line(line));
+}
+
+/// Writes a line to standard error, control characters escaped; a closed one is not a panic.
+pub fn note(line: &str) {
+    let _ = writeln!(io::stderr(), "{}", one_line(line));
+}
+
+/// Why standard output cannot take a private key, if it cannot: not open for writing (a
+/// read-only descriptor, whose writes Rust's standard output reports as done), or a device
+/// other than a terminal (`/dev/null`, which Rust's runtime puts in place of a closed
+/// standard output, `/dev/zero`…), which would drop it.
+pub fn stdout_refuses_a_key() -> Option<&'static str> {
+    use rustix::fs::{FileType, OFlags};
+    let out = io::stdout();
+    let writable = rustix::fs::fcntl_getfl(&out)
+        .is_ok_and(|flags| flags.intersects(OFlags::WRONLY | OFlags::RDWR));
+    if !writable {
+        return Some("standard output is closed or not open for writing");
+    }
+    let device = rustix::fs::fstat(&out)
+        .is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::CharacterDevice);
+    (device && !out.is_terminal()).then_some("standard output is a device that would drop it")
+}
+
+/// Writes all of `bytes` to standard output's descriptor itself: Rust's `Stdout` reports a
+/// write to a bad descriptor as done.
+pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    let out = io::stdout();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match rustix::io::write(&out, rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
