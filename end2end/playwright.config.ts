@@ -55,7 +55,7 @@ export default defineConfig({
     {
       name: "no-js",
       use: { javaScriptEnabled: false },
-      testMatch: /(ssh-keys|beyond|no-js|path)\.spec\.ts/,
+      testMatch: /(ssh-keys|beyond|no-js|path|restrict)\.spec\.ts/,
     },
   ],
   use: {

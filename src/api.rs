@@ -29,6 +29,7 @@ pub mod op;
 mod other_keys;
 #[cfg(feature = "ssr")]
 pub mod person;
+mod restrict_key;
 mod revoke_key;
 #[cfg(feature = "ssr")]
 pub mod sent_forms;
@@ -44,6 +45,7 @@ pub use generate_key::*;
 pub use inspect_key::*;
 pub use list_keys::*;
 pub use other_keys::*;
+pub use restrict_key::*;
 pub use revoke_key::*;
 pub use seqera_account::*;
 pub use seqera_credentials::*;

@@ -20,7 +20,7 @@ use clap::{ArgAction, Args, Parser};
 
 use crate::seqera;
 use crate::ssh::store::{DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_SIZE};
-use crate::ssh::{KeyOptions, KeysFile, Tag};
+use crate::ssh::{KeyOptions, KeysFile, NamedFrom, Tag};
 
 /// keyhatch's command line: the settings, and the commands besides serving.
 #[derive(Debug, Parser)]
@@ -85,7 +85,7 @@ pub enum Command {
     /// Check the settings (file, environment and flags) as keyhatch would start with them,
     /// say what is wrong and on which line, and exit: 0 when they are good, 2 when not.
     CheckConfig,
-    /// Your keyhatch keys from the terminal: list, generate, add, revoke (local mode).
+    /// Your keyhatch keys from the terminal: list, generate, add, restrict, revoke (local mode).
     #[command(after_help = KEYS_EXAMPLES)]
     Keys {
         /// What to do with them.
@@ -100,6 +100,8 @@ const KEYS_EXAMPLES: &str = "Examples:\n  \
     keyhatch keys generate -f ~/.ssh/id_seqera --label seqera --expires-in 90\n  \
     keyhatch keys generate -f - --no-passphrase > key      (the private key on standard output)\n  \
     keyhatch keys add ~/.ssh/id_ed25519.pub --label laptop\n  \
+    keyhatch keys generate -f ~/.ssh/id_ci --from '10.1.0.0/16,!10.1.0.9'\n  \
+    keyhatch keys restrict SHA256:uvp5+ivTA5QRdtaQhDu995vt4sW7Kf4Ox0uaR7AJbDw --expires-on 2027-01-31\n  \
     keyhatch keys revoke SHA256:uvp5+ivTA5QRdtaQhDu995vt4sW7Kf4Ox0uaR7AJbDw\n\n\
     The same keys as the page: tagged with the settings' tag, written with their key-options, \
     in the file authorized-keys-file names. --json prints what the API answers.\n\n\
@@ -126,6 +128,10 @@ pub enum KeysCommand {
         /// Days until sshd stops accepting the key [default: never].
         #[arg(long, value_name = "DAYS")]
         expires_in: Option<u32>,
+        /// Let it log in only from these addresses, networks or host patterns (! before one
+        /// keeps it out), or from a from-list by name.
+        #[arg(long, value_name = "PATTERNS|LIST")]
+        from: Option<String>,
         /// Read the passphrase from the first line of this file ("-" for standard input)
         /// rather than ask for it at the terminal.
         #[arg(long, value_name = "FILE", conflicts_with = "no_passphrase")]
@@ -148,6 +154,10 @@ pub enum KeysCommand {
         /// Days until sshd stops accepting the key [default: never].
         #[arg(long, value_name = "DAYS")]
         expires_in: Option<u32>,
+        /// Let it log in only from these addresses, networks or host patterns (! before one
+        /// keeps it out), or from a from-list by name.
+        #[arg(long, value_name = "PATTERNS|LIST")]
+        from: Option<String>,
         /// Print the key as written, as JSON.
         #[arg(long)]
         json: bool,
@@ -156,6 +166,21 @@ pub enum KeysCommand {
     Revoke {
         /// The key's SHA256: fingerprint, as `keyhatch keys list` prints it.
         fingerprint: String,
+    },
+    /// Narrow where one of keyhatch's keys may log in from, or make it stop working sooner.
+    #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["from", "expires_on"]))]
+    Restrict {
+        /// The key's SHA256: fingerprint, as `keyhatch keys list` prints it.
+        fingerprint: String,
+        /// Let it log in only from these, within where it may now (as generate's --from).
+        #[arg(long, value_name = "PATTERNS|LIST")]
+        from: Option<String>,
+        /// The first day sshd refuses it (YYYY-MM-DD): after today, before its own.
+        #[arg(long, value_name = "DAY")]
+        expires_on: Option<String>,
+        /// Print the key as now written, as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -250,6 +275,16 @@ pub struct Keys {
         value_parser = KeysFile::parse
     )]
     pub authorized_keys_file: KeysFile,
+    /// A list people may choose under "Allow logins only from", as NAME=PATTERNS, e.g.
+    /// seqera-cloud=203.0.113.0/24,198.51.100.7 (repeatable; ;-separated in the environment).
+    #[arg(
+        long = "from-list",
+        env = "KEYHATCH_FROM_LISTS",
+        value_name = "NAME=PATTERNS",
+        value_delimiter = ';',
+        value_parser = NamedFrom::parse
+    )]
+    pub from_lists: Vec<NamedFrom>,
 }
 
 /// Site mode: who the login proxy names, and who is served.

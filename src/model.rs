@@ -24,6 +24,10 @@ pub struct KeyInfo {
     /// Whether that day has come: sshd refuses the key.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expired: bool,
+    /// Where sshd lets the key in from: its `from=` pattern list (`10.1.0.0/16,!10.1.0.9`);
+    /// none for anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_from: Option<String>,
 }
 
 impl KeyInfo {
@@ -61,6 +65,18 @@ pub struct KeyList {
     pub unreadable_lines: Vec<usize>,
     /// What would make sshd ignore the keys; empty when all is well.
     pub problems: Vec<HealthProblem>,
+    /// The site's lists people may choose under "Allow logins only from".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_lists: Vec<FromList>,
+}
+
+/// A list of addresses the site defines, chosen by its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FromList {
+    /// Its name, e.g. `seqera-cloud`.
+    pub name: String,
+    /// Its patterns, as sshd's list holds them.
+    pub patterns: String,
 }
 
 /// Something that makes sshd ignore the keys, as `StrictModes` checks.

@@ -114,6 +114,7 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
     }
     let state = AppState {
         key_options: settings.keys.key_options.clone(),
+        from_lists: settings.keys.from_lists.clone(),
         audit: audit.clone(),
         seqera: settings.seqera.clone(),
         key_derivation: SlowPool::for_this_machine()

@@ -6,6 +6,7 @@
 //! here reads the environment either: test hooks such as crash points are passed in.
 #![deny(missing_docs)]
 
+pub mod allowed_from;
 pub mod authorized_keys;
 pub mod encrypted;
 pub mod expiry;
@@ -17,6 +18,8 @@ pub mod keygen;
 pub mod label;
 mod listing;
 mod operations;
+mod options;
+pub mod restrict;
 mod setting;
 pub mod store;
 mod tag;
@@ -26,6 +29,7 @@ pub(crate) mod testing;
 mod tests;
 mod values;
 
+pub use allowed_from::{AllowedFrom, InvalidFrom, NamedFrom};
 pub use expiry::{Date, Expiry, Lifetime};
 pub use fingerprint::fingerprint;
 pub use import::{ImportError, parse_public_key};

@@ -1,7 +1,9 @@
 //! keyhatch at the terminal on the login node (server only): `keyhatch keys …`.
 
 mod keys;
+mod list;
 mod output;
 mod passphrase;
+mod restrict;
 
 pub use keys::run;

@@ -29,6 +29,8 @@ type Fixtures = {
   allowConsoleErrors: string[];
   /** Start keyhatch on a home directory that does not exist. */
   missingHome: boolean;
+  /** Settings keyhatch starts with besides its address and home. */
+  extraArgs: string[];
   /** Whether the page's code runs (the "js" project) or not ("no-js"). */
   js: boolean;
 };
@@ -36,6 +38,7 @@ type Fixtures = {
 export const test = base.extend<Fixtures>({
   allowConsoleErrors: [[], { option: true }],
   missingHome: [false, { option: true }],
+  extraArgs: [[], { option: true }],
   js: async ({ javaScriptEnabled }, use) => use(javaScriptEnabled),
 
   home: async ({ missingHome }, use) => {
@@ -44,8 +47,8 @@ export const test = base.extend<Fixtures>({
     rmSync(dir, { recursive: true, force: true });
   },
 
-  app: async ({ home, context }, use) => {
-    const { child, base, runtime } = await startKeyhatch(["--addr", "127.0.0.1:0", "--home", home]);
+  app: async ({ home, context, extraArgs }, use) => {
+    const { child, base, runtime } = await startKeyhatch(["--addr", "127.0.0.1:0", "--home", home, ...extraArgs]);
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
     await use({ base, home, authorizedKeys: join(home, ".ssh", "authorized_keys"), runtime });
     await stop(child);

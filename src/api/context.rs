@@ -13,7 +13,7 @@ use super::slow_pool::SlowPool;
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::seqera::Platform;
-use crate::ssh::KeyOptions;
+use crate::ssh::{KeyOptions, NamedFrom};
 
 /// What server functions share whoever the request is for, provided to them as Leptos
 /// context; who it is for is the request's [`Person`].
@@ -21,6 +21,8 @@ use crate::ssh::KeyOptions;
 pub struct AppState {
     /// The options written before each new key.
     pub key_options: KeyOptions,
+    /// The lists people may choose under "Allow logins only from".
+    pub from_lists: Vec<NamedFrom>,
     /// Where changes are recorded.
     pub audit: Audit,
     /// Seqera Platform, when the site set `seqera-url`.
@@ -197,8 +199,10 @@ pub fn new_key_settings(
     state: &AppState,
     label: Option<String>,
     expires_in_days: Option<u32>,
+    allowed_from: Option<&str>,
 ) -> Result<(Option<crate::ssh::Label>, KeyOptions), AppError> {
-    key_settings(&state.key_options, label, expires_in_days).map_err(answer_with_status)
+    let site = (&state.key_options, &state.from_lists[..]);
+    key_settings(site, label, expires_in_days, allowed_from).map_err(answer_with_status)
 }
 
 /// The label of a key the person brought: the one they gave, or else the key's own comment
@@ -212,19 +216,24 @@ pub fn brought_label(label: Option<String>, key: &ssh_key::PublicKey) -> Option<
     })
 }
 
-/// The label and the options (`key_options` with the lifetime's `expiry-time`) of a key about
-/// to be written, from what the person gave (the page, the API or the terminal).
+/// The label and the options (the site's `key_options` with the lifetime's `expiry-time`
+/// and a `from=` for `allowed_from`, one of the site's lists or the person's own patterns) of
+/// a key about to be written, from what the person gave (the page, the API or the terminal).
 pub fn key_settings(
-    key_options: &KeyOptions,
+    (key_options, from_lists): (&KeyOptions, &[NamedFrom]),
     label: Option<String>,
     expires_in_days: Option<u32>,
+    allowed_from: Option<&str>,
 ) -> Result<(Option<crate::ssh::Label>, KeyOptions), AppError> {
-    use crate::ssh::{Date, Label, Lifetime};
+    use crate::ssh::{Date, Label, Lifetime, allowed_from::chosen};
 
     let label = Label::parse(label.as_deref().unwrap_or_default())?;
-    let options = match expires_in_days {
+    let mut options = match chosen(allowed_from.unwrap_or_default(), from_lists)? {
+        Some(from) => key_options.allowing_from(&from)?,
         None => key_options.clone(),
-        Some(days) => key_options.expiring(Lifetime::days(days)?.ends(Date::today())),
     };
+    if let Some(days) = expires_in_days {
+        options = options.expiring(Lifetime::days(days)?.ends(Date::today()));
+    }
     Ok((label, options))
 }

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 
 use crate::error::AppError;
 use crate::model::{
-    GeneratedKey, HealthProblem, KeyInfo, KeyList, OtherKeyList, PermissionFix, SeqeraAccount,
-    SeqeraTarget, SeqeraWorkspace,
+    FromList, GeneratedKey, HealthProblem, KeyInfo, KeyList, OtherKeyList, PermissionFix,
+    SeqeraAccount, SeqeraTarget, SeqeraWorkspace,
 };
 use crate::seqera;
 use crate::ssh::{self, NewKey, StoreError, health};
@@ -24,6 +24,7 @@ impl From<ssh::ListedKey> for KeyInfo {
             options: key.options,
             expires: key.expiry.map(|e| e.date().to_string()),
             expired: key.expiry.is_some_and(|e| e.has_passed(now)),
+            allowed_from: key.allowed_from,
         }
     }
 }
@@ -74,6 +75,16 @@ pub fn key_list(
         other_keys: listing.other_keys,
         unreadable_lines: listing.unreadable_lines,
         problems: problems.into_iter().map(HealthProblem::from).collect(),
+        from_lists: Vec::new(),
+    }
+}
+
+impl From<&ssh::NamedFrom> for FromList {
+    fn from(list: &ssh::NamedFrom) -> Self {
+        Self {
+            name: list.name.clone(),
+            patterns: list.from.to_string(),
+        }
     }
 }
 
@@ -128,7 +139,14 @@ impl From<ssh::Error> for AppError {
             }
             ssh::Error::Store(e) => Self::Storage(e.to_string()),
             ssh::Error::Keygen(e) => Self::Keygen(e.to_string()),
+            ssh::Error::Refused(e) => Self::Invalid(e.to_string()),
         }
+    }
+}
+
+impl From<ssh::InvalidFrom> for AppError {
+    fn from(error: ssh::InvalidFrom) -> Self {
+        Self::Invalid(error.to_string())
     }
 }
 

@@ -19,6 +19,8 @@ pub enum Intent {
     Add,
     /// Remove one of keyhatch's keys (the Revoke dialog).
     Revoke,
+    /// Tighten one of keyhatch's keys (the Restrict dialog).
+    Restrict,
 }
 
 /// A form posted to the page, as `application/x-www-form-urlencoded`.
@@ -47,9 +49,19 @@ pub struct Posted {
     /// Add: the fingerprint the person was shown and confirms.
     #[serde(default)]
     pub checked: String,
-    /// Revoke: the key.
+    /// Revoke and restrict: the key.
     #[serde(default)]
     pub fingerprint: String,
+    /// Generate, add and restrict: where the key may log in from (a list's name, or
+    /// patterns); empty or `anywhere` for anywhere.
+    #[serde(default)]
+    pub allowed_from: String,
+    /// Generate, add and restrict: the patterns typed, when `allowed_from` is `custom`.
+    #[serde(default)]
+    pub allowed_from_custom: String,
+    /// Restrict: the key's new last day, `YYYY-MM-DD`; empty for unchanged.
+    #[serde(default)]
+    pub expires_on: String,
 }
 
 impl Posted {
@@ -62,6 +74,16 @@ impl Posted {
                 .map(Some)
                 .map_err(|_| AppError::Invalid(format!("{days:?} is not a number of days"))),
         }
+    }
+
+    /// Where the key may log in from, as the server functions take it: the typed patterns
+    /// when the choice is `custom`, else the choice.
+    pub fn allowed_from(&self) -> Option<String> {
+        let chosen = match self.allowed_from.as_str() {
+            "custom" => self.allowed_from_custom.as_str(),
+            choice => choice,
+        };
+        (!chosen.trim().is_empty()).then(|| chosen.to_owned())
     }
 
     /// The label to pass on: `None` when blank.
@@ -87,6 +109,10 @@ pub enum Outcome {
     Revoked(String),
     /// Revoking failed.
     RevokeFailed(AppError),
+    /// The key was tightened; as the list now shows it.
+    Restricted(KeyInfo),
+    /// Tightening failed.
+    RestrictFailed(AppError),
 }
 
 /// A posted form and what became of it: done before the page is rendered, which shows it.
@@ -141,7 +167,8 @@ async fn act_on(posted: &Posted) -> Outcome {
             if let Err(e) = sent.claim(user, id) {
                 return Outcome::GenerateFailed(refuse(e));
             }
-            match super::generate_key(passphrase, posted.label(), lifetime).await {
+            let from = posted.allowed_from();
+            match super::generate_key(passphrase, posted.label(), lifetime, from).await {
                 Ok(key) => {
                     sent.made(user, id, &key.info.fingerprint);
                     Outcome::Generated(key)
@@ -166,7 +193,8 @@ async fn act_on(posted: &Posted) -> Outcome {
                 return Outcome::AddChecked(inspected);
             }
             let label = posted.label();
-            match super::add_key(posted.public_key.clone(), label, lifetime).await {
+            let (key, from) = (posted.public_key.clone(), posted.allowed_from());
+            match super::add_key(key, label, lifetime, from).await {
                 Ok(key) => Outcome::Added(key),
                 Err(e) => Outcome::AddFailed(e),
             }
@@ -175,6 +203,14 @@ async fn act_on(posted: &Posted) -> Outcome {
             Ok(()) => Outcome::Revoked(posted.fingerprint.clone()),
             Err(e) => Outcome::RevokeFailed(e),
         },
+        Intent::Restrict => {
+            let expires = Some(posted.expires_on.clone()).filter(|d| !d.trim().is_empty());
+            let (key, from) = (posted.fingerprint.clone(), posted.allowed_from());
+            match super::restrict_key(key, from, expires).await {
+                Ok(key) => Outcome::Restricted(key),
+                Err(e) => Outcome::RestrictFailed(e),
+            }
+        }
     }
 }
 

@@ -5,7 +5,8 @@ use crate::json::Json;
 use crate::model::{GeneratedKey, Secret};
 
 /// Generates an ed25519 key, authorizes it, and returns its private half, once.
-/// `POST /api/keys/generate` with `{"passphrase": "…", "label": "…", "expires_in_days": 90}`,
+/// `POST /api/keys/generate` with `{"passphrase": "…", "label": "…", "expires_in_days": 90,
+/// "allowed_from": "10.1.0.0/16"}`,
 /// every field optional.
 #[server(endpoint = "keys/generate", input = Json, output = Json)]
 pub async fn generate_key(
@@ -15,12 +16,16 @@ pub async fn generate_key(
     label: Option<String>,
     /// Days until sshd stops accepting the key; none for never.
     expires_in_days: Option<u32>,
+    /// Where it may log in from: one of the site's lists by name, or addresses, networks and
+    /// host patterns (`!` before one keeps it out); none for anywhere.
+    allowed_from: Option<String>,
 ) -> Result<GeneratedKey, AppError> {
     use super::context::{answer_with_status, app_state, audited, finished, person};
     use crate::ssh::Passphrase;
 
     let (state, person) = (app_state()?, person()?);
-    let (label, options) = super::context::new_key_settings(&state, label, expires_in_days)?;
+    let (label, options) =
+        super::context::new_key_settings(&state, label, expires_in_days, allowed_from.as_deref())?;
     // Counted from now, so concurrent generates cannot all pass; given back if nothing is
     // written.
     let reservation = match person.limits.reserve_key(&person.account.user) {

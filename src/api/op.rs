@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::AppError;
 use crate::model::{self, KeyList, OtherKeyList};
-use crate::ssh::{self, AuthorizedKeys, KeyOptions, Tag, keygen};
+use crate::ssh::{self, AllowedFrom, AuthorizedKeys, Date, KeyOptions, Tag, keygen};
 
 /// One operation on a person's file, with the type of its answer.
 pub trait Operation: Into<Op> + Send + 'static {
@@ -38,6 +38,8 @@ pub enum Op {
     AppendKey(AppendKey),
     /// [`RevokeKey`].
     RevokeKey(RevokeKey),
+    /// [`RestrictKey`].
+    RestrictKey(RestrictKey),
     /// [`FixPermissions`].
     FixPermissions(FixPermissions),
     /// [`Ping`].
@@ -54,6 +56,7 @@ impl Op {
             Self::CheckHome(op) => serde_json::to_vec(&op.run(store, uid)),
             Self::AppendKey(op) => serde_json::to_vec(&op.run(store, uid)),
             Self::RevokeKey(op) => serde_json::to_vec(&op.run(store, uid)),
+            Self::RestrictKey(op) => serde_json::to_vec(&op.run(store, uid)),
             Self::FixPermissions(op) => serde_json::to_vec(&op.run(store, uid)),
             Self::Ping(op) => serde_json::to_vec(&op.run(store, uid)),
         }
@@ -76,6 +79,7 @@ into_op!(
     CheckHome,
     AppendKey,
     RevokeKey,
+    RestrictKey,
     FixPermissions,
     Ping
 );
@@ -194,6 +198,46 @@ impl Operation for RevokeKey {
     }
 }
 
+/// Tightens keyhatch's key with `fingerprint`: where it may log in from, how soon it stops.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestrictKey {
+    /// The key, as the person named it.
+    pub fingerprint: String,
+    /// The tag that marks keyhatch's keys.
+    #[serde(with = "tag_text")]
+    pub tag: Tag,
+    /// The site's options, whose `from=` bounds any new one.
+    #[serde(with = "options_text")]
+    pub required: KeyOptions,
+    /// Where the key may log in from, as sshd's pattern list (checked again when read).
+    #[serde(with = "from_text")]
+    pub from: Option<AllowedFrom>,
+    /// The first day sshd refuses the key, as days since 1970.
+    pub expires: Option<i64>,
+    /// Today, as days since 1970, so the helper judges dates as the server does.
+    pub today: i64,
+}
+
+impl Operation for RestrictKey {
+    type Reply = model::KeyInfo;
+
+    fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<model::KeyInfo, AppError> {
+        let tightening = ssh::restrict::Tightening {
+            from: self.from,
+            expires: self.expires.map(Date::from_days),
+        };
+        let key = ssh::restrict::restrict_key(
+            store,
+            &self.tag,
+            &self.fingerprint,
+            &self.required,
+            &tightening,
+            Date::from_days(self.today),
+        )?;
+        Ok(key.into())
+    }
+}
+
 /// Makes one of the permission fixes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FixPermissions {
@@ -246,6 +290,21 @@ mod options_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<KeyOptions, D::Error> {
         KeyOptions::parse(&String::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// An [`AllowedFrom`] as sshd's pattern list, checked again when read.
+mod from_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(from: &Option<AllowedFrom>, s: S) -> Result<S::Ok, S::Error> {
+        from.as_ref().map(ToString::to_string).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AllowedFrom>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| AllowedFrom::parse(&text).map_err(D::Error::custom))
+            .transpose()
     }
 }
 

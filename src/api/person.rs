@@ -19,7 +19,9 @@ pub use store::{Answer, KeyStore, Runs};
 
 use super::helper::{Helper, Identity, Runner};
 use super::limits::{Limits, Permit};
-use super::op::{AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, RevokeKey};
+use super::op::{
+    AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, RestrictKey, RevokeKey,
+};
 use crate::declared;
 use crate::error::AppError;
 use crate::model::{Account, KeyList, OtherKeyList, PermissionFix};
@@ -239,6 +241,25 @@ impl Keys {
         let op = RevokeKey {
             fingerprint: fingerprint.to_owned(),
             tag: self.tag.clone(),
+        };
+        self.store.run(op, self.permit.clone()).await
+    }
+
+    /// Tightens keyhatch's key with `fingerprint` as `tightening` says, never past what
+    /// `required` (the site's options) imposes; returns it as the list now shows it.
+    pub async fn restrict_key(
+        &self,
+        fingerprint: &str,
+        required: &KeyOptions,
+        tightening: crate::ssh::restrict::Tightening,
+    ) -> Result<crate::model::KeyInfo, AppError> {
+        let op = RestrictKey {
+            fingerprint: fingerprint.to_owned(),
+            tag: self.tag.clone(),
+            required: required.clone(),
+            from: tightening.from,
+            expires: tightening.expires.map(crate::ssh::Date::days),
+            today: crate::ssh::Date::today().days(),
         };
         self.store.run(op, self.permit.clone()).await
     }

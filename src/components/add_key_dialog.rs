@@ -122,6 +122,7 @@ pub fn AddKeyDialog(
                 public_key: text.get_untracked(),
                 label: settings.label_to_send(),
                 expires_in_days: settings.lifetime.get_untracked(),
+                allowed_from: settings.from.to_send(),
             });
         }
     };

@@ -1,4 +1,4 @@
-//! The page's four dialogs, as the page places them.
+//! The page's five dialogs, as the page places them.
 //!
 //! On the server each is rendered in place, its type erased (`into_any`): the dialogs' nested
 //! view types would make the rendering future deeper than a worker thread's stack.
@@ -15,7 +15,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{AddKey, GenerateKey, RevokeKey};
+use crate::api::{AddKey, GenerateKey, RestrictKey, RevokeKey};
 use crate::components::key_settings::Draft;
 use crate::model::{GeneratedKey, KeyInfo};
 
@@ -72,6 +72,21 @@ pub fn revoke(
     })
 }
 
+/// "Restrict SSH Key".
+pub fn restrict(
+    key: KeyInfo,
+    restrict: ServerAction<RestrictKey>,
+    on_close: Callback<()>,
+    draft: Draft,
+) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    return view! { <RestrictDialog key restrict on_close draft /> }.into_any();
+    #[cfg(not(feature = "ssr"))]
+    browser::host(on_close, move |owner, host| {
+        split::restrict(owner, host, key, restrict, on_close, draft)
+    })
+}
+
 /// Starts fetching the dialogs' module, so that a dialog opens at once (a button that opens one
 /// calls this when pointed at or focused). A failure shows, and is retried, when a dialog opens.
 pub fn prefetch() {
@@ -84,7 +99,7 @@ pub fn prefetch() {
 #[cfg(feature = "ssr")]
 use crate::components::{
     add_key_dialog::AddKeyDialog, key_created_dialog::KeyCreatedDialog,
-    new_key_dialog::NewKeyDialog, revoke_dialog::RevokeDialog,
+    new_key_dialog::NewKeyDialog, restrict_dialog::RestrictDialog, revoke_dialog::RevokeDialog,
 };
 
 /// Where a dialog is mounted in the browser, and the dialog once mounted.
@@ -203,11 +218,12 @@ mod split {
     use web_sys::Element;
 
     use super::browser::Mounted;
-    use crate::api::{AddKey, GenerateKey, RevokeKey};
+    use crate::api::{AddKey, GenerateKey, RestrictKey, RevokeKey};
     use crate::components::add_key_dialog::AddKeyDialog;
     use crate::components::key_created_dialog::KeyCreatedDialog;
     use crate::components::key_settings::Draft;
     use crate::components::new_key_dialog::NewKeyDialog;
+    use crate::components::restrict_dialog::RestrictDialog;
     use crate::components::revoke_dialog::RevokeDialog;
     use crate::model::{GeneratedKey, KeyInfo};
 
@@ -269,6 +285,20 @@ mod split {
     ) -> Result<Mounted, NotLoaded> {
         Ok(Mounted::new(owner, &host, move || {
             view! { <RevokeDialog key revoke on_close /> }
+        }))
+    }
+
+    #[wasm_split(dialogs, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn restrict(
+        owner: Owner,
+        host: Element,
+        key: KeyInfo,
+        restrict: ServerAction<RestrictKey>,
+        on_close: Callback<()>,
+        draft: Draft,
+    ) -> Result<Mounted, NotLoaded> {
+        Ok(Mounted::new(owner, &host, move || {
+            view! { <RestrictDialog key restrict on_close draft /> }
         }))
     }
 }

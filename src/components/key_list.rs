@@ -4,12 +4,17 @@ use crate::components::copy_public_key::CopyPublicKey;
 use crate::components::dialog_button::DialogButton;
 use crate::components::dialogs;
 use crate::components::expiry_badge::ExpiryBadge;
+use crate::components::from_badge::FromBadge;
 use crate::model::{self, KeyInfo};
 
-/// The keyhatch keys, newest last, each with its label, expiry, a Copy Public Key and a Revoke
-/// button, and a note on what else the file holds.
+/// The keyhatch keys, newest last, each with its label, expiry, where it may log in from, a
+/// Copy Public Key, a Restrict and a Revoke button, and a note on what else the file holds.
 #[component]
-pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoView {
+pub fn KeyList(
+    list: model::KeyList,
+    on_revoke: Callback<KeyInfo>,
+    on_restrict: Callback<KeyInfo>,
+) -> impl IntoView {
     // Copy needs the page's code, so it appears once this list is live. The flag is the list's
     // own, set by an effect made here, which runs only after the list has hydrated: the app's
     // flag can turn true while the list, inside a transition, still waits for its data, and a
@@ -45,7 +50,10 @@ pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoV
                     let label = format!("Revoke key {}", key.fingerprint);
                     let (key_type, comment) = (key.key_type().to_owned(), key.comment().to_owned());
                     let revoke = key.clone();
+                    let restrict = key.clone();
+                    let restrict_label = format!("Restrict key {}", key.fingerprint);
                     let fingerprint = key.fingerprint.clone();
+                    let restrict_query = key.fingerprint.clone();
                     let copy_name = key.fingerprint.clone();
                     view! {
                         <li class="key" class:expired=key.expired>
@@ -54,10 +62,14 @@ pub fn KeyList(list: model::KeyList, on_revoke: Callback<KeyInfo>) -> impl IntoV
                             <span class="mono fingerprint">{key.fingerprint}</span>
                             <span class="comment">{comment}</span>
                             <ExpiryBadge expires=key.expires expired=key.expired />
+                            <FromBadge allowed_from=key.allowed_from />
                             <span class="key-buttons">
                                 <Show when=move || live.get()>
                                     <CopyPublicKey line=key.public_key.clone() name=copy_name.clone() />
                                 </Show>
+                                <DialogButton label="Restrict" class="restrict" aria_label=restrict_label
+                                    query=("restrict", restrict_query) prefetch=dialogs::prefetch
+                                    on_click=Callback::new(move |()| on_restrict.run(restrict.clone())) />
                                 <DialogButton label="Revoke" class="revoke" aria_label=label
                                     query=("revoke", fingerprint) prefetch=dialogs::prefetch
                                     on_click=Callback::new(move |()| on_revoke.run(revoke.clone())) />

@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 
+use crate::components::allowed_from_fields::{AllowedFromFields, FromChoice};
+
 /// The longest label, as the server checks it.
 pub const MAX_LABEL_CHARS: usize = 64;
 
@@ -15,6 +17,12 @@ pub struct Draft {
     pub public_key: String,
     /// Add: the key the server read from it, for the person to confirm.
     pub checked: Option<crate::model::KeyInfo>,
+    /// "Allow logins only from": the option chosen.
+    pub allowed_from: String,
+    /// "Allow logins only from": the patterns typed.
+    pub allowed_from_custom: String,
+    /// Restrict: the new last day typed.
+    pub expires_on: String,
 }
 
 /// What a new key is called and how long it lasts, as typed in a dialog.
@@ -24,6 +32,8 @@ pub struct KeySettings {
     pub label: RwSignal<String>,
     /// The lifetime in days, `None` for a key that never expires.
     pub lifetime: RwSignal<Option<u32>>,
+    /// Where it may log in from.
+    pub from: FromChoice,
 }
 
 impl Default for KeySettings {
@@ -32,6 +42,7 @@ impl Default for KeySettings {
         Self {
             label: RwSignal::new(String::new()),
             lifetime: RwSignal::new(None),
+            from: FromChoice::new("", ""),
         }
     }
 }
@@ -42,6 +53,7 @@ impl KeySettings {
         Self {
             label: RwSignal::new(draft.label.clone()),
             lifetime: RwSignal::new(draft.lifetime),
+            from: FromChoice::new(&draft.allowed_from, &draft.allowed_from_custom),
         }
     }
 
@@ -65,7 +77,8 @@ impl KeySettings {
     }
 }
 
-/// The Label and Expires fields of the Generate and Add dialogs; `placeholder` suggests a label.
+/// The Label, Expires and "Allow logins only from" fields of the Generate and Add dialogs;
+/// `placeholder` suggests a label.
 #[component]
 pub fn KeySettingsFields(
     settings: KeySettings,
@@ -73,7 +86,11 @@ pub fn KeySettingsFields(
     #[prop(into, default = Signal::stored("e.g. Seqera production".to_owned()))]
     placeholder: Signal<String>,
 ) -> impl IntoView {
-    let KeySettings { label, lifetime } = settings;
+    let KeySettings {
+        label,
+        lifetime,
+        from,
+    } = settings;
     let on_lifetime = move |ev| lifetime.set(event_target_value(&ev).parse().ok());
 
     view! {
@@ -95,5 +112,6 @@ pub fn KeySettingsFields(
                 </option>
             })}
         </select>
+        <AllowedFromFields from disabled unchanged="Anywhere" />
     }
 }

@@ -53,6 +53,7 @@ pub fn NewKeyDialog(
             passphrase: (!typed.is_empty()).then(|| Secret::new(typed)),
             label: settings.label_to_send(),
             expires_in_days: settings.lifetime.get_untracked(),
+            allowed_from: settings.from.to_send(),
         });
     };
 

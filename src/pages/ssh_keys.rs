@@ -2,7 +2,10 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::reactive::signal::MappedSignal;
 
-use crate::api::{AddKey, FixPermissions, GenerateKey, RevokeKey, list_keys, other_keys};
+use crate::api::{
+    AddKey, FixPermissions, GenerateKey, RestrictKey, RevokeKey, list_keys, other_keys,
+};
+use crate::components::allowed_from_fields::FromLists;
 use crate::components::dialog_button::DialogButton;
 use crate::components::dialogs;
 use crate::components::health_banner::HealthBanner;
@@ -36,11 +39,15 @@ struct PageState {
     generated: Answer<GeneratedKey>,
     added: Answer<KeyInfo>,
     revoked: Answer<()>,
+    restricted: Answer<KeyInfo>,
     open: RwSignal<Open>,
     draft: RwSignal<Draft>,
     revoking: RwSignal<Option<KeyInfo>>,
     /// The key to revoke, by fingerprint, until the list is read.
     revoke_asked: RwSignal<Option<String>>,
+    restricting: RwSignal<Option<KeyInfo>>,
+    /// The key to restrict, by fingerprint, until the list is read.
+    restrict_asked: RwSignal<Option<String>>,
     notice: RwSignal<Option<String>>,
 }
 
@@ -55,23 +62,29 @@ pub fn SshKeysPage() -> impl IntoView {
     let generate = ServerAction::<GenerateKey>::new();
     let add = ServerAction::<AddKey>::new();
     let revoke = ServerAction::<RevokeKey>::new();
+    let restrict = ServerAction::<RestrictKey>::new();
     let fix = ServerAction::<FixPermissions>::new();
     let state = PageState {
         generated: generate.value(),
         added: add.value(),
         revoked: revoke.value(),
+        restricted: restrict.value(),
         open: RwSignal::new(Open::None),
         draft: RwSignal::new(Draft::default()),
         revoking: RwSignal::new(None),
         revoke_asked: RwSignal::new(None),
+        restricting: RwSignal::new(None),
+        restrict_asked: RwSignal::new(None),
         notice: RwSignal::new(None),
     };
     let PageState {
         generated,
         added,
         revoked,
+        restricted,
         open,
         revoking,
+        restricting,
         notice,
         ..
     } = state;
@@ -81,6 +94,7 @@ pub fn SshKeysPage() -> impl IntoView {
         generate.version(),
         add.version(),
         revoke.version(),
+        restrict.version(),
         fix.version(),
     ];
     // Every finished change refetches the lists, so they are current without a reload.
@@ -89,7 +103,7 @@ pub fn SshKeysPage() -> impl IntoView {
         changes,
         move |_| async move {
             let list = list_keys().await;
-            server::find_revoked(state, &list);
+            server::find_asked(state, &list);
             list
         },
         false,
@@ -105,6 +119,24 @@ pub fn SshKeysPage() -> impl IntoView {
             .collect::<Vec<_>>()
     });
 
+    provide_context(FromLists(Signal::derive(move || {
+        keys.get()
+            .and_then(Result::ok)
+            .map(|list| list.from_lists)
+            .unwrap_or_default()
+    })));
+    let open_restrict = Callback::new(move |key| {
+        restricted.set(None);
+        restricting.set(Some(key));
+    });
+    let close_restrict = Callback::new(move |()| restricting.set(None));
+    Effect::new(move |_| {
+        if let Some(Ok(key)) = restricted.get() {
+            restricted.set(None);
+            restricting.set(None);
+            notice.set(Some(format!("Key restricted: {}", key.fingerprint)));
+        }
+    });
     let open_revoke = Callback::new(move |key| {
         revoked.set(None);
         revoking.set(Some(key));
@@ -178,7 +210,7 @@ pub fn SshKeysPage() -> impl IntoView {
                                 <div class="head-buttons">{buttons}</div>
                             </div>
                         })}
-                        <KeyList list on_revoke=open_revoke />
+                        <KeyList list on_revoke=open_revoke on_restrict=open_restrict />
                     }),
                     Err(e) => Either::Right(view! {
                         <div class="error" role="alert">
@@ -204,6 +236,9 @@ pub fn SshKeysPage() -> impl IntoView {
             </Show>
             {move || created().map(|key| dialogs::key_created(key, close_created))}
             {move || revoking.get().map(|key| dialogs::revoke(key, revoke, close_revoke))}
+            {move || restricting.get().map(|key| {
+                dialogs::restrict(key, restrict, close_restrict, state.draft.get_untracked())
+            })}
         </Transition>
     }
 }
@@ -232,6 +267,9 @@ mod server {
                     ("dialog", "generate") => state.open.set(Open::Generate),
                     ("dialog", "add") => state.open.set(Open::Add),
                     ("revoke", fingerprint) => state.revoke_asked.set(Some(fingerprint.into())),
+                    ("restrict", fingerprint) => {
+                        state.restrict_asked.set(Some(fingerprint.into()));
+                    }
                     _ => {}
                 }
             }
@@ -249,6 +287,9 @@ mod server {
                 posted.public_key
             },
             checked: None,
+            allowed_from: posted.allowed_from.clone(),
+            allowed_from_custom: posted.allowed_from_custom.clone(),
+            expires_on: posted.expires_on.clone(),
         };
         match outcome {
             Outcome::Generated(key) => state.generated.set(Some(Ok(key))),
@@ -283,6 +324,16 @@ mod server {
                 state.revoked.set(Some(Err(e)));
                 state.revoke_asked.set(Some(posted.fingerprint));
             }
+            Outcome::Restricted(key) => {
+                state
+                    .notice
+                    .set(Some(format!("Key restricted: {}", key.fingerprint)));
+            }
+            Outcome::RestrictFailed(e) => {
+                state.draft.set(draft);
+                state.restricted.set(Some(Err(e)));
+                state.restrict_asked.set(Some(posted.fingerprint));
+            }
         }
     }
 
@@ -290,19 +341,21 @@ mod server {
     #[cfg(not(feature = "ssr"))]
     pub fn requested(_state: PageState) {}
 
-    /// Opens the Revoke dialog for the key the query (or a failed revoke) named, once listed.
-    pub fn find_revoked(state: PageState, list: &Result<KeyList, AppError>) {
+    /// Opens the Revoke or Restrict dialog for the key the query (or a failed form) named,
+    /// once listed.
+    pub fn find_asked(state: PageState, list: &Result<KeyList, AppError>) {
         use leptos::prelude::*;
 
-        let Some(fingerprint) = state.revoke_asked.get_untracked() else {
-            return;
+        let find = |asked: RwSignal<Option<String>>| {
+            let fingerprint = asked.get_untracked()?;
+            let keys = &list.as_ref().ok()?.keys;
+            keys.iter().find(|k| k.fingerprint == fingerprint).cloned()
         };
-        let key = list
-            .as_ref()
-            .ok()
-            .and_then(|l| l.keys.iter().find(|k| k.fingerprint == fingerprint));
-        if let Some(key) = key {
-            state.revoking.set(Some(key.clone()));
+        if let Some(key) = find(state.revoke_asked) {
+            state.revoking.set(Some(key));
+        }
+        if let Some(key) = find(state.restrict_asked) {
+            state.restricting.set(Some(key));
         }
     }
 

@@ -155,6 +155,35 @@ pub fn without_lines(contents: &[u8], numbers: &[usize]) -> Vec<u8> {
         .collect()
 }
 
+/// `contents` with each line numbered `number` (1-based, as [`parse`] numbers them) given its
+/// new options field; every other byte kept, and on each such line everything from its key
+/// type on (key, comment, line ending).
+pub fn with_new_options(contents: &[u8], new: &[(usize, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(contents.len() + 256);
+    for (index, line) in lines_with_newlines(contents).enumerate() {
+        match new.iter().find(|(number, _)| *number == index + 1) {
+            Some((_, options)) => {
+                // Where the key starts, found as `parse_line` finds it.
+                let body = line.strip_suffix(b"\n").unwrap_or(line);
+                let body = skip_blanks(body.strip_suffix(b"\r").unwrap_or(body));
+                let skip = match read_key(body) {
+                    Some(_) => 0,
+                    None => options_len(body).unwrap_or(0),
+                };
+                let rest = skip_blanks(line);
+                let key_on = skip_blanks(&rest[skip..]);
+                out.extend_from_slice(options);
+                if !options.is_empty() {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(key_on);
+            }
+            None => out.extend_from_slice(line),
+        }
+    }
+    out
+}
+
 /// Classifies one line (without its `\n`), `number` being its 1-based position.
 pub fn parse_line(number: usize, line: &[u8]) -> Line<'_> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::options::{split_options, unquote};
+
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// A calendar day.
@@ -59,6 +61,20 @@ impl Date {
         let doy = (153 * mp + 2) / 5 + i64::from(self.day) - 1;
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
         era * 146_097 + doe - 719_468
+    }
+
+    /// Reads `YYYY-MM-DD`, as a date field sends it; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.trim().splitn(3, '-');
+        let mut part = |len: usize| {
+            let digits = parts.next().filter(|p| p.len() == len)?;
+            digits
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| digits.parse().ok())?
+        };
+        let (year, month, day) = (part(4)?, part(2)?, part(2)?);
+        Self::new(i32::try_from(year).ok()?, month, day)
     }
 
     /// The day `days` later.
@@ -184,45 +200,6 @@ fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
-/// The options of an options field, as `(name, value)`: split at commas outside `"…"`, the
-/// value being what follows `=` (still quoted).
-fn split_options(field: &[u8]) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
-    let mut rest = field;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let mut quoted = false;
-        let mut end = rest.len();
-        let mut i = 0;
-        while i < rest.len() {
-            match rest[i] {
-                b'\\' if quoted && rest.get(i + 1) == Some(&b'"') => i += 1,
-                b'"' => quoted = !quoted,
-                b',' if !quoted => {
-                    end = i;
-                    break;
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        let option = &rest[..end];
-        rest = rest.get(end + 1..).unwrap_or_default();
-        Some(match option.iter().position(|&b| b == b'=') {
-            Some(eq) => (&option[..eq], Some(&option[eq + 1..])),
-            None => (option, None),
-        })
-    })
-}
-
-fn unquote(value: &[u8]) -> &[u8] {
-    value
-        .strip_prefix(b"\"")
-        .and_then(|v| v.strip_suffix(b"\""))
-        .unwrap_or(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +221,17 @@ mod tests {
         assert_eq!(Date::new(2100, 2, 29), None);
         assert!(Date::new(2400, 2, 29).is_some());
         assert_eq!(Date::new(2026, 13, 1), None);
+        assert_eq!(Date::parse(" 2027-03-01"), Some(date(2027, 3, 1)));
+        for bad in [
+            "2027-02-30",
+            "2027-3-01",
+            "+027-03-01",
+            "2027-03-01x",
+            "",
+            "20270301",
+        ] {
+            assert_eq!(Date::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::expiry::Expiry;
 use super::fingerprint::fingerprint;
 use super::keygen;
 use super::operations::Error;
+use super::options;
 use super::store::AuthorizedKeys;
 use super::tag::Tag;
 use super::values::KeyOptions;
@@ -26,6 +27,9 @@ pub struct ListedKey {
     pub options: String,
     /// When sshd stops accepting the key, from its `expiry-time` option.
     pub expiry: Option<Expiry>,
+    /// Where sshd lets the key in from: its `from=` pattern list as the line has it (invalid
+    /// UTF-8 replaced); `None` for anywhere.
+    pub allowed_from: Option<String>,
     /// The public key as a `.pub` file holds it: `type base64 comment`, the comment's invalid
     /// UTF-8 replaced.
     pub public_line: String,
@@ -218,6 +222,7 @@ impl ListedKey {
                 label: None,
                 options: options.as_str().to_owned(),
                 expiry: None,
+                allowed_from: None,
                 public_line: key.to_openssh().unwrap_or_default(),
             },
         }
@@ -238,6 +243,8 @@ impl From<&authorized_keys::KeyLine<'_>> for ListedKey {
             label,
             options: authorized_keys::lossy(key.options).into_owned(),
             expiry: Expiry::of_options(key.options),
+            allowed_from: options::value_of(key.options, "from")
+                .map(|v| authorized_keys::lossy(v).into_owned()),
             public_line,
         }
     }

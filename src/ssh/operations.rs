@@ -17,6 +17,9 @@ pub enum Error {
     /// The key could not be made or encoded.
     #[error(transparent)]
     Keygen(#[from] keygen::KeygenError),
+    /// A key could not be tightened as asked.
+    #[error(transparent)]
+    Refused(#[from] super::restrict::Refused),
 }
 
 /// Authorizes a public key the person brought, commented with `tag` and `label` in place of its

@@ -288,6 +288,61 @@ impl AuthorizedKeys {
         Err(StoreError::Busy(self.file.clone()))
     }
 
+    /// Gives every line holding the key with `fingerprint` the options `change` makes of its
+    /// own, provided each is keyhatch's (its comment starts with `tag`); returns the new
+    /// contents and the lines' numbers. Every other byte is kept, and on those lines everything
+    /// from the key on; the previous file is kept as `authorized_keys.old`. `change` may refuse,
+    /// and then nothing is written.
+    pub fn rewrite_options<E: From<StoreError>>(
+        &self,
+        fingerprint: &str,
+        tag: &Tag,
+        mut change: impl FnMut(&[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<(Vec<u8>, Vec<usize>), E> {
+        let not_found = || StoreError::KeyNotFound(fingerprint.to_owned());
+        let dir = SshDir::open(&self.home, &self.location)?.ok_or_else(not_found)?;
+        for _ in 0..ATTEMPTS {
+            let Some(locked) = Locked::acquire(&dir, false, self.max_size, self.lock_timeout)?
+            else {
+                return Err(not_found().into());
+            };
+            replace::remove_stale_temps(&dir);
+            let contents = locked
+                .read_all()
+                .map_err(|e| io_error("read", &self.file, e))?;
+            let parsed = authorized_keys::parse(&contents);
+            let lines: Vec<&KeyLine<'_>> = parsed
+                .keys
+                .iter()
+                .filter(|k| k.fingerprint() == fingerprint)
+                .collect();
+            if lines.is_empty() {
+                return Err(not_found().into());
+            }
+            if !lines.iter().all(|k| k.is_tagged(tag)) {
+                return Err(StoreError::NotOurs(fingerprint.to_owned()).into());
+            }
+            let mut new = Vec::with_capacity(lines.len());
+            for line in &lines {
+                new.push((line.number, change(line.options)?));
+            }
+            let changed = authorized_keys::with_new_options(&contents, &new);
+            if changed.len() as u64 > self.max_size {
+                return Err(StoreError::WouldBeTooLarge {
+                    path: self.file.clone(),
+                    size: contents.len() as u64,
+                    max: self.max_size,
+                }
+                .into());
+            }
+            if replace::replace(&dir, &locked, &contents, &changed, self.crash_at)? {
+                let numbers = new.into_iter().map(|(number, _)| number).collect();
+                return Ok((changed, numbers));
+            }
+        }
+        Err(StoreError::Busy(self.file.clone()).into())
+    }
+
     /// Tightens `part` to the mode sshd wants (`~/.ssh` 0700, the file 0600), through a
     /// descriptor and only when it is a real directory or regular file owned by `uid`.
     pub fn make_private(&self, part: Part, uid: u32) -> Result<(), StoreError> {

@@ -6,10 +6,15 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use super::allowed_from::{AllowedFrom, InvalidFrom};
 use super::authorized_keys;
 use super::expiry::{Date, Expiry};
+use super::options;
 use super::setting::InvalidSetting;
 use super::store::{self, AuthorizedKeys};
+
+/// What the site's `from=` is, in a sentence that refuses a key's.
+pub(super) const SITE_FROM: &str = "which the site's key-options require";
 
 /// The options field written before each new key (default `restrict,pty`); may be empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,11 +25,13 @@ impl KeyOptions {
     pub const DEFAULT: &'static str = "restrict,pty";
 
     /// Accepts an options field sshd reads as one: printable, no blank outside `"…"`, quotes
-    /// closed. An empty string means no options.
+    /// closed, at most one `from=` whose patterns keyhatch can combine with a person's. An
+    /// empty string means no options.
     pub fn parse(s: &str) -> Result<Self, InvalidSetting> {
         let printable = s.chars().all(|c| !c.is_control());
         let one_field = authorized_keys::options_len(s.as_bytes()) == Some(s.len());
-        if printable && one_field && !s.starts_with('#') {
+        let from_read = AllowedFrom::of_options(s.as_bytes()).is_none_or(|from| from.is_ok());
+        if printable && one_field && from_read && !s.starts_with('#') {
             Ok(Self(s.to_owned()))
         } else {
             Err(InvalidSetting::KeyOptions(s.to_owned()))
@@ -34,6 +41,22 @@ impl KeyOptions {
     /// The options as written before the key type, possibly empty.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Where these options let a key in from: their `from=`, if any (checked when parsed).
+    pub fn allowed_from(&self) -> Option<AllowedFrom> {
+        AllowedFrom::of_options(self.0.as_bytes()).and_then(Result::ok)
+    }
+
+    /// These options, letting the key in only where `from` allows and their own `from=` does
+    /// too: one `from=` (sshd skips a line with two) that allows only what both allow.
+    pub fn allowing_from(&self, from: &AllowedFrom) -> Result<Self, InvalidFrom> {
+        let combined = match self.allowed_from() {
+            Some(required) => from.within(&required, SITE_FROM)?,
+            None => from.clone(),
+        };
+        let field = options::replaced(self.0.as_bytes(), &["from"], &[combined.option()]);
+        Ok(Self(String::from_utf8(field).expect("text in, text out")))
     }
 
     /// These options and an `expiry-time` that makes sshd refuse the key from `date` on.

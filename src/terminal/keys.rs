@@ -16,7 +16,7 @@ use crate::api::convert;
 use crate::api::person::{Keys, Person};
 use crate::declared::KeysCommand;
 use crate::error::AppError;
-use crate::model::{KeyInfo, KeyList};
+use crate::model::KeyInfo;
 use crate::server::access::local_store;
 use crate::server::settings::Settings;
 use crate::ssh::{self, Passphrase, keygen, parse_public_key};
@@ -53,14 +53,15 @@ fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> 
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start: {e}"))?;
-    let key_options = &settings.keys.key_options;
+    let site = (&settings.keys.key_options, &settings.keys.from_lists[..]);
     let done = runtime.block_on(async {
         match command {
-            KeysCommand::List { json } => list(&keys, json).await,
+            KeysCommand::List { json } => super::list::list(&keys, json).await,
             KeysCommand::Generate {
                 file,
                 label,
                 expires_in,
+                from,
                 passphrase_file,
                 no_passphrase,
                 json,
@@ -71,19 +72,36 @@ fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> 
                         .map_err(|e| format!("{}: {e}", path.display()))?,
                     (false, None) => ask_until_interrupted().await?,
                 };
-                let made = New {
+                let asked = Asked {
                     label,
                     expires_in,
-                    passphrase,
+                    from,
                 };
-                generate(&keys, key_options, made, &file, json).await
+                generate(&keys, site, (asked, passphrase), &file, json).await
             }
             KeysCommand::Add {
                 file,
                 label,
                 expires_in,
+                from,
                 json,
-            } => add(&keys, key_options, &file, label, expires_in, json).await,
+            } => {
+                let asked = Asked {
+                    label,
+                    expires_in,
+                    from,
+                };
+                add(&keys, site, &file, asked, json).await
+            }
+            KeysCommand::Restrict {
+                fingerprint,
+                from,
+                expires_on,
+                json,
+            } => {
+                let changed = (from.as_deref(), expires_on.as_deref());
+                super::restrict::restrict(&keys, site, &fingerprint, changed, json).await
+            }
             KeysCommand::Revoke { fingerprint } => {
                 keys.revoke_key(&fingerprint).await.map_err(message)?;
                 say(&format!(
@@ -145,74 +163,34 @@ fn local_keys(settings: &Settings) -> io::Result<Keys> {
 }
 
 /// What an error says at the terminal.
-fn message(error: AppError) -> String {
+pub(super) fn message(error: AppError) -> String {
     error.to_string()
 }
 
-async fn list(keys: &Keys, json: bool) -> Result<(), String> {
-    let list = keys.list_keys().await.map_err(message)?;
-    if json {
-        say(&to_json(&list)?);
-        return Ok(());
-    }
-    for line in table(&list).lines() {
-        say(line);
-    }
-    for problem in &list.problems {
-        note(&format!("warning: {}", problem.message));
-    }
-    if list.other_keys > 0 {
-        note(&format!(
-            "{} other key(s) in {}, not made by keyhatch, are left as they are.",
-            list.other_keys, list.path
-        ));
-    }
-    if !list.unreadable_lines.is_empty() {
-        let lines: Vec<String> = list
-            .unreadable_lines
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        note(&format!(
-            "Line(s) {} of {} cannot be read by sshd; keyhatch leaves them as they are.",
-            lines.join(", "),
-            list.path
-        ));
-    }
-    Ok(())
-}
-
-/// The keys, one a line: fingerprint, type, expiry, label.
-fn table(list: &KeyList) -> String {
-    if list.keys.is_empty() {
-        return format!("No keyhatch keys in {}.\n", list.path);
-    }
-    let mut out = String::new();
-    for key in &list.keys {
-        let expiry = match (&key.expires, key.expired) {
-            (Some(day), true) => format!("expired {day}"),
-            (Some(day), false) => format!("expires {day}"),
-            (None, _) => "no expiry".to_owned(),
-        };
-        let label = key.label.as_deref().unwrap_or("-");
-        out.push_str(&format!(
-            "{}  {}  {expiry:<18}  {label}\n",
-            key.fingerprint,
-            key.key_type()
-        ));
-    }
-    out
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, String> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
-/// What a new key is made with.
-struct New {
+/// What a new or brought key is written with, as asked.
+struct Asked {
     label: Option<String>,
     expires_in: Option<u32>,
-    passphrase: Option<Passphrase>,
+    /// Where it may log in from: one of the settings' lists, or patterns.
+    from: Option<String>,
+}
+
+/// The settings' options written before each key, and their lists of addresses.
+type Site<'a> = (&'a ssh::KeyOptions, &'a [ssh::NamedFrom]);
+
+/// The label and options of a key about to be written, warning when its patterns name hosts.
+fn settings_of(
+    site: Site<'_>,
+    asked: Asked,
+) -> Result<(Option<ssh::Label>, ssh::KeyOptions), String> {
+    let (label, options) = key_settings(site, asked.label, asked.expires_in, asked.from.as_deref())
+        .map_err(message)?;
+    super::restrict::warn_of_host_names(&options);
+    Ok((label, options))
 }
 
 /// Makes a key, writes its private half to `file` (and the public half beside it), authorizes
@@ -220,8 +198,8 @@ struct New {
 /// cannot be authorized, and nothing is authorized if they cannot be written.
 async fn generate(
     keys: &Keys,
-    key_options: &ssh::KeyOptions,
-    new: New,
+    site: Site<'_>,
+    (asked, passphrase): (Asked, Option<Passphrase>),
     file: &Path,
     json: bool,
 ) -> Result<(), String> {
@@ -239,9 +217,9 @@ async fn generate(
     if to_stdout && io::stdout().is_terminal() {
         note("warning: the private key is printed on this terminal; its scrollback keeps it");
     }
-    let (label, options) = key_settings(key_options, new.label, new.expires_in).map_err(message)?;
+    let (label, options) = settings_of(site, asked)?;
     let files = (!to_stdout).then(|| KeyFiles::new(file)).transpose()?;
-    let key = keygen::generate(keys.tag(), label.as_ref(), new.passphrase.as_ref())
+    let key = keygen::generate(keys.tag(), label.as_ref(), passphrase.as_ref())
         .map_err(|e| message(ssh::Error::from(e).into()))?;
     if let Some(files) = &files {
         files.write(&key)?;
@@ -363,16 +341,15 @@ fn create(path: &Path, mode: u32, contents: &[u8]) -> Result<(), (PathBuf, io::E
 /// comment, as the page's Add does.
 async fn add(
     keys: &Keys,
-    key_options: &ssh::KeyOptions,
+    site: Site<'_>,
     file: &Path,
-    label: Option<String>,
-    expires_in: Option<u32>,
+    asked: Asked,
     json: bool,
 ) -> Result<(), String> {
     let text = read_public_key(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let key = parse_public_key(&text).map_err(|e| message(e.into()))?;
-    let label = brought_label(label, &key);
-    let (label, options) = key_settings(key_options, label, expires_in).map_err(message)?;
+    let label = brought_label(asked.label.clone(), &key);
+    let (label, options) = settings_of(site, Asked { label, ..asked })?;
     let written = keys
         .add_key(&key, label.as_ref(), &options)
         .await

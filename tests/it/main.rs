@@ -14,6 +14,7 @@ mod openssh_compat;
 mod operations;
 mod packages;
 mod process_limit;
+mod restrict_login;
 mod seqera;
 mod settings;
 mod site;

@@ -78,8 +78,14 @@ impl Sshd {
 
     /// Runs `true` over ssh with `key`; `passphrase` is given through SSH_ASKPASS, not an argument.
     pub(crate) fn login(&self, key: &Path, passphrase: Option<&str>) -> Output {
+        self.login_from("127.0.0.1", key, passphrase)
+    }
+
+    /// [`Self::login`] from the loopback address `source` (`ssh -b`), e.g. 127.0.0.2.
+    pub(crate) fn login_from(&self, source: &str, key: &Path, passphrase: Option<&str>) -> Output {
         let mut ssh = Command::new("ssh");
-        ssh.args(["-F", "/dev/null", "-i"])
+        ssh.args(["-b", source])
+            .args(["-F", "/dev/null", "-i"])
             .arg(key)
             .args(["-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no"])
             .args([
@@ -186,7 +192,7 @@ fn strict_modes_accept(dir: &Path) -> bool {
     })
 }
 
-fn assert_logs_in(sshd: &Sshd, key: &Path, passphrase: Option<&str>) {
+pub(crate) fn assert_logs_in(sshd: &Sshd, key: &Path, passphrase: Option<&str>) {
     let out = sshd.login(key, passphrase);
     assert!(
         out.status.success(),
@@ -196,7 +202,7 @@ fn assert_logs_in(sshd: &Sshd, key: &Path, passphrase: Option<&str>) {
     );
 }
 
-fn assert_refused(sshd: &Sshd, key: &Path, passphrase: Option<&str>) {
+pub(crate) fn assert_refused(sshd: &Sshd, key: &Path, passphrase: Option<&str>) {
     let out = sshd.login(key, passphrase);
     assert!(
         !out.status.success(),

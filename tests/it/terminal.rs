@@ -11,7 +11,7 @@ use crate::sshd_login::{Sshd, test_dir};
 
 /// `keyhatch --home HOME keys ARGS…` with `stdin` on standard input, no settings file and no
 /// terminal.
-fn keys(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
+pub(crate) fn keys(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
     // setsid: a session of its own, so no controlling terminal, as in a script or in CI.
     let mut child = Command::new("setsid")
         .arg(env!("CARGO_BIN_EXE_keyhatch"))
@@ -29,7 +29,7 @@ fn keys(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

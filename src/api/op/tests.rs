@@ -30,6 +30,25 @@ fn an_operation_crosses_to_a_helper_and_back_as_the_same_values() {
 }
 
 #[test]
+fn a_restriction_crosses_to_a_helper_as_the_same_patterns() {
+    let op = RestrictKey {
+        fingerprint: "SHA256:x".into(),
+        tag: Tag::default(),
+        required: KeyOptions::parse(r#"restrict,from="10.0.0.0/8""#).unwrap(),
+        from: Some(AllowedFrom::parse("10.1.0.0/16 !10.1.0.9 *.example.org").unwrap()),
+        expires: Some(20_000),
+        today: 19_000,
+    };
+    let text = serde_json::to_string(&Op::from(op.clone())).unwrap();
+    let Op::RestrictKey(back) = serde_json::from_str::<Op>(&text).unwrap() else {
+        panic!("another operation came back: {text}");
+    };
+    assert_eq!(back.from, op.from);
+    assert_eq!(back.required, op.required);
+    assert_eq!((back.expires, back.today), (Some(20_000), 19_000));
+}
+
+#[test]
 fn a_job_as_earlier_versions_wrote_it_still_reads() {
     let op: Op = serde_json::from_str(r#"{"ListKeys":{"tag":"fileglancer"}}"#).unwrap();
     assert!(matches!(op, Op::ListKeys(ListKeys { tag }) if tag.as_str() == "fileglancer"));
@@ -42,6 +61,10 @@ fn a_tag_options_or_key_that_would_not_parse_does_not_cross() {
         r##"{"RevokeKey":{"fingerprint":"SHA256:x","tag":"#hash"}}"##,
         r#"{"AppendKey":{"key":"not a key","options":"","cap":null,"new":true}}"#,
         r#"{"AppendKey":{"key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl x","options":"restrict pty","cap":null,"new":true}}"#,
+        // A from= sshd would read as a refusal from everywhere, or that would break the line.
+        r#"{"RestrictKey":{"fingerprint":"SHA256:x","tag":"t","required":"","from":"10.0.0.1/8","expires":null,"today":1}}"#,
+        r#"{"RestrictKey":{"fingerprint":"SHA256:x","tag":"t","required":"","from":"10.0.0.1\" x","expires":null,"today":1}}"#,
+        r#"{"RestrictKey":{"fingerprint":"SHA256:x","tag":"t","required":"from=\"1.2.3.4\",from=\"1.2.3.5\"","from":null,"expires":null,"today":1}}"#,
     ] {
         assert!(serde_json::from_str::<Op>(bad).is_err(), "{bad}");
     }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use crate::api::limits::Permit;
 use crate::api::op::{
-    AppendKey, CheckHome, FixPermissions, ListKeys, Operation, OtherKeys, RevokeKey,
+    AppendKey, CheckHome, FixPermissions, ListKeys, Operation, OtherKeys, RestrictKey, RevokeKey,
 };
 use crate::error::AppError;
 
@@ -28,6 +28,7 @@ pub trait KeyStore:
     + Runs<CheckHome>
     + Runs<AppendKey>
     + Runs<RevokeKey>
+    + Runs<RestrictKey>
     + Runs<FixPermissions>
     + fmt::Debug
     + Send
@@ -41,6 +42,8 @@ impl<T> KeyStore for T where
         + Runs<CheckHome>
         + Runs<AppendKey>
         + Runs<RevokeKey>
+        + Runs<RestrictKey>
+        + Runs<RestrictKey>
         + Runs<FixPermissions>
         + fmt::Debug
         + Send

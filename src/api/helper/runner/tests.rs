@@ -9,6 +9,7 @@ fn list() -> KeyList {
         other_keys: 0,
         unreadable_lines: Vec::new(),
         problems: Vec::new(),
+        from_lists: Vec::new(),
     }
 }
 

@@ -1,0 +1,111 @@
+//! Tightening a key keyhatch wrote: where it may log in from, and how soon it stops working.
+//! A change only ever narrows: the new `from=` lies within the key's own and within the one the
+//! site's options require, and a new last day comes before the key's own.
+
+use super::allowed_from::{AllowedFrom, InvalidFrom};
+use super::authorized_keys::{self, Line};
+use super::expiry::{Date, Expiry};
+use super::listing::ListedKey;
+use super::operations::Error;
+use super::options;
+use super::store::AuthorizedKeys;
+use super::tag::Tag;
+use super::values::{KeyOptions, SITE_FROM};
+
+/// What to tighten; at least one of the two.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tightening {
+    /// Let the key in only from here (and from where it was let in already).
+    pub from: Option<AllowedFrom>,
+    /// The first day sshd refuses the key: before its own, and after today.
+    pub expires: Option<Date>,
+}
+
+/// Why a key cannot be tightened as asked, as one sentence for the person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+impl From<InvalidFrom> for Refused {
+    fn from(e: InvalidFrom) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// Rewrites the line of keyhatch's key `fingerprint` (its comment starts with `tag`) with the
+/// options `tightening` makes of its own, under the lock, every other byte of the file kept;
+/// `required` are the site's options, whose `from=` a new one must lie within. Returns the key
+/// as the list now shows it.
+pub fn restrict_key(
+    store: &AuthorizedKeys,
+    tag: &Tag,
+    fingerprint: &str,
+    required: &KeyOptions,
+    tightening: &Tightening,
+    today: Date,
+) -> Result<ListedKey, Error> {
+    if tightening.from.is_none() && tightening.expires.is_none() {
+        return Err(
+            Refused("say where the key may log in from, or when it stops working".into()).into(),
+        );
+    }
+    let (contents, numbers) = store.rewrite_options(fingerprint, tag, |options| {
+        tightened(options, required, tightening, today).map_err(Error::from)
+    })?;
+    let number = numbers.first().copied().unwrap_or(1);
+    let line = contents
+        .split_inclusive(|&b| b == b'\n')
+        .nth(number - 1)
+        .unwrap_or_default();
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    match authorized_keys::parse_line(number, line) {
+        Line::Key(key) => Ok(ListedKey::from(&key)),
+        _ => Err(Refused("the rewritten line does not read back".into()).into()),
+    }
+}
+
+/// The options field `options` with `tightening` applied: a `from=` within both its own and
+/// `required`'s, an `expiry-time` before its own.
+fn tightened(
+    options: &[u8],
+    required: &KeyOptions,
+    tightening: &Tightening,
+    today: Date,
+) -> Result<Vec<u8>, Refused> {
+    let mut dropped = Vec::new();
+    let mut added = Vec::new();
+    if let Some(from) = &tightening.from {
+        let mut from = from.clone();
+        if let Some(own) = AllowedFrom::of_options(options) {
+            let own =
+                own.map_err(|e| Refused(format!("the key's line cannot be narrowed: {e}")))?;
+            from = from.within(&own, "where the key may log in from now")?;
+        }
+        if let Some(site) = required.allowed_from() {
+            from = from.within(&site, SITE_FROM)?;
+        }
+        dropped.push("from");
+        added.push(from.option());
+    }
+    if let Some(date) = tightening.expires {
+        if date <= today {
+            return Err(Refused(format!(
+                "a key's last day must come after today ({today}); to stop it now, revoke it"
+            )));
+        }
+        if let Some(own) = Expiry::of_options(options)
+            && own <= Expiry::on(date)
+        {
+            return Err(Refused(format!(
+                "the key already stops working on {}; a change can only bring that closer",
+                own.date()
+            )));
+        }
+        dropped.push("expiry-time");
+        added.push(Expiry::option(date));
+    }
+    Ok(options::replaced(options, &dropped, &added))
+}
+
+#[cfg(test)]
+mod tests;

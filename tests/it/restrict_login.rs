@@ -1,0 +1,247 @@
+//! Keys restricted by address (`from=`), judged by a real sshd: a login from a loopback address
+//! the key is not allowed is refused, one from an allowed address is let in, and tightening a
+//! key closes a door that was open.
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::helpers::{App, spawn_app_in};
+use crate::sshd_login::{Sshd, assert_logs_in, test_dir, write_private};
+
+fn refused_from(sshd: &Sshd, source: &str, key: &Path) {
+    let out = sshd.login_from(source, key, None);
+    assert!(
+        !out.status.success(),
+        "{} logged in from {source}",
+        key.display()
+    );
+    // Refused for its address, not for anything else.
+    let log = sshd.log();
+    assert!(
+        log.contains("not from a permitted host"),
+        "sshd log:\n{log}"
+    );
+}
+
+fn logs_in_from(sshd: &Sshd, source: &str, key: &Path) {
+    let out = sshd.login_from(source, key, None);
+    assert!(
+        out.status.success(),
+        "login from {source} failed: {}\nsshd log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        sshd.log()
+    );
+}
+
+/// Generates a key through the API with `body`, writes its private half to `dir/name`.
+fn generate(
+    app: &App,
+    dir: &Path,
+    name: &str,
+    body: &str,
+) -> (std::path::PathBuf, serde_json::Value) {
+    let reply = app.post_json("/api/keys/generate", body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let made = reply.json();
+    let path = dir.join(name);
+    write_private(&path, made["private_key"].as_str().unwrap(), 0o600);
+    (path, made)
+}
+
+fn start(dir: &Path, args: &[&str]) -> (std::path::PathBuf, Sshd, App) {
+    let home = dir.join("home");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
+    let sshd = Sshd::start(dir, &home);
+    let app = spawn_app_in(&home, dir, args, &[]);
+    (home, sshd, app)
+}
+
+#[test]
+fn a_key_restricted_to_one_address_logs_in_only_from_there_and_tightening_closes_a_door() {
+    let dir = test_dir();
+    let (home, sshd, app) = start(dir.path(), &[]);
+
+    let (only_two, made) = generate(
+        &app,
+        dir.path(),
+        "only-two",
+        r#"{"allowed_from": "127.0.0.2"}"#,
+    );
+    assert_eq!(made["info"]["allowed_from"], "127.0.0.2");
+    refused_from(&sshd, "127.0.0.1", &only_two);
+    logs_in_from(&sshd, "127.0.0.2", &only_two);
+
+    // A key from anywhere works from both, until it is tightened: then the door is closed.
+    let (anywhere, made) = generate(&app, dir.path(), "anywhere", "{}");
+    assert_eq!(made["info"].get("allowed_from"), None);
+    logs_in_from(&sshd, "127.0.0.1", &anywhere);
+    logs_in_from(&sshd, "127.0.0.3", &anywhere);
+    let fingerprint = made["info"]["fingerprint"].as_str().unwrap();
+    let body = serde_json::json!({ "fingerprint": fingerprint, "allowed_from": "127.0.0.0/30, !127.0.0.1" });
+    let reply = app.post_json("/api/keys/restrict", &body.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["allowed_from"], "127.0.0.0/30,!127.0.0.1");
+    refused_from(&sshd, "127.0.0.1", &anywhere);
+    logs_in_from(&sshd, "127.0.0.2", &anywhere);
+    refused_from(&sshd, "127.0.0.5", &anywhere);
+
+    // Never widened: an address outside what it has is refused with a sentence, and a
+    // malformed network (which would make sshd refuse the key from everywhere) too; the file
+    // is untouched.
+    let file = home.join(".ssh/authorized_keys");
+    let before = fs::read(&file).unwrap();
+    for (allowed_from, says) in [
+        ("127.0.0.9", "none of 127.0.0.9 lies within"),
+        ("127.0.0.1/8", "the network is 127.0.0.0/8"),
+    ] {
+        let body = serde_json::json!({ "fingerprint": fingerprint, "allowed_from": allowed_from });
+        let reply = app.post_json("/api/keys/restrict", &body.to_string());
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert!(reply.body.contains(says), "{}", reply.body);
+    }
+    let reply = app.post_json("/api/keys/generate", r#"{"allowed_from": "127.0.0.1/8"}"#);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(fs::read(&file).unwrap(), before);
+    logs_in_from(&sshd, "127.0.0.2", &only_two);
+}
+
+#[test]
+fn the_sites_from_and_the_persons_combine_into_one_that_sshd_reads() {
+    let dir = test_dir();
+    let site = r#"--key-options=restrict,pty,from="127.0.0.0/29""#;
+    let lists = "--from-list=lab=127.0.0.2,127.0.0.3";
+    let (home, sshd, app) = start(dir.path(), &[site, lists]);
+
+    // The site's own from= alone: in its range only.
+    let (plain, _) = generate(&app, dir.path(), "plain", "{}");
+    logs_in_from(&sshd, "127.0.0.6", &plain);
+    refused_from(&sshd, "127.0.0.9", &plain);
+
+    // The site's list, chosen by name, within the site's from=: one from= on the line, which
+    // sshd reads (a line with two is skipped, and the key would not log in at all).
+    let (lab, made) = generate(&app, dir.path(), "lab", r#"{"allowed_from": "lab"}"#);
+    assert_eq!(made["info"]["allowed_from"], "127.0.0.2,127.0.0.3");
+    logs_in_from(&sshd, "127.0.0.3", &lab);
+    refused_from(&sshd, "127.0.0.6", &lab);
+    let file = fs::read_to_string(home.join(".ssh/authorized_keys")).unwrap();
+    let line = file.lines().last().unwrap();
+    assert_eq!(line.matches("from=").count(), 1, "{line}");
+    let list = app.get_authorized("/api/keys/list").json();
+    assert_eq!(list["from_lists"][0]["name"], "lab");
+
+    // Wider than the site's: only what both allow.
+    let (wide, made) = generate(
+        &app,
+        dir.path(),
+        "wide",
+        r#"{"allowed_from": "127.0.0.0/8"}"#,
+    );
+    assert_eq!(made["info"]["allowed_from"], "127.0.0.0/29");
+    refused_from(&sshd, "127.0.0.9", &wide);
+    assert_logs_in(&sshd, &wide, None);
+}
+
+#[test]
+fn at_the_terminal_a_key_is_made_restricted_and_tightened_and_bad_patterns_change_nothing() {
+    use crate::terminal::{keys, text};
+
+    let dir = test_dir();
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
+    let sshd = Sshd::start(dir.path(), &home);
+    let key = dir.path().join("id_ci");
+    let key_arg = key.to_str().unwrap();
+
+    let made = keys(
+        &home,
+        &[
+            "generate",
+            "-f",
+            key_arg,
+            "--no-passphrase",
+            "--from",
+            "127.0.0.0/30,!127.0.0.3",
+            "--json",
+        ],
+        b"",
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert_eq!(info["allowed_from"], "127.0.0.0/30,!127.0.0.3");
+    let fingerprint = info["fingerprint"].as_str().unwrap();
+    logs_in_from(&sshd, "127.0.0.1", &key);
+    refused_from(&sshd, "127.0.0.3", &key);
+
+    let file = home.join(".ssh/authorized_keys");
+    let before = fs::read(&file).unwrap();
+    for (args, says) in [
+        (vec!["--from", "127.0.0.1/8"], "the network is 127.0.0.0/8"),
+        (vec!["--from", "127.0.1.1"], "none of 127.0.1.1 lies within"),
+        (vec!["--from", "anywhere"], "to remove a restriction"),
+        (vec!["--expires-on", "2020-01-01"], "must come after today"),
+        (vec!["--expires-on", "next week"], "is not a day like"),
+        (
+            vec!["--from", "ci.example.org"],
+            "none of ci.example.org lies within",
+        ),
+    ] {
+        let mut all = vec!["restrict", fingerprint];
+        all.extend(args.iter());
+        let out = keys(&home, &all, b"");
+        assert_eq!(out.status.code(), Some(1), "{all:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(says),
+            "{all:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(fs::read(&file).unwrap(), before, "{all:?} changed the file");
+    }
+    let nothing = keys(&home, &["restrict", fingerprint], b"");
+    assert_eq!(nothing.status.code(), Some(2), "{}", text(&nothing.stderr));
+
+    let out = keys(
+        &home,
+        &[
+            "restrict",
+            fingerprint,
+            "--from",
+            "127.0.0.2",
+            "--expires-on",
+            "2099-12-31",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("logs in only from 127.0.0.2,!127.0.0.3; it expires 2099-12-31"),
+        "{}",
+        text(&out.stdout)
+    );
+    refused_from(&sshd, "127.0.0.1", &key);
+    logs_in_from(&sshd, "127.0.0.2", &key);
+    let listed = keys(&home, &["list"], b"");
+    assert!(
+        text(&listed.stdout).contains("(from 127.0.0.2,!127.0.0.3)"),
+        "{}",
+        text(&listed.stdout)
+    );
+
+    // A host name warns that sshd matches it only with UseDNS yes.
+    let laptop = dir.path().join("laptop");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "me@laptop", "-f"])
+        .arg(&laptop)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = fs::read(laptop.with_extension("pub")).unwrap();
+    let out = keys(&home, &["add", "-", "--from", "*.example.org"], &public);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("UseDNS yes"),
+        "{}",
+        text(&out.stderr)
+    );
+}
