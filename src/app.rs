@@ -114,7 +114,8 @@ impl Page {
 
 impl Page {
     /// Whether the page's code runs on this answer. Not on the answer to a form posted without
-    /// JavaScript, nor on a page asked for with a dialog open (`?dialog=`, `?revoke=`): those
+    /// JavaScript, nor on a page asked for with a dialog open (`?dialog=`, `?revoke=`,
+    /// `?restrict=`): those
     /// are whole as the server renders them.
     fn hydrates() -> bool {
         #[cfg(feature = "ssr")]
@@ -125,7 +126,7 @@ impl Page {
                 serde_urlencoded::from_str(query).unwrap_or_default();
             let asks_dialog = pairs
                 .iter()
-                .any(|(name, _)| name == "dialog" || name == "revoke");
+                .any(|(name, _)| ["dialog", "revoke", "restrict"].contains(&name.as_str()));
             return parts.method != axum::http::Method::POST && !asks_dialog;
         }
         true

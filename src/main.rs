@@ -85,7 +85,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Rendering the page with a dialog open nests deeply: a debug build overflowed tokio's
+    // default 2 MiB once a dialog gained a field, and a stack overflow aborts the whole server
+    // (every person's, in site mode). Stacks are reserved, not used, until touched.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("keyhatch: cannot start: {e}");

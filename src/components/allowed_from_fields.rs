@@ -99,4 +99,7 @@ pub fn AllowedFromFields(
             </Show>
         </div>
     }
+    // Type-erased: nested in each dialog's view type, these fields made the server's rendering
+    // deeper than a worker thread's stack (see `components::dialogs`).
+    .into_any()
 }

@@ -89,12 +89,25 @@ impl AllowedFrom {
     /// address (`10.2.3.4`), a network (`10.1.0.0/16`), a host pattern (`*.example.org`), or
     /// any of these after `!` to keep it out.
     pub fn parse(text: &str) -> Result<Self, InvalidFrom> {
+        Self::read(text, true)
+    }
+
+    /// Reads `text`'s patterns, host names lowered when `lower` (a person's typing), else
+    /// refused in capitals (sshd matches names in lower case, so `*.EXAMPLE.org` never
+    /// matches). Stops at the first pattern past [`MAX_LEN`]: a huge list costs no more.
+    fn read(text: &str, lower: bool) -> Result<Self, InvalidFrom> {
         let mut list = Self {
             allow: Vec::new(),
             deny: Vec::new(),
         };
+        let mut len = 0;
         let words = text.split(|c: char| c == ',' || c.is_whitespace());
         for word in words.filter(|w| !w.is_empty()) {
+            if !lower && word.contains(|c: char| c.is_ascii_uppercase()) {
+                return Err(InvalidFrom(format!(
+                    "{word:?} has capitals, which sshd never matches (it compares host names in lower case)"
+                )));
+            }
             let (negated, pattern) = match word.strip_prefix('!') {
                 Some(rest) => (true, Pattern::parse(rest)?),
                 None => (false, Pattern::parse(word)?),
@@ -105,6 +118,12 @@ impl AllowedFrom {
                 &mut list.allow
             };
             if !side.contains(&pattern) {
+                len += word.len() + 1;
+                if len > MAX_LEN + 1 {
+                    return Err(InvalidFrom(format!(
+                        "the pattern list is longer than the {MAX_LEN} characters keyhatch writes"
+                    )));
+                }
                 side.push(pattern);
             }
         }
@@ -124,7 +143,7 @@ impl AllowedFrom {
         }
         let value = first.1.map(unquote).unwrap_or_default();
         Some(match std::str::from_utf8(value) {
-            Ok(text) if !text.contains(['\\', '"']) => Self::parse(text),
+            Ok(text) if !text.contains(['\\', '"']) => Self::read(text, false),
             _ => Err(InvalidFrom(format!(
                 "its from= pattern list {:?} is not one keyhatch can read",
                 String::from_utf8_lossy(value)

@@ -17,9 +17,20 @@ pub enum Error {
     /// The key could not be made or encoded.
     #[error(transparent)]
     Keygen(#[from] keygen::KeygenError),
-    /// A key could not be tightened as asked.
+    /// A key could not be changed as asked.
     #[error(transparent)]
-    Refused(#[from] super::restrict::Refused),
+    Refused(#[from] Refused),
+}
+
+/// Why a key cannot be changed as asked (tightened, say), as one sentence for the person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+impl From<super::allowed_from::InvalidFrom> for Refused {
+    fn from(e: super::allowed_from::InvalidFrom) -> Self {
+        Self(e.to_string())
+    }
 }
 
 /// Authorizes a public key the person brought, commented with `tag` and `label` in place of its

@@ -2,11 +2,11 @@
 //! A change only ever narrows: the new `from=` lies within the key's own and within the one the
 //! site's options require, and a new last day comes before the key's own.
 
-use super::allowed_from::{AllowedFrom, InvalidFrom};
+use super::allowed_from::AllowedFrom;
 use super::authorized_keys::{self, Line};
 use super::expiry::{Date, Expiry};
 use super::listing::ListedKey;
-use super::operations::Error;
+use super::operations::{Error, Refused};
 use super::options;
 use super::store::AuthorizedKeys;
 use super::tag::Tag;
@@ -19,17 +19,6 @@ pub struct Tightening {
     pub from: Option<AllowedFrom>,
     /// The first day sshd refuses the key: before its own, and after today.
     pub expires: Option<Date>,
-}
-
-/// Why a key cannot be tightened as asked, as one sentence for the person.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Refused(pub String);
-
-impl From<InvalidFrom> for Refused {
-    fn from(e: InvalidFrom) -> Self {
-        Self(e.to_string())
-    }
 }
 
 /// Rewrites the line of keyhatch's key `fingerprint` (its comment starts with `tag`) with the

@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::output::{note, one_line, say, stdout_refuses_a_key, write_stdout};
+use super::output::{message, note, one_line, say, stdout_refuses_a_key, to_json, write_stdout};
 use super::passphrase;
 use crate::api::context::{brought_label, key_settings};
 use crate::api::convert;
 use crate::api::person::{Keys, Person};
 use crate::declared::KeysCommand;
-use crate::error::AppError;
 use crate::model::KeyInfo;
 use crate::server::access::local_store;
 use crate::server::settings::Settings;
@@ -160,15 +159,6 @@ fn local_keys(settings: &Settings) -> io::Result<Keys> {
         settings.keys.tag.clone(),
     );
     Ok(person.keys)
-}
-
-/// What an error says at the terminal.
-pub(super) fn message(error: AppError) -> String {
-    error.to_string()
-}
-
-pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, String> {
-    serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
 /// What a new or brought key is written with, as asked.

@@ -1,7 +1,6 @@
 //! `keyhatch keys list`: the keys, one a line, and what else the file holds.
 
-use super::keys::{message, to_json};
-use super::output::{note, say};
+use super::output::{message, note, say, to_json};
 use crate::api::person::Keys;
 use crate::model::KeyList;
 

@@ -60,3 +60,13 @@ pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// What an error says at the terminal.
+pub(super) fn message(error: crate::error::AppError) -> String {
+    error.to_string()
+}
+
+/// `value` as the API's JSON.
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, String> {
+    serde_json::to_string(value).map_err(|e| e.to_string())
+}

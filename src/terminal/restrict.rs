@@ -1,8 +1,7 @@
 //! `keyhatch keys restrict`: narrowing where a key may log in from, or how long it lasts, as
 //! the page's Restrict does; and the warning any `from=` with host names gets.
 
-use super::keys::{message, to_json};
-use super::output::{note, say};
+use super::output::{message, note, say, to_json};
 use crate::api::person::Keys;
 use crate::ssh::{Date, KeyOptions, NamedFrom, allowed_from::chosen, restrict::Tightening};
 

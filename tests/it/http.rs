@@ -89,6 +89,22 @@ fn a_page_asked_for_with_a_dialog_open_loads_no_code_however_the_query_is_spelle
         );
         assert!(!page.body.contains("keyhatch.js"), "{query}: {}", page.body);
     }
+    // Every dialog the query can open, rendered whole (a server whose rendering overflowed its
+    // stack once a dialog gained a field died here).
+    app.generate(None);
+    let fingerprint = app.get_authorized("/api/keys/list").json()["keys"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .replace('+', "%2B");
+    for (query, title) in [
+        ("dialog=generate".to_owned(), "Generate SSH Key"),
+        (format!("revoke={fingerprint}"), "Revoke SSH Key"),
+        (format!("restrict={fingerprint}"), "Restrict SSH Key"),
+    ] {
+        let page = app.get_authorized(&format!("/ssh-keys?{query}"));
+        assert!(page.body.contains(title), "{query}: {}", page.body);
+        assert!(!page.body.contains("keyhatch.js"), "{query}: {}", page.body);
+    }
 }
 
 #[test]

@@ -94,6 +94,12 @@ fn a_key_restricted_to_one_address_logs_in_only_from_there_and_tightening_closes
     for (allowed_from, says) in [
         ("127.0.0.9", "none of 127.0.0.9 lies within"),
         ("127.0.0.1/8", "the network is 127.0.0.0/8"),
+        // An attempt to close the quote and add options of its own.
+        (
+            r#"127.0.0.2",command="touch /pwned"#,
+            "a pattern is an address, a network",
+        ),
+        ("127.0.0.2,restrict=x", "holds '='"),
     ] {
         let body = serde_json::json!({ "fingerprint": fingerprint, "allowed_from": allowed_from });
         let reply = app.post_json("/api/keys/restrict", &body.to_string());

@@ -44,7 +44,18 @@ fn what_sshd_would_not_take_is_refused_with_a_sentence() {
     let long = vec!["10.0.0.1"; 200].join(" ");
     assert_eq!(list(&long).to_string(), "10.0.0.1");
     let many: Vec<String> = (0..200).map(|i| format!("10.0.{i}.1")).collect();
-    assert!(refused(&many.join(",")).contains("at most 1024"));
+    assert!(refused(&many.join(",")).contains("longer than the 1024 characters"));
+}
+
+#[test]
+fn a_huge_list_is_refused_at_its_first_pattern_past_the_bound() {
+    // Two megabytes of distinct patterns: read one by one, each compared with those before,
+    // this would be billions of comparisons; it stops after a thousand characters.
+    let huge: String = (0..200_000u32)
+        .map(|i| format!("10.{}.{}.{} ", i >> 16, (i >> 8) & 255, i & 255))
+        .collect();
+    assert!(huge.len() > 2_000_000);
+    assert!(refused(&huge).contains("longer than the 1024 characters"));
 }
 
 #[test]
@@ -136,4 +147,9 @@ fn the_from_of_an_options_field_is_read_and_two_are_refused() {
     let two = AllowedFrom::of_options(br#"from="10.0.0.1",from="10.0.0.2""#).unwrap();
     assert!(two.unwrap_err().to_string().contains("two from= options"));
     assert!(AllowedFrom::of_options(br#"from="a\"b""#).unwrap().is_err());
+    // Typed by a person, capitals are lowered; in a line, sshd never matches them, so they are
+    // not read as matching anything.
+    assert_eq!(list("*.Example.ORG").to_string(), "*.example.org");
+    let capitals = AllowedFrom::of_options(br#"from="*.EXAMPLE.org""#).unwrap();
+    assert!(capitals.unwrap_err().to_string().contains("capitals"));
 }
