@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { expect, keepPrivateKey, openSshKeys, test } from "./app";
 
-test.use({ extraArgs: ["--from-list=seqera-cloud=192.0.2.0/24,198.51.100.7"] });
+// The refusals these tests provoke are 400 answers, which Chromium reports in the console.
+test.use({ extraArgs: ["--from-list=seqera-cloud=192.0.2.0/24,198.51.100.7"], allowConsoleErrors: ["status of 400"] });
 
 /** The line of the key whose fingerprint's base64 ends the list item, from the file. */
 function lines(path: string): string[] {

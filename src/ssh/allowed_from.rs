@@ -9,9 +9,10 @@
 //! the whole line: keyhatch refuses those with a sentence rather than write them.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use super::options::{split_options, unquote};
+pub use pattern::InvalidFrom;
+use pattern::{Listed, Pattern, Relation};
 
 /// The longest pattern list keyhatch writes, in bytes: far beyond any site's egress ranges,
 /// well within the line sshd reads.
@@ -69,20 +70,6 @@ pub fn chosen(text: &str, lists: &[NamedFrom]) -> Result<Option<AllowedFrom>, In
         None => AllowedFrom::parse(text).map(Some),
     }
 }
-
-/// One pattern of a list, without its `!`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern {
-    /// An address and its prefix length (the full length for one address).
-    Net(IpAddr, u8),
-    /// A wildcard pattern, lower case: an address's text or a host name.
-    Glob(String),
-}
-
-/// Why a pattern list cannot be written, as one sentence for the person.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidFrom(String);
 
 impl AllowedFrom {
     /// Reads patterns as a person types them: separated by commas, blanks or both, each an
@@ -211,6 +198,12 @@ impl AllowedFrom {
                 "give at least one address, network or host pattern to allow (a pattern after ! only keeps one out)".into(),
             ));
         }
+        let kept_out = |p: &Pattern| self.deny.iter().any(|d| p.relation(d) == Relation::Within);
+        if self.allow.iter().all(kept_out) {
+            return Err(InvalidFrom(format!(
+                "{self} keeps out every address it allows: sshd would refuse the key from everywhere"
+            )));
+        }
         let len = self.to_string().len();
         if len > MAX_LEN {
             return Err(InvalidFrom(format!(
@@ -234,210 +227,6 @@ impl fmt::Display for AllowedFrom {
     }
 }
 
-/// How one pattern's addresses and names lie with respect to another's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Relation {
-    /// Everything the first matches, the second matches too.
-    Within,
-    /// Everything the second matches, the first matches too (and they differ).
-    Contains,
-    /// Nothing matches both.
-    Apart,
-    /// They overlap in a way neither contains.
-    Unknown,
-}
-
-impl Pattern {
-    /// One pattern, without its `!`.
-    fn parse(word: &str) -> Result<Self, InvalidFrom> {
-        let refuse = |why: &str| Err(InvalidFrom(format!("{word:?} {why}")));
-        if word.is_empty() {
-            return refuse("is not a pattern: ! must be followed by one");
-        }
-        if word.len() > 255 {
-            return refuse("is longer than a host name can be");
-        }
-        if let Some((address, prefix)) = word.split_once('/') {
-            let (Ok(address), Ok(prefix)) = (address.parse::<IpAddr>(), prefix.parse::<u8>())
-            else {
-                return refuse("is not an address and prefix length like 10.1.0.0/16");
-            };
-            let bits = if address.is_ipv4() { 32 } else { 128 };
-            if prefix > bits {
-                return refuse(&format!("has a prefix longer than {bits} bits"));
-            }
-            let network = Self::Net(network_of(address, prefix), prefix);
-            if network != Self::Net(address, prefix) {
-                return refuse(&format!(
-                    "has address bits set past its prefix, which makes sshd refuse the key from everywhere; the network is {network}"
-                ));
-            }
-            return Ok(network);
-        }
-        if let Ok(address) = word.parse::<IpAddr>() {
-            let bits = if address.is_ipv4() { 32 } else { 128 };
-            return Ok(Self::Net(address, bits));
-        }
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "-._*?:".contains(c);
-        if let Some(bad) = word.chars().find(|&c| !allowed(c)) {
-            return refuse(&format!(
-                "holds {bad:?}: a pattern is an address, a network, or a host name with * and ?"
-            ));
-        }
-        let wildcard = word.contains(['*', '?']);
-        if !wildcard && word.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return refuse(
-                "is not a whole IPv4 address: write all four parts, a network such as 10.1.0.0/16, or a pattern such as 10.1.*",
-            );
-        }
-        Ok(Self::Glob(word.to_ascii_lowercase()))
-    }
-
-    /// Whether sshd can match this pattern only against a host name.
-    fn names_host(&self) -> bool {
-        match self {
-            Self::Net(..) => false,
-            Self::Glob(glob) => {
-                !glob
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b".*?".contains(&b))
-                    && !glob.contains(':')
-            }
-        }
-    }
-
-    /// How `self` lies with respect to `other`, as far as it can be told for certain.
-    fn relation(&self, other: &Self) -> Relation {
-        use Relation::{Apart, Contains, Unknown, Within};
-        if self == other || other.is_anything() {
-            return Within;
-        }
-        if self.is_anything() {
-            return Contains;
-        }
-        match (self, other) {
-            (Self::Net(a, a_len), Self::Net(b, b_len)) => {
-                if a.is_ipv4() != b.is_ipv4() {
-                    Apart
-                } else if a_len >= b_len && network_of(*a, *b_len) == *b {
-                    Within
-                } else if b_len >= a_len && network_of(*b, *a_len) == *a {
-                    Contains
-                } else {
-                    Apart
-                }
-            }
-            (Self::Net(..), Self::Glob(_)) => other.relation(self).reversed(),
-            // One address is matched as its text; a host-name pattern is dropped beside a network
-            // (left out, the list lets in less, never more).
-            (Self::Glob(glob), Self::Net(..)) => match other.single_text() {
-                Some(text) if wildmatch(glob, &text) => Contains,
-                Some(_) => Apart,
-                None if self.names_host() => Apart,
-                None => Unknown,
-            },
-            (Self::Glob(a), Self::Glob(b)) => match (is_literal(a), is_literal(b)) {
-                (true, _) if wildmatch(b, a) => Within,
-                (_, true) if wildmatch(a, b) => Contains,
-                (false, false) => Unknown,
-                _ => Apart,
-            },
-        }
-    }
-
-    /// `*`: any client at all.
-    fn is_anything(&self) -> bool {
-        matches!(self, Self::Glob(g) if g.bytes().all(|b| b == b'*'))
-    }
-
-    /// The text sshd matches a single address's wildcard patterns against.
-    fn single_text(&self) -> Option<String> {
-        match self {
-            Self::Net(address, len) if *len == if address.is_ipv4() { 32 } else { 128 } => {
-                Some(address.to_string())
-            }
-            _ => None,
-        }
-    }
-}
-
-impl Relation {
-    fn reversed(self) -> Self {
-        match self {
-            Self::Within => Self::Contains,
-            Self::Contains => Self::Within,
-            other => other,
-        }
-    }
-}
-
-impl fmt::Display for Pattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Net(address, _) if self.single_text().is_some() => write!(f, "{address}"),
-            Self::Net(address, len) => write!(f, "{address}/{len}"),
-            Self::Glob(glob) => f.write_str(glob),
-        }
-    }
-}
-
-/// Patterns joined for a sentence.
-struct Listed<'a>(&'a [Pattern]);
-
-impl fmt::Display for Listed<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, pattern) in self.0.iter().enumerate() {
-            write!(f, "{}{pattern}", if i == 0 { "" } else { ", " })?;
-        }
-        Ok(())
-    }
-}
-
-/// `address` with the bits past `prefix` cleared.
-fn network_of(address: IpAddr, prefix: u8) -> IpAddr {
-    match address {
-        IpAddr::V4(v4) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::from((u32::from(v4) & mask).to_be_bytes())
-        }
-        IpAddr::V6(v6) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::from((u128::from(v6) & mask).to_be_bytes())
-        }
-    }
-}
-
-fn is_literal(glob: &str) -> bool {
-    !glob.contains(['*', '?'])
-}
-
-/// sshd's `match_pattern`: `*` any run of characters, `?` any one, everything else itself.
-fn wildmatch(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == b'?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
-
+mod pattern;
 #[cfg(test)]
 mod tests;

@@ -186,6 +186,8 @@ pub fn with_new_options(contents: &[u8], new: &[(usize, Vec<u8>)]) -> Vec<u8> {
 
 /// Classifies one line (without its `\n`), `number` being its 1-based position.
 pub fn parse_line(number: usize, line: &[u8]) -> Line<'_> {
+    // sshd reads a line as a C string: a NUL ends it.
+    let line = line.split(|&b| b == 0).next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let rest = skip_blanks(line);
     if rest.is_empty() || rest[0] == b'#' {

@@ -126,10 +126,13 @@ pub struct InvalidLifetime(pub u32);
 /// When sshd stops accepting a key, read from its `expiry-time` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Expiry {
-    /// The moment, in seconds since 1970 (UTC).
+    /// The moment, in seconds since 1970 (UTC), or for a time sshd reads in the node's own
+    /// zone, that time taken as UTC.
     at: i64,
     /// The day it falls on.
     date: Date,
+    /// Written in UTC (`Z` or `UTC` after it), rather than in the node's time zone.
+    utc: bool,
 }
 
 impl Expiry {
@@ -138,13 +141,20 @@ impl Expiry {
         Self {
             at: date.days() * SECONDS_PER_DAY,
             date,
+            utc: false,
         }
     }
 
     /// Reads sshd's timespec: `YYYYMMDD`, `YYYYMMDDHHMM` or `YYYYMMDDHHMMSS`, with an optional
-    /// trailing `Z`.
+    /// trailing `Z` or `UTC` (in any case). What sshd reads otherwise (blanks, a day past the
+    /// month's end, which it carries into the next) is `None`.
     pub fn parse(spec: &[u8]) -> Option<Self> {
-        let spec = spec.strip_suffix(b"Z").unwrap_or(spec);
+        let upper = spec.to_ascii_uppercase();
+        let (spec, utc) = match (upper.strip_suffix(b"UTC"), upper.strip_suffix(b"Z")) {
+            (Some(_), _) => (&spec[..spec.len() - 3], true),
+            (None, Some(_)) => (&spec[..spec.len() - 1], true),
+            (None, None) => (spec, false),
+        };
         if !matches!(spec.len(), 8 | 12 | 14) || !spec.iter().all(u8::is_ascii_digit) {
             return None;
         }
@@ -166,15 +176,42 @@ impl Expiry {
         Some(Self {
             at: date.days() * SECONDS_PER_DAY + time,
             date,
+            utc,
         })
     }
 
     /// The earliest `expiry-time` in an options field (sshd keeps the earliest), if any.
     pub fn of_options(options: &[u8]) -> Option<Self> {
+        Self::all_of(options).filter_map(Result::ok).min()
+    }
+
+    /// The earliest `expiry-time` of an options field, or the first one keyhatch cannot read
+    /// (as written) when there is one: it could be earlier than any it can.
+    pub fn earliest_readable(options: &[u8]) -> Result<Option<Self>, String> {
+        let mut earliest: Option<Self> = None;
+        for expiry in Self::all_of(options) {
+            let expiry = expiry?;
+            earliest = Some(earliest.map_or(expiry, |e| e.min(expiry)));
+        }
+        Ok(earliest)
+    }
+
+    /// Each `expiry-time` of an options field, read or as written.
+    fn all_of(options: &[u8]) -> impl Iterator<Item = Result<Self, String>> + '_ {
         split_options(options)
             .filter(|(name, _)| name.eq_ignore_ascii_case(b"expiry-time"))
-            .filter_map(|(_, value)| Self::parse(unquote(value?)))
-            .min()
+            .map(|(_, value)| {
+                let value = unquote(value.unwrap_or_default());
+                Self::parse(value).ok_or_else(|| String::from_utf8_lossy(value).into_owned())
+            })
+    }
+
+    /// Whether sshd refuses a key from the start of `date` (in the node's zone) no later than
+    /// it refuses it at `self`, wherever the node is: a time written in UTC comes up to 12
+    /// hours before the node's midnight, in its furthest zone behind UTC.
+    pub fn is_after_start_of(self, date: Date) -> bool {
+        let margin = if self.utc { 12 * 3600 } else { 0 };
+        Self::on(date).at + margin < self.at
     }
 
     /// The day the key stops working.

@@ -61,6 +61,7 @@ fn tightened(
     tightening: &Tightening,
     today: Date,
 ) -> Result<Vec<u8>, Refused> {
+    sshd_reads(options)?;
     let mut dropped = Vec::new();
     let mut added = Vec::new();
     if let Some(from) = &tightening.from {
@@ -82,8 +83,13 @@ fn tightened(
                 "a key's last day must come after today ({today}); to stop it now, revoke it"
             )));
         }
-        if let Some(own) = Expiry::of_options(options)
-            && own <= Expiry::on(date)
+        let own = Expiry::earliest_readable(options).map_err(|value| {
+            Refused(format!(
+                "the key's expiry-time=\"{value}\" is written in a form keyhatch cannot compare, so a new last day could be later: edit the line yourself, or make a new key"
+            ))
+        })?;
+        if let Some(own) = own
+            && !own.is_after_start_of(date)
         {
             return Err(Refused(format!(
                 "the key already stops working on {}; a change can only bring that closer",
@@ -94,6 +100,57 @@ fn tightened(
         added.push(Expiry::option(date));
     }
     Ok(options::replaced(options, &dropped, &added))
+}
+
+/// The options sshd reads before a key; one it does not know, or a value not in quotes,
+/// makes it skip the line.
+const SSHD_OPTIONS: [&str; 22] = [
+    "agent-forwarding",
+    "cert-authority",
+    "command",
+    "environment",
+    "expiry-time",
+    "from",
+    "no-agent-forwarding",
+    "no-port-forwarding",
+    "no-pty",
+    "no-touch-required",
+    "no-user-rc",
+    "no-x11-forwarding",
+    "permitlisten",
+    "permitopen",
+    "port-forwarding",
+    "principals",
+    "pty",
+    "restrict",
+    "tunnel",
+    "user-rc",
+    "verify-required",
+    "x11-forwarding",
+];
+
+/// Refuses to rewrite a line sshd skips: written again in keyhatch's form, it would start to
+/// let the key in.
+fn sshd_reads(options: &[u8]) -> Result<(), Refused> {
+    for (name, value) in options::split_options(options) {
+        let name = String::from_utf8_lossy(name);
+        if !SSHD_OPTIONS
+            .iter()
+            .any(|known| name.eq_ignore_ascii_case(known))
+        {
+            return Err(Refused(format!(
+                "the key's line has the option {name:?}, which sshd does not know, so it skips the line: edit it yourself"
+            )));
+        }
+        if let Some(value) = value
+            && (value.len() < 2 || !value.starts_with(b"\"") || !value.ends_with(b"\""))
+        {
+            return Err(Refused(format!(
+                "the key's {name}= value is not in quotes, so sshd skips the line: edit it yourself"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

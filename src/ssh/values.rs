@@ -25,13 +25,14 @@ impl KeyOptions {
     pub const DEFAULT: &'static str = "restrict,pty";
 
     /// Accepts an options field sshd reads as one: printable, no blank outside `"…"`, quotes
-    /// closed, at most one `from=` whose patterns keyhatch can combine with a person's. An
-    /// empty string means no options.
+    /// closed, at most one `from=` whose patterns keyhatch can combine with a person's, and
+    /// `expiry-time`s it can compare. An empty string means no options.
     pub fn parse(s: &str) -> Result<Self, InvalidSetting> {
         let printable = s.chars().all(|c| !c.is_control());
         let one_field = authorized_keys::options_len(s.as_bytes()) == Some(s.len());
         let from_read = AllowedFrom::of_options(s.as_bytes()).is_none_or(|from| from.is_ok());
-        if printable && one_field && from_read && !s.starts_with('#') {
+        let expiry_read = Expiry::earliest_readable(s.as_bytes()).is_ok();
+        if printable && one_field && from_read && expiry_read && !s.starts_with('#') {
             Ok(Self(s.to_owned()))
         } else {
             Err(InvalidSetting::KeyOptions(s.to_owned()))

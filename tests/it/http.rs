@@ -396,7 +396,7 @@ fn revoke_removes_only_that_key_and_refuses_keys_keyhatch_did_not_add() {
     let refused = app.post_json("/api/keys/revoke", &body(foreign));
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert!(
-        refused.body.contains("keyhatch removes only its own keys"),
+        refused.body.contains("keyhatch changes only its own keys"),
         "{}",
         refused.body
     );

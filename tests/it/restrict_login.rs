@@ -251,3 +251,66 @@ fn at_the_terminal_a_key_is_made_restricted_and_tightened_and_bad_patterns_chang
         text(&out.stderr)
     );
 }
+
+#[test]
+fn an_address_sshd_reads_in_hexadecimal_cannot_pass_the_sites_pattern() {
+    let dir = test_dir();
+    let site = r#"--key-options=restrict,pty,from="127.0.0.???""#;
+    let (_, sshd, app) = start(dir.path(), &[site]);
+    // sshd reads 127.0.0.0x2 as the address 127.0.0.2, outside the site's 127.0.0.???.
+    let reply = app.post_json("/api/keys/generate", r#"{"allowed_from": "127.0.0.0x2"}"#);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reply.body.contains("short, hexadecimal or octal form"),
+        "{}",
+        reply.body
+    );
+    let (inside, made) = generate(
+        &app,
+        dir.path(),
+        "inside",
+        r#"{"allowed_from": "127.0.0.123"}"#,
+    );
+    assert_eq!(made["info"]["allowed_from"], "127.0.0.123");
+    logs_in_from(&sshd, "127.0.0.123", &inside);
+    refused_from(&sshd, "127.0.0.2", &inside);
+}
+
+#[test]
+fn a_copy_of_a_key_hidden_after_a_nul_is_seen_so_revoke_and_restrict_are_not_taken_for_done() {
+    use std::io::Write as _;
+
+    let dir = test_dir();
+    let (home, sshd, app) = start(dir.path(), &[]);
+    let (key, made) = generate(&app, dir.path(), "key", r#"{"allowed_from": "127.0.0.9"}"#);
+    let public = made["info"]["public_key"].as_str().unwrap();
+    let bare: Vec<&str> = public.split(' ').take(2).collect();
+    // sshd stops reading a line at a NUL: this copy lets the key in from anywhere.
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(home.join(".ssh/authorized_keys"))
+        .unwrap();
+    writeln!(file, "{}\0 fileglancer hidden", bare.join(" ")).unwrap();
+    drop(file);
+    logs_in_from(&sshd, "127.0.0.2", &key);
+
+    let list = app.get_authorized("/api/keys/list").json();
+    assert_eq!(list["other_keys"], 1, "{list}");
+    assert_eq!(
+        list["unreadable_lines"].as_array().unwrap().len(),
+        0,
+        "{list}"
+    );
+    let fingerprint = made["info"]["fingerprint"].as_str().unwrap();
+    let body = serde_json::json!({ "fingerprint": fingerprint, "allowed_from": "127.0.0.9" });
+    let reply = app.post_json("/api/keys/restrict", &body.to_string());
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(
+        reply.body.contains("a line keyhatch did not write"),
+        "{}",
+        reply.body
+    );
+    let body = serde_json::json!({ "fingerprint": fingerprint });
+    let reply = app.post_json("/api/keys/revoke", &body.to_string());
+    assert_eq!(reply.status, 403, "{}", reply.body);
+}

@@ -1,5 +1,6 @@
 //! Pattern lists as a person types them, as sshd reads them, and combined.
 
+use super::pattern::wildmatch;
 use super::*;
 
 fn list(text: &str) -> AllowedFrom {
@@ -29,12 +30,27 @@ fn what_sshd_would_not_take_is_refused_with_a_sentence() {
         ("10.1.2.3/16", "the network is 10.1.0.0/16"),
         ("10.0.0.0/33", "prefix longer than 32 bits"),
         ("10.0.0.0/x", "not an address and prefix length"),
-        ("10.1", "not a whole IPv4 address"),
-        ("010.1.2.3", "not a whole IPv4 address"),
+        ("10.1", "not an address keyhatch can read"),
+        ("010.1.2.3", "not an address keyhatch can read"),
         ("!", "! must be followed by one"),
         ("host\"x", "holds '\"'"),
         ("fe80::1%eth0", "holds '%'"),
         ("a=b", "holds '='"),
+        // Forms sshd's getaddrinfo reads as addresses while keyhatch would match them as text.
+        ("127.0.0.0x2", "short, hexadecimal or octal form"),
+        ("0x7f.0.0.1", "short, hexadecimal or octal form"),
+        ("0x7f000001", "short, hexadecimal or octal form"),
+        ("0177.0.0.01", "short, hexadecimal or octal form"),
+        ("fe80::zz", "not an IPv6 address"),
+        // sshd matches an IPv4 client as IPv4: a mapped address never matches.
+        ("::ffff:127.0.0.2", "write the IPv4 address"),
+        ("::ffff:0:0/96", "write the IPv4 address"),
+        // Everything it lets in, it also keeps out.
+        ("127.0.0.2 !127.0.0.2", "keeps out every address it allows"),
+        (
+            "127.0.0.0/24 !127.0.0.0/8",
+            "keeps out every address it allows",
+        ),
         ("!10.0.0.1", "at least one address"),
         ("", "at least one address"),
     ] {

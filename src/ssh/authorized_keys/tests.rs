@@ -1,4 +1,26 @@
 use super::*;
+
+#[test]
+fn a_nul_ends_the_line_as_sshd_reads_it() {
+    let (_, line) = crate::ssh::testing::random_key("", "fileglancer hidden");
+    let bare = line
+        .rsplit_once(' ')
+        .unwrap()
+        .0
+        .rsplit_once(' ')
+        .unwrap()
+        .0
+        .to_owned();
+    let hidden = format!("{bare}\0 fileglancer hidden\n");
+    let parsed = parse(hidden.as_bytes());
+    assert!(
+        parsed.unreadable.is_empty(),
+        "sshd reads the key before the NUL"
+    );
+    assert_eq!(parsed.keys.len(), 1);
+    assert!(parsed.keys[0].comment.is_empty());
+    assert!(!parsed.keys[0].is_tagged(&Tag::default()));
+}
 use crate::ssh::testing::{MIXED, MIXED_FINGERPRINTS};
 
 const ED25519: &str =

@@ -177,6 +177,81 @@ fn the_sites_from_always_bounds_a_change_and_foreign_keys_are_never_touched() {
 }
 
 #[test]
+fn a_line_sshd_reads_otherwise_than_keyhatch_is_never_rewritten() {
+    let tag = Tag::default();
+    for (options, says) in [
+        // A day in UTC that has passed: a later one would revive the key.
+        (
+            r#"restrict,expiry-time="20200101UTC""#,
+            "already stops working on 2020-01-01",
+        ),
+        // sshd reads these expiry times; keyhatch cannot compare them, so a new day could be
+        // later.
+        (r#"restrict,expiry-time="2030 1 1""#, "cannot compare"),
+        (r#"restrict,expiry-time="20300231""#, "cannot compare"),
+        // sshd skips these lines: rewritten, they would start to work.
+        ("restrict,from=127.0.0.2", "not in quotes"),
+        ("restrict,bogus", "does not know"),
+    ] {
+        let (ours, line) = random_key(options, "fileglancer");
+        let home = home_with(format!("{line}\n").as_bytes());
+        let store = AuthorizedKeys::in_home(home.path());
+        let before = fs::read(home.path().join(".ssh/authorized_keys")).unwrap();
+        let later = Tightening {
+            from: None,
+            expires: Some(date(2099, 1, 1)),
+        };
+        let err = restrict_key(
+            &store,
+            &tag,
+            &fingerprint(&ours),
+            &KeyOptions::default(),
+            &later,
+            today(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(says), "{options}: {err}");
+        assert_eq!(
+            fs::read(home.path().join(".ssh/authorized_keys")).unwrap(),
+            before,
+            "{options}"
+        );
+    }
+    // A day given in UTC: a new last day must end before it wherever the node is (a date
+    // without Z is read in the node's own time zone, up to 12 hours behind UTC).
+    let (ours, line) = random_key(r#"expiry-time="202701010100Z""#, "fileglancer");
+    let home = home_with(format!("{line}\n").as_bytes());
+    let store = AuthorizedKeys::in_home(home.path());
+    let same_day = Tightening {
+        from: None,
+        expires: Some(date(2027, 1, 1)),
+    };
+    let err = restrict_key(
+        &store,
+        &tag,
+        &fingerprint(&ours),
+        &KeyOptions::default(),
+        &same_day,
+        today(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("only bring that closer"), "{err}");
+    let day_before = Tightening {
+        from: None,
+        expires: Some(date(2026, 12, 31)),
+    };
+    restrict_key(
+        &store,
+        &tag,
+        &fingerprint(&ours),
+        &KeyOptions::default(),
+        &day_before,
+        today(),
+    )
+    .unwrap();
+}
+
+#[test]
 fn site_options_with_a_from_combine_into_one_from() {
     let site = KeyOptions::parse(r#"restrict,from="10.0.0.0/8,!10.0.0.1",pty"#).unwrap();
     let options = site
@@ -188,6 +263,9 @@ fn site_options_with_a_from_combine_into_one_from() {
     );
     assert!(KeyOptions::parse(r#"from="10.0.0.1",from="10.0.0.2""#).is_err());
     assert!(KeyOptions::parse(r#"from="10.0.0.1/8""#).is_err());
+    // An expiry sshd reads but keyhatch could not compare is refused at start.
+    assert!(KeyOptions::parse(r#"restrict,expiry-time="20301231UTC""#).is_ok());
+    assert!(KeyOptions::parse(r#"restrict,expiry-time="2030 1 1""#).is_err());
     let plain = KeyOptions::default()
         .allowing_from(&AllowedFrom::parse("::1").unwrap())
         .unwrap();

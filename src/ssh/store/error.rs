@@ -79,7 +79,9 @@ pub enum StoreError {
     #[error("no key with fingerprint {0} is in the file")]
     KeyNotFound(String),
     /// The key is in the file on a line keyhatch did not write.
-    #[error("the key {0} was not added by keyhatch; keyhatch removes only its own keys")]
+    #[error(
+        "the key {0} is on a line keyhatch did not write; keyhatch changes only its own keys: edit that line yourself"
+    )]
     NotOurs(String),
     /// Another program holds a lock on the file for longer than keyhatch waits.
     #[error(
