@@ -39,6 +39,8 @@ command -v cpio >/dev/null || packages+=(cpio)
 command -v objdump >/dev/null || packages+=(binutils)
 # The label test checks every code point against Unicode's own tables (scripts/label-table.py).
 [ -e /usr/share/unicode/DerivedCoreProperties.txt ] || packages+=(unicode-data)
+# "Last used" is tested on journal files that systemd-journal-remote writes, read by journalctl.
+[ -x /lib/systemd/systemd-journal-remote ] || packages+=(systemd-journal-remote)
 if [ ${#packages[@]} -gt 0 ]; then
   step "Debian packages: ${packages[*]}"
   as_root apt-get update -qq

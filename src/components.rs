@@ -13,6 +13,7 @@ pub mod health_banner;
 pub mod key_created_dialog;
 pub mod key_list;
 pub mod key_settings;
+pub mod last_used_note;
 pub mod modal;
 pub mod new_key_dialog;
 pub mod other_keys;

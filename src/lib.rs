@@ -2,7 +2,7 @@
 //!
 //! Imports run one way, each module using only those after it in this list:
 //! `server` → `app` → `pages` → `components` → `api` → `clipboard`, `dom`, `hydration`, `paths`,
-//! `model`, `error`, `audit` → `declared` → `seqera` → `metrics`, `random`, `ssh`. `ssh` is the domain (no web code,
+//! `model`, `error`, `audit` → `declared` → `seqera` → `metrics`, `random`, `sshd_log` → `ssh`. `ssh` is the domain (no web code,
 //! server only); `seqera` talks to Seqera Platform; `metrics` counts for Prometheus; `random` makes every token; `declared` declares every setting once; `server` runs it
 //! over HTTP; `api` holds the server functions; `app`, `pages` and `components` are the page,
 //! rendered on the server and hydrated in the browser. `tests/it/layers.rs` checks the order.
@@ -36,6 +36,8 @@ pub mod seqera;
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod ssh;
+#[cfg(feature = "ssr")]
+pub mod sshd_log;
 #[cfg(feature = "ssr")]
 pub mod terminal;
 

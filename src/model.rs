@@ -28,6 +28,27 @@ pub struct KeyInfo {
     /// none for anywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_from: Option<String>,
+    /// Its last login, from sshd's log, when keyhatch reads it and saw one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<LastUsed>,
+}
+
+/// A key's last login, as sshd logged it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastUsed {
+    /// When, in seconds since 1970.
+    pub at: i64,
+    /// The client's address.
+    pub from: String,
+}
+
+/// How much of sshd's log the list's `last_used` comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageSeen {
+    /// The day reading began (`YYYY-MM-DD`): a key without `last_used` was not used since.
+    pub since: String,
+    /// When the list was made, in seconds since 1970 (what "3 days ago" counts from).
+    pub now: i64,
 }
 
 impl KeyInfo {
@@ -68,6 +89,10 @@ pub struct KeyList {
     /// The site's lists people may choose under "Allow logins only from".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub from_lists: Vec<FromList>,
+    /// Whether keys' last logins are shown, and since when: absent when keyhatch reads no
+    /// sshd log, or cannot read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageSeen>,
 }
 
 /// A list of addresses the site defines, chosen by its name.

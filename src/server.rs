@@ -115,6 +115,13 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
     let state = AppState {
         key_options: settings.keys.key_options.clone(),
         from_lists: settings.keys.from_lists.clone(),
+        usage: match &settings.keys.sshd_log {
+            Some(source) => Some(
+                crate::sshd_log::start(source.clone())
+                    .map_err(|e| annotate(e, "cannot start reading sshd's log"))?,
+            ),
+            None => None,
+        },
         audit: audit.clone(),
         seqera: settings.seqera.clone(),
         key_derivation: SlowPool::for_this_machine()

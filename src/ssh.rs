@@ -27,6 +27,7 @@ mod tag;
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+pub mod usage;
 mod values;
 
 pub use allowed_from::{AllowedFrom, InvalidFrom, NamedFrom};

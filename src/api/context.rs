@@ -23,6 +23,8 @@ pub struct AppState {
     pub key_options: KeyOptions,
     /// The lists people may choose under "Allow logins only from".
     pub from_lists: Vec<NamedFrom>,
+    /// sshd's log as read so far, when the settings name one.
+    pub usage: Option<crate::sshd_log::Reading>,
     /// Where changes are recorded.
     pub audit: Audit,
     /// Seqera Platform, when the site set `seqera-url`.

@@ -25,6 +25,7 @@ impl From<ssh::ListedKey> for KeyInfo {
             expires: key.expiry.map(|e| e.date().to_string()),
             expired: key.expiry.is_some_and(|e| e.has_passed(now)),
             allowed_from: key.allowed_from,
+            last_used: None,
         }
     }
 }
@@ -76,7 +77,26 @@ pub fn key_list(
         unreadable_lines: listing.unreadable_lines,
         problems: problems.into_iter().map(HealthProblem::from).collect(),
         from_lists: Vec::new(),
+        usage: None,
     }
+}
+
+/// Fills `list` with what `reading` saw of `user`'s keys' logins.
+pub fn with_usage(list: &mut KeyList, reading: &crate::sshd_log::Reading, user: &str) {
+    let prints = list.keys.iter().map(|k| k.fingerprint.as_str());
+    let Some(seen) = reading.seen(user, prints) else {
+        return;
+    };
+    for (key, last) in list.keys.iter_mut().zip(seen.last) {
+        key.last_used = last.map(|l| crate::model::LastUsed {
+            at: l.at,
+            from: l.from,
+        });
+    }
+    list.usage = Some(crate::model::UsageSeen {
+        since: ssh::Date::from_days(seen.since.div_euclid(86_400)).to_string(),
+        now: crate::sshd_log::now(),
+    });
 }
 
 impl From<&ssh::NamedFrom> for FromList {

@@ -5,6 +5,7 @@ use crate::components::dialog_button::DialogButton;
 use crate::components::dialogs;
 use crate::components::expiry_badge::ExpiryBadge;
 use crate::components::from_badge::FromBadge;
+use crate::components::last_used_note::LastUsedNote;
 use crate::model::{self, KeyInfo};
 
 /// The keyhatch keys, newest last, each with its label, expiry, where it may log in from, a
@@ -26,6 +27,7 @@ pub fn KeyList(
         keys,
         other_keys,
         unreadable_lines,
+        usage,
         ..
     } = list;
     let others = (other_keys > 0).then(|| {
@@ -63,6 +65,7 @@ pub fn KeyList(
                             <span class="comment">{comment}</span>
                             <ExpiryBadge expires=key.expires expired=key.expired />
                             <FromBadge allowed_from=key.allowed_from />
+                            <LastUsedNote last_used=key.last_used usage=usage.clone() />
                             <span class="key-buttons">
                                 <Show when=move || live.get()>
                                     <CopyPublicKey line=key.public_key.clone() name=copy_name.clone() />

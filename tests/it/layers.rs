@@ -9,8 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The modules from the bottom up; a module may use only those before it.
-const LAYERS: [&str; 19] = [
+const LAYERS: [&str; 20] = [
     "ssh",
+    "sshd_log",
     "random",
     "metrics",
     "seqera",

@@ -9,6 +9,7 @@ mod crash;
 mod deploy;
 mod helpers;
 mod http;
+mod last_used;
 mod layers;
 mod openssh_compat;
 mod operations;

@@ -53,10 +53,14 @@ impl Sshd {
             ),
         )
         .unwrap();
+        // sshd's log goes to a file of its own (-E), as a site points keyhatch's sshd-log at.
         let child = Command::new(sshd)
-            .args(["-D", "-e", "-f"])
+            .arg("-D")
+            .arg("-E")
+            .arg(dir.join("sshd.log"))
+            .arg("-f")
             .arg(&config)
-            .stderr(fs::File::create(dir.join("sshd.log")).unwrap())
+            .stderr(fs::File::create(dir.join("sshd.stderr")).unwrap())
             .spawn()
             .expect("sshd starts");
         let started = Instant::now();
@@ -112,8 +116,15 @@ impl Sshd {
         ssh.output().expect("ssh runs")
     }
 
+    /// What sshd logged, and wrote on its standard error (before its log was open).
     pub(crate) fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+        let read = |name| fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        read("sshd.stderr") + &read("sshd.log")
+    }
+
+    /// The file sshd logs to.
+    pub(crate) fn log_file(&self) -> PathBuf {
+        self.dir.join("sshd.log")
     }
 }
 
@@ -132,7 +143,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn user() -> String {
+pub(crate) fn user() -> String {
     String::from_utf8(run("id", &["-un"]).stdout)
         .unwrap()
         .trim()

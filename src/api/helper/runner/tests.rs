@@ -10,6 +10,7 @@ fn list() -> KeyList {
         unreadable_lines: Vec::new(),
         problems: Vec::new(),
         from_lists: Vec::new(),
+        usage: None,
     }
 }
 
