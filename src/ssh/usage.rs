@@ -19,20 +19,22 @@ pub struct Accepted<'a> {
     pub fingerprint: &'a str,
 }
 
-/// Reads a login with a key out of one log line, whatever comes before sshd's words (a syslog
-/// header, a program name); `None` for any other line, or one whose fields are not what sshd
-/// writes.
-pub fn accepted(line: &str) -> Option<Accepted<'_>> {
-    const MARK: &str = "Accepted publickey for ";
-    let rest = &line[line.find(MARK)? + MARK.len()..];
+/// Reads a login with a key out of one message of sshd's, which must begin with sshd's words:
+/// sshd also logs words a client chose (a disconnect's reason, before any login), and those
+/// never begin a message. "Partial publickey" is a key that was one step of several
+/// (`AuthenticationMethods`, logged at `LogLevel VERBOSE`). `None` for any other message, or
+/// one whose fields are not what sshd writes.
+pub fn accepted(message: &str) -> Option<Accepted<'_>> {
+    let rest = ["Accepted publickey for ", "Partial publickey for "]
+        .iter()
+        .find_map(|mark| message.strip_prefix(mark))?;
     let (user, rest) = rest.split_once(" from ")?;
     let (from, rest) = rest.split_once(" port ")?;
     let (_, rest) = rest.split_once(": ")?;
     let fingerprint = rest.split_whitespace().nth(1)?;
+    // sshd escapes what is not printable ASCII; anything else was not written by it.
     let word = |s: &str, max: usize| {
-        !s.is_empty()
-            && s.len() <= max
-            && !s.contains(|c: char| c.is_whitespace() || c.is_control())
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_graphic())
     };
     let digest = fingerprint.strip_prefix("SHA256:")?;
     let base64 = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/';
@@ -42,6 +44,27 @@ pub fn accepted(line: &str) -> Option<Accepted<'_>> {
         from,
         fingerprint,
     })
+}
+
+/// sshd's message in a line of a text log: the whole line as sshd's `-E` writes it, or what
+/// follows syslog's header (`… sshd[812]: `, `sshd-session[9]: `). Another program's line
+/// is left whole, so it never begins with sshd's words.
+pub fn message_of(line: &str) -> &str {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if let Some((header, message)) = line.split_once(": ") {
+        let program = header.rsplit(' ').next().unwrap_or_default();
+        let name = program.split('[').next().unwrap_or_default();
+        let pid_ok = program.strip_prefix(name).is_none_or(|pid| {
+            pid.is_empty()
+                || (pid.starts_with('[')
+                    && pid.ends_with(']')
+                    && pid[1..pid.len() - 1].bytes().all(|b| b.is_ascii_digit()))
+        });
+        if matches!(name, "sshd" | "sshd-session") && pid_ok {
+            return message;
+        }
+    }
+    line
 }
 
 /// The time an RFC 3339 timestamp at the start of `line` names (`2026-12-04T16:01:44.123+01:00`,
@@ -118,11 +141,23 @@ impl Usage {
 
     /// Reading began earlier than thought: the log goes back to `at`.
     pub fn reaches_back_to(&mut self, at: i64) {
-        self.since = self.since.min(at);
+        if Self::plausible(at, i64::MAX) {
+            self.since = self.since.min(at);
+        }
     }
 
-    /// Records `login` at `at`, unless a later one of the same key is known.
-    pub fn record(&mut self, login: &Accepted<'_>, at: i64) {
+    /// Whether `at` can be a login's time: from 2000 on (a node without a clock logs 1970),
+    /// and not after `now` (a minute's slack between clocks).
+    fn plausible(at: i64, now: i64) -> bool {
+        (946_684_800..=now.saturating_add(60)).contains(&at)
+    }
+
+    /// Records `login` at `at` (`now` being the time it is read), unless a later one of the same
+    /// key is known; a time in the future or before 2000 is no login's, and is ignored.
+    pub fn record(&mut self, login: &Accepted<'_>, at: i64, now: i64) {
+        if !Self::plausible(at, now) {
+            return;
+        }
         let key = (login.user.to_owned(), login.fingerprint.to_owned());
         if self.last.get(&key).is_some_and(|known| known.at > at) {
             return;
@@ -149,8 +184,8 @@ impl Usage {
         self.last.is_empty()
     }
 
-    /// Forgets the half of the keys used longest ago, at once: a full map costs one sort per
-    /// `cap / 2` new keys, not one per key.
+    /// Forgets the half of the keys used longest ago, at once (a full map costs one sort per
+    /// `cap / 2` new keys, not one per key), and moves [`Self::since`] past them.
     fn forget_oldest_half(&mut self) {
         let mut by_age: Vec<(i64, (String, String))> = self
             .last
@@ -159,8 +194,10 @@ impl Usage {
             .collect();
         by_age.sort_unstable_by_key(|(at, _)| *at);
         let forget = self.last.len() / 2 + 1;
-        for (_, key) in by_age.into_iter().take(forget) {
+        for (at, key) in by_age.into_iter().take(forget) {
             self.last.remove(&key);
+            // A key forgotten may have been used until then: "not used since" counts after.
+            self.since = self.since.max(at.saturating_add(1));
         }
     }
 }

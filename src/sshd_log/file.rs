@@ -38,17 +38,20 @@ pub(super) fn follow(path: &Path, reading: &Reading) {
 #[derive(Debug, Default)]
 struct Follower {
     place: Option<Place>,
-    /// Whether the log was ever opened: at the first open, reading begins at its end (its
-    /// lines carry no date to trust); a log that appears later is read from its start.
-    opened: bool,
+    /// Whether the log was looked for before: at the first look, reading begins at its end
+    /// (its lines carry no date to trust); a log that appears later is read from its start.
+    looked: bool,
     /// The start of a line whose end is not written yet.
     partial: Vec<u8>,
+    /// Inside a line longer than [`LONGEST_LINE`]: skipped up to its end.
+    skipping: bool,
 }
 
 impl Follower {
     /// Reads what was written since the last read, and records the logins in it.
     fn read_new(&mut self, path: &Path, reading: &Reading) -> io::Result<()> {
         // Never waits on a FIFO, nor reads a device.
+        let first_look = !std::mem::replace(&mut self.looked, true);
         let mut file = OpenOptions::new()
             .read(true)
             .custom_flags(nix::libc::O_NONBLOCK)
@@ -63,12 +66,12 @@ impl Follower {
             // Rotated, or truncated: the new file from its start.
             Some(_) => {
                 self.partial.clear();
+                self.skipping = false;
                 0
             }
-            None if self.opened => 0,
-            None => meta.len(),
+            None if first_look => meta.len(),
+            None => 0,
         };
-        self.opened = true;
         let read = read_from(&mut file, offset)?;
         self.place = Some(Place {
             file: id,
@@ -80,11 +83,20 @@ impl Follower {
 
     /// Records every whole line of `read` (after what was left of the last), keeping the end
     /// of an unfinished one.
-    fn record(&mut self, read: &[u8], reading: &Reading) {
+    fn record(&mut self, mut read: &[u8], reading: &Reading) {
+        if self.skipping {
+            // The rest of an over-long line is no line of its own.
+            let Some(end) = read.iter().position(|&b| b == b'\n') else {
+                return;
+            };
+            read = &read[end + 1..];
+            self.skipping = false;
+        }
         self.partial.extend_from_slice(read);
         let Some(last) = self.partial.iter().rposition(|&b| b == b'\n') else {
             if self.partial.len() > LONGEST_LINE {
                 self.partial.clear();
+                self.skipping = true;
             }
             return;
         };

@@ -14,14 +14,30 @@ use crate::ssh::usage::accepted;
 /// Follows the journal (the system's, or the files at `at`) for ever.
 pub(super) fn follow(at: Option<&Path>, reading: &Reading) {
     let mut cursor: Option<String> = None;
-    loop {
+    for round in 1u64.. {
         let read = read_after(at, cursor.as_deref(), reading);
         if let Some(last) = read.as_ref().ok().and_then(Option::as_ref) {
             cursor = Some(last.clone());
         }
+        // The journals of several nodes merge by time: an entry that reaches a file late comes
+        // before the cursor and is skipped. Each minute the last hour is read again.
+        if round % LATE_EVERY == 0 {
+            let _ = read_since(at, super::reading::now() - LATE_WINDOW, reading);
+        }
         reading.set_readable(read.is_ok() && readable(at));
         std::thread::sleep(Duration::from_secs(2));
     }
+}
+
+/// How many rounds of 2 s between two readings of the last [`LATE_WINDOW`] seconds.
+const LATE_EVERY: u64 = 30;
+
+/// How late an entry may reach the journal files and still be read: an hour.
+const LATE_WINDOW: i64 = 3600;
+
+/// Reads the entries since `since` (seconds since 1970) again.
+fn read_since(at: Option<&Path>, since: i64, reading: &Reading) -> std::io::Result<Option<String>> {
+    read(at, &format!("--since=@{since}"), reading)
 }
 
 /// Reads the entries after `cursor` (all of them without one); returns the last one's cursor.
@@ -30,6 +46,12 @@ fn read_after(
     cursor: Option<&str>,
     reading: &Reading,
 ) -> std::io::Result<Option<String>> {
+    let position = cursor.map_or_else(|| "--no-tail".to_owned(), |c| format!("--after-cursor={c}"));
+    Ok(read(at, &position, reading)?.or_else(|| cursor.map(str::to_owned)))
+}
+
+/// Reads the entries `position` (a journalctl option) names; returns the last one's cursor.
+fn read(at: Option<&Path>, position: &str, reading: &Reading) -> std::io::Result<Option<String>> {
     let mut journalctl = Command::new("journalctl");
     match at {
         Some(dir) if dir.is_dir() => journalctl.arg("--directory").arg(dir),
@@ -39,9 +61,7 @@ fn read_after(
     journalctl
         .args(["--no-pager", "--quiet", "--output=json"])
         .args(["_UID=0", "_COMM=sshd", "_COMM=sshd-session"]);
-    if let Some(cursor) = cursor {
-        journalctl.arg(format!("--after-cursor={cursor}"));
-    }
+    journalctl.arg(position);
     // Nothing of keyhatch's environment (in local mode, its login token) goes to journalctl.
     let mut child = journalctl
         .env_clear()
@@ -76,7 +96,7 @@ fn read_after(
     if !status.success() && last.is_none() {
         return Err(std::io::Error::other(format!("journalctl: {status}")));
     }
-    Ok(last.or_else(|| cursor.map(str::to_owned)))
+    Ok(last)
 }
 
 /// Whether the journal files can be read by this account: journalctl shows an account that

@@ -3,7 +3,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::ssh::usage::{Accepted, LastUse, Usage};
+use crate::ssh::usage::{Accepted, LastUse, Usage, accepted, message_of};
 
 /// What the reader has found, for requests to look up.
 #[derive(Debug, Clone)]
@@ -50,22 +50,25 @@ impl Reading {
         })
     }
 
-    /// Records what `lines` say, each at the time it carries or else `at`.
+    /// Records what the lines of a text log say, each at the time it carries or else `at`
+    /// (when it was read).
     pub(super) fn record<'a>(&self, lines: impl Iterator<Item = (&'a str, Option<i64>)>, at: i64) {
         if let Ok(mut state) = self.0.write() {
             for (line, time) in lines {
-                if let Some(login) = crate::ssh::usage::accepted(line) {
-                    state.usage.record(&login, time.unwrap_or(at));
+                let login = accepted(message_of(line));
+                if let Some(login) = login {
+                    state.usage.record(&login, time.unwrap_or(at), at);
                 }
             }
         }
     }
 
-    /// Records one login read from the journal, at its own time.
+    /// Records one login read from the journal, at its own time: the journal is read from its
+    /// oldest entry, so it reaches back that far.
     pub(super) fn record_login(&self, login: &Accepted<'_>, at: i64) {
         if let Ok(mut state) = self.0.write() {
             state.usage.reaches_back_to(at);
-            state.usage.record(login, at);
+            state.usage.record(login, at, now());
         }
     }
 

@@ -172,7 +172,15 @@ fn journal_files_are_read_incrementally_and_only_roots_sshd_counts() {
         &(entry(week_ago, 1, 0, "sshd", &accepted("10.2.3.4"))
             // Another account's process saying the same is no login.
             + &entry(week_ago + 60, 2, 1000, "sshd", &accepted("6.6.6.6"))
-            + &entry(week_ago + 61, 3, 0, "bash", &accepted("6.6.6.7"))),
+            + &entry(week_ago + 61, 3, 0, "bash", &accepted("6.6.6.7"))
+            // Root's sshd logging words a client sent before any login.
+            + &entry(
+                week_ago + 62,
+                4,
+                0,
+                "sshd",
+                &format!("Received disconnect from 192.0.2.66 port 1:11: {} [preauth]", accepted("6.6.6.8")),
+            )),
     );
     let app = spawn_app_in(
         &home,
@@ -203,7 +211,7 @@ fn journal_files_are_read_incrementally_and_only_roots_sshd_counts() {
     // A newer entry is read where the last read stopped.
     journal(
         &file,
-        &entry(now() - 30, 4, 0, "sshd-session", &accepted("10.9.9.9")),
+        &entry(now() - 30, 5, 0, "sshd-session", &accepted("10.9.9.9")),
     );
     wait_for(
         || listed(&app, &print)["last_used"]["from"] == "10.9.9.9",
@@ -216,16 +224,26 @@ fn without_a_readable_log_no_key_is_said_to_be_unused() {
     let dir = test_dir();
     let home = dir.path().join("home");
     fs::create_dir(&home).unwrap();
-    let app = spawn_app_in(
-        &home,
-        dir.path(),
-        &["--sshd-log=/nonexistent/sshd.log"],
-        &[],
-    );
-    app.generate(None);
+    let log = dir.path().join("later/sshd.log");
+    let setting = format!("--sshd-log={}", log.display());
+    let app = spawn_app_in(&home, dir.path(), &[&setting], &[]);
+    let made = app.generate(None);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let list = app.get_authorized("/api/keys/list").json();
     assert_eq!(list.get("usage"), None, "{list}");
     let page = app.get_authorized("/ssh-keys").body;
     assert!(!page.contains("Not used since"), "{page}");
+
+    // The log appears (sshd started later): it is read from its start.
+    let print = made["info"]["fingerprint"].as_str().unwrap().to_owned();
+    fs::create_dir(log.parent().unwrap()).unwrap();
+    let line = format!(
+        "Accepted publickey for {} from 192.0.2.4 port 1 ssh2: ED25519 {print}\r\n",
+        crate::sshd_login::user()
+    );
+    fs::write(&log, line).unwrap();
+    wait_for(
+        || listed(&app, &print).get("last_used").is_some(),
+        "the first line of a log that appeared",
+    );
 }
