@@ -256,36 +256,11 @@ impl AuthorizedKeys {
     /// comment starts with `tag`). Every other byte is kept; the previous file is kept as
     /// `authorized_keys.old`, as `ssh-keygen -R` does.
     pub fn remove_key(&self, fingerprint: &str, tag: &Tag) -> Result<(), StoreError> {
-        let not_found = || StoreError::KeyNotFound(fingerprint.to_owned());
-        let dir = SshDir::open(&self.home, &self.location)?.ok_or_else(not_found)?;
-        for _ in 0..ATTEMPTS {
-            let Some(locked) = Locked::acquire(&dir, false, self.max_size, self.lock_timeout)?
-            else {
-                return Err(not_found());
-            };
-            replace::remove_stale_temps(&dir);
-            let contents = locked
-                .read_all()
-                .map_err(|e| io_error("read", &self.file, e))?;
-            let parsed = authorized_keys::parse(&contents);
-            let lines: Vec<&KeyLine<'_>> = parsed
-                .keys
-                .iter()
-                .filter(|k| k.fingerprint() == fingerprint)
-                .collect();
-            if lines.is_empty() {
-                return Err(not_found());
-            }
-            if !lines.iter().all(|k| k.is_tagged(tag)) {
-                return Err(StoreError::NotOurs(fingerprint.to_owned()));
-            }
+        self.rewrite_ours(fingerprint, tag, |contents, lines| {
             let numbers: Vec<usize> = lines.iter().map(|k| k.number).collect();
-            let kept = authorized_keys::without_lines(&contents, &numbers);
-            if replace::replace(&dir, &locked, &contents, &kept, self.crash_at)? {
-                return Ok(());
-            }
-        }
-        Err(StoreError::Busy(self.file.clone()))
+            Ok::<_, StoreError>((authorized_keys::without_lines(contents, &numbers), ()))
+        })
+        .map(drop)
     }
 
     /// Gives every line holding the key with `fingerprint` the options `change` makes of its
@@ -299,6 +274,27 @@ impl AuthorizedKeys {
         tag: &Tag,
         mut change: impl FnMut(&[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<(Vec<u8>, Vec<usize>), E> {
+        self.rewrite_ours(fingerprint, tag, |contents, lines| {
+            let mut new = Vec::with_capacity(lines.len());
+            for line in lines {
+                new.push((line.number, change(line.options)?));
+            }
+            let numbers = new.iter().map(|(number, _)| *number).collect();
+            Ok((authorized_keys::with_new_options(contents, &new), numbers))
+        })
+    }
+
+    /// Rewrites the file as `edit` makes it from its contents and the lines holding the key
+    /// with `fingerprint`, once all of them are found to be keyhatch's (tagged `tag`): under
+    /// the lock, by rename, started over when an outside writer changed the file meanwhile.
+    /// Returns what was written and what `edit` said besides; `edit` may refuse, and then
+    /// nothing is written.
+    fn rewrite_ours<T, E: From<StoreError>>(
+        &self,
+        fingerprint: &str,
+        tag: &Tag,
+        mut edit: impl FnMut(&[u8], &[&KeyLine<'_>]) -> Result<(Vec<u8>, T), E>,
+    ) -> Result<(Vec<u8>, T), E> {
         let not_found = || StoreError::KeyNotFound(fingerprint.to_owned());
         let dir = SshDir::open(&self.home, &self.location)?.ok_or_else(not_found)?;
         for _ in 0..ATTEMPTS {
@@ -322,11 +318,7 @@ impl AuthorizedKeys {
             if !lines.iter().all(|k| k.is_tagged(tag)) {
                 return Err(StoreError::NotOurs(fingerprint.to_owned()).into());
             }
-            let mut new = Vec::with_capacity(lines.len());
-            for line in &lines {
-                new.push((line.number, change(line.options)?));
-            }
-            let changed = authorized_keys::with_new_options(&contents, &new);
+            let (changed, said) = edit(&contents, &lines)?;
             if changed.len() as u64 > self.max_size {
                 return Err(StoreError::WouldBeTooLarge {
                     path: self.file.clone(),
@@ -336,8 +328,7 @@ impl AuthorizedKeys {
                 .into());
             }
             if replace::replace(&dir, &locked, &contents, &changed, self.crash_at)? {
-                let numbers = new.into_iter().map(|(number, _)| number).collect();
-                return Ok((changed, numbers));
+                return Ok((changed, said));
             }
         }
         Err(StoreError::Busy(self.file.clone()).into())
