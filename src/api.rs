@@ -35,6 +35,7 @@ mod revoke_key;
 pub mod sent_forms;
 mod seqera_account;
 mod seqera_credentials;
+mod seqera_update;
 #[cfg(feature = "ssr")]
 pub mod slow_pool;
 
@@ -49,3 +50,4 @@ pub use restrict_key::*;
 pub use revoke_key::*;
 pub use seqera_account::*;
 pub use seqera_credentials::*;
+pub use seqera_update::*;

@@ -158,6 +158,26 @@ pub struct SeqeraCredentials {
     pub credentials_id: String,
 }
 
+/// SSH credentials in Seqera Platform, which a replacement key can be put into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqeraSshCredentials {
+    /// Platform's id.
+    pub id: String,
+    /// Their name.
+    pub name: String,
+}
+
+/// Platform's credentials now hold the new key; and the old key, when asked to go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqeraUpdated {
+    /// The credentials updated, which kept their id.
+    pub credentials_id: String,
+    /// The old key's fingerprint, once revoked.
+    pub revoked: Option<String>,
+    /// Why the old key could not be revoked, when it was asked to be and could not.
+    pub revoke_error: Option<String>,
+}
+
 /// A newly generated key: the only time its private half leaves the server.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GeneratedKey {
@@ -169,6 +189,9 @@ pub struct GeneratedKey {
     pub info: KeyInfo,
     /// Where it can be handed to Seqera Platform; `None` when the site set no `seqera-url`.
     pub seqera: Option<SeqeraTarget>,
+    /// The fingerprint of the keyhatch key it replaces, which still works until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 impl std::fmt::Debug for GeneratedKey {
@@ -176,6 +199,7 @@ impl std::fmt::Debug for GeneratedKey {
         f.debug_struct("GeneratedKey")
             .field("encrypted", &self.encrypted)
             .field("info", &self.info)
+            .field("replaces", &self.replaces)
             .finish_non_exhaustive()
     }
 }

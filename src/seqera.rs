@@ -3,22 +3,26 @@
 //!
 //! Field names, paths and status codes follow Seqera's published OpenAPI description
 //! (`seqera-api-latest.yml`, API version 1.97.0): `GET /user-info`,
-//! `GET /user/{userId}/workspaces`, `POST /credentials?workspaceId=…`.
+//! `GET /user/{userId}/workspaces`, `POST /credentials?workspaceId=…`, and for a replaced key
+//! `GET /credentials?workspaceId=…` and `PUT /credentials/{credentialsId}?workspaceId=…`.
 //!
 //! Nothing here knows about Leptos or axum. The access token and the private key pass through
 //! in memory for one request each and are never logged, stored or put in a URL.
 #![deny(missing_docs)]
 
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 mod error;
+mod names;
+mod url;
 
 pub use error::PlatformError;
+pub use names::{Credentials, CredentialsId, CredentialsName, InvalidName};
+pub use url::{InvalidUrl, PlatformUrl};
 
 /// How long keyhatch waits to reach Platform.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,129 +30,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// The largest answer read from Platform.
 const MAX_ANSWER: u64 = 1024 * 1024;
-
-/// Platform's API, as the site set it: `https://…`, or `http://` on loopback only. A path is
-/// kept (`https://seqera.example.org/api`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformUrl(String);
-
-impl PlatformUrl {
-    /// Accepts an `https://` URL, or an `http://` one whose host is loopback; no query, no
-    /// fragment, no user name or password.
-    pub fn parse(s: &str) -> Result<Self, InvalidUrl> {
-        let invalid = |why: &'static str| InvalidUrl {
-            url: s.to_owned(),
-            why,
-        };
-        let (scheme, rest) = s.split_once("://").ok_or(invalid("it has no scheme"))?;
-        let authority = rest.split('/').next().unwrap_or_default();
-        if authority.is_empty() {
-            return Err(invalid("it has no host"));
-        }
-        if authority.contains('@') || rest.contains(['?', '#', ' ']) {
-            return Err(invalid(
-                "it may not carry a user name, a query, a fragment or blanks",
-            ));
-        }
-        match scheme {
-            "https" => {}
-            "http" if is_loopback(authority) => {}
-            "http" => {
-                return Err(invalid(
-                    "plain http:// would carry tokens and private keys in the clear; it is accepted only on loopback",
-                ));
-            }
-            _ => return Err(invalid("it must start with https://")),
-        }
-        Ok(Self(s.trim_end_matches('/').to_owned()))
-    }
-
-    /// The URL of the API path `path` (which starts with `/`), below any path of the base.
-    fn join(&self, path: &str) -> String {
-        format!("{}{path}", self.0)
-    }
-
-    /// Platform's web pages, for links: the API URL without a final `/api`, or without the
-    /// `api.` of its host (`https://api.cloud.seqera.io` → `https://cloud.seqera.io`).
-    pub fn web(&self) -> String {
-        if let Some(base) = self.0.strip_suffix("/api") {
-            return base.to_owned();
-        }
-        match self.0.split_once("://api.") {
-            Some((scheme, host)) => format!("{scheme}://{host}"),
-            None => self.0.clone(),
-        }
-    }
-
-    /// The URL as given, without a final `/`.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Whether `authority` (`host[:port]`) names this host.
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// A Platform URL keyhatch refuses to start with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("seqera-url {url:?}: {why}")]
-pub struct InvalidUrl {
-    url: String,
-    why: &'static str,
-}
-
-/// A credentials name Platform accepts: letters, digits, `-` and `_`, at most 100 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialsName(String);
-
-impl CredentialsName {
-    /// The longest name.
-    pub const MAX_CHARS: usize = 100;
-
-    /// Accepts a name by Platform's rule.
-    pub fn parse(s: &str) -> Result<Self, InvalidName> {
-        if s.is_empty() {
-            return Err(InvalidName::Empty);
-        }
-        if s.len() > Self::MAX_CHARS {
-            return Err(InvalidName::TooLong(s.chars().count()));
-        }
-        match s
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-        {
-            Some(c) => Err(InvalidName::Character(c)),
-            None => Ok(Self(s.to_owned())),
-        }
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Why a credentials name was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum InvalidName {
-    /// Empty.
-    #[error("give the credentials a name")]
-    Empty,
-    /// Longer than Platform allows.
-    #[error("a credentials name has at most 100 characters; this one has {0}")]
-    TooLong(usize),
-    /// A character Platform refuses.
-    #[error("a credentials name has only letters, digits, '-' and '_', not {0:?}")]
-    Character(char),
-}
 
 /// A Platform access token: never shown by `Debug`, never logged.
 pub struct Token(String);
@@ -324,17 +205,14 @@ impl Platform {
         struct Created {
             credentials_id: String,
         }
-        let mut keys = json!({ "discriminator": "ssh", "privateKey": private_key });
-        if let Some(passphrase) = passphrase {
-            keys["passphrase"] = passphrase.into();
-        }
         let body = json!({
-            "credentials": { "name": name.as_str(), "provider": "ssh", "keys": keys }
+            "credentials": {
+                "name": name.as_str(),
+                "provider": "ssh",
+                "keys": ssh_keys(private_key, passphrase),
+            }
         });
-        let path = match workspace {
-            Some(id) => format!("/credentials?workspaceId={id}"),
-            None => "/credentials".to_owned(),
-        };
+        let path = in_workspace("/credentials", workspace);
         let request = self
             .agent
             .post(self.url.join(&path))
@@ -343,6 +221,77 @@ impl Platform {
         let answer = request.send_json(&body).map_err(|e| self.network(&e))?;
         let created: Created = self.read(answer, Some(name))?;
         Ok(created.credentials_id)
+    }
+
+    /// The SSH credentials in `workspace` (the person's own when `None`), in Platform's order.
+    pub fn ssh_credentials(
+        &self,
+        token: &Token,
+        workspace: Option<i64>,
+    ) -> Result<Vec<Credentials>, PlatformError> {
+        #[derive(Deserialize)]
+        struct Listed {
+            #[serde(default)]
+            credentials: Vec<Entry>,
+        }
+        #[derive(Deserialize)]
+        struct Entry {
+            id: String,
+            name: String,
+            provider: String,
+        }
+        let listed: Listed = self.get(token, &in_workspace("/credentials", workspace))?;
+        Ok(listed
+            .credentials
+            .into_iter()
+            .filter(|c| c.provider == "ssh" && CredentialsId::parse(&c.id).is_some())
+            .map(|c| Credentials {
+                id: c.id,
+                name: c.name,
+            })
+            .collect())
+    }
+
+    /// Puts `private_key` (and `passphrase`, when given) in place of the key the SSH
+    /// credentials `id`, named `name`, hold in `workspace`, as `tw credentials update ssh`
+    /// does; the credentials keep their id and name.
+    pub fn update_ssh_credentials(
+        &self,
+        token: &Token,
+        workspace: Option<i64>,
+        (id, name): (&CredentialsId, &CredentialsName),
+        private_key: &str,
+        passphrase: Option<&str>,
+    ) -> Result<(), PlatformError> {
+        let body = json!({
+            "credentials": {
+                "id": id.0,
+                "name": name.as_str(),
+                "provider": "ssh",
+                "keys": ssh_keys(private_key, passphrase),
+            }
+        });
+        let path = in_workspace(&format!("/credentials/{}", id.0), workspace);
+        let request = self
+            .agent
+            .put(self.url.join(&path))
+            .header("Authorization", &format!("Bearer {}", token.0))
+            .header("Accept", "application/json");
+        // Once sent, a lost answer leaves the outcome unknown, and the person must be told so.
+        let answer = request.send_json(&body).map_err(|e| match e {
+            ureq::Error::Timeout(_) => PlatformError::Unconfirmed(format!(
+                "no answer within {} seconds",
+                self.timeout.as_secs()
+            )),
+            ureq::Error::Io(e) => PlatformError::Unconfirmed(e.to_string()),
+            other => self.network(&other),
+        })?;
+        match answer.status().as_u16() {
+            200 | 204 => Ok(()),
+            404 => Err(PlatformError::NoSuchCredentials(id.0.clone())),
+            status @ 500.. => Err(PlatformError::Unconfirmed(format!("HTTP {status}"))),
+            _ => self.read::<serde_json::Value>(answer, Some(name)).map(drop),
+        }
     }
 
     fn get<T: serde::de::DeserializeOwned>(
@@ -404,6 +353,23 @@ impl Platform {
                 why: other.to_string(),
             },
         }
+    }
+}
+
+/// The `keys` of SSH credentials: the private key, and its passphrase when given.
+fn ssh_keys(private_key: &str, passphrase: Option<&str>) -> serde_json::Value {
+    let mut keys = json!({ "discriminator": "ssh", "privateKey": private_key });
+    if let Some(passphrase) = passphrase {
+        keys["passphrase"] = passphrase.into();
+    }
+    keys
+}
+
+/// `path` in `workspace`: with `?workspaceId=…`, or as is for the person's own context.
+fn in_workspace(path: &str, workspace: Option<i64>) -> String {
+    match workspace {
+        Some(id) => format!("{path}?workspaceId={id}"),
+        None => path.to_owned(),
     }
 }
 

@@ -20,6 +20,7 @@ mod listing;
 mod operations;
 mod options;
 pub mod restrict;
+pub mod rotate;
 mod setting;
 pub mod store;
 mod tag;

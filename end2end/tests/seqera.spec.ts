@@ -132,7 +132,7 @@ test("each refusal says what went wrong, and the key stays to copy", async ({ pa
   await created.getByLabel("Workspace").selectOption({ label: "lab / readonly" });
   await name.fill("fine");
   await add.click();
-  await expect(seqera.getByRole("alert")).toContainText("may not add credentials to that workspace");
+  await expect(seqera.getByRole("alert")).toContainText("may not add or change credentials in that workspace");
 
   await created.getByLabel("Workspace").selectOption({ label: "lab / pipelines" });
   await name.fill("taken");

@@ -60,6 +60,7 @@ impl GeneratedKey {
                 web_url: p.url().web(),
                 credentials_name: format!("keyhatch-{}", ssh::Date::today()),
             }),
+            replaces: None,
         }
     }
 }
@@ -145,7 +146,9 @@ impl From<ssh::Error> for AppError {
                 Self::Forbidden(e.to_string())
             }
             ssh::Error::Store(e @ StoreError::TooManyKeys(_)) => Self::TooMany(e.to_string()),
-            ssh::Error::Store(e @ StoreError::AlreadyPresent(_)) => Self::Conflict(e.to_string()),
+            ssh::Error::Store(
+                e @ (StoreError::AlreadyPresent(_) | StoreError::ChangedMeanwhile(_)),
+            ) => Self::Conflict(e.to_string()),
             // The file's state, not a fault: a 409 with the sentence, never a 500.
             ssh::Error::Store(
                 e @ (StoreError::TooLarge { .. }

@@ -62,6 +62,9 @@ pub struct Posted {
     /// Restrict: the key's new last day, `YYYY-MM-DD`; empty for unchanged.
     #[serde(default)]
     pub expires_on: String,
+    /// Generate (the Replace dialog): the key the new one replaces; empty for a new key.
+    #[serde(default)]
+    pub replaces: String,
 }
 
 impl Posted {
@@ -167,8 +170,13 @@ async fn act_on(posted: &Posted) -> Outcome {
             if let Err(e) = sent.claim(user, id) {
                 return Outcome::GenerateFailed(refuse(e));
             }
-            let from = posted.allowed_from();
-            match super::generate_key(passphrase, posted.label(), lifetime, from).await {
+            let replaces = Some(posted.replaces.clone()).filter(|r| !r.is_empty());
+            let (label, from) = match replaces {
+                // The Replace dialog has neither: the old key's are kept.
+                Some(_) => (None, None),
+                None => (posted.label(), posted.allowed_from()),
+            };
+            match super::generate_key(passphrase, label, lifetime, from, replaces).await {
                 Ok(key) => {
                     sent.made(user, id, &key.info.fingerprint);
                     Outcome::Generated(key)

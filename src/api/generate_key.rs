@@ -6,8 +6,12 @@ use crate::model::{GeneratedKey, Secret};
 
 /// Generates an ed25519 key, authorizes it, and returns its private half, once.
 /// `POST /api/keys/generate` with `{"passphrase": "…", "label": "…", "expires_in_days": 90,
-/// "allowed_from": "10.1.0.0/16"}`,
-/// every field optional.
+/// "allowed_from": "10.1.0.0/16"}`, every field optional.
+///
+/// Replace: `{"replaces": "SHA256:…", "passphrase": "…", "expires_in_days": 90}` makes the
+/// successor of that keyhatch key, with its label, where it may log in from and its last day
+/// (or `expires_in_days` from today), even at the cap on keys; the old key keeps working until
+/// it is revoked, and the answer names it in `replaces`.
 #[server(endpoint = "keys/generate", input = Json, output = Json)]
 pub async fn generate_key(
     /// The passphrase that encrypts the private key; none for an unencrypted key.
@@ -19,20 +23,46 @@ pub async fn generate_key(
     /// Where it may log in from: one of the site's lists by name, or addresses, networks and
     /// host patterns (`!` before one keeps it out); none for anywhere.
     allowed_from: Option<String>,
+    /// The `SHA256:` fingerprint of the keyhatch key this one replaces, if it does.
+    replaces: Option<String>,
 ) -> Result<GeneratedKey, AppError> {
     use super::context::{answer_with_status, app_state, audited, finished, person};
     use crate::ssh::Passphrase;
 
     let (state, person) = (app_state()?, person()?);
-    let (label, options) =
-        super::context::new_key_settings(&state, label, expires_in_days, allowed_from.as_deref())?;
+    let action = if replaces.is_some() {
+        "replace"
+    } else {
+        "generate"
+    };
+    let (label, options, old) = match replaces {
+        None => {
+            let (label, options) = super::context::new_key_settings(
+                &state,
+                label,
+                expires_in_days,
+                allowed_from.as_deref(),
+            )?;
+            (label, options, None)
+        }
+        Some(fingerprint) => {
+            if label.is_some() || allowed_from.is_some() {
+                return Err(answer_with_status(AppError::Invalid(
+                    "a replacement keeps the old key's label and addresses: send only its passphrase and, for a lifetime of its own, expires_in_days".into(),
+                )));
+            }
+            let (label, options, old) =
+                successor_settings(&state, &person, &fingerprint, expires_in_days).await?;
+            (label, options, Some(old))
+        }
+    };
     // Counted from now, so concurrent generates cannot all pass; given back if nothing is
     // written.
     let reservation = match person.limits.reserve_key(&person.account.user) {
         Ok(reservation) => reservation,
         Err(refused) => {
             let refused = Err(answer_with_status(refused));
-            return audited(&state, &person, "generate", None, refused);
+            return audited(&state, &person, action, None, refused);
         }
     };
     let passphrase = passphrase.and_then(|p| Passphrase::new(p.expose()));
@@ -41,27 +71,75 @@ pub async fn generate_key(
     let key = match made {
         Ok(key) => key,
         Err(e) => {
-            return audited(
-                &state,
-                &person,
-                "generate",
-                None,
-                Err(answer_with_status(e)),
-            );
+            return audited(&state, &person, action, None, Err(answer_with_status(e)));
         }
     };
     let (keys, written) = (person.keys.clone(), options.clone());
     // From here the work goes to its end, counted and audited, whether or not the client stays.
-    let key = finished(&state, &person, "generate", async move {
+    let replaced = old.as_ref().map(|old| old.fingerprint.clone());
+    let key = finished(&state, &person, action, async move {
         let fingerprint = Some(key.fingerprint());
-        let result = keys.authorize_new(&key, &written).await.map(|()| key);
+        let written = match &old {
+            Some(old) => keys.authorize_successor(&key, &written, old).await,
+            None => keys.authorize_new(&key, &written).await,
+        };
+        let result = written.map(|()| key);
         if result.is_ok() {
             reservation.keep();
         }
         (result, fingerprint)
     })
     .await?;
-    Ok(GeneratedKey::new(&key, &options, state.seqera.as_ref()))
+    Ok(GeneratedKey {
+        replaces: replaced,
+        ..GeneratedKey::new(&key, &options, state.seqera.as_ref())
+    })
+}
+
+/// The label and options of the key that replaces keyhatch's key `fingerprint` (see
+/// [`crate::ssh::rotate::successor_options`]), and that key as listed.
+#[cfg(feature = "ssr")]
+async fn successor_settings(
+    state: &super::context::AppState,
+    person: &super::person::Person,
+    fingerprint: &str,
+    expires_in_days: Option<u32>,
+) -> Result<
+    (
+        Option<crate::ssh::Label>,
+        crate::ssh::KeyOptions,
+        crate::model::KeyInfo,
+    ),
+    AppError,
+> {
+    use super::context::answer_with_status;
+    use crate::ssh::{Date, Label, Lifetime, rotate};
+
+    let list = person.keys.list_keys().await.map_err(answer_with_status)?;
+    let old = list
+        .keys
+        .into_iter()
+        .find(|k| k.fingerprint == fingerprint)
+        .ok_or_else(|| {
+            answer_with_status(AppError::NotFound(format!(
+                "no keyhatch key with fingerprint {fingerprint} is in your file"
+            )))
+        })?;
+    let invalid = |e: AppError| answer_with_status(e);
+    let lifetime = expires_in_days
+        .map(Lifetime::days)
+        .transpose()
+        .map_err(|e| invalid(e.into()))?;
+    let options = rotate::successor_options(
+        old.options.as_bytes(),
+        &state.key_options,
+        lifetime,
+        Date::today(),
+    )
+    .map_err(|e| invalid(crate::ssh::Error::from(e).into()))?;
+    let label =
+        Label::parse(old.label.as_deref().unwrap_or_default()).map_err(|e| invalid(e.into()))?;
+    Ok((label, options, old))
 }
 
 /// Makes the key: a passphrase key on the low-priority pool (deriving takes a tenth of a second

@@ -148,6 +148,22 @@ pub struct AppendKey {
     /// The key was generated this instant, so it cannot be in the file: the file is not read
     /// for duplicates. Keys people bring are always checked.
     pub new: bool,
+    /// The key this one replaces, when it does: it must still be there as read, and the cap
+    /// counts the file without it.
+    #[serde(default)]
+    pub replacing: Option<Replaced>,
+}
+
+/// Keyhatch's key a new one replaces, as it was read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Replaced {
+    /// Its `SHA256:` fingerprint.
+    pub fingerprint: String,
+    /// The tag that marks keyhatch's keys.
+    #[serde(with = "tag_text")]
+    pub tag: Tag,
+    /// Its options field as read.
+    pub options: String,
 }
 
 /// The most keys tagged `tag` a file may hold.
@@ -169,7 +185,14 @@ impl Operation for AppendKey {
             return Err(AppError::Storage("one line at a time".into()));
         }
         let cap = self.cap.as_ref().map(|c| (&c.tag, c.max));
-        if self.new {
+        if let Some(old) = &self.replacing {
+            let replacing = ssh::store::Replacing {
+                fingerprint: &old.fingerprint,
+                tag: &old.tag,
+                options: old.options.as_bytes(),
+            };
+            store.append_successor(&line, &replacing, cap)
+        } else if self.new {
             store.append_new_key_within(&line, cap)
         } else {
             store.append_key_within(&self.key, &line, cap)

@@ -20,11 +20,12 @@ pub use store::{Answer, KeyStore, Runs};
 use super::helper::{Helper, Identity, Runner};
 use super::limits::{Limits, Permit};
 use super::op::{
-    AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, RestrictKey, RevokeKey,
+    AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, Replaced, RestrictKey,
+    RevokeKey,
 };
 use crate::declared;
 use crate::error::AppError;
-use crate::model::{Account, KeyList, OtherKeyList, PermissionFix};
+use crate::model::{Account, KeyInfo, KeyList, OtherKeyList, PermissionFix};
 use crate::ssh::{AuthorizedKeys, KeyOptions, KeysFile, Label, NewKey, Tag, keygen};
 
 /// The person a request is for: their account, their ids and home, their keys file, the
@@ -200,7 +201,24 @@ impl Keys {
     /// Has the line of `key`, generated this instant (so not read for duplicates), appended
     /// durably with `options`.
     pub async fn authorize_new(&self, key: &NewKey, options: &KeyOptions) -> Result<(), AppError> {
-        self.append(key.public.clone(), options, true).await
+        self.append(key.public.clone(), options, true, None).await
+    }
+
+    /// [`Self::authorize_new`] for a key that replaces keyhatch's key `old` (as listed): only
+    /// while the file still holds `old` as listed, and within the cap without it.
+    pub async fn authorize_successor(
+        &self,
+        key: &NewKey,
+        options: &KeyOptions,
+        old: &KeyInfo,
+    ) -> Result<(), AppError> {
+        let replacing = Replaced {
+            fingerprint: old.fingerprint.clone(),
+            tag: self.tag.clone(),
+            options: old.options.clone(),
+        };
+        self.append(key.public.clone(), options, true, Some(replacing))
+            .await
     }
 
     /// Authorizes a key the person brought, commented with the tag and `label` in place of its
@@ -212,17 +230,19 @@ impl Keys {
         options: &KeyOptions,
     ) -> Result<ssh_key::PublicKey, AppError> {
         let key = keygen::with_comment(key, &self.tag.comment(label));
-        self.append(key.clone(), options, false).await?;
+        self.append(key.clone(), options, false, None).await?;
         Ok(key)
     }
 
     /// Has `key`'s line with `options` appended durably, within the cap on keyhatch's keys;
-    /// refused when the file holds the key already, unless it is `new`.
+    /// refused when the file holds the key already, unless it is `new`; see
+    /// [`Self::authorize_successor`] for `replacing`.
     async fn append(
         &self,
         key: ssh_key::PublicKey,
         options: &KeyOptions,
         new: bool,
+        replacing: Option<Replaced>,
     ) -> Result<(), AppError> {
         let op = AppendKey {
             key,
@@ -232,6 +252,7 @@ impl Keys {
                 max,
             }),
             new,
+            replacing,
         };
         self.store.run(op, self.permit.clone()).await
     }
@@ -252,7 +273,7 @@ impl Keys {
         fingerprint: &str,
         required: &KeyOptions,
         tightening: crate::ssh::restrict::Tightening,
-    ) -> Result<crate::model::KeyInfo, AppError> {
+    ) -> Result<KeyInfo, AppError> {
         let op = RestrictKey {
             fingerprint: fingerprint.to_owned(),
             tag: self.tag.clone(),

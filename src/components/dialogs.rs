@@ -1,4 +1,4 @@
-//! The page's five dialogs, as the page places them.
+//! The page's six dialogs, as the page places them.
 //!
 //! On the server each is rendered in place, its type erased (`into_any`): the dialogs' nested
 //! view types would make the rendering future deeper than a worker thread's stack.
@@ -45,6 +45,21 @@ pub fn add_key(
     #[cfg(not(feature = "ssr"))]
     browser::host(on_cancel, move |owner, host| {
         split::add_key(owner, host, add, present, on_cancel, draft)
+    })
+}
+
+/// "Replace SSH Key".
+pub fn replace_key(
+    key: KeyInfo,
+    generate: ServerAction<GenerateKey>,
+    on_cancel: Callback<()>,
+    draft: Draft,
+) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    return view! { <ReplaceKeyDialog key generate on_cancel draft /> }.into_any();
+    #[cfg(not(feature = "ssr"))]
+    browser::host(on_cancel, move |owner, host| {
+        split::replace_key(owner, host, key, generate, on_cancel, draft)
     })
 }
 
@@ -99,7 +114,8 @@ pub fn prefetch() {
 #[cfg(feature = "ssr")]
 use crate::components::{
     add_key_dialog::AddKeyDialog, key_created_dialog::KeyCreatedDialog,
-    new_key_dialog::NewKeyDialog, restrict_dialog::RestrictDialog, revoke_dialog::RevokeDialog,
+    new_key_dialog::NewKeyDialog, replace_key_dialog::ReplaceKeyDialog,
+    restrict_dialog::RestrictDialog, revoke_dialog::RevokeDialog,
 };
 
 /// Where a dialog is mounted in the browser, and the dialog once mounted.
@@ -223,6 +239,7 @@ mod split {
     use crate::components::key_created_dialog::KeyCreatedDialog;
     use crate::components::key_settings::Draft;
     use crate::components::new_key_dialog::NewKeyDialog;
+    use crate::components::replace_key_dialog::ReplaceKeyDialog;
     use crate::components::restrict_dialog::RestrictDialog;
     use crate::components::revoke_dialog::RevokeDialog;
     use crate::model::{GeneratedKey, KeyInfo};
@@ -246,6 +263,20 @@ mod split {
     ) -> Result<Mounted, NotLoaded> {
         Ok(Mounted::new(owner, &host, move || {
             view! { <NewKeyDialog generate on_cancel draft /> }
+        }))
+    }
+
+    #[wasm_split(dialogs, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn replace_key(
+        owner: Owner,
+        host: Element,
+        key: KeyInfo,
+        generate: ServerAction<GenerateKey>,
+        on_cancel: Callback<()>,
+        draft: Draft,
+    ) -> Result<Mounted, NotLoaded> {
+        Ok(Mounted::new(owner, &host, move || {
+            view! { <ReplaceKeyDialog key generate on_cancel draft /> }
         }))
     }
 

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use crate::components::copy_button::CopyButton;
 use crate::components::copy_public_key::CopyPublicKey;
 use crate::components::modal::{CLOSE_FORM, Modal};
+use crate::components::replaced_key_note::ReplacedKeyNote;
 use crate::components::seqera_handoff::SeqeraHandoff;
 use crate::dom;
 use crate::hydration::use_hydrated;
@@ -35,7 +36,11 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
         encrypted,
         info,
         seqera,
+        replaces,
     } = key;
+    // The Platform credentials that now hold the new key in place of the one it replaces.
+    let moved_to = RwSignal::new(None::<String>);
+    let moves = replaces.is_some().then_some(moved_to);
     let download_failed = RwSignal::new(false);
     let to_save = private_key.clone();
     let download = move |_| match dom::save_file(DOWNLOAD_NAME, &to_save) {
@@ -47,7 +52,7 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
     // the guide's steps say how to take it by hand.
     let platform = match seqera.filter(|_| live) {
         Some(target) => Either::Left(view! {
-            <SeqeraHandoff target private_key=private_key.clone() encrypted />
+            <SeqeraHandoff target private_key=private_key.clone() encrypted moved_to=moves />
         }),
         None => Either::Right(view! {
             <section class="seqera" aria-labelledby="seqera-title">
@@ -115,6 +120,7 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
                 </dl>
             </section>
             {platform}
+            {replaces.map(|fingerprint| view! { <ReplacedKeyNote fingerprint moved_to /> })}
             <Show when=unconfirmed>
                 <p class="error" role="alert">
                     "You have not copied or downloaded the private key. If you close now, it is lost and you will need a new key."

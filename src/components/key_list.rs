@@ -9,12 +9,14 @@ use crate::components::last_used_note::LastUsedNote;
 use crate::model::{self, KeyInfo};
 
 /// The keyhatch keys, newest last, each with its label, expiry, where it may log in from, a
-/// Copy Public Key, a Restrict and a Revoke button, and a note on what else the file holds.
+/// Copy Public Key, a Restrict, a Replace and a Revoke button, and a note on what else the
+/// file holds.
 #[component]
 pub fn KeyList(
     list: model::KeyList,
     on_revoke: Callback<KeyInfo>,
     on_restrict: Callback<KeyInfo>,
+    on_replace: Callback<KeyInfo>,
 ) -> impl IntoView {
     // Copy needs the page's code, so it appears once this list is live. The flag is the list's
     // own, set by an effect made here, which runs only after the list has hydrated: the app's
@@ -56,6 +58,9 @@ pub fn KeyList(
                     let restrict_label = format!("Restrict key {}", key.fingerprint);
                     let fingerprint = key.fingerprint.clone();
                     let restrict_query = key.fingerprint.clone();
+                    let replace = key.clone();
+                    let replace_label = format!("Replace key {}", key.fingerprint);
+                    let replace_query = key.fingerprint.clone();
                     let copy_name = key.fingerprint.clone();
                     view! {
                         <li class="key" class:expired=key.expired>
@@ -73,6 +78,9 @@ pub fn KeyList(
                                 <DialogButton label="Restrict" class="restrict" aria_label=restrict_label
                                     query=("restrict", restrict_query) prefetch=dialogs::prefetch
                                     on_click=Callback::new(move |()| on_restrict.run(restrict.clone())) />
+                                <DialogButton label="Replace" class="replace" aria_label=replace_label
+                                    query=("replace", replace_query) prefetch=dialogs::prefetch
+                                    on_click=Callback::new(move |()| on_replace.run(replace.clone())) />
                                 <DialogButton label="Revoke" class="revoke" aria_label=label
                                     query=("revoke", fingerprint) prefetch=dialogs::prefetch
                                     on_click=Callback::new(move |()| on_revoke.run(revoke.clone())) />

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::components::allowed_from_fields::{AllowedFromFields, FromChoice};
+use crate::components::lifetime_select::LifetimeSelect;
 
 /// The longest label, as the server checks it.
 pub const MAX_LABEL_CHARS: usize = 64;
@@ -91,7 +92,6 @@ pub fn KeySettingsFields(
         lifetime,
         from,
     } = settings;
-    let on_lifetime = move |ev| lifetime.set(event_target_value(&ev).parse().ok());
 
     view! {
         <label for="key-label">"Label (optional)"</label>
@@ -103,15 +103,7 @@ pub fn KeySettingsFields(
         {move || settings.label_problem().map(|p| view! {
             <p class="field-error" role="alert">{p}</p>
         })}
-        <label for="key-expiry">"Expires"</label>
-        <select id="key-expiry" name="expires_in_days" on:change=on_lifetime disabled=disabled>
-            <option value="" selected=move || lifetime.get().is_none()>"Never"</option>
-            {[30u32, 90, 365].map(|days| view! {
-                <option value=days.to_string() selected=move || lifetime.get() == Some(days)>
-                    {format!("In {days} days")}
-                </option>
-            })}
-        </select>
+        <LifetimeSelect lifetime disabled none_text="Never" />
         <AllowedFromFields from disabled unchanged="Anywhere" />
     }
 }

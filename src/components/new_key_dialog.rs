@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use crate::api::GenerateKey;
 use crate::components::key_settings::{Draft, KeySettings, KeySettingsFields};
 use crate::components::modal::{CLOSE_FORM, Modal};
+use crate::components::passphrase_fields::PassphraseFields;
 use crate::model::Secret;
 use crate::paths::ssh_keys_url;
 
@@ -54,6 +55,7 @@ pub fn NewKeyDialog(
             label: settings.label_to_send(),
             expires_in_days: settings.lifetime.get_untracked(),
             allowed_from: settings.from.to_send(),
+            replaces: None,
         });
     };
 
@@ -66,18 +68,7 @@ pub fn NewKeyDialog(
                     "This creates a new ed25519 key pair and adds its public key to your "
                     <code>"~/.ssh/authorized_keys"</code> " file."
                 </p>
-                <label for="passphrase">"Passphrase (optional)"</label>
-                <input id="passphrase" name="passphrase" type="password" autocomplete="new-password" node_ref=first_field
-                    bind:value=passphrase disabled=pending />
-                <label for="passphrase-confirm">"Confirm passphrase"</label>
-                <input id="passphrase-confirm" name="passphrase_confirm" type="password" autocomplete="new-password"
-                    bind:value=confirm disabled=pending />
-                <p class="hint">
-                    "Leave both empty for passwordless access. With a passphrase, the key asks for it each time it is used."
-                </p>
-                <Show when=move || mismatch() && !confirm.with(String::is_empty)>
-                    <p class="field-error" role="alert">"The passphrases do not match."</p>
-                </Show>
+                <PassphraseFields passphrase confirm node_ref=first_field disabled=pending />
                 <KeySettingsFields settings disabled=pending />
                 {move || error().map(|e| view! {
                     <p class="error" role="alert"><strong>"The key could not be generated. "</strong>{e.to_string()}</p>

@@ -48,6 +48,9 @@ struct PageState {
     restricting: RwSignal<Option<KeyInfo>>,
     /// The key to restrict, by fingerprint, until the list is read.
     restrict_asked: RwSignal<Option<String>>,
+    replacing: RwSignal<Option<KeyInfo>>,
+    /// The key to replace, by fingerprint, until the list is read.
+    replace_asked: RwSignal<Option<String>>,
     notice: RwSignal<Option<String>>,
 }
 
@@ -75,6 +78,8 @@ pub fn SshKeysPage() -> impl IntoView {
         revoke_asked: RwSignal::new(None),
         restricting: RwSignal::new(None),
         restrict_asked: RwSignal::new(None),
+        replacing: RwSignal::new(None),
+        replace_asked: RwSignal::new(None),
         notice: RwSignal::new(None),
     };
     let PageState {
@@ -85,6 +90,7 @@ pub fn SshKeysPage() -> impl IntoView {
         open,
         revoking,
         restricting,
+        replacing,
         notice,
         ..
     } = state;
@@ -149,6 +155,11 @@ pub fn SshKeysPage() -> impl IntoView {
         }
     });
 
+    let open_replace = Callback::new(move |key| {
+        generated.set(None);
+        replacing.set(Some(key));
+    });
+    let close_replace = Callback::new(move |()| replacing.set(None));
     let created = move || generated.get().and_then(Result::ok);
     let open_new_key = Callback::new(move |()| {
         generated.set(None);
@@ -163,6 +174,7 @@ pub fn SshKeysPage() -> impl IntoView {
     let close_created = Callback::new(move |()| {
         generated.set(None);
         open.set(Open::None);
+        replacing.set(None);
     });
     Effect::new(move |_| {
         if let Some(Ok(key)) = added.get() {
@@ -210,7 +222,7 @@ pub fn SshKeysPage() -> impl IntoView {
                                 <div class="head-buttons">{buttons}</div>
                             </div>
                         })}
-                        <KeyList list on_revoke=open_revoke on_restrict=open_restrict />
+                        <KeyList list on_revoke=open_revoke on_restrict=open_restrict on_replace=open_replace />
                     }),
                     Err(e) => Either::Right(view! {
                         <div class="error" role="alert">
@@ -234,6 +246,9 @@ pub fn SshKeysPage() -> impl IntoView {
             <Show when=move || open.get() == Open::Add>
                 {dialogs::add_key(add, present, close, state.draft.get_untracked())}
             </Show>
+            {move || replacing.get().filter(|_| created().is_none()).map(|key| {
+                dialogs::replace_key(key, generate, close_replace, state.draft.get_untracked())
+            })}
             {move || created().map(|key| dialogs::key_created(key, close_created))}
             {move || revoking.get().map(|key| dialogs::revoke(key, revoke, close_revoke))}
             {move || restricting.get().map(|key| {
@@ -270,6 +285,7 @@ mod server {
                     ("restrict", fingerprint) => {
                         state.restrict_asked.set(Some(fingerprint.into()));
                     }
+                    ("replace", fingerprint) => state.replace_asked.set(Some(fingerprint.into())),
                     _ => {}
                 }
             }
@@ -296,7 +312,11 @@ mod server {
             Outcome::GenerateFailed(e) => {
                 state.draft.set(draft);
                 state.generated.set(Some(Err(e)));
-                state.open.set(Open::Generate);
+                if posted.replaces.is_empty() {
+                    state.open.set(Open::Generate);
+                } else {
+                    state.replace_asked.set(Some(posted.replaces));
+                }
             }
             Outcome::AddChecked(key) => {
                 state.draft.set(Draft {
@@ -341,7 +361,7 @@ mod server {
     #[cfg(not(feature = "ssr"))]
     pub fn requested(_state: PageState) {}
 
-    /// Opens the Revoke or Restrict dialog for the key the query (or a failed form) named,
+    /// Opens the Revoke, Restrict or Replace dialog for the key the query (or a failed form) named,
     /// once listed.
     pub fn find_asked(state: PageState, list: &Result<KeyList, AppError>) {
         use leptos::prelude::*;
@@ -356,6 +376,9 @@ mod server {
         }
         if let Some(key) = find(state.restrict_asked) {
             state.restricting.set(Some(key));
+        }
+        if let Some(key) = find(state.replace_asked) {
+            state.replacing.set(Some(key));
         }
     }
 

@@ -11,12 +11,22 @@ pub enum PlatformError {
     BadToken,
     /// 403: the token may not do this here.
     #[error(
-        "Seqera Platform refused: your token may not add credentials to that workspace. Pick another workspace, or ask its owner for a role that may"
+        "Seqera Platform refused: your token may not add or change credentials in that workspace. Pick another workspace, or ask its owner for a role that may"
     )]
     NotAllowed,
     /// The name is taken in that workspace.
     #[error("Seqera Platform already has credentials named {0:?} there: choose another name")]
     NameTaken(String),
+    /// The credentials to update are not there (deleted meanwhile, or in another workspace).
+    #[error(
+        "Seqera Platform has no credentials {0} there (deleted meanwhile?); nothing was changed"
+    )]
+    NoSuchCredentials(String),
+    /// An update was sent, but whether Platform made it is not known.
+    #[error(
+        "keyhatch does not know whether Seqera Platform took the new key ({0}): look at the credentials in Platform before you revoke the old key"
+    )]
+    Unconfirmed(String),
     /// Platform refused the request with its own message.
     #[error("Seqera Platform refused the request: {0}")]
     Refused(String),
@@ -46,6 +56,8 @@ impl PlatformError {
             Self::BadToken => "bad token",
             Self::NotAllowed => "not allowed",
             Self::NameTaken(_) => "name taken",
+            Self::NoSuchCredentials(_) => "no such credentials",
+            Self::Unconfirmed(_) => "unconfirmed",
             Self::Refused(_) => "refused",
             Self::Timeout(_) => "timeout",
             Self::Unreachable { .. } => "unreachable",

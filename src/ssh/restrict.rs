@@ -131,7 +131,7 @@ const SSHD_OPTIONS: [&str; 22] = [
 
 /// Refuses to rewrite a line sshd skips: written again in keyhatch's form, it would start to
 /// let the key in.
-fn sshd_reads(options: &[u8]) -> Result<(), Refused> {
+pub(super) fn sshd_reads(options: &[u8]) -> Result<(), Refused> {
     for (name, value) in options::split_options(options) {
         let name = String::from_utf8_lossy(name);
         if !SSHD_OPTIONS

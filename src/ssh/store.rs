@@ -13,6 +13,7 @@ mod lock;
 #[cfg(test)]
 mod properties;
 mod replace;
+mod replacing;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +34,7 @@ use lock::Locked;
 
 pub use error::StoreError;
 pub use replace::Step;
+pub use replacing::Replacing;
 
 use location::Location;
 
@@ -192,6 +194,19 @@ impl AuthorizedKeys {
         self.append(line, None, cap)
     }
 
+    /// [`Self::append_new_key_within`] for the successor of keyhatch's key `replacing`, which
+    /// must still be in the file, keyhatch's, and as it was read: the cap counts the file
+    /// without it, so a person at the cap can replace a key (and holds one more until they
+    /// revoke the old one, never two more).
+    pub fn append_successor(
+        &self,
+        line: &str,
+        replacing: &Replacing<'_>,
+        cap: Option<(&Tag, usize)>,
+    ) -> Result<(), StoreError> {
+        self.write_line(line, None, Some(replacing), cap)
+    }
+
     /// Appends `line` under the lock, after refusing `duplicate_of` when the file holds it and
     /// checking `cap`; reads the file only for those.
     fn append(
@@ -200,11 +215,24 @@ impl AuthorizedKeys {
         duplicate_of: Option<&PublicKey>,
         cap: Option<(&Tag, usize)>,
     ) -> Result<(), StoreError> {
+        self.write_line(line, duplicate_of, None, cap)
+    }
+
+    /// Appends `line` under the lock, after refusing `duplicate_of` when the file holds it,
+    /// checking that `replacing` is there as it was, and checking `cap` (without the key
+    /// replaced); reads the file only for those.
+    fn write_line(
+        &self,
+        line: &str,
+        duplicate_of: Option<&PublicKey>,
+        replacing: Option<&Replacing<'_>>,
+        cap: Option<(&Tag, usize)>,
+    ) -> Result<(), StoreError> {
         debug_assert!(!line.contains('\n'), "one line at a time");
         let dir = SshDir::open_or_create(&self.home, &self.location)?;
         let locked = Locked::acquire(&dir, true, self.max_size, self.lock_timeout)?
             .ok_or_else(|| StoreError::Missing(self.file.clone()))?;
-        if duplicate_of.is_some() || cap.is_some() {
+        if duplicate_of.is_some() || replacing.is_some() || cap.is_some() {
             let contents = locked
                 .read_all()
                 .map_err(|e| io_error("read", &self.file, e))?;
@@ -217,8 +245,18 @@ impl AuthorizedKeys {
             {
                 return Err(StoreError::AlreadyPresent(fingerprint(key)));
             }
+            let replaced =
+                |k: &&KeyLine<'_>| replacing.is_some_and(|r| k.fingerprint() == r.fingerprint);
+            if let Some(old) = replacing {
+                old.check(parsed.keys.iter().filter(replaced))?;
+            }
             if let Some((tag, max)) = cap
-                && parsed.keys.iter().filter(|k| k.is_tagged(tag)).count() >= max
+                && parsed
+                    .keys
+                    .iter()
+                    .filter(|k| k.is_tagged(tag) && !replaced(k))
+                    .count()
+                    >= max
             {
                 return Err(StoreError::TooManyKeys(max));
             }

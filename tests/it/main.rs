@@ -16,6 +16,7 @@ mod operations;
 mod packages;
 mod process_limit;
 mod restrict_login;
+mod rotate;
 mod seqera;
 mod settings;
 mod site;

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::helpers::{App, spawn_app_in};
 use crate::sshd_login::{Sshd, assert_logs_in, test_dir, write_private};
 
-fn refused_from(sshd: &Sshd, source: &str, key: &Path) {
+pub(crate) fn refused_from(sshd: &Sshd, source: &str, key: &Path) {
     let out = sshd.login_from(source, key, None);
     assert!(
         !out.status.success(),
@@ -23,7 +23,7 @@ fn refused_from(sshd: &Sshd, source: &str, key: &Path) {
     );
 }
 
-fn logs_in_from(sshd: &Sshd, source: &str, key: &Path) {
+pub(crate) fn logs_in_from(sshd: &Sshd, source: &str, key: &Path) {
     let out = sshd.login_from(source, key, None);
     assert!(
         out.status.success(),
@@ -34,7 +34,7 @@ fn logs_in_from(sshd: &Sshd, source: &str, key: &Path) {
 }
 
 /// Generates a key through the API with `body`, writes its private half to `dir/name`.
-fn generate(
+pub(crate) fn generate(
     app: &App,
     dir: &Path,
     name: &str,
@@ -48,7 +48,7 @@ fn generate(
     (path, made)
 }
 
-fn start(dir: &Path, args: &[&str]) -> (std::path::PathBuf, Sshd, App) {
+pub(crate) fn start(dir: &Path, args: &[&str]) -> (std::path::PathBuf, Sshd, App) {
     let home = dir.join("home");
     fs::create_dir(&home).unwrap();
     fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();

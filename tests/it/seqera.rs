@@ -4,7 +4,7 @@ use std::fs;
 
 use crate::helpers::spawn_app_with;
 
-mod fake {
+pub(crate) mod fake {
     //! A stand-in for Seqera Platform, started by the tests: the three endpoints keyhatch uses, with
     //! the field names and status codes of Seqera's OpenAPI description (API 1.97.0), under `/api`.
     //! It records every request, so tests can check exactly what keyhatch sent.
@@ -12,6 +12,10 @@ mod fake {
     //! Tokens choose the answer: `seqera-token-5f1e9d` works (user 7, `alice`, two workspaces: 11 and 12,
     //! where 12 refuses with 403); any other token gets 401. A credentials name `taken` gets Platform's
     //! 409, `slow` an answer after three seconds, and `moved` a 307 to `redirect_to`.
+    //!
+    //! SSH credentials to update, in every workspace but 12 (403): `sshCred1` (`cluster`), which
+    //! takes a new key (204); `sshGone`, deleted meanwhile (404); `sshSlow`, whose update answers
+    //! after three seconds; `sshBroken`, whose update fails (500). The list holds an AWS one too.
 
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -122,6 +126,29 @@ mod fake {
                 r#"{"orgsAndWorkspaces":[{"orgId":1,"orgName":"lab","workspaceId":null,"workspaceName":null},{"orgId":1,"orgName":"lab","workspaceId":11,"workspaceName":"pipelines","workspaceFullName":"Pipelines"},{"orgId":1,"orgName":"lab","workspaceId":12,"workspaceName":"readonly"}]}"#.into(),
                 String::new(),
             ),
+            ("GET", p) if p.starts_with("/api/credentials") => {
+                if p.ends_with("workspaceId=12") {
+                    return ("403 Forbidden", String::new(), String::new());
+                }
+                (
+                    "200 OK",
+                    r#"{"credentials":[{"id":"sshCred1","name":"cluster","provider":"ssh","deleted":false},{"id":"awsCred","name":"aws","provider":"aws"},{"id":"sshGone","name":"gone","provider":"ssh"},{"id":"sshSlow","name":"slow","provider":"ssh"},{"id":"sshBroken","name":"broken","provider":"ssh"},{"id":"../evil","name":"evil","provider":"ssh"}]}"#.into(),
+                    String::new(),
+                )
+            }
+            ("PUT", p) if p.starts_with("/api/credentials/") => {
+                let id = p["/api/credentials/".len()..].split('?').next().unwrap_or_default();
+                match id {
+                    _ if p.ends_with("workspaceId=12") => ("403 Forbidden", String::new(), String::new()),
+                    "sshCred1" => ("204 No Content", String::new(), String::new()),
+                    "sshSlow" => {
+                        std::thread::sleep(Duration::from_secs(3));
+                        ("204 No Content", String::new(), String::new())
+                    }
+                    "sshBroken" => ("500 Internal Server Error", r#"{"message":"oops"}"#.into(), String::new()),
+                    _ => ("404 Not Found", r#"{"message":"Unable to find credentials"}"#.into(), String::new()),
+                }
+            }
             ("POST", p) if p.starts_with("/api/credentials") => {
                 let sent: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
                 let name = sent["credentials"]["name"].as_str().unwrap_or_default();
@@ -276,7 +303,7 @@ fn each_platform_refusal_and_failure_gets_its_own_sentence_and_keyhatch_keeps_it
         ),
         (
             add(TOKEN, Some(12), "x"),
-            "may not add credentials to that workspace",
+            "may not add or change credentials in that workspace",
         ),
         (
             add(TOKEN, None, "taken"),

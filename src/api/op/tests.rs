@@ -17,6 +17,11 @@ fn an_operation_crosses_to_a_helper_and_back_as_the_same_values() {
             max: 3,
         }),
         new: true,
+        replacing: Some(Replaced {
+            fingerprint: "SHA256:old".into(),
+            tag: Tag::parse("fileglancer").unwrap(),
+            options: "restrict,from=\"10.0.0.0/8\"".into(),
+        }),
     };
     let text = serde_json::to_string(&Op::from(op.clone())).unwrap();
     let Op::AppendKey(back) = serde_json::from_str::<Op>(&text).unwrap() else {
@@ -27,6 +32,11 @@ fn an_operation_crosses_to_a_helper_and_back_as_the_same_values() {
     let cap = back.cap.unwrap();
     assert_eq!((cap.tag, cap.max), (Tag::parse("fileglancer").unwrap(), 3));
     assert!(back.new);
+    let old = back.replacing.unwrap();
+    assert_eq!(
+        (old.fingerprint.as_str(), old.options.as_str()),
+        ("SHA256:old", "restrict,from=\"10.0.0.0/8\"")
+    );
 }
 
 #[test]
@@ -80,6 +90,7 @@ fn a_line_break_in_the_comment_is_never_appended() {
         options: KeyOptions::default(),
         cap: None,
         new: true,
+        replacing: None,
     };
     let err = op.run(&store, nix::unistd::getuid().as_raw()).unwrap_err();
     assert!(err.to_string().contains("one line at a time"), "{err}");

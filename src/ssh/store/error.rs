@@ -83,6 +83,11 @@ pub enum StoreError {
         "the key {0} is on a line keyhatch did not write; keyhatch changes only its own keys: edit that line yourself"
     )]
     NotOurs(String),
+    /// The key changed between being read and being replaced.
+    #[error(
+        "the key {0} changed while its replacement was made (restricted elsewhere?); nothing was written: look at it again and replace it then"
+    )]
+    ChangedMeanwhile(String),
     /// Another program holds a lock on the file for longer than keyhatch waits.
     #[error(
         "{0} is locked by another program; nothing was changed. Try again in a moment, or find \
