@@ -3,7 +3,8 @@
 // It records every request and prints nothing. The same rules as tests/it/seqera.rs: the token
 // SEQERA_TOKEN works (user 7 "alice"; workspaces 11 lab/pipelines and 12 lab/readonly, where 12
 // answers 403), any other gets 401; a credentials name "taken" gets 409, "slow" an answer after
-// three seconds.
+// three seconds. SSH credentials to update: "cluster" (sshCred1) takes a new key (204), "broken"
+// (sshBroken) fails with 500.
 import { createServer, IncomingMessage, Server } from "node:http";
 import { AddressInfo } from "node:net";
 
@@ -35,6 +36,22 @@ export async function startFakePlatform(): Promise<FakePlatform> {
           { orgId: 1, orgName: "lab", workspaceId: 12, workspaceName: "readonly" },
         ],
       });
+    }
+    if (request.method === "GET" && request.url!.startsWith("/api/credentials")) {
+      if (request.url!.endsWith("workspaceId=12")) return reply(403);
+      return reply(200, {
+        credentials: [
+          { id: "sshCred1", name: "cluster", provider: "ssh" },
+          { id: "awsCred", name: "aws", provider: "aws" },
+          { id: "sshBroken", name: "broken", provider: "ssh" },
+        ],
+      });
+    }
+    if (request.method === "PUT" && request.url!.startsWith("/api/credentials/")) {
+      if (request.url!.endsWith("workspaceId=12")) return reply(403);
+      if (request.url!.startsWith("/api/credentials/sshCred1")) return reply(204);
+      if (request.url!.startsWith("/api/credentials/sshBroken")) return reply(500, { message: "oops" });
+      return reply(404, { message: "not found" });
     }
     if (request.method === "POST" && request.url!.startsWith("/api/credentials")) {
       const name = JSON.parse(body)?.credentials?.name;
