@@ -1,6 +1,6 @@
 //! The key a new one replaces, as the append finds it under the lock.
 
-use super::StoreError;
+use super::error::StoreError;
 use crate::ssh::authorized_keys::KeyLine;
 use crate::ssh::tag::Tag;
 
