@@ -5,5 +5,7 @@ mod list;
 mod output;
 mod passphrase;
 mod restrict;
+mod rotate;
+mod seqera;
 
 pub use keys::run;

@@ -239,3 +239,33 @@ pub fn key_settings(
     }
     Ok((label, options))
 }
+
+/// The label and options of the key that replaces keyhatch's key `fingerprint` among `keys`,
+/// held to the site's `key_options` (see [`crate::ssh::rotate::successor_options`]), and that
+/// key as listed: for the page, the API and the terminal alike.
+pub async fn successor_settings(
+    keys: &super::person::Keys,
+    key_options: &KeyOptions,
+    fingerprint: &str,
+    expires_in_days: Option<u32>,
+) -> Result<(Option<crate::ssh::Label>, KeyOptions, crate::model::KeyInfo), AppError> {
+    use crate::ssh::{Date, Label, Lifetime, rotate};
+
+    let old = keys
+        .list_keys()
+        .await?
+        .keys
+        .into_iter()
+        .find(|k| k.fingerprint == fingerprint)
+        .ok_or_else(|| {
+            AppError::NotFound(format!(
+                "no keyhatch key with fingerprint {fingerprint} is in your file"
+            ))
+        })?;
+    let lifetime = expires_in_days.map(Lifetime::days).transpose()?;
+    let options =
+        rotate::successor_options(old.options.as_bytes(), key_options, lifetime, Date::today())
+            .map_err(crate::ssh::Error::from)?;
+    let label = Label::parse(old.label.as_deref().unwrap_or_default())?;
+    Ok((label, options, old))
+}

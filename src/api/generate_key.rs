@@ -51,8 +51,15 @@ pub async fn generate_key(
                     "a replacement keeps the old key's label and addresses: send only its passphrase and, for a lifetime of its own, expires_in_days".into(),
                 )));
             }
-            let (label, options, old) =
-                successor_settings(&state, &person, &fingerprint, expires_in_days).await?;
+            let site = &state.key_options;
+            let (label, options, old) = super::context::successor_settings(
+                &person.keys,
+                site,
+                &fingerprint,
+                expires_in_days,
+            )
+            .await
+            .map_err(answer_with_status)?;
             (label, options, Some(old))
         }
     };
@@ -94,52 +101,6 @@ pub async fn generate_key(
         replaces: replaced,
         ..GeneratedKey::new(&key, &options, state.seqera.as_ref())
     })
-}
-
-/// The label and options of the key that replaces keyhatch's key `fingerprint` (see
-/// [`crate::ssh::rotate::successor_options`]), and that key as listed.
-#[cfg(feature = "ssr")]
-async fn successor_settings(
-    state: &super::context::AppState,
-    person: &super::person::Person,
-    fingerprint: &str,
-    expires_in_days: Option<u32>,
-) -> Result<
-    (
-        Option<crate::ssh::Label>,
-        crate::ssh::KeyOptions,
-        crate::model::KeyInfo,
-    ),
-    AppError,
-> {
-    use super::context::answer_with_status;
-    use crate::ssh::{Date, Label, Lifetime, rotate};
-
-    let list = person.keys.list_keys().await.map_err(answer_with_status)?;
-    let old = list
-        .keys
-        .into_iter()
-        .find(|k| k.fingerprint == fingerprint)
-        .ok_or_else(|| {
-            answer_with_status(AppError::NotFound(format!(
-                "no keyhatch key with fingerprint {fingerprint} is in your file"
-            )))
-        })?;
-    let invalid = |e: AppError| answer_with_status(e);
-    let lifetime = expires_in_days
-        .map(Lifetime::days)
-        .transpose()
-        .map_err(|e| invalid(e.into()))?;
-    let options = rotate::successor_options(
-        old.options.as_bytes(),
-        &state.key_options,
-        lifetime,
-        Date::today(),
-    )
-    .map_err(|e| invalid(crate::ssh::Error::from(e).into()))?;
-    let label =
-        Label::parse(old.label.as_deref().unwrap_or_default()).map_err(|e| invalid(e.into()))?;
-    Ok((label, options, old))
 }
 
 /// Makes the key: a passphrase key on the low-priority pool (deriving takes a tenth of a second

@@ -13,7 +13,8 @@ pub enum Command {
     /// Check the settings (file, environment and flags) as keyhatch would start with them,
     /// say what is wrong and on which line, and exit: 0 when they are good, 2 when not.
     CheckConfig,
-    /// Your keyhatch keys from the terminal: list, generate, add, restrict, revoke (local mode).
+    /// Your keyhatch keys from the terminal: list, generate, add, rotate, restrict, revoke (local
+    /// mode).
     #[command(after_help = KEYS_EXAMPLES)]
     Keys {
         /// What to do with them.
@@ -30,7 +31,10 @@ const KEYS_EXAMPLES: &str = "Examples:\n  \
     keyhatch keys add ~/.ssh/id_ed25519.pub --label laptop\n  \
     keyhatch keys generate -f ~/.ssh/id_ci --from '10.1.0.0/16,!10.1.0.9'\n  \
     keyhatch keys restrict SHA256:uvp5+ivTA5QRdtaQhDu995vt4sW7Kf4Ox0uaR7AJbDw --expires-on 2027-01-31\n  \
-    keyhatch keys revoke SHA256:uvp5+ivTA5QRdtaQhDu995vt4sW7Kf4Ox0uaR7AJbDw\n\n\
+    keyhatch keys revoke SHA256:uvp5+ivTA5QRdtaQhDu995vt4sW7Kf4Ox0uaR7AJbDw\n  \
+    keyhatch keys generate -f ~/.ssh/id_seqera --seqera cluster --workspace 11 --token-file ~/.tw-token\n  \
+    keyhatch keys rotate SHA256:uvp5+ivTA5QRdtaQhDu995vt4sW7Kf4Ox0uaR7AJbDw -f ~/.ssh/id_seqera2 \\\n      \
+    --seqera cluster --workspace 11 --revoke-old      (token from TOWER_ACCESS_TOKEN)\n\n\
     The same keys as the page: tagged with the settings' tag, written with their key-options, \
     in the file authorized-keys-file names. --json prints what the API answers.\n\n\
     Exit status: 0 when done, 1 when refused or failed (the message says why), 2 for bad usage.";
@@ -70,6 +74,37 @@ pub enum KeysCommand {
         /// Print the new key as JSON (its fingerprint and public line; never the private key).
         #[arg(long)]
         json: bool,
+        /// Also add it to Seqera Platform as SSH credentials named NAME.
+        #[command(flatten)]
+        seqera: SeqeraArgs,
+    },
+    /// Replace one of keyhatch's keys: a new key with its label, addresses and last day,
+    /// beside it until you revoke it; optionally put into the Platform credentials that held it.
+    Rotate {
+        /// The old key's SHA256: fingerprint, as `keyhatch keys list` prints it.
+        fingerprint: String,
+        /// Where the new private key goes, as for generate ("-" for standard output only).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: PathBuf,
+        /// Days until sshd stops accepting the new key [default: the old key's last day].
+        #[arg(long, value_name = "DAYS")]
+        expires_in: Option<u32>,
+        /// Read the passphrase from the first line of this file ("-" for standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "no_passphrase")]
+        passphrase_file: Option<PathBuf>,
+        /// Leave the new private key unencrypted, without asking.
+        #[arg(long)]
+        no_passphrase: bool,
+        /// Revoke the old key once the new one is authorized (and, with --seqera, once
+        /// Platform holds it; on any Platform error both keys stay).
+        #[arg(long)]
+        revoke_old: bool,
+        /// Print the new key as JSON (never the private key).
+        #[arg(long)]
+        json: bool,
+        /// Put the new key into the Platform SSH credentials with this id or name.
+        #[command(flatten)]
+        seqera: SeqeraArgs,
     },
     /// Authorize a public key you already have (a .pub file, or "-" for standard input).
     Add {
@@ -110,4 +145,24 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Seqera Platform for `generate` and `rotate`: the token is read from a file or from
+/// `TOWER_ACCESS_TOKEN` (as Seqera's `tw` reads it), never from an argument.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SeqeraArgs {
+    /// The credentials in Seqera Platform (the settings' seqera-url): generate adds them under
+    /// this name; rotate updates those with this id or name.
+    #[arg(long, value_name = "CREDENTIALS")]
+    pub seqera: Option<String>,
+    /// The Platform workspace (its number) [default: your own credentials].
+    #[arg(long, value_name = "ID", requires = "seqera")]
+    pub workspace: Option<i64>,
+    /// Read the Platform access token from this file ("-" for standard input) [default: the
+    /// TOWER_ACCESS_TOKEN environment variable].
+    #[arg(long, value_name = "FILE", requires = "seqera")]
+    pub token_file: Option<PathBuf>,
+    /// Give Platform the key's passphrase too.
+    #[arg(long, requires = "seqera")]
+    pub seqera_passphrase: bool,
 }

@@ -149,6 +149,12 @@ impl Passphrase {
     pub(super) fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
+
+    /// The passphrase itself, to hand on where the person asked for it (Platform's copy of
+    /// the key): never to print or log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for Passphrase {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::output::{message, note, one_line, say, stdout_refuses_a_key, to_json, write_stdout};
 use super::passphrase;
+use super::seqera::Handoff;
 use crate::api::context::{brought_label, key_settings};
 use crate::api::convert;
 use crate::api::person::{Keys, Person};
@@ -64,19 +65,31 @@ fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> 
                 passphrase_file,
                 no_passphrase,
                 json,
+                seqera,
             } => {
-                let passphrase = match (no_passphrase, passphrase_file) {
-                    (true, _) => None,
-                    (false, Some(path)) => passphrase::from_file(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?,
-                    (false, None) => ask_until_interrupted().await?,
-                };
+                let passphrase = asked_passphrase(no_passphrase, passphrase_file).await?;
                 let asked = Asked {
                     label,
                     expires_in,
                     from,
                 };
-                generate(&keys, site, (asked, passphrase), &file, json).await
+                let handoff = Handoff::of(seqera, settings.seqera.as_ref())?;
+                generate(&keys, site, (asked, passphrase), (&file, json), handoff).await
+            }
+            KeysCommand::Rotate {
+                fingerprint,
+                file,
+                expires_in,
+                passphrase_file,
+                no_passphrase,
+                revoke_old,
+                json,
+                seqera,
+            } => {
+                let handoff = Handoff::of(seqera, settings.seqera.as_ref())?;
+                let passphrase = asked_passphrase(no_passphrase, passphrase_file).await?;
+                let new = (expires_in, passphrase, (file.as_path(), json));
+                super::rotate::rotate(&keys, site.0, &fingerprint, new, revoke_old, handoff).await
             }
             KeysCommand::Add {
                 file,
@@ -113,6 +126,17 @@ fn run_command(command: KeysCommand, settings: &Settings) -> Result<(), String> 
     // A prompt left waiting on the terminal after Ctrl-C is not waited for.
     runtime.shutdown_background();
     done
+}
+
+/// The new key's passphrase: none with `--no-passphrase`, read from `file`, or asked.
+async fn asked_passphrase(none: bool, file: Option<PathBuf>) -> Result<Option<Passphrase>, String> {
+    match (none, file) {
+        (true, _) => Ok(None),
+        (false, Some(path)) => {
+            passphrase::from_file(&path).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        (false, None) => ask_until_interrupted().await,
+    }
 }
 
 /// The passphrase asked at the terminal; Ctrl-C, Ctrl-\\, a hangup, SIGTERM or SIGALRM while it
@@ -183,16 +207,90 @@ fn settings_of(
     Ok((label, options))
 }
 
-/// Makes a key, writes its private half to `file` (and the public half beside it), authorizes
-/// it, and says so. Nothing is left behind when a step fails: the files are removed if the key
-/// cannot be authorized, and nothing is authorized if they cannot be written.
+/// Makes a key, writes its private half to `file`, authorizes it, says so, and with `--seqera`
+/// adds it to Platform (the credentials' name is checked before anything is made).
 async fn generate(
     keys: &Keys,
     site: Site<'_>,
     (asked, passphrase): (Asked, Option<Passphrase>),
-    file: &Path,
-    json: bool,
+    (file, json): (&Path, bool),
+    handoff: Option<Handoff>,
 ) -> Result<(), String> {
+    if let Some(handoff) = &handoff {
+        handoff.check_new_name()?;
+    }
+    let settings = settings_of(site, asked)?;
+    let made = make_key(keys, settings, passphrase.as_ref(), (file, json), None).await?;
+    made.report(json)?;
+    if let Some(handoff) = handoff {
+        let id = handoff.add(&made.key, passphrase.as_ref()).map_err(|e| {
+            format!(
+                "{e}; the key is made and authorized all the same{}",
+                made.kept_in()
+            )
+        })?;
+        note(&format!("Added to Seqera Platform as credentials {id}."));
+    }
+    Ok(())
+}
+
+/// A key made, authorized and written: what it is, and where its private half went.
+pub(super) struct Made {
+    pub key: keygen::NewKey,
+    pub info: KeyInfo,
+    files: Option<KeyFiles>,
+}
+
+impl Made {
+    /// Says what was made, as ssh-keygen does, or prints it as JSON.
+    pub fn report(&self, json: bool) -> Result<(), String> {
+        let Some(files) = &self.files else {
+            note(&format!("Authorized {}.", self.info.fingerprint));
+            return Ok(());
+        };
+        if json {
+            say(&to_json(&self.info)?);
+            return Ok(());
+        }
+        say(&format!(
+            "Your private key has been saved in {}",
+            files.private.display()
+        ));
+        say(&format!(
+            "Your public key has been saved in {}",
+            files.public.display()
+        ));
+        say(&format!(
+            "The key fingerprint is: {} {}",
+            self.info.fingerprint,
+            self.info.comment()
+        ));
+        say("It is authorized: sshd lets it in as you.");
+        if !self.key.encrypted {
+            note("warning: the private key has no passphrase: keep the file to yourself");
+        }
+        Ok(())
+    }
+
+    /// Where the private key is kept, for a message: `": it is in FILE"`, or nothing.
+    pub fn kept_in(&self) -> String {
+        self.files.as_ref().map_or_else(String::new, |f| {
+            format!(": it is in {}", f.private.display())
+        })
+    }
+}
+
+/// Makes a key with `settings` (label and options), writes its private half to `file` (and the
+/// public half beside it), and authorizes it, as the successor of `replacing` when given.
+/// Nothing is left behind when a step fails: the files are removed if the key cannot be
+/// authorized, and nothing is authorized if they cannot be written.
+pub(super) async fn make_key(
+    keys: &Keys,
+    (label, options): (Option<ssh::Label>, ssh::KeyOptions),
+    passphrase: Option<&Passphrase>,
+    (file, json): (&Path, bool),
+    replacing: Option<&KeyInfo>,
+) -> Result<Made, String> {
     let to_stdout = file == Path::new("-");
     if to_stdout && json {
         return Err(
@@ -207,55 +305,34 @@ async fn generate(
     if to_stdout && io::stdout().is_terminal() {
         note("warning: the private key is printed on this terminal; its scrollback keeps it");
     }
-    let (label, options) = settings_of(site, asked)?;
     let files = (!to_stdout).then(|| KeyFiles::new(file)).transpose()?;
-    let key = keygen::generate(keys.tag(), label.as_ref(), passphrase.as_ref())
+    let key = keygen::generate(keys.tag(), label.as_ref(), passphrase)
         .map_err(|e| message(ssh::Error::from(e).into()))?;
     if let Some(files) = &files {
         files.write(&key)?;
     }
-    if let Err(e) = keys.authorize_new(&key, &options).await {
+    let authorized = match replacing {
+        Some(old) => keys.authorize_successor(&key, &options, old).await,
+        None => keys.authorize_new(&key, &options).await,
+    };
+    if let Err(e) = authorized {
         if let Some(files) = &files {
             files.remove();
         }
         return Err(message(e));
     }
     let info = convert::key_info(&key.public, &options);
-    match (&files, json) {
-        (None, _) => {
-            let printed = write_stdout(key.private_openssh.as_bytes());
-            if let Err(e) = printed {
-                // Nobody holds the private key: the door it opens is closed again.
-                let undone = match keys.revoke_key(&info.fingerprint).await {
-                    Ok(()) => "it was revoked again".to_owned(),
-                    Err(revoke) => format!("revoke {} yourself: {revoke}", info.fingerprint),
-                };
-                return Err(format!("standard output: {e}; {undone}"));
-            }
-            note(&format!("Authorized {}.", info.fingerprint));
-        }
-        (Some(_), true) => say(&to_json(&info)?),
-        (Some(files), false) => {
-            say(&format!(
-                "Your private key has been saved in {}",
-                files.private.display()
-            ));
-            say(&format!(
-                "Your public key has been saved in {}",
-                files.public.display()
-            ));
-            say(&format!(
-                "The key fingerprint is: {} {}",
-                info.fingerprint,
-                info.comment()
-            ));
-            say("It is authorized: sshd lets it in as you.");
-            if !key.encrypted {
-                note("warning: the private key has no passphrase: keep the file to yourself");
-            }
-        }
+    if files.is_none()
+        && let Err(e) = write_stdout(key.private_openssh.as_bytes())
+    {
+        // Nobody holds the private key: the door it opens is closed again.
+        let undone = match keys.revoke_key(&info.fingerprint).await {
+            Ok(()) => "it was revoked again".to_owned(),
+            Err(revoke) => format!("revoke {} yourself: {revoke}", info.fingerprint),
+        };
+        return Err(format!("standard output: {e}; {undone}"));
     }
-    Ok(())
+    Ok(Made { key, info, files })
 }
 
 /// A new key's two files: `FILE` (0600) and `FILE.pub`.

@@ -24,4 +24,5 @@ mod site_admin;
 mod site_path;
 mod sshd_login;
 mod terminal;
+mod terminal_rotate;
 mod threat_model;

@@ -12,6 +12,11 @@ use crate::sshd_login::{Sshd, test_dir};
 /// `keyhatch --home HOME keys ARGS…` with `stdin` on standard input, no settings file and no
 /// terminal.
 pub(crate) fn keys(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    keys_with(home, args, stdin, &[])
+}
+
+/// [`keys`] with extra environment variables.
+pub(crate) fn keys_with(home: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     // setsid: a session of its own, so no controlling terminal, as in a script or in CI.
     let mut child = Command::new("setsid")
         .arg(env!("CARGO_BIN_EXE_keyhatch"))
@@ -20,6 +25,8 @@ pub(crate) fn keys(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
         .arg("keys")
         .args(args)
         .env("KEYHATCH_CONFIG", "none")
+        .env_remove("TOWER_ACCESS_TOKEN")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -33,7 +40,7 @@ pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn listed(home: &Path) -> serde_json::Value {
+pub(crate) fn listed(home: &Path) -> serde_json::Value {
     let out = keys(home, &["list", "--json"], b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
