@@ -2,6 +2,7 @@
 
 mod keys;
 mod list;
+mod making;
 mod output;
 mod passphrase;
 mod restrict;

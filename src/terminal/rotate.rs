@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::keys::make_key;
+use super::making::make_key;
 use super::output::{message, note};
 use super::seqera::Handoff;
 use crate::api::context::successor_settings;
