@@ -12,9 +12,10 @@ import { REPO, expect, openSshKeys, test } from "./app";
 // growth of more than 10 kB fails here (issue 13's target is 180 kB). And the dialogs' module,
 // which the first visit leaves out, has a line of its own, so that code moved into it cannot
 // grow unseen either (README, Performance): 73 kB measured, then 87.7 kB once the Restrict
-// dialog and the "Allow logins only from" fields joined it.
+// dialog and the "Allow logins only from" fields joined it, then 105.7 kB once the Replace
+// dialog and Platform's update of existing credentials did.
 const BUDGET_KB = Number(process.env.KEYHATCH_SIZE_BUDGET_KB ?? 170);
-const DIALOGS_BUDGET_KB = Number(process.env.KEYHATCH_DIALOGS_BUDGET_KB ?? 95);
+const DIALOGS_BUDGET_KB = Number(process.env.KEYHATCH_DIALOGS_BUDGET_KB ?? 112);
 
 type Received = { url: string; transferSize: number; encodedBodySize: number; decodedBodySize: number };
 

@@ -63,13 +63,17 @@ pub fn replace_key(
     })
 }
 
-/// "SSH Key Generated".
-pub fn key_created(key: GeneratedKey, on_close: Callback<()>) -> impl IntoView {
+/// "SSH Key Generated"; `on_revoked` runs when the key a replacement replaced is revoked there.
+pub fn key_created(
+    key: GeneratedKey,
+    on_close: Callback<()>,
+    on_revoked: Callback<()>,
+) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    return view! { <KeyCreatedDialog key on_close /> }.into_any();
+    return view! { <KeyCreatedDialog key on_close on_revoked /> }.into_any();
     #[cfg(not(feature = "ssr"))]
     browser::host(on_close, move |owner, host| {
-        split::key_created(owner, host, key, on_close)
+        split::key_created(owner, host, key, on_close, on_revoked)
     })
 }
 
@@ -286,9 +290,10 @@ mod split {
         host: Element,
         key: GeneratedKey,
         on_close: Callback<()>,
+        on_revoked: Callback<()>,
     ) -> Result<Mounted, NotLoaded> {
         Ok(Mounted::new(owner, &host, move || {
-            view! { <KeyCreatedDialog key on_close /> }
+            view! { <KeyCreatedDialog key on_close on_revoked /> }
         }))
     }
 

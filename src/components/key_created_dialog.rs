@@ -18,7 +18,12 @@ pub const DOWNLOAD_NAME: &str = "id_ed25519_keyhatch";
 /// Without JavaScript (the server's answer to the form) the key is in a text area to select,
 /// with a link that downloads it from the page itself.
 #[component]
-pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoView {
+pub fn KeyCreatedDialog(
+    key: GeneratedKey,
+    on_close: Callback<()>,
+    /// Runs when the key a replacement replaced is revoked from this dialog.
+    on_revoked: Callback<()>,
+) -> impl IntoView {
     let copied = RwSignal::new(false);
     let downloaded = RwSignal::new(false);
     let kept = move || copied.get() || downloaded.get();
@@ -120,7 +125,7 @@ pub fn KeyCreatedDialog(key: GeneratedKey, on_close: Callback<()>) -> impl IntoV
                 </dl>
             </section>
             {platform}
-            {replaces.map(|fingerprint| view! { <ReplacedKeyNote fingerprint moved_to /> })}
+            {replaces.map(|fingerprint| view! { <ReplacedKeyNote fingerprint moved_to on_revoked /> })}
             <Show when=unconfirmed>
                 <p class="error" role="alert">
                     "You have not copied or downloaded the private key. If you close now, it is lost and you will need a new key."

@@ -6,14 +6,21 @@ use crate::paths::ssh_keys_url;
 
 /// "The old key" in the dialog that shows a replacement: the key it replaced still works, and
 /// is revoked here once whatever used it has the new one. `moved_to` names the Platform
-/// credentials that now hold the new key, once they do.
+/// credentials that now hold the new key, once they do; `on_revoked` runs once the old key is
+/// revoked (the page reads its lists again).
 #[component]
 pub fn ReplacedKeyNote(
     fingerprint: String,
     #[prop(into)] moved_to: Signal<Option<String>>,
+    on_revoked: Callback<()>,
 ) -> impl IntoView {
     let revoke = ServerAction::<RevokeKey>::new();
     let (pending, result) = (revoke.pending(), revoke.value());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = result.get() {
+            on_revoked.run(());
+        }
+    });
     let old = fingerprint.clone();
     let confirm = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

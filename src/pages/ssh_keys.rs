@@ -115,6 +115,11 @@ pub fn SshKeysPage() -> impl IntoView {
         false,
     );
     let others = Resource::<_, JsonText>::new_with_options(changes, move |_| other_keys(), false);
+    // A change made inside a dialog with an action of its own (the old key of a replacement).
+    let reread = Callback::new(move |()| {
+        keys.refetch();
+        others.refetch();
+    });
     let present = Signal::derive(move || {
         let ours = keys.get().and_then(Result::ok).map(|l| l.keys);
         let theirs = others.get().and_then(Result::ok).map(|l| l.keys);
@@ -249,7 +254,7 @@ pub fn SshKeysPage() -> impl IntoView {
             {move || replacing.get().filter(|_| created().is_none()).map(|key| {
                 dialogs::replace_key(key, generate, close_replace, state.draft.get_untracked())
             })}
-            {move || created().map(|key| dialogs::key_created(key, close_created))}
+            {move || created().map(|key| dialogs::key_created(key, close_created, reread))}
             {move || revoking.get().map(|key| dialogs::revoke(key, revoke, close_revoke))}
             {move || restricting.get().map(|key| {
                 dialogs::restrict(key, restrict, close_restrict, state.draft.get_untracked())
