@@ -130,6 +130,11 @@ impl AllowedFrom {
         }
         let value = first.1.map(unquote).unwrap_or_default();
         Some(match std::str::from_utf8(value) {
+            // sshd splits a line's list at commas only: a pattern with a blank beside it is
+            // matched with the blank, so never, and keyhatch would drop the blank and widen it.
+            Ok(text) if text.contains(char::is_whitespace) => Err(InvalidFrom(format!(
+                "its from= pattern list {text:?} has blanks in it, beside which sshd never matches a pattern"
+            ))),
             Ok(text) if !text.contains(['\\', '"']) => Self::read(text, false),
             _ => Err(InvalidFrom(format!(
                 "its from= pattern list {:?} is not one keyhatch can read",

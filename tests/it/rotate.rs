@@ -333,3 +333,44 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+/// Red team: sshd matches a pattern of a line's `from=` with the blank beside it, so never; a
+/// replacement (or Restrict) that read the list without the blank let the key in from there.
+#[test]
+fn a_from_with_blanks_sshd_never_matches_is_not_widened_by_replace_or_restrict() {
+    let dir = test_dir();
+    let (home, sshd, app) = start(dir.path(), &[]);
+    let (old_key, made) = generate(&app, dir.path(), "old", r#"{"label": "ci"}"#);
+    let fingerprint = made["info"]["fingerprint"].as_str().unwrap();
+    // The person's own edit of the line, as people write lists: a blank after the comma.
+    let file = home.join(".ssh/authorized_keys");
+    let line = fs::read_to_string(&file).unwrap();
+    let edited = line.replacen(
+        "restrict,pty ",
+        r#"restrict,pty,from="10.9.0.0/16, 127.0.0.1" "#,
+        1,
+    );
+    assert_ne!(edited, line);
+    fs::write(&file, &edited).unwrap();
+    refused_from(&sshd, "127.0.0.1", &old_key);
+
+    for (path, body) in [
+        (
+            "/api/keys/generate",
+            serde_json::json!({ "replaces": fingerprint }),
+        ),
+        (
+            "/api/keys/restrict",
+            serde_json::json!({ "fingerprint": fingerprint, "allowed_from": "127.0.0.1" }),
+        ),
+    ] {
+        let reply = app.post_json(path, &body.to_string());
+        assert_eq!(reply.status, 400, "{path}: {}", reply.body);
+        assert!(
+            reply.body.contains("has blanks in it"),
+            "{path}: {}",
+            reply.body
+        );
+        assert_eq!(fs::read_to_string(&file).unwrap(), edited, "{path} wrote");
+    }
+}

@@ -168,4 +168,13 @@ fn the_from_of_an_options_field_is_read_and_two_are_refused() {
     assert_eq!(list("*.Example.ORG").to_string(), "*.example.org");
     let capitals = AllowedFrom::of_options(br#"from="*.EXAMPLE.org""#).unwrap();
     assert!(capitals.unwrap_err().to_string().contains("capitals"));
+    // In a line, a blank is part of the pattern beside it, which sshd then never matches:
+    // read without it, the pattern would match, and a rewrite would let the key in there.
+    for blank in [
+        &br#"from="10.9.0.0/16, 127.0.0.1""#[..],
+        br#"from="127.0.0.1 ,10.9.0.0/16""#,
+    ] {
+        let read = AllowedFrom::of_options(blank).unwrap();
+        assert!(read.unwrap_err().to_string().contains("has blanks in it"));
+    }
 }
