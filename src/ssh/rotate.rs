@@ -9,9 +9,13 @@ use super::options;
 use super::restrict::sshd_reads;
 use super::values::{KeyOptions, SITE_FROM};
 
-/// The options field of the key that replaces one whose field is `old`:
-/// - every option of `old`, as written, and each of the site's options now (`site`) that `old`
-///   lacks, so the new key is held to all the old one was and all the site requires;
+/// The options field of the key that replaces one whose field is `old`, never looser than it
+/// nor than the site's options now (`site`), in this order, since sshd applies options in turn
+/// (`restrict` then `pty` allows a terminal, `pty` then `no-pty` does not):
+/// - the site's options, as written (its `from=` apart);
+/// - those of the old key's options that only ever narrow what a key may do ([`NARROWING`]:
+///   `restrict`, `no-…`, `command=`, `permitopen=`…), where the site's lack them: an option
+///   that widens (`pty`, `port-forwarding`, `cert-authority`…) goes, unless the site gives it;
 /// - one `from=`: the old key's within the site's (either alone where the other has none);
 /// - the old key's last day, or with `lifetime` that many days from `today` instead; the
 ///   site's own `expiry-time`, if it has one, still applies (sshd keeps the earliest).
@@ -25,12 +29,16 @@ pub fn successor_options(
     today: Date,
 ) -> Result<KeyOptions, Refused> {
     sshd_reads(old)?;
-    let mut added: Vec<String> = options::raw_options(site.as_str().as_bytes())
+    let site_options: Vec<&[u8]> = options::raw_options(site.as_str().as_bytes())
         .filter(|option| !is_named(option, "from"))
-        // Each of the old key's expiry-times is dropped below, so the site's are always added.
-        .filter(|option| {
-            is_named(option, "expiry-time") || !options::raw_options(old).any(|own| own == *option)
-        })
+        .collect();
+    let kept = options::raw_options(old).filter(|option| {
+        NARROWING.iter().any(|name| is_named(option, name)) && !site_options.contains(option)
+    });
+    let mut field: Vec<String> = site_options
+        .iter()
+        .copied()
+        .chain(kept)
         .map(|option| String::from_utf8_lossy(option).into_owned())
         .collect();
     let from = match (AllowedFrom::of_options(old), site.allowed_from()) {
@@ -43,24 +51,35 @@ pub fn successor_options(
         (Some(Ok(own)), None) => Some(own),
         (None, required) => required,
     };
-    added.extend(from.map(|f| f.option()));
+    field.extend(from.map(|f| f.option()));
     let last_day = match lifetime {
-        Some(lifetime) => lifetime.ends(today),
-        None => match own_last_day(old)? {
-            Some(day) => day,
-            // The old key has no expiry-time, so any of the site's is new to it.
-            None => return written(&options::replaced(old, &["from"], &added)),
-        },
+        Some(lifetime) => Some(lifetime.ends(today)),
+        None => own_last_day(old)?,
     };
-    if last_day <= today {
-        return Err(Refused(format!(
-            "the key stops working on {last_day}, so a replacement with its lifetime would not work at all: choose how many days the new key lasts"
-        )));
+    if let Some(last_day) = last_day {
+        if last_day <= today {
+            return Err(Refused(format!(
+                "the key stops working on {last_day}, so a replacement with its lifetime would not work at all: choose how many days the new key lasts"
+            )));
+        }
+        field.push(Expiry::option(last_day));
     }
-    added.push(Expiry::option(last_day));
-    // The site's own expiry-time, dropped with the key's, is among `added` again.
-    written(&options::replaced(old, &["from", "expiry-time"], &added))
+    written(field.join(",").as_bytes())
 }
+
+/// The options that only ever take from what a key may do, wherever they stand in a line.
+const NARROWING: [&str; 10] = [
+    "restrict",
+    "no-agent-forwarding",
+    "no-port-forwarding",
+    "no-pty",
+    "no-user-rc",
+    "no-x11-forwarding",
+    "command",
+    "permitopen",
+    "permitlisten",
+    "verify-required",
+];
 
 /// `field` as options keyhatch writes, checked as a site's are.
 fn written(field: &[u8]) -> Result<KeyOptions, Refused> {

@@ -89,6 +89,42 @@ fn a_site_expiry_time_still_applies_and_the_old_ones_are_not_kept_beside_a_new_l
 }
 
 #[test]
+fn options_that_widen_go_unless_the_site_gives_them_and_narrowing_ones_stay_after_its() {
+    for (old, site_options, successor_is) in [
+        // The person's own edit that undoes the site's restrict does not survive.
+        (
+            "restrict,port-forwarding,pty",
+            "restrict,pty",
+            "restrict,pty",
+        ),
+        (
+            "restrict,agent-forwarding,cert-authority",
+            "restrict",
+            "restrict",
+        ),
+        // Narrowing options apply after the site's: still no terminal, as before.
+        (
+            "no-pty,no-port-forwarding",
+            "restrict,pty",
+            "restrict,pty,no-pty,no-port-forwarding",
+        ),
+        (
+            r#"restrict,command="/usr/bin/rrsync -ro /data",pty"#,
+            "restrict,pty",
+            r#"restrict,pty,command="/usr/bin/rrsync -ro /data""#,
+        ),
+        // What the site allows now, it allows the new key.
+        ("pty", "restrict,pty", "restrict,pty"),
+    ] {
+        assert_eq!(
+            successor(old, site_options, None).unwrap(),
+            successor_is,
+            "{old}"
+        );
+    }
+}
+
+#[test]
 fn an_expiry_time_the_site_has_added_since_binds_a_key_that_never_expired() {
     assert_eq!(
         successor("restrict", r#"restrict,expiry-time="20300101""#, None).unwrap(),
