@@ -277,20 +277,50 @@ impl Platform {
             .put(self.url.join(&path))
             .header("Authorization", &format!("Bearer {}", token.0))
             .header("Accept", "application/json");
-        // Once sent, a lost answer leaves the outcome unknown, and the person must be told so.
-        let answer = request.send_json(&body).map_err(|e| match e {
+        // Once sent, an answer lost or garbled leaves the outcome unknown, and the person must
+        // be told so rather than that Platform was never reached.
+        let answer = request
+            .send_json(&body)
+            .map_err(|e| self.unconfirmed_unless_unsent(e))?;
+        match answer.status().as_u16() {
+            204 => Ok(()),
+            // Only Platform's own answer counts: a proxy's or a sign-in page's 200 does not.
+            200 => {
+                let text = answer
+                    .into_body()
+                    .with_config()
+                    .limit(MAX_ANSWER)
+                    .read_to_string()
+                    .map_err(|e| PlatformError::Unconfirmed(e.to_string()))?;
+                let platforms = text.trim().is_empty()
+                    || serde_json::from_str::<serde_json::Value>(&text).is_ok();
+                platforms.then_some(()).ok_or_else(|| {
+                    PlatformError::Unconfirmed("HTTP 200, but not Platform's answer".into())
+                })
+            }
+            404 => Err(PlatformError::NoSuchCredentials(id.0.clone())),
+            status @ 500.. => Err(PlatformError::Unconfirmed(format!("HTTP {status}"))),
+            _ => self.read::<serde_json::Value>(answer, Some(name)).map(drop),
+        }
+    }
+
+    /// The error of a request that may have reached Platform: unknown outcome, unless it
+    /// failed before anything was sent (no such host, no connection, TLS, a bad address).
+    fn unconfirmed_unless_unsent(&self, error: ureq::Error) -> PlatformError {
+        use ureq::Timeout as Stage;
+        match error {
+            ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::BadUri(_)
+            | ureq::Error::Http(_)
+            | ureq::Error::Tls(_)
+            | ureq::Error::Rustls(_)
+            | ureq::Error::Timeout(Stage::Resolve | Stage::Connect) => self.network(&error),
             ureq::Error::Timeout(_) => PlatformError::Unconfirmed(format!(
                 "no answer within {} seconds",
                 self.timeout.as_secs()
             )),
-            ureq::Error::Io(e) => PlatformError::Unconfirmed(e.to_string()),
-            other => self.network(&other),
-        })?;
-        match answer.status().as_u16() {
-            200 | 204 => Ok(()),
-            404 => Err(PlatformError::NoSuchCredentials(id.0.clone())),
-            status @ 500.. => Err(PlatformError::Unconfirmed(format!("HTTP {status}"))),
-            _ => self.read::<serde_json::Value>(answer, Some(name)).map(drop),
+            other => PlatformError::Unconfirmed(other.to_string()),
         }
     }
 

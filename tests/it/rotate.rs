@@ -191,7 +191,10 @@ fn platform_credentials_take_the_new_key_in_place_keeping_their_id_then_the_old_
         .iter()
         .map(|c| c["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["cluster", "gone", "slow", "broken"]);
+    assert_eq!(
+        names,
+        ["cluster", "gone", "slow", "broken", "html", "garbled"]
+    );
     let listed = platform.received().pop().unwrap();
     assert_eq!(
         (listed.method.as_str(), listed.path.as_str()),
@@ -264,6 +267,16 @@ fn every_platform_error_leaves_both_keys_and_says_what_state_things_are_in() {
         (
             update(TOKEN, 11, "sshBroken"),
             "does not know whether Seqera Platform took the new key (HTTP 500)",
+        ),
+        // Red team: a 200 that is not Platform's, and an answer garbled after the key went,
+        // are not taken for done, nor said never to have reached Platform.
+        (
+            update(TOKEN, 11, "sshHtml"),
+            "does not know whether Seqera Platform took the new key (HTTP 200, but not Platform's answer)",
+        ),
+        (
+            update(TOKEN, 11, "sshGarbled"),
+            "does not know whether Seqera Platform took the new key",
         ),
     ] {
         assert_eq!(reply.status, 502, "{says}: {}", reply.body);

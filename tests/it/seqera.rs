@@ -15,7 +15,9 @@ pub(crate) mod fake {
     //!
     //! SSH credentials to update, in every workspace but 12 (403): `sshCred1` (`cluster`), which
     //! takes a new key (204); `sshGone`, deleted meanwhile (404); `sshSlow`, whose update answers
-    //! after three seconds; `sshBroken`, whose update fails (500). The list holds an AWS one too.
+    //! after three seconds; `sshBroken`, whose update fails (500); `sshHtml`, answered with a
+    //! sign-in page's 200; `sshGarbled`, answered with no HTTP at all. The list holds an AWS one
+    //! too, and one whose id would leave the path.
 
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -132,7 +134,7 @@ pub(crate) mod fake {
                 }
                 (
                     "200 OK",
-                    r#"{"credentials":[{"id":"sshCred1","name":"cluster","provider":"ssh","deleted":false},{"id":"awsCred","name":"aws","provider":"aws"},{"id":"sshGone","name":"gone","provider":"ssh"},{"id":"sshSlow","name":"slow","provider":"ssh"},{"id":"sshBroken","name":"broken","provider":"ssh"},{"id":"../evil","name":"evil","provider":"ssh"}]}"#.into(),
+                    r#"{"credentials":[{"id":"sshCred1","name":"cluster","provider":"ssh","deleted":false},{"id":"awsCred","name":"aws","provider":"aws"},{"id":"sshGone","name":"gone","provider":"ssh"},{"id":"sshSlow","name":"slow","provider":"ssh"},{"id":"sshBroken","name":"broken","provider":"ssh"},{"id":"sshHtml","name":"html","provider":"ssh"},{"id":"sshGarbled","name":"garbled","provider":"ssh"},{"id":"../evil","name":"evil","provider":"ssh"}]}"#.into(),
                     String::new(),
                 )
             }
@@ -146,6 +148,10 @@ pub(crate) mod fake {
                         ("204 No Content", String::new(), String::new())
                     }
                     "sshBroken" => ("500 Internal Server Error", r#"{"message":"oops"}"#.into(), String::new()),
+                    // A sign-in page or proxy in front of Platform.
+                    "sshHtml" => ("200 OK", "<html>Sign in</html>".into(), String::new()),
+                    // An answer that is not HTTP, after the key was received.
+                    "sshGarbled" => ("2OO OK", String::new(), String::new()),
                     _ => ("404 Not Found", r#"{"message":"Unable to find credentials"}"#.into(), String::new()),
                 }
             }
