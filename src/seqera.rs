@@ -291,7 +291,7 @@ impl Platform {
                     .with_config()
                     .limit(MAX_ANSWER)
                     .read_to_string()
-                    .map_err(|e| PlatformError::Unconfirmed(e.to_string()))?;
+                    .map_err(|e| PlatformError::Unconfirmed(error::visible(&e.to_string())))?;
                 let platforms = text.trim().is_empty()
                     || serde_json::from_str::<serde_json::Value>(&text).is_ok();
                 platforms.then_some(()).ok_or_else(|| {
@@ -320,7 +320,7 @@ impl Platform {
                 "no answer within {} seconds",
                 self.timeout.as_secs()
             )),
-            other => PlatformError::Unconfirmed(other.to_string()),
+            other => PlatformError::Unconfirmed(error::visible(&other.to_string())),
         }
     }
 
@@ -368,7 +368,7 @@ impl Platform {
                 (Some(m), Some(n)) if m.to_ascii_lowercase().contains("already exist") => {
                     Err(PlatformError::NameTaken(n.as_str().to_owned()))
                 }
-                (Some(m), _) => Err(PlatformError::Refused(m)),
+                (Some(m), _) => Err(PlatformError::Refused(error::visible(&m))),
                 (None, _) => Err(PlatformError::Unexpected { status }),
             },
             _ => Err(PlatformError::Unexpected { status }),
@@ -380,7 +380,7 @@ impl Platform {
             ureq::Error::Timeout(_) => PlatformError::Timeout(self.timeout.as_secs()),
             other => PlatformError::Unreachable {
                 url: self.url.as_str().to_owned(),
-                why: other.to_string(),
+                why: error::visible(&other.to_string()),
             },
         }
     }

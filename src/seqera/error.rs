@@ -65,3 +65,45 @@ impl PlatformError {
         }
     }
 }
+
+/// The most characters of Platform's (or the network's) own words kept in a message.
+const MAX_WORDS: usize = 300;
+
+/// Text from outside (Platform's message, a network error) as one short line of visible
+/// characters: cut to [`MAX_WORDS`], and anything a terminal or a page would not show as
+/// itself (a control, a bidirectional override, an invisible character) written `\u{…}`.
+pub(super) fn visible(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_WORDS {
+            out.push('…');
+            break;
+        }
+        if crate::ssh::label::is_printable(c) {
+            out.push(c);
+        } else {
+            out.push_str(&c.escape_unicode().to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible;
+
+    #[test]
+    fn platforms_words_are_cut_and_what_would_not_show_is_escaped() {
+        let hostile = format!("Bad \u{1b}[31mthing\u{202e} {}", "A".repeat(5000));
+        let shown = visible(&hostile);
+        assert!(
+            shown.starts_with("Bad \\u{1b}[31mthing\\u{202e} AAA"),
+            "{shown}"
+        );
+        assert!(!shown.contains(['\u{1b}', '\u{202e}']));
+        assert_eq!(
+            shown.chars().count(),
+            300 + "\\u{1b}\\u{202e}".len() - 2 + 1
+        );
+    }
+}

@@ -11,7 +11,8 @@ pub(crate) mod fake {
     //!
     //! Tokens choose the answer: `seqera-token-5f1e9d` works (user 7, `alice`, two workspaces: 11 and 12,
     //! where 12 refuses with 403); any other token gets 401. A credentials name `taken` gets Platform's
-    //! 409, `slow` an answer after three seconds, and `moved` a 307 to `redirect_to`.
+    //! 409, `slow` an answer after three seconds, `moved` a 307 to `redirect_to`, and `hostile` a
+    //! 400 whose message carries an escape sequence, a bidirectional override and 5,000 letters.
     //!
     //! SSH credentials to update, in every workspace but 12 (403): `sshCred1` (`cluster`), which
     //! takes a new key (204); `sshGone`, deleted meanwhile (404); `sshSlow`, whose update answers
@@ -166,6 +167,10 @@ pub(crate) mod fake {
                         r#"{"message":"Duplicate element"}"#.into(),
                         String::new(),
                     )
+                } else if name == "hostile" {
+                    let message = format!("Bad \u{1b}[31mthing\u{202e} {}", "A".repeat(5000));
+                    let body = serde_json::json!({ "message": message }).to_string();
+                    ("400 Bad Request", body, String::new())
                 } else if name == "slow" {
                     std::thread::sleep(Duration::from_secs(3));
                     ("200 OK", r#"{"credentialsId":"late"}"#.into(), String::new())

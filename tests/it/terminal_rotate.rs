@@ -304,3 +304,31 @@ fn generate_with_seqera_adds_credentials_with_a_token_from_a_private_file_only()
         fs::read_to_string(&k1).unwrap()
     );
 }
+
+/// Red team: Platform's own words reached the terminal raw (a bidirectional override) and
+/// unbounded.
+#[test]
+fn platforms_words_reach_the_terminal_short_and_visible() {
+    let platform = FakePlatform::start(None);
+    let home = tempfile::tempdir().unwrap();
+    let url = platform.url();
+    let env = [
+        ("KEYHATCH_SEQERA_URL", url.as_str()),
+        ("TOWER_ACCESS_TOKEN", TOKEN),
+    ];
+    let k1 = home.path().join("k1");
+    let args = [
+        "generate",
+        "-f",
+        k1.to_str().unwrap(),
+        "--no-passphrase",
+        "--seqera",
+        "hostile",
+    ];
+    let out = keys_with(home.path(), &args, b"", &env);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(said.contains("refused the request: Bad "), "{said}");
+    assert!(!said.contains(['\u{1b}', '\u{202e}']), "{said:?}");
+    assert!(said.len() < 1000, "{} bytes", said.len());
+}
