@@ -25,6 +25,11 @@ pub async fn rotate(
     let (label, options, old) = successor_settings(keys, key_options, fingerprint, expires_in)
         .await
         .map_err(message)?;
+    // Found before the key is made: a name Platform does not have makes nothing.
+    let target = match &handoff {
+        Some(handoff) => Some((handoff, handoff.credentials_to_update()?)),
+        None => None,
+    };
     let made = make_key(
         keys,
         (label, options),
@@ -35,15 +40,16 @@ pub async fn rotate(
     .await?;
     made.report(json)?;
     note(&format!("It replaces {}.", old.fingerprint));
-    if let Some(handoff) = handoff {
-        let (id, name) = handoff.update(&made.key, passphrase.as_ref()).map_err(|e| {
+    if let Some((handoff, credentials)) = target {
+        handoff.update(&credentials, &made.key, passphrase.as_ref()).map_err(|e| {
             format!(
                 "{e}. Both keys are authorized and both work; nothing was revoked. The new key is kept{}",
                 made.kept_in()
             )
         })?;
         note(&format!(
-            "Seqera Platform's credentials {name} ({id}) now hold the new key."
+            "Seqera Platform's credentials {} ({}) now hold the new key.",
+            credentials.name, credentials.id
         ));
     }
     if !revoke_old {

@@ -10,7 +10,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::declared::SeqeraArgs;
-use crate::seqera::{CredentialsId, CredentialsName, Platform, Token};
+use crate::seqera::{Credentials, CredentialsId, CredentialsName, Platform, Token};
 use crate::ssh::{Passphrase, keygen::NewKey};
 
 /// The environment variable Seqera's own CLI reads the token from.
@@ -76,38 +76,43 @@ impl Handoff {
             .map_err(|e| e.to_string())
     }
 
-    /// Puts `key` into the SSH credentials `--seqera` names (by id, else by name, which must
-    /// be one), in place of the key they held; their id and name.
-    pub fn update(
-        &self,
-        key: &NewKey,
-        passphrase: Option<&Passphrase>,
-    ) -> Result<(String, String), String> {
+    /// The SSH credentials `--seqera` names: the one whose id or name it is, asked of
+    /// Platform before any key is made. None, or two (an id one has that is another's name,
+    /// or a name two share), is refused.
+    pub fn credentials_to_update(&self) -> Result<Credentials, String> {
         let listed = self
             .platform
             .ssh_credentials(&self.token, self.workspace)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{e}; nothing was made"))?;
         let wanted = self.credentials.as_str();
-        let by_id: Vec<_> = listed.iter().filter(|c| c.id == wanted).collect();
-        let found: Vec<_> = if by_id.is_empty() {
-            listed.iter().filter(|c| c.name == wanted).collect()
-        } else {
-            by_id
-        };
-        let credentials = match found[..] {
-            [one] => one.clone(),
-            [] => {
-                return Err(format!(
-                    "Seqera Platform has no SSH credentials with the id or name {wanted:?} there"
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "Seqera Platform has {} SSH credentials named {wanted:?} there: give the id",
-                    found.len()
-                ));
-            }
-        };
+        let found: Vec<_> = listed
+            .into_iter()
+            .filter(|c| c.id == wanted || c.name == wanted)
+            .collect();
+        match &found[..] {
+            [one] => Ok(one.clone()),
+            [] => Err(format!(
+                "Seqera Platform has no SSH credentials with the id or name {wanted:?} there; nothing was made"
+            )),
+            several => Err(format!(
+                "{wanted:?} names {} SSH credentials in Platform there ({}): give the id of one whose name is not also another's; nothing was made",
+                several.len(),
+                several
+                    .iter()
+                    .map(|c| format!("{} ({})", c.name, c.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    /// Puts `key` into `credentials` in place of the key they held.
+    pub fn update(
+        &self,
+        credentials: &Credentials,
+        key: &NewKey,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<(), String> {
         let id = CredentialsId::parse(&credentials.id)
             .ok_or_else(|| format!("{:?} is not a credentials id", credentials.id))?;
         let name = CredentialsName::parse(&credentials.name).map_err(|e| e.to_string())?;
@@ -119,8 +124,7 @@ impl Handoff {
                 &key.private_openssh,
                 self.passphrase(passphrase),
             )
-            .map_err(|e| e.to_string())?;
-        Ok((credentials.id, credentials.name))
+            .map_err(|e| e.to_string())
     }
 
     fn passphrase<'a>(&self, passphrase: Option<&'a Passphrase>) -> Option<&'a str> {

@@ -193,7 +193,9 @@ fn platform_credentials_take_the_new_key_in_place_keeping_their_id_then_the_old_
         .collect();
     assert_eq!(
         names,
-        ["cluster", "gone", "slow", "broken", "html", "garbled"]
+        [
+            "cluster", "gone", "slow", "broken", "html", "garbled", "other"
+        ]
     );
     let listed = platform.received().pop().unwrap();
     assert_eq!(

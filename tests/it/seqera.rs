@@ -18,7 +18,7 @@ pub(crate) mod fake {
     //! takes a new key (204); `sshGone`, deleted meanwhile (404); `sshSlow`, whose update answers
     //! after three seconds; `sshBroken`, whose update fails (500); `sshHtml`, answered with a
     //! sign-in page's 200; `sshGarbled`, answered with no HTTP at all. The list holds an AWS one
-    //! too, and one whose id would leave the path.
+    //! too, one whose id would leave the path, and one whose id (`html`) is another's name.
 
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -135,7 +135,7 @@ pub(crate) mod fake {
                 }
                 (
                     "200 OK",
-                    r#"{"credentials":[{"id":"sshCred1","name":"cluster","provider":"ssh","deleted":false},{"id":"awsCred","name":"aws","provider":"aws"},{"id":"sshGone","name":"gone","provider":"ssh"},{"id":"sshSlow","name":"slow","provider":"ssh"},{"id":"sshBroken","name":"broken","provider":"ssh"},{"id":"sshHtml","name":"html","provider":"ssh"},{"id":"sshGarbled","name":"garbled","provider":"ssh"},{"id":"../evil","name":"evil","provider":"ssh"}]}"#.into(),
+                    r#"{"credentials":[{"id":"sshCred1","name":"cluster","provider":"ssh","deleted":false},{"id":"awsCred","name":"aws","provider":"aws"},{"id":"sshGone","name":"gone","provider":"ssh"},{"id":"sshSlow","name":"slow","provider":"ssh"},{"id":"sshBroken","name":"broken","provider":"ssh"},{"id":"sshHtml","name":"html","provider":"ssh"},{"id":"sshGarbled","name":"garbled","provider":"ssh"},{"id":"html","name":"other","provider":"ssh"},{"id":"../evil","name":"evil","provider":"ssh"}]}"#.into(),
                     String::new(),
                 )
             }

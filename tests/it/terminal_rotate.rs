@@ -168,6 +168,37 @@ fn rotate_with_seqera_puts_the_key_into_the_credentials_and_revokes_only_after_p
     ];
     let old = old_key(home.path(), "k1");
 
+    // Credentials Platform does not have, or a word that is one's id and another's name:
+    // asked before the key is made, so nothing is.
+    let k0 = home.path().join("k0");
+    for (credentials, says) in [
+        (
+            "nosuch",
+            "no SSH credentials with the id or name \"nosuch\"",
+        ),
+        (
+            "html",
+            "names 2 SSH credentials in Platform there (html (sshHtml), other (html))",
+        ),
+    ] {
+        let args = [
+            "rotate",
+            &old,
+            "-f",
+            k0.to_str().unwrap(),
+            "--no-passphrase",
+            "--seqera",
+            credentials,
+            "--workspace",
+            "11",
+        ];
+        let out = keys_with(home.path(), &args, b"", &env);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+        assert!(!k0.exists());
+        assert_eq!(fingerprints(home.path()), [old.clone()]);
+    }
+
     // Platform fails: both keys stay, and the message says so and where the new key is.
     let k2 = home.path().join("k2");
     let args = [
