@@ -196,7 +196,7 @@ fn rotate_with_seqera_puts_the_key_into_the_credentials_and_revokes_only_after_p
         assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
         assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
         assert!(!k0.exists());
-        assert_eq!(fingerprints(home.path()), [old.clone()]);
+        assert_eq!(fingerprints(home.path()), std::slice::from_ref(&old));
     }
 
     // Platform fails: both keys stay, and the message says so and where the new key is.
