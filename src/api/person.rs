@@ -20,7 +20,8 @@ pub use store::{Answer, KeyStore, Runs};
 use super::helper::{Helper, Identity, Runner};
 use super::limits::{Limits, Permit};
 use super::op::{
-    AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, RestrictKey, RevokeKey,
+    AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, Removal, RemoveKeys, Removing,
+    RestrictKey, RevokeKey,
 };
 use crate::declared;
 use crate::error::AppError;
@@ -241,6 +242,17 @@ impl Keys {
         let op = RevokeKey {
             fingerprint: fingerprint.to_owned(),
             tag: self.tag.clone(),
+        };
+        self.store.run(op, self.permit.clone()).await
+    }
+
+    /// Removes `which` of keyhatch's keys in one rewrite (with `dry_run`, only judges them);
+    /// returns each of keyhatch's keys with what became of it.
+    pub async fn remove_keys(&self, which: Removing, dry_run: bool) -> Result<Removal, AppError> {
+        let op = RemoveKeys {
+            tag: self.tag.clone(),
+            which,
+            dry_run,
         };
         self.store.run(op, self.permit.clone()).await
     }
