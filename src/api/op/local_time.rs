@@ -28,7 +28,7 @@ pub(super) fn local_instant(written: i64) -> Option<i64> {
     // SAFETY: mktime reads and normalises the struct tm it is given, a valid one that lives
     // across the call, and reads the time zone (glibc and musl guard it with a lock).
     let instant = unsafe { libc::mktime(&raw mut tm) };
-    (instant >= 0).then_some(i64::from(instant))
+    (instant >= 0).then_some(instant)
 }
 
 #[cfg(test)]
