@@ -17,15 +17,7 @@ use super::output::{note, one_line, say, to_json};
 use crate::api::op::Removing;
 use crate::declared::AdminCommand;
 use crate::server::settings::Settings;
-use context::Admin;
-
-/// How a command ended: done, refused (or failed) with a reason, or done with some accounts
-/// failed (each said already).
-enum Ended {
-    Done,
-    Refused(String),
-    SomeFailed,
-}
+use context::{Admin, Ended};
 
 /// Runs `command` with the site's settings (`config`, the environment and `args`, as the
 /// service reads them); exits 0 when done, 1 when refused or when some accounts failed, 2 for

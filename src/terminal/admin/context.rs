@@ -8,6 +8,17 @@ use crate::audit::{Audit, Event};
 use crate::server::settings::{Settings, SiteSettings};
 use crate::server::site::{Refusal, served};
 
+/// How a command ended: done, refused (or failed) with a reason, or done with some accounts
+/// failed (each said already).
+pub enum Ended {
+    /// Done.
+    Done,
+    /// Refused, or failed, with why.
+    Refused(String),
+    /// Done, but some accounts failed.
+    SomeFailed,
+}
+
 /// The site as the service sees it, for the administrator at the terminal.
 pub struct Admin {
     /// Site mode's settings: who is served.

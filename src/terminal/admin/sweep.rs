@@ -3,8 +3,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::Ended;
-use super::context::Admin;
+use super::context::{Admin, Ended};
 use super::scan::{Outcome, scan, targets};
 use super::sshd::Sshd;
 use crate::api::op::{JudgedKey, Removal, Removing};
