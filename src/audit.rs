@@ -42,7 +42,8 @@ enum Sink {
 /// One audited event.
 #[derive(Debug, Serialize)]
 pub struct Event<'a> {
-    /// `login`, `logout`, `generate`, `revoke`, `fix` or `refused`.
+    /// `login`, `logout`, `generate`, `revoke`, `fix`, `refused`, or the administrator's
+    /// `admin-revoke` and `admin-sweep`.
     pub action: &'a str,
     /// The account acted for, or that tried.
     pub account: &'a str,
@@ -95,16 +96,23 @@ impl Audit {
 
     /// Writes `event` as one line. A log that cannot be written never fails the request.
     pub fn record(&self, event: &Event<'_>) {
-        self.write(event, false);
+        self.write(event, false, None);
+    }
+
+    /// Writes `event`, done by the site's administrator at the terminal (`keyhatch admin`), as
+    /// one line marked `"actor": "admin"` with `login`, the administrator's own login name
+    /// (`SUDO_USER`, else `LOGNAME`).
+    pub fn record_by_admin(&self, event: &Event<'_>, login: &str) {
+        self.write(event, false, Some(login));
     }
 
     /// Writes `event`, whose account is a name the proxy sent and keyhatch has not checked
     /// (a request refused before or at the login), as one line marked `"claimed": true`.
     pub fn record_claimed(&self, event: &Event<'_>) {
-        self.write(event, true);
+        self.write(event, true, None);
     }
 
-    fn write(&self, event: &Event<'_>, claimed: bool) {
+    fn write(&self, event: &Event<'_>, claimed: bool, admin: Option<&str>) {
         #[derive(Serialize)]
         struct Line<'a> {
             time: String,
@@ -112,6 +120,10 @@ impl Audit {
             event: &'a Event<'a>,
             #[serde(skip_serializing_if = "std::ops::Not::not")]
             claimed: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            actor: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            login: Option<&'a str>,
         }
         let fingerprint = event.fingerprint.map(loggable);
         let event = Event {
@@ -121,10 +133,13 @@ impl Audit {
             fingerprint: fingerprint.as_deref(),
             outcome: &loggable(event.outcome),
         };
+        let login = admin.map(loggable);
         let Ok(mut line) = serde_json::to_vec(&Line {
             time: utc_now(),
             event: &event,
             claimed,
+            actor: admin.map(|_| "admin"),
+            login: login.as_deref(),
         }) else {
             return;
         };
@@ -228,6 +243,30 @@ mod tests {
         assert_eq!(line["fingerprint"], "SHA256:abc");
         assert!(line["time"].as_str().unwrap().ends_with('Z'));
         assert_eq!(text.lines().count(), 1);
+    }
+
+    #[test]
+    fn an_administrators_line_names_the_actor_and_their_login() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let audit = Audit::to_file(&path).unwrap();
+        let event = Event {
+            action: "admin-revoke",
+            account: "alice",
+            remote: "terminal",
+            fingerprint: Some("SHA256:abc"),
+            outcome: "ok",
+        };
+        audit.record_by_admin(&event, "bob\u{202e}");
+        audit.record(&event);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["actor"], "admin");
+        assert_eq!(lines[0]["login"], "bob\\u{202e}");
+        assert!(lines[1].get("actor").is_none() && lines[1].get("login").is_none());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::sshd_log::Source;
 
 mod commands;
 
-pub use commands::{Command, KeysCommand, SeqeraArgs};
+pub use commands::{Accounts, AdminCommand, Command, KeysCommand, SeqeraArgs};
 
 /// keyhatch's command line: the settings, and the commands besides serving.
 #[derive(Debug, Parser)]

@@ -45,6 +45,10 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Admin { command }) => {
+            set_hangup(SigHandler::SigDfl);
+            return keyhatch::terminal::admin::run(command, cli.config.as_deref(), &args);
+        }
         None => {}
     }
     keep_freed_memory();

@@ -17,6 +17,7 @@ pub mod kdf;
 pub mod keygen;
 pub mod label;
 mod listing;
+pub mod offboard;
 mod operations;
 mod options;
 pub mod restrict;

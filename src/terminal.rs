@@ -1,5 +1,7 @@
-//! keyhatch at the terminal on the login node (server only): `keyhatch keys …`.
+//! keyhatch at the terminal on the login node (server only): `keyhatch keys …`, and the
+//! site's `keyhatch admin …`.
 
+pub mod admin;
 mod keys;
 mod list;
 mod making;

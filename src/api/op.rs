@@ -9,8 +9,12 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::AppError;
-use crate::model::{self, KeyList, OtherKeyList};
+use crate::model::{self, KeyInfo, KeyList, OtherKeyList};
+use crate::ssh::offboard::{self, SshdClock, Which};
 use crate::ssh::{self, AllowedFrom, AuthorizedKeys, Date, KeyOptions, Tag, keygen};
+use local_time::local_instant;
+
+mod local_time;
 
 /// One operation on a person's file, with the type of its answer.
 pub trait Operation: Into<Op> + Send + 'static {
@@ -42,6 +46,8 @@ pub enum Op {
     RestrictKey(RestrictKey),
     /// [`FixPermissions`].
     FixPermissions(FixPermissions),
+    /// [`RemoveKeys`].
+    RemoveKeys(RemoveKeys),
     /// [`Ping`].
     Ping(Ping),
 }
@@ -58,6 +64,7 @@ impl Op {
             Self::RevokeKey(op) => serde_json::to_vec(&op.run(store, uid)),
             Self::RestrictKey(op) => serde_json::to_vec(&op.run(store, uid)),
             Self::FixPermissions(op) => serde_json::to_vec(&op.run(store, uid)),
+            Self::RemoveKeys(op) => serde_json::to_vec(&op.run(store, uid)),
             Self::Ping(op) => serde_json::to_vec(&op.run(store, uid)),
         }
     }
@@ -81,6 +88,7 @@ into_op!(
     RevokeKey,
     RestrictKey,
     FixPermissions,
+    RemoveKeys,
     Ping
 );
 
@@ -242,9 +250,9 @@ pub struct RestrictKey {
 }
 
 impl Operation for RestrictKey {
-    type Reply = model::KeyInfo;
+    type Reply = KeyInfo;
 
-    fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<model::KeyInfo, AppError> {
+    fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<KeyInfo, AppError> {
         let tightening = ssh::restrict::Tightening {
             from: self.from,
             expires: self.expires.map(Date::from_days),
@@ -274,6 +282,86 @@ impl Operation for FixPermissions {
     fn run(self, store: &AuthorizedKeys, uid: u32) -> Result<(), AppError> {
         ssh::health::fix(store, uid, self.fix.into()).map_err(ssh::Error::from)?;
         Ok(())
+    }
+}
+
+/// Removes `which` of the keys tagged `tag`, in one rewrite; with `dry_run`, only says which.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemoveKeys {
+    /// The tag that marks keyhatch's keys.
+    #[serde(with = "tag_text")]
+    pub tag: Tag,
+    /// Which of them.
+    pub which: Removing,
+    /// Judge only, write nothing.
+    pub dry_run: bool,
+}
+
+/// Which of keyhatch's keys go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Removing {
+    /// Every one.
+    All,
+    /// Those sshd refuses for their `expiry-time` at `now` (seconds since 1970), reading a
+    /// trailing `Z` as `reads_utc` says (OpenSSH 9.1 and later; `None`: version unknown).
+    Expired {
+        /// Now, as the administrator's command saw it.
+        now: i64,
+        /// Whether this node's sshd reads `Z`.
+        reads_utc: Option<bool>,
+    },
+}
+
+/// What a removal found: the file, and each of keyhatch's keys with what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    /// The file, e.g. `/home/alice/.ssh/authorized_keys`.
+    pub path: String,
+    /// keyhatch's keys, in file order.
+    pub keys: Vec<JudgedKey>,
+}
+
+/// One of keyhatch's keys, and whether it was removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgedKey {
+    /// The key, as the list shows it.
+    #[serde(flatten)]
+    pub key: KeyInfo,
+    /// Whether it was removed (in a dry run: would be).
+    pub removed: bool,
+    /// Why it was left, when worth saying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Operation for RemoveKeys {
+    type Reply = Removal;
+
+    fn run(self, store: &AuthorizedKeys, _uid: u32) -> Result<Removal, AppError> {
+        let clock;
+        let which = match self.which {
+            Removing::All => Which::All,
+            Removing::Expired { now, reads_utc } => {
+                clock = SshdClock {
+                    now,
+                    reads_utc,
+                    local: &local_instant,
+                };
+                Which::Expired(&clock)
+            }
+        };
+        let judged = offboard::remove_keys(store, &self.tag, &which, self.dry_run)?;
+        Ok(Removal {
+            path: store.path().display().to_string(),
+            keys: judged
+                .into_iter()
+                .map(|j| JudgedKey {
+                    key: j.key.into(),
+                    removed: j.removed,
+                    note: j.note,
+                })
+                .collect(),
+        })
     }
 }
 

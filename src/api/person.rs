@@ -20,8 +20,8 @@ pub use store::{Answer, KeyStore, Runs};
 use super::helper::{Helper, Identity, Runner};
 use super::limits::{Limits, Permit};
 use super::op::{
-    AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, Replaced, RestrictKey,
-    RevokeKey,
+    AppendKey, Cap, CheckHome, FixPermissions, ListKeys, OtherKeys, Removal, RemoveKeys, Removing,
+    Replaced, RestrictKey, RevokeKey,
 };
 use crate::declared;
 use crate::error::AppError;
@@ -262,6 +262,17 @@ impl Keys {
         let op = RevokeKey {
             fingerprint: fingerprint.to_owned(),
             tag: self.tag.clone(),
+        };
+        self.store.run(op, self.permit.clone()).await
+    }
+
+    /// Removes `which` of keyhatch's keys in one rewrite (with `dry_run`, only judges them);
+    /// returns each of keyhatch's keys with what became of it.
+    pub async fn remove_keys(&self, which: Removing, dry_run: bool) -> Result<Removal, AppError> {
+        let op = RemoveKeys {
+            tag: self.tag.clone(),
+            which,
+            dry_run,
         };
         self.store.run(op, self.permit.clone()).await
     }

@@ -1,4 +1,4 @@
-//! keyhatch's commands besides serving: `link`, `check-config`, `keys …`.
+//! keyhatch's commands besides serving: `link`, `check-config`, `keys …`, `admin …`.
 
 use std::path::PathBuf;
 
@@ -21,6 +21,104 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Offboarding for the site, as root with the site's settings: list or revoke an account's
+    /// keyhatch keys, sweep expired ones, or report on them.
+    #[command(after_help = ADMIN_EXAMPLES)]
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// `keyhatch admin --help`'s examples, sources of accounts and exit status.
+const ADMIN_EXAMPLES: &str = "Examples:\n  \
+    sudo keyhatch admin list --user alice\n  \
+    sudo keyhatch admin revoke --user alice --all --dry-run\n  \
+    sudo keyhatch admin revoke --user alice --all\n  \
+    sudo keyhatch admin sweep --expired --homes /home --dry-run\n  \
+    sudo keyhatch admin report --users-file /etc/keyhatch/people --json\n\n\
+    Run as root with the site's settings (the service's settings file, environment and flags: \
+    authorized-keys-file, tag, limits, audit-log). Every file is read and written by a helper \
+    that has taken the account's uid, as the page's are; only keyhatch's own lines (tagged with \
+    the site's tag) are removed, every other byte stays. Each key removed, and each a dry run \
+    would remove, is written to the audit log.\n\n\
+    Accounts for sweep and report: --homes DIR (each directory in DIR is a home; its owner's \
+    account is scanned), --users and --users-file (the accounts named). There is no \
+    \"every account\": SSSD and LDAP do not list their accounts by default, so name them.\n\n\
+    sweep --expired removes a key once sshd on this node refuses it: expiry-time read in the \
+    node's local time, a trailing Z (UTC) read only by OpenSSH 9.1 and later.\n\n\
+    Exit status: 0 when done, 1 when refused or when some accounts failed (each is named), 2 for \
+    bad usage.";
+
+/// `keyhatch admin …`: the site's offboarding commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// One account's keyhatch keys, as the page lists them.
+    List {
+        /// The account.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// Print the list as JSON (as GET /api/keys/list answers).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every keyhatch key of one account; lines keyhatch did not write stay as they are.
+    Revoke {
+        /// The account.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// Every keyhatch key of the account (required: one key at a time is the page's).
+        #[arg(long)]
+        all: bool,
+        /// Say what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print what was removed as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove keyhatch keys that sshd on this node refuses for their expiry-time.
+    Sweep {
+        /// Keys whose expiry-time has passed, as sshd here reads it (required).
+        #[arg(long)]
+        expired: bool,
+        /// Say what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print what was removed, account by account, as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Which accounts.
+        #[command(flatten)]
+        accounts: Accounts,
+    },
+    /// For each account: its keyhatch keys, the oldest, the expired, those with no expiry.
+    Report {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Which accounts.
+        #[command(flatten)]
+        accounts: Accounts,
+    },
+}
+
+/// The accounts `sweep` and `report` go through, and how many at once.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Accounts {
+    /// Each directory in DIR is an account's home: its owner's account is scanned.
+    #[arg(long, value_name = "DIR")]
+    pub homes: Option<PathBuf>,
+    /// These accounts (comma-separated).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub users: Vec<String>,
+    /// The accounts named in FILE, one a line ('#' starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub users_file: Option<PathBuf>,
+    /// Accounts scanned at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
 }
 
 /// `keyhatch keys --help`'s examples and exit status.

@@ -9,7 +9,6 @@
 #![deny(missing_docs)]
 
 use std::collections::VecDeque;
-use std::ffi::CString;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -17,6 +16,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
+mod account;
 mod capabilities;
 mod refusal;
 
@@ -25,13 +25,14 @@ use super::peer::Peer;
 use super::plain::{Part, PlainPage};
 use super::settings::SiteSettings;
 use crate::api::context::ClientAddr;
-use crate::api::helper::Identity;
 use crate::api::person::{Person, SitePeople};
 use crate::audit::{Audit, Event};
 use crate::declared;
-use crate::model::{Account, Logout};
+
+pub use account::served;
 pub use capabilities::{check_every_thread_is_narrowed, keep_only_helper_capabilities};
-use refusal::{Refusal, refusal_page};
+pub use refusal::Refusal;
+use refusal::refusal_page;
 
 /// Site mode's login: who may log in through the proxy, and the people it serves.
 #[derive(Clone)]
@@ -125,63 +126,8 @@ impl Site {
 
     /// The person the proxy's `name` stands for, or why they are refused.
     fn person(&self, name: &str) -> Result<Person, Refusal> {
-        let declared = &self.settings.declared;
-        let user = map_user(declared, name).ok_or(Refusal::Unmapped)?;
-        let entry = nix::unistd::User::from_name(&user)
-            .ok()
-            .flatten()
-            .ok_or_else(|| Refusal::Unknown(user.clone()))?;
-        // The account's own spelling only: a directory that matches names regardless of case or
-        // Unicode form (LDAP's caseIgnoreMatch, SSSD with case_sensitive = false) would give
-        // alice's entry for "ALICE" or "ａｌｉｃｅ", which a provider may issue to someone else.
-        if entry.name != user {
-            return Err(Refusal::Spelled(user, entry.name));
-        }
-        let uid = entry.uid.as_raw();
-        if uid == 0 {
-            return Err(Refusal::Root);
-        }
-        if uid < declared.min_uid {
-            return Err(Refusal::SystemAccount(user, uid));
-        }
-        if uid == self.settings.overflow_uid {
-            return Err(Refusal::Overflow(user, uid));
-        }
-        if let Some(max) = declared.max_uid
-            && uid > max
-        {
-            return Err(Refusal::AboveMaxUid(user, uid, max));
-        }
-        let groups: Vec<u32> = CString::new(user.clone())
-            .ok()
-            .and_then(|c| nix::unistd::getgrouplist(&c, entry.gid).ok())
-            .unwrap_or_else(|| vec![entry.gid])
-            .into_iter()
-            .map(nix::unistd::Gid::as_raw)
-            .collect();
-        if let Some((group, gid)) = &self.settings.allowed_group
-            && !groups.contains(gid)
-        {
-            return Err(Refusal::OutsideGroup(user, group.clone()));
-        }
-        let gecos = entry.gecos.to_string_lossy();
-        let full_name = gecos.split(',').next().unwrap_or("").trim();
-        let account = Account {
-            user: user.clone(),
-            display_name: if full_name.is_empty() {
-                user.clone()
-            } else {
-                full_name.to_owned()
-            },
-            logout: (declared.logout_url.clone()).map_or(Logout::Hidden, Logout::Link),
-        };
-        let identity = Identity {
-            user: user.clone(),
-            uid,
-            gid: entry.gid.as_raw(),
-            groups,
-            home: entry.dir,
-        };
+        let user = map_user(&self.settings.declared, name).ok_or(Refusal::Unmapped)?;
+        let (identity, account) = served(&self.settings, &user, true)?;
         self.people
             .person(identity, account)
             .ok_or(Refusal::NoKeysFile(user))

@@ -77,6 +77,11 @@ impl Date {
         Self::new(i32::try_from(year).ok()?, month, day)
     }
 
+    /// The year, month (1–12) and day of the month.
+    pub fn ymd(self) -> (i32, u32, u32) {
+        (self.year, self.month, self.day)
+    }
+
     /// The day `days` later.
     pub fn plus_days(self, days: u32) -> Self {
         Self::from_days(self.days() + i64::from(days))
@@ -197,7 +202,7 @@ impl Expiry {
     }
 
     /// Each `expiry-time` of an options field, read or as written.
-    fn all_of(options: &[u8]) -> impl Iterator<Item = Result<Self, String>> + '_ {
+    pub fn all_of(options: &[u8]) -> impl Iterator<Item = Result<Self, String>> + '_ {
         split_options(options)
             .filter(|(name, _)| name.eq_ignore_ascii_case(b"expiry-time"))
             .map(|(_, value)| {
@@ -212,6 +217,16 @@ impl Expiry {
     pub fn is_after_start_of(self, date: Date) -> bool {
         let margin = if self.utc { 12 * 3600 } else { 0 };
         Self::on(date).at + margin < self.at
+    }
+
+    /// Whether it was written in UTC (a trailing `Z` or `UTC`), rather than in the node's zone.
+    pub fn is_utc(self) -> bool {
+        self.utc
+    }
+
+    /// The time as written (without its zone), in seconds since 1970 as though it were UTC.
+    pub fn as_written(self) -> i64 {
+        self.at
     }
 
     /// The day the key stops working.

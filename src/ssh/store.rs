@@ -12,6 +12,7 @@ mod location;
 mod lock;
 #[cfg(test)]
 mod properties;
+mod remove_ours;
 mod replace;
 mod replacing;
 #[cfg(test)]

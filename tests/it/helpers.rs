@@ -471,6 +471,21 @@ impl Account {
         Self::create_with(&["--create-home", "--shell", "/bin/sh", "--password", "*"])
     }
 
+    /// Creates a person's account as [`Self::create_person`] does, its home in `base` (which
+    /// every account must be able to search).
+    pub fn create_person_in(base: &Path) -> Self {
+        let base = base.to_str().unwrap();
+        Self::create_with(&[
+            "--create-home",
+            "--base-dir",
+            base,
+            "--shell",
+            "/bin/sh",
+            "--password",
+            "*",
+        ])
+    }
+
     /// Creates a system account (uid below 1000).
     pub fn create_system() -> Self {
         Self::create_with(&[

@@ -3,6 +3,7 @@
 #![cfg(feature = "ssr")]
 
 mod action_handles;
+mod admin;
 mod attacks;
 mod concurrency;
 mod crash;

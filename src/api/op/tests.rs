@@ -96,3 +96,27 @@ fn a_line_break_in_the_comment_is_never_appended() {
     assert!(err.to_string().contains("one line at a time"), "{err}");
     assert!(!dir.path().join(".ssh/authorized_keys").exists());
 }
+
+#[test]
+fn a_removal_crosses_from_the_helper_as_the_same_values() {
+    let op = RemoveKeys {
+        tag: Tag::parse("fileglancer").unwrap(),
+        which: Removing::Expired {
+            now: 5,
+            reads_utc: Some(false),
+        },
+        dry_run: true,
+    };
+    let text = serde_json::to_string(&Op::from(op)).unwrap();
+    let Op::RemoveKeys(back) = serde_json::from_str(&text).unwrap() else {
+        panic!("another operation came back: {text}");
+    };
+    assert_eq!(
+        back.which,
+        Removing::Expired {
+            now: 5,
+            reads_utc: Some(false)
+        }
+    );
+    assert!(back.dry_run);
+}

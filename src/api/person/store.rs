@@ -7,7 +7,8 @@ use std::pin::Pin;
 
 use crate::api::limits::Permit;
 use crate::api::op::{
-    AppendKey, CheckHome, FixPermissions, ListKeys, Operation, OtherKeys, RestrictKey, RevokeKey,
+    AppendKey, CheckHome, FixPermissions, ListKeys, Operation, OtherKeys, RemoveKeys, RestrictKey,
+    RevokeKey,
 };
 use crate::error::AppError;
 
@@ -30,6 +31,7 @@ pub trait KeyStore:
     + Runs<RevokeKey>
     + Runs<RestrictKey>
     + Runs<FixPermissions>
+    + Runs<RemoveKeys>
     + fmt::Debug
     + Send
     + Sync
@@ -43,8 +45,8 @@ impl<T> KeyStore for T where
         + Runs<AppendKey>
         + Runs<RevokeKey>
         + Runs<RestrictKey>
-        + Runs<RestrictKey>
         + Runs<FixPermissions>
+        + Runs<RemoveKeys>
         + fmt::Debug
         + Send
         + Sync

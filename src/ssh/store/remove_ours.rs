@@ -1,0 +1,117 @@
+//! Removing many of keyhatch's own lines at once (an administrator's offboarding: all of an
+//! account's keys, or those whose time has passed), in one locked rewrite; and the same choice
+//! read without a lock, for a dry run that changes nothing.
+
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+
+use nix::libc;
+use rustix::fs::OFlags;
+
+use super::dir::SshDir;
+use super::error::{StoreError, io_error};
+use super::lock::Locked;
+use super::{ATTEMPTS, AuthorizedKeys, replace};
+use crate::ssh::authorized_keys::{self, KeyLine};
+use crate::ssh::tag::Tag;
+
+impl AuthorizedKeys {
+    /// Judges every line tagged `tag`, in file order, and removes those `judge` picks (its
+    /// `true`), keeping every other byte: under the lock, by rename, started over when an
+    /// outside writer changed the file meanwhile; the previous file is kept as
+    /// `authorized_keys.old`. With `dry_run`, or when nothing is picked, nothing is written.
+    /// A missing `~/.ssh` or file has nothing to judge. Returns each judgement.
+    ///
+    /// The file is reached as a rewrite reaches it, in a dry run too: never through a link
+    /// (`~/.ssh` or the file), never a file with other names, so a dry run fails where the
+    /// removal would.
+    pub fn remove_ours_where<T>(
+        &self,
+        tag: &Tag,
+        dry_run: bool,
+        mut judge: impl FnMut(&KeyLine<'_>) -> (bool, T),
+    ) -> Result<Vec<(bool, T)>, StoreError> {
+        let Some(dir) = SshDir::open(&self.home, &self.location)? else {
+            return Ok(Vec::new());
+        };
+        if dry_run {
+            let Some(contents) = self.read_unfollowed(&dir)? else {
+                return Ok(Vec::new());
+            };
+            return Ok(judge_lines(&contents, tag, &mut judge).0);
+        }
+        for _ in 0..ATTEMPTS {
+            let Some(locked) = Locked::acquire(&dir, false, self.max_size, self.lock_timeout)?
+            else {
+                return Ok(Vec::new());
+            };
+            replace::remove_stale_temps(&dir);
+            let contents = locked
+                .read_all()
+                .map_err(|e| io_error("read", &self.file, e))?;
+            let (judged, picked) = judge_lines(&contents, tag, &mut judge);
+            if picked.is_empty() {
+                return Ok(judged);
+            }
+            let changed = authorized_keys::without_lines(&contents, &picked);
+            if replace::replace(&dir, &locked, &contents, &changed, self.crash_at)? {
+                return Ok(judged);
+            }
+        }
+        Err(StoreError::Busy(self.file.clone()))
+    }
+
+    /// The file's contents read as a rewrite would reach it, without its lock: `None` when it
+    /// is missing; refused when it is a link, not a regular file, has other names, or is over
+    /// the size limit.
+    fn read_unfollowed(&self, dir: &SshDir) -> Result<Option<Vec<u8>>, StoreError> {
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK;
+        let file = match dir.open_file(dir.file_name(), flags, 0) {
+            Ok(file) => file,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(StoreError::Symlink(self.file.clone()));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("open", &self.file, e)),
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| io_error("read", &self.file, e))?;
+        if !meta.is_file() {
+            return Err(StoreError::NotRegular(self.file.clone()));
+        }
+        if meta.nlink() > 1 {
+            return Err(StoreError::HardLinked {
+                path: self.file.clone(),
+                links: meta.nlink(),
+            });
+        }
+        self.check_size(meta.len())?;
+        let mut contents = Vec::new();
+        file.take(self.max_size + 1)
+            .read_to_end(&mut contents)
+            .map_err(|e| io_error("read", &self.file, e))?;
+        self.check_size(contents.len() as u64)?;
+        Ok(Some(contents))
+    }
+}
+
+/// `judge`'s judgement of every line of `contents` tagged `tag`, in file order, and the numbers
+/// of the lines it picked.
+fn judge_lines<T>(
+    contents: &[u8],
+    tag: &Tag,
+    judge: &mut impl FnMut(&KeyLine<'_>) -> (bool, T),
+) -> (Vec<(bool, T)>, Vec<usize>) {
+    let parsed = authorized_keys::parse(contents);
+    let mut judged = Vec::new();
+    let mut picked = Vec::new();
+    for line in parsed.keys.iter().filter(|k| k.is_tagged(tag)) {
+        let (remove, said) = judge(line);
+        if remove {
+            picked.push(line.number);
+        }
+        judged.push((remove, said));
+    }
+    (judged, picked)
+}
