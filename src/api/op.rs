@@ -332,6 +332,9 @@ pub struct JudgedKey {
     /// Why it was left, when worth saying.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// It was to go, but a line keyhatch did not write holds the same key: left, and failed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held_elsewhere: bool,
 }
 
 impl Operation for RemoveKeys {
@@ -359,6 +362,7 @@ impl Operation for RemoveKeys {
                     key: j.key.into(),
                     removed: j.removed,
                     note: j.note,
+                    held_elsewhere: j.held_elsewhere,
                 })
                 .collect(),
         })

@@ -45,6 +45,9 @@ pub struct Judged {
     pub removed: bool,
     /// Why a key with an `expiry-time` was left, when it is worth saying.
     pub note: Option<String>,
+    /// It was to go, but a line keyhatch did not write holds the same key, so removing
+    /// keyhatch's would not stop it: both lines are left, and the removal has failed.
+    pub held_elsewhere: bool,
 }
 
 /// Removes `which` of the keys tagged `tag` from the store's file in one rewrite (none with
@@ -56,17 +59,28 @@ pub fn remove_keys(
     which: &Which<'_>,
     dry_run: bool,
 ) -> Result<Vec<Judged>, Error> {
-    let judged = store.remove_ours_where(tag, dry_run, |line: &KeyLine<'_>| {
+    let judged = store.remove_ours_where(tag, dry_run, |line: &KeyLine<'_>, elsewhere| {
         let (removed, note) = match which {
             Which::All => (true, None),
             Which::Expired(clock) => refused_for_expiry(line.options, clock),
         };
         let key = ListedKey::from(line);
-        (removed, (key, note))
+        if removed && elsewhere {
+            let note = "left: a line keyhatch did not write holds the same key, so removing \
+                        keyhatch's would not stop it; remove that line yourself"
+                .to_owned();
+            return (false, (key, Some(note), true));
+        }
+        (removed, (key, note, false))
     })?;
     Ok(judged
         .into_iter()
-        .map(|(removed, (key, note))| Judged { key, removed, note })
+        .map(|(removed, (key, note, held_elsewhere))| Judged {
+            key,
+            removed,
+            note,
+            held_elsewhere,
+        })
         .collect())
 }
 

@@ -144,6 +144,11 @@ async fn revoke(admin: &Admin, user: &str, dry_run: bool, json: bool) -> Ended {
         }
     };
     sweep::record(admin, "admin-revoke", user, &removal, dry_run);
+    let held = sweep::held_elsewhere(&removal);
+    let ended = match &held {
+        Some(_) => Ended::SomeFailed,
+        None => Ended::Done,
+    };
     if json {
         let answer = serde_json::json!({
             "account": user,
@@ -154,7 +159,7 @@ async fn revoke(admin: &Admin, user: &str, dry_run: bool, json: bool) -> Ended {
         return match to_json(&answer) {
             Ok(text) => {
                 say(&text);
-                Ended::Done
+                ended
             }
             Err(e) => Ended::Refused(e),
         };
@@ -165,17 +170,23 @@ async fn revoke(admin: &Admin, user: &str, dry_run: bool, json: bool) -> Ended {
     }
     let verb = if dry_run { "Would revoke" } else { "Revoked" };
     for judged in &removal.keys {
-        say(&format!(
-            "{verb} {} {}",
-            judged.key.fingerprint,
-            judged.key.comment()
-        ));
+        let (fingerprint, comment) = (&judged.key.fingerprint, judged.key.comment());
+        match (judged.removed, &judged.note) {
+            (true, _) => say(&format!("{verb} {fingerprint} {comment}")),
+            (false, note) => say(&format!(
+                "Left {fingerprint} {comment}: {}",
+                note.as_deref().unwrap_or("left")
+            )),
+        }
     }
+    let removed = removal.keys.iter().filter(|j| j.removed).count();
     say(&format!(
-        "{} {} keyhatch key(s) of {user} in {}; other lines are as they were.",
+        "{} {removed} keyhatch key(s) of {user} in {}; other lines are as they were.",
         if dry_run { "Would remove" } else { "Removed" },
-        removal.keys.len(),
         removal.path
     ));
-    Ended::Done
+    if let Some(why) = held {
+        note(&format!("keyhatch: {user}: {}", one_line(&why)));
+    }
+    ended
 }

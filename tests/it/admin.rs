@@ -410,3 +410,42 @@ fn admin_refuses_without_root_site_settings_a_known_account_all_expired_or_accou
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(said(&out).contains("runs as root"), "{}", said(&out));
 }
+
+/// Red team: the same key on a line keyhatch did not write and on keyhatch's: removing
+/// keyhatch's line would not stop it, yet revoke and sweep said it was gone (and sshd let it in).
+#[test]
+fn a_key_a_foreign_line_also_holds_is_left_and_reported_as_still_let_in() {
+    let (_dir, log) = scratch();
+    let alice = Account::create_person();
+    let (fp, ours) = key_line(r#"restrict,expiry-time="20200101""#, "fileglancer dup");
+    let key_part = ours.split_once(' ').unwrap().1;
+    let base64 = key_part.split(' ').nth(1).unwrap();
+    let theirs = format!("ssh-ed25519 {base64} alice@laptop");
+    let contents = format!("{theirs}\n{ours}\n");
+    let file = give_keys(&alice, contents.as_bytes());
+
+    for args in [
+        vec!["revoke", "--user", &alice.name, "--all"],
+        vec!["sweep", "--expired", "--users", &alice.name],
+    ] {
+        let out = admin(&log, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", said(&out));
+        assert!(
+            said(&out).contains("still let in by a line keyhatch did not write"),
+            "{args:?}: {}",
+            said(&out)
+        );
+        assert!(said(&out).contains(&fp), "{}", said(&out));
+        assert_eq!(fs::read_to_string(&file).unwrap(), contents, "{args:?}");
+    }
+    let failed: Vec<_> = audited(&log)
+        .into_iter()
+        .filter(|l| l["fingerprint"] == fp.as_str())
+        .map(|l| l["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed.iter().all(|o| o.starts_with("failed: left")),
+        "{failed:?}"
+    );
+}

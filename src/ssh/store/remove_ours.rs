@@ -16,8 +16,9 @@ use crate::ssh::authorized_keys::{self, KeyLine};
 use crate::ssh::tag::Tag;
 
 impl AuthorizedKeys {
-    /// Judges every line tagged `tag`, in file order, and removes those `judge` picks (its
-    /// `true`), keeping every other byte: under the lock, by rename, started over when an
+    /// Judges every line tagged `tag`, in file order, telling `judge` whether a line keyhatch
+    /// did not write holds the same key (so that removing keyhatch's would not stop it), and
+    /// removes those `judge` picks (its `true`), keeping every other byte: under the lock, by rename, started over when an
     /// outside writer changed the file meanwhile; the previous file is kept as
     /// `authorized_keys.old`. With `dry_run`, or when nothing is picked, nothing is written.
     /// A missing `~/.ssh` or file has nothing to judge. Returns each judgement.
@@ -29,7 +30,7 @@ impl AuthorizedKeys {
         &self,
         tag: &Tag,
         dry_run: bool,
-        mut judge: impl FnMut(&KeyLine<'_>) -> (bool, T),
+        mut judge: impl FnMut(&KeyLine<'_>, bool) -> (bool, T),
     ) -> Result<Vec<(bool, T)>, StoreError> {
         let Some(dir) = SshDir::open(&self.home, &self.location)? else {
             return Ok(Vec::new());
@@ -101,13 +102,17 @@ impl AuthorizedKeys {
 fn judge_lines<T>(
     contents: &[u8],
     tag: &Tag,
-    judge: &mut impl FnMut(&KeyLine<'_>) -> (bool, T),
+    judge: &mut impl FnMut(&KeyLine<'_>, bool) -> (bool, T),
 ) -> (Vec<(bool, T)>, Vec<usize>) {
     let parsed = authorized_keys::parse(contents);
+    let (ours, theirs): (Vec<_>, Vec<_>) = parsed.keys.iter().partition(|k| k.is_tagged(tag));
     let mut judged = Vec::new();
     let mut picked = Vec::new();
-    for line in parsed.keys.iter().filter(|k| k.is_tagged(tag)) {
-        let (remove, said) = judge(line);
+    for line in ours {
+        let elsewhere = theirs
+            .iter()
+            .any(|t| t.key.key_data() == line.key.key_data());
+        let (remove, said) = judge(line, elsewhere);
         if remove {
             picked.push(line.number);
         }

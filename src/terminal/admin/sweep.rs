@@ -20,6 +20,28 @@ pub(super) fn record(admin: &Admin, action: &str, account: &str, removal: &Remov
     for judged in removal.keys.iter().filter(|j| j.removed) {
         admin.record(action, account, Some(&judged.key.fingerprint), outcome);
     }
+    for judged in removal.keys.iter().filter(|j| j.held_elsewhere) {
+        let why = format!("failed: {}", judged.note.as_deref().unwrap_or_default());
+        admin.record(action, account, Some(&judged.key.fingerprint), &why);
+    }
+}
+
+/// Why `removal` did not take away every key it was to, when a line keyhatch did not write
+/// holds one of them: the keys still let in.
+pub(super) fn held_elsewhere(removal: &Removal) -> Option<String> {
+    let held: Vec<&str> = removal
+        .keys
+        .iter()
+        .filter(|j| j.held_elsewhere)
+        .map(|j| j.key.fingerprint.as_str())
+        .collect();
+    (!held.is_empty()).then(|| {
+        format!(
+            "{} still let in by a line keyhatch did not write (left, with keyhatch's own line): {}",
+            held.join(", "),
+            removal.path
+        )
+    })
 }
 
 /// What removes expired keys now, as this node's sshd reads them.
@@ -56,7 +78,10 @@ async fn go_through(
                     if !action.is_empty() {
                         record(&admin, action, &user, &removal, dry_run);
                     }
-                    Ok(removal)
+                    match held_elsewhere(&removal) {
+                        Some(why) if !action.is_empty() => Err(why),
+                        _ => Ok(removal),
+                    }
                 }
                 Err(e) => {
                     if !action.is_empty() {
