@@ -110,8 +110,10 @@ fn misused(command: &AdminCommand) -> Option<String> {
              expiry-time, and nothing else"
                 .to_owned(),
         ),
+        // Only whether a source is named: each is read once, when the accounts are gone
+        // through (a --users-file may be a pipe).
         AdminCommand::Sweep { accounts, .. } | AdminCommand::Report { accounts, .. } => {
-            scan::targets(accounts).err()
+            scan::no_source(accounts)
         }
         _ => None,
     }

@@ -449,3 +449,41 @@ fn a_key_a_foreign_line_also_holds_is_left_and_reported_as_still_let_in() {
         "{failed:?}"
     );
 }
+
+/// Red team: the names of a `--users-file` that is a pipe were read once to check them and
+/// were gone when the sweep read them again: nothing was swept, and the run said it was done.
+#[test]
+fn a_users_file_on_a_pipe_is_read_once_and_swept() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let (_dir, log) = scratch();
+    let alice = Account::create_person();
+    let (_, expired) = key_line(r#"restrict,expiry-time="20200101""#, "fileglancer old");
+    let (_, theirs) = key_line("", "alice@laptop");
+    let file = give_keys(&alice, format!("{theirs}\n{expired}\n").as_bytes());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["admin", "sweep", "--expired", "--users-file", "/dev/stdin"])
+        .env("KEYHATCH_CONFIG", "none")
+        .env("KEYHATCH_MODE", "site")
+        .env("KEYHATCH_PUBLIC_URL", "https://keys.example.org")
+        .env("KEYHATCH_PROXY_USER", "www-data")
+        .env("KEYHATCH_AUDIT_LOG", &log)
+        .env_remove("KEYHATCH_TAG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "# leaving today\n{}", alice.name).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        said(&out).contains("1 account(s) gone through"),
+        "{}",
+        said(&out)
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), format!("{theirs}\n"));
+}

@@ -100,15 +100,25 @@ pub fn targets(accounts: &Accounts) -> Result<Vec<Target>, String> {
             targets.push(Target::User(name));
         }
     }
+    if let Some(why) = no_source(accounts) {
+        return Err(why);
+    }
     if targets.is_empty() && accounts.homes.is_none() {
-        return Err(
-            "name the accounts: --homes DIR (each directory in it is a home), --users NAMES or \
-             --users-file FILE. There is no \"every account\": SSSD and LDAP do not list their \
-             accounts by default"
-                .to_owned(),
-        );
+        return Err("the accounts named are none: the --users-file holds no name".to_owned());
     }
     Ok(targets)
+}
+
+/// Why no account can be gone through, when no source of them is named.
+pub fn no_source(accounts: &Accounts) -> Option<String> {
+    let named =
+        accounts.homes.is_some() || !accounts.users.is_empty() || accounts.users_file.is_some();
+    (!named).then(|| {
+        "name the accounts: --homes DIR (each directory in it is a home), --users NAMES or \
+         --users-file FILE. There is no \"every account\": SSSD and LDAP do not list their \
+         accounts by default"
+            .to_owned()
+    })
 }
 
 /// Runs `work` for the account of each target, `jobs` at a time, and returns each outcome in
