@@ -292,7 +292,8 @@ fn an_unreadable_home_is_reported_and_the_sweep_goes_on() {
     let (_, foreign) = key_line("", "frank@laptop");
     let file = give_keys(&frank, format!("{expired}\n{foreign}\n").as_bytes());
 
-    let users = format!("{},{}", locked.name, frank.name);
+    // And a name with no account (red team: a failure before any helper went unaudited).
+    let users = format!("{},{},khnosuchaccount", locked.name, frank.name);
     let out = admin(&log, &["sweep", "--expired", "--users", &users]);
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     let text = said(&out);
@@ -301,16 +302,20 @@ fn an_unreadable_home_is_reported_and_the_sweep_goes_on() {
         "{text}"
     );
     assert!(text.contains("ermission denied"), "{text}");
+    assert!(text.contains("khnosuchaccount: failed:"), "{text}");
     assert!(
-        text.contains("1 account(s) gone through, 0 skipped, 1 failed"),
+        text.contains("1 account(s) gone through, 0 skipped, 2 failed"),
         "{text}"
     );
     assert_eq!(fs::read_to_string(&file).unwrap(), format!("{foreign}\n"));
-    let failed = audited(&log)
-        .into_iter()
-        .filter(|l| l["account"] == *locked.name)
-        .count();
-    assert_eq!(failed, 1, "the failure is audited");
+    for account in [locked.name.as_str(), "khnosuchaccount"] {
+        let failed = audited(&log)
+            .into_iter()
+            .filter(|l| l["account"] == account)
+            .filter(|l| l["outcome"].as_str().unwrap().starts_with("failed: "))
+            .count();
+        assert_eq!(failed, 1, "{account}'s failure is audited");
+    }
 }
 
 #[test]

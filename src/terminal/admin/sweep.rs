@@ -83,16 +83,20 @@ async fn go_through(
                         _ => Ok(removal),
                     }
                 }
-                Err(e) => {
-                    if !action.is_empty() {
-                        admin.record(action, &user, None, &format!("failed: {e}"));
-                    }
-                    Err(e.to_string())
-                }
+                Err(e) => Err(e.to_string()),
             }
         },
     )
     .await;
+    // Every account that failed, before its helper as within it (no such account, a home
+    // that cannot be looked at or does not answer).
+    if !action.is_empty() {
+        for outcome in &outcomes {
+            if let Outcome::Failed { what, why } = outcome {
+                admin.record(action, what, None, &format!("failed: {why}"));
+            }
+        }
+    }
     Ok(outcomes)
 }
 
