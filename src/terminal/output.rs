@@ -4,12 +4,16 @@
 use std::io::{self, IsTerminal, Write};
 
 /// `text` as one line of plain text: a control character (a line end, an escape sequence that
-/// a fingerprint or path given by someone else could carry to the terminal) shown escaped.
+/// a fingerprint or path given by someone else could carry to the terminal), and anything else
+/// that would not show as itself (a bidirectional override, an invisible character, with which
+/// a label in someone's file could make its line read otherwise), shown escaped.
 pub fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {
                 c.escape_default().to_string()
+            } else if !crate::ssh::label::is_printable(c) {
+                c.escape_unicode().to_string()
             } else {
                 c.to_string()
             }

@@ -492,3 +492,29 @@ fn a_users_file_on_a_pipe_is_read_once_and_swept() {
     );
     assert_eq!(fs::read_to_string(&file).unwrap(), format!("{theirs}\n"));
 }
+
+/// Red team: a label in a person's file with a bidirectional override and invisible characters
+/// reached the administrator's terminal as it was, and could show a line as another.
+#[test]
+fn a_label_that_would_read_otherwise_reaches_the_terminal_escaped() {
+    let (_dir, log) = scratch();
+    let alice = Account::create_person();
+    let (_, ours) = key_line(
+        "restrict",
+        "fileglancer a\u{202e}9902 seripxe( b\u{200b}\u{2066}x",
+    );
+    give_keys(&alice, format!("{ours}\n").as_bytes());
+    for args in [
+        vec!["list", "--user", &alice.name],
+        vec!["revoke", "--user", &alice.name, "--all", "--dry-run"],
+        vec!["report", "--users", &alice.name],
+    ] {
+        let out = admin(&log, &args);
+        assert!(out.status.success(), "{args:?}: {}", said(&out));
+        let text = said(&out);
+        assert!(
+            !text.contains(['\u{202e}', '\u{200b}', '\u{2066}']),
+            "{args:?}: {text:?}"
+        );
+    }
+}
