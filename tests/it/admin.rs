@@ -518,3 +518,42 @@ fn a_label_that_would_read_otherwise_reaches_the_terminal_escaped() {
         );
     }
 }
+
+/// Red team: with `--homes`, a directory owned by an account whose home is elsewhere (a second
+/// account on the same uid, a directory handed to someone) was "skipped, gone through
+/// already", or silently replaced by that account's own home.
+#[test]
+fn a_directory_that_is_not_its_owners_home_is_named_not_gone_through_as_another() {
+    let (dir, log) = scratch();
+    let homes = dir.path().join("homes");
+    fs::create_dir(&homes).unwrap();
+    fs::set_permissions(&homes, fs::Permissions::from_mode(0o755)).unwrap();
+    let ivy = Account::create_person_in(&homes);
+    let (_, expired) = key_line(r#"expiry-time="20200101""#, "fileglancer old");
+    let own = give_keys(&ivy, format!("{expired}\n").as_bytes());
+    // A directory of ivy's uid that is not ivy's home, holding an expired key of its own.
+    let other = homes.join("zz-not-ivys-home");
+    fs::create_dir_all(other.join(".ssh")).unwrap();
+    let theirs = other.join(".ssh/authorized_keys");
+    fs::write(&theirs, format!("{expired}\n")).unwrap();
+    for path in [other.clone(), other.join(".ssh"), theirs.clone()] {
+        chown(&path, Some(ivy.uid), Some(ivy.gid)).unwrap();
+    }
+    let homes_arg = homes.to_str().unwrap();
+    let out = admin(&log, &["sweep", "--expired", "--homes", homes_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    let text = said(&out);
+    assert!(
+        text.contains(&format!(
+            "zz-not-ivys-home: failed: owned by uid {}, whose account {} has its home at",
+            ivy.uid, ivy.name
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 account(s) gone through, 0 skipped, 1 failed"),
+        "{text}"
+    );
+    assert_eq!(fs::read_to_string(&own).unwrap(), "");
+    assert_eq!(fs::read_to_string(&theirs).unwrap(), format!("{expired}\n"));
+}

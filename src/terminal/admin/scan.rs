@@ -209,34 +209,49 @@ where
 
 /// The account that owns the home `dir` (a link followed, as sshd reaches a home), looked at
 /// within the helper timeout: `Ok(Err(why))` when it is no account's to go through, `Err`
-/// when it cannot be looked at.
+/// when it cannot be looked at, or when it is not the home of the account that owns it (two
+/// accounts sharing a uid, a directory given to someone else): going through that account
+/// would be another directory than the one listed.
 async fn owner(admin: &Admin, dir: PathBuf) -> Result<Result<String, String>, String> {
     let shown = dir.display().to_string();
-    let look = tokio::task::spawn_blocking(move || std::fs::metadata(&dir));
-    let meta = match tokio::time::timeout(admin.helper_timeout, look).await {
-        Ok(Ok(Ok(meta))) => meta,
-        Ok(Ok(Err(e))) => return Err(format!("cannot look at {shown}: {e}")),
-        Ok(Err(e)) => return Err(format!("cannot look at {shown}: {e}")),
-        Err(_) => {
-            return Err(format!(
-                "{shown} did not answer within {} s (a hung file system?)",
-                admin.helper_timeout.as_secs()
-            ));
-        }
-    };
+    let look = tokio::task::spawn_blocking(move || look_at_home(&dir));
+    match tokio::time::timeout(admin.helper_timeout, look).await {
+        Ok(Ok(looked)) => looked,
+        Ok(Err(e)) => Err(format!("cannot look at {shown}: {e}")),
+        Err(_) => Err(format!(
+            "{shown} did not answer within {} s (a hung file system?)",
+            admin.helper_timeout.as_secs()
+        )),
+    }
+}
+
+/// [`owner`]'s look at `dir` and at its owner's home (as root: the two directories only).
+fn look_at_home(dir: &std::path::Path) -> Result<Result<String, String>, String> {
+    let shown = dir.display();
+    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot look at {shown}: {e}"))?;
     if !meta.is_dir() {
         return Ok(Err("not a directory".to_owned()));
     }
     if meta.uid() == 0 {
         return Ok(Err("root's, not an account's home".to_owned()));
     }
-    match nix::unistd::User::from_uid(meta.uid().into()) {
-        Ok(Some(user)) => Ok(Ok(user.name)),
-        _ => Ok(Err(format!(
+    let Ok(Some(user)) = nix::unistd::User::from_uid(meta.uid().into()) else {
+        return Ok(Err(format!(
             "no account has its owner's uid {}",
             meta.uid()
-        ))),
+        )));
+    };
+    let same = std::fs::metadata(&user.dir)
+        .is_ok_and(|home| (home.dev(), home.ino()) == (meta.dev(), meta.ino()));
+    if !same {
+        return Err(format!(
+            "owned by uid {}, whose account {} has its home at {}: not gone through; name the account it belongs to with --users",
+            meta.uid(),
+            user.name,
+            user.dir.display()
+        ));
     }
+    Ok(Ok(user.name))
 }
 
 /// `n/total accounts` on standard error, rewritten in place, when it is a terminal.
