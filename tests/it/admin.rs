@@ -557,3 +557,49 @@ fn a_directory_that_is_not_its_owners_home_is_named_not_gone_through_as_another(
     assert_eq!(fs::read_to_string(&own).unwrap(), "");
     assert_eq!(fs::read_to_string(&theirs).unwrap(), format!("{expired}\n"));
 }
+
+/// A home that does not answer in time (here: a program of the person's own holds their file's
+/// lock past `lock-timeout`) is reported, audited, and the run goes on to the next account.
+#[test]
+fn a_home_held_past_the_lock_timeout_is_reported_and_the_sweep_goes_on() {
+    let (_dir, log) = scratch();
+    let (jack, kate) = (Account::create_person(), Account::create_person());
+    let (_, expired) = key_line(r#"expiry-time="20200101""#, "fileglancer old");
+    let held = give_keys(&jack, format!("{expired}\n").as_bytes());
+    let swept = give_keys(&kate, format!("{expired}\n").as_bytes());
+    let _lock = jack.hold_lock(&held);
+    let users = format!("{},{}", jack.name, kate.name);
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["admin", "sweep", "--expired", "--users", &users])
+        .env("KEYHATCH_CONFIG", "none")
+        .env("KEYHATCH_MODE", "site")
+        .env("KEYHATCH_PUBLIC_URL", "https://keys.example.org")
+        .env("KEYHATCH_PROXY_USER", "www-data")
+        .env("KEYHATCH_AUDIT_LOG", &log)
+        .env("KEYHATCH_LOCK_TIMEOUT", "1")
+        .env_remove("KEYHATCH_TAG")
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    let text = said(&out);
+    assert!(text.contains(&format!("{}: failed:", jack.name)), "{text}");
+    assert!(text.contains("locked by another program"), "{text}");
+    assert!(
+        text.contains("1 account(s) gone through, 0 skipped, 1 failed"),
+        "{text}"
+    );
+    assert_eq!(fs::read_to_string(&held).unwrap(), format!("{expired}\n"));
+    assert_eq!(fs::read_to_string(&swept).unwrap(), "");
+    let failed = audited(&log)
+        .into_iter()
+        .filter(|l| l["account"] == *jack.name)
+        .filter(|l| l["outcome"].as_str().unwrap().starts_with("failed: "))
+        .count();
+    assert_eq!(failed, 1, "the failure is audited");
+}
