@@ -324,10 +324,9 @@ impl AuthorizedKeys {
     }
 
     /// Rewrites the file as `edit` makes it from its contents and the lines holding the key
-    /// with `fingerprint`, once all of them are found to be keyhatch's (tagged `tag`): under
-    /// the lock, by rename, started over when an outside writer changed the file meanwhile.
-    /// Returns what was written and what `edit` said besides; `edit` may refuse, and then
-    /// nothing is written.
+    /// with `fingerprint`, once all of them are found to be keyhatch's (tagged `tag`); see
+    /// [`Self::rewrite_locked`]. Returns what was written and what `edit` said besides; `edit`
+    /// may refuse, and then nothing is written.
     fn rewrite_ours<T, E: From<StoreError>>(
         &self,
         fingerprint: &str,
@@ -336,16 +335,8 @@ impl AuthorizedKeys {
     ) -> Result<(Vec<u8>, T), E> {
         let not_found = || StoreError::KeyNotFound(fingerprint.to_owned());
         let dir = SshDir::open(&self.home, &self.location)?.ok_or_else(not_found)?;
-        for _ in 0..ATTEMPTS {
-            let Some(locked) = Locked::acquire(&dir, false, self.max_size, self.lock_timeout)?
-            else {
-                return Err(not_found().into());
-            };
-            replace::remove_stale_temps(&dir);
-            let contents = locked
-                .read_all()
-                .map_err(|e| io_error("read", &self.file, e))?;
-            let parsed = authorized_keys::parse(&contents);
+        let written = self.rewrite_locked::<_, E>(&dir, |contents| {
+            let parsed = authorized_keys::parse(contents);
             let lines: Vec<&KeyLine<'_>> = parsed
                 .keys
                 .iter()
@@ -357,7 +348,35 @@ impl AuthorizedKeys {
             if !lines.iter().all(|k| k.is_tagged(tag)) {
                 return Err(StoreError::NotOurs(fingerprint.to_owned()).into());
             }
-            let (changed, said) = edit(&contents, &lines)?;
+            let (changed, said) = edit(contents, &lines)?;
+            Ok((Some(changed.clone()), (changed, said)))
+        })?;
+        written.ok_or_else(|| not_found().into())
+    }
+
+    /// Rewrites the file in `dir` as `edit` makes it from its contents: under the lock, by
+    /// rename, started over when an outside writer changed the file meanwhile, never past the
+    /// size limit. `edit` answers the new contents (none when nothing is to be written) and
+    /// what it says besides; it may refuse, and then nothing is written. `None` when the file
+    /// is missing.
+    fn rewrite_locked<T, E: From<StoreError>>(
+        &self,
+        dir: &SshDir,
+        mut edit: impl FnMut(&[u8]) -> Result<(Option<Vec<u8>>, T), E>,
+    ) -> Result<Option<T>, E> {
+        for _ in 0..ATTEMPTS {
+            let Some(locked) = Locked::acquire(dir, false, self.max_size, self.lock_timeout)?
+            else {
+                return Ok(None);
+            };
+            replace::remove_stale_temps(dir);
+            let contents = locked
+                .read_all()
+                .map_err(|e| io_error("read", &self.file, e))?;
+            let (changed, said) = edit(&contents)?;
+            let Some(changed) = changed else {
+                return Ok(Some(said));
+            };
             if changed.len() as u64 > self.max_size {
                 return Err(StoreError::WouldBeTooLarge {
                     path: self.file.clone(),
@@ -366,8 +385,8 @@ impl AuthorizedKeys {
                 }
                 .into());
             }
-            if replace::replace(&dir, &locked, &contents, &changed, self.crash_at)? {
-                return Ok((changed, said));
+            if replace::replace(dir, &locked, &contents, &changed, self.crash_at)? {
+                return Ok(Some(said));
             }
         }
         Err(StoreError::Busy(self.file.clone()).into())

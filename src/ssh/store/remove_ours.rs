@@ -8,10 +8,9 @@ use std::os::unix::fs::MetadataExt;
 use nix::libc;
 use rustix::fs::OFlags;
 
+use super::AuthorizedKeys;
 use super::dir::SshDir;
 use super::error::{StoreError, io_error};
-use super::lock::Locked;
-use super::{ATTEMPTS, AuthorizedKeys, replace};
 use crate::ssh::authorized_keys::{self, KeyLine};
 use crate::ssh::tag::Tag;
 
@@ -41,25 +40,13 @@ impl AuthorizedKeys {
             };
             return Ok(judge_lines(&contents, tag, &mut judge).0);
         }
-        for _ in 0..ATTEMPTS {
-            let Some(locked) = Locked::acquire(&dir, false, self.max_size, self.lock_timeout)?
-            else {
-                return Ok(Vec::new());
-            };
-            replace::remove_stale_temps(&dir);
-            let contents = locked
-                .read_all()
-                .map_err(|e| io_error("read", &self.file, e))?;
-            let (judged, picked) = judge_lines(&contents, tag, &mut judge);
-            if picked.is_empty() {
-                return Ok(judged);
-            }
-            let changed = authorized_keys::without_lines(&contents, &picked);
-            if replace::replace(&dir, &locked, &contents, &changed, self.crash_at)? {
-                return Ok(judged);
-            }
-        }
-        Err(StoreError::Busy(self.file.clone()))
+        let judged = self.rewrite_locked(&dir, |contents| {
+            let (judged, picked) = judge_lines(contents, tag, &mut judge);
+            let changed =
+                (!picked.is_empty()).then(|| authorized_keys::without_lines(contents, &picked));
+            Ok::<_, StoreError>((changed, judged))
+        })?;
+        Ok(judged.unwrap_or_default())
     }
 
     /// The file's contents read as a rewrite would reach it, without its lock: `None` when it
