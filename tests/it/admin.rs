@@ -603,3 +603,38 @@ fn a_home_held_past_the_lock_timeout_is_reported_and_the_sweep_goes_on() {
         .count();
     assert_eq!(failed, 1, "the failure is audited");
 }
+
+/// On a terminal, a sweep shows how far it is (`n/total accounts`, rewritten in place) and
+/// clears the line at the end; without one (every other test here), it shows nothing.
+#[test]
+fn on_a_terminal_the_sweep_shows_its_progress() {
+    let (dir, log) = scratch();
+    let (lena, mark) = (Account::create_person(), Account::create_person());
+    let users = format!("{},{}", lena.name, mark.name);
+    // util-linux script gives the command a terminal, and keeps what it wrote in `typescript`.
+    let typescript = dir.path().join("typescript");
+    let command = format!(
+        "{} admin sweep --expired --dry-run --users {users}",
+        env!("CARGO_BIN_EXE_keyhatch")
+    );
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &command])
+        .arg(&typescript)
+        .env("KEYHATCH_CONFIG", "none")
+        .env("KEYHATCH_MODE", "site")
+        .env("KEYHATCH_PUBLIC_URL", "https://keys.example.org")
+        .env("KEYHATCH_PROXY_USER", "www-data")
+        .env("KEYHATCH_AUDIT_LOG", &log)
+        .env_remove("KEYHATCH_TAG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", said(&out));
+    let shown = fs::read_to_string(&typescript).unwrap();
+    assert!(shown.contains("\r0/2 accounts"), "{shown:?}");
+    assert!(shown.contains("\r2/2 accounts"), "{shown:?}");
+    assert!(
+        shown.contains("\r\u{1b}[K"),
+        "the line is cleared: {shown:?}"
+    );
+    assert!(shown.contains("2 account(s) gone through"), "{shown:?}");
+}
