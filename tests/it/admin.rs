@@ -60,18 +60,25 @@ fn scratch() -> (tempfile::TempDir, PathBuf) {
 /// Runs `keyhatch admin ARGS` as root with a site's settings, auditing to `log`, as the
 /// administrator `bob` under sudo.
 fn admin(log: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+    site(Command::new(env!("CARGO_BIN_EXE_keyhatch")), log)
         .arg("admin")
         .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `command` with a site's settings in its environment, auditing to `log`, as the
+/// administrator `bob` under sudo.
+fn site(mut command: Command, log: &Path) -> Command {
+    command
         .env("KEYHATCH_CONFIG", "none")
         .env("KEYHATCH_MODE", "site")
         .env("KEYHATCH_PUBLIC_URL", "https://keys.example.org")
         .env("KEYHATCH_PROXY_USER", "www-data")
         .env("KEYHATCH_AUDIT_LOG", log)
         .env("SUDO_USER", "bob")
-        .env_remove("KEYHATCH_TAG")
-        .output()
-        .unwrap()
+        .env_remove("KEYHATCH_TAG");
+    command
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -467,14 +474,8 @@ fn a_users_file_on_a_pipe_is_read_once_and_swept() {
     let (_, expired) = key_line(r#"restrict,expiry-time="20200101""#, "fileglancer old");
     let (_, theirs) = key_line("", "alice@laptop");
     let file = give_keys(&alice, format!("{theirs}\n{expired}\n").as_bytes());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+    let mut child = site(Command::new(env!("CARGO_BIN_EXE_keyhatch")), &log)
         .args(["admin", "sweep", "--expired", "--users-file", "/dev/stdin"])
-        .env("KEYHATCH_CONFIG", "none")
-        .env("KEYHATCH_MODE", "site")
-        .env("KEYHATCH_PUBLIC_URL", "https://keys.example.org")
-        .env("KEYHATCH_PROXY_USER", "www-data")
-        .env("KEYHATCH_AUDIT_LOG", &log)
-        .env_remove("KEYHATCH_TAG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -570,15 +571,9 @@ fn a_home_held_past_the_lock_timeout_is_reported_and_the_sweep_goes_on() {
     let _lock = jack.hold_lock(&held);
     let users = format!("{},{}", jack.name, kate.name);
     let started = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+    let out = site(Command::new(env!("CARGO_BIN_EXE_keyhatch")), &log)
         .args(["admin", "sweep", "--expired", "--users", &users])
-        .env("KEYHATCH_CONFIG", "none")
-        .env("KEYHATCH_MODE", "site")
-        .env("KEYHATCH_PUBLIC_URL", "https://keys.example.org")
-        .env("KEYHATCH_PROXY_USER", "www-data")
-        .env("KEYHATCH_AUDIT_LOG", &log)
         .env("KEYHATCH_LOCK_TIMEOUT", "1")
-        .env_remove("KEYHATCH_TAG")
         .output()
         .unwrap();
     assert!(
@@ -617,15 +612,9 @@ fn on_a_terminal_the_sweep_shows_its_progress() {
         "{} admin sweep --expired --dry-run --users {users}",
         env!("CARGO_BIN_EXE_keyhatch")
     );
-    let out = Command::new("script")
+    let out = site(Command::new("script"), &log)
         .args(["-q", "-e", "-c", &command])
         .arg(&typescript)
-        .env("KEYHATCH_CONFIG", "none")
-        .env("KEYHATCH_MODE", "site")
-        .env("KEYHATCH_PUBLIC_URL", "https://keys.example.org")
-        .env("KEYHATCH_PROXY_USER", "www-data")
-        .env("KEYHATCH_AUDIT_LOG", &log)
-        .env_remove("KEYHATCH_TAG")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", said(&out));
