@@ -287,11 +287,24 @@ fn a_keys_file_or_ssh_dir_linked_to_roots_files_gains_nothing() {
 
 /// A home nobody but root can enter, then an account with an expired key: the first is
 /// reported with its reason, the second swept, and the exit status says one failed.
+/// A home taken from its account for a test, given back (owner and mode 0700) when dropped.
+struct GivenBack(PathBuf, u32, u32);
+
+impl Drop for GivenBack {
+    fn drop(&mut self) {
+        let _ = chown(&self.0, Some(self.1), Some(self.2));
+        let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o700));
+    }
+}
+
 #[test]
 fn an_unreadable_home_is_reported_and_the_sweep_goes_on() {
     let (_dir, log) = scratch();
     let locked = Account::create_person();
     let home = locked.home();
+    // Given back before the account goes (userdel -r removes only a home its account owns),
+    // even when the test fails.
+    let _given_back = GivenBack(home.clone(), locked.uid, locked.gid);
     chown(&home, Some(0), Some(0)).unwrap();
     fs::set_permissions(&home, fs::Permissions::from_mode(0o000)).unwrap();
     let frank = Account::create_person();
