@@ -269,3 +269,26 @@ pub async fn successor_settings(
     let label = Label::parse(old.label.as_deref().unwrap_or_default())?;
     Ok((label, options, old))
 }
+
+/// The Platform access token the person pasted, or the 400 that asks for one.
+pub fn platform_token(token: crate::model::Secret) -> Result<crate::seqera::Token, AppError> {
+    crate::seqera::Token::new(&token.expose()).ok_or_else(|| {
+        answer_with_status(AppError::Invalid("paste a Platform access token".into()))
+    })
+}
+
+/// A private key to hand to Platform, wiped from memory when dropped, and its fingerprint,
+/// which names it in the audit log; anything but an OpenSSH private key is a 400.
+pub fn key_for_platform(
+    private_key: crate::model::Secret,
+) -> Result<(zeroize::Zeroizing<String>, String), AppError> {
+    let private_key = zeroize::Zeroizing::new(private_key.expose());
+    let fingerprint = ssh_key::PrivateKey::from_openssh(private_key.as_str())
+        .map(|k| crate::ssh::fingerprint(k.public_key()))
+        .map_err(|_| {
+            answer_with_status(AppError::Invalid(
+                "that is not an OpenSSH private key".into(),
+            ))
+        })?;
+    Ok((private_key, fingerprint))
+}

@@ -12,17 +12,14 @@ pub async fn seqera_account(
     /// The person's Platform access token; used for this call only, never kept.
     token: Secret,
 ) -> Result<SeqeraAccount, AppError> {
-    use super::context::{answer_with_status, app_state, person, run_blocking};
-    use crate::seqera::Token;
+    use super::context::{app_state, person, run_blocking};
 
     let (state, person) = (app_state()?, person()?);
     // A call to Platform is one of the person's operations under way until it ends, even
     // when the client hangs up first (it holds a blocking thread meanwhile).
     let in_flight = person.in_flight();
     let platform = state.seqera()?;
-    let token = Token::new(&token.expose()).ok_or_else(|| {
-        answer_with_status(AppError::Invalid("paste a Platform access token".into()))
-    })?;
+    let token = super::context::platform_token(token)?;
     run_blocking(move || {
         let _in_flight = in_flight;
         Ok(platform.account(&token)?.into())

@@ -22,8 +22,11 @@ pub async fn seqera_credentials(
     /// Its passphrase, when it has one.
     passphrase: Option<Secret>,
 ) -> Result<SeqeraCredentials, AppError> {
-    use super::context::{answer_with_status, app_state, audited, person, run_blocking};
-    use crate::seqera::{CredentialsName, PlatformError, Token};
+    use super::context::{
+        answer_with_status, app_state, audited, key_for_platform, person, platform_token,
+        run_blocking,
+    };
+    use crate::seqera::{CredentialsName, PlatformError};
 
     let (state, person) = (app_state()?, person()?);
     // A call to Platform is one of the person's operations under way until it ends, even
@@ -31,14 +34,9 @@ pub async fn seqera_credentials(
     let in_flight = person.in_flight();
     let platform = state.seqera()?;
     let invalid = |message: String| answer_with_status(AppError::Invalid(message));
-    let token = Token::new(&token.expose())
-        .ok_or_else(|| invalid("paste a Platform access token".into()))?;
+    let token = platform_token(token)?;
     let name = CredentialsName::parse(&name).map_err(|e| invalid(e.to_string()))?;
-    let private_key = zeroize::Zeroizing::new(private_key.expose());
-    // Only an OpenSSH private key goes; its public half names it in the audit log.
-    let fingerprint = ssh_key::PrivateKey::from_openssh(private_key.as_str())
-        .map(|k| crate::ssh::fingerprint(k.public_key()))
-        .map_err(|_| invalid("that is not an OpenSSH private key".into()))?;
+    let (private_key, fingerprint) = key_for_platform(private_key)?;
     let passphrase = passphrase.map(|p| zeroize::Zeroizing::new(p.expose()));
     let result = run_blocking(move || {
         let _in_flight = in_flight;

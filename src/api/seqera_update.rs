@@ -19,7 +19,7 @@ pub async fn seqera_ssh_credentials(
     let (state, person) = (app_state()?, person()?);
     let in_flight = person.in_flight();
     let platform = state.seqera()?;
-    let token = token_of(token)?;
+    let token = super::context::platform_token(token)?;
     run_blocking(move || {
         let _in_flight = in_flight;
         let listed = platform.ssh_credentials(&token, workspace_id)?;
@@ -59,24 +59,24 @@ pub async fn seqera_update_credentials(
     /// The fingerprint of the keyhatch key to revoke once Platform holds the new one.
     revoke_old: Option<String>,
 ) -> Result<SeqeraUpdated, AppError> {
-    use super::context::{answer_with_status, app_state, audited, person, run_blocking};
+    use super::context::{
+        answer_with_status, app_state, audited, key_for_platform, person, platform_token,
+        run_blocking,
+    };
     use crate::seqera::{CredentialsId, CredentialsName, PlatformError};
 
     let (state, person) = (app_state()?, person()?);
     let in_flight = person.in_flight();
     let platform = state.seqera()?;
     let invalid = |message: String| answer_with_status(AppError::Invalid(message));
-    let token = token_of(token)?;
+    let token = platform_token(token)?;
     let id = CredentialsId::parse(&credentials_id).ok_or_else(|| {
         invalid(format!(
             "{credentials_id:?} is not a Platform credentials id"
         ))
     })?;
     let name = CredentialsName::parse(&name).map_err(|e| invalid(e.to_string()))?;
-    let private_key = zeroize::Zeroizing::new(private_key.expose());
-    let fingerprint = ssh_key::PrivateKey::from_openssh(private_key.as_str())
-        .map(|k| crate::ssh::fingerprint(k.public_key()))
-        .map_err(|_| invalid("that is not an OpenSSH private key".into()))?;
+    let (private_key, fingerprint) = key_for_platform(private_key)?;
     if revoke_old.as_deref() == Some(fingerprint.as_str()) {
         return Err(invalid("revoke_old names the new key itself".into()));
     }
@@ -117,15 +117,5 @@ pub async fn seqera_update_credentials(
         credentials_id,
         revoked: revoked.is_ok().then_some(old),
         revoke_error: revoked.err().map(|e| e.to_string()),
-    })
-}
-
-/// The token as Platform takes it, or the sentence asking for one.
-#[cfg(feature = "ssr")]
-fn token_of(token: Secret) -> Result<crate::seqera::Token, AppError> {
-    crate::seqera::Token::new(&token.expose()).ok_or_else(|| {
-        super::context::answer_with_status(AppError::Invalid(
-            "paste a Platform access token".into(),
-        ))
     })
 }
