@@ -35,10 +35,13 @@ const MAX_ANSWER: u64 = 1024 * 1024;
 pub struct Token(String);
 
 impl Token {
-    /// Wraps a token, surrounding blanks removed.
+    /// Wraps a token, surrounding blanks removed; none when nothing is left, or when what is
+    /// left is not one word of visible ASCII (a line break, a blank, a control or non-ASCII
+    /// character: no Platform token holds one, and it could not go in an HTTP header).
     pub fn new(token: &str) -> Option<Self> {
         let token = token.trim();
-        (!token.is_empty()).then(|| Self(token.to_owned()))
+        let word = !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
+        word.then(|| Self(token.to_owned()))
     }
 }
 

@@ -273,7 +273,9 @@ pub async fn successor_settings(
 /// The Platform access token the person pasted, or the 400 that asks for one.
 pub fn platform_token(token: crate::model::Secret) -> Result<crate::seqera::Token, AppError> {
     crate::seqera::Token::new(&token.expose()).ok_or_else(|| {
-        answer_with_status(AppError::Invalid("paste a Platform access token".into()))
+        answer_with_status(AppError::Invalid(
+            "paste a Platform access token: one word, with no blanks or line breaks inside".into(),
+        ))
     })
 }
 

@@ -89,6 +89,21 @@ fn a_token_is_trimmed_and_never_shown() {
 }
 
 #[test]
+fn a_token_that_could_not_be_a_header_is_refused_before_anything_is_sent() {
+    // Red team: a token with a line break reached the HTTP client, and the person read
+    // "keyhatch could not reach Seqera Platform" instead of what was wrong with the token.
+    for token in [
+        "eyJ\r\nX-Evil: 1",
+        "eyJ\tsecret",
+        "eyJ secret",
+        "eyJ\u{7f}",
+        "jéton",
+    ] {
+        assert!(Token::new(token).is_none(), "{token:?}");
+    }
+}
+
+#[test]
 fn a_ca_file_without_a_certificate_is_refused() {
     let url = PlatformUrl::parse("https://seqera.example.org").unwrap();
     let error = Platform::new(url, Some(b"not a certificate\n"), DEFAULT_TIMEOUT).unwrap_err();

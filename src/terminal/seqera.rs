@@ -44,7 +44,7 @@ impl Handoff {
             })?),
         };
         let token =
-            Token::new(&token).ok_or("the Platform access token is empty; nothing was made")?;
+            Token::new(&token).ok_or("the Platform access token is empty, or not one word (a blank, a line break or another invisible character inside); nothing was made")?;
         Ok(Some(Self {
             platform,
             token,
