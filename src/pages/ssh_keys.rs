@@ -6,7 +6,7 @@ use crate::api::{
     AddKey, FixPermissions, GenerateKey, RestrictKey, RevokeKey, list_keys, other_keys,
 };
 use crate::components::allowed_from_fields::FromLists;
-use crate::components::dialog_button::DialogButton;
+use crate::components::dialog_button::{self, DialogButton};
 use crate::components::dialogs;
 use crate::components::health_banner::HealthBanner;
 use crate::components::key_list::KeyList;
@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::hydration::use_hydrated;
 use crate::json::JsonText;
 use crate::model::{GeneratedKey, KeyInfo};
+use crate::paths::ssh_keys_url;
 
 /// Which dialog is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +58,10 @@ struct PageState {
 /// The SSH Keys page: what the keys are for, whether sshd can use them, the list, the other
 /// keys of the file, and the dialogs that make, add and revoke keys.
 ///
-/// With JavaScript the dialogs open in place and call the API. Without, every button is a form:
-/// `?dialog=generate|add` and `?revoke=FINGERPRINT` ask the server for the page with that dialog
-/// open, and the dialogs post to the page, which answers with the outcome.
+/// With JavaScript the dialogs open in place and call the API. Without, every button submits
+/// the page's one form: `?dialog=generate|add` and `?revoke=FINGERPRINT` ask the server for
+/// the page with that dialog open, and the dialogs post to the page, which answers with the
+/// outcome.
 #[component]
 pub fn SshKeysPage() -> impl IntoView {
     let generate = ServerAction::<GenerateKey>::new();
@@ -200,6 +202,8 @@ pub fn SshKeysPage() -> impl IntoView {
 
     view! {
         <section class="page">
+            // The one form every dialog button submits without JavaScript (`DialogButton`).
+            <form id=dialog_button::FORM method="get" action=ssh_keys_url() hidden></form>
             <div class="page-head">
                 <h1>"SSH Keys"</h1>
                 <Transition>
