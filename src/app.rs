@@ -9,6 +9,7 @@ use leptos::either::Either;
 use leptos::nonce::use_nonce;
 use leptos::prelude::*;
 
+use crate::components::bundle_scripts::BundleScripts;
 use crate::components::header::Header;
 use crate::hydration::provide_hydrated;
 use crate::pages::not_found::NotFound;
@@ -33,7 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href=base.join("/favicon.svg") type="image/svg+xml" />
                 <title>{title}</title>
                 <Stylesheet />
-                {Page::hydrates().then(|| view! { <HydrationScripts options root /> <SplitLoaderPreload /> })}
+                {Page::hydrates().then(|| view! { <BundleScripts options root /> <SplitLoaderPreload /> })}
             </head>
             <body>
                 <App />

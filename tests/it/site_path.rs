@@ -58,10 +58,12 @@ fn under_a_path_everything_is_there_and_nothing_else_answers() {
         .find(|a| a.ends_with("/keyhatch.js"))
         .expect("the page preloads the bundle's script");
     assert!(script.starts_with("/ssh/pkg/"), "{script}");
-    assert!(
-        page.body.contains(r#"("/ssh", "pkg/"#),
-        "the hydration script loads the bundle from under /ssh/"
-    );
+    for loads in [r#"import("/ssh/pkg/"#, r#"const wasm = "/ssh/pkg/"#] {
+        assert!(
+            page.body.contains(loads),
+            "the page's script loads the bundle from under /ssh/: {loads}"
+        );
+    }
     let bundle = stack.get(&alice.name, script);
     assert_eq!(bundle.status, 200);
     assert!(bundle.header("content-type").starts_with("text/javascript"));
