@@ -5,8 +5,9 @@ use leptos::prelude::*;
 /// once (`modulepreload`, `preload`), and a script that starts compiling the WebAssembly as
 /// its bytes arrive, while the page is still parsed and painted, and hydrates the page once it
 /// is parsed, with the module compiled by then. Leptos's `HydrationScripts` compiles it only
-/// when the page has been parsed: about 6 ms more before the page is live (README,
-/// Performance). Without `WebAssembly.compileStreaming` the bytes are handed over as before.
+/// once the page has been parsed and its first frame laid out: 4–6 ms more before the page is
+/// live (README, Performance). Without `WebAssembly.compileStreaming` the bytes are handed
+/// over as before.
 #[component]
 pub fn BundleScripts(options: LeptosOptions, root: String) -> impl IntoView {
     let pkg = format!("{root}/{}", options.site_pkg_dir);

@@ -7,8 +7,8 @@ pub const FORM: &str = "open-dialog";
 /// code it opens it in place; without (JavaScript off, or before hydration) it submits the
 /// page's form [`FORM`], which asks the server for the page with that dialog open:
 /// `?NAME=VALUE`. One form for every button rather than one each: a list of 50 keys has 150
-/// such buttons, and their forms cost its first paint 8 ms (README, Performance). Pointed at
-/// or focused, it calls `prefetch`, which fetches the dialog's code before it is needed.
+/// such buttons, and their forms cost its first paint 4–8 ms (README, Performance). Pointed
+/// at or focused, it calls `prefetch`, which fetches the dialog's code before it is needed.
 #[component]
 pub fn DialogButton(
     label: &'static str,
