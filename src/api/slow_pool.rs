@@ -247,12 +247,14 @@ mod tests {
         while READINGS_TAKEN.load(Ordering::Relaxed) < READINGS {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        // Ten askers queue behind it, and hang up.
+        // Ten askers queue behind it, and hang up. Each is waited for until it is gone: `abort`
+        // only asks, and an asker not yet dropped when the worker is released is still there.
         for _ in 0..10 {
             let pool = pool.clone();
             let asker = tokio::spawn(async move { pool.run(|| 0).await });
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             asker.abort();
+            assert!(asker.await.is_err_and(|e| e.is_cancelled()));
         }
         release.send(()).unwrap();
         assert!(first.await.unwrap().unwrap());
