@@ -147,7 +147,9 @@ impl From<ssh::Error> for AppError {
             }
             ssh::Error::Store(e @ StoreError::TooManyKeys(_)) => Self::TooMany(e.to_string()),
             ssh::Error::Store(
-                e @ (StoreError::AlreadyPresent(_) | StoreError::ChangedMeanwhile(_)),
+                e @ (StoreError::AlreadyPresent(_)
+                | StoreError::ChangedMeanwhile(_)
+                | StoreError::Moved(_)),
             ) => Self::Conflict(e.to_string()),
             // The file's state, not a fault: a 409 with the sentence, never a 500.
             ssh::Error::Store(

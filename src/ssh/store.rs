@@ -234,9 +234,7 @@ impl AuthorizedKeys {
         let locked = Locked::acquire(&dir, true, self.max_size, self.lock_timeout)?
             .ok_or_else(|| StoreError::Missing(self.file.clone()))?;
         if duplicate_of.is_some() || replacing.is_some() || cap.is_some() {
-            let contents = locked
-                .read_all()
-                .map_err(|e| io_error("read", &self.file, e))?;
+            let contents = locked.read_all(&self.file, self.max_size)?;
             let parsed = authorized_keys::parse(&contents);
             if let Some(key) = duplicate_of
                 && parsed
@@ -370,9 +368,7 @@ impl AuthorizedKeys {
                 return Ok(None);
             };
             replace::remove_stale_temps(dir);
-            let contents = locked
-                .read_all()
-                .map_err(|e| io_error("read", &self.file, e))?;
+            let contents = locked.read_all(&self.file, self.max_size)?;
             let (changed, said) = edit(&contents)?;
             let Some(changed) = changed else {
                 return Ok(Some(said));
@@ -386,6 +382,11 @@ impl AuthorizedKeys {
                 .into());
             }
             if replace::replace(dir, &locked, &contents, &changed, self.crash_at)? {
+                // Written in the directory opened at the start: if that was moved away or
+                // replaced meanwhile, sshd reads another file, and "done" would be false.
+                if !dir.is_reached_from(&self.home, &self.location) {
+                    return Err(StoreError::Moved(self.dir.clone()).into());
+                }
                 return Ok(Some(said));
             }
         }

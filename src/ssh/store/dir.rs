@@ -85,6 +85,18 @@ impl SshDir {
         self.path.join(name)
     }
 
+    /// Whether walking from `home` to `location` now, as sshd would, reaches this same
+    /// directory: false once it was moved away or replaced (or is gone) since it was opened.
+    pub(super) fn is_reached_from(&self, home: &Path, location: &Location) -> bool {
+        let Ok(Some(now)) = Self::open(home, location) else {
+            return false;
+        };
+        match (rustix::fs::fstat(&self.fd), rustix::fs::fstat(&now.fd)) {
+            (Ok(was), Ok(now)) => (was.st_dev, was.st_ino) == (now.st_dev, now.st_ino),
+            _ => false,
+        }
+    }
+
     /// The open directory, for `fchmod` and `fstat`.
     pub(super) fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

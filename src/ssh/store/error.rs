@@ -42,6 +42,12 @@ pub enum StoreError {
         /// How many names it has.
         links: u64,
     },
+    /// The directory was moved away or replaced while keyhatch changed the file in it.
+    #[error(
+        "{0} was moved or replaced while keyhatch changed the file in it: the change was made \
+         there, but sshd may read another file now. Look at your keys again"
+    )]
+    Moved(PathBuf),
     /// The file is larger than keyhatch's limit.
     #[error(
         "{path} is {size} bytes, more than keyhatch's limit of {max}; keyhatch leaves it alone"

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -99,12 +100,22 @@ impl Locked {
         }
     }
 
-    /// The whole file as it is now.
-    pub(super) fn read_all(&self) -> io::Result<Vec<u8>> {
-        let mut contents = Vec::with_capacity(self.meta.len() as usize);
+    /// The whole file (at `path`, for messages) as it is now, refused past `max` bytes: it may
+    /// have grown since it was locked, and an outside writer does not take the lock.
+    pub(super) fn read_all(&self, path: &Path, max: u64) -> Result<Vec<u8>, StoreError> {
+        let mut contents = Vec::with_capacity(self.meta.len().min(max) as usize);
         let mut file = &self.file;
-        file.rewind()?;
-        file.read_to_end(&mut contents)?;
+        file.rewind()
+            .and_then(|_| file.take(max + 1).read_to_end(&mut contents))
+            .map_err(|e| io_error("read", path, e))?;
+        if contents.len() as u64 > max {
+            let size = self.size().unwrap_or(max + 1);
+            return Err(StoreError::TooLarge {
+                path: path.to_owned(),
+                size,
+                max,
+            });
+        }
         Ok(contents)
     }
 

@@ -134,7 +134,7 @@ pub(super) fn remove_stale_temps(dir: &SshDir) {
 }
 
 /// Writes `contents` to a new temporary file in `dir`, with the locked original's mode, owner
-/// and SELinux label, fsynced. Returns it open, and its name.
+/// and extended attributes (see [`copy_attributes`]), fsynced. Returns it open, and its name.
 fn write_temp(
     dir: &SshDir,
     contents: &[u8],
@@ -159,7 +159,7 @@ fn write_temp(
         if (mine.uid(), mine.gid()) != (like.uid(), like.gid()) {
             std::os::unix::fs::fchown(&file, Some(like.uid()), Some(like.gid()))?;
         }
-        copy_selinux_label(&original.file, &file)?;
+        copy_attributes(&original.file, &file)?;
         crash_point(Step::TempWritten, crash_at);
         file.sync_all()
     })();
@@ -173,29 +173,58 @@ fn write_temp(
 }
 
 /// After a rename, copies to the new file whatever an outside writer appended to the old one
-/// between our last check and the rename, so nothing it wrote is lost.
+/// between our last check and the rename, so nothing it wrote is lost; in pieces, however much
+/// that is.
 fn give_back_late_appends(locked: &Locked, old_len: u64, new: &File) -> io::Result<()> {
     let grown = locked.file.metadata()?.len();
     if grown <= old_len {
         return Ok(());
     }
-    let mut late = vec![0; (grown - old_len) as usize];
-    locked.file.read_exact_at(&mut late, old_len)?;
     let mut new = new;
     new.seek(io::SeekFrom::End(0))?;
-    new.write_all(&late)?;
+    let mut piece = vec![0; (grown - old_len).min(LATE_PIECE) as usize];
+    let mut at = old_len;
+    while at < grown {
+        let len = piece.len().min((grown - at) as usize);
+        locked.file.read_exact_at(&mut piece[..len], at)?;
+        new.write_all(&piece[..len])?;
+        at += len as u64;
+    }
     new.sync_all()
 }
 
-/// Gives `to` the SELinux label of `from`, where there is one.
-fn copy_selinux_label(from: &File, to: &File) -> io::Result<()> {
+/// The most of late appends held in memory at once.
+const LATE_PIECE: u64 = 64 << 10;
+
+/// Gives `to` the extended attributes of `from` that make what the file is: its ACL, whose
+/// mask the mode's group bits stand for once there is one (left behind, the mask became plain
+/// group permissions: a file another account could not write, that account then could), its
+/// SELinux label and the person's own `user.` attributes. The kernel and security modules keep
+/// the rest themselves. One that cannot be copied fails the rewrite, which then writes nothing.
+fn copy_attributes(from: &File, to: &File) -> io::Result<()> {
     use xattr::FileExt as _;
-    const LABEL: &str = "security.selinux";
-    match from.get_xattr(LABEL) {
-        Ok(Some(label)) => to.set_xattr(LABEL, &label),
-        Ok(None) => Ok(()),
-        // No SELinux, or a filesystem without extended attributes: nothing to copy.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTSUP | libc::ENODATA)) => Ok(()),
-        Err(e) => Err(e),
+    let names = match from.list_xattr() {
+        Ok(names) => names,
+        // A filesystem without extended attributes: nothing to copy.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let kept = |name: &str| {
+        matches!(name, "system.posix_acl_access" | "security.selinux") || name.starts_with("user.")
+    };
+    for name in names {
+        let Some(text) = name.to_str().filter(|name| kept(name)) else {
+            continue;
+        };
+        // `None`: taken away since it was listed.
+        if let Some(value) = from.get_xattr(text)? {
+            to.set_xattr(text, &value).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("could not give it the attribute {text}: {e}"),
+                )
+            })?;
+        }
     }
+    Ok(())
 }
