@@ -149,6 +149,7 @@ impl From<ssh::Error> for AppError {
             ssh::Error::Store(
                 e @ (StoreError::AlreadyPresent(_)
                 | StoreError::ChangedMeanwhile(_)
+                | StoreError::EditedMeanwhile(_)
                 | StoreError::Moved(_)),
             ) => Self::Conflict(e.to_string()),
             // The file's state, not a fault: a 409 with the sentence, never a 500.

@@ -381,7 +381,14 @@ impl AuthorizedKeys {
                 }
                 .into());
             }
-            if replace::replace(dir, &locked, &contents, &changed, self.crash_at)? {
+            if replace::replace(
+                dir,
+                &locked,
+                &contents,
+                &changed,
+                self.max_size,
+                self.crash_at,
+            )? {
                 // Written in the directory opened at the start: if that was moved away or
                 // replaced meanwhile, sshd reads another file, and "done" would be false.
                 if !dir.is_reached_from(&self.home, &self.location) {

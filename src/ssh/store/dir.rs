@@ -129,6 +129,12 @@ impl SshDir {
         Ok(rustix::fs::renameat(&self.fd, from, &self.fd, to)?)
     }
 
+    /// Swaps the entries `a` and `b` in one step (`EINVAL` where the filesystem cannot).
+    pub(super) fn exchange(&self, a: &str, b: &str) -> io::Result<()> {
+        let flags = rustix::fs::RenameFlags::EXCHANGE;
+        Ok(rustix::fs::renameat_with(&self.fd, a, &self.fd, b, flags)?)
+    }
+
     /// Removes the entry `name`.
     pub(super) fn remove(&self, name: &str) -> io::Result<()> {
         Ok(rustix::fs::unlinkat(&self.fd, name, AtFlags::empty())?)

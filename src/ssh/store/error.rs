@@ -94,6 +94,12 @@ pub enum StoreError {
         "the key {0} changed while its replacement was made (restricted elsewhere?); nothing was written: look at it again and replace it then"
     )]
     ChangedMeanwhile(String),
+    /// Another program rewrote the file while keyhatch replaced it; its version was kept.
+    #[error(
+        "another program rewrote {0} while keyhatch changed it; its version is kept as {0}.old. \
+         Look at your keys and that file, and try again"
+    )]
+    EditedMeanwhile(PathBuf),
     /// Another program holds a lock on the file for longer than keyhatch waits.
     #[error(
         "{0} is locked by another program; nothing was changed. Try again in a moment, or find \

@@ -1,9 +1,10 @@
 //! Rewriting `authorized_keys` without losing a byte: a temporary file beside the original,
-//! renamed over it, as OpenSSH's `hostfile.c` does, keeping the previous version as
-//! `authorized_keys.old` and giving back whatever an outside writer appended meanwhile.
+//! renamed over it, as OpenSSH's `hostfile.c` does (swapped with it where the filesystem can),
+//! keeping the previous version as `authorized_keys.old` and giving back whatever an outside
+//! writer appended meanwhile.
 
 use std::fs::File;
-use std::io::{self, Seek, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::str::FromStr;
 
@@ -52,28 +53,54 @@ impl FromStr for Step {
     }
 }
 
+/// A test's hook: another program's move at a step of a rewrite.
+#[cfg(test)]
+pub(super) type StepHook = Box<dyn FnMut(Step)>;
+
+#[cfg(test)]
+thread_local! {
+    /// The hook called at each step of a rewrite made on this thread.
+    pub(super) static AT_STEP: std::cell::RefCell<Option<StepHook>> =
+        std::cell::RefCell::new(None);
+    /// A test's stand-in for a filesystem that cannot swap two names (NFS).
+    pub(super) static NO_EXCHANGE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// In debug builds, dies by SIGKILL when `step` is the one `crash_at` names. Release builds never
 /// stop.
 fn crash_point(step: Step, crash_at: Option<Step>) {
+    #[cfg(test)]
+    AT_STEP.with_borrow_mut(|hook| {
+        if let Some(hook) = hook {
+            hook(step);
+        }
+    });
     if cfg!(debug_assertions) && crash_at == Some(step) {
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
 }
 
 /// Writes `new` over the locked file, whose contents were `old`, through a temporary file and
-/// a rename; keeps `old` as `authorized_keys.old`. Returns false, changing nothing, when an
-/// outside writer changed the file since it was read.
+/// a rename; keeps the previous version as `authorized_keys.old`. Returns false, changing
+/// nothing, when an outside writer changed the file since it was read.
+///
+/// Where the filesystem can swap two names in one step (`RENAME_EXCHANGE`; NFS cannot), the new
+/// file is swapped in and the file swapped out is checked to be the one read, unchanged: a
+/// program that renamed or rewrote the file in the last moment gets its version back, and the
+/// rewrite starts over on it. The file swapped out then becomes `authorized_keys.old` itself,
+/// so that a line written later by a program that had it open lands there, not nowhere.
 pub(super) fn replace(
     dir: &SshDir,
     locked: &Locked,
     old: &[u8],
     new: &[u8],
+    max_size: u64,
     crash_at: Option<Step>,
 ) -> Result<bool, StoreError> {
     let path = dir.path_of(dir.file_name());
     let (temp, temp_name) = write_temp(dir, new, locked, crash_at)?;
-    // The previous version is kept as a copy, never a second name for the file: a crash must
-    // not leave authorized_keys with two links, which keyhatch would then refuse.
+    // The previous version is kept as a copy first, never a second name for the file: a crash
+    // must not leave authorized_keys with two links, which keyhatch would then refuse.
     let backup_temp = match write_temp(dir, old, locked, crash_at) {
         Ok((_, name)) => name,
         Err(e) => {
@@ -106,15 +133,102 @@ pub(super) fn replace(
         return discard(Err(io_error("keep a copy of", &path, e)));
     }
     crash_point(Step::BackedUp, crash_at);
-    if let Err(e) = dir.rename(&temp_name, dir.file_name()) {
-        return discard(Err(io_error("replace", &path, e)));
-    }
+    let swapped = match exchange(dir, &temp_name, dir.file_name()) {
+        Ok(()) => true,
+        Err(e) if is_unsupported(&e) => match dir.rename(&temp_name, dir.file_name()) {
+            Ok(()) => false,
+            Err(e) => return discard(Err(io_error("replace", &path, e))),
+        },
+        Err(e) => return discard(Err(io_error("replace", &path, e))),
+    };
     crash_point(Step::Renamed, crash_at);
+    if swapped {
+        // `temp_name` now names the file that was authorized_keys.
+        if !swapped_out_is_as_read(dir, &temp_name, locked, old) {
+            return match exchange(dir, &temp_name, dir.file_name()) {
+                Ok(()) => discard(Ok(false)),
+                // Theirs cannot go back: keep it where it is seen, and say where.
+                Err(_) => match dir.rename(&temp_name, &backup) {
+                    Ok(()) => Err(StoreError::EditedMeanwhile(path)),
+                    Err(e) => Err(io_error("keep a copy of", &path, e)),
+                },
+            };
+        }
+        if let Err(e) = dir.rename(&temp_name, &backup) {
+            return Err(io_error("keep a copy of", &path, e));
+        }
+    }
     dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
     crash_point(Step::Synced, crash_at);
+    if !starts_with(&locked.file, old).map_err(|e| io_error("read", &path, e))? {
+        // Rewritten in place in the last moment: none of it is taken for an append. Swapped
+        // out, it is `authorized_keys.old` already, as they left it; renamed over, it has no
+        // name left, and a copy becomes `authorized_keys.old`.
+        if !swapped {
+            keep_theirs(dir, locked, &backup, max_size, crash_at)?;
+        }
+        return Err(StoreError::EditedMeanwhile(path));
+    }
     give_back_late_appends(locked, old.len() as u64, &temp)
         .map_err(|e| io_error("write", &path, e))?;
     Ok(true)
+}
+
+/// Makes a copy of the locked file as it is now (at most `max_size` bytes of it) the entry
+/// `backup`.
+fn keep_theirs(
+    dir: &SshDir,
+    locked: &Locked,
+    backup: &str,
+    max_size: u64,
+    crash_at: Option<Step>,
+) -> Result<(), StoreError> {
+    let path = dir.path_of(dir.file_name());
+    let mut theirs = Vec::new();
+    let mut file = &locked.file;
+    file.rewind()
+        .and_then(|()| file.take(max_size).read_to_end(&mut theirs))
+        .map_err(|e| io_error("read", &path, e))?;
+    let (_, name) = write_temp(dir, &theirs, locked, crash_at)?;
+    dir.rename(&name, backup).map_err(|e| {
+        let _ = dir.remove(&name);
+        io_error("keep a copy of", &path, e)
+    })
+}
+
+/// Swaps the entries `a` and `b` of `dir` in one step, where the filesystem can.
+fn exchange(dir: &SshDir, a: &str, b: &str) -> io::Result<()> {
+    #[cfg(test)]
+    if NO_EXCHANGE.get() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    dir.exchange(a, b)
+}
+
+/// Whether swapping names is not supported where `e` came from (NFS, an old kernel).
+fn is_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+    )
+}
+
+/// Whether the entry `name` is the locked file, and it still begins with the `old` bytes read.
+fn swapped_out_is_as_read(dir: &SshDir, name: &str, locked: &Locked, old: &[u8]) -> bool {
+    let same = dir
+        .stat(name)
+        .is_ok_and(|now| now.st_dev == locked.meta.dev() && now.st_ino == locked.meta.ino());
+    same && starts_with(&locked.file, old).unwrap_or(false)
+}
+
+/// Whether `file` now begins with `bytes`.
+fn starts_with(file: &File, bytes: &[u8]) -> io::Result<bool> {
+    let mut now = vec![0; bytes.len()];
+    match file.read_exact_at(&mut now, 0) {
+        Ok(()) => Ok(now == bytes),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Deletes temporary files a crashed rewrite left. Safe only under the lock: while it is held,
