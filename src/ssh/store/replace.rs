@@ -81,8 +81,9 @@ fn crash_point(step: Step, crash_at: Option<Step>) {
 }
 
 /// Writes `new` over the locked file, whose contents were `old`, through a temporary file and
-/// a rename; keeps the previous version as `authorized_keys.old`. Returns false, changing
-/// nothing, when an outside writer changed the file since it was read.
+/// a rename; keeps the previous version as `authorized_keys.old`. Returns false when an outside
+/// writer changed the file since it was read: the file is then as they left it (and
+/// `authorized_keys.old`, at most, a copy of what was read).
 ///
 /// Where the filesystem can swap two names in one step (`RENAME_EXCHANGE`; NFS cannot), the new
 /// file is swapped in and the file swapped out is checked to be the one read, unchanged: a

@@ -229,13 +229,12 @@ fn a_file_grown_past_the_limit_after_the_lock_is_refused_unread() {
     );
 }
 
-/// The red team's attack: `~/.ssh` swapped for a copy of itself while a key is revoked (once
-/// the revoke's temporary file appears in it). The revoke works in the directory it opened,
-/// which sshd no longer reads: it must not say the key is revoked.
+/// The red team's attack: `~/.ssh` swapped for a copy of itself while a key is revoked. The
+/// revoke works in the directory it opened, which sshd no longer reads: it must not say the key
+/// is revoked.
 #[test]
 fn a_removal_never_says_done_when_ssh_was_swapped_meanwhile() {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
-    use std::sync::atomic::{AtomicBool, Ordering};
     let home = home_with(b"");
     let ssh = home.path().join(".ssh");
     let spare = home.path().join(".ssh-spare");
@@ -245,26 +244,13 @@ fn a_removal_never_says_done_when_ssh_was_swapped_meanwhile() {
     fs::write(ssh.join("authorized_keys"), &contents).unwrap();
     fs::write(spare.join("authorized_keys"), &contents).unwrap();
     let store = AuthorizedKeys::in_home(home.path());
-    let temp = temp_prefix("authorized_keys");
-    let stop = AtomicBool::new(false);
+    let (from, to) = (ssh.clone(), spare.clone());
+    let swap = move || renameat_with(CWD, &from, CWD, &to, RenameFlags::EXCHANGE).unwrap();
 
-    let (result, swapped) = std::thread::scope(|scope| {
-        let swapper = scope.spawn(|| {
-            while !stop.load(Ordering::Relaxed) {
-                let mut names = fs::read_dir(&ssh).unwrap().flatten();
-                if names.any(|e| e.file_name().to_string_lossy().starts_with(&temp)) {
-                    renameat_with(CWD, &ssh, CWD, &spare, RenameFlags::EXCHANGE).unwrap();
-                    return true;
-                }
-            }
-            false
-        });
-        let result = store.remove_key(&fingerprint(&public), &tag());
-        stop.store(true, Ordering::Relaxed);
-        (result, swapper.join().unwrap())
+    let result = with_move_at(Step::BackedUp, swap, || {
+        store.remove_key(&fingerprint(&public), &tag())
     });
 
-    assert!(swapped, "the swap never came: the test proved nothing");
     assert!(matches!(result, Err(StoreError::Moved(_))), "{result:?}");
     assert_eq!(
         fs::read_to_string(ssh.join("authorized_keys")).unwrap(),
