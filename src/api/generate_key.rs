@@ -105,7 +105,8 @@ pub async fn generate_key(
 
 /// Makes the key: a passphrase key on the low-priority pool (deriving takes a tenth of a second
 /// of both cores), after checking the home exists. The derivation counts as one of the person's
-/// operations under way until it ends, and is skipped if its client has gone by its turn.
+/// operations under way until it ends, and is skipped if its client has gone by its turn, or
+/// stopped within a round if the client goes while it runs.
 #[cfg(feature = "ssr")]
 async fn make_key(
     state: &super::context::AppState,
@@ -124,9 +125,9 @@ async fn make_key(
             let in_flight = person.in_flight();
             state
                 .key_derivation
-                .run(move || {
+                .run(move |wanted| {
                     let _in_flight = in_flight;
-                    keygen::generate(&tag, label.as_ref(), Some(&passphrase))
+                    keygen::generate_while(&tag, label.as_ref(), Some(&passphrase), wanted)
                 })
                 .await?
         }

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
 use crate::error::AppError;
+use crate::ssh::kdf::Wanted;
 
 /// The nice value a job takes when the machine has cores to spare: the lowest priority a thread
 /// can have short of `SCHED_IDLE` (and, unlike it, reachable without unsafe code).
@@ -68,10 +69,11 @@ impl SlowPool {
 
     /// Runs `job` on the pool and waits for its answer without holding up the async runtime.
     /// A job whose asker has gone (a client that hung up) by its turn is dropped unrun, so
-    /// abandoned jobs do not keep others waiting.
+    /// abandoned jobs do not keep others waiting. A job that has started is given `wanted`,
+    /// which says whether its asker is still there, to stop early once it is not.
     pub async fn run<T, F>(&self, job: F) -> Result<T, AppError>
     where
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&Wanted<'_>) -> T + Send + 'static,
         T: Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
@@ -79,9 +81,13 @@ impl SlowPool {
             if answer.is_closed() {
                 return;
             }
-            // The asker may go while it runs: then the answer is dropped.
             start(Box::new(move || {
-                let _ = answer.send(job());
+                let done = {
+                    let asker_there = || !answer.is_closed();
+                    job(&asker_there)
+                };
+                // The asker may have gone meanwhile: then the answer is dropped.
+                let _ = answer.send(done);
             }));
         });
         self.jobs.send(job).map_err(|_| stopped())?;
@@ -185,6 +191,7 @@ fn stopped() -> AppError {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
 
     use super::*;
 
@@ -197,7 +204,7 @@ mod tests {
 
     /// The nice values of a job's own thread and of a thread it starts (the KDF's second block).
     async fn nice_of_a_job(pool: &SlowPool) -> (i32, i32) {
-        pool.run(|| {
+        pool.run(|_| {
             let worker = rustix::thread::gettid().as_raw_nonzero().get();
             let helper = thread::scope(|s| {
                 s.spawn(|| nice_of(rustix::thread::gettid().as_raw_nonzero().get()))
@@ -242,25 +249,53 @@ mod tests {
         let (release, held) = mpsc::channel::<()>();
         let first = tokio::spawn({
             let pool = pool.clone();
-            async move { pool.run(move || held.recv().is_ok()).await }
+            async move { pool.run(move |_| held.recv().is_ok()).await }
         });
         while READINGS_TAKEN.load(Ordering::Relaxed) < READINGS {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         // Ten askers queue behind it, and hang up. Each is waited for until it is gone: `abort`
         // only asks, and an asker not yet dropped when the worker is released is still there.
         for _ in 0..10 {
             let pool = pool.clone();
-            let asker = tokio::spawn(async move { pool.run(|| 0).await });
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            let asker = tokio::spawn(async move { pool.run(|_| 0).await });
+            tokio::time::sleep(Duration::from_millis(1)).await;
             asker.abort();
             assert!(asker.await.is_err_and(|e| e.is_cancelled()));
         }
         release.send(()).unwrap();
         assert!(first.await.unwrap().unwrap());
         // One more job, answered: only the first and this one read the load.
-        assert_eq!(pool.run(|| 7).await.unwrap(), 7);
+        assert_eq!(pool.run(|_| 7).await.unwrap(), 7);
         assert_eq!(READINGS_TAKEN.load(Ordering::Relaxed), 2 * READINGS);
+    }
+
+    #[tokio::test]
+    async fn a_running_job_is_told_once_its_asker_has_gone() {
+        let pool = SlowPool::start_with(1, || Some(0)).unwrap();
+        let (started, running) = tokio::sync::oneshot::channel();
+        let (told, heard) = mpsc::channel();
+        let asker = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move |wanted| {
+                    let while_waited_for = wanted();
+                    started.send(()).unwrap();
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    while wanted() && Instant::now() < deadline {
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    told.send((while_waited_for, wanted())).unwrap();
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        asker.abort();
+        assert!(asker.await.is_err_and(|e| e.is_cancelled()));
+        let heard =
+            tokio::task::spawn_blocking(move || heard.recv_timeout(Duration::from_secs(60)));
+        assert_eq!(heard.await.unwrap(), Ok((true, false)));
     }
 
     #[test]
@@ -278,9 +313,9 @@ mod tests {
     #[tokio::test]
     async fn a_job_that_panics_fails_alone_and_the_worker_goes_on() {
         let pool = SlowPool::start(1).unwrap();
-        let failed = pool.run(|| -> i32 { panic!("a bug in a job") }).await;
+        let failed = pool.run(|_| -> i32 { panic!("a bug in a job") }).await;
         assert!(matches!(failed, Err(AppError::Keygen(_))), "{failed:?}");
-        assert_eq!(pool.run(|| 42).await.unwrap(), 42);
+        assert_eq!(pool.run(|_| 42).await.unwrap(), 42);
     }
 
     #[tokio::test]
@@ -297,7 +332,9 @@ mod tests {
         let mut pending = Vec::new();
         for job in jobs {
             let pool = pool.clone();
-            pending.push(tokio::spawn(async move { pool.run(job).await.unwrap() }));
+            pending.push(tokio::spawn(
+                async move { pool.run(|_| job()).await.unwrap() },
+            ));
         }
         let mut answers = Vec::new();
         for p in pending {

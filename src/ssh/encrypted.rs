@@ -48,19 +48,21 @@ pub enum EncryptError {
 
 /// `key` (unencrypted) as an OpenSSH private key file, encrypted with aes256-ctr under a key
 /// derived from `passphrase` by bcrypt-pbkdf with `salt` and `rounds`. `checkint` is the random
-/// number OpenSSH repeats inside the encrypted part to tell a wrong passphrase.
+/// number OpenSSH repeats inside the encrypted part to tell a wrong passphrase. The derivation
+/// stops once `wanted` says no ([`kdf::bcrypt_pbkdf`]).
 pub fn to_openssh(
     key: &PrivateKey,
     passphrase: &[u8],
     salt: &[u8],
     rounds: u32,
     checkint: u32,
+    wanted: &kdf::Wanted<'_>,
 ) -> Result<Zeroizing<String>, EncryptError> {
     if key.is_encrypted() {
         return Err(EncryptError::AlreadyEncrypted);
     }
     let mut key_and_iv = Zeroizing::new([0u8; KEY_LEN + IV_LEN]);
-    kdf::bcrypt_pbkdf(passphrase, salt, rounds, &mut *key_and_iv)?;
+    kdf::bcrypt_pbkdf(passphrase, salt, rounds, &mut *key_and_iv, wanted)?;
     let (cipher_key, iv) = key_and_iv.split_at(KEY_LEN);
 
     let mut secret = private_section(key, checkint)?;
@@ -142,7 +144,7 @@ mod tests {
     fn ssh_key_reads_back_what_it_would_have_written() {
         let key = a_key("fileglancer Seqera production");
         let salt = [7u8; 16];
-        let ours = to_openssh(&key, b"correct horse", &salt, 4, 0x1234_5678).unwrap();
+        let ours = to_openssh(&key, b"correct horse", &salt, 4, 0x1234_5678, &|| true).unwrap();
         // ssh-key encrypting the same key with the same salt, rounds and check number gives
         // the very same file: the container is byte-for-byte OpenSSH's.
         let kdf = Kdf::Bcrypt {
@@ -167,7 +169,7 @@ mod tests {
     fn every_comment_length_pads_to_whole_blocks() {
         for len in 0..40 {
             let key = a_key(&"c".repeat(len));
-            let file = to_openssh(&key, b"pw", &[1; 16], 1, 9).unwrap();
+            let file = to_openssh(&key, b"pw", &[1; 16], 1, 9, &|| true).unwrap();
             let opened = PrivateKey::from_openssh(file.as_str()).unwrap();
             let plain = opened.decrypt("pw").unwrap();
             assert_eq!(plain.comment().len(), len);
@@ -181,7 +183,7 @@ mod tests {
             .encrypt(&mut OsRng, "pw")
             .expect("ssh-key encrypts");
         assert!(matches!(
-            to_openssh(&key, b"pw", &[1; 16], 1, 9),
+            to_openssh(&key, b"pw", &[1; 16], 1, 9, &|| true),
             Err(EncryptError::AlreadyEncrypted)
         ));
     }

@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use super::encrypted::{self, EncryptError};
 use super::fingerprint::fingerprint;
+use super::kdf::Wanted;
 use super::label::Label;
 use super::tag::Tag;
 use super::values::{KeyOptions, Passphrase};
@@ -89,6 +90,17 @@ pub fn generate(
     label: Option<&Label>,
     passphrase: Option<&Passphrase>,
 ) -> Result<NewKey, KeygenError> {
+    generate_while(tag, label, passphrase, &|| true)
+}
+
+/// As [`generate`], but the key derivation stops once `wanted` says no (asked before each of
+/// its rounds): for an asker that may go away, such as a client that hangs up.
+pub fn generate_while(
+    tag: &Tag,
+    label: Option<&Label>,
+    passphrase: Option<&Passphrase>,
+    wanted: &Wanted<'_>,
+) -> Result<NewKey, KeygenError> {
     let mut seed = Zeroizing::new([0; 32]);
     OsRng
         .try_fill_bytes(seed.as_mut())
@@ -103,8 +115,15 @@ pub fn generate(
                 .try_fill_bytes(&mut salt)
                 .map_err(KeygenError::Random)?;
             let check = OsRng.try_next_u32().map_err(KeygenError::Random)?;
-            encrypted::to_openssh(&key, passphrase.as_bytes(), &salt, BCRYPT_ROUNDS, check)
-                .map_err(KeygenError::Encrypt)?
+            encrypted::to_openssh(
+                &key,
+                passphrase.as_bytes(),
+                &salt,
+                BCRYPT_ROUNDS,
+                check,
+                wanted,
+            )
+            .map_err(KeygenError::Encrypt)?
         }
         None => key
             .to_openssh(LineEnding::LF)

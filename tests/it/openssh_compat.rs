@@ -113,7 +113,14 @@ fn keyhatch_encrypts_a_key_exactly_as_ssh_keygen_did() {
     // The check number ssh-keygen chose: the first word of the encrypted part, opened with
     // keyhatch's own derivation.
     let mut key_and_iv = [0u8; 48];
-    kdf::bcrypt_pbkdf(b"test only: 7 words", salt, *rounds, &mut key_and_iv).unwrap();
+    kdf::bcrypt_pbkdf(
+        b"test only: 7 words",
+        salt,
+        *rounds,
+        &mut key_and_iv,
+        &|| true,
+    )
+    .unwrap();
     let mut first = theirs.key_data().encrypted().unwrap()[..8].to_vec();
     ctr::Ctr128BE::<aes::Aes256>::new(key_and_iv[..32].into(), key_and_iv[32..].into())
         .apply_keystream(&mut first);
@@ -121,8 +128,15 @@ fn keyhatch_encrypts_a_key_exactly_as_ssh_keygen_did() {
     let checkint = u32::from_be_bytes(first[..4].try_into().unwrap());
 
     let plain = theirs.decrypt("test only: 7 words").unwrap();
-    let ours =
-        encrypted::to_openssh(&plain, b"test only: 7 words", salt, *rounds, checkint).unwrap();
+    let ours = encrypted::to_openssh(
+        &plain,
+        b"test only: 7 words",
+        salt,
+        *rounds,
+        checkint,
+        &|| true,
+    )
+    .unwrap();
     assert_eq!(
         ours.as_str(),
         file,

@@ -257,6 +257,61 @@ fn sixty_abandoned_passphrase_generations_from_one_person_do_not_hold_up_another
     );
 }
 
+/// CPU time the process `pid` has used, all its threads, in clock ticks (10 ms).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command's closing parenthesis; utime and stime are the 14th and 15th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// `pid`'s CPU time once it has stopped growing for a third of a second.
+fn settled_cpu_ticks(pid: u32) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = cpu_ticks(pid);
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = cpu_ticks(pid);
+        if now == last || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// The attack: a person starts passphrase keys and hangs up as soon as each derivation runs,
+/// spending the pool's cores (a tenth of a second of both, each) on keys nobody will take, and
+/// at nice 0 on a busy node. Before the fix each ran to its end.
+#[test]
+fn a_passphrase_derivation_whose_client_hangs_up_stops_and_gives_its_cores_back() {
+    let alice = Account::create_person();
+    let stack =
+        SiteStack::start_with_env(&[&alice.name], &[], &[("KEYHATCH_KEYS_PER_HOUR", "1000")]);
+    let server = stack.keyhatch.id();
+    let body = r#"{"passphrase":"correct horse battery staple"}"#;
+    let before = settled_cpu_ticks(server);
+    let reply = stack.post(&alice.name, "/api/keys/generate", body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let whole = settled_cpu_ticks(server) - before;
+    for _ in 0..3 {
+        let before = settled_cpu_ticks(server);
+        let client = stack.send(&alice.name, "POST", "/api/keys/generate", body);
+        // 40 ms of CPU: more than the request's own handling, so the derivation is under way.
+        wait_for(|| cpu_ticks(server) >= before + 4, "the derivation to run");
+        drop(client);
+        let abandoned = settled_cpu_ticks(server) - before;
+        assert!(
+            abandoned * 10 < whole * 7,
+            "a derivation whose client hung up used {abandoned} ticks, a whole one {whole}"
+        );
+    }
+}
+
 // Accounts and names.
 
 /// The attack: a proxy login named `nobody` (the overflow uid 65534, the owner the kernel shows
