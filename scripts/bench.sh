@@ -8,6 +8,7 @@ scripts/setup.sh
 source scripts/env.sh
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+claim_test_accounts
 step "release build"
 build_bundle
 step "domain (criterion)"

@@ -33,3 +33,27 @@ build_bundle() {
   export KEYHATCH_EMBED_SITE="$PWD/target/site"
   [ "${1:-}" = --frontend-only ] || cargo build --release --features ssr --bin keyhatch
 }
+
+# The throwaway accounts the tests and benchmarks make (khtest…, khe2e…, khsso… and khsso
+# groups) are removed by whatever made them, even when a test fails; a run that was killed
+# (Ctrl-C, a CI time limit) cannot. Each run holds /run/keyhatch-tests.lock, shared, while it
+# lasts (its processes inherit it); a run that finds no other under way first removes what
+# killed runs left. An account that still runs processes is named and left.
+claim_test_accounts() {
+  exec 9>/run/keyhatch-tests.lock
+  if flock --nonblock --exclusive 9; then
+    local name
+    for name in $(getent passwd | cut -d: -f1 | grep -E '^(khtest[0-9a-f]{8}|khe2e[0-9a-f]{1,8}|khsso[0-9a-f]{8})$'); do
+      # userdel refuses (8) an account that still runs processes.
+      if userdel --remove "$name" 2>/dev/null; then
+        echo "removed $name, made by a run that was stopped"
+      else
+        echo "left $name, made by a run that was stopped: userdel refused (status $?)"
+      fi
+    done
+    for name in $(getent group | cut -d: -f1 | grep -E '^khsso[0-9a-f]{8}$'); do
+      groupdel "$name" && echo "removed group $name, made by a run that was stopped"
+    done
+  fi
+  flock --shared 9
+}

@@ -18,6 +18,7 @@ exec > >(tee "$log") 2>&1
 
 started=$SECONDS
 step() { printf '\033[1m==> %s\033[0m (at %ds)\n' "$*" $((SECONDS - started)); }
+claim_test_accounts
 step "format"
 cargo fmt --check
 step "clippy (browser)"
