@@ -158,7 +158,8 @@ impl From<ssh::Error> for AppError {
                 | StoreError::WouldBeTooLarge { .. }
                 | StoreError::Symlink(_)
                 | StoreError::NotRegular(_)
-                | StoreError::HardLinked { .. }),
+                | StoreError::HardLinked { .. }
+                | StoreError::OldInTheWay(_)),
             ) => Self::Conflict(e.to_string()),
             ssh::Error::Store(e @ (StoreError::Locked(_) | StoreError::Busy(_))) => {
                 Self::Busy(e.to_string())

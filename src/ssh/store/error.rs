@@ -100,6 +100,13 @@ pub enum StoreError {
          Look at your keys and that file, and try again"
     )]
     EditedMeanwhile(PathBuf),
+    /// `authorized_keys.old`, where the previous version goes, is a directory (or something
+    /// else a file cannot be renamed over); nothing was changed.
+    #[error(
+        "{0} is a directory, and keyhatch keeps the previous version of your keys file there \
+         before each change; nothing was changed. Move it away, and try again"
+    )]
+    OldInTheWay(PathBuf),
     /// Another program holds a lock on the file for longer than keyhatch waits.
     #[error(
         "{0} is locked by another program; nothing was changed. Try again in a moment, or find \

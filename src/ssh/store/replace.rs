@@ -131,7 +131,7 @@ pub(super) fn replace(
     // The previous version, as `ssh-keygen -R` keeps it: `authorized_keys.old`.
     let backup = format!("{}.old", dir.file_name());
     if let Err(e) = dir.rename(&backup_temp, &backup) {
-        return discard(Err(io_error("keep a copy of", &path, e)));
+        return discard(Err(backup_error(dir, &backup, e)));
     }
     crash_point(Step::BackedUp, crash_at);
     let swapped = match exchange(dir, &temp_name, dir.file_name()) {
@@ -173,6 +173,15 @@ pub(super) fn replace(
     give_back_late_appends(locked, old.len() as u64, &temp)
         .map_err(|e| io_error("write", &path, e))?;
     Ok(true)
+}
+
+/// Why the previous version could not become `backup`: a directory in its place is the
+/// person's to move (the rename of a file over one fails with `EISDIR`).
+fn backup_error(dir: &SshDir, backup: &str, e: io::Error) -> StoreError {
+    if e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error()) {
+        return StoreError::OldInTheWay(dir.path_of(backup));
+    }
+    io_error("keep a copy of", &dir.path_of(dir.file_name()), e)
 }
 
 /// Makes a copy of the locked file as it is now (at most `max_size` bytes of it) the entry

@@ -375,3 +375,30 @@ fn without_swapping_an_edit_in_place_in_the_last_moment_is_kept_as_the_old_file(
     assert_eq!(old, edited);
     assert_eq!(fs::read_to_string(store.path()).unwrap(), "foreign line\n");
 }
+
+#[test]
+fn an_old_file_that_is_a_directory_gets_a_sentence_and_nothing_changes() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let fp = add(&store, "fileglancer").unwrap();
+    let before = fs::read(store.path()).unwrap();
+    let old = home.path().join(".ssh/authorized_keys.old");
+    fs::create_dir(&old).unwrap();
+    fs::write(old.join("notes"), b"theirs").unwrap();
+
+    let refused = store.remove_key(&fp, &tag()).unwrap_err();
+
+    assert!(
+        matches!(refused, StoreError::OldInTheWay(ref path) if *path == old),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("Move it away"), "{refused}");
+    assert_eq!(fs::read(store.path()).unwrap(), before);
+    assert_eq!(fs::read(old.join("notes")).unwrap(), b"theirs");
+    let leftovers: Vec<_> = fs::read_dir(home.path().join(".ssh"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(&temp_prefix("authorized_keys")))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
