@@ -402,3 +402,27 @@ fn an_old_file_that_is_a_directory_gets_a_sentence_and_nothing_changes() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_link_or_fifo_named_authorized_keys_old_is_replaced_never_followed() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let victim = home.path().join("victim");
+    fs::write(&victim, b"the person's other file\n").unwrap();
+    let old = home.path().join(".ssh/authorized_keys.old");
+    let plant: [&dyn Fn(); 3] = [
+        &|| symlink(&victim, &old).unwrap(),
+        &|| fs::hard_link(&victim, &old).unwrap(),
+        &|| rustix::fs::mkfifoat(rustix::fs::CWD, &old, 0o600.into()).unwrap(),
+    ];
+    for plant in plant {
+        let fp = add(&store, "fileglancer").unwrap();
+        let before = fs::read(store.path()).unwrap();
+        let _ = fs::remove_file(&old);
+        plant();
+        store.remove_key(&fp, &tag()).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"the person's other file\n");
+        assert_eq!(fs::read(&old).unwrap(), before);
+        assert_eq!(fs::read(store.path()).unwrap(), b"foreign line\n");
+    }
+}
