@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     // the other commands.
     set_hangup(SigHandler::SigIgn);
     ignore_file_size_signal();
+    close_inherited_on_exec();
     // A site-mode helper: it becomes one person and does one job, with no runtime and no log.
     if std::env::args_os()
         .nth(1)
@@ -198,6 +199,37 @@ fn set_hangup(handler: SigHandler) {
     // handler in site mode once serving.
     if let Err(e) = unsafe { signal(Signal::SIGHUP, handler) } {
         eprintln!("warning: could not set what SIGHUP does: {e}");
+    }
+}
+
+/// Marks every descriptor keyhatch inherited beyond the standard three close-on-exec, so that
+/// no program it starts inherits one: a site-mode helper becomes a person and runs the job they
+/// sent, and a shell or a parent may have left open a descriptor of its own, such as a
+/// root-only file (red team). Without `/proc` (an empty chroot) there is nothing to list.
+#[allow(unsafe_code)]
+fn close_inherited_on_exec() {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    use rustix::fs::{Dir, Mode, OFlags, open};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let Ok(listing) = open("/proc/self/fd", flags, Mode::empty()) else {
+        return;
+    };
+    let own = listing.as_raw_fd();
+    let Ok(mut entries) = Dir::new(listing) else {
+        return;
+    };
+    let inherited: Vec<i32> = std::iter::from_fn(|| entries.read())
+        .filter_map(|entry| entry.ok()?.file_name().to_str().ok()?.parse().ok())
+        .filter(|&fd| fd > 2 && fd != own)
+        .collect();
+    for fd in inherited {
+        // SAFETY: `fd` was listed open, and it stays open during the call: this runs first
+        // in main, on the only thread, and closes no descriptor (the listing's own, still
+        // open, is left out).
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
 }
 

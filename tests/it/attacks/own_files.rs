@@ -400,3 +400,37 @@ fn a_person_who_runs_the_helper_by_hand_with_another_persons_identity_reaches_no
             .contains("planted")
     );
 }
+
+/// The attack: a descriptor the server inherited without close-on-exec (a shell's
+/// `exec 7</etc/shadow` before starting it) passed on to every helper, which becomes a person
+/// and runs the job they sent. A helper must hold nothing but its job's pipes.
+#[test]
+fn a_descriptor_the_server_inherited_reaches_no_helper() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("keyhatch");
+    let script = format!(
+        "#!/bin/sh\nexec 7</etc/shadow\nexec {} \"$@\"\n",
+        env!("CARGO_BIN_EXE_keyhatch")
+    );
+    fs::write(&wrapper, script).unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let alice = Account::create_person();
+    let stack = SiteStack::start_binary(&wrapper, &[&alice.name], &[], &[]);
+    // The server holds it: the attack is mounted.
+    let server = stack.keyhatch.id();
+    let held = fs::read_link(format!("/proc/{server}/fd/7")).unwrap();
+    assert_eq!(held, Path::new("/etc/shadow"));
+    // A spare helper waits as root for its next job, and becomes the person who sends it.
+    wait_for(|| !stack.helpers_of(0).is_empty(), "a spare helper");
+    for helper in stack.helpers_of(0) {
+        let mut fds: Vec<String> = fs::read_dir(format!("/proc/{helper}/fd"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        fds.sort();
+        assert_eq!(fds, ["0", "1", "2"], "helper {helper}");
+    }
+    let listed = stack.get(&alice.name, "/api/keys/list");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+}
