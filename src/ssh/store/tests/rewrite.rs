@@ -30,7 +30,12 @@ fn remove_takes_out_exactly_the_keyhatch_line_and_keeps_the_old_file() {
         fs::read(home.path().join(".ssh/authorized_keys.old")).unwrap(),
         before_removal
     );
-    let leftovers: Vec<_> = fs::read_dir(home.path().join(".ssh"))
+    assert_no_temporary_file_left(home.path());
+}
+
+/// No temporary file of a rewrite is left in `home`'s `~/.ssh`.
+fn assert_no_temporary_file_left(home: &Path) {
+    let leftovers: Vec<_> = fs::read_dir(home.join(".ssh"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.starts_with(&temp_prefix("authorized_keys")))
@@ -395,12 +400,7 @@ fn an_old_file_that_is_a_directory_gets_a_sentence_and_nothing_changes() {
     assert!(refused.to_string().contains("Move it away"), "{refused}");
     assert_eq!(fs::read(store.path()).unwrap(), before);
     assert_eq!(fs::read(old.join("notes")).unwrap(), b"theirs");
-    let leftovers: Vec<_> = fs::read_dir(home.path().join(".ssh"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with(&temp_prefix("authorized_keys")))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_temporary_file_left(home.path());
 }
 
 #[test]
