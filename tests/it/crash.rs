@@ -8,7 +8,14 @@ use std::os::unix::process::ExitStatusExt;
 use crate::helpers::{self, spawn_app, spawn_app_with};
 
 /// The steps of a removal, in order; the first three come before the rename.
-const STEPS: [&str; 5] = ["temp-written", "checked", "backed-up", "renamed", "synced"];
+const STEPS: [&str; 6] = [
+    "temp-written",
+    "checked",
+    "backed-up",
+    "renamed",
+    "synced",
+    "giving-back",
+];
 
 #[test]
 fn a_crash_at_any_step_of_a_revoke_leaves_the_old_or_the_new_file() {

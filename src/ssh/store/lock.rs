@@ -165,19 +165,13 @@ impl Locked {
 
 /// Takes an exclusive open-file-description lock on the whole file, waiting for it until
 /// `deadline`; false when another holder kept it that long.
-fn lock_exclusive(file: &File, deadline: Instant) -> io::Result<bool> {
-    let whole_file = libc::flock {
-        l_type: libc::F_WRLCK as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
+pub(super) fn lock_exclusive(file: &File, deadline: Instant) -> io::Result<bool> {
+    let whole = whole_file(libc::F_WRLCK);
     // Polled rather than F_OFD_SETLKW, which cannot time out: short waits first (another
     // keyhatch holds the lock for about a millisecond), then at most 50 ms apart.
     let mut pause = Duration::from_millis(1);
     loop {
-        match fcntl(file, FcntlArg::F_OFD_SETLK(&whole_file)) {
+        match fcntl(file, FcntlArg::F_OFD_SETLK(&whole)) {
             Ok(_) => return Ok(true),
             Err(nix::errno::Errno::EINTR) => continue,
             Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EACCES) => {}
@@ -189,6 +183,25 @@ fn lock_exclusive(file: &File, deadline: Instant) -> io::Result<bool> {
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Whether another open file description (another process's, or another `open` of this one)
+/// holds a lock on any part of `file`.
+pub(super) fn is_locked(file: &File) -> io::Result<bool> {
+    let mut probe = whole_file(libc::F_WRLCK);
+    fcntl(file, FcntlArg::F_OFD_GETLK(&mut probe))?;
+    Ok(probe.l_type != libc::F_UNLCK as libc::c_short)
+}
+
+/// A lock of `kind` on the whole file.
+fn whole_file(kind: libc::c_int) -> libc::flock {
+    libc::flock {
+        l_type: kind as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
     }
 }
 

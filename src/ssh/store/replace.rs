@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::str::FromStr;
+use std::time::Instant;
 
 use nix::libc;
 use rand::TryRngCore;
@@ -15,7 +16,7 @@ use rustix::fs::OFlags;
 
 use super::dir::SshDir;
 use super::error::{StoreError, io_error};
-use super::lock::Locked;
+use super::lock::{self, Locked};
 
 /// The name of a rewrite's temporary file for the keys file `file`, before its random part.
 pub(super) fn temp_prefix(file: &str) -> String {
@@ -36,6 +37,9 @@ pub enum Step {
     Renamed,
     /// The directory is fsynced: the rewrite is durable.
     Synced,
+    /// What an outside writer appended to the previous version meanwhile is about to be read,
+    /// to be given to the new one.
+    GivingBack,
 }
 
 impl FromStr for Step {
@@ -48,6 +52,7 @@ impl FromStr for Step {
             "backed-up" => Self::BackedUp,
             "renamed" => Self::Renamed,
             "synced" => Self::Synced,
+            "giving-back" => Self::GivingBack,
             other => return Err(format!("no rewrite step is called {other:?}")),
         })
     }
@@ -90,6 +95,10 @@ fn crash_point(step: Step, crash_at: Option<Step>) {
 /// program that renamed or rewrote the file in the last moment gets its version back, and the
 /// rewrite starts over on it. The file swapped out then becomes `authorized_keys.old` itself,
 /// so that a line written later by a program that had it open lands there, not nowhere.
+///
+/// Each temporary file is locked from its creation for as long as the rewrite lasts (see
+/// [`remove_stale_temps`]): from the swap on, the new file has the name but the lock taken
+/// was the old one's, and another keyhatch that opens the file then must wait too.
 pub(super) fn replace(
     dir: &SshDir,
     locked: &Locked,
@@ -102,8 +111,8 @@ pub(super) fn replace(
     let (temp, temp_name) = write_temp(dir, new, locked, crash_at)?;
     // The previous version is kept as a copy first, never a second name for the file: a crash
     // must not leave authorized_keys with two links, which keyhatch would then refuse.
-    let backup_temp = match write_temp(dir, old, locked, crash_at) {
-        Ok((_, name)) => name,
+    let (_backup_held, backup_temp) = match write_temp(dir, old, locked, crash_at) {
+        Ok(written) => written,
         Err(e) => {
             let _ = dir.remove(&temp_name);
             return Err(e);
@@ -146,8 +155,8 @@ pub(super) fn replace(
     if swapped {
         // `temp_name` now names the file that was authorized_keys.
         if !swapped_out_is_as_read(dir, &temp_name, locked, old) {
-            return match exchange(dir, &temp_name, dir.file_name()) {
-                Ok(()) => discard(Ok(false)),
+            return match swap_back(dir, &temp_name, &temp, new.len() as u64) {
+                Ok(()) => Ok(false),
                 // Theirs cannot go back: keep it where it is seen, and say where.
                 Err(_) => match dir.rename(&temp_name, &backup) {
                     Ok(()) => Err(StoreError::EditedMeanwhile(path)),
@@ -156,12 +165,18 @@ pub(super) fn replace(
             };
         }
         if let Err(e) = dir.rename(&temp_name, &backup) {
-            return Err(io_error("keep a copy of", &path, e));
+            // `authorized_keys.old` was made a directory since it was written: the change is
+            // taken back rather than made with the previous version under a temporary name,
+            // which the next rewrite would delete.
+            swap_back(dir, &temp_name, &temp, new.len() as u64)
+                .map_err(|e| io_error("keep a copy of", &path, e))?;
+            return Err(backup_error(dir, &backup, e));
         }
     }
     dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
     crash_point(Step::Synced, crash_at);
-    if !starts_with(&locked.file, old).map_err(|e| io_error("read", &path, e))? {
+    crash_point(Step::GivingBack, crash_at);
+    if !give_back_late_appends(locked, old, &temp).map_err(|e| io_error("write", &path, e))? {
         // Rewritten in place in the last moment: none of it is taken for an append. Swapped
         // out, it is `authorized_keys.old` already, as they left it; renamed over, it has no
         // name left, and a copy becomes `authorized_keys.old`.
@@ -170,8 +185,6 @@ pub(super) fn replace(
         }
         return Err(StoreError::EditedMeanwhile(path));
     }
-    give_back_late_appends(locked, old.len() as u64, &temp)
-        .map_err(|e| io_error("write", &path, e))?;
     Ok(true)
 }
 
@@ -231,6 +244,39 @@ fn swapped_out_is_as_read(dir: &SshDir, name: &str, locked: &Locked, old: &[u8])
     same && starts_with(&locked.file, old).unwrap_or(false)
 }
 
+/// Swaps the version swapped out, at `temp_name`, back under the file's name, and deletes the
+/// new one there instead, once whatever was appended to it past its first `written` bytes, while
+/// it had the name, is appended to the one back (see [`carry_appended`]). Where that fails, the
+/// new one is kept under its temporary name.
+fn swap_back(dir: &SshDir, temp_name: &str, new: &File, written: u64) -> io::Result<()> {
+    exchange(dir, temp_name, dir.file_name())?;
+    carry_appended(dir, new, written)?;
+    let _ = dir.remove(temp_name);
+    Ok(())
+}
+
+/// Appends to the file the name holds whatever `from` holds past its first `start` bytes, on
+/// a line of its own: a program that appended to `from` while it had the name meant it for
+/// the file of that name.
+fn carry_appended(dir: &SshDir, from: &File, start: u64) -> io::Result<()> {
+    let end = from.metadata()?.len();
+    if end <= start {
+        return Ok(());
+    }
+    let flags = OFlags::RDWR | OFlags::APPEND | OFlags::NONBLOCK;
+    let to = dir.open_file(dir.file_name(), flags, 0)?;
+    let len = to.metadata()?.len();
+    let mut last = [b'\n'];
+    if len > 0 {
+        to.read_exact_at(&mut last, len - 1)?;
+    }
+    if last != [b'\n'] {
+        (&to).write_all(b"\n")?;
+    }
+    copy_tail(from, start, end, &to, || Ok(true))?;
+    to.sync_all()
+}
+
 /// Whether `file` now begins with `bytes`.
 fn starts_with(file: &File, bytes: &[u8]) -> io::Result<bool> {
     let mut now = vec![0; bytes.len()];
@@ -241,8 +287,11 @@ fn starts_with(file: &File, bytes: &[u8]) -> io::Result<bool> {
     }
 }
 
-/// Deletes temporary files a crashed rewrite left. Safe only under the lock: while it is held,
-/// no other keyhatch is between writing its temporary file and renaming it.
+/// Deletes the temporary files that crashed rewrites left: those nobody holds a lock on. A
+/// rewrite locks each of its temporary files as it creates it, and keeps the locks until it is
+/// done: the file it swapped out, under a temporary name for a moment, is the one it locked
+/// first. So the keyhatch that locks the new file the moment after a swap deletes nothing of
+/// a rewrite under way.
 pub(super) fn remove_stale_temps(dir: &SshDir) {
     let Ok(names) = dir.names() else {
         return;
@@ -251,13 +300,21 @@ pub(super) fn remove_stale_temps(dir: &SshDir) {
     for name in names {
         if let Some(name) = name.to_str()
             && name.starts_with(&prefix)
+            && !is_held(dir, name)
         {
             let _ = dir.remove(name);
         }
     }
 }
 
-/// Writes `contents` to a new temporary file in `dir`, with the locked original's mode, owner
+/// Whether another open file holds a lock on the entry `name` (never followed if a link).
+fn is_held(dir: &SshDir, name: &str) -> bool {
+    dir.open_file(name, OFlags::RDONLY | OFlags::NONBLOCK, 0)
+        .and_then(|file| lock::is_locked(&file))
+        .unwrap_or(false)
+}
+
+/// Writes `contents` to a new locked temporary file in `dir`, with the locked original's mode, owner
 /// and extended attributes (see [`copy_attributes`]), fsynced. Returns it open, and its name.
 fn write_temp(
     dir: &SshDir,
@@ -272,11 +329,20 @@ fn write_temp(
         .try_next_u64()
         .map_err(|e| io_error("create", &dir.path_of(&prefix), io::Error::other(e)))?;
     let name = format!("{prefix}{salt:016x}");
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
+    // Appending: a late append given back after the swap lands after a line another program
+    // added to the new file meanwhile, never over it. Readable: swapped back, what was appended
+    // to it is carried to the file back in its place.
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::APPEND;
     let mut file = dir
         .open_file(&name, flags, 0o600)
         .map_err(|e| io_error("create", &dir.path_of(&name), e))?;
     let result = (|| {
+        // Only the person's own programs can open a file this new (0600), to hold its lock.
+        if !lock::lock_exclusive(&file, Instant::now())? {
+            return Err(io::Error::other(
+                "another program locked it as it was created",
+            ));
+        }
         file.write_all(contents)?;
         file.set_permissions(std::fs::Permissions::from_mode(like.mode() & 0o7777))?;
         let mine = file.metadata()?;
@@ -298,23 +364,44 @@ fn write_temp(
 
 /// After a rename, copies to the new file whatever an outside writer appended to the old one
 /// between our last check and the rename, so nothing it wrote is lost; in pieces, however much
-/// that is.
-fn give_back_late_appends(locked: &Locked, old_len: u64, new: &File) -> io::Result<()> {
-    let grown = locked.file.metadata()?.len();
-    if grown <= old_len {
-        return Ok(());
+/// that is. False, with nothing copied since, once the old file does not begin with `old` as it
+/// did: it was rewritten in place, and what lies past that length is not an append but the end
+/// of their version (the tail of a line, perhaps, without the options that restricted it).
+fn give_back_late_appends(locked: &Locked, old: &[u8], new: &File) -> io::Result<bool> {
+    let end = locked.file.metadata()?.len();
+    let from = old.len() as u64;
+    if end <= from {
+        return starts_with(&locked.file, old);
     }
-    let mut new = new;
-    new.seek(io::SeekFrom::End(0))?;
-    let mut piece = vec![0; (grown - old_len).min(LATE_PIECE) as usize];
-    let mut at = old_len;
-    while at < grown {
-        let len = piece.len().min((grown - at) as usize);
-        locked.file.read_exact_at(&mut piece[..len], at)?;
-        new.write_all(&piece[..len])?;
+    let whole = copy_tail(&locked.file, from, end, new, || {
+        starts_with(&locked.file, old)
+    })?;
+    new.sync_all()?;
+    Ok(whole)
+}
+
+/// Appends `from`'s bytes between `start` and `end` to `to`, in pieces; each only once
+/// `still`, asked after reading it, says the source is still the one meant. False when it
+/// said no.
+fn copy_tail(
+    from: &File,
+    start: u64,
+    end: u64,
+    mut to: &File,
+    still: impl Fn() -> io::Result<bool>,
+) -> io::Result<bool> {
+    let mut piece = vec![0; (end - start).min(LATE_PIECE) as usize];
+    let mut at = start;
+    while at < end {
+        let len = piece.len().min((end - at) as usize);
+        from.read_exact_at(&mut piece[..len], at)?;
+        if !still()? {
+            return Ok(false);
+        }
+        to.write_all(&piece[..len])?;
         at += len as u64;
     }
-    new.sync_all()
+    Ok(true)
 }
 
 /// The most of late appends held in memory at once.

@@ -18,6 +18,17 @@ fn tag() -> Tag {
     Tag::default()
 }
 
+/// No temporary file of a rewrite is left in `home`'s `~/.ssh`.
+fn assert_no_temporary_file_left(home: &Path) {
+    let leftovers: Vec<_> = fs::read_dir(home.join(".ssh"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(&temp_prefix("authorized_keys")))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+mod races;
 mod rewrite;
 
 #[test]

@@ -1,7 +1,7 @@
 //! Rewrites of the file (removals), against outside writers, a moved `~/.ssh`, a file grown
 //! past the limit, and the file's extended attributes.
 
-use std::io::{Seek, Write};
+use std::io::Seek;
 
 use xattr::FileExt as _;
 
@@ -31,16 +31,6 @@ fn remove_takes_out_exactly_the_keyhatch_line_and_keeps_the_old_file() {
         before_removal
     );
     assert_no_temporary_file_left(home.path());
-}
-
-/// No temporary file of a rewrite is left in `home`'s `~/.ssh`.
-fn assert_no_temporary_file_left(home: &Path) {
-    let leftovers: Vec<_> = fs::read_dir(home.join(".ssh"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with(&temp_prefix("authorized_keys")))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]
@@ -232,153 +222,6 @@ fn a_file_grown_past_the_limit_after_the_lock_is_refused_unread() {
         matches!(refused, Err(StoreError::TooLarge { size, max, .. }) if size == 1 << 30 && max == 1 << 20),
         "{refused:?}"
     );
-}
-
-/// The red team's attack: `~/.ssh` swapped for a copy of itself while a key is revoked. The
-/// revoke works in the directory it opened, which sshd no longer reads: it must not say the key
-/// is revoked.
-#[test]
-fn a_removal_never_says_done_when_ssh_was_swapped_meanwhile() {
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    let home = home_with(b"");
-    let ssh = home.path().join(".ssh");
-    let spare = home.path().join(".ssh-spare");
-    fs::create_dir(&spare).unwrap();
-    let (public, line) = random_key("", "fileglancer");
-    let contents = format!("foreign line\n{line}\n");
-    fs::write(ssh.join("authorized_keys"), &contents).unwrap();
-    fs::write(spare.join("authorized_keys"), &contents).unwrap();
-    let store = AuthorizedKeys::in_home(home.path());
-    let (from, to) = (ssh.clone(), spare.clone());
-    let swap = move || renameat_with(CWD, &from, CWD, &to, RenameFlags::EXCHANGE).unwrap();
-
-    let result = with_move_at(Step::BackedUp, swap, || {
-        store.remove_key(&fingerprint(&public), &tag())
-    });
-
-    assert!(matches!(result, Err(StoreError::Moved(_))), "{result:?}");
-    assert_eq!(
-        fs::read_to_string(ssh.join("authorized_keys")).unwrap(),
-        contents
-    );
-    assert_eq!(
-        fs::read_to_string(spare.join("authorized_keys")).unwrap(),
-        "foreign line\n",
-        "revoked in the directory it opened"
-    );
-}
-
-/// Runs `work` with `hook` called once, at `step` of the first rewrite on this thread: another
-/// program's move at that moment.
-fn with_move_at<T>(step: Step, hook: impl FnOnce() + 'static, work: impl FnOnce() -> T) -> T {
-    let mut hook = Some(hook);
-    replace::AT_STEP.set(Some(Box::new(move |now| {
-        if now == step
-            && let Some(hook) = hook.take()
-        {
-            hook();
-        }
-    })));
-    let result = work();
-    replace::AT_STEP.set(None);
-    result
-}
-
-/// The red team's attack: `cat >> authorized_keys` (`ssh-copy-id`) opened the file before a
-/// revoke and writes after it. Its line went into a file without a name.
-#[test]
-fn a_line_written_through_a_descriptor_opened_before_a_revoke_lands_in_the_old_file() {
-    let home = home_with(b"foreign line\n");
-    let store = AuthorizedKeys::in_home(home.path());
-    let key = add(&store, "fileglancer").unwrap();
-    let mut writer = fs::OpenOptions::new()
-        .append(true)
-        .open(store.path())
-        .unwrap();
-
-    store.remove_key(&key, &tag()).unwrap();
-    writer.write_all(b"from ssh-copy-id\n").unwrap();
-    drop(writer);
-
-    let old = fs::read_to_string(home.path().join(".ssh/authorized_keys.old")).unwrap();
-    assert!(old.ends_with("from ssh-copy-id\n"), "{old}");
-    assert_eq!(fs::read(store.path()).unwrap(), b"foreign line\n");
-}
-
-/// The red team's attack: `sed -i` renames its edit over the file between keyhatch's last look
-/// and its rename. The edit was lost.
-#[test]
-fn an_edit_by_rename_in_the_last_moment_is_kept_and_the_revoke_made_on_it() {
-    let home = home_with(b"foreign line\n");
-    let store = AuthorizedKeys::in_home(home.path());
-    let (public, line) = random_key("", "fileglancer");
-    store.append_key(&public, &line).unwrap();
-    let (path, edited) = (store.path().to_owned(), format!("edited by sed\n{line}\n"));
-    let sed = move || {
-        let temp = path.with_file_name("sedXYZ");
-        fs::write(&temp, edited).unwrap();
-        fs::rename(&temp, &path).unwrap();
-    };
-
-    let result = with_move_at(Step::BackedUp, sed, || {
-        store.remove_key(&fingerprint(&public), &tag())
-    });
-
-    result.unwrap();
-    assert_eq!(fs::read_to_string(store.path()).unwrap(), "edited by sed\n");
-}
-
-/// The red team's attack: another program rewrites the file in place, longer than it was,
-/// between keyhatch's last look and its rename. The edit was undone and its tail added as if
-/// appended.
-#[test]
-fn an_edit_in_place_in_the_last_moment_is_kept_and_the_revoke_made_on_it() {
-    let home = home_with(b"foreign line\n");
-    let store = AuthorizedKeys::in_home(home.path());
-    let (public, line) = random_key("", "fileglancer");
-    store.append_key(&public, &line).unwrap();
-    let (path, edited) = (
-        store.path().to_owned(),
-        format!("edited in place, longer than the file was before\n{line}\n"),
-    );
-    let edit = move || fs::write(&path, edited).unwrap();
-
-    let result = with_move_at(Step::BackedUp, edit, || {
-        store.remove_key(&fingerprint(&public), &tag())
-    });
-
-    result.unwrap();
-    assert_eq!(
-        fs::read_to_string(store.path()).unwrap(),
-        "edited in place, longer than the file was before\n"
-    );
-}
-
-/// Where names cannot be swapped (NFS), the same edit in place is not undone unseen: the
-/// revoke says so, and the other program's version is `authorized_keys.old`, whole.
-#[test]
-fn without_swapping_an_edit_in_place_in_the_last_moment_is_kept_as_the_old_file() {
-    let home = home_with(b"foreign line\n");
-    let store = AuthorizedKeys::in_home(home.path());
-    let (public, line) = random_key("", "fileglancer");
-    store.append_key(&public, &line).unwrap();
-    let edited = format!("edited in place, longer than the file was before\n{line}\n");
-    let (path, theirs) = (store.path().to_owned(), edited.clone());
-    let edit = move || fs::write(&path, theirs).unwrap();
-    replace::NO_EXCHANGE.set(true);
-
-    let result = with_move_at(Step::BackedUp, edit, || {
-        store.remove_key(&fingerprint(&public), &tag())
-    });
-
-    replace::NO_EXCHANGE.set(false);
-    assert!(
-        matches!(result, Err(StoreError::EditedMeanwhile(_))),
-        "{result:?}"
-    );
-    let old = fs::read_to_string(home.path().join(".ssh/authorized_keys.old")).unwrap();
-    assert_eq!(old, edited);
-    assert_eq!(fs::read_to_string(store.path()).unwrap(), "foreign line\n");
 }
 
 #[test]

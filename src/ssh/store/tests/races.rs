@@ -1,0 +1,328 @@
+//! Another program's move in the middle of a rewrite, at each of its steps: the red teams'
+//! races, each made certain by the rewrite's step hook rather than left to timing.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::*;
+
+/// The red team's attack: `~/.ssh` swapped for a copy of itself while a key is revoked. The
+/// revoke works in the directory it opened, which sshd no longer reads: it must not say the key
+/// is revoked.
+#[test]
+fn a_removal_never_says_done_when_ssh_was_swapped_meanwhile() {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let home = home_with(b"");
+    let ssh = home.path().join(".ssh");
+    let spare = home.path().join(".ssh-spare");
+    fs::create_dir(&spare).unwrap();
+    let (public, line) = random_key("", "fileglancer");
+    let contents = format!("foreign line\n{line}\n");
+    fs::write(ssh.join("authorized_keys"), &contents).unwrap();
+    fs::write(spare.join("authorized_keys"), &contents).unwrap();
+    let store = AuthorizedKeys::in_home(home.path());
+    let (from, to) = (ssh.clone(), spare.clone());
+    let swap = move || renameat_with(CWD, &from, CWD, &to, RenameFlags::EXCHANGE).unwrap();
+
+    let result = with_move_at(Step::BackedUp, swap, || {
+        store.remove_key(&fingerprint(&public), &tag())
+    });
+
+    assert!(matches!(result, Err(StoreError::Moved(_))), "{result:?}");
+    assert_eq!(
+        fs::read_to_string(ssh.join("authorized_keys")).unwrap(),
+        contents
+    );
+    assert_eq!(
+        fs::read_to_string(spare.join("authorized_keys")).unwrap(),
+        "foreign line\n",
+        "revoked in the directory it opened"
+    );
+}
+
+/// Runs `work` with `hook` called once, at `step` of the first rewrite on this thread: another
+/// program's move at that moment.
+fn with_move_at<T>(step: Step, hook: impl FnOnce() + 'static, work: impl FnOnce() -> T) -> T {
+    with_moves_at(vec![(step, Box::new(hook))], work)
+}
+
+/// Runs `work` with each of `moves` made once, at its step of the rewrites on this thread.
+fn with_moves_at<T>(moves: Vec<(Step, Box<dyn FnOnce()>)>, work: impl FnOnce() -> T) -> T {
+    let mut moves: Vec<_> = moves.into_iter().map(Some).collect();
+    replace::AT_STEP.set(Some(Box::new(move |now| {
+        for slot in &mut moves {
+            if slot.as_ref().is_some_and(|(step, _)| *step == now)
+                && let Some((_, hook)) = slot.take()
+            {
+                hook();
+                return;
+            }
+        }
+    })));
+    let result = work();
+    replace::AT_STEP.set(None);
+    result
+}
+
+/// The red team's attack: `cat >> authorized_keys` (`ssh-copy-id`) opened the file before a
+/// revoke and writes after it. Its line went into a file without a name.
+#[test]
+fn a_line_written_through_a_descriptor_opened_before_a_revoke_lands_in_the_old_file() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let key = add(&store, "fileglancer").unwrap();
+    let mut writer = fs::OpenOptions::new()
+        .append(true)
+        .open(store.path())
+        .unwrap();
+
+    store.remove_key(&key, &tag()).unwrap();
+    writer.write_all(b"from ssh-copy-id\n").unwrap();
+    drop(writer);
+
+    let old = fs::read_to_string(home.path().join(".ssh/authorized_keys.old")).unwrap();
+    assert!(old.ends_with("from ssh-copy-id\n"), "{old}");
+    assert_eq!(fs::read(store.path()).unwrap(), b"foreign line\n");
+}
+
+/// The red team's attack: `sed -i` renames its edit over the file between keyhatch's last look
+/// and its rename. The edit was lost.
+#[test]
+fn an_edit_by_rename_in_the_last_moment_is_kept_and_the_revoke_made_on_it() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let (public, line) = random_key("", "fileglancer");
+    store.append_key(&public, &line).unwrap();
+    let (path, edited) = (store.path().to_owned(), format!("edited by sed\n{line}\n"));
+    let sed = move || {
+        let temp = path.with_file_name("sedXYZ");
+        fs::write(&temp, edited).unwrap();
+        fs::rename(&temp, &path).unwrap();
+    };
+
+    let result = with_move_at(Step::BackedUp, sed, || {
+        store.remove_key(&fingerprint(&public), &tag())
+    });
+
+    result.unwrap();
+    assert_eq!(fs::read_to_string(store.path()).unwrap(), "edited by sed\n");
+}
+
+/// The red team's attack: another program rewrites the file in place, longer than it was,
+/// between keyhatch's last look and its rename. The edit was undone and its tail added as if
+/// appended.
+#[test]
+fn an_edit_in_place_in_the_last_moment_is_kept_and_the_revoke_made_on_it() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let (public, line) = random_key("", "fileglancer");
+    store.append_key(&public, &line).unwrap();
+    let (path, edited) = (
+        store.path().to_owned(),
+        format!("edited in place, longer than the file was before\n{line}\n"),
+    );
+    let edit = move || fs::write(&path, edited).unwrap();
+
+    let result = with_move_at(Step::BackedUp, edit, || {
+        store.remove_key(&fingerprint(&public), &tag())
+    });
+
+    result.unwrap();
+    assert_eq!(
+        fs::read_to_string(store.path()).unwrap(),
+        "edited in place, longer than the file was before\n"
+    );
+}
+
+/// Where names cannot be swapped (NFS), the same edit in place is not undone unseen: the
+/// revoke says so, and the other program's version is `authorized_keys.old`, whole.
+#[test]
+fn without_swapping_an_edit_in_place_in_the_last_moment_is_kept_as_the_old_file() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let (public, line) = random_key("", "fileglancer");
+    store.append_key(&public, &line).unwrap();
+    let edited = format!("edited in place, longer than the file was before\n{line}\n");
+    let (path, theirs) = (store.path().to_owned(), edited.clone());
+    let edit = move || fs::write(&path, theirs).unwrap();
+    replace::NO_EXCHANGE.set(true);
+
+    let result = with_move_at(Step::BackedUp, edit, || {
+        store.remove_key(&fingerprint(&public), &tag())
+    });
+
+    replace::NO_EXCHANGE.set(false);
+    assert!(
+        matches!(result, Err(StoreError::EditedMeanwhile(_))),
+        "{result:?}"
+    );
+    let old = fs::read_to_string(home.path().join(".ssh/authorized_keys.old")).unwrap();
+    assert_eq!(old, edited);
+    assert_eq!(fs::read_to_string(store.path()).unwrap(), "foreign line\n");
+}
+
+/// What a second keyhatch process (another helper, `keyhatch keys revoke`) does as its
+/// rewrite starts: lock the file `authorized_keys` names, and clear what crashed rewrites
+/// left. The process's own gate is skipped, as another process has its own. Whether it got the
+/// lock.
+fn second_keyhatch_starts_a_rewrite(home: &Path) -> bool {
+    let location = Location::parse(Path::new(DEFAULT_LOCATION)).unwrap();
+    let dir = SshDir::open(home, &location).unwrap().unwrap();
+    let flags = OFlags::RDWR | OFlags::APPEND | OFlags::NONBLOCK;
+    let file = dir.open_file(dir.file_name(), flags, 0).unwrap();
+    let locked = lock::lock_exclusive(&file, Instant::now()).unwrap();
+    if locked {
+        replace::remove_stale_temps(&dir);
+    }
+    locked
+}
+
+/// The red team's attack: a second keyhatch process opened the file just as a revoke swapped
+/// its new version in. Nothing locked the new file, so the second took its lock and deleted
+/// the file just swapped out, still under its temporary name: the revoke failed though made,
+/// and a line written late through the old file was lost with it.
+#[test]
+fn a_second_keyhatch_waits_while_a_rewrite_swaps_and_deletes_nothing_of_it() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let key = add(&store, "fileglancer").unwrap();
+    let before = fs::read(store.path()).unwrap();
+    let mut writer = fs::OpenOptions::new()
+        .append(true)
+        .open(store.path())
+        .unwrap();
+    let (at, took) = (home.path().to_owned(), Rc::new(Cell::new(None)));
+    let seen = Rc::clone(&took);
+    let second = move || seen.set(Some(second_keyhatch_starts_a_rewrite(&at)));
+
+    let result = with_move_at(Step::Renamed, second, || store.remove_key(&key, &tag()));
+    writer.write_all(b"from ssh-copy-id\n").unwrap();
+
+    result.unwrap();
+    assert_eq!(took.get(), Some(false), "the second keyhatch got the lock");
+    assert_eq!(fs::read(store.path()).unwrap(), b"foreign line\n");
+    let old = fs::read(home.path().join(".ssh/authorized_keys.old")).unwrap();
+    assert_eq!(old, [&before[..], b"from ssh-copy-id\n"].concat());
+}
+
+/// A temporary file whose lock someone holds belongs to a rewrite under way; one nobody locks
+/// was left by a crash.
+#[test]
+fn only_temporary_files_nobody_holds_are_cleared() {
+    let home = home_with(b"foreign line\n");
+    let ssh = home.path().join(".ssh");
+    let name = |n: &str| ssh.join(format!("{}{n}", temp_prefix("authorized_keys")));
+    fs::write(name("held"), b"a rewrite under way\n").unwrap();
+    fs::write(name("left"), b"a crashed rewrite's\n").unwrap();
+    let held = fs::OpenOptions::new()
+        .write(true)
+        .open(name("held"))
+        .unwrap();
+    assert!(lock::lock_exclusive(&held, Instant::now()).unwrap());
+
+    assert!(second_keyhatch_starts_a_rewrite(home.path()));
+
+    assert_eq!(fs::read(name("held")).unwrap(), b"a rewrite under way\n");
+    assert!(!name("left").exists());
+}
+
+/// The red team's attack: `sed -i` renamed its edit over the file just before the swap, and
+/// `cat >>` appended to the new version just after it. The rewrite swapped the edit back, and
+/// the appended line, in the new version, was deleted with it.
+#[test]
+fn a_line_appended_to_a_new_version_that_is_swapped_back_is_kept() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let (public, line) = random_key("", "fileglancer");
+    store.append_key(&public, &line).unwrap();
+    let (path, edited) = (store.path().to_owned(), format!("edited by sed\n{line}\n"));
+    let appended_to = path.clone();
+    let sed = move || {
+        let temp = path.with_file_name("sedXYZ");
+        fs::write(&temp, edited).unwrap();
+        fs::rename(&temp, &path).unwrap();
+    };
+    let cat = move || {
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(appended_to)
+            .unwrap();
+        file.write_all(b"from cat\n").unwrap();
+    };
+    let moves: Vec<(Step, Box<dyn FnOnce()>)> = vec![
+        (Step::BackedUp, Box::new(sed)),
+        (Step::Renamed, Box::new(cat)),
+    ];
+
+    let result = with_moves_at(moves, || store.remove_key(&fingerprint(&public), &tag()));
+
+    result.unwrap();
+    assert_eq!(
+        fs::read_to_string(store.path()).unwrap(),
+        "edited by sed\nfrom cat\n"
+    );
+}
+
+/// The red team's attack: once the rewrite had checked the old version for the last time, a
+/// program rewrote it in place with a header as long as its last key and comment. Those bytes
+/// were taken for a late append and copied: the key without the options that restrict it.
+#[test]
+fn an_old_version_rewritten_in_place_after_the_last_check_gives_back_no_piece_of_it() {
+    let (restricted, _) = random_key("", "orig2");
+    let restricted = format!(
+        "from=\"10.0.0.1\",command=\"true\" {}",
+        restricted.to_openssh().unwrap()
+    );
+    let key_and_comment = restricted.split_once(' ').unwrap().1.to_owned();
+    let home = home_with(format!("foreign line\n{restricted}\n").as_bytes());
+    let store = AuthorizedKeys::in_home(home.path());
+    let key = add(&store, "fileglancer").unwrap();
+    let before = fs::read(store.path()).unwrap();
+    let old = home.path().join(".ssh/authorized_keys.old");
+    let header = format!("#{}\n", "-".repeat(key_and_comment.len()));
+    let edited = [header.as_bytes(), &before].concat();
+    let theirs = edited.clone();
+    let edit = move || fs::write(&old, theirs).unwrap();
+
+    let result = with_move_at(Step::GivingBack, edit, || store.remove_key(&key, &tag()));
+
+    assert!(
+        matches!(result, Err(StoreError::EditedMeanwhile(_))),
+        "{result:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(store.path()).unwrap(),
+        format!("foreign line\n{restricted}\n")
+    );
+    let old = home.path().join(".ssh/authorized_keys.old");
+    assert_eq!(fs::read(old).unwrap(), edited);
+}
+
+/// The red team's attack: `authorized_keys.old` made a directory between the swap and the
+/// old version's rename to it. The revoke was made but said it failed, and the old version was
+/// left under a temporary name, which the next rewrite deleted with any line written late.
+#[test]
+fn an_old_file_made_a_directory_midway_changes_nothing_and_says_so() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let key = add(&store, "fileglancer").unwrap();
+    let before = fs::read(store.path()).unwrap();
+    let old = home.path().join(".ssh/authorized_keys.old");
+    let made = old.clone();
+    let mkdir = move || {
+        fs::remove_file(&made).unwrap();
+        fs::create_dir(&made).unwrap();
+    };
+
+    let result = with_move_at(Step::Renamed, mkdir, || store.remove_key(&key, &tag()));
+
+    assert!(
+        matches!(result, Err(StoreError::OldInTheWay(ref path)) if *path == old),
+        "{result:?}"
+    );
+    assert_eq!(fs::read(store.path()).unwrap(), before);
+    assert!(old.is_dir());
+    assert_no_temporary_file_left(home.path());
+}
