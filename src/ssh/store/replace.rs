@@ -173,6 +173,7 @@ pub(super) fn replace(
             return Err(backup_error(dir, &backup, e));
         }
     }
+    keep_their_mode(locked, &temp).map_err(|e| io_error("write", &path, e))?;
     dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
     crash_point(Step::Synced, crash_at);
     crash_point(Step::GivingBack, crash_at);
@@ -234,6 +235,18 @@ fn is_unsupported(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
     )
+}
+
+/// Gives the new file the mode the locked one has now, where it changed since the new one
+/// copied it: a `chmod` in the last moment (a file made private, as sshd wants it) is kept, not
+/// undone.
+fn keep_their_mode(locked: &Locked, new: &File) -> io::Result<()> {
+    let mode = locked.file.metadata()?.mode() & 0o7777;
+    if mode == locked.meta.mode() & 0o7777 {
+        return Ok(());
+    }
+    new.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    new.sync_all()
 }
 
 /// Whether the entry `name` is the locked file, and it still begins with the `old` bytes read.

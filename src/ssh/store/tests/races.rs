@@ -326,3 +326,26 @@ fn an_old_file_made_a_directory_midway_changes_nothing_and_says_so() {
     assert!(old.is_dir());
     assert_no_temporary_file_left(home.path());
 }
+
+/// A red team's suspicion, mounted: the person tightened the file's mode (it was group-writable, which
+/// sshd refuses, or worse) in the moment before the swap. The new file had the mode read at the
+/// lock, and the tightening was undone. Where names cannot be swapped (NFS) too.
+#[test]
+fn a_mode_changed_in_the_last_moment_is_kept() {
+    for no_exchange in [false, true] {
+        let home = home_with(b"foreign line\n");
+        let store = AuthorizedKeys::in_home(home.path());
+        let key = add(&store, "fileglancer").unwrap();
+        chmod(store.path(), 0o666);
+        let path = store.path().to_owned();
+        let tighten = move || chmod(&path, 0o600);
+        replace::NO_EXCHANGE.set(no_exchange);
+
+        let result = with_move_at(Step::BackedUp, tighten, || store.remove_key(&key, &tag()));
+
+        replace::NO_EXCHANGE.set(false);
+        result.unwrap();
+        assert_eq!(fs::read(store.path()).unwrap(), b"foreign line\n");
+        assert_eq!(mode(store.path()), 0o600, "without swapping: {no_exchange}");
+    }
+}
