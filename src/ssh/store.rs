@@ -4,7 +4,7 @@
 //! Other writers share this file: ssh-copy-id, people with an editor, configuration management,
 //! keyhatch on other nodes over NFS. Each concern has its module: [`dir`] reaches `~/.ssh`
 //! without following links and holds it open, [`lock`] opens and locks the file and appends to
-//! it, [`replace`] rewrites it by rename. This file holds the operations built from them.
+//! it, [`replace`] rewrites it by rename (through [`temp`] files). This file holds the rest.
 
 mod dir;
 mod error;
@@ -15,6 +15,7 @@ mod properties;
 mod remove_ours;
 mod replace;
 mod replacing;
+mod temp;
 #[cfg(test)]
 mod tests;
 
@@ -31,13 +32,12 @@ use super::fingerprint::fingerprint;
 use super::tag::Tag;
 use dir::SshDir;
 use error::io_error;
+use location::Location;
 use lock::Locked;
 
 pub use error::StoreError;
 pub use replace::Step;
 pub use replacing::Replacing;
-
-use location::Location;
 
 /// The largest file keyhatch reads or writes, by default: 16 MiB, about 150,000 ordinary keys,
 /// so any file sshd is given in practice is listed (a person's file of 10,000 keys is 1.06 MB),
@@ -367,7 +367,7 @@ impl AuthorizedKeys {
             else {
                 return Ok(None);
             };
-            replace::remove_stale_temps(dir);
+            temp::remove_stale_temps(dir);
             let contents = locked.read_all(&self.file, self.max_size)?;
             let (changed, said) = edit(&contents)?;
             let Some(changed) = changed else {

@@ -3,7 +3,7 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use super::replace::temp_prefix;
+use super::temp::temp_prefix;
 use super::*;
 use crate::ssh::testing::{chmod, home_with, mode, random_key, uid};
 

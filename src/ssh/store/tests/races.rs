@@ -174,7 +174,7 @@ fn second_keyhatch_starts_a_rewrite(home: &Path) -> bool {
     let file = dir.open_file(dir.file_name(), flags, 0).unwrap();
     let locked = lock::lock_exclusive(&file, Instant::now()).unwrap();
     if locked {
-        replace::remove_stale_temps(&dir);
+        temp::remove_stale_temps(&dir);
     }
     locked
 }
