@@ -255,6 +255,10 @@ pub struct Site {
     /// Where Log out goes, e.g. /oauth2/sign_out.
     #[arg(long, env = "KEYHATCH_LOGOUT_URL", value_name = "URL")]
     pub logout_url: Option<String>,
+    /// The account the health check's helper becomes: a system account no process runs as
+    /// [default: keyhatch, the package's, where it exists; else nobody].
+    #[arg(long, env = "KEYHATCH_HEALTH_ACCOUNT", value_name = "ACCOUNT")]
+    pub health_account: Option<String>,
 }
 
 /// The bounds on files (both modes) and on each person (site mode).

@@ -1,5 +1,13 @@
 # keyhatch's package: installing starts nothing (systemctl enable --now keyhatch, once the
 # settings are checked). An upgrade ($1 = 2) restarts a running keyhatch on the new binary.
+# The account the health check's helper becomes, which no process runs as (README,
+# health-account); made once, kept for an account of that name already there.
+if ! getent passwd keyhatch >/dev/null; then
+    group=--user-group
+    getent group keyhatch >/dev/null && group="--gid keyhatch"
+    useradd --system $group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin --comment "keyhatch health check" keyhatch
+fi
 if [ -d /run/systemd/system ]; then
     systemctl daemon-reload >/dev/null 2>&1 || :
     if [ "$1" -ge 2 ]; then

@@ -122,6 +122,14 @@ impl SitePeople {
         }
     }
 
+    /// The same people, the health check's helper becoming `identity`.
+    pub fn with_health_check_as(self, identity: Identity) -> Self {
+        Self {
+            runner: self.runner.with_health_check_as(identity),
+            ..self
+        }
+    }
+
     /// The person `identity` (as the user database has them), shown as `account`; `None` when
     /// the keys file would lie outside their home.
     pub fn person(&self, identity: Identity, account: Account) -> Option<Person> {

@@ -9,8 +9,9 @@ use std::time::Duration;
 use super::accept::Gate;
 use super::auth::Auth;
 use super::guard::{Guard, Serves};
-use super::settings::Settings;
+use super::settings::{HealthAccount, Settings};
 use super::site::{self, Site};
+use crate::api::helper::Identity;
 use crate::api::person::{Person, SitePeople};
 use crate::audit::Audit;
 use crate::ssh::AuthorizedKeys;
@@ -48,7 +49,8 @@ impl Access {
                 Ok(Self::Site(Arc::new(Site {
                     settings: site_settings.clone(),
                     audit: audit.clone(),
-                    people: SitePeople::new(&settings.keys, &settings.limits),
+                    people: SitePeople::new(&settings.keys, &settings.limits)
+                        .with_health_check_as(health_identity(&site_settings.health_account)),
                 })))
             }
         }
@@ -88,6 +90,11 @@ impl Access {
             Self::Site(site) => site.people.healthy().await,
         }
     }
+}
+
+/// Whom the health check's helper becomes.
+fn health_identity(account: &HealthAccount) -> Identity {
+    Identity::system(&account.name, account.uid, account.gid)
 }
 
 /// Local mode: the account's own file, worked on in this process.

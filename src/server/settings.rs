@@ -14,7 +14,7 @@ mod site_checks;
 
 pub use crate::declared::{Cli, Command, Mode};
 pub use error::{MIN_TOKEN_LEN, SettingsError};
-pub use site::SiteSettings;
+pub use site::{HealthAccount, SiteSettings};
 pub use site_checks::{is_own_address, own_addresses};
 
 use std::ffi::OsString;

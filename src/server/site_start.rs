@@ -51,6 +51,19 @@ pub fn describe(site: &SiteSettings, listen: &Listen) -> (Vec<String>, Vec<Strin
             site.declared.user_header
         )),
     }
+    let health = &site.health_account;
+    lines.push(format!(
+        "  health check: its helper becomes {} (uid {}) (health-account)",
+        health.name, health.uid
+    ));
+    if health.uid == site.overflow_uid {
+        warnings.push(format!(
+            "the health check's helper becomes {}, as there is no account keyhatch: any process \
+             running as {} can stop it, and /healthz then fails although people are served. \
+             The package makes the system account keyhatch; or set health-account",
+            health.name, health.name
+        ));
+    }
     if let Listen::Unix(socket) = listen {
         match std::fs::metadata(socket) {
             Ok(meta) => lines.push(format!(

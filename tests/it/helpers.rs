@@ -327,6 +327,18 @@ impl SiteStack {
             .collect()
     }
 
+    /// `/healthz` asked on keyhatch's own socket, as a load balancer on the host would: the
+    /// raw answer.
+    pub fn healthz(&self) -> String {
+        let mut stream = UnixStream::connect(&self.socket).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: anything\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
     /// GET `path` through nginx as `who`.
     pub fn get(&self, who: &str, path: &str) -> Reply {
         let response = self

@@ -166,6 +166,15 @@ fn the_deb_installs_checks_serves_upgrades_keeping_edits_and_purges_clean() {
             "{path} is a conffile: {conffiles}"
         );
     }
+    // The health check's own account: a system account no one logs in as.
+    let account = ok("getent", &["passwd", "keyhatch"]);
+    let fields: Vec<&str> = account.trim().split(':').collect();
+    assert!(fields[2].parse::<u32>().unwrap() < 1000, "{account}");
+    assert_eq!(
+        (fields[4], fields[6]),
+        ("keyhatch health check", "/usr/sbin/nologin"),
+        "{account}"
+    );
     let keyhatch = Path::new("/usr/bin/keyhatch");
     assert!(!running(keyhatch), "installing starts nothing");
     assert!(
@@ -217,6 +226,8 @@ fn the_deb_installs_checks_serves_upgrades_keeping_edits_and_purges_clean() {
     let listed = ok("ssh-keygen", &["-lf", keys.to_str().unwrap()]);
     assert!(listed.contains(&fingerprint), "{listed}");
     assert_eq!(fs::metadata(&keys).unwrap().uid(), alice.uid);
+    let health = stack.healthz();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     drop(stack);
 
     // An upgrade (the same package as version VERSION+1) keeps an edited settings file, with
@@ -260,6 +271,10 @@ fn the_deb_installs_checks_serves_upgrades_keeping_edits_and_purges_clean() {
     ] {
         assert!(!Path::new(dir).exists(), "{dir} is left after dpkg -P");
     }
+    assert!(
+        !run("getent", &["passwd", "keyhatch"]).status.success(),
+        "the health check's account is left after dpkg -P"
+    );
 }
 
 #[test]
@@ -275,6 +290,12 @@ fn the_rpm_holds_the_debs_files_as_config_noreplace_and_needs_glibc_2_28_at_most
 
     let requires = query(&["--requires"]);
     assert!(requires.contains("libc.so.6"), "{requires}");
+    // The health check's account, made after install and taken away on erase, as the deb's.
+    let scripts = query(&["--scripts"]);
+    assert!(
+        scripts.matches("keyhatch health check").count() == 2 && scripts.contains("useradd"),
+        "{scripts}"
+    );
     let glibc = requires
         .lines()
         .filter_map(|l| l.split("(GLIBC_").nth(1)?.split(')').next())

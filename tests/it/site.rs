@@ -252,12 +252,7 @@ fn links_a_person_plants_reach_nothing_outside_their_reach() {
 #[test]
 fn healthz_answers_without_login_and_names_nobody() {
     let stack = SiteStack::start(&[], &[]);
-    let mut stream = UnixStream::connect(&stack.socket).unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: anything\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let answer = stack.healthz();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("\r\n\r\nok\n"), "{answer}");
 }
@@ -407,15 +402,7 @@ impl Drop for PidsCgroup {
 #[test]
 fn healthz_reports_unhealthy_while_helpers_cannot_be_started() {
     let stack = SiteStack::start(&[], &[]);
-    let healthz = || {
-        let mut stream = UnixStream::connect(&stack.socket).unwrap();
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: anything\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer
-    };
+    let healthz = || stack.healthz();
     assert!(healthz().starts_with("HTTP/1.1 200"), "{}", healthz());
     // No process (and no thread) more for keyhatch: a helper cannot start.
     let cgroup = PidsCgroup::around(stack.keyhatch.id());

@@ -27,6 +27,19 @@ pub struct Identity {
     pub home: PathBuf,
 }
 
+impl Identity {
+    /// A system account with no home and no groups but its own, for work that opens no file.
+    pub fn system(user: &str, uid: u32, gid: u32) -> Self {
+        Self {
+            user: user.into(),
+            uid,
+            gid,
+            groups: vec![gid],
+            home: "/nonexistent".into(),
+        }
+    }
+}
+
 /// A helper to start for one person, with the limits of their file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Helper {

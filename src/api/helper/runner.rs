@@ -41,8 +41,9 @@ const SPARES: usize = 2;
 #[derive(Debug, Clone)]
 pub struct Runner {
     timeout: Duration,
-    /// Who the health check's helper becomes: `nobody`, whose files it never opens.
-    nobody: Identity,
+    /// Who the health check's helper becomes (`nobody` unless told): an account whose files it
+    /// never opens.
+    health: Identity,
     checked: Arc<Mutex<Checked>>,
     /// Helpers started and waiting for a job; none for the health check, which must start one.
     spares: Option<Arc<Spares>>,
@@ -55,13 +56,7 @@ impl Runner {
         let (uid, gid) = nobody.map_or((65534, 65534), |u| (u.uid.as_raw(), u.gid.as_raw()));
         Self {
             timeout,
-            nobody: Identity {
-                user: "nobody".into(),
-                uid,
-                gid,
-                groups: vec![gid],
-                home: "/nonexistent".into(),
-            },
+            health: Identity::system("nobody", uid, gid),
             checked: Arc::default(),
             spares: Some(Spares::started()),
         }
@@ -94,8 +89,16 @@ impl Runner {
         read_answer::<O>(&bytes)
     }
 
-    /// Whether helpers can be started and finish: a helper that becomes `nobody` and answers at
-    /// once, checked at most every two seconds (callers meanwhile get the last outcome). The
+    /// The same runner, whose health check's helper becomes `identity`.
+    pub fn with_health_check_as(self, identity: Identity) -> Self {
+        Self {
+            health: identity,
+            ..self
+        }
+    }
+
+    /// Whether helpers can be started and finish: a helper that becomes the health check's
+    /// account and answers at once, checked at most every two seconds (callers meanwhile get the last outcome). The
     /// error says what failed.
     pub async fn healthy(&self) -> Result<(), String> {
         let mut checked = self.checked.lock().await;
@@ -111,7 +114,7 @@ impl Runner {
             ..self.clone()
         };
         let helper = Helper {
-            identity: self.nobody.clone(),
+            identity: self.health.clone(),
             max_file_size: 0,
             lock_timeout: Duration::ZERO,
             keys_file: ".ssh/authorized_keys".into(),

@@ -26,7 +26,23 @@ pub struct SiteSettings {
     pub overflow_uid: u32,
     /// The only group served (name, gid), when set.
     pub allowed_group: Option<(String, u32)>,
+    /// The account the health check's helper becomes.
+    pub health_account: HealthAccount,
 }
+
+/// The account the health check's helper becomes (see [`health_account`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthAccount {
+    /// Its login name.
+    pub name: String,
+    /// Its uid.
+    pub uid: u32,
+    /// Its primary gid.
+    pub gid: u32,
+}
+
+/// The system account the package makes for the health check.
+const PACKAGE_HEALTH_ACCOUNT: &str = "keyhatch";
 
 impl SiteSettings {
     /// The proxy's uid, when `proxy-user` is set.
@@ -99,6 +115,8 @@ pub(super) fn settings(
         None => None,
     };
     site_checks::check_uid_range(site.min_uid, site.max_uid)?;
+    let overflow_uid = site_checks::overflow_uid();
+    let health_account = health_account(&site, overflow_uid)?;
     if limits.helper_timeout <= limits.lock_timeout {
         return Err(refuse(format!(
             "helper-timeout ({} s) must be longer than lock-timeout ({} s): a helper waits \
@@ -115,9 +133,63 @@ pub(super) fn settings(
         base,
         proxy,
         trusted_proxies: trusted_proxies.into(),
-        overflow_uid: site_checks::overflow_uid(),
+        overflow_uid,
         allowed_group,
+        health_account,
     })
+}
+
+/// The account the health check's helper becomes: `health-account`, or else the package's
+/// system account `keyhatch`, or else `nobody`. Whoever runs as it can stop or kill that helper,
+/// and `/healthz` then fails although people are served: so never root, and never an account
+/// keyhatch serves (its person could do it at will).
+fn health_account(
+    site: &declared::Site,
+    overflow_uid: u32,
+) -> Result<HealthAccount, SettingsError> {
+    let lookup = |name: &str| {
+        nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(|user| HealthAccount {
+                name: name.to_owned(),
+                uid: user.uid.as_raw(),
+                gid: user.gid.as_raw(),
+            })
+    };
+    let account = match &site.health_account {
+        Some(name) => lookup(name).ok_or_else(|| {
+            SettingsError::Site(format!(
+                "health-account {name} is not an account here (the package makes the system \
+                 account {PACKAGE_HEALTH_ACCOUNT} for it)"
+            ))
+        })?,
+        None => lookup(PACKAGE_HEALTH_ACCOUNT).unwrap_or_else(|| {
+            let nobody = lookup("nobody");
+            nobody.unwrap_or(HealthAccount {
+                name: "nobody".into(),
+                uid: overflow_uid,
+                gid: overflow_uid,
+            })
+        }),
+    };
+    let served = account.uid >= site.min_uid
+        && account.uid != overflow_uid
+        && site.max_uid.is_none_or(|max| account.uid <= max);
+    if account.uid == 0 || served {
+        return Err(SettingsError::Site(format!(
+            "health-account {} (uid {}) is {}: the health check's helper must become a system \
+             account no one else runs as, such as the package's {PACKAGE_HEALTH_ACCOUNT}",
+            account.name,
+            account.uid,
+            if account.uid == 0 {
+                "root"
+            } else {
+                "an account keyhatch serves"
+            },
+        )));
+    }
+    Ok(account)
 }
 
 /// The host of `url`, as a Host header names it without its port, and the base its path names:
@@ -208,5 +280,36 @@ fn check_logout_url(url: &str) -> Result<(), SettingsError> {
             "logout-url {url} must be a path on this site (/oauth2/sign_out) or an http(s) \
              address, with no blank"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::declared::Cli;
+
+    fn health(flags: &[&str]) -> Result<HealthAccount, SettingsError> {
+        let cli = Cli::parse_from(["keyhatch", "--mode=site"].iter().chain(flags));
+        health_account(&cli.site, 65534)
+    }
+
+    fn refusal(flags: &[&str]) -> String {
+        health(flags).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_health_account_is_a_system_account_nobody_is_served_as() {
+        let daemon = health(&["--health-account", "daemon"]).unwrap();
+        assert_eq!((daemon.name.as_str(), daemon.uid), ("daemon", 1));
+        let nobody = health(&["--health-account", "nobody"]).unwrap();
+        assert_eq!(nobody.uid, 65534);
+        let root = refusal(&["--health-account", "root"]);
+        assert!(root.contains("(uid 0) is root"), "{root}");
+        let served = refusal(&["--health-account", "daemon", "--min-uid", "1"]);
+        assert!(served.contains("an account keyhatch serves"), "{served}");
+        let missing = refusal(&["--health-account", "khnosuchaccount"]);
+        assert!(missing.contains("is not an account here"), "{missing}");
     }
 }

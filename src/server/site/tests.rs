@@ -17,6 +17,11 @@ fn settings(flags: &[&str]) -> SiteSettings {
         trusted_proxies: [IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 5])].into(),
         overflow_uid: 65534,
         allowed_group: None,
+        health_account: crate::server::settings::HealthAccount {
+            name: "nobody".into(),
+            uid: 65534,
+            gid: 65534,
+        },
     }
 }
 

@@ -11,6 +11,7 @@ use crate::helpers::{
     self, Account, TOKEN, form_id, shown_key_fingerprint, spawn_app, spawn_app_in, spawn_app_with,
 };
 
+mod health_check;
 mod idle_connections;
 mod login_link;
 mod own_address;
