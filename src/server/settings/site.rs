@@ -157,26 +157,30 @@ fn health_account(
                 gid: user.gid.as_raw(),
             })
     };
-    let account = match &site.health_account {
-        Some(name) => lookup(name).ok_or_else(|| {
-            SettingsError::Site(format!(
-                "health-account {name} is not an account here (the package makes the system \
-                 account {PACKAGE_HEALTH_ACCOUNT} for it)"
-            ))
-        })?,
-        None => lookup(PACKAGE_HEALTH_ACCOUNT).unwrap_or_else(|| {
-            let nobody = lookup("nobody");
-            nobody.unwrap_or(HealthAccount {
+    let served = |account: &HealthAccount| {
+        account.uid >= site.min_uid
+            && account.uid != overflow_uid
+            && site.max_uid.is_none_or(|max| account.uid <= max)
+    };
+    let Some(name) = &site.health_account else {
+        // The package's account; where there is none, or it would be served (a min-uid set
+        // below the system accounts), nobody, which start warns of.
+        let package = lookup(PACKAGE_HEALTH_ACCOUNT).filter(|a| a.uid != 0 && !served(a));
+        return Ok(package
+            .or_else(|| lookup("nobody"))
+            .unwrap_or(HealthAccount {
                 name: "nobody".into(),
                 uid: overflow_uid,
                 gid: overflow_uid,
-            })
-        }),
+            }));
     };
-    let served = account.uid >= site.min_uid
-        && account.uid != overflow_uid
-        && site.max_uid.is_none_or(|max| account.uid <= max);
-    if account.uid == 0 || served {
+    let account = lookup(name).ok_or_else(|| {
+        SettingsError::Site(format!(
+            "health-account {name} is not an account here (the package makes the system \
+             account {PACKAGE_HEALTH_ACCOUNT} for it)"
+        ))
+    })?;
+    if account.uid == 0 || served(&account) {
         return Err(SettingsError::Site(format!(
             "health-account {} (uid {}) is {}: the health check's helper must become a system \
              account no one else runs as, such as the package's {PACKAGE_HEALTH_ACCOUNT}",
