@@ -58,10 +58,10 @@ pub fn describe(site: &SiteSettings, listen: &Listen) -> (Vec<String>, Vec<Strin
     ));
     if health.uid == site.overflow_uid {
         warnings.push(format!(
-            "the health check's helper becomes {}, as there is no account keyhatch: any process \
-             running as {} can stop it, and /healthz then fails although people are served. \
-             The package makes the system account keyhatch; or set health-account",
-            health.name, health.name
+            "the health check's helper becomes {name} (health-account): any process running as \
+             {name} can stop it, and /healthz then fails although people are served. Make it a \
+             system account no process runs as, such as keyhatch, which the package makes",
+            name = health.name
         ));
     }
     if let Listen::Unix(socket) = listen {

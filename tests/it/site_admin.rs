@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::helpers::{SiteStack, home_with, spawn_socket_app, wait_for};
+use crate::helpers::{Account, SiteStack, home_with, spawn_socket_app, wait_for};
 
 /// Runs site-mode keyhatch with `args` until it has printed its start report (then stops it)
 /// or ends by itself; what it printed and how it ended. The socket is bound before the report
@@ -71,12 +71,37 @@ fn site_mode_without_public_url_refuses_to_start_naming_it() {
     assert!(!said.contains("allowed-host"), "{said}");
 }
 
+/// Where the health check's helper becomes `nobody` (no package account), start says what any
+/// process running as `nobody` can then do.
+#[test]
+fn a_health_check_as_nobody_is_warned_of_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_site(
+        &[
+            "--proxy-user",
+            "www-data",
+            "--public-url",
+            "https://keys.example.org",
+            "--health-account",
+            "nobody",
+        ],
+        &dir.path().join("k.sock"),
+    );
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warned.contains("warning: the health check's helper becomes nobody")
+            && warned.contains("any process running as nobody can stop it"),
+        "{warned}"
+    );
+}
+
 #[test]
 fn at_start_site_mode_names_its_host_the_proxy_account_and_the_sockets_owner_and_mode() {
     let dir = tempfile::tempdir().unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     // The audit log's directory does not exist yet, as outside systemd.
     let log = dir.path().join("log/keyhatch/audit.log");
+    let health = Account::create_system();
     let out = run_site(
         &[
             "--proxy-user",
@@ -85,6 +110,8 @@ fn at_start_site_mode_names_its_host_the_proxy_account_and_the_sockets_owner_and
             "https://keys.example.org",
             "--audit-log",
             log.to_str().unwrap(),
+            "--health-account",
+            &health.name,
         ],
         &dir.path().join("k.sock"),
     );
@@ -102,6 +129,11 @@ fn at_start_site_mode_names_its_host_the_proxy_account_and_the_sockets_owner_and
         printed.contains("owner www-data (uid 33), mode 0600"),
         "{printed}"
     );
+    let checked_as = format!(
+        "health check: its helper becomes {} (uid {})",
+        health.name, health.uid
+    );
+    assert!(printed.contains(&checked_as), "{printed}");
     assert!(!warned.contains("warning"), "{warned}");
     let meta = fs::metadata(log.parent().unwrap()).unwrap();
     assert_eq!((meta.mode() & 0o7777, meta.uid()), (0o700, 0));
