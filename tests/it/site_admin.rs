@@ -223,7 +223,7 @@ fn a_proxy_that_sends_no_user_header_is_logged_once_per_connection() {
 /// person and the client address the proxy reported, marked as claimed.
 #[test]
 fn a_refusal_through_the_proxy_records_the_claimed_person_and_address() {
-    let alice = crate::helpers::Account::create_person();
+    let alice = Account::create_person();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.log");
     let stack = SiteStack::start(&[&alice.name], &["--audit-log", log.to_str().unwrap()]);
