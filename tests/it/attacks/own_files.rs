@@ -419,8 +419,12 @@ fn a_descriptor_the_server_inherited_reaches_no_helper() {
     let stack = SiteStack::start_binary(&wrapper, &[&alice.name], &[], &[]);
     // The server holds it: the attack is mounted.
     let server = stack.keyhatch.id();
+    // ("(deleted)" after it: another test's useradd replaced /etc/shadow meanwhile.)
     let held = fs::read_link(format!("/proc/{server}/fd/7")).unwrap();
-    assert_eq!(held, Path::new("/etc/shadow"));
+    assert!(
+        held.to_string_lossy().starts_with("/etc/shadow"),
+        "{held:?}"
+    );
     // A spare helper waits as root for its next job, and becomes the person who sends it.
     wait_for(|| !stack.helpers_of(0).is_empty(), "a spare helper");
     for helper in stack.helpers_of(0) {
