@@ -63,6 +63,13 @@ pub fn describe(site: &SiteSettings, listen: &Listen) -> (Vec<String>, Vec<Strin
              system account no process runs as, such as keyhatch, which the package makes",
             name = health.name
         ));
+    } else if let Some(pid) = a_process_of(health.uid) {
+        warnings.push(format!(
+            "processes run as {name}, the health check's account (health-account), such as \
+             PID {pid}: any of them can stop the check's helper, and /healthz then fails \
+             although people are served. Make it a system account no process runs as",
+            name = health.name
+        ));
     }
     if let Listen::Unix(socket) = listen {
         match std::fs::metadata(socket) {
@@ -95,6 +102,24 @@ pub fn describe(site: &SiteSettings, listen: &Listen) -> (Vec<String>, Vec<Strin
         }
     }
     (lines, warnings)
+}
+
+/// A process (any of its real, effective or saved uids) running as `uid`, if there is one.
+fn a_process_of(uid: u32) -> Option<u32> {
+    let uid = uid.to_string();
+    let runs_as = |status: &str| {
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        let mut uids = line.split_whitespace().skip(1).take(3);
+        Some(uids.any(|u| u == uid))
+    };
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
+            runs_as(&status)?.then_some(pid)
+        })
 }
 
 /// Why the account `uid` cannot reach `socket` by the mode bits of the directories on the way

@@ -95,6 +95,58 @@ fn a_health_check_as_nobody_is_warned_of_at_start() {
     );
 }
 
+/// A health account that some process runs as (a daemon's, say) is no better than `nobody`:
+/// start names one such process.
+#[test]
+fn a_health_account_that_a_process_runs_as_is_warned_of_at_start() {
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let health = Account::create_system();
+    let sleeping = Running(
+        Command::new("setpriv")
+            .args([
+                &format!("--reuid={}", health.uid),
+                &format!("--regid={}", health.gid),
+                "--clear-groups",
+                "sleep",
+                "60",
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(
+        || {
+            fs::read_to_string(format!("/proc/{}/comm", sleeping.0.id()))
+                .is_ok_and(|c| c == "sleep\n")
+        },
+        "sleep as the health account",
+    );
+    let out = run_site(
+        &[
+            "--proxy-user",
+            "www-data",
+            "--public-url",
+            "https://keys.example.org",
+            "--health-account",
+            &health.name,
+        ],
+        &dir.path().join("k.sock"),
+    );
+    let warned = String::from_utf8_lossy(&out.stderr);
+    let named = format!(
+        "processes run as {}, the health check's account (health-account), such as PID {}",
+        health.name,
+        sleeping.0.id()
+    );
+    assert!(warned.contains(&named), "{warned}");
+}
+
 #[test]
 fn at_start_site_mode_names_its_host_the_proxy_account_and_the_sockets_owner_and_mode() {
     let dir = tempfile::tempdir().unwrap();
