@@ -8,6 +8,7 @@
 
 mod dir;
 mod error;
+mod late;
 mod location;
 mod lock;
 #[cfg(test)]
@@ -181,7 +182,7 @@ impl AuthorizedKeys {
         line: &str,
         cap: Option<(&Tag, usize)>,
     ) -> Result<(), StoreError> {
-        self.append(line, Some(key), cap)
+        self.write_line(line, Some(key), None, cap)
     }
 
     /// [`Self::append_key_within`] for a key generated this instant, which cannot be in the
@@ -192,7 +193,7 @@ impl AuthorizedKeys {
         line: &str,
         cap: Option<(&Tag, usize)>,
     ) -> Result<(), StoreError> {
-        self.append(line, None, cap)
+        self.write_line(line, None, None, cap)
     }
 
     /// [`Self::append_new_key_within`] for the successor of keyhatch's key `replacing`, which
@@ -206,17 +207,6 @@ impl AuthorizedKeys {
         cap: Option<(&Tag, usize)>,
     ) -> Result<(), StoreError> {
         self.write_line(line, None, Some(replacing), cap)
-    }
-
-    /// Appends `line` under the lock, after refusing `duplicate_of` when the file holds it and
-    /// checking `cap`; reads the file only for those.
-    fn append(
-        &self,
-        line: &str,
-        duplicate_of: Option<&PublicKey>,
-        cap: Option<(&Tag, usize)>,
-    ) -> Result<(), StoreError> {
-        self.write_line(line, duplicate_of, None, cap)
     }
 
     /// Appends `line` under the lock, after refusing `duplicate_of` when the file holds it,

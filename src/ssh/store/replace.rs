@@ -4,15 +4,16 @@
 //! writer appended meanwhile.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::str::FromStr;
 
 use nix::libc;
-use rustix::fs::OFlags;
+use rustix::fs::FileType;
 
 use super::dir::SshDir;
 use super::error::{StoreError, io_error};
+use super::late::{carry_appended, give_back_late_appends, starts_with};
 use super::lock::Locked;
 use super::temp;
 
@@ -20,12 +21,12 @@ use super::temp;
 /// [`super::AuthorizedKeys::with_crash_at`]) to prove that a crash anywhere leaves a whole file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// A temporary file (the new contents or the backup) is written.
+    /// A temporary file (the new contents, or a copy of the old) is written.
     TempWritten,
-    /// Both temporary files are durable and the original was found unchanged.
+    /// The new contents are durable and the original was found unchanged.
     Checked,
-    /// The previous version is in place as `authorized_keys.old`.
-    BackedUp,
+    /// The new contents are named `authorized_keys.old`, to be swapped in from there.
+    Staged,
     /// The new contents have the file's name.
     Renamed,
     /// The directory is fsynced: the rewrite is durable.
@@ -42,7 +43,7 @@ impl FromStr for Step {
         Ok(match s {
             "temp-written" => Self::TempWritten,
             "checked" => Self::Checked,
-            "backed-up" => Self::BackedUp,
+            "staged" => Self::Staged,
             "renamed" => Self::Renamed,
             "synced" => Self::Synced,
             "giving-back" => Self::GivingBack,
@@ -92,18 +93,18 @@ fn write_temp(
 
 /// Writes `new` over the locked file, whose contents were `old`, through a temporary file and
 /// a rename; keeps the previous version as `authorized_keys.old`. Returns false when an outside
-/// writer changed the file since it was read: the file is then as they left it (and
-/// `authorized_keys.old`, at most, a copy of what was read).
+/// writer changed the file since it was read: the file is then as they left it, and the rewrite
+/// starts over on it.
 ///
 /// Where the filesystem can swap two names in one step (`RENAME_EXCHANGE`; NFS cannot), the new
-/// file is swapped in and the file swapped out is checked to be the one read, unchanged: a
-/// program that renamed or rewrote the file in the last moment gets its version back, and the
-/// rewrite starts over on it. The file swapped out then becomes `authorized_keys.old` itself,
-/// so that a line written later by a program that had it open lands there, not nowhere.
+/// file is swapped in from the name `authorized_keys.old`, so the file swapped out is `.old`
+/// itself at once (a line written later through it lands there, not nowhere), and never under a
+/// temporary name, which a crash would leave to the next rewrite to delete. It must be the one
+/// read, unchanged: a program that renamed its version over the file in the last moment gets it
+/// back (see [`swap_back`]), and one that rewrote it in place keeps it as `.old`.
 ///
-/// Each temporary file is locked from its creation for as long as the rewrite lasts (see
-/// [`super::temp::remove_stale_temps`]): from the swap on, the new file has the name but the lock taken
-/// was the old one's, and another keyhatch that opens the file then must wait too.
+/// The new file is locked from its creation (see [`super::temp::remove_stale_temps`]): from the
+/// swap on it has the name, and another keyhatch that opens the file then waits too.
 pub(super) fn replace(
     dir: &SshDir,
     locked: &Locked,
@@ -114,84 +115,119 @@ pub(super) fn replace(
 ) -> Result<bool, StoreError> {
     let path = dir.path_of(dir.file_name());
     let (temp, temp_name) = write_temp(dir, new, locked, crash_at)?;
-    // The previous version is kept as a copy first, never a second name for the file: a crash
-    // must not leave authorized_keys with two links, which keyhatch would then refuse.
-    let (_backup_held, backup_temp) = match write_temp(dir, old, locked, crash_at) {
-        Ok(written) => written,
-        Err(e) => {
-            let _ = dir.remove(&temp_name);
-            return Err(e);
-        }
-    };
     let discard = |result| {
         let _ = dir.remove(&temp_name);
-        let _ = dir.remove(&backup_temp);
         result
     };
-    let now = match dir.stat(dir.file_name()) {
-        Ok(now) => now,
+    match is_as_locked(dir, locked, old) {
+        Ok(true) => {}
+        Ok(false) => return discard(Ok(false)),
         Err(e) => return discard(Err(io_error("read", &path, e))),
-    };
-    let was = &locked.meta;
-    let unchanged = now.st_dev == was.dev()
-        && now.st_ino == was.ino()
-        && now.st_size as u64 == old.len() as u64
-        && now.st_mtime == was.mtime()
-        && now.st_mtime_nsec as i64 == was.mtime_nsec();
-    if !unchanged {
-        return discard(Ok(false));
     }
     crash_point(Step::Checked, crash_at);
-    // The previous version, as `ssh-keygen -R` keeps it: `authorized_keys.old`.
+    // The name `ssh-keygen -R` keeps the previous version under.
     let backup = format!("{}.old", dir.file_name());
-    if let Err(e) = dir.rename(&backup_temp, &backup) {
+    if let Err(e) = dir.rename(&temp_name, &backup) {
         return discard(Err(backup_error(dir, &backup, e)));
     }
-    crash_point(Step::BackedUp, crash_at);
-    let swapped = match exchange(dir, &temp_name, dir.file_name()) {
-        Ok(()) => true,
-        Err(e) if is_unsupported(&e) => match dir.rename(&temp_name, dir.file_name()) {
-            Ok(()) => false,
-            Err(e) => return discard(Err(io_error("replace", &path, e))),
-        },
-        Err(e) => return discard(Err(io_error("replace", &path, e))),
-    };
+    crash_point(Step::Staged, crash_at);
+    match exchange(dir, &backup, dir.file_name()) {
+        Ok(()) => {}
+        Err(e) if is_unsupported(&e) => {
+            return replace_by_rename(dir, locked, old, &temp, max_size, crash_at);
+        }
+        Err(e) => {
+            remove_if_ours(dir, &backup, &temp);
+            return Err(io_error("replace", &path, e));
+        }
+    }
     crash_point(Step::Renamed, crash_at);
-    if swapped {
-        // `temp_name` now names the file that was authorized_keys.
-        if !swapped_out_is_as_read(dir, &temp_name, locked, old) {
-            return match swap_back(dir, &temp_name, &temp, new.len() as u64) {
-                Ok(()) => Ok(false),
-                // Theirs cannot go back: keep it where it is seen, and say where.
-                Err(_) => match dir.rename(&temp_name, &backup) {
-                    Ok(()) => Err(StoreError::EditedMeanwhile(path)),
-                    Err(e) => Err(io_error("keep a copy of", &path, e)),
-                },
-            };
+    if !is_ours(dir, dir.file_name(), &temp) {
+        // Something put at `.old` just before the swap: a directory goes back there.
+        if !dir
+            .stat(dir.file_name())
+            .is_ok_and(|now| FileType::from_raw_mode(now.st_mode).is_file())
+        {
+            exchange(dir, &backup, dir.file_name()).map_err(|e| io_error("replace", &path, e))?;
+            return Err(StoreError::OldInTheWay(dir.path_of(&backup)));
         }
-        if let Err(e) = dir.rename(&temp_name, &backup) {
-            // `authorized_keys.old` was made a directory since it was written: the change is
-            // taken back rather than made with the previous version under a temporary name,
-            // which the next rewrite would delete.
-            swap_back(dir, &temp_name, &temp, new.len() as u64)
-                .map_err(|e| io_error("keep a copy of", &path, e))?;
-            return Err(backup_error(dir, &backup, e));
-        }
+        // A newer version, renamed over ours, keeps the name; the one swapped out stays `.old`.
+        return Ok(false);
+    }
+    if !swapped_out_is_as_read(dir, &backup, locked, old) {
+        return match swap_back(dir, &backup, &temp, new.len() as u64) {
+            Ok(()) => Ok(false),
+            // Theirs cannot go back: it is `.old`, where it is seen.
+            Err(_) => Err(StoreError::EditedMeanwhile(path)),
+        };
     }
     keep_their_mode(locked, &temp).map_err(|e| io_error("write", &path, e))?;
     dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
     crash_point(Step::Synced, crash_at);
     crash_point(Step::GivingBack, crash_at);
     if !give_back_late_appends(locked, old, &temp).map_err(|e| io_error("write", &path, e))? {
-        // Rewritten in place in the last moment: none of it is taken for an append. Swapped
-        // out, it is `authorized_keys.old` already, as they left it; renamed over, it has no
-        // name left, and a copy becomes `authorized_keys.old`.
-        if !swapped {
-            keep_theirs(dir, locked, &backup, max_size, crash_at)?;
-        }
+        // Rewritten in place in the last moment: none of it is taken for an append, and it is
+        // `.old` already, as they left it.
         return Err(StoreError::EditedMeanwhile(path));
     }
     Ok(true)
+}
+
+/// [`replace`]'s end where names cannot be swapped (NFS): the new file, at `.old`, is renamed
+/// over the file; then a copy of the old one, late appends and all, becomes `.old`.
+fn replace_by_rename(
+    dir: &SshDir,
+    locked: &Locked,
+    old: &[u8],
+    new: &File,
+    max_size: u64,
+    crash_at: Option<Step>,
+) -> Result<bool, StoreError> {
+    let path = dir.path_of(dir.file_name());
+    let backup = format!("{}.old", dir.file_name());
+    if let Err(e) = dir.rename(&backup, dir.file_name()) {
+        remove_if_ours(dir, &backup, new);
+        return Err(io_error("replace", &path, e));
+    }
+    crash_point(Step::Renamed, crash_at);
+    keep_their_mode(locked, new).map_err(|e| io_error("write", &path, e))?;
+    dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
+    crash_point(Step::Synced, crash_at);
+    crash_point(Step::GivingBack, crash_at);
+    let appended = give_back_late_appends(locked, old, new);
+    // Rewritten in place in the last moment, it has no name left: the copy is theirs, whole.
+    keep_theirs(dir, locked, &backup, max_size, crash_at)?;
+    match appended.map_err(|e| io_error("write", &path, e))? {
+        true => Ok(true),
+        false => Err(StoreError::EditedMeanwhile(path)),
+    }
+}
+
+/// Whether the file `dir` names is still the locked one, as it was read: `old`, unchanged.
+fn is_as_locked(dir: &SshDir, locked: &Locked, old: &[u8]) -> io::Result<bool> {
+    let now = dir.stat(dir.file_name())?;
+    let was = &locked.meta;
+    Ok(now.st_dev == was.dev()
+        && now.st_ino == was.ino()
+        && now.st_size as u64 == old.len() as u64
+        && now.st_mtime == was.mtime()
+        && now.st_mtime_nsec as i64 == was.mtime_nsec())
+}
+
+/// Whether the entry `name` is the file `ours` (keyhatch's new one).
+fn is_ours(dir: &SshDir, name: &str, ours: &File) -> bool {
+    let Ok(meta) = ours.metadata() else {
+        return false;
+    };
+    dir.stat(name)
+        .is_ok_and(|now| now.st_dev == meta.dev() && now.st_ino == meta.ino())
+}
+
+/// Removes the entry `name` if it is the file `ours`, and nothing else.
+fn remove_if_ours(dir: &SshDir, name: &str, ours: &File) {
+    if is_ours(dir, name, ours) {
+        let _ = dir.remove(name);
+    }
 }
 
 /// Why the previous version could not become `backup`: a directory in its place is the
@@ -262,90 +298,17 @@ fn swapped_out_is_as_read(dir: &SshDir, name: &str, locked: &Locked, old: &[u8])
     same && starts_with(&locked.file, old).unwrap_or(false)
 }
 
-/// Swaps the version swapped out, at `temp_name`, back under the file's name, and deletes the
-/// new one there instead, once whatever was appended to it past its first `written` bytes, while
-/// it had the name, is appended to the one back (see [`carry_appended`]). Where that fails, the
-/// new one is kept under its temporary name.
-fn swap_back(dir: &SshDir, temp_name: &str, new: &File, written: u64) -> io::Result<()> {
-    exchange(dir, temp_name, dir.file_name())?;
+/// Puts the version swapped out, at `backup`, back under the file's name (the rewrite then
+/// starts over on it), with whatever was appended to ours (`new`, `written` bytes as written)
+/// while ours had the name (see [`carry_appended`]); ours is then deleted. Where a newer version
+/// was renamed over ours just before, it is put back under the name instead, and theirs stays
+/// `.old`: nothing but ours is ever deleted, and the newest version keeps the name.
+fn swap_back(dir: &SshDir, backup: &str, new: &File, written: u64) -> io::Result<()> {
+    exchange(dir, backup, dir.file_name())?;
+    if !is_ours(dir, backup, new) {
+        return exchange(dir, backup, dir.file_name());
+    }
     carry_appended(dir, new, written)?;
-    let _ = dir.remove(temp_name);
+    remove_if_ours(dir, backup, new);
     Ok(())
 }
-
-/// Appends to the file the name holds whatever `from` holds past its first `start` bytes, on
-/// a line of its own: a program that appended to `from` while it had the name meant it for
-/// the file of that name.
-fn carry_appended(dir: &SshDir, from: &File, start: u64) -> io::Result<()> {
-    let end = from.metadata()?.len();
-    if end <= start {
-        return Ok(());
-    }
-    let flags = OFlags::RDWR | OFlags::APPEND | OFlags::NONBLOCK;
-    let to = dir.open_file(dir.file_name(), flags, 0)?;
-    let len = to.metadata()?.len();
-    let mut last = [b'\n'];
-    if len > 0 {
-        to.read_exact_at(&mut last, len - 1)?;
-    }
-    if last != [b'\n'] {
-        (&to).write_all(b"\n")?;
-    }
-    copy_tail(from, start, end, &to, || Ok(true))?;
-    to.sync_all()
-}
-
-/// Whether `file` now begins with `bytes`.
-fn starts_with(file: &File, bytes: &[u8]) -> io::Result<bool> {
-    let mut now = vec![0; bytes.len()];
-    match file.read_exact_at(&mut now, 0) {
-        Ok(()) => Ok(now == bytes),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// After a rename, copies to the new file whatever an outside writer appended to the old one
-/// between our last check and the rename, so nothing it wrote is lost; in pieces, however much
-/// that is. False, with nothing copied since, once the old file does not begin with `old` as it
-/// did: it was rewritten in place, and what lies past that length is not an append but the end
-/// of their version (the tail of a line, perhaps, without the options that restricted it).
-fn give_back_late_appends(locked: &Locked, old: &[u8], new: &File) -> io::Result<bool> {
-    let end = locked.file.metadata()?.len();
-    let from = old.len() as u64;
-    if end <= from {
-        return starts_with(&locked.file, old);
-    }
-    let whole = copy_tail(&locked.file, from, end, new, || {
-        starts_with(&locked.file, old)
-    })?;
-    new.sync_all()?;
-    Ok(whole)
-}
-
-/// Appends `from`'s bytes between `start` and `end` to `to`, in pieces; each only once
-/// `still`, asked after reading it, says the source is still the one meant. False when it
-/// said no.
-fn copy_tail(
-    from: &File,
-    start: u64,
-    end: u64,
-    mut to: &File,
-    still: impl Fn() -> io::Result<bool>,
-) -> io::Result<bool> {
-    let mut piece = vec![0; (end - start).min(LATE_PIECE) as usize];
-    let mut at = start;
-    while at < end {
-        let len = piece.len().min((end - at) as usize);
-        from.read_exact_at(&mut piece[..len], at)?;
-        if !still()? {
-            return Ok(false);
-        }
-        to.write_all(&piece[..len])?;
-        at += len as u64;
-    }
-    Ok(true)
-}
-
-/// The most of late appends held in memory at once.
-const LATE_PIECE: u64 = 64 << 10;
