@@ -46,6 +46,18 @@ pub enum Serves {
 }
 
 impl Serves {
+    /// The scheme keyhatch's own page is loaded by: `public-url`'s in site mode, plain HTTP on
+    /// the loopback or socket in local mode.
+    fn scheme(&self) -> &str {
+        match self {
+            Self::Owner { .. } => "http",
+            Self::Site(site) => match &site.settings.declared.public_url {
+                Some(url) if url.starts_with("https://") => "https",
+                _ => "http",
+            },
+        }
+    }
+
     /// Whether 127.0.0.1, localhost and [::1] are answered.
     fn loopback_names(&self) -> bool {
         matches!(self, Self::Owner { .. })
@@ -235,7 +247,7 @@ pub async fn check_cross_site(
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(why) = cross_site(request.method(), request.headers()) {
+    if let Some(why) = cross_site(request.method(), request.headers(), guard.serves.scheme()) {
         let page = PlainPage::new(StatusCode::FORBIDDEN, "Refused", "Refused").para(&[Part::Text(
             "Another site tried to act on your keys. keyhatch accepts changes only from its own \
              page.",
@@ -275,8 +287,11 @@ pub async fn check_cross_site(
     next.run(request).await
 }
 
-/// Why a request is cross-site, or `None`: the rule of Go's `CrossOriginProtection`.
-fn cross_site(method: &Method, headers: &HeaderMap) -> Option<&'static str> {
+/// Why a request is cross-site, or `None`: the rule of Go's `CrossOriginProtection`, with the
+/// scheme of an `Origin` held to `scheme`, that of keyhatch's own page (a page over plain HTTP
+/// on keyhatch's host is another origin, which a browser without `Sec-Fetch-Site` would not
+/// say).
+fn cross_site(method: &Method, headers: &HeaderMap, scheme: &str) -> Option<&'static str> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return None;
     }
@@ -288,10 +303,7 @@ fn cross_site(method: &Method, headers: &HeaderMap) -> Option<&'static str> {
     let same = origin
         .to_str()
         .ok()
-        .and_then(|o| {
-            o.strip_prefix("http://")
-                .or_else(|| o.strip_prefix("https://"))
-        })
+        .and_then(|o| o.strip_prefix(scheme)?.strip_prefix("://"))
         .is_some_and(|o| o.eq_ignore_ascii_case(host));
     (!same).then_some("cross-origin request")
 }
@@ -347,36 +359,75 @@ mod tests {
         }
     }
 
+    /// The red team's attack: with `public-url` on https, a page over plain HTTP on the same host
+    /// posted with `Origin: http://…` and no `Sec-Fetch-Site` (an older browser), and passed.
+    #[test]
+    fn an_origin_of_another_scheme_on_the_same_host_is_cross_origin() {
+        let post = Method::POST;
+        let host = ("host", "keys.example.org");
+        let from = |origin| cross_site(&post, &headers(&[host, ("origin", origin)]), "https");
+        assert_eq!(from("https://keys.example.org"), None);
+        assert_eq!(
+            from("http://keys.example.org"),
+            Some("cross-origin request")
+        );
+    }
+
     #[test]
     fn changes_from_other_sites_are_cross_site_and_scripts_are_not() {
         let post = Method::POST;
         let host = ("host", "127.0.0.1:3000");
-        assert_eq!(cross_site(&post, &headers(&[host])), None, "a script");
         assert_eq!(
-            cross_site(&post, &headers(&[host, ("sec-fetch-site", "same-origin")])),
-            None
+            cross_site(&post, &headers(&[host]), "http"),
+            None,
+            "a script"
         );
-        assert!(cross_site(&post, &headers(&[host, ("sec-fetch-site", "same-site")])).is_some());
-        assert!(cross_site(&post, &headers(&[host, ("sec-fetch-site", "cross-site")])).is_some());
         assert_eq!(
             cross_site(
                 &post,
-                &headers(&[host, ("origin", "http://127.0.0.1:3000")])
+                &headers(&[host, ("sec-fetch-site", "same-origin")]),
+                "http"
             ),
             None
         );
         assert!(
             cross_site(
                 &post,
-                &headers(&[host, ("origin", "http://127.0.0.1:8888")])
+                &headers(&[host, ("sec-fetch-site", "same-site")]),
+                "http"
             )
             .is_some()
         );
-        assert!(cross_site(&post, &headers(&[host, ("origin", "null")])).is_some());
+        assert!(
+            cross_site(
+                &post,
+                &headers(&[host, ("sec-fetch-site", "cross-site")]),
+                "http"
+            )
+            .is_some()
+        );
+        assert_eq!(
+            cross_site(
+                &post,
+                &headers(&[host, ("origin", "http://127.0.0.1:3000")]),
+                "http"
+            ),
+            None
+        );
+        assert!(
+            cross_site(
+                &post,
+                &headers(&[host, ("origin", "http://127.0.0.1:8888")]),
+                "http"
+            )
+            .is_some()
+        );
+        assert!(cross_site(&post, &headers(&[host, ("origin", "null")]), "http").is_some());
         assert_eq!(
             cross_site(
                 &Method::GET,
-                &headers(&[host, ("sec-fetch-site", "cross-site")])
+                &headers(&[host, ("sec-fetch-site", "cross-site")]),
+                "http"
             ),
             None
         );
