@@ -11,7 +11,7 @@ use crate::helpers::{self, spawn_app, spawn_app_with};
 const STEPS: [&str; 6] = [
     "temp-written",
     "checked",
-    "staged",
+    "backed-up",
     "renamed",
     "synced",
     "giving-back",

@@ -9,7 +9,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::str::FromStr;
 
 use nix::libc;
-use rustix::fs::FileType;
 
 use super::dir::SshDir;
 use super::error::{StoreError, io_error};
@@ -23,10 +22,10 @@ use super::temp;
 pub enum Step {
     /// A temporary file (the new contents, or a copy of the old) is written.
     TempWritten,
-    /// The new contents are durable and the original was found unchanged.
+    /// Both temporary files are durable and the original was found unchanged.
     Checked,
-    /// The new contents are named `authorized_keys.old`, to be swapped in from there.
-    Staged,
+    /// The previous version is in place as `authorized_keys.old`.
+    BackedUp,
     /// The new contents have the file's name.
     Renamed,
     /// The directory is fsynced: the rewrite is durable.
@@ -43,7 +42,7 @@ impl FromStr for Step {
         Ok(match s {
             "temp-written" => Self::TempWritten,
             "checked" => Self::Checked,
-            "staged" => Self::Staged,
+            "backed-up" => Self::BackedUp,
             "renamed" => Self::Renamed,
             "synced" => Self::Synced,
             "giving-back" => Self::GivingBack,
@@ -97,11 +96,11 @@ fn write_temp(
 /// starts over on it.
 ///
 /// Where the filesystem can swap two names in one step (`RENAME_EXCHANGE`; NFS cannot), the new
-/// file is swapped in from the name `authorized_keys.old`, so the file swapped out is `.old`
-/// itself at once (a line written later through it lands there, not nowhere), and never under a
-/// temporary name, which a crash would leave to the next rewrite to delete. It must be the one
-/// read, unchanged: a program that renamed its version over the file in the last moment gets it
-/// back (see [`swap_back`]), and one that rewrote it in place keeps it as `.old`.
+/// file is swapped in, from a temporary name no other program uses (never `.old`, which people
+/// copy backups to), and the file swapped out is checked: a newer version renamed over ours
+/// keeps the name; one renamed in just before the swap gets it back (see [`swap_back`]); the
+/// one read, unchanged, becomes `authorized_keys.old` itself, so that a line written later by a
+/// program that had it open lands there, not nowhere.
 ///
 /// The new file is locked from its creation (see [`super::temp::remove_stale_temps`]): from the
 /// swap on it has the name, and another keyhatch that opens the file then waits too.
@@ -115,8 +114,18 @@ pub(super) fn replace(
 ) -> Result<bool, StoreError> {
     let path = dir.path_of(dir.file_name());
     let (temp, temp_name) = write_temp(dir, new, locked, crash_at)?;
+    // The previous version is kept as a copy first, never a second name for the file: a crash
+    // must not leave authorized_keys with two links, which keyhatch would then refuse.
+    let (_copy_held, copy_name) = match write_temp(dir, old, locked, crash_at) {
+        Ok(written) => written,
+        Err(e) => {
+            let _ = dir.remove(&temp_name);
+            return Err(e);
+        }
+    };
     let discard = |result| {
         let _ = dir.remove(&temp_name);
+        let _ = dir.remove(&copy_name);
         result
     };
     match is_as_locked(dir, locked, old) {
@@ -125,82 +134,77 @@ pub(super) fn replace(
         Err(e) => return discard(Err(io_error("read", &path, e))),
     }
     crash_point(Step::Checked, crash_at);
-    // The name `ssh-keygen -R` keeps the previous version under.
+    // The previous version, as `ssh-keygen -R` keeps it.
     let backup = format!("{}.old", dir.file_name());
-    if let Err(e) = dir.rename(&temp_name, &backup) {
+    if let Err(e) = dir.rename(&copy_name, &backup) {
         return discard(Err(backup_error(dir, &backup, e)));
     }
-    crash_point(Step::Staged, crash_at);
-    match exchange(dir, &backup, dir.file_name()) {
+    crash_point(Step::BackedUp, crash_at);
+    match exchange(dir, &temp_name, dir.file_name()) {
         Ok(()) => {}
-        Err(e) if is_unsupported(&e) => {
-            return replace_by_rename(dir, locked, old, &temp, max_size, crash_at);
-        }
-        Err(e) => {
-            remove_if_ours(dir, &backup, &temp);
-            return Err(io_error("replace", &path, e));
-        }
+        Err(e) if is_unsupported(&e) => match dir.rename(&temp_name, dir.file_name()) {
+            Ok(()) => return finish(dir, locked, old, &temp, false, max_size, crash_at),
+            Err(e) => return discard(Err(io_error("replace", &path, e))),
+        },
+        Err(e) => return discard(Err(io_error("replace", &path, e))),
     }
     crash_point(Step::Renamed, crash_at);
+    // `temp_name` now names the file that was authorized_keys.
     if !is_ours(dir, dir.file_name(), &temp) {
-        // Something put at `.old` just before the swap: a directory goes back there.
-        if !dir
-            .stat(dir.file_name())
-            .is_ok_and(|now| FileType::from_raw_mode(now.st_mode).is_file())
-        {
-            exchange(dir, &backup, dir.file_name()).map_err(|e| io_error("replace", &path, e))?;
-            return Err(StoreError::OldInTheWay(dir.path_of(&backup)));
-        }
-        // A newer version, renamed over ours, keeps the name; the one swapped out stays `.old`.
+        // A newer version, renamed over ours, keeps the name; the one swapped out is `.old`.
+        dir.rename(&temp_name, &backup)
+            .map_err(|e| io_error("keep a copy of", &path, e))?;
         return Ok(false);
     }
-    if !swapped_out_is_as_read(dir, &backup, locked, old) {
-        return match swap_back(dir, &backup, &temp, new.len() as u64) {
+    if !swapped_out_is_as_read(dir, &temp_name, locked, old) {
+        return match swap_back(dir, &temp_name, &temp, new.len() as u64, &backup) {
             Ok(()) => Ok(false),
-            // Theirs cannot go back: it is `.old`, where it is seen.
-            Err(_) => Err(StoreError::EditedMeanwhile(path)),
+            // Theirs cannot go back: keep it where it is seen, and say where.
+            Err(_) => match dir.rename(&temp_name, &backup) {
+                Ok(()) => Err(StoreError::EditedMeanwhile(path)),
+                Err(e) => Err(io_error("keep a copy of", &path, e)),
+            },
         };
     }
-    keep_their_mode(locked, &temp).map_err(|e| io_error("write", &path, e))?;
-    dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
-    crash_point(Step::Synced, crash_at);
-    crash_point(Step::GivingBack, crash_at);
-    if !give_back_late_appends(locked, old, &temp).map_err(|e| io_error("write", &path, e))? {
-        // Rewritten in place in the last moment: none of it is taken for an append, and it is
-        // `.old` already, as they left it.
-        return Err(StoreError::EditedMeanwhile(path));
+    if let Err(e) = dir.rename(&temp_name, &backup) {
+        // `authorized_keys.old` made a directory since it was written: the change is taken
+        // back rather than made with the previous version under a temporary name, which the
+        // next rewrite would delete.
+        swap_back(dir, &temp_name, &temp, new.len() as u64, &backup)
+            .map_err(|e| io_error("keep a copy of", &path, e))?;
+        return Err(backup_error(dir, &backup, e));
     }
-    Ok(true)
+    finish(dir, locked, old, &temp, true, max_size, crash_at)
 }
 
-/// [`replace`]'s end where names cannot be swapped (NFS): the new file, at `.old`, is renamed
-/// over the file; then a copy of the old one, late appends and all, becomes `.old`.
-fn replace_by_rename(
+/// [`replace`]'s end, once the new file has the name (`swapped`: the old one is `.old`; else it
+/// was renamed over): the old file's mode if it changed, the directory made durable, and the
+/// late appends given back.
+fn finish(
     dir: &SshDir,
     locked: &Locked,
     old: &[u8],
     new: &File,
+    swapped: bool,
     max_size: u64,
     crash_at: Option<Step>,
 ) -> Result<bool, StoreError> {
     let path = dir.path_of(dir.file_name());
-    let backup = format!("{}.old", dir.file_name());
-    if let Err(e) = dir.rename(&backup, dir.file_name()) {
-        remove_if_ours(dir, &backup, new);
-        return Err(io_error("replace", &path, e));
-    }
-    crash_point(Step::Renamed, crash_at);
     keep_their_mode(locked, new).map_err(|e| io_error("write", &path, e))?;
     dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
     crash_point(Step::Synced, crash_at);
     crash_point(Step::GivingBack, crash_at);
-    let appended = give_back_late_appends(locked, old, new);
-    // Rewritten in place in the last moment, it has no name left: the copy is theirs, whole.
-    keep_theirs(dir, locked, &backup, max_size, crash_at)?;
-    match appended.map_err(|e| io_error("write", &path, e))? {
-        true => Ok(true),
-        false => Err(StoreError::EditedMeanwhile(path)),
+    if !give_back_late_appends(locked, old, new).map_err(|e| io_error("write", &path, e))? {
+        // Rewritten in place in the last moment: none of it is taken for an append. Swapped
+        // out, it is `authorized_keys.old` already, as they left it; renamed over, it has no
+        // name left, and a copy becomes `authorized_keys.old`.
+        if !swapped {
+            let backup = format!("{}.old", dir.file_name());
+            keep_theirs(dir, locked, &backup, max_size, crash_at)?;
+        }
+        return Err(StoreError::EditedMeanwhile(path));
     }
+    Ok(true)
 }
 
 /// Whether the file `dir` names is still the locked one, as it was read: `old`, unchanged.
@@ -298,17 +302,25 @@ fn swapped_out_is_as_read(dir: &SshDir, name: &str, locked: &Locked, old: &[u8])
     same && starts_with(&locked.file, old).unwrap_or(false)
 }
 
-/// Puts the version swapped out, at `backup`, back under the file's name (the rewrite then
+/// Puts the version swapped out, at `temp_name`, back under the file's name (the rewrite then
 /// starts over on it), with whatever was appended to ours (`new`, `written` bytes as written)
 /// while ours had the name (see [`carry_appended`]); ours is then deleted. Where a newer version
-/// was renamed over ours just before, it is put back under the name instead, and theirs stays
-/// `.old`: nothing but ours is ever deleted, and the newest version keeps the name.
-fn swap_back(dir: &SshDir, backup: &str, new: &File, written: u64) -> io::Result<()> {
-    exchange(dir, backup, dir.file_name())?;
-    if !is_ours(dir, backup, new) {
-        return exchange(dir, backup, dir.file_name());
+/// was renamed over ours just before, it is put back under the name instead, and the one
+/// swapped out becomes `backup`: nothing but ours is ever deleted, and the newest version keeps
+/// the name.
+fn swap_back(
+    dir: &SshDir,
+    temp_name: &str,
+    new: &File,
+    written: u64,
+    backup: &str,
+) -> io::Result<()> {
+    exchange(dir, temp_name, dir.file_name())?;
+    if is_ours(dir, temp_name, new) {
+        carry_appended(dir, new, written)?;
+        remove_if_ours(dir, temp_name, new);
+        return Ok(());
     }
-    carry_appended(dir, new, written)?;
-    remove_if_ours(dir, backup, new);
-    Ok(())
+    exchange(dir, temp_name, dir.file_name())?;
+    dir.rename(temp_name, backup)
 }

@@ -26,7 +26,7 @@ fn a_removal_never_says_done_when_ssh_was_swapped_meanwhile() {
     let (from, to) = (ssh.clone(), spare.clone());
     let swap = move || renameat_with(CWD, &from, CWD, &to, RenameFlags::EXCHANGE).unwrap();
 
-    let result = with_move_at(Step::Staged, swap, || {
+    let result = with_move_at(Step::BackedUp, swap, || {
         store.remove_key(&fingerprint(&public), &tag())
     });
 
@@ -102,7 +102,7 @@ fn an_edit_by_rename_in_the_last_moment_is_kept_and_the_revoke_made_on_it() {
         fs::rename(&temp, &path).unwrap();
     };
 
-    let result = with_move_at(Step::Staged, sed, || {
+    let result = with_move_at(Step::BackedUp, sed, || {
         store.remove_key(&fingerprint(&public), &tag())
     });
 
@@ -125,7 +125,7 @@ fn an_edit_in_place_in_the_last_moment_is_kept_and_the_revoke_made_on_it() {
     );
     let edit = move || fs::write(&path, edited).unwrap();
 
-    let result = with_move_at(Step::Staged, edit, || {
+    let result = with_move_at(Step::BackedUp, edit, || {
         store.remove_key(&fingerprint(&public), &tag())
     });
 
@@ -149,7 +149,7 @@ fn without_swapping_an_edit_in_place_in_the_last_moment_is_kept_as_the_old_file(
     let edit = move || fs::write(&path, theirs).unwrap();
     replace::NO_EXCHANGE.set(true);
 
-    let result = with_move_at(Step::Staged, edit, || {
+    let result = with_move_at(Step::BackedUp, edit, || {
         store.remove_key(&fingerprint(&public), &tag())
     });
 
@@ -252,7 +252,7 @@ fn a_line_appended_to_a_new_version_that_is_swapped_back_is_kept() {
         file.write_all(b"from cat\n").unwrap();
     };
     let moves: Vec<(Step, Box<dyn FnOnce()>)> = vec![
-        (Step::Staged, Box::new(sed)),
+        (Step::BackedUp, Box::new(sed)),
         (Step::Renamed, Box::new(cat)),
     ];
 
@@ -300,9 +300,9 @@ fn an_old_version_rewritten_in_place_after_the_last_check_gives_back_no_piece_of
     assert_eq!(fs::read(old).unwrap(), edited);
 }
 
-/// The red team's attack: `authorized_keys.old` made a directory midway, once the new version
-/// has that name and before it is swapped in. The directory was swapped in instead; before,
-/// with the old version under a temporary name, the revoke was made but said it failed.
+/// The red team's attack: `authorized_keys.old` made a directory between the swap and the
+/// old version's rename to it. The revoke was made but said it failed, and the old version was
+/// left under a temporary name, which the next rewrite deleted with any line written late.
 #[test]
 fn an_old_file_made_a_directory_midway_changes_nothing_and_says_so() {
     let home = home_with(b"foreign line\n");
@@ -316,7 +316,7 @@ fn an_old_file_made_a_directory_midway_changes_nothing_and_says_so() {
         fs::create_dir(&made).unwrap();
     };
 
-    let result = with_move_at(Step::Staged, mkdir, || store.remove_key(&key, &tag()));
+    let result = with_move_at(Step::Renamed, mkdir, || store.remove_key(&key, &tag()));
 
     assert!(
         matches!(result, Err(StoreError::OldInTheWay(ref path)) if *path == old),
@@ -341,7 +341,7 @@ fn a_mode_changed_in_the_last_moment_is_kept() {
         let tighten = move || chmod(&path, 0o600);
         replace::NO_EXCHANGE.set(no_exchange);
 
-        let result = with_move_at(Step::Staged, tighten, || store.remove_key(&key, &tag()));
+        let result = with_move_at(Step::BackedUp, tighten, || store.remove_key(&key, &tag()));
 
         replace::NO_EXCHANGE.set(false);
         result.unwrap();
@@ -374,7 +374,7 @@ fn a_second_edit_renamed_over_the_new_version_keeps_the_name() {
     );
     let second = sed(path, format!("edited twice\n{line}\n"));
     let moves: Vec<(Step, Box<dyn FnOnce()>)> = vec![
-        (Step::Staged, Box::new(first)),
+        (Step::BackedUp, Box::new(first)),
         (Step::Renamed, Box::new(second)),
     ];
 
@@ -384,46 +384,38 @@ fn a_second_edit_renamed_over_the_new_version_keeps_the_name() {
     assert_eq!(fs::read_to_string(store.path()).unwrap(), "edited twice\n");
 }
 
-/// The red team's attack: an edit renamed over the file just before the swap was swapped out
-/// under a temporary name; keyhatch killed then (helper-timeout, the person's own kill), the
-/// next rewrite deleted it as a crash's leftover. At no step may the person's bytes be under a
-/// name a later rewrite deletes.
+/// The red team's attack on a rewrite that staged its new file as `authorized_keys.old`: a
+/// backup copied there in place (`cp authorized_keys authorized_keys.old`) was swapped in, and
+/// the revoke said done with the key still live; a notes file renamed there became the keys
+/// file. At no step may what another program puts at `.old` reach the file's name.
 #[test]
-fn a_file_swapped_out_is_never_under_a_temporary_name() {
-    let home = home_with(b"foreign line\n");
-    let store = AuthorizedKeys::in_home(home.path());
-    let (public, line) = random_key("", "fileglancer");
-    store.append_key(&public, &line).unwrap();
-    let edited = format!("edited by sed\n{line}\n");
-    let (path, theirs) = (store.path().to_owned(), edited.clone());
-    let sed = move || {
-        let temp = path.with_file_name("sedXYZ");
-        fs::write(&temp, theirs).unwrap();
-        fs::rename(&temp, &path).unwrap();
-    };
-    let ssh = home.path().join(".ssh");
-    let under_temp_names = Rc::new(Cell::new(false));
-    let seen = Rc::clone(&under_temp_names);
-    let look = move || {
-        let prefix = temp_prefix("authorized_keys");
-        let found = fs::read_dir(&ssh).unwrap().any(|entry| {
-            let entry = entry.unwrap();
-            entry.file_name().to_string_lossy().starts_with(&prefix)
-                && fs::read(entry.path()).unwrap() == edited.as_bytes()
-        });
-        seen.set(found);
-    };
-    let moves: Vec<(Step, Box<dyn FnOnce()>)> = vec![
-        (Step::Staged, Box::new(sed)),
-        (Step::Renamed, Box::new(look)),
-    ];
+fn what_a_program_puts_at_authorized_keys_old_midway_never_becomes_the_file() {
+    for step in [
+        Step::TempWritten,
+        Step::Checked,
+        Step::BackedUp,
+        Step::Renamed,
+    ] {
+        for copy in [true, false] {
+            let home = home_with(b"foreign line\n");
+            let store = AuthorizedKeys::in_home(home.path());
+            let key = add(&store, "fileglancer").unwrap();
+            let (path, old) = (store.path().to_owned(), store.path().with_extension("old"));
+            let put = move || {
+                if copy {
+                    fs::copy(&path, &old).unwrap();
+                } else {
+                    let notes = path.with_file_name("notes");
+                    fs::write(&notes, "# notes\n").unwrap();
+                    fs::rename(&notes, &old).unwrap();
+                }
+            };
 
-    let result = with_moves_at(moves, || store.remove_key(&fingerprint(&public), &tag()));
+            let result = with_move_at(step, put, || store.remove_key(&key, &tag()));
 
-    result.unwrap();
-    assert!(
-        !under_temp_names.get(),
-        "their edit was under a temporary name"
-    );
-    assert_eq!(fs::read_to_string(store.path()).unwrap(), "edited by sed\n");
+            let now = fs::read_to_string(store.path()).unwrap();
+            assert_eq!(now, "foreign line\n", "{step:?}, copy {copy}: {result:?}");
+            result.unwrap();
+        }
+    }
 }
