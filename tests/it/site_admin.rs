@@ -95,6 +95,34 @@ fn a_health_check_as_nobody_is_warned_of_at_start() {
     );
 }
 
+/// The red team's attack: a health account in group root (RHEL's `sync`, `halt`, …) passed,
+/// and every check then failed, as the helper never takes gid 0: a load balancer took a
+/// working node out for good.
+#[test]
+fn a_health_account_in_group_root_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let health = Account::create_system();
+    let moved = Command::new("usermod")
+        .args(["-g", "0", &health.name])
+        .status()
+        .unwrap();
+    assert!(moved.success());
+    let out = run_site(
+        &[
+            "--proxy-user",
+            "www-data",
+            "--public-url",
+            "https://keys.example.org",
+            "--health-account",
+            &health.name,
+        ],
+        &dir.path().join("k.sock"),
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("is in group root"), "{said}");
+}
+
 /// A health account that some process runs as (a daemon's, say) is no better than `nobody`:
 /// start names one such process.
 #[test]

@@ -116,7 +116,7 @@ pub(super) fn settings(
     };
     site_checks::check_uid_range(site.min_uid, site.max_uid)?;
     let overflow_uid = site_checks::overflow_uid();
-    let health_account = health_account(&site, overflow_uid)?;
+    let health_account = health_account(&site, overflow_uid, proxy.as_ref().map(|p| p.1))?;
     if limits.helper_timeout <= limits.lock_timeout {
         return Err(refuse(format!(
             "helper-timeout ({} s) must be longer than lock-timeout ({} s): a helper waits \
@@ -146,6 +146,7 @@ pub(super) fn settings(
 fn health_account(
     site: &declared::Site,
     overflow_uid: u32,
+    proxy_uid: Option<u32>,
 ) -> Result<HealthAccount, SettingsError> {
     let lookup = |name: &str| {
         nix::unistd::User::from_name(name)
@@ -157,15 +158,28 @@ fn health_account(
                 gid: user.gid.as_raw(),
             })
     };
-    let served = |account: &HealthAccount| {
-        account.uid >= site.min_uid
+    // Why `account` cannot be the health check's, if it cannot.
+    let unfit = |account: &HealthAccount| -> Option<&'static str> {
+        let served = account.uid >= site.min_uid
             && account.uid != overflow_uid
-            && site.max_uid.is_none_or(|max| account.uid <= max)
+            && site.max_uid.is_none_or(|max| account.uid <= max);
+        if account.uid == 0 {
+            Some("root")
+        } else if account.gid == 0 {
+            // The helper never takes gid 0: the check would fail for good.
+            Some("in group root")
+        } else if served {
+            Some("an account keyhatch serves")
+        } else if proxy_uid == Some(account.uid) {
+            Some("the proxy's account (proxy-user)")
+        } else {
+            None
+        }
     };
     let Some(name) = &site.health_account else {
-        // The package's account; where there is none, or it would be served (a min-uid set
-        // below the system accounts), nobody, which start warns of.
-        let package = lookup(PACKAGE_HEALTH_ACCOUNT).filter(|a| a.uid != 0 && !served(a));
+        // The package's account; where there is none, or it will not do (a min-uid set below
+        // the system accounts, say), nobody, which start warns of.
+        let package = lookup(PACKAGE_HEALTH_ACCOUNT).filter(|a| unfit(a).is_none());
         return Ok(package
             .or_else(|| lookup("nobody"))
             .unwrap_or(HealthAccount {
@@ -180,17 +194,12 @@ fn health_account(
              account {PACKAGE_HEALTH_ACCOUNT} for it)"
         ))
     })?;
-    if account.uid == 0 || served(&account) {
+    if let Some(why) = unfit(&account) {
         return Err(SettingsError::Site(format!(
-            "health-account {} (uid {}) is {}: the health check's helper must become a system \
-             account no one else runs as, such as the package's {PACKAGE_HEALTH_ACCOUNT}",
-            account.name,
-            account.uid,
-            if account.uid == 0 {
-                "root"
-            } else {
-                "an account keyhatch serves"
-            },
+            "health-account {} (uid {}) is {why}: the health check's helper must become a \
+             system account no one else runs as, such as the package's \
+             {PACKAGE_HEALTH_ACCOUNT}",
+            account.name, account.uid,
         )));
     }
     Ok(account)
@@ -296,7 +305,7 @@ mod tests {
 
     fn health(flags: &[&str]) -> Result<HealthAccount, SettingsError> {
         let cli = Cli::parse_from(["keyhatch", "--mode=site"].iter().chain(flags));
-        health_account(&cli.site, 65534)
+        health_account(&cli.site, 65534, Some(33))
     }
 
     fn refusal(flags: &[&str]) -> String {
@@ -313,6 +322,8 @@ mod tests {
         assert!(root.contains("(uid 0) is root"), "{root}");
         let served = refusal(&["--health-account", "daemon", "--min-uid", "1"]);
         assert!(served.contains("an account keyhatch serves"), "{served}");
+        let proxy = refusal(&["--health-account", "www-data"]);
+        assert!(proxy.contains("the proxy's account"), "{proxy}");
         let missing = refusal(&["--health-account", "khnosuchaccount"]);
         assert!(missing.contains("is not an account here"), "{missing}");
     }
