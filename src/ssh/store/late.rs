@@ -50,7 +50,7 @@ fn copy_tail(
     from: &File,
     start: u64,
     end: u64,
-    mut to: &File,
+    to: &File,
     still: impl Fn() -> io::Result<bool>,
 ) -> io::Result<bool> {
     let mut piece = Vec::new();
@@ -62,10 +62,24 @@ fn copy_tail(
         if !still()? || !(at == start || byte_at(from, at - 1)? == Some(b'\n')) {
             return Ok(false);
         }
-        to.write_all(&piece[..len])?;
+        write_whole(to, &piece[..len])?;
         at += len as u64;
     }
     Ok(true)
+}
+
+/// Appends `lines` to `to`, or nothing: a write cut short (a full disk) is cut back, unless
+/// another program has written after it, so no line is left in part for the next to be glued to.
+fn write_whole(mut to: &File, lines: &[u8]) -> io::Result<()> {
+    let before = to.metadata()?.len();
+    let written = to.write_all(lines);
+    if written.is_err() {
+        let after = to.metadata()?.len();
+        if after > before && after <= before + lines.len() as u64 {
+            to.set_len(before)?;
+        }
+    }
+    written
 }
 
 /// Reads into `piece` the bytes of `from` from `at`: about [`LATE_PIECE`] of them, up to the end
@@ -95,8 +109,9 @@ fn byte_at(file: &File, at: u64) -> io::Result<Option<u8>> {
     Ok((file.read_at(&mut byte, at)? == 1).then_some(byte[0]))
 }
 
-/// The longest line a late append may have (sshd's keys and options are a few kilobytes).
-const LONGEST_LINE: u64 = 1 << 20;
+/// The longest line a late append may have: the longest file keyhatch reads (sshd's keys and
+/// options are a few kilobytes).
+const LONGEST_LINE: u64 = super::DEFAULT_MAX_SIZE;
 
 /// The most of late appends held in memory at once.
 const LATE_PIECE: u64 = 64 << 10;

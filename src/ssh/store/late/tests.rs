@@ -59,3 +59,57 @@ fn a_late_append_rewritten_in_place_while_copied_yields_no_piece_of_a_line() {
     }
     assert!(!copied.contains(key), "{key} was copied");
 }
+
+/// A tmpfs of `size` mounted on a new directory, unmounted when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let options = format!("size={size}");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(mounted.success(), "mount a tmpfs (tests run as root)");
+        Self(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// The red team's attack: the disk filled while late appends were copied. The copy stopped
+/// mid-line, and the next line appended to the file was glued to that piece, unreadable.
+#[test]
+fn a_late_append_cut_short_by_a_full_disk_leaves_no_piece_of_a_line() {
+    let disk = SmallDisk::mount("16k");
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("old");
+    fs::write(&source, format!("old\n{}", comments(1000))).unwrap();
+    let from = File::open(&source).unwrap();
+    let copied = disk.0.path().join("new");
+    fs::write(&copied, "new\n").unwrap();
+    let to = OpenOptions::new().append(true).open(&copied).unwrap();
+
+    let result = copy_tail(&from, 4, 4 + 100_000, &to, || Ok(true));
+
+    let error = result.unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(nix::libc::ENOSPC), "{error}");
+    let left = fs::read_to_string(&copied).unwrap();
+    assert!(
+        left.ends_with('\n'),
+        "a piece of a line is left: {:?}",
+        &left[left.len() - 20..]
+    );
+    assert!(
+        left.lines()
+            .all(|l| l == "new" || l == comments(1).trim_end())
+    );
+}
