@@ -389,3 +389,27 @@ fn a_client_header_naming_another_person_is_replaced_by_the_proxys() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.json()["user"], alice.name.as_str());
 }
+
+/// The red team's attack: a person at `max-keys` sent passphrase generates without end. Each
+/// ran its whole derivation (both cores for a tenth of a second) before the cap refused the
+/// write, and the refusal gave the hour's reservation back: 1,458 derivations in 20 seconds.
+/// A passphrase key refused after its derivation now counts against the hour.
+#[test]
+fn passphrase_keys_refused_at_the_cap_still_count_against_the_hour() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name], &["--max-keys", "1", "--keys-per-hour", "3"]);
+    assert_eq!(
+        stack.post(&alice.name, "/api/keys/generate", "{}").status,
+        200
+    );
+    let with_passphrase = r#"{"passphrase":"correct horse battery staple"}"#;
+    let mut said = Vec::new();
+    for _ in 0..3 {
+        let refused = stack.post(&alice.name, "/api/keys/generate", with_passphrase);
+        assert_eq!(refused.status, 429, "{}", refused.body);
+        said.push(refused.body);
+    }
+    assert!(said[0].contains("revoke one"), "{}", said[0]);
+    assert!(said[1].contains("revoke one"), "{}", said[1]);
+    assert!(said[2].contains("in the last hour"), "{}", said[2]);
+}
