@@ -109,9 +109,9 @@ fn byte_at(file: &File, at: u64) -> io::Result<Option<u8>> {
     Ok((file.read_at(&mut byte, at)? == 1).then_some(byte[0]))
 }
 
-/// The longest line a late append may have: the longest file keyhatch reads (sshd's keys and
-/// options are a few kilobytes).
-const LONGEST_LINE: u64 = super::DEFAULT_MAX_SIZE;
+/// The longest line a late append may have: 16 MiB, as long as the largest file keyhatch reads
+/// by default (sshd's keys and options take a few kilobytes).
+const LONGEST_LINE: u64 = 16 << 20;
 
 /// The most of late appends held in memory at once.
 const LATE_PIECE: u64 = 64 << 10;
