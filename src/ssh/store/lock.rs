@@ -30,6 +30,8 @@ pub(super) struct Locked {
     pub(super) file: File,
     /// What it was when locked: size, inode, times, owner and mode.
     pub(super) meta: Metadata,
+    /// The directory's lock among keyhatch processes, where its filesystem has one.
+    _dir_lock: Option<File>,
     /// This process's turn at the directory; the next writer's when dropped.
     _turn: Turn,
 }
@@ -53,6 +55,12 @@ impl Locked {
         let deadline = Instant::now() + patience;
         let Some(turn) = Gate::of(dir)?.enter(deadline) else {
             return Err(StoreError::Locked(path));
+        };
+        let dir_lock = match lock_directory(dir, deadline) {
+            Ok(DirLock::Held(file)) => Some(file),
+            Ok(DirLock::Unsupported) => None,
+            Ok(DirLock::TimedOut) => return Err(StoreError::Locked(path)),
+            Err(e) => return Err(io_error("lock", dir.path(), e)),
         };
         loop {
             // No following links; no blocking on a FIFO (it is refused right after).
@@ -95,6 +103,7 @@ impl Locked {
             return Ok(Some(Self {
                 file,
                 meta,
+                _dir_lock: dir_lock,
                 _turn: turn,
             }));
         }
@@ -180,6 +189,46 @@ pub(super) fn lock_exclusive(file: &File, deadline: Instant) -> io::Result<bool>
         let now = Instant::now();
         if now >= deadline {
             return Ok(false);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// A directory's lock among keyhatch processes, as [`lock_directory`] found it.
+pub(super) enum DirLock {
+    /// Held until the file is dropped.
+    Held(File),
+    /// The filesystem has no such lock (NFS: `flock` there needs a file open for writing).
+    Unsupported,
+    /// Another held it until the deadline.
+    TimedOut,
+}
+
+/// Takes the exclusive `flock` of the directory `dir`, waiting for it until `deadline`. The
+/// file's own lock is not enough between keyhatch processes: when another program renames its
+/// version over the file during a rewrite, a second keyhatch could lock that new file at once
+/// and rewrite beside the first (an edit lost, and a revoke said done: red team).
+pub(super) fn lock_directory(dir: &SshDir, deadline: Instant) -> io::Result<DirLock> {
+    use rustix::fs::{FlockOperation, Mode};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let file: File = rustix::fs::openat(dir.fd(), ".", flags, Mode::empty())?.into();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(DirLock::Held(file)),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::WOULDBLOCK) => {}
+            Err(
+                rustix::io::Errno::BADF | rustix::io::Errno::NOLCK | rustix::io::Errno::OPNOTSUPP,
+            ) => {
+                return Ok(DirLock::Unsupported);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(DirLock::TimedOut);
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(50));

@@ -164,12 +164,15 @@ fn without_swapping_an_edit_in_place_in_the_last_moment_is_kept_as_the_old_file(
 }
 
 /// What a second keyhatch process (another helper, `keyhatch keys revoke`) does as its
-/// rewrite starts: lock the file `authorized_keys` names, and clear what crashed rewrites
-/// left. The process's own gate is skipped, as another process has its own. Whether it got the
+/// rewrite starts: lock the directory, then the file `authorized_keys` names, and clear what
+/// crashed rewrites left. The process's own gate is skipped, as another process has its own. Whether it got the
 /// lock.
 fn second_keyhatch_starts_a_rewrite(home: &Path) -> bool {
     let location = Location::parse(Path::new(DEFAULT_LOCATION)).unwrap();
     let dir = SshDir::open(home, &location).unwrap().unwrap();
+    let Ok(lock::DirLock::Held(_dir_lock)) = lock::lock_directory(&dir, Instant::now()) else {
+        return false;
+    };
     let flags = OFlags::RDWR | OFlags::APPEND | OFlags::NONBLOCK;
     let file = dir.open_file(dir.file_name(), flags, 0).unwrap();
     let locked = lock::lock_exclusive(&file, Instant::now()).unwrap();
@@ -418,4 +421,34 @@ fn what_a_program_puts_at_authorized_keys_old_midway_never_becomes_the_file() {
             result.unwrap();
         }
     }
+}
+
+/// The red team's attack: while a revoke waited to swap, the person's `sed -i` renamed its edit
+/// over the file, and a second keyhatch (another revoke) locked that new file at once, nobody
+/// holding it, and rewrote beside the first: the edit was lost from every file, and a revoke
+/// said done. The directory's lock keeps the second waiting.
+#[test]
+fn a_second_keyhatch_waits_for_a_rewrite_even_on_a_file_renamed_in_meanwhile() {
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let (public, line) = random_key("", "fileglancer");
+    store.append_key(&public, &line).unwrap();
+    let path = store.path().to_owned();
+    let at = home.path().to_owned();
+    let took = Rc::new(Cell::new(None));
+    let seen = Rc::clone(&took);
+    let sed_then_second = move || {
+        let temp = path.with_file_name("sedXYZ");
+        fs::write(&temp, format!("edited by sed\n{line}\n")).unwrap();
+        fs::rename(&temp, &path).unwrap();
+        seen.set(Some(second_keyhatch_starts_a_rewrite(&at)));
+    };
+
+    let result = with_move_at(Step::BackedUp, sed_then_second, || {
+        store.remove_key(&fingerprint(&public), &tag())
+    });
+
+    result.unwrap();
+    assert_eq!(took.get(), Some(false), "the second keyhatch got a lock");
+    assert_eq!(fs::read_to_string(store.path()).unwrap(), "edited by sed\n");
 }
