@@ -282,14 +282,13 @@ fn is_unsupported(e: &io::Error) -> bool {
     )
 }
 
-/// Gives the new file the mode the locked one has now, where it changed since the new one
-/// copied it: a `chmod` in the last moment (a file made private, as sshd wants it) is kept, not
-/// undone.
+/// Gives the new file the mode and attributes the locked one has now (see
+/// [`temp::match_attributes`]), where they changed since the new one copied them: a `chmod`,
+/// `setfacl` or `setfattr` in the last moment (a file made private, as sshd wants it) is kept,
+/// not undone.
 fn keep_their_mode(locked: &Locked, new: &File) -> io::Result<()> {
+    temp::match_attributes(&locked.file, new)?;
     let mode = locked.file.metadata()?.mode() & 0o7777;
-    if mode == locked.meta.mode() & 0o7777 {
-        return Ok(());
-    }
     new.set_permissions(std::fs::Permissions::from_mode(mode))?;
     new.sync_all()
 }

@@ -48,7 +48,7 @@ fn is_held(dir: &SshDir, name: &str) -> bool {
 }
 
 /// Writes `contents` to a new locked temporary file in `dir`, with the locked original's mode,
-/// owner and extended attributes (see [`copy_attributes`]), fsynced. Returns it open, and its
+/// owner and extended attributes (see [`match_attributes`]), fsynced. Returns it open, and its
 /// name.
 pub(super) fn write_temp(
     dir: &SshDir,
@@ -77,12 +77,12 @@ pub(super) fn write_temp(
             ));
         }
         file.write_all(contents)?;
-        file.set_permissions(std::fs::Permissions::from_mode(like.mode() & 0o7777))?;
         let mine = file.metadata()?;
         if (mine.uid(), mine.gid()) != (like.uid(), like.gid()) {
             std::os::unix::fs::fchown(&file, Some(like.uid()), Some(like.gid()))?;
         }
-        copy_attributes(&original.file, &file)?;
+        match_attributes(&original.file, &file)?;
+        file.set_permissions(std::fs::Permissions::from_mode(like.mode() & 0o7777))?;
         file.sync_all()
     })();
     match result {
@@ -94,32 +94,44 @@ pub(super) fn write_temp(
     }
 }
 
-/// Gives `to` the extended attributes of `from` that make what the file is: its ACL, whose
-/// mask the mode's group bits stand for once there is one (left behind, the mask became plain
-/// group permissions: a file another account could not write, that account then could), its
-/// SELinux label and the person's own `user.` attributes. The kernel and security modules keep
-/// the rest themselves. One that cannot be copied fails the rewrite, which then writes nothing.
-fn copy_attributes(from: &File, to: &File) -> io::Result<()> {
+/// Gives `to` the extended attributes of `from` that make what the file is, and only those: its
+/// ACL, whose mask the mode's group bits stand for once there is one (left behind, the mask
+/// became plain group permissions: a file another account could not write, that account then
+/// could), its SELinux label and the person's own `user.` attributes. An ACL or `user.`
+/// attribute `to` has and `from` lacks is taken away: a new file gets the directory's default
+/// ACL, which gave another account a file it could not read before (red team). The kernel and
+/// security modules keep the rest themselves. One that cannot be copied fails the rewrite,
+/// which then writes nothing. The caller sets the mode afterwards.
+pub(super) fn match_attributes(from: &File, to: &File) -> io::Result<()> {
     use xattr::FileExt as _;
-    let names = match from.list_xattr() {
-        Ok(names) => names,
-        // A filesystem without extended attributes: nothing to copy.
-        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    let kept = |name: &str| {
-        matches!(name, "system.posix_acl_access" | "security.selinux") || name.starts_with("user.")
-    };
-    for name in names {
-        let Some(text) = name.to_str().filter(|name| kept(name)) else {
-            continue;
+    const ACL: &str = "system.posix_acl_access";
+    let kept = |file: &File| -> io::Result<Vec<String>> {
+        let names = match file.list_xattr() {
+            Ok(names) => names,
+            // A filesystem without extended attributes: nothing to copy.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
         };
+        Ok(names
+            .filter_map(|name| name.into_string().ok())
+            .filter(|name| {
+                matches!(name.as_str(), ACL | "security.selinux") || name.starts_with("user.")
+            })
+            .collect())
+    };
+    let theirs = kept(from)?;
+    for name in kept(to)? {
+        if !theirs.contains(&name) && name != "security.selinux" {
+            to.remove_xattr(&name)?;
+        }
+    }
+    for name in theirs {
         // `None`: taken away since it was listed.
-        if let Some(value) = from.get_xattr(text)? {
-            to.set_xattr(text, &value).map_err(|e| {
+        if let Some(value) = from.get_xattr(&name)? {
+            to.set_xattr(&name, &value).map_err(|e| {
                 io::Error::new(
                     e.kind(),
-                    format!("could not give it the attribute {text}: {e}"),
+                    format!("could not give it the attribute {name}: {e}"),
                 )
             })?;
         }

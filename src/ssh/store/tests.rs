@@ -30,6 +30,7 @@ fn assert_no_temporary_file_left(home: &Path) {
 
 mod races;
 mod rewrite;
+mod two_keyhatches;
 
 #[test]
 fn a_missing_file_reads_as_empty() {

@@ -1,10 +1,7 @@
 //! Another program's move in the middle of a rewrite, at each of its steps: the red teams'
 //! races, each made certain by the rewrite's step hook rather than left to timing.
 
-use std::cell::Cell;
 use std::io::Write;
-use std::rc::Rc;
-use std::time::Instant;
 
 use super::*;
 
@@ -44,12 +41,19 @@ fn a_removal_never_says_done_when_ssh_was_swapped_meanwhile() {
 
 /// Runs `work` with `hook` called once, at `step` of the first rewrite on this thread: another
 /// program's move at that moment.
-fn with_move_at<T>(step: Step, hook: impl FnOnce() + 'static, work: impl FnOnce() -> T) -> T {
+pub(super) fn with_move_at<T>(
+    step: Step,
+    hook: impl FnOnce() + 'static,
+    work: impl FnOnce() -> T,
+) -> T {
     with_moves_at(vec![(step, Box::new(hook))], work)
 }
 
 /// Runs `work` with each of `moves` made once, at its step of the rewrites on this thread.
-fn with_moves_at<T>(moves: Vec<(Step, Box<dyn FnOnce()>)>, work: impl FnOnce() -> T) -> T {
+pub(super) fn with_moves_at<T>(
+    moves: Vec<(Step, Box<dyn FnOnce()>)>,
+    work: impl FnOnce() -> T,
+) -> T {
     let mut moves: Vec<_> = moves.into_iter().map(Some).collect();
     replace::AT_STEP.set(Some(Box::new(move |now| {
         for slot in &mut moves {
@@ -161,74 +165,6 @@ fn without_swapping_an_edit_in_place_in_the_last_moment_is_kept_as_the_old_file(
     let old = fs::read_to_string(home.path().join(".ssh/authorized_keys.old")).unwrap();
     assert_eq!(old, edited);
     assert_eq!(fs::read_to_string(store.path()).unwrap(), "foreign line\n");
-}
-
-/// What a second keyhatch process (another helper, `keyhatch keys revoke`) does as its
-/// rewrite starts: lock the directory, then the file `authorized_keys` names, and clear what
-/// crashed rewrites left. The process's own gate is skipped, as another process has its own. Whether it got the
-/// lock.
-fn second_keyhatch_starts_a_rewrite(home: &Path) -> bool {
-    let location = Location::parse(Path::new(DEFAULT_LOCATION)).unwrap();
-    let dir = SshDir::open(home, &location).unwrap().unwrap();
-    let Ok(lock::DirLock::Held(_dir_lock)) = lock::lock_directory(&dir, Instant::now()) else {
-        return false;
-    };
-    let flags = OFlags::RDWR | OFlags::APPEND | OFlags::NONBLOCK;
-    let file = dir.open_file(dir.file_name(), flags, 0).unwrap();
-    let locked = lock::lock_exclusive(&file, Instant::now()).unwrap();
-    if locked {
-        temp::remove_stale_temps(&dir);
-    }
-    locked
-}
-
-/// The red team's attack: a second keyhatch process opened the file just as a revoke swapped
-/// its new version in. Nothing locked the new file, so the second took its lock and deleted
-/// the file just swapped out, still under its temporary name: the revoke failed though made,
-/// and a line written late through the old file was lost with it.
-#[test]
-fn a_second_keyhatch_waits_while_a_rewrite_swaps_and_deletes_nothing_of_it() {
-    let home = home_with(b"foreign line\n");
-    let store = AuthorizedKeys::in_home(home.path());
-    let key = add(&store, "fileglancer").unwrap();
-    let before = fs::read(store.path()).unwrap();
-    let mut writer = fs::OpenOptions::new()
-        .append(true)
-        .open(store.path())
-        .unwrap();
-    let (at, took) = (home.path().to_owned(), Rc::new(Cell::new(None)));
-    let seen = Rc::clone(&took);
-    let second = move || seen.set(Some(second_keyhatch_starts_a_rewrite(&at)));
-
-    let result = with_move_at(Step::Renamed, second, || store.remove_key(&key, &tag()));
-    writer.write_all(b"from ssh-copy-id\n").unwrap();
-
-    result.unwrap();
-    assert_eq!(took.get(), Some(false), "the second keyhatch got the lock");
-    assert_eq!(fs::read(store.path()).unwrap(), b"foreign line\n");
-    let old = fs::read(home.path().join(".ssh/authorized_keys.old")).unwrap();
-    assert_eq!(old, [&before[..], b"from ssh-copy-id\n"].concat());
-}
-
-/// A temporary file whose lock someone holds belongs to a rewrite under way; one nobody locks
-/// was left by a crash.
-#[test]
-fn only_temporary_files_nobody_holds_are_cleared() {
-    let home = home_with(b"foreign line\n");
-    let ssh = home.path().join(".ssh");
-    let name = |n: &str| ssh.join(format!("{}{n}", temp_prefix("authorized_keys")));
-    fs::write(name("held"), b"a rewrite under way\n").unwrap();
-    fs::write(name("left"), b"a crashed rewrite's\n").unwrap();
-    let held = fs::OpenOptions::new()
-        .write(true)
-        .open(name("held"))
-        .unwrap();
-    assert!(lock::lock_exclusive(&held, Instant::now()).unwrap());
-
-    assert!(second_keyhatch_starts_a_rewrite(home.path()));
-
-    assert_eq!(fs::read(name("held")).unwrap(), b"a rewrite under way\n");
-    assert!(!name("left").exists());
 }
 
 /// The red team's attack: `sed -i` renamed its edit over the file just before the swap, and
@@ -423,32 +359,32 @@ fn what_a_program_puts_at_authorized_keys_old_midway_never_becomes_the_file() {
     }
 }
 
-/// The red team's attack: while a revoke waited to swap, the person's `sed -i` renamed its edit
-/// over the file, and a second keyhatch (another revoke) locked that new file at once, nobody
-/// holding it, and rewrote beside the first: the edit was lost from every file, and a revoke
-/// said done. The directory's lock keeps the second waiting.
+/// The red team's attack: the person took an account's entry out of the file's ACL, and a
+/// `user.` attribute off it, while a revoke waited to swap; the new file had the ACL and the
+/// attribute read at the lock, and gave them back.
 #[test]
-fn a_second_keyhatch_waits_for_a_rewrite_even_on_a_file_renamed_in_meanwhile() {
+fn an_acl_or_attribute_taken_away_in_the_last_moment_stays_away() {
+    use xattr::FileExt as _;
     let home = home_with(b"foreign line\n");
     let store = AuthorizedKeys::in_home(home.path());
-    let (public, line) = random_key("", "fileglancer");
-    store.append_key(&public, &line).unwrap();
+    let key = add(&store, "fileglancer").unwrap();
+    chmod(store.path(), 0o600);
+    let file = fs::File::open(store.path()).unwrap();
+    file.set_xattr("user.backup-policy", b"weekly").unwrap();
     let path = store.path().to_owned();
-    let at = home.path().to_owned();
-    let took = Rc::new(Cell::new(None));
-    let seen = Rc::clone(&took);
-    let sed_then_second = move || {
-        let temp = path.with_file_name("sedXYZ");
-        fs::write(&temp, format!("edited by sed\n{line}\n")).unwrap();
-        fs::rename(&temp, &path).unwrap();
-        seen.set(Some(second_keyhatch_starts_a_rewrite(&at)));
+    let take_away = move || {
+        let file = fs::File::open(&path).unwrap();
+        file.remove_xattr("user.backup-policy").unwrap();
+        file.set_xattr("user.reviewed", b"yes").unwrap();
     };
 
-    let result = with_move_at(Step::BackedUp, sed_then_second, || {
-        store.remove_key(&fingerprint(&public), &tag())
-    });
+    let result = with_move_at(Step::BackedUp, take_away, || store.remove_key(&key, &tag()));
 
     result.unwrap();
-    assert_eq!(took.get(), Some(false), "the second keyhatch got a lock");
-    assert_eq!(fs::read_to_string(store.path()).unwrap(), "edited by sed\n");
+    let file = fs::File::open(store.path()).unwrap();
+    assert_eq!(file.get_xattr("user.backup-policy").unwrap(), None);
+    assert_eq!(
+        file.get_xattr("user.reviewed").unwrap().as_deref(),
+        Some(&b"yes"[..])
+    );
 }

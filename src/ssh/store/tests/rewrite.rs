@@ -196,6 +196,30 @@ fn a_removal_keeps_the_files_acl_and_user_attributes() {
     assert_eq!(fs::read(store.path()).unwrap(), b"foreign line\n");
 }
 
+/// The red team's attack: `~/.ssh` has a default ACL giving uid 65534 read and write; the file
+/// has no ACL, and 65534 cannot read it. The new file inherited the default ACL, and 65534
+/// could read the keys file after one revoke.
+#[test]
+fn a_removal_adds_no_acl_the_file_did_not_have() {
+    const ACL: &str = "system.posix_acl_access";
+    let home = home_with(b"foreign line\n");
+    let store = AuthorizedKeys::in_home(home.path());
+    let key = add(&store, "fileglancer").unwrap();
+    chmod(store.path(), 0o640);
+    let ssh = fs::File::open(home.path().join(".ssh")).unwrap();
+    ssh.set_xattr("system.posix_acl_default", &acl_giving_uid_65534_write())
+        .unwrap();
+
+    store.remove_key(&key, &tag()).unwrap();
+
+    let old = home.path().join(".ssh/authorized_keys.old");
+    for path in [store.path(), old.as_path()] {
+        let file = fs::File::open(path).unwrap();
+        assert_eq!(file.get_xattr(ACL).unwrap(), None, "{path:?}");
+        assert_eq!(mode(path), 0o640, "{path:?}");
+    }
+}
+
 /// The red team's attack: the file grows to a gigabyte between the lock (which checked its size)
 /// and the read, by a writer that takes no lock. The read stops one byte past the limit.
 #[test]
