@@ -107,6 +107,18 @@ pub enum StoreError {
          before each change; nothing was changed. Move it away, and try again"
     )]
     OldInTheWay(PathBuf),
+    /// The change is made, but what another program appended meanwhile could not be copied
+    /// into the new file (a full disk or quota): it is in `authorized_keys.old`.
+    #[error(
+        "the change to {path} is made, but lines another program added to it meanwhile could not \
+         be copied in ({source}); they are in {path}.old: add them back once there is room"
+    )]
+    LateLinesNotCopied {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        source: io::Error,
+    },
     /// Another program holds a lock on the file for longer than keyhatch waits.
     #[error(
         "{0} is locked by another program; nothing was changed. Try again in a moment, or find \

@@ -194,7 +194,19 @@ fn finish(
     dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
     crash_point(Step::Synced, crash_at);
     crash_point(Step::GivingBack, crash_at);
-    if !give_back_late_appends(locked, old, new).map_err(|e| io_error("write", &path, e))? {
+    let given_back = match give_back_late_appends(locked, old, new) {
+        Ok(given_back) => given_back,
+        Err(source) => {
+            // Swapped out, the old file is `.old` already, late lines and all; renamed over, a
+            // copy of it becomes `.old`, if there is room for one.
+            if !swapped {
+                let backup = format!("{}.old", dir.file_name());
+                keep_theirs(dir, locked, &backup, max_size, crash_at)?;
+            }
+            return Err(StoreError::LateLinesNotCopied { path, source });
+        }
+    };
+    if !given_back {
         // Rewritten in place in the last moment: none of it is taken for an append. Swapped
         // out, it is `authorized_keys.old` already, as they left it; renamed over, it has no
         // name left, and a copy becomes `authorized_keys.old`.

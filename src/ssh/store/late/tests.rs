@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::fs::{self, File, OpenOptions};
 
 use super::*;
+use crate::ssh::testing::SmallDisk;
 
 /// `count` comment lines of 100 bytes each.
 fn comments(count: usize) -> String {
@@ -58,31 +59,6 @@ fn a_late_append_rewritten_in_place_while_copied_yields_no_piece_of_a_line() {
         );
     }
     assert!(!copied.contains(key), "{key} was copied");
-}
-
-/// A tmpfs of `size` mounted on a new directory, unmounted when dropped.
-struct SmallDisk(tempfile::TempDir);
-
-impl SmallDisk {
-    fn mount(size: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let options = format!("size={size}");
-        let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(mounted.success(), "mount a tmpfs (tests run as root)");
-        Self(dir)
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.0.path())
-            .status();
-    }
 }
 
 /// The red team's attack: the disk filled while late appends were copied. The copy stopped

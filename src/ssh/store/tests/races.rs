@@ -388,3 +388,43 @@ fn an_acl_or_attribute_taken_away_in_the_last_moment_stays_away() {
         Some(&b"yes"[..])
     );
 }
+
+/// The red team's attack: the disk filled while what another program appended late was copied
+/// into the new file. The revoke was made, but said only "could not write"; the lines were in
+/// `.old` alone, and the next revoke replaced that.
+#[test]
+fn late_lines_a_full_disk_keeps_out_are_said_to_be_in_the_old_file() {
+    let disk = crate::ssh::testing::SmallDisk::mount("64k");
+    let home = disk.0.path();
+    fs::create_dir(home.join(".ssh")).unwrap();
+    fs::write(home.join(".ssh/authorized_keys"), "foreign line\n").unwrap();
+    let store = AuthorizedKeys::in_home(home);
+    let key = add(&store, "fileglancer").unwrap();
+    let (path, filler) = (store.path().to_owned(), home.join("filler"));
+    let late = format!("#{}\n", "x".repeat(98)).repeat(100);
+    let appended = late.clone();
+    let append_then_fill = move || {
+        let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(appended.as_bytes()).unwrap();
+        let mut filler = fs::File::create(&filler).unwrap();
+        while filler.write_all(&[0; 4096]).is_ok() {}
+    };
+
+    let result = with_move_at(Step::BackedUp, append_then_fill, || {
+        store.remove_key(&key, &tag())
+    });
+
+    let said = result.unwrap_err();
+    assert!(
+        matches!(said, StoreError::LateLinesNotCopied { .. }),
+        "{said:?}"
+    );
+    assert!(said.to_string().contains("the change to"), "{said}");
+    let now = fs::read_to_string(store.path()).unwrap();
+    assert!(
+        now.starts_with("foreign line\n") && !now.contains("fileglancer"),
+        "{now}"
+    );
+    let old = fs::read_to_string(home.join(".ssh/authorized_keys.old")).unwrap();
+    assert!(old.ends_with(&late), "the late lines are not in .old");
+}
