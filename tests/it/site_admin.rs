@@ -10,6 +10,20 @@ use std::process::{Command, Output, Stdio};
 
 use crate::helpers::{Account, SiteStack, home_with, spawn_socket_app, wait_for};
 
+/// [`run_site`] for keys.example.org behind www-data, its socket in `dir`, the health check's
+/// helper becoming `account`.
+fn run_site_checked_as(account: &str, dir: &Path) -> Output {
+    let args = [
+        "--proxy-user",
+        "www-data",
+        "--public-url",
+        "https://keys.example.org",
+        "--health-account",
+        account,
+    ];
+    run_site(&args, &dir.join("k.sock"))
+}
+
 /// Runs site-mode keyhatch with `args` until it has printed its start report (then stops it)
 /// or ends by itself; what it printed and how it ended. The socket is bound before the report
 /// is written, so a connectable socket alone does not mean the report is out.
@@ -76,17 +90,7 @@ fn site_mode_without_public_url_refuses_to_start_naming_it() {
 #[test]
 fn a_health_check_as_nobody_is_warned_of_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_site(
-        &[
-            "--proxy-user",
-            "www-data",
-            "--public-url",
-            "https://keys.example.org",
-            "--health-account",
-            "nobody",
-        ],
-        &dir.path().join("k.sock"),
-    );
+    let out = run_site_checked_as("nobody", dir.path());
     let warned = String::from_utf8_lossy(&out.stderr);
     assert!(
         warned.contains("warning: the health check's helper becomes nobody")
@@ -107,17 +111,7 @@ fn a_health_account_in_group_root_is_refused_at_start() {
         .status()
         .unwrap();
     assert!(moved.success());
-    let out = run_site(
-        &[
-            "--proxy-user",
-            "www-data",
-            "--public-url",
-            "https://keys.example.org",
-            "--health-account",
-            &health.name,
-        ],
-        &dir.path().join("k.sock"),
-    );
+    let out = run_site_checked_as(&health.name, dir.path());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{said}");
     assert!(said.contains("is in group root"), "{said}");
@@ -155,17 +149,7 @@ fn a_health_account_that_a_process_runs_as_is_warned_of_at_start() {
         },
         "sleep as the health account",
     );
-    let out = run_site(
-        &[
-            "--proxy-user",
-            "www-data",
-            "--public-url",
-            "https://keys.example.org",
-            "--health-account",
-            &health.name,
-        ],
-        &dir.path().join("k.sock"),
-    );
+    let out = run_site_checked_as(&health.name, dir.path());
     let warned = String::from_utf8_lossy(&out.stderr);
     let named = format!(
         "processes run as {}, the health check's account (health-account), such as PID {}",

@@ -39,6 +39,17 @@ fn a_removal_never_says_done_when_ssh_was_swapped_meanwhile() {
     );
 }
 
+/// `sed -i` on the file at `path`, as another program's move: `edited` written to a new file,
+/// renamed over it.
+pub(super) fn sed_i(path: &Path, edited: String) -> impl FnOnce() + 'static {
+    let path = path.to_owned();
+    move || {
+        let temp = path.with_file_name("sedXYZ");
+        fs::write(&temp, edited).unwrap();
+        fs::rename(&temp, &path).unwrap();
+    }
+}
+
 /// Runs `work` with `hook` called once, at `step` of the first rewrite on this thread: another
 /// program's move at that moment.
 pub(super) fn with_move_at<T>(
@@ -99,12 +110,7 @@ fn an_edit_by_rename_in_the_last_moment_is_kept_and_the_revoke_made_on_it() {
     let store = AuthorizedKeys::in_home(home.path());
     let (public, line) = random_key("", "fileglancer");
     store.append_key(&public, &line).unwrap();
-    let (path, edited) = (store.path().to_owned(), format!("edited by sed\n{line}\n"));
-    let sed = move || {
-        let temp = path.with_file_name("sedXYZ");
-        fs::write(&temp, edited).unwrap();
-        fs::rename(&temp, &path).unwrap();
-    };
+    let sed = sed_i(store.path(), format!("edited by sed\n{line}\n"));
 
     let result = with_move_at(Step::BackedUp, sed, || {
         store.remove_key(&fingerprint(&public), &tag())
@@ -176,13 +182,8 @@ fn a_line_appended_to_a_new_version_that_is_swapped_back_is_kept() {
     let store = AuthorizedKeys::in_home(home.path());
     let (public, line) = random_key("", "fileglancer");
     store.append_key(&public, &line).unwrap();
-    let (path, edited) = (store.path().to_owned(), format!("edited by sed\n{line}\n"));
-    let appended_to = path.clone();
-    let sed = move || {
-        let temp = path.with_file_name("sedXYZ");
-        fs::write(&temp, edited).unwrap();
-        fs::rename(&temp, &path).unwrap();
-    };
+    let sed = sed_i(store.path(), format!("edited by sed\n{line}\n"));
+    let appended_to = store.path().to_owned();
     let cat = move || {
         let mut file = fs::OpenOptions::new()
             .append(true)
@@ -299,19 +300,11 @@ fn a_second_edit_renamed_over_the_new_version_keeps_the_name() {
     let (public, line) = random_key("", "fileglancer");
     let (_, compromised) = random_key("", "laptop");
     fs::write(store.path(), format!("{compromised}\n{line}\n")).unwrap();
-    let sed = |path: PathBuf, edited: String| {
-        move || {
-            let temp = path.with_file_name("sedXYZ");
-            fs::write(&temp, edited).unwrap();
-            fs::rename(&temp, &path).unwrap();
-        }
-    };
-    let path = store.path().to_owned();
-    let first = sed(
-        path.clone(),
+    let first = sed_i(
+        store.path(),
         format!("edited once\n{compromised}\n{line}\n"),
     );
-    let second = sed(path, format!("edited twice\n{line}\n"));
+    let second = sed_i(store.path(), format!("edited twice\n{line}\n"));
     let moves: Vec<(Step, Box<dyn FnOnce()>)> = vec![
         (Step::BackedUp, Box::new(first)),
         (Step::Renamed, Box::new(second)),

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::races::with_move_at;
+use super::races::{sed_i, with_move_at};
 use super::*;
 
 /// What a second keyhatch process (another helper, `keyhatch keys revoke`) does as its
@@ -91,10 +91,9 @@ fn a_second_keyhatch_waits_for_a_rewrite_even_on_a_file_renamed_in_meanwhile() {
     let at = home.path().to_owned();
     let took = Rc::new(Cell::new(None));
     let seen = Rc::clone(&took);
+    let sed = sed_i(&path, format!("edited by sed\n{line}\n"));
     let sed_then_second = move || {
-        let temp = path.with_file_name("sedXYZ");
-        fs::write(&temp, format!("edited by sed\n{line}\n")).unwrap();
-        fs::rename(&temp, &path).unwrap();
+        sed();
         seen.set(Some(second_keyhatch_starts_a_rewrite(&at)));
     };
 
