@@ -51,7 +51,8 @@ claim_test_accounts() {
         echo "left $name, made by a run that was stopped: userdel refused (status $?)"
       fi
     done
-    for name in $(getent group | cut -d: -f1 | grep -E '^khsso[0-9a-f]{8}$'); do
+    # Groups too: an account's own group outlives it once its primary group was changed.
+    for name in $(getent group | cut -d: -f1 | grep -E '^(khsso|khtest)[0-9a-f]{8}$'); do
       groupdel "$name" && echo "removed group $name, made by a run that was stopped"
     done
   fi

@@ -106,10 +106,20 @@ fn a_health_check_as_nobody_is_warned_of_at_start() {
 fn a_health_account_in_group_root_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let health = Account::create_system();
+    /// Gives the account its own group back before it is removed, so userdel takes that too.
+    struct OwnGroupBack<'a>(&'a str);
+    impl Drop for OwnGroupBack<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("usermod")
+                .args(["-g", self.0, self.0])
+                .status();
+        }
+    }
     let moved = Command::new("usermod")
         .args(["-g", "0", &health.name])
         .status()
         .unwrap();
+    let _back = OwnGroupBack(&health.name);
     assert!(moved.success());
     let out = run_site_checked_as(&health.name, dir.path());
     let said = String::from_utf8_lossy(&out.stderr);
