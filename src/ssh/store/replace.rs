@@ -134,8 +134,7 @@ pub(super) fn replace(
         Err(e) => return discard(Err(io_error("read", &path, e))),
     }
     crash_point(Step::Checked, crash_at);
-    // The previous version, as `ssh-keygen -R` keeps it.
-    let backup = format!("{}.old", dir.file_name());
+    let backup = backup_name(dir);
     if let Err(e) = dir.rename(&copy_name, &backup) {
         return discard(Err(backup_error(dir, &backup, e)));
     }
@@ -190,7 +189,7 @@ fn finish(
     crash_at: Option<Step>,
 ) -> Result<bool, StoreError> {
     let path = dir.path_of(dir.file_name());
-    keep_their_mode(locked, new).map_err(|e| io_error("write", &path, e))?;
+    keep_their_attributes(locked, new).map_err(|e| io_error("write", &path, e))?;
     dir.sync().map_err(|e| io_error("sync", dir.path(), e))?;
     crash_point(Step::Synced, crash_at);
     crash_point(Step::GivingBack, crash_at);
@@ -200,7 +199,7 @@ fn finish(
             // Swapped out, the old file is `.old` already, late lines and all; renamed over, a
             // copy of it becomes `.old`, if there is room for one.
             if !swapped {
-                let backup = format!("{}.old", dir.file_name());
+                let backup = backup_name(dir);
                 keep_theirs(dir, locked, &backup, max_size, crash_at)?;
             }
             return Err(StoreError::LateLinesNotCopied { path, source });
@@ -211,12 +210,17 @@ fn finish(
         // out, it is `authorized_keys.old` already, as they left it; renamed over, it has no
         // name left, and a copy becomes `authorized_keys.old`.
         if !swapped {
-            let backup = format!("{}.old", dir.file_name());
+            let backup = backup_name(dir);
             keep_theirs(dir, locked, &backup, max_size, crash_at)?;
         }
         return Err(StoreError::EditedMeanwhile(path));
     }
     Ok(true)
+}
+
+/// The name `ssh-keygen -R` keeps the previous version under: `authorized_keys.old`.
+fn backup_name(dir: &SshDir) -> String {
+    format!("{}.old", dir.file_name())
 }
 
 /// Whether the file `dir` names is still the locked one, as it was read: `old`, unchanged.
@@ -298,9 +302,12 @@ fn is_unsupported(e: &io::Error) -> bool {
 /// [`temp::match_attributes`]), where they changed since the new one copied them: a `chmod`,
 /// `setfacl` or `setfattr` in the last moment (a file made private, as sshd wants it) is kept,
 /// not undone.
-fn keep_their_mode(locked: &Locked, new: &File) -> io::Result<()> {
-    temp::match_attributes(&locked.file, new)?;
+fn keep_their_attributes(locked: &Locked, new: &File) -> io::Result<()> {
+    let attributes = temp::match_attributes(&locked.file, new)?;
     let mode = locked.file.metadata()?.mode() & 0o7777;
+    if !attributes && mode == new.metadata()?.mode() & 0o7777 {
+        return Ok(());
+    }
     new.set_permissions(std::fs::Permissions::from_mode(mode))?;
     new.sync_all()
 }

@@ -101,8 +101,8 @@ pub(super) fn write_temp(
 /// attribute `to` has and `from` lacks is taken away: a new file gets the directory's default
 /// ACL, which gave another account a file it could not read before (red team). The kernel and
 /// security modules keep the rest themselves. One that cannot be copied fails the rewrite,
-/// which then writes nothing. The caller sets the mode afterwards.
-pub(super) fn match_attributes(from: &File, to: &File) -> io::Result<()> {
+/// which then writes nothing. The caller sets the mode afterwards. Whether anything changed.
+pub(super) fn match_attributes(from: &File, to: &File) -> io::Result<bool> {
     use xattr::FileExt as _;
     const ACL: &str = "system.posix_acl_access";
     let kept = |file: &File| -> io::Result<Vec<String>> {
@@ -120,14 +120,20 @@ pub(super) fn match_attributes(from: &File, to: &File) -> io::Result<()> {
             .collect())
     };
     let theirs = kept(from)?;
+    let mut changed = false;
     for name in kept(to)? {
         if !theirs.contains(&name) && name != "security.selinux" {
             to.remove_xattr(&name)?;
+            changed = true;
         }
     }
     for name in theirs {
         // `None`: taken away since it was listed.
-        if let Some(value) = from.get_xattr(&name)? {
+        let Some(value) = from.get_xattr(&name)? else {
+            continue;
+        };
+        if to.get_xattr(&name)?.as_ref() != Some(&value) {
+            changed = true;
             to.set_xattr(&name, &value).map_err(|e| {
                 io::Error::new(
                     e.kind(),
@@ -136,5 +142,5 @@ pub(super) fn match_attributes(from: &File, to: &File) -> io::Result<()> {
             })?;
         }
     }
-    Ok(())
+    Ok(changed)
 }
