@@ -179,14 +179,23 @@ fn health_account(
     let Some(name) = &site.health_account else {
         // The package's account; where there is none, or it will not do (a min-uid set below
         // the system accounts, say), nobody, which start warns of.
-        let package = lookup(PACKAGE_HEALTH_ACCOUNT).filter(|a| unfit(a).is_none());
-        return Ok(package
-            .or_else(|| lookup("nobody"))
-            .unwrap_or(HealthAccount {
-                name: "nobody".into(),
-                uid: overflow_uid,
-                gid: overflow_uid,
-            }));
+        if let Some(package) = lookup(PACKAGE_HEALTH_ACCOUNT).filter(|a| unfit(a).is_none()) {
+            return Ok(package);
+        }
+        let nobody = lookup("nobody").unwrap_or(HealthAccount {
+            name: "nobody".into(),
+            uid: overflow_uid,
+            gid: overflow_uid,
+        });
+        // The proxy's own account, say (red team): the same rules as for one named.
+        if let Some(why) = unfit(&nobody) {
+            return Err(SettingsError::Site(format!(
+                "the health check's helper would become nobody, which is {why}: set \
+                 health-account to a system account no one else runs as, such as the \
+                 package's {PACKAGE_HEALTH_ACCOUNT}"
+            )));
+        }
+        return Ok(nobody);
     };
     let account = lookup(name).ok_or_else(|| {
         SettingsError::Site(format!(
@@ -325,6 +334,22 @@ mod tests {
         let proxy = refusal(&["--health-account", "www-data"]);
         assert!(proxy.contains("the proxy's account"), "{proxy}");
         let missing = refusal(&["--health-account", "khnosuchaccount"]);
+        let cli = Cli::parse_from(["keyhatch", "--mode=site"]);
+        let overflow = nix::unistd::User::from_name("nobody")
+            .unwrap()
+            .unwrap()
+            .uid
+            .as_raw();
+        if nix::unistd::User::from_name(PACKAGE_HEALTH_ACCOUNT)
+            .unwrap()
+            .is_none()
+        {
+            let proxy_nobody = health_account(&cli.site, 65534, Some(overflow)).unwrap_err();
+            assert!(
+                proxy_nobody.to_string().contains("proxy's account"),
+                "{proxy_nobody}"
+            );
+        }
         assert!(missing.contains("is not an account here"), "{missing}");
     }
 }

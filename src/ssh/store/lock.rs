@@ -199,7 +199,8 @@ pub(super) fn lock_exclusive(file: &File, deadline: Instant) -> io::Result<bool>
 pub(super) enum DirLock {
     /// Held until the file is dropped.
     Held(File),
-    /// The filesystem has no such lock (NFS: `flock` there needs a file open for writing).
+    /// Not taken: the filesystem has no such lock (NFS: `flock` there needs a file open for
+    /// writing), or other accounts can open the directory, and so hold its lock.
     Unsupported,
     /// Another held it until the deadline.
     TimedOut,
@@ -209,8 +210,15 @@ pub(super) enum DirLock {
 /// file's own lock is not enough between keyhatch processes: when another program renames its
 /// version over the file during a rewrite, a second keyhatch could lock that new file at once
 /// and rewrite beside the first (an edit lost, and a revoke said done: red team).
+///
+/// Only a directory no other account can read is locked (sshd's and keyhatch's own 0700):
+/// anyone who can open one can hold its lock, and keep the person from every change (red team,
+/// on a `~/.ssh` of 0755).
 pub(super) fn lock_directory(dir: &SshDir, deadline: Instant) -> io::Result<DirLock> {
     use rustix::fs::{FlockOperation, Mode};
+    if rustix::fs::fstat(dir.fd())?.st_mode & 0o044 != 0 {
+        return Ok(DirLock::Unsupported);
+    }
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let file: File = rustix::fs::openat(dir.fd(), ".", flags, Mode::empty())?.into();
     let mut pause = Duration::from_millis(1);

@@ -16,8 +16,10 @@ use super::*;
 fn second_keyhatch_starts_a_rewrite(home: &Path) -> bool {
     let location = Location::parse(Path::new(DEFAULT_LOCATION)).unwrap();
     let dir = SshDir::open(home, &location).unwrap().unwrap();
-    let Ok(lock::DirLock::Held(_dir_lock)) = lock::lock_directory(&dir, Instant::now()) else {
-        return false;
+    // Held, or not taken where the directory has none (as `Locked::acquire` goes on then).
+    let _dir_lock = match lock::lock_directory(&dir, Instant::now()).unwrap() {
+        lock::DirLock::TimedOut => return false,
+        held_or_none => held_or_none,
     };
     let flags = OFlags::RDWR | OFlags::APPEND | OFlags::NONBLOCK;
     let file = dir.open_file(dir.file_name(), flags, 0).unwrap();
@@ -84,6 +86,7 @@ fn only_temporary_files_nobody_holds_are_cleared() {
 #[test]
 fn a_second_keyhatch_waits_for_a_rewrite_even_on_a_file_renamed_in_meanwhile() {
     let home = home_with(b"foreign line\n");
+    chmod(&home.path().join(".ssh"), 0o700);
     let store = AuthorizedKeys::in_home(home.path());
     let (public, line) = random_key("", "fileglancer");
     store.append_key(&public, &line).unwrap();
@@ -104,4 +107,20 @@ fn a_second_keyhatch_waits_for_a_rewrite_even_on_a_file_renamed_in_meanwhile() {
     result.unwrap();
     assert_eq!(took.get(), Some(false), "the second keyhatch got a lock");
     assert_eq!(fs::read_to_string(store.path()).unwrap(), "edited by sed\n");
+}
+
+/// The red team's attack on the directory's lock: with `~/.ssh` at 0755 (a plain `mkdir`),
+/// another account held its `flock`, and every change of the person's waited, then failed.
+/// Such a directory is not locked; one no other account can read is.
+#[test]
+fn a_directory_other_accounts_can_open_is_not_locked() {
+    let home = home_with(b"");
+    let ssh = home.path().join(".ssh");
+    let location = Location::parse(Path::new(DEFAULT_LOCATION)).unwrap();
+    for (mode, locked) in [(0o755, false), (0o750, false), (0o711, true), (0o700, true)] {
+        chmod(&ssh, mode);
+        let dir = SshDir::open(home.path(), &location).unwrap().unwrap();
+        let lock = lock::lock_directory(&dir, Instant::now()).unwrap();
+        assert_eq!(matches!(lock, lock::DirLock::Held(_)), locked, "{mode:o}");
+    }
 }
