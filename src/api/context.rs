@@ -158,9 +158,17 @@ fn record<T>(
         fingerprint,
         outcome: &outcome,
     };
-    // A per-person limit's refusal: throttled, or one person could fill the disk with them.
+    // A request refused as it stood, having changed nothing (a limit, a key not there, bad
+    // input): throttled, or one person could fill the disk with them (red team: 429s, then
+    // 404s). A conflict may follow a change made, and is always written.
     match result {
-        Err(AppError::TooMany(_)) => audit.record_refusal(&event),
+        Err(
+            AppError::TooMany(_)
+            | AppError::NotFound(_)
+            | AppError::Forbidden(_)
+            | AppError::Invalid(_)
+            | AppError::Unauthorized,
+        ) => audit.record_refusal(&event),
         _ => audit.record(&event),
     }
 }
@@ -304,10 +312,11 @@ pub fn key_for_platform(
 mod tests {
     use super::*;
 
-    /// The red team's attack: a person past `keys-per-hour` sent generates without end; each
-    /// refusal, which costs no work, wrote an audit line (5 MB in 10 seconds through Apache).
+    /// The red team's attack: a person past `keys-per-hour` sent generates without end, then
+    /// revokes of a key that is not there; each refusal, which costs no work, wrote an audit
+    /// line (5 MB, then 2 MB, in 10 seconds).
     #[test]
-    fn a_flood_of_limit_refusals_writes_one_audit_line_a_minute() {
+    fn a_flood_of_refused_requests_writes_one_audit_line_a_minute() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         let audit = Audit::to_file(&path).unwrap();
@@ -316,15 +325,29 @@ mod tests {
             let refused = Err::<(), _>(AppError::TooMany("10 keys in the last hour".into()));
             record(&audit, "alice", &remote, "generate", None, &refused);
         }
+        for _ in 0..1000 {
+            let missing = Err::<(), _>(AppError::NotFound("no key SHA256:…".into()));
+            record(
+                &audit,
+                "alice",
+                &remote,
+                "revoke",
+                Some("SHA256:…"),
+                &missing,
+            );
+        }
         record(
             &audit,
             "alice",
             &remote,
-            "revoke",
+            "restrict",
             Some("SHA256:x"),
             &Ok(()),
         );
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
-        assert_eq!(lines, 2);
+        assert_eq!(
+            lines, 3,
+            "one line each for the 429s, the 404s and the change"
+        );
     }
 }
