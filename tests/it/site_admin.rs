@@ -232,7 +232,13 @@ fn a_socket_the_proxy_cannot_reach_and_nobody_as_proxy_user_are_warned_about() {
     );
 
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let out = run_site(&[&["--proxy-user", "nobody"][..], &url].concat(), &socket);
+    // Its own health account: the default, nobody, would be the proxy's, which is refused.
+    let health = Account::create_system();
+    let checked_as = ["--health-account", health.name.as_str()];
+    let out = run_site(
+        &[&["--proxy-user", "nobody"][..], &url, &checked_as].concat(),
+        &socket,
+    );
     let printed = String::from_utf8_lossy(&out.stdout);
     let warned = String::from_utf8_lossy(&out.stderr);
     assert!(
