@@ -67,8 +67,11 @@ impl KeyInfo {
 /// The keys of the file keyhatch did not make, shown read-only.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OtherKeyList {
-    /// Every readable key not tagged as keyhatch's, in file order.
+    /// The first 2,000 readable keys not tagged as keyhatch's, in file order.
     pub keys: Vec<KeyInfo>,
+    /// How many more follow them in the file; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keys_not_listed: usize,
     /// How many lines sshd cannot read (left alone).
     pub unreadable_lines: usize,
 }
@@ -78,12 +81,18 @@ pub struct OtherKeyList {
 pub struct KeyList {
     /// Where the keys are, e.g. `/home/alice/.ssh/authorized_keys`.
     pub path: String,
-    /// keyhatch's keys in file order: newest last.
+    /// keyhatch's newest 2,000 keys in file order: newest last.
     pub keys: Vec<KeyInfo>,
+    /// How many older keyhatch keys the file holds before them; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keys_not_listed: usize,
     /// Readable keys that are not keyhatch's (left alone, not listed).
     pub other_keys: usize,
-    /// Line numbers sshd cannot read (left alone, not listed).
+    /// The first 100 line numbers sshd cannot read (left alone, not listed).
     pub unreadable_lines: Vec<usize>,
+    /// How many more lines sshd cannot read; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreadable_lines_not_listed: usize,
     /// What would make sshd ignore the keys; empty when all is well.
     pub problems: Vec<HealthProblem>,
     /// The site's lists people may choose under "Allow logins only from".
@@ -93,6 +102,11 @@ pub struct KeyList {
     /// sshd log, or cannot read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<UsageSeen>,
+}
+
+/// Whether a count is zero, so that it is left out.
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 /// A list of addresses the site defines, chosen by its name.

@@ -264,16 +264,20 @@ pub async fn successor_settings(
 ) -> Result<(Option<crate::ssh::Label>, KeyOptions, crate::model::KeyInfo), AppError> {
     use crate::ssh::{Date, Label, Lifetime, rotate};
 
-    let old = keys
-        .list_keys()
-        .await?
+    let list = keys.list_keys().await?;
+    let listed = list.keys.len();
+    let old = list
         .keys
         .into_iter()
         .find(|k| k.fingerprint == fingerprint)
         .ok_or_else(|| {
-            AppError::NotFound(format!(
-                "no keyhatch key with fingerprint {fingerprint} is in your file"
-            ))
+            AppError::NotFound(match list.keys_not_listed {
+                0 => format!("no keyhatch key with fingerprint {fingerprint} is in your file"),
+                _ => format!(
+                    "no keyhatch key with fingerprint {fingerprint} is among the newest \
+                     {listed} of your file, the ones keyhatch can replace"
+                ),
+            })
         })?;
     let lifetime = expires_in_days.map(Lifetime::days).transpose()?;
     let options =

@@ -39,6 +39,7 @@ impl From<ssh::OtherKeys> for OtherKeyList {
     fn from(others: ssh::OtherKeys) -> Self {
         Self {
             keys: others.keys.into_iter().map(KeyInfo::from).collect(),
+            keys_not_listed: others.keys_not_listed,
             unreadable_lines: others.unreadable_lines,
         }
     }
@@ -74,8 +75,10 @@ pub fn key_list(
     KeyList {
         path: store.path().display().to_string(),
         keys: listing.keys.into_iter().map(KeyInfo::from).collect(),
+        keys_not_listed: listing.keys_not_listed,
         other_keys: listing.other_keys,
         unreadable_lines: listing.unreadable_lines,
+        unreadable_lines_not_listed: listing.unreadable_lines_not_listed,
         problems: problems.into_iter().map(HealthProblem::from).collect(),
         from_lists: Vec::new(),
         usage: None,

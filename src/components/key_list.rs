@@ -27,11 +27,25 @@ pub fn KeyList(
     let model::KeyList {
         path,
         keys,
+        keys_not_listed,
         other_keys,
         unreadable_lines,
+        unreadable_lines_not_listed,
         usage,
         ..
     } = list;
+    let more = (keys_not_listed > 0).then(|| {
+        let (noun, verb) = match keys_not_listed {
+            1 => ("key", "is"),
+            _ => ("keys", "are"),
+        };
+        format!(
+            "{keys_not_listed} more keyhatch {noun} in this file {verb} not shown: the list \
+             holds the newest {}, fewer when their lines are long. Revoke the keys you no longer \
+             use to see the rest.",
+            keys.len()
+        )
+    });
     let others = (other_keys > 0).then(|| {
         let noun = if other_keys == 1 { "key" } else { "keys" };
         format!(
@@ -41,8 +55,13 @@ pub fn KeyList(
     let unreadable = (!unreadable_lines.is_empty()).then(|| {
         let numbers: Vec<String> = unreadable_lines.iter().map(ToString::to_string).collect();
         let noun = if numbers.len() == 1 { "Line" } else { "Lines" };
+        let more = match unreadable_lines_not_listed {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
         format!(
-            "{noun} {} of this file cannot be read by sshd; keyhatch leaves them as they are.",
+            "{noun} {}{more} of this file cannot be read by sshd; keyhatch leaves them as they \
+             are.",
             numbers.join(", ")
         )
     });
@@ -90,6 +109,7 @@ pub fn KeyList(
                 }).collect_view()}
             </ul>
         })}
+        {more.map(|text| view! { <p class="muted" data-field="keys-not-listed">{text}</p> })}
         <p class="muted file-note">
             "Keys are read from " <code>{path}</code> ". " {others} " " {unreadable}
         </p>

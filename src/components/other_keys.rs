@@ -9,9 +9,16 @@ use crate::model::OtherKeyList;
 pub fn OtherKeys(list: OtherKeyList) -> impl IntoView {
     let OtherKeyList {
         keys,
+        keys_not_listed,
         unreadable_lines,
     } = list;
-    let count = keys.len();
+    let count = keys.len() + keys_not_listed;
+    let more = (keys_not_listed > 0).then(|| {
+        format!(
+            "The first {} are shown; {keys_not_listed} more follow them in the file.",
+            keys.len()
+        )
+    });
     let anything = count > 0 || unreadable_lines > 0;
     let unreadable = (unreadable_lines > 0).then(|| {
         let noun = if unreadable_lines == 1 {
@@ -46,6 +53,7 @@ pub fn OtherKeys(list: OtherKeyList) -> impl IntoView {
                     }).collect_view()}
                 </ul>
             })}
+            {more.map(|text| view! { <p class="muted" data-field="keys-not-listed">{text}</p> })}
             {unreadable.map(|text| view! { <p class="muted" data-field="unreadable">{text}</p> })}
         </details>
     })

@@ -2,6 +2,12 @@
 //! what else the file holds. The last listing is remembered with the bytes it was read from, so
 //! the same file listed again (each page load, a script polling) costs a comparison rather than
 //! parsing and hashing every key.
+//!
+//! A listing is bounded, whatever the file: at most [`kept::LISTED_AT_MOST`] keys of each kind, of
+//! [`kept::LISTED_TEXT_AT_MOST`] bytes, and [`UNREADABLE_NAMED_AT_MOST`] line numbers, and says how
+//! many more there are. A person's own 16 MiB file of 150,000 keys made a 178 MB page that took
+//! 2 GB to build, after their slot in the service was given back, so a few page loads at once
+//! stopped the service for everyone.
 
 use std::sync::Mutex;
 
@@ -14,6 +20,9 @@ use super::options;
 use super::store::AuthorizedKeys;
 use super::tag::Tag;
 use super::values::KeyOptions;
+use kept::Kept;
+
+pub mod kept;
 
 /// A key listed from `authorized_keys`, detached from the file's bytes. Its type and comment are
 /// in its `.pub` line, not kept twice: a list of 1,000 keys is two allocations per key lighter.
@@ -35,11 +44,17 @@ pub struct ListedKey {
     pub public_line: String,
 }
 
+/// The most line numbers a listing gives of lines sshd cannot read: the first ones.
+pub const UNREADABLE_NAMED_AT_MOST: usize = 100;
+
 /// The keys of the file that keyhatch did not make, for reading only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OtherKeys {
-    /// Every readable key whose comment does not start with the tag, in file order.
+    /// The first readable keys whose comment does not start with the tag, in file order, as
+    /// many as fit within [`kept::LISTED_AT_MOST`] and [`kept::LISTED_TEXT_AT_MOST`].
     pub keys: Vec<ListedKey>,
+    /// How many more such keys the file holds.
+    pub keys_not_listed: usize,
     /// How many lines sshd cannot read.
     pub unreadable_lines: usize,
 }
@@ -47,12 +62,18 @@ pub struct OtherKeys {
 /// What the list of keyhatch keys shows, and what else the file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
-    /// keyhatch's keys (first comment word equals the tag), in file order: newest last.
+    /// keyhatch's newest keys (first comment word equals the tag), as many as fit within
+    /// [`kept::LISTED_AT_MOST`] and [`kept::LISTED_TEXT_AT_MOST`], in file order: newest last.
     pub keys: Vec<ListedKey>,
+    /// How many more keyhatch keys the file holds: older ones, or ones too long to list.
+    pub keys_not_listed: usize,
     /// How many readable keys are someone else's.
     pub other_keys: usize,
-    /// Line numbers sshd cannot read; kept in the file, never an error.
+    /// The first [`UNREADABLE_NAMED_AT_MOST`] line numbers sshd cannot read; kept in the
+    /// file, never an error.
     pub unreadable_lines: Vec<usize>,
+    /// How many more lines sshd cannot read.
+    pub unreadable_lines_not_listed: usize,
 }
 
 /// Lists the keys tagged `tag` in the store's file; a missing file is an empty list.
@@ -68,24 +89,29 @@ pub fn list_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<Listing, Error> {
 
 /// The listing of `contents` for `tag`.
 fn parse_listing(contents: &[u8], tag: &Tag) -> Listing {
-    let listings = read_in_parallel(contents, |first, run| {
-        let mut listing = Listing::default();
+    let parts = read_in_parallel(contents, |first, run| {
+        let (mut kept, mut listing) = (Kept::default(), Listing::default());
         for (number, line) in authorized_keys::classify(first, run) {
             match line {
                 authorized_keys::Line::Key(key) if key.is_tagged(tag) => {
-                    listing.keys.push(ListedKey::from(&key));
+                    let key = ListedKey::from(&key);
+                    kept.newest(key.text(), key);
                 }
                 authorized_keys::Line::Key(_) => listing.other_keys += 1,
-                authorized_keys::Line::Unreadable => listing.unreadable_lines.push(number),
+                authorized_keys::Line::Unreadable => listing.note_unreadable(number),
                 authorized_keys::Line::Ignored => {}
             }
         }
-        listing
+        (kept, listing)
     });
-    listings
+    let (kept, mut listing) = parts
         .into_iter()
-        .reduce(Listing::then)
-        .unwrap_or_default()
+        .reduce(|(kept, listing), (next_kept, next)| {
+            (kept.then_newest(next_kept), listing.then(next))
+        })
+        .unwrap_or_default();
+    (listing.keys, listing.keys_not_listed) = kept.into_parts();
+    listing
 }
 
 /// The largest file whose listing is remembered: 10,000 ordinary keys are 1.06 MB.
@@ -173,44 +199,61 @@ fn read_in_parallel<T: Send>(contents: &[u8], read: impl Fn(usize, &[u8]) -> T +
 pub fn other_keys(store: &AuthorizedKeys, tag: &Tag) -> Result<OtherKeys, Error> {
     let contents = store.read()?;
     let parts = read_in_parallel(&contents, |first, run| {
-        let mut others = OtherKeys::default();
+        let (mut kept, mut unreadable) = (Kept::default(), 0);
         for (_, line) in authorized_keys::classify(first, run) {
             match line {
                 authorized_keys::Line::Key(key) if !key.is_tagged(tag) => {
-                    others.keys.push(ListedKey::from(&key));
+                    let key = ListedKey::from(&key);
+                    kept.first(key.text(), key);
                 }
-                authorized_keys::Line::Unreadable => others.unreadable_lines += 1,
+                authorized_keys::Line::Unreadable => unreadable += 1,
                 authorized_keys::Line::Key(_) | authorized_keys::Line::Ignored => {}
             }
         }
-        others
+        (kept, unreadable)
     });
-    Ok(parts
+    let (kept, unreadable_lines) = parts
         .into_iter()
-        .reduce(OtherKeys::then)
-        .unwrap_or_default())
+        .reduce(|(kept, unreadable), (next_kept, next)| {
+            (kept.then_first(next_kept), unreadable + next)
+        })
+        .unwrap_or_default();
+    let (keys, keys_not_listed) = kept.into_parts();
+    Ok(OtherKeys {
+        keys,
+        keys_not_listed,
+        unreadable_lines,
+    })
 }
 
 impl Listing {
-    /// This listing of a run of lines followed by the listing of the next run.
+    /// This listing's other keys and unreadable lines, then those of the next run of lines.
     fn then(mut self, next: Self) -> Self {
-        self.keys.extend(next.keys);
         self.other_keys += next.other_keys;
-        self.unreadable_lines.extend(next.unreadable_lines);
+        self.unreadable_lines_not_listed += next.unreadable_lines_not_listed;
+        for number in next.unreadable_lines {
+            self.note_unreadable(number);
+        }
         self
     }
-}
 
-impl OtherKeys {
-    /// These keys of a run of lines followed by those of the next run.
-    fn then(mut self, next: Self) -> Self {
-        self.keys.extend(next.keys);
-        self.unreadable_lines += next.unreadable_lines;
-        self
+    /// Counts line `number`, which sshd cannot read, and names it while there is room.
+    fn note_unreadable(&mut self, number: usize) {
+        if self.unreadable_lines.len() < UNREADABLE_NAMED_AT_MOST {
+            self.unreadable_lines.push(number);
+        } else {
+            self.unreadable_lines_not_listed += 1;
+        }
     }
 }
 
 impl ListedKey {
+    /// The text of this key a listing holds, as [`kept::escaped_size`] counts it: its `.pub`
+    /// line and its options (its label and its addresses are parts of them).
+    fn text(&self) -> usize {
+        kept::escaped_size(&[&self.public_line, &self.options])
+    }
+
     /// What the list will show for `key` once written with `options`: its line read back.
     pub fn as_written(key: &ssh_key::PublicKey, options: &KeyOptions) -> Self {
         let line = keygen::authorized_line(key, options).unwrap_or_default();

@@ -1,7 +1,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::listing::PARALLEL_RUN;
+use super::listing::{self, PARALLEL_RUN};
 use super::*;
 
 #[test]
@@ -89,20 +89,132 @@ fn a_large_file_read_on_several_threads_lists_as_one_read_in_order() {
             .collect::<Vec<_>>()
     );
     assert_eq!(listing.other_keys, theirs.len());
-    assert_eq!(listing.unreadable_lines, parsed.unreadable);
-    assert_eq!(listing.unreadable_lines.len(), 3 * 300);
-    assert_eq!(listing.unreadable_lines.last(), Some(&(19 * 299 + 17)));
+    assert_eq!(listing.unreadable_lines, parsed.unreadable[..100]);
+    assert_eq!(listing.unreadable_lines_not_listed, 3 * 300 - 100);
 
     let others = other_keys(&store, &tag).unwrap();
     assert_eq!(
         others.keys,
         theirs
             .iter()
+            .take(2_000)
             .copied()
             .map(ListedKey::from)
             .collect::<Vec<_>>()
     );
+    assert_eq!(others.keys_not_listed, theirs.len() - 2_000);
     assert_eq!(others.unreadable_lines, 3 * 300);
+}
+
+/// The red team's attack: a person's own file of 150,000 keys made a 178 MB page. Read in
+/// several runs, a listing holds keyhatch's newest 2,000 keys, the first 2,000 others and the
+/// first 100 unreadable lines' numbers, and counts the rest.
+#[test]
+fn a_listing_is_bounded_and_counts_what_it_leaves_out() {
+    let (_, ours) = testing::random_key("", "fileglancer");
+    let (_, theirs) = testing::random_key("", "me@laptop");
+    let mut contents = String::new();
+    let mut unreadable = Vec::new();
+    for i in 0..5_000 {
+        contents.push_str(&format!("{ours} k{i}\n"));
+        if i % 5 < 3 {
+            contents.push_str(&format!("{theirs} o{i}\n"));
+        }
+        if i % 33 == 0 {
+            contents.push_str("not a key\n");
+            unreadable.push(contents.lines().count());
+        }
+    }
+    assert!(contents.len() > 4 * PARALLEL_RUN);
+    let home = testing::home_with(contents.as_bytes());
+    let store = AuthorizedKeys::in_home(home.path());
+    let tag = Tag::default();
+
+    let listing = list_keys(&store, &tag).unwrap();
+    let labels: Vec<_> = listing
+        .keys
+        .iter()
+        .filter_map(|k| k.label.clone())
+        .collect();
+    let newest: Vec<_> = (3_000..5_000).map(|i| format!("k{i}")).collect();
+    assert_eq!(labels, newest);
+    assert_eq!(listing.keys_not_listed, 3_000);
+    assert_eq!(listing.other_keys, 3_000);
+    assert_eq!(listing.unreadable_lines, unreadable[..100]);
+    assert_eq!(listing.unreadable_lines_not_listed, unreadable.len() - 100);
+
+    let others = other_keys(&store, &tag).unwrap();
+    let first: Vec<_> = others.keys.iter().map(|k| k.public_line.clone()).collect();
+    let expected: Vec<_> = (0..5_000)
+        .filter(|i| i % 5 < 3)
+        .take(2_000)
+        .map(|i| format!("{theirs} o{i}"))
+        .collect();
+    assert_eq!(first, expected);
+    assert_eq!(others.keys_not_listed, 1_000);
+    assert_eq!(others.unreadable_lines, unreadable.len());
+}
+
+/// A line written by hand can be as long as the file: the keys a listing holds are bounded in
+/// text too, so one 3 MiB comment, or 3,000 keys with long options, cannot make a page of it,
+/// and a key too long to list is counted, not in the place of every other.
+#[test]
+fn a_listing_is_bounded_in_text_and_a_key_too_long_for_it_is_counted() {
+    use listing::kept::{KEY_TEXT_AT_MOST, LISTED_TEXT_AT_MOST};
+
+    let (_, ours) = testing::random_key("", "fileglancer");
+    let huge = "x".repeat(3 << 20);
+    let long = "y".repeat(KEY_TEXT_AT_MOST);
+    let short: Vec<_> = (0..10).map(|i| format!("{ours} k{i}\n")).collect();
+    let contents = format!(
+        "{}{ours} {huge}\n{}{ours} {long}\n",
+        short[..5].concat(),
+        short[5..].concat()
+    );
+    let home = testing::home_with(contents.as_bytes());
+    let store = AuthorizedKeys::in_home(home.path());
+    let listing = list_keys(&store, &Tag::default()).unwrap();
+    let labels: Vec<_> = listing
+        .keys
+        .iter()
+        .filter_map(|k| k.label.clone())
+        .collect();
+    assert_eq!(labels, (0..10).map(|i| format!("k{i}")).collect::<Vec<_>>());
+    assert_eq!(listing.keys_not_listed, 2);
+
+    let from = format!("from=\"{}\"", vec!["10.0.0.1"; 110].join(","));
+    let many: String = (0..3_000)
+        .map(|i| format!("{from} {ours} k{i}\n"))
+        .collect();
+    fs::write(store.path(), &many).unwrap();
+    let listing = list_keys(&store, &Tag::default()).unwrap();
+    let text: usize = listing
+        .keys
+        .iter()
+        .map(|k| k.public_line.len() + k.options.len())
+        .sum();
+    assert!(text <= LISTED_TEXT_AT_MOST, "{text} bytes listed");
+    assert!(
+        listing.keys.len() > 400,
+        "{} keys listed",
+        listing.keys.len()
+    );
+    assert_eq!(listing.keys.last().unwrap().label.as_deref(), Some("k2999"));
+    assert_eq!(listing.keys.len() + listing.keys_not_listed, 3_000);
+
+    let others: String = (0..3_000)
+        .map(|i| format!("{from} {ours}x o{i}\n"))
+        .collect();
+    fs::write(store.path(), format!("{ours}x {long}\n{others}")).unwrap();
+    let others = other_keys(&store, &Tag::default()).unwrap();
+    let text: usize = others
+        .keys
+        .iter()
+        .map(|k| k.public_line.len() + k.options.len())
+        .sum();
+    assert!(text <= LISTED_TEXT_AT_MOST, "{text} bytes listed");
+    assert!(others.keys[0].public_line.ends_with(" o0"));
+    assert_eq!(others.keys.len() + others.keys_not_listed, 3_001);
 }
 
 #[test]

@@ -14,6 +14,15 @@ pub(super) async fn list(keys: &Keys, json: bool) -> Result<(), String> {
     for line in table(&list).lines() {
         say(line);
     }
+    if list.keys_not_listed > 0 {
+        note(&format!(
+            "{} more keyhatch key(s) in {} are not listed: keyhatch lists the newest {}, fewer \
+             when their lines are long.",
+            list.keys_not_listed,
+            list.path,
+            list.keys.len()
+        ));
+    }
     for problem in &list.problems {
         note(&format!("warning: {}", problem.message));
     }
@@ -24,11 +33,15 @@ pub(super) async fn list(keys: &Keys, json: bool) -> Result<(), String> {
         ));
     }
     if !list.unreadable_lines.is_empty() {
-        let lines: Vec<String> = list
+        let mut lines: Vec<String> = list
             .unreadable_lines
             .iter()
             .map(ToString::to_string)
             .collect();
+        if list.unreadable_lines_not_listed > 0 {
+            let more = format!("and {} more", list.unreadable_lines_not_listed);
+            lines.push(more);
+        }
         note(&format!(
             "Line(s) {} of {} cannot be read by sshd; keyhatch leaves them as they are.",
             lines.join(", "),

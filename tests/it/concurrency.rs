@@ -131,3 +131,74 @@ fn lists_of_a_large_file_leave_the_other_requests_answered() {
         "the account took {account:?} while lists took {lists:?}"
     );
 }
+
+/// Red team: a person who filled their own file to the 16 MiB limit with keyhatch's lines
+/// (150,000 of them) got a 178 MB page, built with 2 GB after their slot was given back; a few
+/// loads at once took the service down for everyone. The page and the API list the newest
+/// 2,000 keys, the first 2,000 others and 100 unreadable line numbers, and say how many more
+/// the file holds (`ssh::tests` has the bound on their text).
+#[test]
+fn a_file_at_the_size_limit_makes_a_page_and_a_list_of_bounded_size_that_say_what_is_left_out() {
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(home.path().join(".ssh")).unwrap();
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGl3cDmMnjkMkDTfhcPG9ku4k3QClXQl3TRJgkQlqj6t";
+    let mut contents = String::new();
+    let mut ours = 0;
+    while contents.len() < (16 << 20) - 400 {
+        contents.push_str(&format!("restrict,pty {key} fileglancer l{ours}\n"));
+        contents.push_str(&format!("{key} me@laptop o{ours}\nnot a key\n"));
+        ours += 1;
+    }
+    fs::write(home.path().join(".ssh/authorized_keys"), &contents).unwrap();
+    let app = spawn_app(home.path());
+
+    let list = app.get_authorized("/api/keys/list");
+    assert_eq!(
+        list.status,
+        200,
+        "{}",
+        &list.body[..list.body.len().min(300)]
+    );
+    assert!(list.body.len() < 1 << 20, "{} bytes", list.body.len());
+    let list = list.json();
+    assert_eq!(list["keys"].as_array().unwrap().len(), 2_000);
+    let newest = list["keys"][1_999]["label"].as_str().unwrap().to_owned();
+    assert_eq!(newest, format!("l{}", ours - 1));
+    assert_eq!(list["keys_not_listed"], ours - 2_000);
+    assert_eq!(list["other_keys"], ours);
+    assert_eq!(list["unreadable_lines"].as_array().unwrap().len(), 100);
+    assert_eq!(list["unreadable_lines_not_listed"], ours - 100);
+    let others = app.get_authorized("/api/keys/others").json();
+    assert_eq!(others["keys"].as_array().unwrap().len(), 2_000);
+    assert_eq!(others["keys_not_listed"], ours - 2_000);
+
+    let page = app.get_authorized("/ssh-keys");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.len() < 4 << 20,
+        "the page is {} bytes",
+        page.body.len()
+    );
+    let more = format!(
+        "{} more keyhatch keys in this file are not shown",
+        ours - 2_000
+    );
+    assert!(page.body.contains(&more), "the page does not say: {more}");
+    assert!(page.body.contains(&newest));
+    assert!(
+        page.body
+            .contains(&format!("{} more follow them in the file", ours - 2_000))
+    );
+
+    let table = crate::terminal::keys(home.path(), &["list"], b"");
+    assert!(table.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&table.stdout).lines().count(),
+        2_000
+    );
+    let said = String::from_utf8_lossy(&table.stderr);
+    assert!(
+        said.contains(&format!("{} more keyhatch key(s)", ours - 2_000)),
+        "{said}"
+    );
+}

@@ -6,8 +6,10 @@ fn list() -> KeyList {
     KeyList {
         path: "/home/alice/.ssh/authorized_keys".into(),
         keys: Vec::new(),
+        keys_not_listed: 0,
         other_keys: 0,
         unreadable_lines: Vec::new(),
+        unreadable_lines_not_listed: 0,
         problems: Vec::new(),
         from_lists: Vec::new(),
         usage: None,
