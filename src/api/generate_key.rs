@@ -73,13 +73,10 @@ pub async fn generate_key(
         }
     };
     let passphrase = passphrase.and_then(|p| Passphrase::new(p.expose()));
-    // A derivation takes a tenth of a second of both cores: once spent, the key counts against
-    // the hour whatever becomes of it, or a person at max-keys could derive without end.
-    let derived = passphrase.is_some();
     // Until the key exists nothing is written, so a client that hangs up may stop this part.
-    let made = make_key(&state, &person, label, passphrase).await;
-    let key = match made {
-        Ok(key) => key,
+    let made = make_key(&state, &person, label, passphrase, reservation).await;
+    let (key, reservation) = match made {
+        Ok(made) => made,
         Err(e) => {
             return audited(&state, &person, action, None, Err(answer_with_status(e)));
         }
@@ -94,7 +91,7 @@ pub async fn generate_key(
             None => keys.authorize_new(&key, &written).await,
         };
         let result = written.map(|()| key);
-        if result.is_ok() || derived {
+        if let (Ok(_), Some(reservation)) = (&result, reservation) {
             reservation.keep();
         }
         (result, fingerprint)
@@ -110,13 +107,19 @@ pub async fn generate_key(
 /// of both cores), after checking the home exists. The derivation counts as one of the person's
 /// operations under way until it ends, and is skipped if its client has gone by its turn, or
 /// stopped within a round if the client goes while it runs.
+///
+/// The key's `reservation` of the hour is kept for good as a derivation starts: its cores are
+/// spent whatever becomes of the key, or a person could derive without end, at `max-keys` or
+/// hanging up just before each derivation ends (red team). Otherwise it is given back, to be
+/// kept once the key is written.
 #[cfg(feature = "ssr")]
 async fn make_key(
     state: &super::context::AppState,
     person: &super::person::Person,
     label: Option<crate::ssh::Label>,
     passphrase: Option<crate::ssh::Passphrase>,
-) -> Result<crate::ssh::NewKey, AppError> {
+    reservation: super::limits::Reservation,
+) -> Result<(crate::ssh::NewKey, Option<super::limits::Reservation>), AppError> {
     use crate::ssh::{self, keygen};
 
     let tag = person.keys.tag().clone();
@@ -130,11 +133,13 @@ async fn make_key(
                 .key_derivation
                 .run(move |wanted| {
                     let _in_flight = in_flight;
+                    reservation.keep();
                     keygen::generate_while(&tag, label.as_ref(), Some(&passphrase), wanted)
                 })
                 .await?
+                .map(|key| (key, None))
         }
-        None => keygen::generate(&tag, label.as_ref(), None),
+        None => keygen::generate(&tag, label.as_ref(), None).map(|key| (key, Some(reservation))),
     }
     .map_err(|e| AppError::from(ssh::Error::from(e)))
 }

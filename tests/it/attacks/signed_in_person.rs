@@ -312,6 +312,28 @@ fn a_passphrase_derivation_whose_client_hangs_up_stops_and_gives_its_cores_back(
     }
 }
 
+/// The red team's attack: a person who hung up just before each passphrase derivation ended
+/// had their hour given back, so they could spend the pool's cores without end (200 abandoned
+/// in 10 s, 6 counted, 8 s of CPU). A derivation that has started counts against the hour,
+/// whatever its client does.
+#[test]
+fn a_passphrase_derivation_that_started_counts_against_the_hour_though_its_client_hung_up() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start_with_env(&[&alice.name], &[], &[("KEYHATCH_KEYS_PER_HOUR", "2")]);
+    let server = stack.keyhatch.id();
+    let before = settled_cpu_ticks(server);
+    let body = r#"{"passphrase":"correct horse battery staple"}"#;
+    let client = stack.send(&alice.name, "POST", "/api/keys/generate", body);
+    wait_for(|| cpu_ticks(server) >= before + 4, "the derivation to run");
+    drop(client);
+    settled_cpu_ticks(server);
+    let second = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_eq!(second.status, 200, "{}", second.body);
+    let third = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_eq!(third.status, 429, "{}", third.body);
+    assert!(third.body.contains("in the last hour"), "{}", third.body);
+}
+
 // Accounts and names.
 
 /// The attack: a proxy login named `nobody` (the overflow uid 65534, the owner the kernel shows
