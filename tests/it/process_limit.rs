@@ -80,13 +80,19 @@ fn list_without_threads(home: &Path) {
         ours.into_iter().map(ListedKey::from).collect::<Vec<_>>()
     );
     assert_eq!(listing.other_keys, theirs.len());
-    assert_eq!(listing.unreadable_lines, parsed.unreadable);
-    assert_eq!(listing.unreadable_lines.len(), 3 * 300);
+    // The listing's bounds: 100 line numbers, 2,000 keys of each kind.
+    assert_eq!(listing.unreadable_lines, parsed.unreadable[..100]);
+    assert_eq!(listing.unreadable_lines_not_listed, 3 * 300 - 100);
 
     let others = other_keys(&store, &tag).unwrap();
     assert_eq!(
         others.keys,
-        theirs.into_iter().map(ListedKey::from).collect::<Vec<_>>()
+        theirs[..2_000]
+            .iter()
+            .copied()
+            .map(ListedKey::from)
+            .collect::<Vec<_>>()
     );
+    assert_eq!(others.keys_not_listed, theirs.len() - 2_000);
     assert_eq!(others.unreadable_lines, 3 * 300);
 }
