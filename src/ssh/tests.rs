@@ -195,7 +195,7 @@ fn a_listing_is_bounded_in_text_and_a_key_too_long_for_it_is_counted() {
         .sum();
     assert!(text <= LISTED_TEXT_AT_MOST, "{text} bytes listed");
     assert!(
-        listing.keys.len() > 400,
+        listing.keys.len() > 250,
         "{} keys listed",
         listing.keys.len()
     );

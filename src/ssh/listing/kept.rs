@@ -7,10 +7,11 @@ use std::collections::VecDeque;
 pub const LISTED_AT_MOST: usize = 2_000;
 
 /// The most text the keys a listing holds may have, their `.pub` lines and options together,
-/// each character counted as the most it takes escaped (see [`escaped_size`]): 2,000 keys keyhatch
-/// wrote take about 300 KiB. A page shows a key's text about four times over (its label, its
-/// comment, and both in the page's data), so a page's list is a few MB at most.
-pub const LISTED_TEXT_AT_MOST: usize = 512 << 10;
+/// each character counted as the most it takes escaped (see [`escaped_size`]): 2,000 keys
+/// keyhatch wrote take about 300 KiB. A page shows a key's text up to four times over (its
+/// label, its comment, and both in the page's data): a page with both lists full is about
+/// 4 MB at most (red team: 8 MB with 512 KiB, non-ASCII counted as 1).
+pub const LISTED_TEXT_AT_MOST: usize = 384 << 10;
 
 /// The most text one listed key may have: far more than any key keyhatch writes (under
 /// 2 KiB), or a 16,384-bit RSA key with options. A longer one, written by hand, is not listed,
@@ -96,10 +97,13 @@ impl<T> Kept<T> {
 }
 
 /// The size of `texts` together, each character counted as the most HTML or JSON makes of it:
-/// 6 for a control character (`\u0001`) or one they escape (`&quot;`), 1 for any other byte.
+/// 6 for a control character (`\u0001`) or one they escape (`&quot;`), 3 for each byte of
+/// one beyond ASCII (the page's data writes U+0085 as `\u{85}`, U+10FFFD as `\u{10fffd}`), 1
+/// for any other.
 pub(super) fn escaped_size(texts: &[&str]) -> usize {
     let cost = |byte: u8| match byte {
         0..=0x1f | 0x7f | b'<' | b'>' | b'&' | b'"' | b'\'' | b'\\' => 6,
+        0x80.. => 3,
         _ => 1,
     };
     texts.iter().flat_map(|text| text.bytes()).map(cost).sum()
