@@ -17,6 +17,7 @@ mod plain;
 mod ready;
 mod router;
 pub mod runtime;
+mod send_timeout;
 pub mod settings;
 pub mod site;
 mod site_start;

@@ -160,8 +160,11 @@ fn record<T>(
     };
     // A request refused as it stood, having changed nothing (a limit, a key not there, bad
     // input): throttled, or one person could fill the disk with them (red team: 429s, then
-    // 404s). A conflict may follow a change made, and is always written.
+    // 404s). A failure the person can repeat as fast (a lease on their own file, their own
+    // helper killed) is throttled alike, each kind apart. A change done, or a conflict, which
+    // may follow a change made, is always written.
     match result {
+        Ok(_) | Err(AppError::Conflict(_)) => audit.record(&event),
         Err(
             AppError::TooMany(_)
             | AppError::NotFound(_)
@@ -169,7 +172,7 @@ fn record<T>(
             | AppError::Invalid(_)
             | AppError::Unauthorized,
         ) => audit.record_refusal(&event),
-        _ => audit.record(&event),
+        Err(_) => audit.record_failure(&event),
     }
 }
 
@@ -318,7 +321,8 @@ mod tests {
 
     /// The red team's attack: a person past `keys-per-hour` sent generates without end, then
     /// revokes of a key that is not there; each refusal, which costs no work, wrote an audit
-    /// line (5 MB, then 2 MB, in 10 seconds).
+    /// line (5 MB, then 2 MB, in 10 seconds). Then revokes of a file they held a lease on,
+    /// each failing at once (1.6 MB in 5 seconds).
     #[test]
     fn a_flood_of_refused_requests_writes_one_audit_line_a_minute() {
         let dir = tempfile::tempdir().unwrap();
@@ -340,6 +344,29 @@ mod tests {
                 &missing,
             );
         }
+        for n in 0..1000 {
+            let held = format!("{}: Resource temporarily unavailable", ["a", "b"][n % 2]);
+            let failed = Err::<(), _>(AppError::Storage(held));
+            record(
+                &audit,
+                "alice",
+                &remote,
+                "revoke",
+                Some("SHA256:…"),
+                &failed,
+            );
+        }
+        for _ in 0..3 {
+            let conflict = Err::<(), _>(AppError::Conflict("another program rewrote".into()));
+            record(
+                &audit,
+                "alice",
+                &remote,
+                "revoke",
+                Some("SHA256:…"),
+                &conflict,
+            );
+        }
         record(
             &audit,
             "alice",
@@ -350,8 +377,8 @@ mod tests {
         );
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
         assert_eq!(
-            lines, 3,
-            "one line each for the 429s, the 404s and the change"
+            lines, 8,
+            "one line each for the 429s, the 404s and each failure, every conflict and the change"
         );
     }
 }

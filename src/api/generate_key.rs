@@ -65,7 +65,7 @@ pub async fn generate_key(
     };
     // Counted from now, so concurrent generates cannot all pass; given back if nothing is
     // written.
-    let reservation = match person.limits.reserve_key(&person.account.user) {
+    let reservation = match person.limits.reserve_key(person.uid) {
         Ok(reservation) => reservation,
         Err(refused) => {
             let refused = Err(answer_with_status(refused));

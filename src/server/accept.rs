@@ -4,7 +4,8 @@
 //! reader rather than a reset), at once beyond [`MAX_LINGERING`]; so other accounts' idle
 //! connections hold a few descriptors at most.
 //! Every connection kept has a bound on the time to send a request's headers, the first and
-//! each next one (which bounds an idle keep-alive connection too).
+//! each next one (which bounds an idle keep-alive connection too), and on the time an answer
+//! may wait for its client to read it.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -26,6 +27,7 @@ use tower_service::Service;
 
 use super::peer::Peer;
 use super::plain::{Part, PlainPage};
+use super::send_timeout::SendTimeout;
 use crate::audit::{Audit, Event};
 
 /// How long a client may take to send a request's headers, counted from the connection's start
@@ -200,7 +202,8 @@ where
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT);
-            let mut connection = pin!(builder.serve_connection(TokioIo::new(io), service));
+            let io = TokioIo::new(SendTimeout::new(io));
+            let mut connection = pin!(builder.serve_connection(io, service));
             let mut stopped = false;
             loop {
                 tokio::select! {

@@ -184,7 +184,14 @@ pub async fn require_login(State(auth): State<Auth>, request: Request, next: Nex
             auth.record(&request, "login", "ok");
             return login(&auth, request.uri().path(), &rest, true);
         }
-        auth.record(&request, "login", "link used, expired or wrong");
+        // Written once a minute at most, with a count of the rest: a refusal costs nothing.
+        auth.audit.record_refusal(&Event {
+            action: "login",
+            account: &auth.account,
+            remote: &remote_of(&request),
+            fingerprint: None,
+            outcome: "link used, expired or wrong",
+        });
         // Opened again from the browser's history by someone logged in already: no harm.
         if auth.has_live_session(request.headers()) {
             return login(&auth, request.uri().path(), &rest, false);

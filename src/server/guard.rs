@@ -72,25 +72,24 @@ impl Guard {
             Serves::Site(site) => site.claim(&request),
             Serves::Owner { .. } => None,
         };
+        // Refusals here cost nothing and come as fast as a client sends them: each account's
+        // (or, unnamed, everyone's) are written once a minute with a count of the rest. In site
+        // mode nobody is named on a request the proxy did not send.
+        let (account, remote) = match (&claim, &self.serves) {
+            (Some(claim), _) => (claim.name.as_deref().unwrap_or(""), claim.remote.clone()),
+            (None, Serves::Owner { account, .. }) => (&**account, remote_of(&request)),
+            (None, Serves::Site(_)) => ("", remote_of(&request)),
+        };
+        let event = Event {
+            action: "refused",
+            account,
+            remote: &remote,
+            fingerprint: None,
+            outcome: why,
+        };
         match claim {
-            Some(claim) => self.audit.record_claimed(&Event {
-                action: "refused",
-                account: claim.name.as_deref().unwrap_or(""),
-                remote: &claim.remote,
-                fingerprint: None,
-                outcome: why,
-            }),
-            None => self.audit.record(&Event {
-                action: "refused",
-                // In site mode nobody is named on a request the proxy did not send.
-                account: match &self.serves {
-                    Serves::Owner { account, .. } => account,
-                    Serves::Site(_) => "",
-                },
-                remote: &remote_of(&request),
-                fingerprint: None,
-                outcome: why,
-            }),
+            Some(_) => self.audit.record_claimed_refusal(&event, account),
+            None => self.audit.record_refusal(&event),
         }
         answer_unread(request, page.answer()).await
     }

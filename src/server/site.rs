@@ -19,6 +19,7 @@ use axum::response::Response;
 mod account;
 mod capabilities;
 mod refusal;
+mod sending;
 
 use super::page::answer_unread;
 use super::peer::Peer;
@@ -159,15 +160,23 @@ pub async fn require_person(
         .map(name_of);
     let from_proxy = peer.as_ref().is_some_and(|p| site.is_proxy(p));
     let remote = client_address(&request, peer.as_ref(), from_proxy);
-    // Every line here is a refusal, and its account a name as sent, not yet an account.
-    let record = |account: &str, action: &str, outcome: &str| {
-        site.audit.record_claimed(&Event {
-            action,
+    // Every line here is a refusal, and its account a name as sent, not yet an account; each
+    // is written once a minute for the proxy's name, or for its reason where no one can
+    // believe the name, with a count of the rest, as a client may send them without end.
+    let record = |account: &str, believed: bool, outcome: &str| {
+        let against = if believed {
+            account.to_owned()
+        } else {
+            format!("\n{outcome}")
+        };
+        let event = Event {
+            action: "refused",
             account,
             remote: &remote,
             fingerprint: None,
             outcome,
-        });
+        };
+        site.audit.record_claimed_refusal(&event, &against);
     };
     let Some(name) = named.filter(|_| from_proxy) else {
         if let Some(claimed) = request
@@ -179,7 +188,7 @@ pub async fn require_person(
             crate::metrics::refused("user header not from the proxy");
             record(
                 &claimed,
-                "refused",
+                false,
                 "user header from a peer that is not the proxy",
             );
         } else if let Some(claimed) = request
@@ -191,7 +200,7 @@ pub async fn require_person(
             crate::metrics::refused("user header twice");
             record(
                 &claimed,
-                "refused",
+                false,
                 "the proxy sent the user header more than once: it passes on the client's own",
             );
         } else if from_proxy && !request.headers().contains_key(header) {
@@ -206,7 +215,7 @@ pub async fn require_person(
                 header.as_str()
             );
             tracing::warn!("{why}");
-            site.audit.record(&Event {
+            site.audit.record_refusal(&Event {
                 action: "refused",
                 account: "",
                 remote: &remote,
@@ -227,9 +236,27 @@ pub async fn require_person(
     };
     match site.person(&name) {
         Ok(person) => {
+            let place = match person.limits.send_answer(person.uid) {
+                Ok(place) => place,
+                Err(refused) => {
+                    site.audit.record_refusal(&Event {
+                        action: "refused",
+                        account: &person.account.user,
+                        remote: &remote,
+                        fingerprint: None,
+                        outcome: "answers on their way",
+                    });
+                    let refused = refused.to_string();
+                    let page = PlainPage::new(StatusCode::TOO_MANY_REQUESTS, "Wait", "Wait")
+                        .para(&[Part::Text(&refused)]);
+                    return answer_unread(request, page.answer()).await;
+                }
+            };
             request.extensions_mut().insert(ClientAddr(remote));
             request.extensions_mut().insert(person);
-            next.run(request).await
+            next.run(request)
+                .await
+                .map(|body| sending::Sending::holding(body, place))
         }
         Err(refusal) => {
             let (why, mut page) = refusal_page(&refusal);
@@ -242,7 +269,7 @@ pub async fn require_person(
                 ]);
             }
             crate::metrics::refused(why);
-            record(&name, "refused", why);
+            record(&name, true, why);
             answer_unread(request, page.answer()).await
         }
     }

@@ -293,11 +293,23 @@ impl SiteStack {
     /// Sends `method` `path` with the JSON `body` through nginx as `who` over a new connection,
     /// and returns the connection, to read the answer from or to hang up.
     pub fn send(&self, who: &str, method: &str, path: &str, body: &str) -> TcpStream {
+        self.send_with(who, method, path, body, "")
+    }
+
+    /// [`Self::send`] with `extra` header lines (each ending in CRLF) of the client's own.
+    pub fn send_with(
+        &self,
+        who: &str,
+        method: &str,
+        path: &str,
+        body: &str,
+        extra: &str,
+    ) -> TcpStream {
         let port: u16 = self.base.rsplit(':').next().unwrap().parse().unwrap();
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nAuthorization: {}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+             Content-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
             self.basic(who),
             body.len()
         );
@@ -498,6 +510,24 @@ impl Account {
         ])
     }
 
+    /// Creates a person's account with a home of its own on `other`'s uid and gid (`useradd
+    /// -o`), as a site may give one person two login names.
+    pub fn create_alias_of(other: &Account) -> Self {
+        let (uid, gid) = (other.uid.to_string(), other.gid.to_string());
+        Self::create_with(&[
+            "--non-unique",
+            "--uid",
+            &uid,
+            "--gid",
+            &gid,
+            "--create-home",
+            "--shell",
+            "/bin/sh",
+            "--password",
+            "*",
+        ])
+    }
+
     /// Creates a system account (uid below 1000).
     pub fn create_system() -> Self {
         Self::create_with(&[
@@ -576,6 +606,15 @@ impl Account {
     /// program of theirs can; the lock is held until the returned holder is dropped.
     pub fn hold_lock(&self, file: &Path) -> LockHolder {
         let program = "import fcntl,sys; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); \
+                       print('held', flush=True); sys.stdin.read()";
+        LockHolder(self.hold(program, &[file.to_str().unwrap()]))
+    }
+
+    /// Takes a write lease on `file` as this account (its owner), as any program of theirs
+    /// can, ignoring the kernel's signal to give it up; held until the holder is dropped.
+    pub fn hold_lease(&self, file: &Path) -> LockHolder {
+        let program = "import fcntl,os,signal,sys; signal.signal(signal.SIGIO, signal.SIG_IGN); \
+                       fd=os.open(sys.argv[1], os.O_RDONLY); fcntl.fcntl(fd, 1024, fcntl.F_WRLCK); \
                        print('held', flush=True); sys.stdin.read()";
         LockHolder(self.hold(program, &[file.to_str().unwrap()]))
     }

@@ -438,3 +438,40 @@ fn a_descriptor_the_server_inherited_reaches_no_helper() {
     let listed = stack.get(&alice.name, "/api/keys/list");
     assert_eq!(listed.status, 200, "{}", listed.body);
 }
+
+/// Red team (helper-47): a lease a person takes on their own file makes each of their revokes
+/// fail at once (the helper cannot open it), and each failure wrote an audit line: 5,900 in 5
+/// seconds, to fill the log's disk. The same failure is written once a minute, with a count of
+/// the rest; the key stays, and the file is whole.
+#[test]
+fn a_person_whose_own_lease_fails_every_change_cannot_fill_the_audit_log() {
+    let alice = Account::create_person();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let stack = SiteStack::start(&[&alice.name], &["--audit-log", log.to_str().unwrap()]);
+    let made = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_eq!(made.status, 200, "{}", made.body);
+    let fingerprint = made.json()["info"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let file = alice.home().join(".ssh/authorized_keys");
+    let before = fs::read(&file).unwrap();
+    let lease = alice.hold_lease(&file);
+    let body = serde_json::json!({ "fingerprint": fingerprint }).to_string();
+    let mut failed = 0;
+    for _ in 0..100 {
+        let reply = stack.post(&alice.name, "/api/keys/revoke", &body);
+        assert_ne!(reply.status, 200, "a revoke passed the lease");
+        failed += usize::from(reply.status >= 500);
+    }
+    drop(lease);
+    assert_eq!(failed, 100);
+    let text = fs::read_to_string(&log).unwrap();
+    let revokes = text
+        .lines()
+        .filter(|l| l.contains(r#""action":"revoke""#))
+        .count();
+    assert_eq!(revokes, 1, "{text}");
+    assert_eq!(fs::read(&file).unwrap(), before);
+}

@@ -40,15 +40,17 @@ fn a_proxy_login_with_blanks_around_another_persons_name_is_refused_by_the_shipp
     );
 }
 
-/// The attack: a process that is not the proxy (root here, on the socket) claims a 60 KB name
-/// again and again, to fill the disk under the audit log. Each refusal adds one short line.
+/// The attack: a process that is not the proxy (root here, on the socket) claims a 60 KB name,
+/// or a new name each time, again and again, to fill the disk under the audit log. The first
+/// refusal adds one short line; the others, whatever name they claim, are counted in the
+/// next line a minute on (red team: 22,250 lines in 5 seconds from another account over TCP).
 #[test]
 fn a_peer_that_is_not_the_proxy_cannot_fill_the_audit_log_with_huge_claimed_names() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.log");
     let stack = SiteStack::start(&[], &["--audit-log", log.to_str().unwrap()]);
-    let name = "x".repeat(60_000);
-    for _ in 0..20 {
+    for i in 0..20 {
+        let name = format!("{i}{}", "x".repeat(60_000));
         let mut stream = UnixStream::connect(&stack.socket).unwrap();
         let request = format!(
             "GET /api/keys/list HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-User: {name}\r\nConnection: close\r\n\r\n"
@@ -63,14 +65,15 @@ fn a_peer_that_is_not_the_proxy_cannot_fill_the_audit_log_with_huge_claimed_name
         .lines()
         .filter(|l| l.contains("not the proxy"))
         .collect();
-    assert_eq!(refused.len(), 20, "every refusal is recorded");
-    assert!(
-        text.len() < 20 * 1024,
-        "20 refusals added {} bytes",
-        text.len()
+    assert_eq!(
+        refused.len(),
+        1,
+        "the first refusal is recorded, once: {text}"
     );
+    assert!(text.len() < 1024, "20 refusals added {} bytes", text.len());
     assert!(
-        refused[0].contains("xxxxxxxxxx… (59800 more bytes)"),
+        refused[0].contains(r#""account":"0xxxxx"#)
+            && refused[0].contains("xxxxx… (59801 more bytes)"),
         "{}",
         refused[0]
     );

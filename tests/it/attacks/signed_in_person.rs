@@ -334,7 +334,148 @@ fn a_passphrase_derivation_that_started_counts_against_the_hour_though_its_clien
     assert!(third.body.contains("in the last hour"), "{}", third.body);
 }
 
+/// Red team (helper-47): requests refused at the door cost nothing, and each wrote an audit
+/// line: a signed-in person's cross-site posts wrote 325,000 lines (44 MB) in 5 seconds, to
+/// fill the log's disk. They are written once a minute per person, and another person's
+/// refusal is still written.
+#[test]
+fn a_flood_of_requests_refused_at_the_door_writes_one_audit_line_a_minute_per_person() {
+    let (alice, bob) = (Account::create_person(), Account::create_person());
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let stack = SiteStack::start(
+        &[&alice.name, &bob.name],
+        &["--audit-log", log.to_str().unwrap()],
+    );
+    let cross_site = |who: &str| {
+        let body = r#"{"fingerprint":"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
+        let extra = "Sec-Fetch-Site: cross-site\r\n";
+        let stream = stack.send_with(who, "POST", "/api/keys/revoke", body, extra);
+        let answer = answer(stream, Duration::from_secs(10));
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    };
+    for _ in 0..300 {
+        cross_site(&alice.name);
+    }
+    cross_site(&bob.name);
+    let text = fs::read_to_string(&log).unwrap();
+    let refused = |who: &str| {
+        let needle = format!("\"account\":\"{who}\"");
+        text.lines()
+            .filter(|l| l.contains(&needle) && l.contains("cross-site"))
+            .count()
+    };
+    assert_eq!(refused(&alice.name), 1, "{text}");
+    assert_eq!(refused(&bob.name), 1, "{text}");
+}
+
+/// Red team (helper-46): behind a proxy that does not buffer, a person opened their own page
+/// again and again and never read the answers: each stayed in memory, 172 of them took 3 GB
+/// in 31 s, and the service was killed. A person has at most 8 answers on their way (429
+/// past them, and another person is served), and an answer its client reads nothing of for
+/// 30 s is given up with its connection, which gives the place back.
+#[test]
+fn answers_a_person_leaves_unread_are_bounded_and_given_up_after_30_s() {
+    let (alice, bob) = (Account::create_person(), Account::create_person());
+    let file = empty_keys_file(&alice);
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGl3cDmMnjkMkDTfhcPG9ku4k3QClXQl3TRJgkQlqj6t";
+    let lines: String = (0..2_000)
+        .map(|i| format!("restrict {key} fileglancer l{i}\n{key} me@laptop o{i}\n"))
+        .collect();
+    assert!(
+        alice
+            .run("sh", &["-c", &format!("cat > {}", file.display())])
+            .status
+            .success()
+    );
+    fs::write(&file, lines).unwrap();
+    let stack = SiteStack::start(&[&alice.name, &bob.name], &[]);
+    let port = stack.base.rsplit(':').next().unwrap();
+    // As the proxy's account, straight to keyhatch's socket, as a proxy that does not buffer.
+    let program = r#"
+import socket, sys, time
+path, port, alice, bob = sys.argv[1:5]
+def ask(who):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(f"GET /ssh-keys HTTP/1.1\r\nHost: localhost:{port}\r\nX-Forwarded-User: {who}\r\n\r\n".encode())
+    return s
+def status(s):
+    s.settimeout(20)
+    line = s.recv(64).split(b"\r\n")[0].decode()
+    s.close()
+    return line
+# One at a time, each page's own reads done before the next (max-in-flight is 4).
+held = []
+for _ in range(8):
+    held.append(ask(alice))
+    time.sleep(1)
+print(status(ask(alice)), status(ask(bob)), flush=True)
+time.sleep(32)
+left = []
+for s in held:
+    s.settimeout(5)
+    got = b""
+    while chunk := s.recv(1 << 20):
+        got += chunk
+    left.append(len(got))
+print(status(ask(alice)), max(left), flush=True)
+"#;
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=www-data",
+            "--regid=www-data",
+            "--clear-groups",
+            "--",
+        ])
+        .args(["/usr/bin/python3", "-c", program])
+        .arg(&stack.socket)
+        .args([port, &alice.name, &bob.name])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = said.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "HTTP/1.1 429 Too Many Requests HTTP/1.1 200 OK",
+        "alice's ninth answer is refused, bob's served"
+    );
+    let (again, longest) = lines.next().unwrap().rsplit_once(' ').unwrap();
+    assert_eq!(again, "HTTP/1.1 200 OK", "alice's places came back");
+    let longest: usize = longest.parse().unwrap();
+    assert!(
+        longest < 2 << 20,
+        "an unread answer was sent whole ({longest} bytes): it was never stuck"
+    );
+}
+
 // Accounts and names.
+
+/// Red team (helper-47): `keys-per-hour` was counted per login name, so two names on one uid
+/// (`useradd -o`) had an hour each, and made twice the keys. It is counted per uid, as
+/// `max-in-flight` is.
+#[test]
+fn two_login_names_on_one_uid_share_its_hour() {
+    let alice = Account::create_person();
+    let alias = Account::create_alias_of(&alice);
+    let stack = SiteStack::start(&[&alice.name, &alias.name], &["--keys-per-hour", "2"]);
+    for who in [&alice.name, &alias.name] {
+        let made = stack.post(who, "/api/keys/generate", "{}");
+        assert_eq!(made.status, 200, "{}", made.body);
+    }
+    let refused = stack.post(&alias.name, "/api/keys/generate", "{}");
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.body.contains("in the last hour"),
+        "{}",
+        refused.body
+    );
+}
 
 /// The attack: a proxy login named `nobody` (the overflow uid 65534, the owner the kernel shows
 /// for every uid it cannot map on NFS) is served like a person, writing keys into a home that
