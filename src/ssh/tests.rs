@@ -160,7 +160,7 @@ fn a_listing_is_bounded_and_counts_what_it_leaves_out() {
 /// and a key too long to list is counted, not in the place of every other.
 #[test]
 fn a_listing_is_bounded_in_text_and_a_key_too_long_for_it_is_counted() {
-    use listing::kept::{KEY_TEXT_AT_MOST, LISTED_TEXT_AT_MOST};
+    use listing::kept::KEY_TEXT_AT_MOST;
 
     let (_, ours) = testing::random_key("", "fileglancer");
     let huge = "x".repeat(3 << 20);
@@ -188,12 +188,7 @@ fn a_listing_is_bounded_in_text_and_a_key_too_long_for_it_is_counted() {
         .collect();
     fs::write(store.path(), &many).unwrap();
     let listing = list_keys(&store, &Tag::default()).unwrap();
-    let text: usize = listing
-        .keys
-        .iter()
-        .map(|k| k.public_line.len() + k.options.len())
-        .sum();
-    assert!(text <= LISTED_TEXT_AT_MOST, "{text} bytes listed");
+    assert_within_the_text_bound(&listing.keys);
     assert!(
         listing.keys.len() > 250,
         "{} keys listed",
@@ -207,14 +202,21 @@ fn a_listing_is_bounded_in_text_and_a_key_too_long_for_it_is_counted() {
         .collect();
     fs::write(store.path(), format!("{ours}x {long}\n{others}")).unwrap();
     let others = other_keys(&store, &Tag::default()).unwrap();
-    let text: usize = others
-        .keys
+    assert_within_the_text_bound(&others.keys);
+    assert!(others.keys[0].public_line.ends_with(" o0"));
+    assert_eq!(others.keys.len() + others.keys_not_listed, 3_001);
+}
+
+/// Asserts that `keys`' `.pub` lines and options together fit the listing's bound on text.
+fn assert_within_the_text_bound(keys: &[ListedKey]) {
+    let text: usize = keys
         .iter()
         .map(|k| k.public_line.len() + k.options.len())
         .sum();
-    assert!(text <= LISTED_TEXT_AT_MOST, "{text} bytes listed");
-    assert!(others.keys[0].public_line.ends_with(" o0"));
-    assert_eq!(others.keys.len() + others.keys_not_listed, 3_001);
+    assert!(
+        text <= listing::kept::LISTED_TEXT_AT_MOST,
+        "{text} bytes listed"
+    );
 }
 
 #[test]

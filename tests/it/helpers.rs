@@ -317,6 +317,23 @@ impl SiteStack {
         stream
     }
 
+    /// Runs the Python `program` as the proxy's account (www-data), as a proxy would reach
+    /// keyhatch's socket: its path is `sys.argv[1]`, then `args`.
+    pub fn as_proxy(&self, program: &str, args: &[&str]) -> std::process::Output {
+        Command::new("setpriv")
+            .args([
+                "--reuid=www-data",
+                "--regid=www-data",
+                "--clear-groups",
+                "--",
+            ])
+            .args(["/usr/bin/python3", "-c", program])
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     /// The processes keyhatch started that run as `uid`: its helpers for that person.
     pub fn helpers_of(&self, uid: u32) -> Vec<u32> {
         let parent = self.keyhatch.id();

@@ -270,17 +270,7 @@ fn a_proxy_that_sends_no_user_header_is_logged_once_per_connection() {
         \x20     if h.lower().startswith(b'content-length'): l=int(h.split(b':')[1])\n\
         \x20   f.read(l)\n\
         \x20 s.close()\n";
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=www-data",
-            "--regid=www-data",
-            "--clear-groups",
-            "--",
-        ])
-        .args(["/usr/bin/python3", "-c", program])
-        .arg(&stack.socket)
-        .output()
-        .unwrap();
+    let out = stack.as_proxy(program, &[]);
     let statuses = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         statuses

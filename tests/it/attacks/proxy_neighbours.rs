@@ -280,17 +280,7 @@ fn a_claimed_name_cannot_forge_audit_fields_or_lines() {
         b'X-Forwarded-User: alice\",\"account\":\"root\",\"claimed\":false,\"x\":\"\\xe2\\x80\\xa8\\xff\\r\\n' \
         b'X-Real-IP: 1.2.3.4\",\"remote\":\"10.0.0.1\\r\\nConnection: close\\r\\n\\r\\n'); \
         print(s.makefile('rb').readline().decode().strip())";
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=www-data",
-            "--regid=www-data",
-            "--clear-groups",
-            "--",
-        ])
-        .args(["/usr/bin/python3", "-c", program])
-        .arg(&stack.socket)
-        .output()
-        .unwrap();
+    let out = stack.as_proxy(program, &[]);
     let status = String::from_utf8_lossy(&out.stdout);
     assert!(status.starts_with("HTTP/1.1 403"), "{status}");
     let audit = std::fs::read_to_string(&log).unwrap();

@@ -421,18 +421,7 @@ for s in held:
     left.append(len(got))
 print(status(ask(alice)), max(left), flush=True)
 "#;
-    let out = std::process::Command::new("setpriv")
-        .args([
-            "--reuid=www-data",
-            "--regid=www-data",
-            "--clear-groups",
-            "--",
-        ])
-        .args(["/usr/bin/python3", "-c", program])
-        .arg(&stack.socket)
-        .args([port, &alice.name, &bob.name])
-        .output()
-        .unwrap();
+    let out = stack.as_proxy(program, &[port, &alice.name, &bob.name]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
