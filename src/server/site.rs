@@ -207,8 +207,8 @@ pub async fn require_person(
             crate::metrics::refused("no user header");
         }
         if from_proxy && !request.headers().contains_key(header) && first_on_this_connection() {
-            // Everyone gets this 401 while the proxy is set up wrong: said once per connection,
-            // not once per request.
+            // Everyone gets this 401 while the proxy is set up wrong: warned once per
+            // connection, not once per request, and audited once a minute.
             let why = format!(
                 "the proxy sent a request without the {} header (user-header) that names the \
                  person; everyone gets 401 until the proxy sets it",
