@@ -6,7 +6,9 @@ use std::io::{self, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::output::{message, note, say, stdout_refuses_a_key, to_json, write_stdout};
+use super::output::{
+    keep_stdout_private, message, note, say, stdout_refuses_a_key, to_json, write_stdout,
+};
 use crate::api::convert;
 use crate::api::person::Keys;
 use crate::model::KeyInfo;
@@ -79,6 +81,9 @@ pub(super) async fn make_key(
         return Err(format!(
             "{why}: the private key would be lost; nothing was made"
         ));
+    }
+    if to_stdout {
+        keep_stdout_private().map_err(|why| format!("{why}: nothing was made"))?;
     }
     if to_stdout && io::stdout().is_terminal() {
         note("warning: the private key is printed on this terminal; its scrollback keeps it");

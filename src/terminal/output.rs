@@ -49,6 +49,29 @@ pub fn stdout_refuses_a_key() -> Option<&'static str> {
     (device && !out.is_terminal()).then_some("standard output is a device that would drop it")
 }
 
+/// Makes standard output private when it is a file other accounts could read the private key
+/// in (`keyhatch keys generate -f - > key` under umask 022 made it 0644: red team): the
+/// person's own file is made 0600 (as `-f FILE` writes one); another account's is refused.
+pub fn keep_stdout_private() -> Result<(), String> {
+    use rustix::fs::{FileType, Mode};
+    let out = io::stdout();
+    let Ok(stat) = rustix::fs::fstat(&out) else {
+        return Ok(());
+    };
+    let mode = stat.st_mode & 0o7777;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile || mode & 0o077 == 0 {
+        return Ok(());
+    }
+    if stat.st_uid != rustix::process::geteuid().as_raw() {
+        return Err(format!(
+            "standard output is another account's file that others can read (mode {mode:04o})"
+        ));
+    }
+    rustix::fs::fchmod(&out, Mode::from_raw_mode(mode & 0o700)).map_err(|e| {
+        format!("standard output is a file others can read, and making it private failed: {e}")
+    })
+}
+
 /// Writes all of `bytes` to standard output's descriptor itself: Rust's `Stdout` reports a
 /// write to a bad descriptor as done.
 pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
