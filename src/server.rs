@@ -104,7 +104,7 @@ pub fn open(settings: &Settings) -> io::Result<Opened> {
 
 /// Serves on what [`open`] opened, says how to reach keyhatch (in local mode: prints the login
 /// link and writes it to a private file), and serves until Ctrl-C or SIGTERM.
-pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
+pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
     let Opened {
         audit,
         listener,
@@ -141,6 +141,15 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
     // The one place local or site mode is chosen.
     let access = Access::choose(&settings, &audit, cookie)?;
     let base = (settings.site.as_ref()).map_or_else(Base::default, |site| site.base.clone());
+    // Local mode's links open an origin made for this start alone: whatever another account
+    // served at 127.0.0.1 on this port before (a service worker, a script cached for good)
+    // never reaches it (red team: a service worker left there took the next login link and
+    // made a key for itself). Browsers send every `*.localhost` name to this computer.
+    let origin = settings
+        .site
+        .is_none()
+        .then(|| format!("k{}.localhost", crate::random::random_hex::<16>()));
+    settings.allowed_hosts.extend(origin.clone());
     let guard = access.guard(&settings, &audit);
     let gate = access.gate(&settings, &audit);
     match listener {
@@ -153,13 +162,12 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
                     "warning: listening on {local}, beyond this host: plain HTTP carries private keys; put TLS in front"
                 );
             }
-            let _files = announce::announce(
-                &settings,
-                &access,
-                &local.port().to_string(),
-                &format!("http://{local}"),
-                None,
-            );
+            let at = match &origin {
+                Some(host) if local.ip().is_loopback() => format!("http://{host}:{}", local.port()),
+                _ => format!("http://{local}"),
+            };
+            let _files =
+                announce::announce(&settings, &access, &local.port().to_string(), &at, None);
             tracing::info!(addr = %local, "listening");
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard, base);
@@ -168,13 +176,9 @@ pub async fn serve(settings: Settings, opened: Opened) -> io::Result<()> {
         }
         Listener::Unix(listener, path) => {
             let (listener, path) = (tokio::net::UnixListener::from_std(listener)?, &*path);
-            let _files = announce::announce(
-                &settings,
-                &access,
-                "socket",
-                "http://127.0.0.1:3000",
-                Some(path),
-            );
+            // What the forward the announcement suggests opens on the laptop: its port 3000.
+            let at = format!("http://{}:3000", origin.as_deref().unwrap_or("127.0.0.1"));
+            let _files = announce::announce(&settings, &access, "socket", &at, Some(path));
             tracing::info!(socket = %path.display(), "listening");
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard, base);

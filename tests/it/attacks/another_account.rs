@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    self, Account, TOKEN, form_id, shown_key_fingerprint, spawn_app, spawn_app_in, spawn_app_with,
+    self, Account, TOKEN, form_id, shown_key_fingerprint, spawn_app, spawn_app_at, spawn_app_in,
+    spawn_app_with,
 };
 
 mod health_check;
@@ -391,7 +392,15 @@ fn the_login_link_is_also_in_private_files_that_curl_can_use_and_a_stop_removes(
     );
     // The link printed at start (it works once), and the scripts' credential beside it.
     let link = fs::read_to_string(&url).unwrap();
-    assert!(link.starts_with(&format!("{}/?token=", app.base)), "{link}");
+    let origin = link.split("/?token=").next().unwrap();
+    let label = origin
+        .strip_prefix("http://k")
+        .and_then(|rest| rest.strip_suffix(&format!(".localhost:{}", app.port)))
+        .unwrap_or_else(|| panic!("{link}"));
+    assert!(
+        label.len() == 32 && label.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{link}"
+    );
     assert!(!link.contains(TOKEN), "{link}");
     assert_eq!(
         fs::read_to_string(&header).unwrap(),
@@ -773,5 +782,51 @@ fn a_squatter_on_the_other_loopback_of_keyhatchs_port_stops_it_at_start() {
     assert!(
         answer.unwrap().starts_with("HTTP/1.1 200"),
         "keyhatch answers on [::1]"
+    );
+}
+
+/// Red team (helper-49): another account held keyhatch's port while keyhatch was down, and a
+/// service worker it served there, at `http://127.0.0.1:PORT`, took the next login link the
+/// person opened and made a key for itself. Each start's links open an origin of its own,
+/// `http://k<32 hex>.localhost:PORT`, which nobody can have served before; the page is
+/// answered there (`end2end/tests/local-security.spec.ts` mounts the attack in Chromium).
+#[test]
+fn each_start_links_to_an_origin_of_its_own_where_the_page_is_served() {
+    let home = tempfile::tempdir().unwrap();
+    let origin_of = |app: &helpers::App| {
+        let link = app.login_link();
+        let origin = link.split("/?token=").next().unwrap().to_owned();
+        let host = origin.strip_prefix("http://").unwrap().to_owned();
+        (link, host)
+    };
+    let app = spawn_app_at(home.path(), "127.0.0.1:0", &[]);
+    let port = app.port;
+    let (link, host) = origin_of(&app);
+    let token_path = &link[link.find("/?token=").unwrap()..];
+    let login = app.raw(&format!(
+        "GET {token_path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+    let cookie = login
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("{login}"))
+        .to_owned();
+    let page = app.raw(&format!(
+        "GET /ssh-keys HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(
+        page.starts_with("HTTP/1.1 200"),
+        "{}",
+        &page[..page.len().min(300)]
+    );
+    drop(app);
+
+    let again = spawn_app_at(home.path(), &format!("127.0.0.1:{port}"), &[]);
+    let (_, other) = origin_of(&again);
+    assert_ne!(
+        host, other,
+        "two starts on port {port} linked to one origin"
     );
 }
