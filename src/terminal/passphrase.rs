@@ -45,9 +45,23 @@ pub fn from_file(path: &Path) -> io::Result<Option<Passphrase>> {
     let line = if path == Path::new("-") {
         first_line(io::stdin().lock())?
     } else {
-        first_line(File::open(path)?)?
+        first_line(private(File::open(path)?)?)?
     };
     Ok(Passphrase::new(line.to_string()))
+}
+
+/// `file`, unless other accounts may read it: the passphrase would be theirs too (red team:
+/// a world-readable file was taken, where a Platform token's is refused).
+fn private(file: File) -> io::Result<File> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = file.metadata()?.mode();
+    if mode & 0o077 != 0 {
+        return Err(io::Error::other(format!(
+            "other accounts may read it (mode {:o}): chmod 600 it, or type the passphrase when asked",
+            mode & 0o777
+        )));
+    }
+    Ok(file)
 }
 
 /// The first line of `reader`, without its `\n` or `\r\n`.
@@ -153,6 +167,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pass");
         std::fs::write(&file, "correct horse\r\nsecond line\n").unwrap();
+        let mode =
+            |m| std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(m));
+        mode(0o640).unwrap();
+        assert!(from_file(&file).is_err(), "a file others may read");
+        mode(0o600).unwrap();
         assert!(from_file(&file).unwrap().is_some());
         let line = |text: &[u8]| first_line(text).map(|l| l.to_string());
         assert_eq!(line(b"correct horse\r\nx").unwrap(), "correct horse");

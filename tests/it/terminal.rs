@@ -57,21 +57,31 @@ fn a_key_generated_at_the_terminal_is_written_0600_opened_by_ssh_keygen_and_let_
     let key = home.path().join("id_seqera");
     let pass = home.path().join("pass");
     fs::write(&pass, "correct horse battery\n").unwrap();
-    let out = keys(
-        home.path(),
-        &[
-            "generate",
-            "-f",
-            key.to_str().unwrap(),
-            "--passphrase-file",
-            pass.to_str().unwrap(),
-            "--label",
-            "pipelines",
-            "--expires-in",
-            "30",
-        ],
-        b"",
-    );
+    // Red team (helper-49): a passphrase file every account can read was taken.
+    let generate = |pass: &Path| {
+        keys(
+            home.path(),
+            &[
+                "generate",
+                "-f",
+                key.to_str().unwrap(),
+                "--passphrase-file",
+                pass.to_str().unwrap(),
+                "--label",
+                "pipelines",
+                "--expires-in",
+                "30",
+            ],
+            b"",
+        )
+    };
+    fs::set_permissions(&pass, fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = generate(&pass);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("other accounts may read it (mode 644)"));
+    assert!(!key.exists());
+    fs::set_permissions(&pass, fs::Permissions::from_mode(0o600)).unwrap();
+    let out = generate(&pass);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stdout);
     assert!(
@@ -391,6 +401,7 @@ fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
     fs::write(&file, line).unwrap();
     let empty = home.path().join("empty");
     fs::write(&empty, "").unwrap();
+    fs::set_permissions(&empty, fs::Permissions::from_mode(0o600)).unwrap();
     let nothing = keys(
         home.path(),
         &[
