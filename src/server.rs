@@ -14,6 +14,7 @@ mod metrics;
 mod page;
 pub mod peer;
 mod plain;
+mod read_bound;
 mod ready;
 mod router;
 pub mod runtime;

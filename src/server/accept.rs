@@ -4,8 +4,8 @@
 //! reader rather than a reset), at once beyond [`MAX_LINGERING`]; so other accounts' idle
 //! connections hold a few descriptors at most.
 //! Every connection kept has a bound on the time to send a request's headers, the first and
-//! each next one (which bounds an idle keep-alive connection too), and on the time an answer
-//! may wait for its client to read it.
+//! each next one (which bounds an idle keep-alive connection too), to read a request's body,
+//! and for an answer to wait for its client to read it.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -27,7 +27,8 @@ use tower_service::Service;
 
 use super::peer::Peer;
 use super::plain::{Part, PlainPage};
-use super::send_timeout::SendTimeout;
+use super::read_bound::ReadBound;
+use super::send_timeout::{SendTimeout, Unsent};
 use crate::audit::{Audit, Event};
 
 /// How long a client may take to send a request's headers, counted from the connection's start
@@ -192,8 +193,12 @@ where
             continue;
         }
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        let unsent = Unsent::default();
+        let on_connection = unsent.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let mut request = request.map(|body| axum::body::Body::new(ReadBound::new(body)));
             request.extensions_mut().insert(ConnectInfo(peer.clone()));
+            request.extensions_mut().insert(on_connection.clone());
             app.clone().call(request)
         });
         let (mut stopping, done) = (stopping.clone(), done.clone());
@@ -202,7 +207,7 @@ where
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT);
-            let io = TokioIo::new(SendTimeout::new(io));
+            let io = TokioIo::new(SendTimeout::new(io, unsent));
             let mut connection = pin!(builder.serve_connection(io, service));
             let mut stopped = false;
             loop {

@@ -1,14 +1,43 @@
 //! A connection whose client stops reading: an answer that makes no progress for
 //! [`SEND_TIMEOUT`] is given up with its connection, rather than held in memory as long as the
-//! client likes (red team: unread answers still held after 130 s, 172 of them 3 GB).
+//! client likes (red team: unread answers still held after 130 s, 172 of them 3 GB). And what
+//! an answer holds until it has left ([`Unsent`]): hyper lets an answer's body go once it has
+//! taken its last bytes, before it has written them.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Sleep, sleep};
+
+use crate::api::limits::Permit;
+
+/// The places of the answers on a connection whose bodies have ended but whose bytes may still
+/// wait in hyper's buffer: given back once everything written has been flushed to the socket,
+/// or with the connection (red team: an answer's place was given back as hyper took its bytes,
+/// and 2,000 unread lists of one person's were held).
+#[derive(Debug, Clone, Default)]
+pub struct Unsent(Arc<Mutex<Vec<Permit>>>);
+
+impl Unsent {
+    /// Keeps `place` until this connection's answers have left.
+    pub fn park(&self, place: Permit) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(place);
+    }
+
+    /// Gives back every place parked: what was written has left.
+    fn sent(&self) {
+        let parked = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(parked);
+    }
+}
 
 /// How long a write may wait for the client to read: far longer than any browser or proxy
 /// takes on a working connection.
@@ -20,12 +49,18 @@ pub struct SendTimeout<Io> {
     io: Io,
     /// Running while a write waits, reset by each one that goes through.
     stalled: Option<Pin<Box<Sleep>>>,
+    /// The places of answers written but maybe not yet flushed.
+    unsent: Unsent,
 }
 
 impl<Io> SendTimeout<Io> {
-    /// `io`, its writes bounded in time.
-    pub fn new(io: Io) -> Self {
-        Self { io, stalled: None }
+    /// `io`, its writes bounded in time, giving back `unsent` places as it flushes.
+    pub fn new(io: Io, unsent: Unsent) -> Self {
+        Self {
+            io,
+            stalled: None,
+            unsent,
+        }
     }
 
     /// `poll`, a write's outcome, or `TimedOut` once writes have waited too long.
@@ -78,8 +113,13 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for SendTimeout<Io> {
         self.io.is_write_vectored()
     }
 
+    /// hyper flushes its connection once it has written all it holds: the answers whose bodies
+    /// had ended by then have left.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let poll = Pin::new(&mut self.io).poll_flush(cx);
+        if matches!(poll, Poll::Ready(Ok(()))) {
+            self.unsent.sent();
+        }
         self.timed(cx, poll)
     }
 

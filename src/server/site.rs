@@ -24,6 +24,7 @@ mod sending;
 use super::page::answer_unread;
 use super::peer::Peer;
 use super::plain::{Part, PlainPage};
+use super::send_timeout::Unsent;
 use super::settings::SiteSettings;
 use crate::api::context::ClientAddr;
 use crate::api::person::{Person, SitePeople};
@@ -254,9 +255,10 @@ pub async fn require_person(
             };
             request.extensions_mut().insert(ClientAddr(remote));
             request.extensions_mut().insert(person);
+            let unsent = request.extensions().get::<Unsent>().cloned();
             next.run(request)
                 .await
-                .map(|body| sending::Sending::holding(body, place))
+                .map(|body| sending::Sending::holding(body, place, unsent))
         }
         Err(refusal) => {
             let (why, mut page) = refusal_page(&refusal);

@@ -127,11 +127,16 @@ fn start_at(mut command: Command, home: &Path, addr: &str, env: &[(&str, &str)])
         .expect("keyhatch prints its login URL");
     // Keep reading what it prints, so its later lines never meet a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    // The link's host is an origin of this start alone (`k….localhost`), which this machine's
-    // resolver may not know: the tests reach the same server at 127.0.0.1.
-    let port = url.split('/').next().unwrap().rsplit(':').next().unwrap();
+    // On loopback the link's host is an origin of this start alone (`k….localhost`), which
+    // this machine's resolver may not know: the tests reach the same server at 127.0.0.1.
+    let (host, port) = url.split('/').next().unwrap().rsplit_once(':').unwrap();
+    let host = if host.ends_with(".localhost") {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    let base = format!("http://{host}:{port}");
     let port = port.parse().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)

@@ -8,18 +8,35 @@ use std::task::{Context, Poll};
 use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
 
+use super::super::send_timeout::Unsent;
 use crate::api::limits::Permit;
 
-/// `body`, holding `place` until it is dropped: once sent, or with its connection.
+/// `body`, holding `place` until it is dropped (hyper drops it once it has taken the last
+/// bytes, or with the connection), then leaving it with its connection's `unsent` until those
+/// bytes have been written.
 pub struct Sending {
     body: Body,
-    place: Permit,
+    place: Option<Permit>,
+    unsent: Option<Unsent>,
 }
 
 impl Sending {
-    /// `body`, sent while holding `place`, as an answer's body.
-    pub fn holding(body: Body, place: Permit) -> Body {
-        Body::new(Self { body, place })
+    /// `body`, sent while holding `place`, as an answer's body on the connection whose
+    /// `unsent` places are given back as it flushes.
+    pub fn holding(body: Body, place: Permit, unsent: Option<Unsent>) -> Body {
+        Body::new(Self {
+            body,
+            place: Some(place),
+            unsent,
+        })
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if let (Some(place), Some(unsent)) = (self.place.take(), &self.unsent) {
+            unsent.park(place);
+        }
     }
 }
 

@@ -830,3 +830,42 @@ fn each_start_links_to_an_origin_of_its_own_where_the_page_is_served() {
         "two starts on port {port} linked to one origin"
     );
 }
+
+/// Red team (helper-48): a request whose body was promised and never sent held its connection
+/// and a task for ever, a refused one too (keyhatch reads what a refused request sent, to end
+/// in order): 15,000 such connections ended the service, 20,000 took every descriptor. Reading
+/// a body takes at most 20 s.
+#[test]
+fn a_request_whose_body_never_comes_is_let_go_within_the_bound() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app(home.path());
+    let port = app.port;
+    // A generate to the API, and one to a foreign host (refused), each promising 100 KB.
+    let held: Vec<_> = [format!("127.0.0.1:{port}"), "evil.example".to_owned()]
+        .into_iter()
+        .map(|host| {
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(40)))
+                    .unwrap();
+                let request = format!(
+                    "POST /api/keys/generate HTTP/1.1\r\nHost: {host}\r\n\
+                     Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+                     Content-Length: 100000\r\n\r\n{{"
+                );
+                stream.write_all(request.as_bytes()).unwrap();
+                let started = Instant::now();
+                let _ = stream.read_to_end(&mut Vec::new());
+                started.elapsed()
+            })
+        })
+        .collect();
+    for waited in held.into_iter().map(|t| t.join().unwrap()) {
+        assert!(waited < Duration::from_secs(30), "held for {waited:?}");
+    }
+    assert!(
+        !app.authorized_keys().exists(),
+        "a key was made of half a body"
+    );
+}
