@@ -330,43 +330,22 @@ mod tests {
         let path = dir.path().join("audit.log");
         let audit = Audit::to_file(&path).unwrap();
         let remote = ClientAddr("unix".into());
+        let revoke = |result: &Result<(), AppError>| {
+            record(&audit, "alice", &remote, "revoke", Some("SHA256:…"), result);
+        };
         for _ in 0..1000 {
             let refused = Err::<(), _>(AppError::TooMany("10 keys in the last hour".into()));
             record(&audit, "alice", &remote, "generate", None, &refused);
         }
         for _ in 0..1000 {
-            let missing = Err::<(), _>(AppError::NotFound("no key SHA256:…".into()));
-            record(
-                &audit,
-                "alice",
-                &remote,
-                "revoke",
-                Some("SHA256:…"),
-                &missing,
-            );
+            revoke(&Err(AppError::NotFound("no key SHA256:…".into())));
         }
         for n in 0..1000 {
             let held = format!("{}: Resource temporarily unavailable", ["a", "b"][n % 2]);
-            let failed = Err::<(), _>(AppError::Storage(held));
-            record(
-                &audit,
-                "alice",
-                &remote,
-                "revoke",
-                Some("SHA256:…"),
-                &failed,
-            );
+            revoke(&Err(AppError::Storage(held)));
         }
         for _ in 0..3 {
-            let conflict = Err::<(), _>(AppError::Conflict("another program rewrote".into()));
-            record(
-                &audit,
-                "alice",
-                &remote,
-                "revoke",
-                Some("SHA256:…"),
-                &conflict,
-            );
+            revoke(&Err(AppError::Conflict("another program rewrote".into())));
         }
         record(
             &audit,

@@ -311,18 +311,8 @@ fn as_the_proxy_on_one_connection(stack: &SiteStack, requests: &[String]) -> Vec
         \x20   h=f.readline()\n\
         \x20   if h.lower().startswith(b'content-length'): l=int(h.split(b':')[1])\n\
         \x20 print(status); print(f.read(l).decode().replace('\\n',' '))\n";
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=www-data",
-            "--regid=www-data",
-            "--clear-groups",
-            "--",
-        ])
-        .args(["/usr/bin/python3", "-c", program])
-        .arg(&stack.socket)
-        .args(requests)
-        .output()
-        .unwrap();
+    let requests: Vec<&str> = requests.iter().map(String::as_str).collect();
+    let out = stack.as_proxy(program, &requests);
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = printed.lines().collect();
     assert_eq!(
