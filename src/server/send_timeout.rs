@@ -6,10 +6,9 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
-
-use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Sleep, sleep};
@@ -32,7 +31,8 @@ impl Unsent {
             .push(place);
     }
 
-    /// Gives back every place parked: what was written has left.
+    /// Gives back every place parked: what was written has left. The places are dropped once
+    /// this lock is let go, as each takes its own.
     fn sent(&self) {
         let parked = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
         drop(parked);
