@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::output::{
-    keep_stdout_private, message, note, say, stdout_refuses_a_key, to_json, write_stdout,
+    message, note, say, stdout_is_shared, stdout_refuses_a_key, to_json, write_stdout,
 };
 use crate::api::convert;
 use crate::api::person::Keys;
@@ -82,8 +82,8 @@ pub(super) async fn make_key(
             "{why}: the private key would be lost; nothing was made"
         ));
     }
-    if to_stdout {
-        keep_stdout_private().map_err(|why| format!("{why}: nothing was made"))?;
+    if let Some(why) = to_stdout.then(stdout_is_shared).flatten() {
+        return Err(format!("{why}; nothing was made"));
     }
     if to_stdout && io::stdout().is_terminal() {
         note("warning: the private key is printed on this terminal; its scrollback keeps it");

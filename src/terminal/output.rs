@@ -49,27 +49,29 @@ pub fn stdout_refuses_a_key() -> Option<&'static str> {
     (device && !out.is_terminal()).then_some("standard output is a device that would drop it")
 }
 
-/// Makes standard output private when it is a file other accounts could read the private key
-/// in (`keyhatch keys generate -f - > key` under umask 022 made it 0644: red team): the
-/// person's own file is made 0600 (as `-f FILE` writes one); another account's is refused.
-pub fn keep_stdout_private() -> Result<(), String> {
-    use rustix::fs::{FileType, Mode};
-    let out = io::stdout();
-    let Ok(stat) = rustix::fs::fstat(&out) else {
-        return Ok(());
-    };
+/// Refuses standard output when it is a file someone else could read the private key in: one
+/// another account owns (it can read it whatever its mode, and can make it look private the
+/// moment before: red team), one with another name, or one others may read now (`> key` under
+/// umask 022; making it private then is too late for a descriptor opened before: red team).
+pub fn stdout_is_shared() -> Option<String> {
+    use rustix::fs::FileType;
+    let stat = rustix::fs::fstat(io::stdout()).ok()?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return None;
+    }
     let mode = stat.st_mode & 0o7777;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile || mode & 0o077 == 0 {
-        return Ok(());
-    }
     if stat.st_uid != rustix::process::geteuid().as_raw() {
-        return Err(format!(
-            "standard output is another account's file that others can read (mode {mode:04o})"
-        ));
+        Some("standard output is another account's file".to_owned())
+    } else if stat.st_nlink != 1 {
+        Some("standard output is a file with other names".to_owned())
+    } else if mode & 0o077 != 0 {
+        Some(format!(
+            "standard output is a file others may read (mode {mode:04o}): give -f FILE, or \
+             create it private first with (umask 077; keyhatch keys generate -f - > FILE)"
+        ))
+    } else {
+        None
     }
-    rustix::fs::fchmod(&out, Mode::from_raw_mode(mode & 0o700)).map_err(|e| {
-        format!("standard output is a file others can read, and making it private failed: {e}")
-    })
 }
 
 /// Writes all of `bytes` to standard output's descriptor itself: Rust's `Stdout` reports a

@@ -366,36 +366,45 @@ fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
     }
     assert_eq!(fs::read_to_string(&read_only).unwrap(), "");
     // Red team (helper-49): `generate -f - > key` under umask 022 left the private key in a
-    // file every account could read. The person's own file is made 0600; another account's
-    // that others can read is refused, and nothing is made.
-    let shared = home.path().join("shared-key");
-    fs::write(&shared, "").unwrap();
-    fs::set_permissions(&shared, fs::Permissions::from_mode(0o644)).unwrap();
-    let theirs = home.path().join("their-key");
-    fs::write(&theirs, "").unwrap();
-    fs::set_permissions(&theirs, fs::Permissions::from_mode(0o666)).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
-    for (out, made) in [(&shared, true), (&theirs, false)] {
-        let printed = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+    // file every account could read; helper-50: making it 0600 then was too late for a
+    // descriptor opened before, and another account's file made 0600 the moment before passed.
+    // Each is refused, and nothing is made; the person's own private file takes the key.
+    let to_stdout_file = |path: &Path, mode: u32, owner: Option<u32>| {
+        fs::write(path, "").unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+        std::os::unix::fs::chown(path, owner, owner).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_keyhatch"))
             .arg("--home")
             .arg(home.path())
             .args(["keys", "generate", "-f", "-", "--no-passphrase"])
             .env("KEYHATCH_CONFIG", "none")
-            .stdout(fs::File::options().write(true).open(out).unwrap())
+            .stdout(fs::File::options().write(true).open(path).unwrap())
             .output()
-            .unwrap();
-        let said = text(&printed.stderr);
-        let mode = fs::metadata(out).unwrap().permissions().mode() & 0o777;
-        if made {
-            assert!(printed.status.success(), "{said}");
-            assert_eq!(mode, 0o600);
-            assert!(fs::read_to_string(out).unwrap().contains("PRIVATE KEY"));
-        } else {
-            assert_eq!(printed.status.code(), Some(1), "{said}");
-            assert!(said.contains("another account's file"), "{said}");
-            assert_eq!(fs::read_to_string(out).unwrap(), "");
-        }
+            .unwrap()
+    };
+    for (name, mode, owner, says) in [
+        ("shared", 0o644, None, "others may read (mode 0644)"),
+        ("theirs", 0o600, Some(65534), "another account's file"),
+    ] {
+        let out = home.path().join(name);
+        let refused = to_stdout_file(&out, mode, owner);
+        assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+        assert!(
+            text(&refused.stderr).contains(says),
+            "{}",
+            text(&refused.stderr)
+        );
+        assert_eq!(fs::read_to_string(&out).unwrap(), "");
+        assert_eq!(fs::read_to_string(&file).unwrap(), line);
     }
+    let private = home.path().join("private");
+    let made = to_stdout_file(&private, 0o600, None);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert!(
+        fs::read_to_string(&private)
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
     let made_one = fs::read_to_string(&file).unwrap();
     assert_eq!(made_one.lines().count(), line.lines().count() + 1);
     fs::write(&file, line).unwrap();
