@@ -31,8 +31,10 @@ pub async fn add_key(
         super::context::new_key_settings(&state, label, expires_in_days, allowed_from.as_deref())?;
     let (keys, written) = (person.keys.clone(), options.clone());
     let key = finished(&state, &person, "add", async move {
+        // Named whatever the outcome: a helper killed after its write fails a key that is in
+        // the file (red team).
+        let fingerprint = Some(crate::ssh::fingerprint(&key));
         let result = keys.add_key(&key, label.as_ref(), &written).await;
-        let fingerprint = result.as_ref().ok().map(crate::ssh::fingerprint);
         (result, fingerprint)
     })
     .await?;

@@ -162,8 +162,8 @@ fn record<T>(
     // input): throttled, or one person could fill the disk with them (red team: 429s, then
     // 404s). A failure or a conflict the person can repeat as fast (a lease on their own file,
     // their own helper killed, a key added again: 9,000 409s in 10 s, red team) is throttled
-    // alike, each outcome apart, so one that may follow a change made has its line. A change
-    // done is always written.
+    // alike, each kind apart (not each message: a person chooses words in some). A change done
+    // is always written.
     match result {
         Ok(_) => audit.record(&event),
         Err(
@@ -173,7 +173,7 @@ fn record<T>(
             | AppError::Invalid(_)
             | AppError::Unauthorized,
         ) => audit.record_refusal(&event),
-        Err(_) => audit.record_failure(&event),
+        Err(e) => audit.record_failure(&event, e.kind()),
     }
 }
 
@@ -357,8 +357,8 @@ mod tests {
         );
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
         assert_eq!(
-            lines, 6,
-            "one line each for the 429s, the 404s, each failure, the conflicts and the change"
+            lines, 5,
+            "one line each for the 429s, the 404s, the failures, the conflicts and the change"
         );
     }
 }

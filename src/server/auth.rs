@@ -294,7 +294,7 @@ fn unauthorized(uri: &Uri, reason: &str) -> Response {
         .para(&[Part::Text(reason)])
         .para(&[
             Part::Text("When keyhatch starts, it prints a login link such as "),
-            Part::Code("http://127.0.0.1:3000/?token=…"),
+            Part::Code("http://k….localhost:3000/?token=…"),
             Part::Text(", which works once. For a new one, run "),
             Part::Code("keyhatch link"),
             Part::Text(" on the node keyhatch runs on, as your account (after "),

@@ -37,7 +37,7 @@ fn socket_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Starts answering `keyhatch link` for the server called `name`, whose links start with
-/// `base` (`http://127.0.0.1:3000`), from the runtime directory of `uid`.
+/// `base` (`http://k….localhost:3000`), from the runtime directory of `uid`.
 pub fn listen(uid: u32, name: &str, base: &str, auth: Auth) -> io::Result<LinkSocket> {
     let dir = runtime::dir_path(uid);
     runtime::ensure_private_dir(&dir, uid)?;

@@ -465,6 +465,11 @@ fn a_person_whose_own_lease_fails_every_change_cannot_fill_the_audit_log() {
         assert_ne!(reply.status, 200, "a revoke passed the lease");
         failed += usize::from(reply.status >= 500);
     }
+    // An add that fails names its key (helper-50: a helper its person killed after the
+    // write failed a key that was in the file, and the line named none).
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGl3cDmMnjkMkDTfhcPG9ku4k3QClXQl3TRJgkQlqj6t me";
+    let add = serde_json::json!({ "public_key": key }).to_string();
+    assert!(stack.post(&alice.name, "/api/keys/add", &add).status >= 500);
     drop(lease);
     assert_eq!(failed, 100);
     let text = fs::read_to_string(&log).unwrap();
@@ -473,5 +478,10 @@ fn a_person_whose_own_lease_fails_every_change_cannot_fill_the_audit_log() {
         .filter(|l| l.contains(r#""action":"revoke""#))
         .count();
     assert_eq!(revokes, 1, "{text}");
+    let added = text.lines().find(|l| l.contains(r#""action":"add""#));
+    assert!(
+        added.is_some_and(|l| l.contains(r#""fingerprint":"SHA256:"#)),
+        "{text}"
+    );
     assert_eq!(fs::read(&file).unwrap(), before);
 }
