@@ -49,28 +49,67 @@ pub fn stdout_refuses_a_key() -> Option<&'static str> {
     (device && !out.is_terminal()).then_some("standard output is a device that would drop it")
 }
 
-/// Refuses standard output when it is a file someone else could read the private key in: one
-/// another account owns (it can read it whatever its mode, and can make it look private the
-/// moment before: red team), one with another name, or one others may read now (`> key` under
-/// umask 022; making it private then is too late for a descriptor opened before: red team).
+/// Why standard output may not take a private key, when someone else could read it there: a
+/// named pipe (its reader may be anyone: red team), or a file another account owns (it can
+/// read it whatever its mode, and can make it look private the moment before: red team), one
+/// with another name, one others may read now (`> key` under umask 022), or one another
+/// process holds open (a descriptor opened while it was readable reads what is written now:
+/// red team). A terminal, a pipe to a program and a socket are the person's own doing.
 pub fn stdout_is_shared() -> Option<String> {
     use rustix::fs::FileType;
-    let stat = rustix::fs::fstat(io::stdout()).ok()?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return None;
-    }
+    let out = io::stdout();
+    let stat = rustix::fs::fstat(&out).ok()?;
     let mode = stat.st_mode & 0o7777;
-    if stat.st_uid != rustix::process::geteuid().as_raw() {
-        Some("standard output is another account's file".to_owned())
-    } else if stat.st_nlink != 1 {
-        Some("standard output is a file with other names".to_owned())
-    } else if mode & 0o077 != 0 {
-        Some(format!(
-            "standard output is a file others may read (mode {mode:04o}): give -f FILE, or \
-             create it private first with (umask 077; keyhatch keys generate -f - > FILE)"
-        ))
-    } else {
-        None
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::Fifo if !is_anonymous_pipe(&out) => Some(
+            "standard output is a named pipe, which any process may be reading: pipe to a \
+             program (| …) or give -f FILE"
+                .to_owned(),
+        ),
+        FileType::RegularFile if stat.st_uid != rustix::process::geteuid().as_raw() => {
+            Some("standard output is another account's file".to_owned())
+        }
+        FileType::RegularFile if stat.st_nlink != 1 => {
+            Some("standard output is a file with other names".to_owned())
+        }
+        FileType::RegularFile if mode & 0o077 != 0 => Some(format!(
+            "standard output is a file others may read (mode {mode:04o}): remove it, then \
+             give -f FILE, or (umask 077; keyhatch keys generate -f - > FILE)"
+        )),
+        FileType::RegularFile if open_elsewhere(&out) == Some(true) => Some(
+            "another process has standard output's file open, and could read the key: remove \
+             the file, then give -f FILE"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// Whether `out` is a pipe made by `pipe(2)` (a shell's `|`), not a named one.
+fn is_anonymous_pipe(out: &impl std::os::fd::AsFd) -> bool {
+    /// `PIPEFS_MAGIC`: the filesystem of pipes without a name.
+    const PIPEFS: i64 = 0x5049_5045;
+    #[allow(clippy::useless_conversion)] // `f_type` is narrower on some targets
+    rustix::fs::fstatfs(out).is_ok_and(|fs| i64::from(fs.f_type) == PIPEFS)
+}
+
+/// Whether another open file holds `file`: a write lease, which the kernel grants only to the
+/// one open file of its owner, taken and given back at once; `None` where the filesystem
+/// grants no leases (NFS), which cannot tell.
+#[allow(unsafe_code)]
+fn open_elsewhere(file: &impl std::os::fd::AsFd) -> Option<bool> {
+    use nix::libc;
+    use std::os::fd::AsRawFd;
+    let fd = file.as_fd().as_raw_fd();
+    // SAFETY: fcntl with integer arguments on a descriptor this process holds open.
+    if unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_WRLCK) } == 0 {
+        // SAFETY: as above; giving back the lease just taken.
+        unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) };
+        return Some(false);
+    }
+    match io::Error::last_os_error().raw_os_error() {
+        Some(libc::EAGAIN | libc::EBUSY) => Some(true),
+        _ => None,
     }
 }
 

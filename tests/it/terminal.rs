@@ -397,6 +397,54 @@ fn bad_input_at_the_terminal_gets_a_clear_message_and_changes_nothing() {
         assert_eq!(fs::read_to_string(&out).unwrap(), "");
         assert_eq!(fs::read_to_string(&file).unwrap(), line);
     }
+    // helper-51: a descriptor another process opened while the file was readable reads what
+    // is written after it was made private; and a named pipe's reader may be anyone.
+    let stale = home.path().join("stale");
+    fs::write(&stale, "").unwrap();
+    let opened_before = fs::File::open(&stale).unwrap();
+    let refused = to_stdout_file(&stale, 0o600, None);
+    drop(opened_before);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("another process has"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let fifo = home.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = Command::new("cat")
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let into_fifo = Command::new(env!("CARGO_BIN_EXE_keyhatch"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["keys", "generate", "-f", "-", "--no-passphrase"])
+        .env("KEYHATCH_CONFIG", "none")
+        .stdout(fs::File::options().write(true).open(&fifo).unwrap())
+        .output()
+        .unwrap();
+    let read = reader.wait_with_output().unwrap();
+    assert_eq!(
+        into_fifo.status.code(),
+        Some(1),
+        "{}",
+        text(&into_fifo.stderr)
+    );
+    assert!(
+        text(&into_fifo.stderr).contains("named pipe"),
+        "{}",
+        text(&into_fifo.stderr)
+    );
+    assert!(read.stdout.is_empty());
+    assert_eq!(fs::read_to_string(&file).unwrap(), line);
     let private = home.path().join("private");
     let made = to_stdout_file(&private, 0o600, None);
     assert!(made.status.success(), "{}", text(&made.stderr));
