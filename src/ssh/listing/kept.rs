@@ -108,3 +108,40 @@ pub(super) fn escaped_size(texts: &[&str]) -> usize {
     };
     texts.iter().flat_map(|text| text.bytes()).map(cost).sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Red team (helper-46): a character beyond ASCII was counted as its bytes, but the page's
+    /// data writes U+0085 as `\u{85}` (6 bytes for 2), so a page of them was twice the bound.
+    #[test]
+    fn text_is_counted_as_the_most_a_page_makes_of_it() {
+        assert_eq!(escaped_size(&["abc"]), 3);
+        assert_eq!(escaped_size(&["<", "\"", "\u{1}"]), 18);
+        assert_eq!(escaped_size(&["\u{85}"]), 6);
+        assert_eq!(escaped_size(&["\u{10fffd}"]), 12);
+        assert!(escaped_size(&["\u{85}"]) >= r"\u{85}".len());
+        assert!(escaped_size(&["\u{10fffd}"]) >= r"\u{10fffd}".len());
+    }
+
+    #[test]
+    fn the_newest_keys_are_kept_within_both_bounds_and_a_long_one_is_left_out() {
+        let mut kept = Kept::default();
+        for i in 0..LISTED_AT_MOST + 5 {
+            kept.newest(100, i);
+        }
+        kept.newest(KEY_TEXT_AT_MOST + 1, usize::MAX);
+        let (keys, left_out) = kept.into_parts();
+        assert_eq!(keys.len(), LISTED_AT_MOST);
+        assert_eq!((keys[0], *keys.last().unwrap()), (5, LISTED_AT_MOST + 4));
+        assert_eq!(left_out, 6);
+        let mut first = Kept::default();
+        let fit = LISTED_TEXT_AT_MOST / KEY_TEXT_AT_MOST;
+        for i in 0..fit + 12 {
+            first.first(KEY_TEXT_AT_MOST, i);
+        }
+        let (keys, left_out) = first.into_parts();
+        assert_eq!((keys, left_out), ((0..fit).collect::<Vec<_>>(), 12));
+    }
+}
