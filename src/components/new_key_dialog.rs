@@ -22,7 +22,16 @@ pub fn NewKeyDialog(
     let first_field = NodeRef::<Input>::new();
     Effect::new(move |_| {
         if let Some(input) = first_field.get() {
-            request_animation_frame(move || drop(input.focus()));
+            request_animation_frame(move || {
+                // Not away from a field the person chose in the meantime: what they type
+                // there stays there (a label typed into the passphrase field, in the tests).
+                let chosen = document()
+                    .active_element()
+                    .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT"));
+                if !chosen {
+                    drop(input.focus());
+                }
+            });
         }
     });
     let confirm = RwSignal::new(String::new());
