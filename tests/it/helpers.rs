@@ -298,6 +298,14 @@ impl SiteStack {
         )
     }
 
+    /// [`Self::start`] with an audit log of its own, which the returned value reads.
+    pub fn start_audited(people: &[&str], extra: &[&str]) -> (Self, AuditLog) {
+        let log = AuditLog::new();
+        let mut args = vec!["--audit-log", log.path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        (Self::start(people, &args), log)
+    }
+
     /// Sends `method` `path` with the JSON `body` through nginx as `who` over a new connection,
     /// and returns the connection, to read the answer from or to hang up.
     pub fn send(&self, who: &str, method: &str, path: &str, body: &str) -> TcpStream {
@@ -498,6 +506,25 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// An audit log in a directory of its own, removed with it.
+pub struct AuditLog {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl AuditLog {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        Self { _dir: dir, path }
+    }
+
+    /// What was written so far.
+    pub fn text(&self) -> String {
+        fs::read_to_string(&self.path).unwrap()
+    }
 }
 
 /// A throwaway account made with `useradd` for one test, removed (with `userdel`) on drop,

@@ -255,9 +255,7 @@ fn a_socket_the_proxy_cannot_reach_and_nobody_as_proxy_user_are_warned_about() {
 /// minute (not once per request, nor per connection), naming the header keyhatch expected.
 #[test]
 fn a_proxy_that_sends_no_user_header_is_logged_once_a_minute() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.log");
-    let stack = SiteStack::start(&[], &["--audit-log", log.to_str().unwrap()]);
+    let (stack, log) = SiteStack::start_audited(&[], &[]);
     // As the proxy's account (www-data), two requests on one connection, then one on another.
     let program = "import socket,sys\n\
         for n in (2, 1):\n\
@@ -281,7 +279,7 @@ fn a_proxy_that_sends_no_user_header_is_logged_once_a_minute() {
         "{statuses}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let audit = fs::read_to_string(&log).unwrap();
+    let audit = log.text();
     let noted: Vec<&str> = audit
         .lines()
         .filter(|l| l.contains("without the x-forwarded-user header"))
@@ -294,9 +292,7 @@ fn a_proxy_that_sends_no_user_header_is_logged_once_a_minute() {
 #[test]
 fn a_refusal_through_the_proxy_records_the_claimed_person_and_address() {
     let alice = Account::create_person();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.log");
-    let stack = SiteStack::start(&[&alice.name], &["--audit-log", log.to_str().unwrap()]);
+    let (stack, log) = SiteStack::start_audited(&[&alice.name], &[]);
     let cross = stack
         .agent
         .post(format!("{}/api/keys/generate", stack.base))
@@ -306,7 +302,7 @@ fn a_refusal_through_the_proxy_records_the_claimed_person_and_address() {
         .send("{}")
         .unwrap();
     assert_eq!(cross.status().as_u16(), 403);
-    let audit = fs::read_to_string(&log).unwrap();
+    let audit = log.text();
     let line: serde_json::Value = audit
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())

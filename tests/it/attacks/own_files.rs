@@ -446,9 +446,7 @@ fn a_descriptor_the_server_inherited_reaches_no_helper() {
 #[test]
 fn a_person_whose_own_lease_fails_every_change_cannot_fill_the_audit_log() {
     let alice = Account::create_person();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.log");
-    let stack = SiteStack::start(&[&alice.name], &["--audit-log", log.to_str().unwrap()]);
+    let (stack, log) = SiteStack::start_audited(&[&alice.name], &[]);
     let made = stack.post(&alice.name, "/api/keys/generate", "{}");
     assert_eq!(made.status, 200, "{}", made.body);
     let fingerprint = made.json()["info"]["fingerprint"]
@@ -472,7 +470,7 @@ fn a_person_whose_own_lease_fails_every_change_cannot_fill_the_audit_log() {
     assert!(stack.post(&alice.name, "/api/keys/add", &add).status >= 500);
     drop(lease);
     assert_eq!(failed, 100);
-    let text = fs::read_to_string(&log).unwrap();
+    let text = log.text();
     let revokes = text
         .lines()
         .filter(|l| l.contains(r#""action":"revoke""#))

@@ -46,9 +46,7 @@ fn a_proxy_login_with_blanks_around_another_persons_name_is_refused_by_the_shipp
 /// next line a minute on (red team: 22,250 lines in 5 seconds from another account over TCP).
 #[test]
 fn a_peer_that_is_not_the_proxy_cannot_fill_the_audit_log_with_huge_claimed_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.log");
-    let stack = SiteStack::start(&[], &["--audit-log", log.to_str().unwrap()]);
+    let (stack, log) = SiteStack::start_audited(&[], &[]);
     for i in 0..20 {
         let name = format!("{i}{}", "x".repeat(60_000));
         let mut stream = UnixStream::connect(&stack.socket).unwrap();
@@ -60,7 +58,7 @@ fn a_peer_that_is_not_the_proxy_cannot_fill_the_audit_log_with_huge_claimed_name
         stream.read_to_string(&mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 401"), "{}", &answer[..80]);
     }
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = log.text();
     let refused: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("not the proxy"))
@@ -271,9 +269,7 @@ fn a_client_without_login_reaches_nothing_but_ok_through_the_healthz_locations()
 /// JSON line, marked claimed.
 #[test]
 fn a_claimed_name_cannot_forge_audit_fields_or_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.log");
-    let stack = SiteStack::start(&[], &["--audit-log", log.to_str().unwrap()]);
+    let (stack, log) = SiteStack::start_audited(&[], &[]);
     // As the proxy's account on the socket, so the headers are believed.
     let program = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); \
         s.sendall(b'GET /ssh-keys HTTP/1.1\\r\\nHost: evil.example\\r\\n' \
@@ -283,7 +279,7 @@ fn a_claimed_name_cannot_forge_audit_fields_or_lines() {
     let out = stack.as_proxy(program, &[]);
     let status = String::from_utf8_lossy(&out.stdout);
     assert!(status.starts_with("HTTP/1.1 403"), "{status}");
-    let audit = std::fs::read_to_string(&log).unwrap();
+    let audit = log.text();
     assert_eq!(audit.lines().count(), 1, "{audit}");
     let line: serde_json::Value = serde_json::from_str(audit.trim_end()).unwrap();
     assert_eq!(line["outcome"], "foreign host");
@@ -504,9 +500,7 @@ fn another_account_squatting_the_metrics_port_does_not_stop_the_service() {
 /// UTF-8 written `\xNN`, so a client cannot stay out of the audit log by its choice of bytes.
 #[test]
 fn names_beyond_ascii_or_not_utf8_are_recorded_where_they_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.log");
-    let stack = SiteStack::start(&[], &["--audit-log", log.to_str().unwrap()]);
+    let (stack, log) = SiteStack::start_audited(&[], &[]);
     // As root, not the proxy.
     let mut stream = UnixStream::connect(&stack.socket).unwrap();
     stream
@@ -542,7 +536,7 @@ fn names_beyond_ascii_or_not_utf8_are_recorded_where_they_are_refused() {
         "{status}{}",
         String::from_utf8_lossy(&sent.stderr)
     );
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = log.text();
     assert!(
         text.lines()
             .any(|l| l.contains("\"account\":\"käte\"") && l.contains("not the proxy")),

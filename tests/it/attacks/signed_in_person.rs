@@ -341,12 +341,7 @@ fn a_passphrase_derivation_that_started_counts_against_the_hour_though_its_clien
 #[test]
 fn a_flood_of_requests_refused_at_the_door_writes_one_audit_line_a_minute_per_person() {
     let (alice, bob) = (Account::create_person(), Account::create_person());
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.log");
-    let stack = SiteStack::start(
-        &[&alice.name, &bob.name],
-        &["--audit-log", log.to_str().unwrap()],
-    );
+    let (stack, log) = SiteStack::start_audited(&[&alice.name, &bob.name], &[]);
     let cross_site = |who: &str| {
         let body = r#"{"fingerprint":"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
         let extra = "Sec-Fetch-Site: cross-site\r\n";
@@ -358,7 +353,7 @@ fn a_flood_of_requests_refused_at_the_door_writes_one_audit_line_a_minute_per_pe
         cross_site(&alice.name);
     }
     cross_site(&bob.name);
-    let text = fs::read_to_string(&log).unwrap();
+    let text = log.text();
     let refused = |who: &str| {
         let needle = format!("\"account\":\"{who}\"");
         text.lines()
@@ -450,9 +445,7 @@ print(status(ask(alice)), max(left), flush=True)
 #[test]
 fn a_key_added_again_and_again_writes_one_audit_line_a_minute() {
     let alice = Account::create_person();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.log");
-    let stack = SiteStack::start(&[&alice.name], &["--audit-log", log.to_str().unwrap()]);
+    let (stack, log) = SiteStack::start_audited(&[&alice.name], &[]);
     let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGl3cDmMnjkMkDTfhcPG9ku4k3QClXQl3TRJgkQlqj6t me@laptop";
     let body = serde_json::json!({ "public_key": line }).to_string();
     assert_eq!(stack.post(&alice.name, "/api/keys/add", &body).status, 200);
@@ -460,7 +453,7 @@ fn a_key_added_again_and_again_writes_one_audit_line_a_minute() {
         let again = stack.post(&alice.name, "/api/keys/add", &body);
         assert_eq!(again.status, 409, "{}", again.body);
     }
-    let text = fs::read_to_string(&log).unwrap();
+    let text = log.text();
     let adds = text
         .lines()
         .filter(|l| l.contains(r#""action":"add""#))
