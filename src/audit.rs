@@ -7,18 +7,21 @@
 //! is logged: a line stays short and shows what was sent.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use self::throttle::{Throttle, Unwritten};
+
 use crate::ssh::Date;
 use crate::ssh::label::is_printable;
+
+mod throttle;
 
 /// The most characters of one field written to the log; the rest is counted, not written.
 pub const MAX_FIELD_CHARS: usize = 200;
@@ -27,19 +30,9 @@ pub const MAX_FIELD_CHARS: usize = 200;
 #[derive(Clone)]
 pub struct Audit {
     sink: Arc<Mutex<Sink>>,
-    /// Refusals of the last minute (see [`Self::record_refusal`]).
-    refusals: Arc<Mutex<Refusals>>,
+    /// Throttled lines of the last minute (see [`Self::record_refusal`]).
+    throttle: Arc<Mutex<Throttle>>,
 }
-
-/// By account and action: when a refusal was last written, and how many since were not.
-type Refusals = HashMap<(String, String), (Instant, u64)>;
-
-/// How often a refusal of the same action to the same account is written: one person's flood
-/// of requests refused at once (past `keys-per-hour`, say) must not fill the disk.
-const REFUSAL_EVERY: Duration = Duration::from_secs(60);
-
-/// How many accounts' (or names') refusals are counted apart within a minute.
-const REFUSALS_KEPT: usize = 4096;
 
 impl std::fmt::Debug for Audit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -74,7 +67,7 @@ impl Audit {
     pub fn to_stderr() -> Self {
         Self {
             sink: Arc::new(Mutex::new(Sink::Stderr)),
-            refusals: Arc::default(),
+            throttle: Arc::default(),
         }
     }
 
@@ -92,7 +85,7 @@ impl Audit {
         }
         Ok(Self {
             sink: Arc::new(Mutex::new(Sink::File(append(path)?, path.to_owned()))),
-            refusals: Arc::default(),
+            throttle: Arc::default(),
         })
     }
 
@@ -143,48 +136,67 @@ impl Audit {
     }
 
     /// Writes `event` at most once a minute for `against` and its action, saying how many
-    /// more were `so` since. Past [`REFUSALS_KEPT`] names within a minute, every other
-    /// name's count together.
-    fn throttled(&self, event: &Event<'_>, against: &str, claimed: bool, so: &str) {
-        let now = Instant::now();
-        let unwritten = {
-            let Ok(mut refusals) = self.refusals.lock() else {
-                return;
-            };
-            if refusals.len() >= REFUSALS_KEPT {
-                refusals.retain(|_, (last, _)| now.duration_since(*last) < REFUSAL_EVERY);
+    /// more were `so` since; the lines left unwritten are counted in a line of their own once
+    /// their minute is over ([`Self::write_ended_minutes`]).
+    fn throttled(&self, event: &Event<'_>, against: &str, claimed: bool, so: &'static str) {
+        let mut ended = Vec::new();
+        let admitted = match self.throttle.lock() {
+            Ok(mut throttle) => {
+                throttle.admit(event, against, claimed, so, Instant::now(), &mut ended)
             }
-            let mut key = (against.to_owned(), event.action.to_owned());
-            if refusals.len() >= REFUSALS_KEPT && !refusals.contains_key(&key) {
-                key.0 = "*".to_owned();
-            }
-            match refusals.get_mut(&key) {
-                Some((last, skipped)) if now.duration_since(*last) < REFUSAL_EVERY => {
-                    *skipped += 1;
-                    return;
-                }
-                Some((last, skipped)) => {
-                    *last = now;
-                    std::mem::take(skipped)
-                }
-                None => {
-                    refusals.insert(key, (now, 0));
-                    0
-                }
-            }
+            Err(_) => return,
         };
-        if unwritten == 0 {
-            return self.write(event, claimed, None);
+        self.write_unwritten(ended);
+        match admitted {
+            None => {}
+            Some(0) => self.write(event, claimed, None),
+            Some(unwritten) => {
+                let outcome = format!(
+                    "{} (and {unwritten} more {so} in the last minute or more)",
+                    event.outcome
+                );
+                let event = Event {
+                    outcome: &outcome,
+                    ..*event
+                };
+                self.write(&event, claimed, None);
+            }
         }
-        let outcome = format!(
-            "{} (and {unwritten} more {so} in the last minute or more)",
-            event.outcome
-        );
-        let event = Event {
-            outcome: &outcome,
-            ..*event
+    }
+
+    /// Writes, for each throttled minute over, a line counting what it left unwritten: a
+    /// flood that stops is told in full (red team: its count waited for a next line alike,
+    /// which might never come). The server calls this every few seconds.
+    pub fn write_ended_minutes(&self) {
+        self.write_ended_minutes_at(Instant::now());
+    }
+
+    /// Writes every count the throttle holds, as at the end of its minute: keyhatch is
+    /// stopping.
+    pub fn write_unwritten_at_stop(&self) {
+        self.write_ended_minutes_at(Instant::now() + throttle::EVERY);
+    }
+
+    fn write_ended_minutes_at(&self, now: Instant) {
+        let ended = match self.throttle.lock() {
+            Ok(mut throttle) => throttle.ended(now),
+            Err(_) => return,
         };
-        self.write(&event, claimed, None);
+        self.write_unwritten(ended);
+    }
+
+    fn write_unwritten(&self, lines: Vec<Unwritten>) {
+        for line in lines {
+            let outcome = line.outcome();
+            let event = Event {
+                action: &line.action,
+                account: &line.account,
+                remote: &line.remote,
+                fingerprint: line.fingerprint.as_deref(),
+                outcome: &outcome,
+            };
+            self.write_loggable(&event, line.claimed, None);
+        }
     }
 
     /// Writes `event`, done by the site's administrator at the terminal (`keyhatch admin`), as
@@ -195,6 +207,19 @@ impl Audit {
     }
 
     fn write(&self, event: &Event<'_>, claimed: bool, admin: Option<&str>) {
+        let fingerprint = event.fingerprint.map(loggable);
+        let event = Event {
+            action: &loggable(event.action),
+            account: &loggable(event.account),
+            remote: &loggable(event.remote),
+            fingerprint: fingerprint.as_deref(),
+            outcome: &loggable(event.outcome),
+        };
+        self.write_loggable(&event, claimed, admin);
+    }
+
+    /// Writes `event`, whose fields are already as [`loggable`] makes them.
+    fn write_loggable(&self, event: &Event<'_>, claimed: bool, admin: Option<&str>) {
         #[derive(Serialize)]
         struct Line<'a> {
             time: String,
@@ -207,18 +232,10 @@ impl Audit {
             #[serde(skip_serializing_if = "Option::is_none")]
             login: Option<&'a str>,
         }
-        let fingerprint = event.fingerprint.map(loggable);
-        let event = Event {
-            action: &loggable(event.action),
-            account: &loggable(event.account),
-            remote: &loggable(event.remote),
-            fingerprint: fingerprint.as_deref(),
-            outcome: &loggable(event.outcome),
-        };
         let login = admin.map(loggable);
         let Ok(mut line) = serde_json::to_vec(&Line {
             time: utc_now(),
-            event: &event,
+            event,
             claimed,
             actor: admin.map(|_| "admin"),
             login: login.as_deref(),
@@ -297,130 +314,4 @@ fn rfc3339(secs: u64, millis: u32) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(rfc3339(1_795_618_245, 999), "2026-11-25T14:50:45.999Z");
-    }
-
-    #[test]
-    fn a_line_is_one_json_object_with_the_event() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.log");
-        let audit = Audit::to_file(&path).unwrap();
-        audit.record(&Event {
-            action: "revoke",
-            account: "alice",
-            remote: "127.0.0.1:4000",
-            fingerprint: Some("SHA256:abc"),
-            outcome: "ok",
-        });
-        let text = std::fs::read_to_string(&path).unwrap();
-        let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
-        assert_eq!(line["action"], "revoke");
-        assert_eq!(line["fingerprint"], "SHA256:abc");
-        assert!(line["time"].as_str().unwrap().ends_with('Z'));
-        assert_eq!(text.lines().count(), 1);
-    }
-
-    /// The red team's attack: a person past `keys-per-hour` sent generates without end; each
-    /// refusal, which costs no work, wrote a line (5 MB in 10 seconds).
-    #[test]
-    fn one_persons_flood_of_refusals_writes_a_line_a_minute() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.log");
-        let audit = Audit::to_file(&path).unwrap();
-        let refused = |account| Event {
-            action: "generate",
-            account,
-            remote: "unix",
-            fingerprint: None,
-            outcome: "too many keys this hour",
-        };
-        for _ in 0..1000 {
-            audit.record_refusal(&refused("alice"));
-        }
-        audit.record_refusal(&refused("bob"));
-        let text = std::fs::read_to_string(&path).unwrap();
-        let accounts: Vec<String> = text
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["account"].to_string())
-            .collect();
-        assert_eq!(accounts, ["\"alice\"", "\"bob\""]);
-    }
-
-    #[test]
-    fn an_administrators_line_names_the_actor_and_their_login() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.log");
-        let audit = Audit::to_file(&path).unwrap();
-        let event = Event {
-            action: "admin-revoke",
-            account: "alice",
-            remote: "terminal",
-            fingerprint: Some("SHA256:abc"),
-            outcome: "ok",
-        };
-        audit.record_by_admin(&event, "bob\u{202e}");
-        audit.record(&event);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        assert_eq!(lines[0]["actor"], "admin");
-        assert_eq!(lines[0]["login"], "bob\\u{202e}");
-        assert!(lines[1].get("actor").is_none() && lines[1].get("login").is_none());
-    }
-
-    #[test]
-    fn a_long_or_invisible_field_is_cut_and_escaped() {
-        assert!(matches!(loggable("alice"), Cow::Borrowed("alice")));
-        let long = "a".repeat(64 * 1024);
-        let cut = loggable(&long);
-        assert_eq!(
-            cut,
-            format!(
-                "{}… ({} more bytes)",
-                "a".repeat(MAX_FIELD_CHARS),
-                long.len() - MAX_FIELD_CHARS
-            )
-        );
-        assert_eq!(loggable("al\u{2028}ice\n"), "al\\u{2028}ice\\u{000a}");
-        assert_eq!(
-            loggable(&"é".repeat(MAX_FIELD_CHARS)),
-            "é".repeat(MAX_FIELD_CHARS)
-        );
-    }
-
-    /// The attack: a client that is not the proxy claims a 60 KB name again and again, to fill
-    /// the disk the audit log is on. Each line stays short whatever it sends, and holds the
-    /// name's start, escaped.
-    #[test]
-    fn a_huge_claimed_name_adds_a_short_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.log");
-        let audit = Audit::to_file(&path).unwrap();
-        let claimed = format!("evil\u{202e}{}", "x".repeat(60_000));
-        for _ in 0..20 {
-            audit.record(&Event {
-                action: "refused",
-                account: &claimed,
-                remote: &"9".repeat(10_000),
-                fingerprint: None,
-                outcome: "user header from a peer that is not the proxy",
-            });
-        }
-        let size = std::fs::metadata(&path).unwrap().len();
-        assert!(size < 20 * 1024, "20 lines take {size} bytes");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        let account = line["account"].as_str().unwrap();
-        assert!(account.starts_with("evil\\u{202e}xxx"), "{account}");
-        assert!(!text.contains('\u{202e}'));
-    }
-}
+mod tests;

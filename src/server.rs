@@ -135,6 +135,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
     if !stops_on_hangup {
         reopen_on_hangup(audit.clone())?;
     }
+    count_ended_minutes(audit.clone());
     let cookie = match &listener {
         Listener::Tcp(listener, _) => format!("keyhatch_session_{}", listener.local_addr()?.port()),
         Listener::Unix(..) => "keyhatch_session_unix".to_owned(),
@@ -153,7 +154,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
     settings.allowed_hosts.extend(origin.clone());
     let guard = access.guard(&settings, &audit);
     let gate = access.gate(&settings, &audit);
-    match listener {
+    let served = match listener {
         Listener::Tcp(listener, twin) => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let twin = twin.map(tokio::net::TcpListener::from_std).transpose()?;
@@ -193,7 +194,22 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
             let _ = std::fs::remove_file(path);
             served
         }
-    }
+    };
+    // What the audit log's throttle counted and has not yet written is written at a stop too.
+    audit.write_unwritten_at_stop();
+    served
+}
+
+/// Every few seconds, the audit log counts in a line what each throttled minute just over left
+/// unwritten.
+fn count_ended_minutes(audit: Audit) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            audit.write_ended_minutes();
+        }
+    });
 }
 
 /// The service's audit log is opened again on SIGHUP, which logrotate sends after moving it

@@ -1,0 +1,126 @@
+//! Which throttled lines to write: at most one a minute for each name and action, and, once a
+//! minute with lines left unwritten is over, one line that counts them, so a flood that stops
+//! is still told in full.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::{Event, loggable};
+
+/// How often a line of the same action against the same name is written: one person's flood
+/// of requests refused at once (past `keys-per-hour`, say) must not fill the disk.
+pub(super) const EVERY: Duration = Duration::from_secs(60);
+
+/// How many names are counted apart within a minute.
+const KEPT: usize = 4096;
+
+/// By name and action: when the minute began, how many lines it left unwritten, and the last
+/// of them.
+#[derive(Default)]
+pub(super) struct Throttle(HashMap<(String, String), Minute>);
+
+struct Minute {
+    began: Instant,
+    unwritten: u64,
+    last: Option<Unwritten>,
+}
+
+/// The last line a minute left unwritten, its fields cut as the log cuts them.
+pub(super) struct Unwritten {
+    pub action: String,
+    pub account: String,
+    pub remote: String,
+    pub fingerprint: Option<String>,
+    pub outcome: String,
+    pub claimed: bool,
+    pub so: &'static str,
+    pub count: u64,
+}
+
+impl Unwritten {
+    fn of(event: &Event<'_>, claimed: bool, so: &'static str) -> Self {
+        Self {
+            action: loggable(event.action).into_owned(),
+            account: loggable(event.account).into_owned(),
+            remote: loggable(event.remote).into_owned(),
+            fingerprint: event.fingerprint.map(|f| loggable(f).into_owned()),
+            outcome: loggable(event.outcome).into_owned(),
+            claimed,
+            so,
+            count: 0,
+        }
+    }
+
+    /// The line that counts them: the last one's fields, its outcome saying how many.
+    pub fn outcome(&self) -> String {
+        format!(
+            "{} (one of {} {} in the last minute, not written one by one)",
+            self.outcome, self.count, self.so
+        )
+    }
+}
+
+impl Throttle {
+    /// Whether `event` is written now, with how many alike were left unwritten since the last
+    /// line (`None`: not written, only counted). Past [`KEPT`] names within a minute, every
+    /// other name's count together, under `*`; the lines of ended minutes that made room are
+    /// handed to `ended`.
+    pub fn admit(
+        &mut self,
+        event: &Event<'_>,
+        against: &str,
+        claimed: bool,
+        so: &'static str,
+        now: Instant,
+        ended: &mut Vec<Unwritten>,
+    ) -> Option<u64> {
+        if self.0.len() >= KEPT {
+            ended.extend(self.ended(now));
+        }
+        let mut key = (against.to_owned(), event.action.to_owned());
+        if self.0.len() >= KEPT && !self.0.contains_key(&key) {
+            key.0 = "*".to_owned();
+        }
+        match self.0.get_mut(&key) {
+            Some(minute) if now.duration_since(minute.began) < EVERY => {
+                minute.unwritten += 1;
+                minute.last = Some(Unwritten::of(event, claimed, so));
+                None
+            }
+            Some(minute) => {
+                minute.began = now;
+                minute.last = None;
+                Some(std::mem::take(&mut minute.unwritten))
+            }
+            None => {
+                let minute = Minute {
+                    began: now,
+                    unwritten: 0,
+                    last: None,
+                };
+                self.0.insert(key, minute);
+                Some(0)
+            }
+        }
+    }
+
+    /// The lines of every minute over by `now` that left some unwritten, each counting them;
+    /// each such line begins a new minute, so a name still flooding gets no more than a line a
+    /// minute. Minutes over with nothing unwritten are forgotten.
+    pub fn ended(&mut self, now: Instant) -> Vec<Unwritten> {
+        let mut lines = Vec::new();
+        self.0.retain(|_, minute| {
+            if now.duration_since(minute.began) < EVERY {
+                return true;
+            }
+            let Some(mut last) = minute.last.take() else {
+                return false;
+            };
+            last.count = std::mem::take(&mut minute.unwritten);
+            lines.push(last);
+            minute.began = now;
+            true
+        });
+        lines
+    }
+}
