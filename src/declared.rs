@@ -91,8 +91,8 @@ pub struct Serving {
     #[arg(long, env = "KEYHATCH_ADDR")]
     pub addr: Option<SocketAddr>,
     /// Serve on a Unix socket (mode 0600) instead of TCP [default path:
-    /// $XDG_RUNTIME_DIR/keyhatch/keyhatch.sock, or /tmp/keyhatch-UID/keyhatch.sock; in site
-    /// mode /run/keyhatch/keyhatch.sock].
+    /// $XDG_RUNTIME_DIR/keyhatch/keyhatch.sock, else /run/user/UID/keyhatch/keyhatch.sock,
+    /// else /tmp/keyhatch-UID/keyhatch.sock; in site mode /run/keyhatch/keyhatch.sock].
     // Read as an OsString: clap's path parser refuses the empty value that `--socket` alone
     // stands for.
     #[arg(

@@ -1,6 +1,9 @@
-//! The account's private runtime directory (`$XDG_RUNTIME_DIR/keyhatch`, or
-//! `/tmp/keyhatch-UID` where that is unset, as for root): the default Unix socket, and the login
-//! files for batch jobs, whose standard output is often readable by others.
+//! The account's private runtime directory: the default Unix socket, and the login files for
+//! batch jobs, whose standard output is often readable by others. It is
+//! `$XDG_RUNTIME_DIR/keyhatch`; where that is unset (`su`, `sudo`, cron, a batch job), the
+//! `keyhatch` directory in the one systemd-logind keeps for the account's sessions,
+//! `/run/user/UID`, when there is one; else `/tmp/keyhatch-UID`, which another account may make
+//! first (SECURITY.md, Known limits).
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
@@ -11,8 +14,23 @@ use std::path::{Path, PathBuf};
 pub fn dir_path(uid: u32) -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
         Some(dir) if dir.is_absolute() => dir.join("keyhatch"),
-        _ => PathBuf::from(format!("/tmp/keyhatch-{uid}")),
+        _ => {
+            // Only root can make a directory in `/run/user`: no other account can have made
+            // this one first, as one can in `/tmp` (red team).
+            let sessions = PathBuf::from(format!("/run/user/{uid}"));
+            if is_private_dir(&sessions, uid) {
+                sessions.join("keyhatch")
+            } else {
+                PathBuf::from(format!("/tmp/keyhatch-{uid}"))
+            }
+        }
     }
+}
+
+/// Whether `dir` is a directory, not a link, that only `uid` can use.
+fn is_private_dir(dir: &Path, uid: u32) -> bool {
+    fs::symlink_metadata(dir)
+        .is_ok_and(|meta| meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0)
 }
 
 /// Creates `dir` (mode 0700) when missing, then checks that it is a real directory that only
@@ -24,8 +42,7 @@ pub fn ensure_private_dir(dir: &Path, uid: u32) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
     }
-    let meta = fs::symlink_metadata(dir)?;
-    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+    if !is_private_dir(dir, uid) {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(

@@ -2,7 +2,7 @@
 //! one for it; the scripts' credential never logs a browser in from a URL.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use crate::helpers::{Account, TOKEN, spawn_app};
 
@@ -116,4 +116,88 @@ fn another_account_cannot_have_keyhatch_make_it_a_login_link() {
     assert!(!refused.status.success(), "a directory open to others");
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
     assert_eq!(app.get(&app.login_path(), &[]).status, 303);
+}
+
+/// Red team (helper-49): without `XDG_RUNTIME_DIR` (`su`, `sudo`, cron), the runtime directory
+/// was `/tmp/keyhatch-UID`, which another account can make first: keyhatch then started
+/// without `keyhatch link` or its login files. Where systemd-logind keeps a directory for the
+/// person's sessions, `/run/user/UID`, which only root can make, keyhatch uses that instead.
+#[test]
+fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_the_sessions_own() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let squatted = std::path::PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let sessions = std::path::PathBuf::from(format!("/run/user/{}", alice.uid));
+    // Removed however the test ends, before the accounts are.
+    let _made = RemovedOnDrop(vec![squatted.clone(), sessions.clone()]);
+    let made = stranger.run("mkdir", &["-m", "700", squatted.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+    // What logind makes at the person's first login.
+    fs::create_dir(&sessions).unwrap();
+    fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&sessions, Some(alice.uid), Some(alice.gid)).unwrap();
+
+    let exe = env!("CARGO_BIN_EXE_keyhatch");
+    let home = alice.home();
+    let as_alice = |args: &[&str]| {
+        let mut command = std::process::Command::new("setpriv");
+        command
+            .args([
+                &format!("--reuid={}", alice.uid),
+                &format!("--regid={}", alice.gid),
+                "--clear-groups",
+                "--",
+                exe,
+            ])
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("KEYHATCH_CONFIG", "none")
+            .current_dir("/");
+        command
+    };
+    let mut server = as_alice(&["--addr", "127.0.0.1:0", "--home", home.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let mut announced = String::new();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    while !announced.contains("token=") {
+        announced = lines.next().expect("keyhatch announces its link").unwrap();
+    }
+
+    let link = as_alice(&["link"]).output().unwrap();
+    let printed = String::from_utf8_lossy(&link.stdout);
+    assert!(
+        link.status.success() && printed.contains("token="),
+        "{printed}{}",
+        String::from_utf8_lossy(&link.stderr)
+    );
+    let dir = fs::symlink_metadata(sessions.join("keyhatch")).unwrap();
+    assert_eq!((dir.uid(), dir.mode() & 0o777), (alice.uid, 0o700));
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// Paths removed, as root, when dropped.
+struct RemovedOnDrop(Vec<std::path::PathBuf>);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = fs::remove_dir_all(path);
+        }
+    }
+}
+
+/// A process killed by its PID when dropped.
+struct KilledOnDrop(u32);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .status();
+    }
 }
