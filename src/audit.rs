@@ -142,7 +142,18 @@ impl Audit {
         let mut ended = Vec::new();
         let admitted = match self.throttle.lock() {
             Ok(mut throttle) => {
-                throttle.admit(event, against, claimed, so, Instant::now(), &mut ended)
+                throttle.admit((against, event.action), Instant::now(), &mut ended, || {
+                    Unwritten {
+                        action: loggable(event.action).into_owned(),
+                        account: loggable(event.account).into_owned(),
+                        remote: loggable(event.remote).into_owned(),
+                        fingerprint: event.fingerprint.map(|f| loggable(f).into_owned()),
+                        outcome: loggable(event.outcome).into_owned(),
+                        claimed,
+                        so,
+                        count: 0,
+                    }
+                })
             }
             Err(_) => return,
         };

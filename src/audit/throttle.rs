@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::{Event, loggable};
-
 /// How often a line of the same action against the same name is written: one person's flood
 /// of requests refused at once (past `keys-per-hour`, say) must not fill the disk.
 pub(super) const EVERY: Duration = Duration::from_secs(60);
@@ -25,7 +23,7 @@ struct Minute {
     last: Option<Unwritten>,
 }
 
-/// The last line a minute left unwritten, its fields cut as the log cuts them.
+/// The last line a minute left unwritten, its fields already cut as the log cuts them.
 pub(super) struct Unwritten {
     pub action: String,
     pub account: String,
@@ -38,19 +36,6 @@ pub(super) struct Unwritten {
 }
 
 impl Unwritten {
-    fn of(event: &Event<'_>, claimed: bool, so: &'static str) -> Self {
-        Self {
-            action: loggable(event.action).into_owned(),
-            account: loggable(event.account).into_owned(),
-            remote: loggable(event.remote).into_owned(),
-            fingerprint: event.fingerprint.map(|f| loggable(f).into_owned()),
-            outcome: loggable(event.outcome).into_owned(),
-            claimed,
-            so,
-            count: 0,
-        }
-    }
-
     /// The line that counts them: the last one's fields, its outcome saying how many.
     pub fn outcome(&self) -> String {
         format!(
@@ -61,30 +46,29 @@ impl Unwritten {
 }
 
 impl Throttle {
-    /// Whether `event` is written now, with how many alike were left unwritten since the last
-    /// line (`None`: not written, only counted). Past [`KEPT`] names within a minute, every
+    /// Whether a line of `action` against `against` is written now, with how many alike were
+    /// left unwritten since the last line (`None`: not written, only counted, and `unwritten`
+    /// kept as the last of them). Past [`KEPT`] names within a minute, every
     /// other name's count together, under `*`; the lines of ended minutes that made room are
     /// handed to `ended`.
     pub fn admit(
         &mut self,
-        event: &Event<'_>,
-        against: &str,
-        claimed: bool,
-        so: &'static str,
+        (against, action): (&str, &str),
         now: Instant,
         ended: &mut Vec<Unwritten>,
+        unwritten: impl FnOnce() -> Unwritten,
     ) -> Option<u64> {
         if self.0.len() >= KEPT {
             ended.extend(self.ended(now));
         }
-        let mut key = (against.to_owned(), event.action.to_owned());
+        let mut key = (against.to_owned(), action.to_owned());
         if self.0.len() >= KEPT && !self.0.contains_key(&key) {
             key.0 = "*".to_owned();
         }
         match self.0.get_mut(&key) {
             Some(minute) if now.duration_since(minute.began) < EVERY => {
                 minute.unwritten += 1;
-                minute.last = Some(Unwritten::of(event, claimed, so));
+                minute.last = Some(unwritten());
                 None
             }
             Some(minute) => {
