@@ -114,6 +114,12 @@ impl Audit {
         self.throttled(event, event.account, false, "refused");
     }
 
+    /// Writes `event`, a refusal, as [`Self::record_refusal`] does, counted against `against`
+    /// rather than its account (local mode's gate: another account, by its uid).
+    pub fn record_refusal_counted_as(&self, event: &Event<'_>, against: &str) {
+        self.throttled(event, against, false, "refused");
+    }
+
     /// Writes `event`, an operation that failed as `kind` (a helper killed, a file another
     /// program holds, a conflict), at most once a minute for its account, action and kind; the
     /// next line written alike says how many failed so meanwhile. The person can make some

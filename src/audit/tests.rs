@@ -165,3 +165,48 @@ fn a_huge_claimed_name_adds_a_short_line() {
     assert!(account.starts_with("evil\\u{202e}xxx"), "{account}");
     assert!(!text.contains('\u{202e}'));
 }
+
+/// Red team (helper-52): past the 4,096 names counted apart, the shared count was written
+/// with the account and address of whoever came last: a person who sent 2 of 7,034 refusals
+/// stood for all of them, and the senders were never named.
+#[test]
+fn the_count_of_names_past_those_counted_apart_blames_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let audit = Audit::to_file(&path).unwrap();
+    let refused = |account: &str| {
+        audit.record_claimed_refusal(
+            &Event {
+                action: "refused",
+                account,
+                remote: "203.0.113.9",
+                fingerprint: None,
+                outcome: "foreign host",
+            },
+            account,
+        );
+    };
+    for n in 0..5000 {
+        refused(&format!("made-up-{n}"));
+    }
+    refused("victim");
+    refused("victim");
+    audit.write_unwritten_at_stop();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let counts: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["outcome"].as_str().unwrap().contains("one of"))
+        .collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert_eq!(counts[0]["account"], "*");
+    assert_eq!(counts[0]["remote"], "*");
+    assert_eq!(
+        counts[0]["outcome"],
+        "from more names than the 4096 counted apart (one of 905 refused in the last minute, not written one by one)"
+    );
+    assert!(
+        !text.lines().any(|l| l.contains("victim")),
+        "victim's two refusals were counted among the rest, never named for them"
+    );
+}

@@ -12,6 +12,9 @@ pub(super) const EVERY: Duration = Duration::from_secs(60);
 /// How many names are counted apart within a minute.
 const KEPT: usize = 4096;
 
+/// The name every further name is counted under once [`KEPT`] are.
+const SHARED: &str = "*";
+
 /// By name and action: when the minute began, how many lines it left unwritten, and the last
 /// of them.
 #[derive(Default)]
@@ -43,14 +46,28 @@ impl Unwritten {
             self.outcome, self.count, self.so
         )
     }
+
+    /// The count of the names past [`KEPT`]: it names none of them, as the last one's account
+    /// and address would blame it for all the others (red team: a person who came last stood
+    /// for 7,034 refusals, two of them theirs).
+    fn shared(self) -> Self {
+        Self {
+            account: SHARED.to_owned(),
+            remote: SHARED.to_owned(),
+            fingerprint: None,
+            outcome: format!("from more names than the {KEPT} counted apart"),
+            claimed: false,
+            ..self
+        }
+    }
 }
 
 impl Throttle {
     /// Whether a line of `action` against `against` is written now, with how many alike were
     /// left unwritten since the last line (`None`: not written, only counted, and `unwritten`
-    /// kept as the last of them). Past [`KEPT`] names within a minute, every
-    /// other name's count together, under `*`; the lines of ended minutes that made room are
-    /// handed to `ended`.
+    /// kept as the last of them). Past [`KEPT`] names within a minute, every other name's
+    /// count together, under [`SHARED`], whose count is a line of its own; the lines of ended
+    /// minutes are handed to `ended`.
     pub fn admit(
         &mut self,
         (against, action): (&str, &str),
@@ -63,13 +80,17 @@ impl Throttle {
         }
         let mut key = (against.to_owned(), action.to_owned());
         if self.0.len() >= KEPT && !self.0.contains_key(&key) {
-            key.0 = "*".to_owned();
+            key.0 = SHARED.to_owned();
         }
         match self.0.get_mut(&key) {
             Some(minute) if now.duration_since(minute.began) < EVERY => {
                 minute.unwritten += 1;
                 minute.last = Some(unwritten());
                 None
+            }
+            Some(minute) if key.0 == SHARED => {
+                ended.extend(minute.end(now).map(Unwritten::shared));
+                Some(0)
             }
             Some(minute) => {
                 minute.began = now;
@@ -93,18 +114,31 @@ impl Throttle {
     /// minute. Minutes over with nothing unwritten are forgotten.
     pub fn ended(&mut self, now: Instant) -> Vec<Unwritten> {
         let mut lines = Vec::new();
-        self.0.retain(|_, minute| {
+        self.0.retain(|(against, _), minute| {
             if now.duration_since(minute.began) < EVERY {
                 return true;
             }
-            let Some(mut last) = minute.last.take() else {
+            let Some(line) = minute.end(now) else {
                 return false;
             };
-            last.count = std::mem::take(&mut minute.unwritten);
-            lines.push(last);
-            minute.began = now;
+            lines.push(if against == SHARED {
+                line.shared()
+            } else {
+                line
+            });
             true
         });
         lines
+    }
+}
+
+impl Minute {
+    /// Ends the minute at `now`, beginning the next; the line counting what it left unwritten,
+    /// if it left any.
+    fn end(&mut self, now: Instant) -> Option<Unwritten> {
+        self.began = now;
+        let mut last = self.last.take()?;
+        last.count = std::mem::take(&mut self.unwritten);
+        Some(last)
     }
 }

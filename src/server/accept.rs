@@ -7,13 +7,12 @@
 //! each next one (which bounds an idle keep-alive connection too), to read a request's body,
 //! and for an answer to wait for its client to read it.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::os::fd::AsFd;
 use std::pin::pin;
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -42,9 +41,6 @@ const MAX_LINGERING: usize = 64;
 /// How long a refused connection is kept to read what the client sent and end in order.
 const LINGER: Duration = Duration::from_secs(1);
 
-/// How often one account's refused connections are written to the audit log at most.
-const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
-
 /// What another account's connection gets before it is closed: a page saying whose keyhatch
 /// this is not, sent without reading the request.
 static REFUSED: LazyLock<Vec<u8>> = LazyLock::new(|| {
@@ -62,8 +58,6 @@ pub struct Gate {
     audit: Audit,
     /// Room for refused connections kept open a moment.
     lingering: Arc<Semaphore>,
-    /// When each refused uid (or an unknown one) was last written to the audit log.
-    logged: Mutex<HashMap<Option<u32>, Instant>>,
 }
 
 impl Gate {
@@ -74,7 +68,6 @@ impl Gate {
             account: account.into(),
             audit,
             lingering: Arc::new(Semaphore::new(MAX_LINGERING)),
-            logged: Mutex::default(),
         }
     }
 
@@ -94,43 +87,23 @@ impl Gate {
             }
             Err(_) => refuse_at_once(io),
         }
-        let now = Instant::now();
-        let due = match self.logged.lock() {
-            Ok(mut logged) => {
-                if logged.len() > 1024 {
-                    logged.clear();
-                }
-                let due = logged
-                    .get(&peer.uid())
-                    .is_none_or(|last| now.duration_since(*last) >= REFUSAL_LOG_EVERY);
-                if due {
-                    logged.insert(peer.uid(), now);
-                }
-                due
-            }
-            Err(_) => false,
+        let remote = peer.address();
+        let outcome = match peer.uid() {
+            Some(uid) => format!("another account (uid {uid})"),
+            None => "an account keyhatch could not identify".to_owned(),
         };
-        if due {
-            let remote = peer.address();
-            let outcome = match peer.uid() {
-                Some(uid) => format!("another account (uid {uid})"),
-                None => "an account keyhatch could not identify".to_owned(),
-            };
-            self.audit.record(&Event {
-                action: "refused",
-                account: &self.account,
-                remote: &remote,
-                fingerprint: None,
-                outcome: &outcome,
-            });
-        }
+        // Once a minute for each account refused, with a count of the rest (red team: the
+        // gate kept a minute of its own, whose refusals were never counted).
+        let event = Event {
+            action: "refused",
+            account: &self.account,
+            remote: &remote,
+            fingerprint: None,
+            outcome: &outcome,
+        };
+        self.audit
+            .record_refusal_counted_as(&event, &format!("\n{outcome}"));
         tracing::debug!(peer = %peer.address(), uid = ?peer.uid(), "refused at accept");
-    }
-
-    /// Restarts the once-a-minute window of `uid` (for tests).
-    #[cfg(test)]
-    fn forget(&self, uid: Option<u32>) {
-        self.logged.lock().unwrap().remove(&uid);
     }
 }
 
@@ -276,7 +249,6 @@ mod tests {
         drop(idle);
         let (ours, _theirs) = tokio::net::UnixStream::pair().unwrap();
         gate.refuse(ours, &peer(None));
-        gate.forget(Some(1001));
         tokio::time::sleep(LINGER * 2).await;
         assert_eq!(gate.lingering.available_permits(), MAX_LINGERING);
         let (ours, mut theirs) = tokio::net::UnixStream::pair().unwrap();
@@ -285,8 +257,15 @@ mod tests {
         theirs.read_to_end(&mut answer).await.unwrap();
         assert_eq!(answer, *REFUSED, "the refusal, then the end");
         let text = std::fs::read_to_string(&log).unwrap();
-        assert_eq!(text.lines().count(), 3, "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.contains("another account (uid 1001)"), "{text}");
         assert!(text.contains("could not identify"), "{text}");
+        // Those left unwritten are counted once their minute is over, here as keyhatch stops.
+        gate.audit.write_unwritten_at_stop();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.contains("(one of 1000 refused in the last minute"),
+            "{text}"
+        );
     }
 }

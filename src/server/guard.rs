@@ -87,8 +87,8 @@ impl Guard {
             fingerprint: None,
             outcome: why,
         };
-        match claim {
-            Some(_) => self.audit.record_claimed_refusal(&event, account),
+        match &claim {
+            Some(claim) => self.audit.record_claimed_refusal(&event, &claim.counted_as),
             None => self.audit.record_refusal(&event),
         }
         answer_unread(request, page.answer()).await

@@ -86,6 +86,8 @@ fn name_of(value: &HeaderValue) -> String {
 pub struct Claim {
     /// The name in the user header, as sent.
     pub name: Option<String>,
+    /// What its refusals are counted against in the audit log ([`Site::counted_as`]).
+    pub counted_as: String,
     /// The client address the proxy reported (`X-Real-IP`), else the connection's.
     pub remote: String,
 }
@@ -115,10 +117,23 @@ impl Site {
         if !self.is_proxy(&peer.0) {
             return None;
         }
+        let name = request.headers().get(self.header()).map(name_of);
         Some(Claim {
-            name: request.headers().get(self.header()).map(name_of),
+            counted_as: name
+                .as_deref()
+                .map(|n| self.counted_as(n))
+                .unwrap_or_default(),
+            name,
             remote: client_address(request, Some(&peer.0), true),
         })
+    }
+
+    /// What the refusals of the proxy's `name` are counted against in the audit log: the login
+    /// it maps to, so that the spellings the map takes for one (`user-map-lowercase`) count as
+    /// one, not each a line a minute (red team: 32 spellings of one login, 32 lines in a
+    /// second); every name that maps to none counts together.
+    pub fn counted_as(&self, name: &str) -> String {
+        map_user(&self.settings.declared, name).unwrap_or_else(|| "\nnot mapped".to_owned())
     }
 
     /// The header that names the person (`user-header`).
@@ -166,7 +181,7 @@ pub async fn require_person(
     // believe the name, with a count of the rest, as a client may send them without end.
     let record = |account: &str, believed: bool, outcome: &str| {
         let against = if believed {
-            account.to_owned()
+            site.counted_as(account)
         } else {
             format!("\n{outcome}")
         };

@@ -364,6 +364,45 @@ fn a_flood_of_requests_refused_at_the_door_writes_one_audit_line_a_minute_per_pe
     assert_eq!(refused(&bob.name), 1, "{text}");
 }
 
+/// Red team (helper-52): door refusals were counted per name as the proxy sent it, so with
+/// `user-map-lowercase` each spelling of one login (a proxy that passes the login as typed)
+/// had a line a minute of its own: 32 spellings, 32 lines in a second. They count as the
+/// login they map to.
+#[test]
+fn spellings_of_one_login_count_as_one_in_the_audit_log() {
+    let alice = Account::create_person();
+    let (stack, log) = SiteStack::start_audited(&[&alice.name], &["--user-map-lowercase"]);
+    let port = stack.base.rsplit(':').next().unwrap();
+    // As the proxy's account, straight to keyhatch's socket, as a proxy that passes the login
+    // as it was typed would send it: cross-site posts, refused at the door.
+    let program = r#"
+import socket, sys
+path, port, name = sys.argv[1:4]
+letters = [i for i, c in enumerate(name) if c.isalpha()][:5]
+for n in range(32):
+    spelled = "".join(c.upper() if i in letters and (n >> letters.index(i)) & 1 else c for i, c in enumerate(name))
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(f"POST /api/keys/revoke HTTP/1.1\r\nHost: localhost:{port}\r\nX-Forwarded-User: {spelled}\r\nSec-Fetch-Site: cross-site\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode())
+    print(s.recv(64).split(b"\r\n")[0].decode(), flush=True)
+    s.close()
+"#;
+    let out = stack.as_proxy(program, &[port, &alice.name]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.lines().count() == 32,
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.lines().all(|l| l.starts_with("HTTP/1.1 403")),
+        "{said}"
+    );
+    let text = log.text();
+    let lines = text.lines().filter(|l| l.contains("cross-site")).count();
+    assert_eq!(lines, 1, "{text}");
+}
+
 /// Red team (helper-46): behind a proxy that does not buffer, a person opened their own page
 /// again and again and never read the answers: each stayed in memory, 172 of them took 3 GB
 /// in 31 s, and the service was killed. A person has at most 8 answers on their way (429
