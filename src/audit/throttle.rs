@@ -12,8 +12,9 @@ pub(super) const EVERY: Duration = Duration::from_secs(60);
 /// How many names are counted apart within a minute.
 const KEPT: usize = 4096;
 
-/// The name every further name is counted under once [`KEPT`] are.
-const SHARED: &str = "*";
+/// What every further name is counted against once [`KEPT`] are: a line break and `*`,
+/// which no name, reason (`\n` and words) or kind of failure (a name, `\n`, words) is.
+const SHARED: &str = "\n*";
 
 /// By name and action: when the minute began, how many lines it left unwritten, and the last
 /// of them.
@@ -52,8 +53,8 @@ impl Unwritten {
     /// for 7,034 refusals, two of them theirs).
     fn shared(self) -> Self {
         Self {
-            account: SHARED.to_owned(),
-            remote: SHARED.to_owned(),
+            account: "*".to_owned(),
+            remote: "*".to_owned(),
             fingerprint: None,
             outcome: format!("from more names than the {KEPT} counted apart"),
             claimed: false,
