@@ -92,7 +92,8 @@ pub struct Serving {
     pub addr: Option<SocketAddr>,
     /// Serve on a Unix socket (mode 0600) instead of TCP [default path:
     /// $XDG_RUNTIME_DIR/keyhatch/keyhatch.sock, else /run/user/UID/keyhatch/keyhatch.sock,
-    /// else /tmp/keyhatch-UID/keyhatch.sock; in site mode /run/keyhatch/keyhatch.sock].
+    /// else /tmp/keyhatch-UID/keyhatch.sock (~/.keyhatch-run-HOST/keyhatch.sock if another
+    /// account made that directory); in site mode /run/keyhatch/keyhatch.sock].
     // Read as an OsString: clap's path parser refuses the empty value that `--socket` alone
     // stands for.
     #[arg(

@@ -2,8 +2,9 @@
 //! batch jobs, whose standard output is often readable by others. It is
 //! `$XDG_RUNTIME_DIR/keyhatch`; where that is unset (`su`, `sudo`, cron, a batch job), the
 //! `keyhatch` directory in the one systemd-logind keeps for the account's sessions,
-//! `/run/user/UID`, when there is one; else `/tmp/keyhatch-UID`, which another account may make
-//! first (SECURITY.md, Known limits).
+//! `/run/user/UID`, when there is one; else `/tmp/keyhatch-UID`, unless another account has
+//! made that first: then `~/.keyhatch-run-HOST` in the account's home (named for this host, as
+//! a home may be shared by many).
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
@@ -19,12 +20,44 @@ pub fn dir_path(uid: u32) -> PathBuf {
             // this one first, as one can in `/tmp` (red team).
             let sessions = PathBuf::from(format!("/run/user/{uid}"));
             if is_private_dir(&sessions, uid) {
-                sessions.join("keyhatch")
-            } else {
-                PathBuf::from(format!("/tmp/keyhatch-{uid}"))
+                return sessions.join("keyhatch");
+            }
+            let tmp = PathBuf::from(format!("/tmp/keyhatch-{uid}"));
+            if is_private_dir(&tmp, uid) {
+                return tmp;
+            }
+            // Another account's, or gone since a server of this account's moved to the home.
+            match in_home(uid) {
+                Some(home) if is_private_dir(&home, uid) || !is_missing(&tmp) => home,
+                _ => tmp,
             }
         }
     }
+}
+
+/// `~/.keyhatch-run-HOST` of the account `uid`, from the user database (not `$HOME`, which
+/// `su` and `sudo` may leave as another account's).
+fn in_home(uid: u32) -> Option<PathBuf> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok()??;
+    let host = nix::unistd::gethostname().ok()?;
+    let host: String = host
+        .to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    (user.dir.is_absolute() && !host.is_empty())
+        .then(|| user.dir.join(format!(".keyhatch-run-{host}")))
+}
+
+/// Whether nothing is at `path`.
+fn is_missing(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
 }
 
 /// Whether `dir` is a directory, not a link, that only `uid` can use.

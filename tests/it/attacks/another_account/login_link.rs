@@ -137,14 +137,47 @@ fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_the_sessions
     fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
     std::os::unix::fs::chown(&sessions, Some(alice.uid), Some(alice.gid)).unwrap();
 
+    let printed = link_without_xdg_runtime_dir(&alice);
+    assert!(printed.contains("token="), "{printed}");
+    let dir = fs::symlink_metadata(sessions.join("keyhatch")).unwrap();
+    assert_eq!((dir.uid(), dir.mode() & 0o777), (alice.uid, 0o700));
+}
+
+/// The same without a session directory (a batch job on a node where the person has no
+/// session): keyhatch keeps its runtime files in the person's home, under a name for this
+/// host, rather than in another account's directory.
+#[test]
+fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_one_in_the_home() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let squatted = std::path::PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![squatted.clone()]);
+    let made = stranger.run("mkdir", &["-m", "700", squatted.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+
+    let printed = link_without_xdg_runtime_dir(&alice);
+    assert!(printed.contains("token="), "{printed}");
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let dir = alice.home().join(format!(".keyhatch-run-{}", host.trim()));
+    let meta = fs::symlink_metadata(&dir).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (alice.uid, 0o700));
+    assert!(
+        fs::read_dir(&squatted).unwrap().next().is_none(),
+        "nothing went into the stranger's"
+    );
+}
+
+/// Starts keyhatch as `person` without `XDG_RUNTIME_DIR`, runs `keyhatch link` as them once
+/// it has announced its link, stops it, and returns what `link` printed (with its errors).
+fn link_without_xdg_runtime_dir(person: &Account) -> String {
     let exe = env!("CARGO_BIN_EXE_keyhatch");
-    let home = alice.home();
-    let as_alice = |args: &[&str]| {
+    let home = person.home();
+    let as_person = |args: &[&str]| {
         let mut command = std::process::Command::new("setpriv");
         command
             .args([
-                &format!("--reuid={}", alice.uid),
-                &format!("--regid={}", alice.gid),
+                &format!("--reuid={}", person.uid),
+                &format!("--regid={}", person.gid),
                 "--clear-groups",
                 "--",
                 exe,
@@ -155,29 +188,25 @@ fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_the_sessions
             .current_dir("/");
         command
     };
-    let mut server = as_alice(&["--addr", "127.0.0.1:0", "--home", home.to_str().unwrap()])
+    let mut server = as_person(&["--addr", "127.0.0.1:0", "--home", home.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let _stop = KilledOnDrop(server.id());
-    let mut announced = String::new();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let mut announced = String::new();
     while !announced.contains("token=") {
         announced = lines.next().expect("keyhatch announces its link").unwrap();
     }
-
-    let link = as_alice(&["link"]).output().unwrap();
-    let printed = String::from_utf8_lossy(&link.stdout);
-    assert!(
-        link.status.success() && printed.contains("token="),
-        "{printed}{}",
-        String::from_utf8_lossy(&link.stderr)
-    );
-    let dir = fs::symlink_metadata(sessions.join("keyhatch")).unwrap();
-    assert_eq!((dir.uid(), dir.mode() & 0o777), (alice.uid, 0o700));
+    let link = as_person(&["link"]).output().unwrap();
     let _ = server.kill();
     let _ = server.wait();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&link.stdout),
+        String::from_utf8_lossy(&link.stderr)
+    )
 }
 
 /// Paths removed, as root, when dropped.
