@@ -628,17 +628,24 @@ impl Account {
         PathBuf::from(entry.trim().split(':').nth(5).unwrap())
     }
 
-    /// Runs `program` with `args` as this account (setpriv: uid, gid, no supplementary
-    /// groups); the test token reaches it as `$KH_TOKEN`, never on a command line.
+    /// A command that runs `program` as this account (setpriv: uid, gid, no supplementary
+    /// groups).
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("setpriv");
+        command.args([
+            &format!("--reuid={}", self.uid),
+            &format!("--regid={}", self.gid),
+            "--clear-groups",
+            "--",
+            program,
+        ]);
+        command
+    }
+
+    /// Runs `program` with `args` as this account; the test token reaches it as `$KH_TOKEN`,
+    /// never on a command line.
     pub fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
-        Command::new("setpriv")
-            .args([
-                &format!("--reuid={}", self.uid),
-                &format!("--regid={}", self.gid),
-                "--clear-groups",
-                "--",
-                program,
-            ])
+        self.command(program)
             .args(args)
             .env("KH_TOKEN", TOKEN)
             .current_dir("/")
@@ -674,16 +681,9 @@ impl Account {
     /// Starts a Python `program` as this account with `args`, and returns it once it has
     /// printed `held`; it runs until killed (or its standard input closes).
     pub fn hold(&self, program: &str, args: &[&str]) -> Child {
-        let mut child = Command::new("setpriv")
-            .args([
-                &format!("--reuid={}", self.uid),
-                &format!("--regid={}", self.gid),
-                "--clear-groups",
-                "--",
-                "/usr/bin/python3",
-                "-c",
-                program,
-            ])
+        let mut child = self
+            .command("/usr/bin/python3")
+            .args(["-c", program])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -173,15 +173,8 @@ fn link_without_xdg_runtime_dir(person: &Account) -> String {
     let exe = env!("CARGO_BIN_EXE_keyhatch");
     let home = person.home();
     let as_person = |args: &[&str]| {
-        let mut command = std::process::Command::new("setpriv");
+        let mut command = person.command(exe);
         command
-            .args([
-                &format!("--reuid={}", person.uid),
-                &format!("--regid={}", person.gid),
-                "--clear-groups",
-                "--",
-                exe,
-            ])
             .args(args)
             .env_remove("XDG_RUNTIME_DIR")
             .env("KEYHATCH_CONFIG", "none")
