@@ -70,6 +70,9 @@ pub fn bind_unix(
             std::fs::create_dir_all(dir)?;
         }
     }
+    if proxy_uid.is_none() {
+        only_this_account_can_change(path, uid)?;
+    }
     let bind_error = |e: io::Error| {
         let hint = bind_hint(&e, true);
         annotate(e, &format!("cannot listen on {}{hint}", path.display()))
@@ -93,6 +96,58 @@ pub fn bind_unix(
         std::os::unix::fs::chown(path, Some(proxy_uid), None)?;
     }
     Ok(listener)
+}
+
+/// Refuses a socket path (local mode) that another account could swap: a directory on the way
+/// that is not this account's or root's, or that group or others may write (a root-owned
+/// sticky one such as `/tmp` excepted: there nobody can rename another's entry), or a link on
+/// the way that is not theirs. Another account's `/tmp/keyhatch-UID`, given with `--socket`,
+/// let it put its own socket there and take the login links sent to it (red team).
+fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let absolute = std::path::absolute(path)?;
+    for named in absolute.ancestors() {
+        let refuse = |why: String| {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "cannot listen on {}: {why}, so another account could put its own socket \
+                     there; give --socket a path in a directory only you can change",
+                    path.display()
+                ),
+            )
+        };
+        if let Ok(link) = std::fs::symlink_metadata(named)
+            && link.is_symlink()
+            && link.uid() != uid
+            && link.uid() != 0
+        {
+            return Err(refuse(format!(
+                "{} is a link of uid {}",
+                named.display(),
+                link.uid()
+            )));
+        }
+        if named == absolute {
+            continue;
+        }
+        let meta = std::fs::metadata(named)?;
+        let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
+        let sticky_root = owner == 0 && mode & 0o1000 != 0;
+        if owner != uid && owner != 0 {
+            return Err(refuse(format!(
+                "the directory {} belongs to uid {owner}",
+                named.display()
+            )));
+        }
+        if mode & 0o022 != 0 && !sticky_root {
+            return Err(refuse(format!(
+                "group or others can write the directory {} (mode {mode:o})",
+                named.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn bind_error(what: &str, e: io::Error) -> io::Error {

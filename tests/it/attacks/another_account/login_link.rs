@@ -167,6 +167,63 @@ fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_one_in_the_h
     );
 }
 
+/// Red team (helper-53): with `/run/user/UID` there, a socket given in another account's
+/// `/tmp/keyhatch-UID` (an old script's path) went unchecked: that account put its own socket
+/// in its place and took the person's login link. A socket path whose directories another
+/// account can change is refused.
+#[test]
+fn a_socket_in_a_directory_another_account_can_change_is_refused() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let squatted = std::path::PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let sessions = std::path::PathBuf::from(format!("/run/user/{}", alice.uid));
+    let _made = RemovedOnDrop(vec![squatted.clone(), sessions.clone()]);
+    let made = stranger.run("mkdir", &["-m", "777", squatted.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+    fs::create_dir(&sessions).unwrap();
+    fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&sessions, Some(alice.uid), Some(alice.gid)).unwrap();
+    let socket = squatted.join("keyhatch.sock");
+    let exe = env!("CARGO_BIN_EXE_keyhatch");
+    let home = alice.home();
+    let mut server = alice
+        .command(exe)
+        .args(["--socket", socket.to_str().unwrap()])
+        .args(["--home", home.to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ended = loop {
+        match server.try_wait().unwrap() {
+            Some(status) => break Some(status),
+            None if std::time::Instant::now() > deadline => break None,
+            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    let _ = server.kill();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(
+        ended.is_some_and(|s| !s.success()),
+        "it serves there: {said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "the directory {} belongs to uid {}",
+            squatted.display(),
+            stranger.uid
+        )),
+        "{said}"
+    );
+    assert!(!socket.exists(), "no socket was made there");
+}
+
 /// Starts keyhatch as `person` without `XDG_RUNTIME_DIR`, runs `keyhatch link` as them once
 /// it has announced its link, stops it, and returns what `link` printed (with its errors).
 fn link_without_xdg_runtime_dir(person: &Account) -> String {
