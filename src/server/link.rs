@@ -103,16 +103,29 @@ pub fn run(server: Option<&str>) -> ExitCode {
 /// A new link from the server named `server`, or from the only one running.
 fn fetch(server: Option<&str>) -> io::Result<String> {
     let uid = nix::unistd::getuid().as_raw();
-    let dir = runtime::dir_path(uid);
-    if !dir.exists() {
-        return Err(no_server(&dir));
+    let dirs = runtime::dirs_in_use(uid);
+    let dirs: Vec<&Path> = dirs
+        .iter()
+        .map(PathBuf::as_path)
+        .filter(|d| d.exists())
+        .collect();
+    let Some(first) = dirs.first() else {
+        return Err(no_server(&runtime::dir_path(uid)));
+    };
+    for dir in &dirs {
+        runtime::ensure_private_dir(dir, uid)?;
     }
-    runtime::ensure_private_dir(&dir, uid)?;
-    let mut stream = match server {
-        Some(name) => UnixStream::connect(socket_path(&dir, name)).map_err(|e| {
-            io::Error::new(e.kind(), format!("no keyhatch called {name} answers: {e}"))
-        })?,
-        None => only_live(&dir)?,
+    let (mut stream, dir) = match server {
+        Some(name) => dirs
+            .iter()
+            .find_map(|dir| Some((UnixStream::connect(socket_path(dir, name)).ok()?, *dir)))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("no keyhatch called {name} answers in {}", first.display()),
+                )
+            })?,
+        None => only_live(&dirs)?,
     };
     // The directory is private, but a link is only taken from this account's own server.
     let server_uid =
@@ -138,27 +151,32 @@ fn fetch(server: Option<&str>) -> io::Result<String> {
     Ok(link)
 }
 
-/// A connection to the one server whose link socket answers in `dir`.
-fn only_live(dir: &Path) -> io::Result<UnixStream> {
+/// A connection to the one server whose link socket answers in `dirs`, and its directory.
+fn only_live<'a>(dirs: &[&'a Path]) -> io::Result<(UnixStream, &'a Path)> {
     let mut live = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let name = entry?.file_name();
-        let Some(server) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("link-"))
-            .and_then(|n| n.strip_suffix(".sock"))
-        else {
-            continue;
-        };
-        if let Ok(stream) = UnixStream::connect(dir.join(&name)) {
-            live.push((server.to_owned(), stream));
+    for dir in dirs {
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let Some(server) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("link-"))
+                .and_then(|n| n.strip_suffix(".sock"))
+            else {
+                continue;
+            };
+            if let Ok(stream) = UnixStream::connect(dir.join(&name)) {
+                live.push((server.to_owned(), stream, *dir));
+            }
         }
     }
     match live.len() {
-        0 => Err(no_server(dir)),
-        1 => Ok(live.remove(0).1),
+        0 => Err(no_server(dirs[0])),
+        1 => {
+            let (_, stream, dir) = live.remove(0);
+            Ok((stream, dir))
+        }
         _ => {
-            let names: Vec<String> = live.into_iter().map(|(name, _)| name).collect();
+            let names: Vec<String> = live.into_iter().map(|(name, ..)| name).collect();
             Err(io::Error::other(format!(
                 "several of your keyhatch servers run here ({}); name one, e.g. keyhatch link {}",
                 names.join(", "),

@@ -35,6 +35,31 @@ pub fn dir_path(uid: u32) -> PathBuf {
     }
 }
 
+/// Every runtime directory a server of `uid`'s may be using: the one [`dir_path`] picks now,
+/// then the others that are private directories of `uid`. A server keeps the one it started
+/// with, and the pick may have changed since: a session's `/run/user/UID` made or removed, or
+/// `XDG_RUNTIME_DIR` set in one shell and not in another (red team: `keyhatch link` said no
+/// keyhatch was running, although one was).
+pub fn dirs_in_use(uid: u32) -> Vec<PathBuf> {
+    let mut dirs = vec![dir_path(uid)];
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("keyhatch"));
+    let others = [
+        xdg,
+        Some(PathBuf::from(format!("/run/user/{uid}/keyhatch"))),
+        Some(PathBuf::from(format!("/tmp/keyhatch-{uid}"))),
+        in_home(uid),
+    ];
+    for dir in others.into_iter().flatten() {
+        if !dirs.contains(&dir) && is_private_dir(&dir, uid) {
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
 /// `~/.keyhatch-run-HOST` of the account `uid`, from the user database (not `$HOME`, which
 /// `su` and `sudo` may leave as another account's).
 fn in_home(uid: u32) -> Option<PathBuf> {

@@ -137,7 +137,7 @@ fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_the_sessions
     fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
     std::os::unix::fs::chown(&sessions, Some(alice.uid), Some(alice.gid)).unwrap();
 
-    let printed = link_without_xdg_runtime_dir(&alice);
+    let printed = link_without_xdg_runtime_dir(&alice, || {});
     assert!(printed.contains("token="), "{printed}");
     let dir = fs::symlink_metadata(sessions.join("keyhatch")).unwrap();
     assert_eq!((dir.uid(), dir.mode() & 0o777), (alice.uid, 0o700));
@@ -155,7 +155,7 @@ fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_one_in_the_h
     let made = stranger.run("mkdir", &["-m", "700", squatted.to_str().unwrap()]);
     assert!(made.status.success(), "{made:?}");
 
-    let printed = link_without_xdg_runtime_dir(&alice);
+    let printed = link_without_xdg_runtime_dir(&alice, || {});
     assert!(printed.contains("token="), "{printed}");
     let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let dir = alice.home().join(format!(".keyhatch-run-{}", host.trim()));
@@ -165,6 +165,24 @@ fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_one_in_the_h
         fs::read_dir(&squatted).unwrap().next().is_none(),
         "nothing went into the stranger's"
     );
+}
+
+/// Red team (helper-53): a server started before the person's session directory existed keeps
+/// its files in `/tmp/keyhatch-UID`; once `/run/user/UID` is made, `keyhatch link` looked only
+/// there, and said no keyhatch of theirs was running.
+#[test]
+fn keyhatch_link_finds_a_server_that_started_before_the_session_directory() {
+    let alice = Account::create_person();
+    let tmp = std::path::PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let sessions = std::path::PathBuf::from(format!("/run/user/{}", alice.uid));
+    let _made = RemovedOnDrop(vec![tmp.clone(), sessions.clone()]);
+    let printed = link_without_xdg_runtime_dir(&alice, || {
+        fs::create_dir(&sessions).unwrap();
+        fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&sessions, Some(alice.uid), Some(alice.gid)).unwrap();
+    });
+    assert!(printed.contains("token="), "{printed}");
+    assert!(tmp.is_dir(), "the server's files were in /tmp");
 }
 
 /// Red team (helper-53): with `/run/user/UID` there, a socket given in another account's
@@ -224,9 +242,10 @@ fn a_socket_in_a_directory_another_account_can_change_is_refused() {
     assert!(!socket.exists(), "no socket was made there");
 }
 
-/// Starts keyhatch as `person` without `XDG_RUNTIME_DIR`, runs `keyhatch link` as them once
-/// it has announced its link, stops it, and returns what `link` printed (with its errors).
-fn link_without_xdg_runtime_dir(person: &Account) -> String {
+/// Starts keyhatch as `person` without `XDG_RUNTIME_DIR`, runs `between` once it has announced
+/// its link, then `keyhatch link` as them, stops it, and returns what `link` printed (with its
+/// errors).
+fn link_without_xdg_runtime_dir(person: &Account, between: impl FnOnce()) -> String {
     let exe = env!("CARGO_BIN_EXE_keyhatch");
     let home = person.home();
     let as_person = |args: &[&str]| {
@@ -249,6 +268,7 @@ fn link_without_xdg_runtime_dir(person: &Account) -> String {
     while !announced.contains("token=") {
         announced = lines.next().expect("keyhatch announces its link").unwrap();
     }
+    between();
     let link = as_person(&["link"]).output().unwrap();
     let _ = server.kill();
     let _ = server.wait();
