@@ -84,7 +84,9 @@ fn a_flood_that_stops_is_counted_once_its_minute_is_over() {
     audit.write_ended_minutes_at(over);
     let written = lines(&path);
     assert_eq!(written.len(), 2, "{written:?}");
-    assert_eq!(written[1]["remote"], "last");
+    // The 57 came from two addresses: the count names neither (red team: it named the last).
+    assert_eq!(written[1]["remote"], "*");
+    assert_eq!(written[1]["account"], "alice", "one account: named");
     assert_eq!(
         written[1]["outcome"],
         "too many keys this hour (one of 57 refused in the last minute, not written one by one)"
@@ -209,4 +211,28 @@ fn the_count_of_names_past_those_counted_apart_blames_nobody() {
         !text.lines().any(|l| l.contains("victim")),
         "victim's two refusals were counted among the rest, never named for them"
     );
+}
+
+/// Red team (helper-53): the table kept each name whole, so 1,059 names of 50 KB took 50 MB.
+/// Only a name's first 256 bytes are kept to count against.
+#[test]
+fn only_the_start_of_a_long_name_is_kept_to_count_against() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let audit = Audit::to_file(&path).unwrap();
+    for n in 0..10 {
+        let name = format!("{}{n}", "é".repeat(25_000));
+        let event = Event {
+            action: "refused",
+            account: &name,
+            remote: "unix",
+            fingerprint: None,
+            outcome: "foreign host",
+        };
+        audit.record_claimed_refusal(&event, &name);
+    }
+    let kept: usize = audit.throttle.lock().unwrap().kept_bytes();
+    assert!(kept < 1024, "{kept} bytes kept");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 1, "one name's start, one line");
 }

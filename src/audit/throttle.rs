@@ -12,6 +12,10 @@ pub(super) const EVERY: Duration = Duration::from_secs(60);
 /// How many names are counted apart within a minute.
 const KEPT: usize = 4096;
 
+/// The most bytes of a name kept to count against: names are short, and one a client chose
+/// may be as long as a header (red team: 1,059 names of 50 KB took 50 MB).
+const KEY_BYTES: usize = 256;
+
 /// What every further name is counted against once [`KEPT`] are: a line break and `*`,
 /// which no name, reason (`\n` and words) or kind of failure (a name, `\n`, words) is.
 const SHARED: &str = "\n*";
@@ -48,6 +52,24 @@ impl Unwritten {
         )
     }
 
+    /// `self`, the last line left unwritten, and `newer` made one: each field the two do not
+    /// share is written `*` (the outcome "several"), so the count blames no account, address or
+    /// reason for another's (red team: 500 refusals from one address were written with the
+    /// address of the one real refusal after them).
+    fn and(self, newer: Self) -> Self {
+        let same = |a: String, b: String, other: &str| if a == b { a } else { other.to_owned() };
+        Self {
+            account: same(self.account, newer.account, "*"),
+            remote: same(self.remote, newer.remote, "*"),
+            fingerprint: self
+                .fingerprint
+                .filter(|f| newer.fingerprint.as_ref() == Some(f)),
+            outcome: same(self.outcome, newer.outcome, "several"),
+            claimed: self.claimed || newer.claimed,
+            ..newer
+        }
+    }
+
     /// The count of the names past [`KEPT`]: it names none of them, as the last one's account
     /// and address would blame it for all the others (red team: a person who came last stood
     /// for 7,034 refusals, two of them theirs).
@@ -79,14 +101,22 @@ impl Throttle {
         if self.0.len() >= KEPT {
             ended.extend(self.ended(now));
         }
-        let mut key = (against.to_owned(), action.to_owned());
+        let mut cut = against.len().min(KEY_BYTES);
+        while !against.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut key = (against[..cut].to_owned(), action.to_owned());
         if self.0.len() >= KEPT && !self.0.contains_key(&key) {
             key.0 = SHARED.to_owned();
         }
         match self.0.get_mut(&key) {
             Some(minute) if now.duration_since(minute.began) < EVERY => {
                 minute.unwritten += 1;
-                minute.last = Some(unwritten());
+                let newer = unwritten();
+                minute.last = Some(match minute.last.take() {
+                    Some(last) => last.and(newer),
+                    None => newer,
+                });
                 None
             }
             Some(minute) if key.0 == SHARED => {
@@ -130,6 +160,17 @@ impl Throttle {
             true
         });
         lines
+    }
+}
+
+#[cfg(test)]
+impl Throttle {
+    /// The bytes of the names kept to count against.
+    pub fn kept_bytes(&self) -> usize {
+        self.0
+            .keys()
+            .map(|(against, action)| against.len() + action.len())
+            .sum()
     }
 }
 

@@ -403,6 +403,45 @@ for n in range(32):
     assert_eq!(lines, 1, "{text}");
 }
 
+/// Red team (helper-53): refused at the door, a request whose user header came twice (a proxy
+/// that adds its own beside the client's passes both) was counted against the first name, the
+/// client's: each made-up name had a line a minute, and 4,100 of them filled the table and
+/// hid a person's. Such a header names nobody.
+#[test]
+fn a_user_header_sent_twice_names_nobody_in_the_audit_log() {
+    let (stack, log) = SiteStack::start_audited(&[], &[]);
+    let port = stack.base.rsplit(':').next().unwrap();
+    let program = r#"
+import socket, sys
+path, port = sys.argv[1:3]
+for n in range(50):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(f"POST /api/keys/revoke HTTP/1.1\r\nHost: localhost:{port}\r\nX-Forwarded-User: made-up-{n}\r\nX-Forwarded-User: proxy-given\r\nSec-Fetch-Site: cross-site\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode())
+    print(s.recv(64).split(b"\r\n")[0].decode(), flush=True)
+    s.close()
+"#;
+    let out = stack.as_proxy(program, &[port]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        said.lines().count(),
+        50,
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.lines().all(|l| l.starts_with("HTTP/1.1 403")),
+        "{said}"
+    );
+    let text = log.text();
+    assert_eq!(
+        text.lines().filter(|l| l.contains("cross-site")).count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("made-up-"), "{text}");
+}
+
 /// Red team (helper-46): behind a proxy that does not buffer, a person opened their own page
 /// again and again and never read the answers: each stayed in memory, 172 of them took 3 GB
 /// in 31 s, and the service was killed. A person has at most 8 answers on their way (429
