@@ -10,29 +10,48 @@ use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-/// The runtime directory of the account `uid` (not created).
+/// The runtime directory of the account `uid`, picked once for this process: a server keeps the
+/// one it starts with (red team: another account's directory, made between two looks at
+/// start, took the socket). Not created, unless it is `/tmp/keyhatch-UID`: that is made at
+/// once, so that it is this account's or, made by another account first, passed by.
 pub fn dir_path(uid: u32) -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
-        Some(dir) if dir.is_absolute() => dir.join("keyhatch"),
-        _ => {
-            // Only root can make a directory in `/run/user`: no other account can have made
-            // this one first, as one can in `/tmp` (red team).
-            let sessions = PathBuf::from(format!("/run/user/{uid}"));
-            if is_private_dir(&sessions, uid) {
-                return sessions.join("keyhatch");
-            }
-            let tmp = PathBuf::from(format!("/tmp/keyhatch-{uid}"));
-            if is_private_dir(&tmp, uid) {
-                return tmp;
-            }
-            // Another account's, or gone since a server of this account's moved to the home.
-            match in_home(uid) {
-                Some(home) if is_private_dir(&home, uid) || !is_missing(&tmp) => home,
-                _ => tmp,
-            }
-        }
+    static PICKED: OnceLock<(u32, PathBuf)> = OnceLock::new();
+    match PICKED.get_or_init(|| (uid, pick(uid))) {
+        (picked_for, dir) if *picked_for == uid => dir.clone(),
+        _ => pick(uid),
     }
+}
+
+fn pick(uid: u32) -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)
+        && dir.is_absolute()
+    {
+        return dir.join("keyhatch");
+    }
+    // Only root can make a directory in `/run/user`: no other account can have made this one
+    // first, as one can in `/tmp` (red team).
+    let sessions = PathBuf::from(format!("/run/user/{uid}"));
+    if is_private_dir(&sessions, uid) {
+        return sessions.join("keyhatch");
+    }
+    let tmp = PathBuf::from(format!("/tmp/keyhatch-{uid}"));
+    if is_private_dir(&tmp, uid) {
+        return tmp;
+    }
+    let home = in_home(uid);
+    // Where a server of this account's went when another account held `/tmp`.
+    if let Some(home) = home.as_ref().filter(|home| is_private_dir(home, uid)) {
+        return home.clone();
+    }
+    // Made now, in the sticky `/tmp`, it stays this account's; made first by another, it is
+    // passed by.
+    let _ = DirBuilder::new().mode(0o700).create(&tmp);
+    if is_private_dir(&tmp, uid) {
+        return tmp;
+    }
+    home.unwrap_or(tmp)
 }
 
 /// Every runtime directory a server of `uid`'s may be using: the one [`dir_path`] picks now,
@@ -78,11 +97,6 @@ fn in_home(uid: u32) -> Option<PathBuf> {
         .collect();
     (user.dir.is_absolute() && !host.is_empty())
         .then(|| user.dir.join(format!(".keyhatch-run-{host}")))
-}
-
-/// Whether nothing is at `path`.
-fn is_missing(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
 }
 
 /// Whether `dir` is a directory, not a link, that only `uid` can use.
