@@ -657,3 +657,43 @@ fn make_install_puts_the_packages_files_under_prefix_and_destdir_and_uninstall_t
         ["/etc/keyhatch/keyhatch.toml", "/etc/logrotate.d/keyhatch"]
     );
 }
+
+/// The binaries people install read every kind of public key the tests read. The tests' own
+/// build has more of ssh-key's features (its dev-dependency takes the default ones), and the
+/// packages' had no ECDSA: `keys add` refused an ecdsa-sha2-nistp256 key as "not a public key
+/// sshd can read", and the page would have called such lines unreadable.
+#[test]
+fn the_packaged_binaries_read_every_kind_of_key_sshd_takes() {
+    let (_unpacked, static_binary) = static_binary();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/public-keys");
+    for binary in [static_binary, artefact("root/usr/bin/keyhatch")] {
+        let home = tempfile::tempdir().unwrap();
+        fs::create_dir(home.path().join(".ssh")).unwrap();
+        fs::set_permissions(home.path().join(".ssh"), fs::Permissions::from_mode(0o700)).unwrap();
+        for kind in [
+            "ed25519",
+            "ecdsa-p256",
+            "ecdsa-p521",
+            "rsa-3072",
+            "rsa-8192",
+        ] {
+            let out = std::process::Command::new(&binary)
+                .args(["keys", "add"])
+                .arg(fixtures.join(format!("{kind}.pub")))
+                .env("HOME", home.path())
+                .env("KEYHATCH_CONFIG", "none")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout);
+            let fingerprint =
+                fs::read_to_string(fixtures.join(format!("{kind}.fingerprint"))).unwrap();
+            assert!(
+                out.status.success() && said.contains(fingerprint.trim()),
+                "{} {kind}: {said}{}",
+                binary.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
