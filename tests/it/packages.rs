@@ -677,12 +677,12 @@ fn the_packaged_binaries_read_every_kind_of_key_sshd_takes() {
             "rsa-3072",
             "rsa-8192",
         ] {
-            let out = std::process::Command::new(&binary)
+            let out = Command::new(&binary)
                 .args(["keys", "add"])
                 .arg(fixtures.join(format!("{kind}.pub")))
                 .env("HOME", home.path())
                 .env("KEYHATCH_CONFIG", "none")
-                .stdin(std::process::Stdio::null())
+                .stdin(Stdio::null())
                 .output()
                 .unwrap();
             let said = String::from_utf8_lossy(&out.stdout);
