@@ -131,7 +131,11 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
         if named == absolute {
             continue;
         }
-        let meta = std::fs::metadata(named)?;
+        // A directory missing on the way fails the bind itself, with the path in its message;
+        // its parent, checked next, is one no other account can make it in.
+        let Ok(meta) = std::fs::metadata(named) else {
+            continue;
+        };
         let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
         let sticky_root = owner == 0 && mode & 0o1000 != 0;
         if owner != uid && owner != 0 {

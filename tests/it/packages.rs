@@ -661,15 +661,22 @@ fn make_install_puts_the_packages_files_under_prefix_and_destdir_and_uninstall_t
 /// The binaries people install read every kind of public key the tests read. The tests' own
 /// build has more of ssh-key's features (its dev-dependency takes the default ones), and the
 /// packages' had no ECDSA: `keys add` refused an ecdsa-sha2-nistp256 key as "not a public key
-/// sshd can read", and the page would have called such lines unreadable.
+/// sshd can read", and the page would have called such lines unreadable. Run as a throwaway
+/// person, whose own authorized_keys it is.
 #[test]
 fn the_packaged_binaries_read_every_kind_of_key_sshd_takes() {
     let (_unpacked, static_binary) = static_binary();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/public-keys");
-    for binary in [static_binary, artefact("root/usr/bin/keyhatch")] {
-        let home = tempfile::tempdir().unwrap();
-        fs::create_dir(home.path().join(".ssh")).unwrap();
-        fs::set_permissions(home.path().join(".ssh"), fs::Permissions::from_mode(0o700)).unwrap();
+    // Where the person can run them: the static binary is unpacked in a directory of root's.
+    let runnable = tempfile::tempdir().unwrap();
+    fs::set_permissions(runnable.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    for (n, binary) in [static_binary, artefact("root/usr/bin/keyhatch")]
+        .iter()
+        .enumerate()
+    {
+        let copy = runnable.path().join(format!("keyhatch-{n}"));
+        fs::copy(binary, &copy).unwrap();
+        let person = Account::create_person();
         for kind in [
             "ed25519",
             "ecdsa-p256",
@@ -677,14 +684,19 @@ fn the_packaged_binaries_read_every_kind_of_key_sshd_takes() {
             "rsa-3072",
             "rsa-8192",
         ] {
-            let out = Command::new(&binary)
-                .args(["keys", "add"])
-                .arg(fixtures.join(format!("{kind}.pub")))
-                .env("HOME", home.path())
+            let mut add = person
+                .command(copy.to_str().unwrap())
+                .args(["keys", "add", "-"])
                 .env("KEYHATCH_CONFIG", "none")
-                .stdin(Stdio::null())
-                .output()
+                .current_dir("/")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
                 .unwrap();
+            let key = fs::read(fixtures.join(format!("{kind}.pub"))).unwrap();
+            std::io::Write::write_all(&mut add.stdin.take().unwrap(), &key).unwrap();
+            let out = add.wait_with_output().unwrap();
             let said = String::from_utf8_lossy(&out.stdout);
             let fingerprint =
                 fs::read_to_string(fixtures.join(format!("{kind}.fingerprint"))).unwrap();
@@ -695,5 +707,7 @@ fn the_packaged_binaries_read_every_kind_of_key_sshd_takes() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        let file = fs::read_to_string(person.home().join(".ssh/authorized_keys")).unwrap();
+        assert_eq!(file.lines().count(), 5, "{file}");
     }
 }
