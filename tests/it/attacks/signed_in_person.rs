@@ -372,32 +372,27 @@ fn a_flood_of_requests_refused_at_the_door_writes_one_audit_line_a_minute_per_pe
 fn spellings_of_one_login_count_as_one_in_the_audit_log() {
     let alice = Account::create_person();
     let (stack, log) = SiteStack::start_audited(&[&alice.name], &["--user-map-lowercase"]);
-    let port = stack.base.rsplit(':').next().unwrap();
-    // As the proxy's account, straight to keyhatch's socket, as a proxy that passes the login
-    // as it was typed would send it: cross-site posts, refused at the door.
-    let program = r#"
-import socket, sys
-path, port, name = sys.argv[1:4]
-letters = [i for i, c in enumerate(name) if c.isalpha()][:5]
-for n in range(32):
-    spelled = "".join(c.upper() if i in letters and (n >> letters.index(i)) & 1 else c for i, c in enumerate(name))
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
-    s.sendall(f"POST /api/keys/revoke HTTP/1.1\r\nHost: localhost:{port}\r\nX-Forwarded-User: {spelled}\r\nSec-Fetch-Site: cross-site\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode())
-    print(s.recv(64).split(b"\r\n")[0].decode(), flush=True)
-    s.close()
-"#;
-    let out = stack.as_proxy(program, &[port, &alice.name]);
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && said.lines().count() == 32,
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        said.lines().all(|l| l.starts_with("HTTP/1.1 403")),
-        "{said}"
-    );
+    // Up to 32 spellings: each of the first five letters in either case.
+    let letters: Vec<usize> = (alice.name.char_indices())
+        .filter(|(_, c)| c.is_ascii_alphabetic())
+        .map(|(i, _)| i)
+        .take(5)
+        .collect();
+    let spellings: Vec<String> = (0..32)
+        .map(|n| {
+            let upper = |i: usize| {
+                letters
+                    .iter()
+                    .position(|&l| l == i)
+                    .is_some_and(|k| (n >> k) & 1 == 1)
+            };
+            (alice.name.char_indices())
+                .map(|(i, c)| if upper(i) { c.to_ascii_uppercase() } else { c })
+                .collect()
+        })
+        .collect();
+    let named: Vec<Vec<&str>> = spellings.iter().map(|s| vec![s.as_str()]).collect();
+    refused_at_the_door(&stack, &named);
     let text = log.text();
     let lines = text.lines().filter(|l| l.contains("cross-site")).count();
     assert_eq!(lines, 1, "{text}");
@@ -410,29 +405,12 @@ for n in range(32):
 #[test]
 fn a_user_header_sent_twice_names_nobody_in_the_audit_log() {
     let (stack, log) = SiteStack::start_audited(&[], &[]);
-    let port = stack.base.rsplit(':').next().unwrap();
-    let program = r#"
-import socket, sys
-path, port = sys.argv[1:3]
-for n in range(50):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
-    s.sendall(f"POST /api/keys/revoke HTTP/1.1\r\nHost: localhost:{port}\r\nX-Forwarded-User: made-up-{n}\r\nX-Forwarded-User: proxy-given\r\nSec-Fetch-Site: cross-site\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode())
-    print(s.recv(64).split(b"\r\n")[0].decode(), flush=True)
-    s.close()
-"#;
-    let out = stack.as_proxy(program, &[port]);
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        said.lines().count(),
-        50,
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        said.lines().all(|l| l.starts_with("HTTP/1.1 403")),
-        "{said}"
-    );
+    let made_up: Vec<String> = (0..50).map(|n| format!("made-up-{n}")).collect();
+    let named: Vec<Vec<&str>> = made_up
+        .iter()
+        .map(|m| vec![m.as_str(), "proxy-given"])
+        .collect();
+    refused_at_the_door(&stack, &named);
     let text = log.text();
     assert_eq!(
         text.lines().filter(|l| l.contains("cross-site")).count(),
@@ -440,6 +418,40 @@ for n in range(50):
         "{text}"
     );
     assert!(!text.contains("made-up-"), "{text}");
+}
+
+/// Sends a cross-site post for each of `named` straight to keyhatch's socket as the proxy's
+/// account, with one user header for each name in it (as a proxy that passes the login as
+/// typed, or adds its own header beside the client's, would), and checks each is refused at
+/// the door.
+fn refused_at_the_door(stack: &SiteStack, named: &[Vec<&str>]) {
+    let port = stack.base.rsplit(':').next().unwrap();
+    let program = r#"
+import socket, sys
+path, port = sys.argv[1:3]
+for names in sys.argv[3:]:
+    users = "".join(f"X-Forwarded-User: {name}\r\n" for name in names.split(","))
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(f"POST /api/keys/revoke HTTP/1.1\r\nHost: localhost:{port}\r\n{users}Sec-Fetch-Site: cross-site\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode())
+    print(s.recv(64).split(b"\r\n")[0].decode(), flush=True)
+    s.close()
+"#;
+    let joined: Vec<String> = named.iter().map(|names| names.join(",")).collect();
+    let mut args = vec![port];
+    args.extend(joined.iter().map(String::as_str));
+    let out = stack.as_proxy(program, &args);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        said.lines().count(),
+        named.len(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.lines().all(|l| l.starts_with("HTTP/1.1 403")),
+        "{said}"
+    );
 }
 
 /// Red team (helper-46): behind a proxy that does not buffer, a person opened their own page

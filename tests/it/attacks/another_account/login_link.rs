@@ -130,12 +130,8 @@ fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_the_sessions
     let sessions = std::path::PathBuf::from(format!("/run/user/{}", alice.uid));
     // Removed however the test ends, before the accounts are.
     let _made = RemovedOnDrop(vec![squatted.clone(), sessions.clone()]);
-    let made = stranger.run("mkdir", &["-m", "700", squatted.to_str().unwrap()]);
-    assert!(made.status.success(), "{made:?}");
-    // What logind makes at the person's first login.
-    fs::create_dir(&sessions).unwrap();
-    fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
-    std::os::unix::fs::chown(&sessions, Some(alice.uid), Some(alice.gid)).unwrap();
+    squat(&stranger, &squatted, "700");
+    open_session(&alice, &sessions);
 
     let printed = link_without_xdg_runtime_dir(&alice, || {});
     assert!(printed.contains("token="), "{printed}");
@@ -152,8 +148,7 @@ fn a_runtime_directory_another_account_made_in_tmp_is_passed_by_for_one_in_the_h
     let stranger = Account::create();
     let squatted = std::path::PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
     let _made = RemovedOnDrop(vec![squatted.clone()]);
-    let made = stranger.run("mkdir", &["-m", "700", squatted.to_str().unwrap()]);
-    assert!(made.status.success(), "{made:?}");
+    squat(&stranger, &squatted, "700");
 
     let printed = link_without_xdg_runtime_dir(&alice, || {});
     assert!(printed.contains("token="), "{printed}");
@@ -177,9 +172,7 @@ fn keyhatch_link_finds_a_server_that_started_before_the_session_directory() {
     let sessions = std::path::PathBuf::from(format!("/run/user/{}", alice.uid));
     let _made = RemovedOnDrop(vec![tmp.clone(), sessions.clone()]);
     let printed = link_without_xdg_runtime_dir(&alice, || {
-        fs::create_dir(&sessions).unwrap();
-        fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
-        std::os::unix::fs::chown(&sessions, Some(alice.uid), Some(alice.gid)).unwrap();
+        open_session(&alice, &sessions);
     });
     assert!(printed.contains("token="), "{printed}");
     assert!(tmp.is_dir(), "the server's files were in /tmp");
@@ -196,11 +189,8 @@ fn a_socket_in_a_directory_another_account_can_change_is_refused() {
     let squatted = std::path::PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
     let sessions = std::path::PathBuf::from(format!("/run/user/{}", alice.uid));
     let _made = RemovedOnDrop(vec![squatted.clone(), sessions.clone()]);
-    let made = stranger.run("mkdir", &["-m", "777", squatted.to_str().unwrap()]);
-    assert!(made.status.success(), "{made:?}");
-    fs::create_dir(&sessions).unwrap();
-    fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
-    std::os::unix::fs::chown(&sessions, Some(alice.uid), Some(alice.gid)).unwrap();
+    squat(&stranger, &squatted, "777");
+    open_session(&alice, &sessions);
     let socket = squatted.join("keyhatch.sock");
     let exe = env!("CARGO_BIN_EXE_keyhatch");
     let home = alice.home();
@@ -277,6 +267,19 @@ fn link_without_xdg_runtime_dir(person: &Account, between: impl FnOnce()) -> Str
         String::from_utf8_lossy(&link.stdout),
         String::from_utf8_lossy(&link.stderr)
     )
+}
+
+/// `dir` (`/tmp/keyhatch-UID` of another) made first by `stranger`, with `mode`.
+fn squat(stranger: &Account, dir: &std::path::Path, mode: &str) {
+    let made = stranger.run("mkdir", &["-m", mode, dir.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+}
+
+/// `dir`, `/run/user/UID` of `person`, as systemd-logind makes it at their first login.
+fn open_session(person: &Account, dir: &std::path::Path) {
+    fs::create_dir(dir).unwrap();
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(dir, Some(person.uid), Some(person.gid)).unwrap();
 }
 
 /// Paths removed, as root, when dropped.
