@@ -101,22 +101,49 @@ pub fn bind_unix(
 /// Refuses a socket path (local mode) that another account could swap: a directory on the way
 /// that is not this account's or root's, or that group or others may write (a root-owned
 /// sticky one such as `/tmp` excepted: there nobody can rename another's entry), or a link on
-/// the way that is not theirs. Another account's `/tmp/keyhatch-UID`, given with `--socket`,
-/// let it put its own socket there and take the login links sent to it (red team).
+/// the way that is not theirs. The directories are checked as named and as the links lead (a
+/// link of the person's into a directory others can write passed: red team). Another account's
+/// `/tmp/keyhatch-UID`, given with `--socket`, let it put its own socket there and take the
+/// login links sent to it (red team).
 fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
+    let refuse = |why: String| {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "cannot listen on {}: {why}, so another account could put its own socket \
+                 there; give --socket a path in a directory only you can change",
+                path.display()
+            ),
+        )
+    };
+    // Missing is refused too: another account could make a missing directory in a sticky
+    // `/tmp` between this look and the bind (red team).
+    let check_dir = |dir: &Path| -> io::Result<()> {
+        let meta = std::fs::metadata(dir).map_err(|e| {
+            annotate(
+                e,
+                &format!("cannot listen on {}: {}", path.display(), dir.display()),
+            )
+        })?;
+        let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
+        let sticky_root = owner == 0 && mode & 0o1000 != 0;
+        if owner != uid && owner != 0 {
+            return Err(refuse(format!(
+                "the directory {} belongs to uid {owner}",
+                dir.display()
+            )));
+        }
+        if mode & 0o022 != 0 && !sticky_root {
+            return Err(refuse(format!(
+                "group or others can write the directory {} (mode {mode:o})",
+                dir.display()
+            )));
+        }
+        Ok(())
+    };
     let absolute = std::path::absolute(path)?;
     for named in absolute.ancestors() {
-        let refuse = |why: String| {
-            io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "cannot listen on {}: {why}, so another account could put its own socket \
-                     there; give --socket a path in a directory only you can change",
-                    path.display()
-                ),
-            )
-        };
         if let Ok(link) = std::fs::symlink_metadata(named)
             && link.is_symlink()
             && link.uid() != uid
@@ -128,30 +155,18 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
                 link.uid()
             )));
         }
-        if named == absolute {
-            continue;
-        }
-        // A directory missing on the way fails the bind itself, with the path in its message;
-        // its parent, checked next, is one no other account can make it in.
-        let Ok(meta) = std::fs::metadata(named) else {
-            continue;
-        };
-        let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
-        let sticky_root = owner == 0 && mode & 0o1000 != 0;
-        if owner != uid && owner != 0 {
-            return Err(refuse(format!(
-                "the directory {} belongs to uid {owner}",
-                named.display()
-            )));
-        }
-        if mode & 0o022 != 0 && !sticky_root {
-            return Err(refuse(format!(
-                "group or others can write the directory {} (mode {mode:o})",
-                named.display()
-            )));
+        if named != absolute {
+            check_dir(named)?;
         }
     }
-    Ok(())
+    let parent = absolute.parent().unwrap_or(Path::new("/"));
+    let real = parent.canonicalize().map_err(|e| {
+        annotate(
+            e,
+            &format!("cannot listen on {}: {}", path.display(), parent.display()),
+        )
+    })?;
+    real.ancestors().try_for_each(check_dir)
 }
 
 fn bind_error(what: &str, e: io::Error) -> io::Error {

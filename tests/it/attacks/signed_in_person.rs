@@ -392,7 +392,7 @@ fn spellings_of_one_login_count_as_one_in_the_audit_log() {
         })
         .collect();
     let named: Vec<Vec<&str>> = spellings.iter().map(|s| vec![s.as_str()]).collect();
-    refused_at_the_door(&stack, &named);
+    refused_at_the_door(&stack, &named, true);
     let text = log.text();
     let lines = text.lines().filter(|l| l.contains("cross-site")).count();
     assert_eq!(lines, 1, "{text}");
@@ -410,35 +410,49 @@ fn a_user_header_sent_twice_names_nobody_in_the_audit_log() {
         .iter()
         .map(|m| vec![m.as_str(), "proxy-given"])
         .collect();
-    refused_at_the_door(&stack, &named);
+    refused_at_the_door(&stack, &named, true);
+    // Past the door too (helper-55: the person check named the first).
+    refused_at_the_door(&stack, &named, false);
     let text = log.text();
     assert_eq!(
         text.lines().filter(|l| l.contains("cross-site")).count(),
         1,
         "{text}"
     );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("more than once"))
+            .count(),
+        1,
+        "{text}"
+    );
     assert!(!text.contains("made-up-"), "{text}");
 }
 
-/// Sends a cross-site post for each of `named` straight to keyhatch's socket as the proxy's
-/// account, with one user header for each name in it (as a proxy that passes the login as
-/// typed, or adds its own header beside the client's, would), and checks each is refused at
-/// the door.
-fn refused_at_the_door(stack: &SiteStack, named: &[Vec<&str>]) {
+/// Sends a post for each of `named` straight to keyhatch's socket as the proxy's account, with
+/// one user header for each name in it (as a proxy that passes the login as typed, or adds its
+/// own header beside the client's, would), and checks each is refused: as cross-site at the
+/// door (403) when `cross_site`, else as naming nobody (401).
+fn refused_at_the_door(stack: &SiteStack, named: &[Vec<&str>], cross_site: bool) {
     let port = stack.base.rsplit(':').next().unwrap();
     let program = r#"
 import socket, sys
-path, port = sys.argv[1:3]
-for names in sys.argv[3:]:
+path, port, site = sys.argv[1:4]
+for names in sys.argv[4:]:
     users = "".join(f"X-Forwarded-User: {name}\r\n" for name in names.split(","))
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
-    s.sendall(f"POST /api/keys/revoke HTTP/1.1\r\nHost: localhost:{port}\r\n{users}Sec-Fetch-Site: cross-site\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode())
+    s.sendall(f"POST /api/keys/revoke HTTP/1.1\r\nHost: localhost:{port}\r\n{users}Sec-Fetch-Site: {site}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode())
     print(s.recv(64).split(b"\r\n")[0].decode(), flush=True)
     s.close()
 "#;
     let joined: Vec<String> = named.iter().map(|names| names.join(",")).collect();
-    let mut args = vec![port];
+    let site = if cross_site {
+        "cross-site"
+    } else {
+        "same-origin"
+    };
+    let mut args = vec![port, site];
     args.extend(joined.iter().map(String::as_str));
     let out = stack.as_proxy(program, &args);
     let said = String::from_utf8_lossy(&out.stdout);
@@ -448,10 +462,12 @@ for names in sys.argv[3:]:
         "{said}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        said.lines().all(|l| l.starts_with("HTTP/1.1 403")),
-        "{said}"
-    );
+    let status = if cross_site {
+        "HTTP/1.1 403"
+    } else {
+        "HTTP/1.1 401"
+    };
+    assert!(said.lines().all(|l| l.starts_with(status)), "{said}");
 }
 
 /// Red team (helper-46): behind a proxy that does not buffer, a person opened their own page

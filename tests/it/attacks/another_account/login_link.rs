@@ -192,9 +192,60 @@ fn a_socket_in_a_directory_another_account_can_change_is_refused() {
     squat(&stranger, &squatted, "777");
     open_session(&alice, &sessions);
     let socket = squatted.join("keyhatch.sock");
+    let said = refused_socket(&alice, &socket);
+    assert!(
+        said.contains(&format!(
+            "the directory {} belongs to uid {}",
+            squatted.display(),
+            stranger.uid
+        )),
+        "{said}"
+    );
+    assert!(!socket.exists(), "no socket was made there");
+    // A directory missing in the sticky /tmp is refused too: another account could make it
+    // between the look and the bind (helper-55).
+    let missing = std::path::PathBuf::from(format!("/tmp/keyhatch-missing-{}", alice.uid));
+    let said = refused_socket(&alice, &missing.join("kh.sock"));
+    assert!(said.contains("No such file or directory"), "{said}");
+}
+
+/// Red team (helper-55): a link of the person's own into a directory others can write (a
+/// group's project directory) passed the check, which looked at the directories as named; a
+/// member of the group swapped the directory and took the script credential.
+#[test]
+fn a_socket_through_a_link_into_a_directory_others_can_write_is_refused() {
+    let alice = Account::create_person();
+    // Where keyhatch, started without a runtime directory of the session's, makes its own.
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let shared = tempfile::tempdir().unwrap();
+    fs::set_permissions(shared.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let project = shared.path().join("project");
+    fs::create_dir(&project).unwrap();
+    fs::set_permissions(&project, fs::Permissions::from_mode(0o777)).unwrap();
+    let mine = project.join("alice");
+    fs::create_dir(&mine).unwrap();
+    fs::set_permissions(&mine, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&mine, Some(alice.uid), Some(alice.gid)).unwrap();
+    let lab = alice.home().join("lab");
+    std::os::unix::fs::symlink(&mine, &lab).unwrap();
+    std::os::unix::fs::lchown(&lab, Some(alice.uid), Some(alice.gid)).unwrap();
+    let said = refused_socket(&alice, &lab.join("kh.sock"));
+    assert!(
+        said.contains(&format!(
+            "group or others can write the directory {} (mode 777)",
+            project.display()
+        )),
+        "{said}"
+    );
+    assert!(!mine.join("kh.sock").exists(), "no socket was made there");
+}
+
+/// Starts keyhatch as `person` on the Unix socket `socket`, without `XDG_RUNTIME_DIR`, and
+/// returns what it said once it has ended; fails if it serves there for 10 seconds.
+fn refused_socket(person: &Account, socket: &std::path::Path) -> String {
     let exe = env!("CARGO_BIN_EXE_keyhatch");
-    let home = alice.home();
-    let mut server = alice
+    let home = person.home();
+    let mut server = person
         .command(exe)
         .args(["--socket", socket.to_str().unwrap()])
         .args(["--home", home.to_str().unwrap()])
@@ -221,15 +272,7 @@ fn a_socket_in_a_directory_another_account_can_change_is_refused() {
         ended.is_some_and(|s| !s.success()),
         "it serves there: {said}"
     );
-    assert!(
-        said.contains(&format!(
-            "the directory {} belongs to uid {}",
-            squatted.display(),
-            stranger.uid
-        )),
-        "{said}"
-    );
-    assert!(!socket.exists(), "no socket was made there");
+    said
 }
 
 /// Starts keyhatch as `person` without `XDG_RUNTIME_DIR`, runs `between` once it has announced
