@@ -188,11 +188,13 @@ pub async fn require_person(
     // Every line here is a refusal, and its account a name as sent, not yet an account; each
     // is written once a minute for the proxy's name, or for its reason where no one can
     // believe the name, with a count of the rest, as a client may send them without end.
-    let record = |account: &str, believed: bool, outcome: &str| {
+    // `why` is the reason counted against where the name is not believed; `outcome` says it,
+    // with what was sent.
+    let record = |account: &str, believed: bool, why: &str, outcome: &str| {
         let against = if believed {
             site.counted_as(account)
         } else {
-            format!("\n{outcome}")
+            format!("\n{why}")
         };
         let event = Event {
             action: "refused",
@@ -211,19 +213,25 @@ pub async fn require_person(
             .map(name_of)
         {
             crate::metrics::refused("user header not from the proxy");
-            record(
-                &claimed,
-                false,
-                "user header from a peer that is not the proxy",
-            );
+            let why = "user header from a peer that is not the proxy";
+            record(&claimed, false, why, why);
         } else if request.headers().contains_key(header) && !named_once {
             crate::metrics::refused("user header twice");
             // Named nobody, as at the door: the first is most often the client's own (red team).
-            record(
-                "",
-                false,
-                "the proxy sent the user header more than once: it passes on the client's own",
+            // The names sent are in the outcome, bytes that are not UTF-8 as `\xNN`.
+            let sent: Vec<String> = request
+                .headers()
+                .get_all(header)
+                .iter()
+                .map(name_of)
+                .collect();
+            let why =
+                "the proxy sent the user header more than once: it passes on the client's own";
+            let outcome = format!(
+                "the proxy sent the user header more than once ({}): it passes on the client's own",
+                sent.join(", ")
             );
+            record("", false, why, &outcome);
         } else if from_proxy && !request.headers().contains_key(header) {
             crate::metrics::refused("no user header");
         }
@@ -291,7 +299,7 @@ pub async fn require_person(
                 ]);
             }
             crate::metrics::refused(why);
-            record(&name, true, why);
+            record(&name, true, why, why);
             answer_unread(request, page.answer()).await
         }
     }
