@@ -100,11 +100,13 @@ pub fn bind_unix(
 
 /// Refuses a socket path (local mode) that another account could swap: a directory on the way
 /// that is not this account's or root's, or that group or others may write (a root-owned
-/// sticky one such as `/tmp` excepted: there nobody can rename another's entry), or a link on
-/// the way that is not theirs. The directories are checked as named and as the links lead (a
-/// link of the person's into a directory others can write passed: red team). Another account's
+/// sticky one such as `/tmp` excepted above the socket's own directory: there nobody can
+/// rename another's entry, but anyone can take a free name), a missing one (another account
+/// could make it in `/tmp` between this look and the bind), or a link on the way, however many
+/// lead on from one another, that is not this account's or root's. Another account's
 /// `/tmp/keyhatch-UID`, given with `--socket`, let it put its own socket there and take the
-/// login links sent to it (red team).
+/// login links sent to it; so did a person's link into a group's directory, and a link to a
+/// link there (red team).
 fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let refuse = |why: String| {
@@ -117,17 +119,15 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
             ),
         )
     };
-    // Missing is refused too: another account could make a missing directory in a sticky
-    // `/tmp` between this look and the bind (red team).
-    let check_dir = |dir: &Path| -> io::Result<()> {
-        let meta = std::fs::metadata(dir).map_err(|e| {
+    let check_dir = |dir: &Path, own: bool| -> io::Result<()> {
+        let meta = std::fs::symlink_metadata(dir).map_err(|e| {
             annotate(
                 e,
                 &format!("cannot listen on {}: {}", path.display(), dir.display()),
             )
         })?;
         let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
-        let sticky_root = owner == 0 && mode & 0o1000 != 0;
+        let sticky_root = owner == 0 && mode & 0o1000 != 0 && !own;
         if owner != uid && owner != 0 {
             return Err(refuse(format!(
                 "the directory {} belongs to uid {owner}",
@@ -142,31 +142,65 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
         }
         Ok(())
     };
+    // The socket's directory, resolved one name at a time from `/`: each directory checked,
+    // and each link checked and followed in place.
     let absolute = std::path::absolute(path)?;
-    for named in absolute.ancestors() {
-        if let Ok(link) = std::fs::symlink_metadata(named)
-            && link.is_symlink()
-            && link.uid() != uid
-            && link.uid() != 0
-        {
-            return Err(refuse(format!(
-                "{} is a link of uid {}",
-                named.display(),
-                link.uid()
-            )));
-        }
-        if named != absolute {
-            check_dir(named)?;
-        }
-    }
     let parent = absolute.parent().unwrap_or(Path::new("/"));
-    let real = parent.canonicalize().map_err(|e| {
-        annotate(
-            e,
-            &format!("cannot listen on {}: {}", path.display(), parent.display()),
-        )
-    })?;
-    real.ancestors().try_for_each(check_dir)
+    let mut todo: Vec<std::ffi::OsString> = parent
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(name) => Some(name.to_owned()),
+            std::path::Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut at = std::path::PathBuf::from("/");
+    check_dir(&at, todo.is_empty())?;
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        if name == ".." {
+            at.pop();
+            continue;
+        }
+        let next = at.join(&name);
+        let meta = std::fs::symlink_metadata(&next).map_err(|e| {
+            annotate(
+                e,
+                &format!("cannot listen on {}: {}", path.display(), next.display()),
+            )
+        })?;
+        if meta.is_symlink() {
+            if meta.uid() != uid && meta.uid() != 0 {
+                return Err(refuse(format!(
+                    "{} is a link of uid {}",
+                    next.display(),
+                    meta.uid()
+                )));
+            }
+            links += 1;
+            if links > 40 {
+                return Err(refuse(format!(
+                    "{} leads through too many links",
+                    next.display()
+                )));
+            }
+            let target = std::fs::read_link(&next)?;
+            if target.is_absolute() {
+                at = std::path::PathBuf::from("/");
+            }
+            todo.extend(target.components().rev().filter_map(|c| match c {
+                std::path::Component::Normal(name) => Some(name.to_owned()),
+                std::path::Component::ParentDir => Some("..".into()),
+                _ => None,
+            }));
+            continue;
+        }
+        at = next;
+        check_dir(&at, todo.is_empty())?;
+    }
+    // Once more as the socket's own directory, where a `..` came last.
+    check_dir(&at, true)
 }
 
 fn bind_error(what: &str, e: io::Error) -> io::Error {

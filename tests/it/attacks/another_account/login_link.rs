@@ -230,14 +230,38 @@ fn a_socket_through_a_link_into_a_directory_others_can_write_is_refused() {
     std::os::unix::fs::symlink(&mine, &lab).unwrap();
     std::os::unix::fs::lchown(&lab, Some(alice.uid), Some(alice.gid)).unwrap();
     let said = refused_socket(&alice, &lab.join("kh.sock"));
+    let open_to_others = format!(
+        "group or others can write the directory {} (mode 777)",
+        project.display()
+    );
+    assert!(said.contains(&open_to_others), "{said}");
+    assert!(!mine.join("kh.sock").exists(), "no socket was made there");
+    // helper-56: a link of the person's to a link of theirs in that directory, to their own
+    // home: the middle link can be swapped by anyone who can write there.
+    let data = alice.home().join("data");
+    let middle = project.join("alice-data");
+    let hop = alice.home().join("hop");
+    for (target, link) in [(&data, &middle), (&middle, &hop)] {
+        std::os::unix::fs::symlink(target, link).unwrap();
+        std::os::unix::fs::lchown(link, Some(alice.uid), Some(alice.gid)).unwrap();
+    }
     assert!(
-        said.contains(&format!(
-            "group or others can write the directory {} (mode 777)",
-            project.display()
-        )),
+        alice
+            .run("mkdir", &["-m", "700", data.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let said = refused_socket(&alice, &hop.join("kh.sock"));
+    assert!(said.contains(&open_to_others), "{said}");
+    // helper-56: a free name in a sticky /tmp can be taken by anyone while keyhatch is down.
+    let said = refused_socket(
+        &alice,
+        std::path::Path::new(&format!("/tmp/kh-{}.sock", alice.uid)),
+    );
+    assert!(
+        said.contains("group or others can write the directory /tmp (mode 1777)"),
         "{said}"
     );
-    assert!(!mine.join("kh.sock").exists(), "no socket was made there");
 }
 
 /// Starts keyhatch as `person` on the Unix socket `socket`, without `XDG_RUNTIME_DIR`, and
