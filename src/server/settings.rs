@@ -153,7 +153,10 @@ impl Settings {
                 Listen::Unix(PathBuf::from("/run/keyhatch/keyhatch.sock"))
             }
             Some(path) if path.as_os_str().is_empty() => Listen::Unix(default_socket(uid)),
-            Some(path) => Listen::Unix(path),
+            // Absolute, as it is printed for `ssh -L`: sshd reads a relative path from its own
+            // working directory, `/`, where `tmp/kh.sock` is a name in `/tmp` anyone can take
+            // first (red team: the person's forward reached another account's socket).
+            Some(path) => Listen::Unix(std::path::absolute(&path).unwrap_or(path)),
             None => Listen::Tcp(
                 serving
                     .addr

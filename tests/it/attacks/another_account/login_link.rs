@@ -264,6 +264,45 @@ fn a_socket_through_a_link_into_a_directory_others_can_write_is_refused() {
     );
 }
 
+/// Red team (helper-57): a relative `--socket tmp/kh.sock` was printed as given for `ssh -L`,
+/// and sshd reads a relative path from its own working directory, `/`: the person's forward
+/// went to `/tmp/kh.sock`, a name any account can take first. The path is made absolute.
+#[test]
+fn a_relative_socket_path_is_printed_whole_for_the_forward() {
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let home = alice.home();
+    assert!(
+        alice
+            .run("mkdir", &["-m", "700", home.join("tmp").to_str().unwrap()])
+            .status
+            .success()
+    );
+    let mut server = alice
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--socket", "tmp/kh.sock", "--home", home.to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir(&home)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let forward = lines
+        .map(Result::unwrap)
+        .find(|l| l.contains("ssh -L"))
+        .expect("keyhatch prints the forward");
+    let whole = home.join("tmp/kh.sock");
+    assert!(
+        forward.contains(&format!("ssh -L 3000:{} NODE", whole.display())),
+        "{forward}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 /// Starts keyhatch as `person` on the Unix socket `socket`, without `XDG_RUNTIME_DIR`, and
 /// returns what it said once it has ended; fails if it serves there for 10 seconds.
 fn refused_socket(person: &Account, socket: &std::path::Path) -> String {
