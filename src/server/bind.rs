@@ -146,15 +146,7 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
     // and each link checked and followed in place.
     let absolute = std::path::absolute(path)?;
     let parent = absolute.parent().unwrap_or(Path::new("/"));
-    let mut todo: Vec<std::ffi::OsString> = parent
-        .components()
-        .rev()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(name) => Some(name.to_owned()),
-            std::path::Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
+    let mut todo = names_backwards(parent);
     let mut at = std::path::PathBuf::from("/");
     check_dir(&at, todo.is_empty())?;
     let mut links = 0;
@@ -189,11 +181,7 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
             if target.is_absolute() {
                 at = std::path::PathBuf::from("/");
             }
-            todo.extend(target.components().rev().filter_map(|c| match c {
-                std::path::Component::Normal(name) => Some(name.to_owned()),
-                std::path::Component::ParentDir => Some("..".into()),
-                _ => None,
-            }));
+            todo.extend(names_backwards(&target));
             continue;
         }
         at = next;
@@ -201,6 +189,19 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
     }
     // Once more as the socket's own directory, where a `..` came last.
     check_dir(&at, true)
+}
+
+/// The names `path` goes through (`..` kept, `.` and `/` left out), last first: a stack to
+/// resolve them from.
+fn names_backwards(path: &Path) -> Vec<std::ffi::OsString> {
+    path.components()
+        .rev()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(name) => Some(name.to_owned()),
+            std::path::Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn bind_error(what: &str, e: io::Error) -> io::Error {
