@@ -590,6 +590,8 @@ test("a page elsewhere on the portal host cannot put a service worker over /keys
     const page = await context.newPage();
     const attempt = () => page.evaluate(() => (window as unknown as { attempt: Promise<string> }).attempt);
     const controlled = () => page.evaluate(() => navigator.serviceWorker.controller?.scriptURL ?? null);
+    const activated = () =>
+      page.evaluate(async () => (await navigator.serviceWorker.getRegistration("/keys/"))?.active?.state ?? null);
 
     await test.step("at the person's server's own address, where its header arrives, the worker takes /keys/ there", async () => {
       // The contrast: the same page, worker and header, with nothing between them and Chromium.
@@ -597,6 +599,10 @@ test("a page elsewhere on the portal host cannot put a service worker over /keys
       expect(direct.headers.get("service-worker-allowed")).toBe("/");
       await page.goto(`${ownServer}index.html`);
       expect(await attempt()).toBe(`registered ${ownServer}keys/`);
+      // Active before the page under its scope is opened, so that page's load goes through it.
+      // (Opened while the worker was still installing, the page was left to the worker's claim,
+      // and once was not controlled within 10 s.)
+      await expect.poll(activated).toBe("activated");
       await page.goto(`${ownServer}keys/anything`);
       await expect.poll(controlled).toBe(`${ownServer}sw.js`);
     });
