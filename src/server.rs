@@ -74,7 +74,8 @@ pub fn open(settings: &Settings) -> io::Result<Opened> {
         }
         Listen::Unix(path) => {
             let proxy_uid = site.and_then(SiteSettings::proxy_uid);
-            Listener::Unix(bind_unix(path, settings.uid, proxy_uid)?, path.clone())
+            let (listener, path) = bind_unix(path, settings.uid, proxy_uid)?;
+            Listener::Unix(listener, path)
         }
     };
     // Bound before the capabilities go (a port below 1024 needs one, and only root can hold

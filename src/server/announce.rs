@@ -42,6 +42,8 @@ pub fn announce(
     if let Some(note) = &settings.account_note {
         eprintln!("note: {note}");
     }
+    let wanted = name;
+    let name = &link::free_name(settings.uid, wanted);
     let link = format!("{base}/?token={}", auth.new_link());
     let forward = socket.map_or_else(String::new, |path| {
         format!(
@@ -61,6 +63,12 @@ pub fn announce(
         Err(e) => format!("(could not write the login files: {e})\n"),
     };
     let again = match &links {
+        // Another server of this account runs under the name wanted: `keyhatch link` alone
+        // would ask which.
+        Ok(_) if name != wanted => format!(
+            "The link works once, within {} minutes; for another, run: keyhatch link {name}\n",
+            auth::LINK_LIFETIME.as_secs() / 60
+        ),
         Ok(_) => format!(
             "The link works once, within {} minutes; for another, run: keyhatch link\n",
             auth::LINK_LIFETIME.as_secs() / 60

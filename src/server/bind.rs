@@ -3,7 +3,8 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
 
 use super::runtime;
 
@@ -56,13 +57,26 @@ pub fn bind_tcp(
 }
 
 /// Binds a Unix socket at `path` that only this account can connect to: a stale socket left by
-/// a keyhatch that died is replaced, a live one is not.
+/// a keyhatch that died is replaced, a live one is not, nor anything else found there.
 /// In site mode the socket is given to the proxy's account (`proxy_uid`), still 0600.
+/// Returns the socket and where it is: in local mode, the directory the path resolved to, with
+/// no link left in it, as it is printed for `ssh -L` and read by other processes (a link such as
+/// `/proc/self/cwd` names another directory in each).
 pub fn bind_unix(
     path: &Path,
     uid: u32,
     proxy_uid: Option<u32>,
-) -> io::Result<std::os::unix::net::UnixListener> {
+) -> io::Result<(std::os::unix::net::UnixListener, PathBuf)> {
+    let Some(name) = path.file_name() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "cannot listen on {}: that names a directory; give --socket the path of a socket \
+                 file, such as ~/keyhatch.sock",
+                path.display()
+            ),
+        ));
+    };
     if let Some(dir) = path.parent() {
         if dir == runtime::dir_path(uid) {
             runtime::ensure_private_dir(dir, uid)?;
@@ -70,32 +84,41 @@ pub fn bind_unix(
             std::fs::create_dir_all(dir)?;
         }
     }
-    if proxy_uid.is_none() {
-        only_this_account_can_change(path, uid)?;
-    }
+    let path = match proxy_uid {
+        Some(_) => path.to_owned(),
+        None => only_this_account_can_change(path, uid)?.join(name),
+    };
     let bind_error = |e: io::Error| {
         let hint = bind_hint(&e, true);
         annotate(e, &format!("cannot listen on {}{hint}", path.display()))
     };
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
         return Err(bind_error(io::ErrorKind::AddrInUse.into()));
     }
-    if std::fs::symlink_metadata(path).is_ok_and(|m| {
-        use std::os::unix::fs::FileTypeExt;
-        m.file_type().is_socket()
-    }) {
-        std::fs::remove_file(path)?;
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(&path)?,
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "cannot listen on {}: something other than a socket is there, and keyhatch \
+                     replaces only a socket a keyhatch left; give --socket another path",
+                    path.display()
+                ),
+            ));
+        }
+        Err(_) => {}
     }
     // Created 0600 from the start: no moment when another account could connect.
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-    let bound = std::os::unix::net::UnixListener::bind(path);
+    let bound = std::os::unix::net::UnixListener::bind(&path);
     nix::sys::stat::umask(old);
     let listener = bound.map_err(bind_error)?;
     listener.set_nonblocking(true)?;
     if let Some(proxy_uid) = proxy_uid {
-        std::os::unix::fs::chown(path, Some(proxy_uid), None)?;
+        std::os::unix::fs::chown(&path, Some(proxy_uid), None)?;
     }
-    Ok(listener)
+    Ok((listener, path))
 }
 
 /// Refuses a socket path (local mode) that another account could swap: a directory on the way
@@ -106,8 +129,8 @@ pub fn bind_unix(
 /// lead on from one another, that is not this account's or root's. Another account's
 /// `/tmp/keyhatch-UID`, given with `--socket`, let it put its own socket there and take the
 /// login links sent to it; so did a person's link into a group's directory, and a link to a
-/// link there (red team).
-fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
+/// link there (red team). Returns the directory the socket's resolved to.
+fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let refuse = |why: String| {
         io::Error::new(
@@ -144,10 +167,18 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
     };
     // The socket's directory, resolved one name at a time from `/`: each directory checked,
     // and each link checked and followed in place.
-    let absolute = std::path::absolute(path)?;
+    let absolute = std::path::absolute(path).map_err(|e| {
+        annotate(
+            e,
+            &format!(
+                "cannot listen on {}: the working directory it is relative to",
+                path.display()
+            ),
+        )
+    })?;
     let parent = absolute.parent().unwrap_or(Path::new("/"));
     let mut todo = names_backwards(parent);
-    let mut at = std::path::PathBuf::from("/");
+    let mut at = PathBuf::from("/");
     check_dir(&at, todo.is_empty())?;
     let mut links = 0;
     while let Some(name) = todo.pop() {
@@ -172,14 +203,18 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
             }
             links += 1;
             if links > 40 {
-                return Err(refuse(format!(
-                    "{} leads through too many links",
-                    next.display()
-                )));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "cannot listen on {}: its directory is reached through more than 40 \
+                         links (do some lead back to each other?)",
+                        path.display()
+                    ),
+                ));
             }
             let target = std::fs::read_link(&next)?;
             if target.is_absolute() {
-                at = std::path::PathBuf::from("/");
+                at = PathBuf::from("/");
             }
             todo.extend(names_backwards(&target));
             continue;
@@ -188,7 +223,8 @@ fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<()> {
         check_dir(&at, todo.is_empty())?;
     }
     // Once more as the socket's own directory, where a `..` came last.
-    check_dir(&at, true)
+    check_dir(&at, true)?;
+    Ok(at)
 }
 
 /// The names `path` goes through (`..` kept, `.` and `/` left out), last first: a stack to

@@ -36,6 +36,20 @@ fn socket_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("link-{name}.sock"))
 }
 
+/// `wanted`, or, when another server of this account answers under that name (two on
+/// sockets, or on one port of two addresses), the first of `wanted-2`, `wanted-3`, … that none
+/// does: its login files and link socket are then left alone.
+pub fn free_name(uid: u32, wanted: &str) -> String {
+    let dir = runtime::dir_path(uid);
+    let mut name = wanted.to_owned();
+    let mut n = 1;
+    while UnixStream::connect(socket_path(&dir, &name)).is_ok() {
+        n += 1;
+        name = format!("{wanted}-{n}");
+    }
+    name
+}
+
 /// Starts answering `keyhatch link` for the server called `name`, whose links start with
 /// `base` (`http://k….localhost:3000`), from the runtime directory of `uid`.
 pub fn listen(uid: u32, name: &str, base: &str, auth: Auth) -> io::Result<LinkSocket> {

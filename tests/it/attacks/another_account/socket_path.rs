@@ -1,0 +1,348 @@
+//! Local mode's `--socket PATH` against another account: a directory on the way that another
+//! account can change is refused, and the path printed for `ssh -L` and `keyhatch link` is the
+//! one keyhatch bound, the same from every process.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use super::login_link::{KilledOnDrop, RemovedOnDrop, open_session, squat};
+use crate::helpers::Account;
+
+#[test]
+fn a_socket_in_a_directory_another_account_can_change_is_refused() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let squatted = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let sessions = PathBuf::from(format!("/run/user/{}", alice.uid));
+    let _made = RemovedOnDrop(vec![squatted.clone(), sessions.clone()]);
+    squat(&stranger, &squatted, "777");
+    open_session(&alice, &sessions);
+    let socket = squatted.join("keyhatch.sock");
+    let said = refused_socket(&alice, &socket);
+    assert!(
+        said.contains(&format!(
+            "the directory {} belongs to uid {}",
+            squatted.display(),
+            stranger.uid
+        )),
+        "{said}"
+    );
+    assert!(!socket.exists(), "no socket was made there");
+    // A directory missing in the sticky /tmp is refused too: another account could make it
+    // between the look and the bind (helper-55).
+    let missing = PathBuf::from(format!("/tmp/keyhatch-missing-{}", alice.uid));
+    let said = refused_socket(&alice, &missing.join("kh.sock"));
+    assert!(said.contains("No such file or directory"), "{said}");
+}
+
+/// Red team (helper-55): a link of the person's own into a directory others can write (a
+/// group's project directory) passed the check, which looked at the directories as named; a
+/// member of the group swapped the directory and took the script credential.
+#[test]
+fn a_socket_through_a_link_into_a_directory_others_can_write_is_refused() {
+    let alice = Account::create_person();
+    // Where keyhatch, started without a runtime directory of the session's, makes its own.
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let shared = tempfile::tempdir().unwrap();
+    fs::set_permissions(shared.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let project = shared.path().join("project");
+    fs::create_dir(&project).unwrap();
+    fs::set_permissions(&project, fs::Permissions::from_mode(0o777)).unwrap();
+    let mine = project.join("alice");
+    fs::create_dir(&mine).unwrap();
+    fs::set_permissions(&mine, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&mine, Some(alice.uid), Some(alice.gid)).unwrap();
+    let lab = alice.home().join("lab");
+    std::os::unix::fs::symlink(&mine, &lab).unwrap();
+    std::os::unix::fs::lchown(&lab, Some(alice.uid), Some(alice.gid)).unwrap();
+    let said = refused_socket(&alice, &lab.join("kh.sock"));
+    let open_to_others = format!(
+        "group or others can write the directory {} (mode 777)",
+        project.display()
+    );
+    assert!(said.contains(&open_to_others), "{said}");
+    assert!(!mine.join("kh.sock").exists(), "no socket was made there");
+    // helper-56: a link of the person's to a link of theirs in that directory, to their own
+    // home: the middle link can be swapped by anyone who can write there.
+    let data = alice.home().join("data");
+    let middle = project.join("alice-data");
+    let hop = alice.home().join("hop");
+    for (target, link) in [(&data, &middle), (&middle, &hop)] {
+        std::os::unix::fs::symlink(target, link).unwrap();
+        std::os::unix::fs::lchown(link, Some(alice.uid), Some(alice.gid)).unwrap();
+    }
+    assert!(
+        alice
+            .run("mkdir", &["-m", "700", data.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let said = refused_socket(&alice, &hop.join("kh.sock"));
+    assert!(said.contains(&open_to_others), "{said}");
+    // helper-56: a free name in a sticky /tmp can be taken by anyone while keyhatch is down.
+    let said = refused_socket(&alice, Path::new(&format!("/tmp/kh-{}.sock", alice.uid)));
+    assert!(
+        said.contains("group or others can write the directory /tmp (mode 1777)"),
+        "{said}"
+    );
+}
+
+/// Red team (helper-57): a relative `--socket tmp/kh.sock` was printed as given for `ssh -L`,
+/// and sshd reads a relative path from its own working directory, `/`: the person's forward
+/// went to `/tmp/kh.sock`, a name any account can take first. The path is made absolute.
+#[test]
+fn a_relative_socket_path_is_printed_whole_for_the_forward() {
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let home = alice.home();
+    assert!(
+        alice
+            .run("mkdir", &["-m", "700", home.join("tmp").to_str().unwrap()])
+            .status
+            .success()
+    );
+    let mut server = alice
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--socket", "tmp/kh.sock", "--home", home.to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir(&home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let forward = lines
+        .map(Result::unwrap)
+        .find(|l| l.contains("ssh -L"))
+        .expect("keyhatch prints the forward");
+    let whole = home.join("tmp/kh.sock");
+    assert!(
+        forward.contains(&format!("ssh -L 3000:{} NODE", whole.display())),
+        "{forward}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// Starts keyhatch as `person` on the Unix socket `socket`, without `XDG_RUNTIME_DIR`, and
+/// returns what it said once it has ended; fails if it serves there for 10 seconds.
+fn refused_socket(person: &Account, socket: &Path) -> String {
+    let exe = env!("CARGO_BIN_EXE_keyhatch");
+    let home = person.home();
+    let mut server = person
+        .command(exe)
+        .args(["--socket", socket.to_str().unwrap()])
+        .args(["--home", home.to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ended = loop {
+        match server.try_wait().unwrap() {
+            Some(status) => break Some(status),
+            None if std::time::Instant::now() > deadline => break None,
+            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    let _ = server.kill();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(
+        ended.is_some_and(|s| !s.success()),
+        "it serves there: {said}"
+    );
+    said
+}
+
+/// Red team (helper-58): `--socket /proc/self/cwd/p.sock`, run from a private directory, was
+/// bound there but printed as typed; every other process reads that path from its own working
+/// directory, and a person's `curl` or forward from `/tmp` reached another account's
+/// `/tmp/p.sock`. The directory the path resolves to is bound and printed.
+#[test]
+fn a_socket_path_that_names_another_directory_in_each_process_is_printed_as_resolved() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let private = alice.home().join("private");
+    mkdir_as(&alice, &private);
+    let name = format!("p-{}.sock", alice.uid);
+    let squatted = Path::new("/tmp").join(&name);
+    let _squatter = listen_as(&stranger, &squatted);
+    for typed in ["/proc/self/cwd", "/dev/fd/../cwd"] {
+        let typed = format!("{typed}/{name}");
+        let (mut server, announced) = serve_on_socket(&alice, &typed, &private);
+        let _stop = KilledOnDrop(server.id());
+        let bound = private.join(&name);
+        assert!(
+            announced.contains(&format!("ssh -L 3000:{} NODE", bound.display())),
+            "{typed}: {announced}"
+        );
+        // What the person runs next, from wherever they are.
+        let answer = alice
+            .command("curl")
+            .args(["-s", "-m", "5", "--unix-socket", bound.to_str().unwrap()])
+            .arg("http://127.0.0.1:3000/healthz")
+            .current_dir("/tmp")
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&answer.stdout), "ok\n", "{typed}");
+        stop(&mut server);
+        assert!(
+            !bound.exists(),
+            "{typed}: the socket is removed at the stop"
+        );
+    }
+}
+
+/// Two servers of one account on sockets both answered `keyhatch link` as `socket`: the second
+/// took the first's link socket and login files, and the first's link could no longer be had.
+#[test]
+fn two_servers_on_sockets_each_keep_their_own_login_link() {
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let (a, b) = (alice.home().join("a"), alice.home().join("b"));
+    mkdir_as(&alice, &a);
+    mkdir_as(&alice, &b);
+    let (mut first, said_first) = serve_on_socket(&alice, "kh.sock", &a);
+    let _stop_first = KilledOnDrop(first.id());
+    let (mut second, said_second) = serve_on_socket(&alice, "kh.sock", &b);
+    let _stop_second = KilledOnDrop(second.id());
+    assert!(said_first.contains("run: keyhatch link\n"), "{said_first}");
+    assert!(
+        said_second.contains("run: keyhatch link socket-2\n"),
+        "{said_second}"
+    );
+    for (name, dir) in [("socket", &a), ("socket-2", &b)] {
+        let link = alice
+            .command(env!("CARGO_BIN_EXE_keyhatch"))
+            .args(["link", name])
+            .env_remove("XDG_RUNTIME_DIR")
+            .current_dir("/")
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&link.stdout);
+        let url = printed
+            .split_whitespace()
+            .find(|w| w.contains("?token="))
+            .unwrap_or_else(|| {
+                panic!("{name}: {printed}{}", String::from_utf8_lossy(&link.stderr))
+            });
+        // The link logs in at the server it came from.
+        let login = alice
+            .command("curl")
+            .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(["--unix-socket", dir.join("kh.sock").to_str().unwrap(), url])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&login.stdout), "303", "{name}");
+    }
+    let files = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    for file in ["login-socket.url", "login-socket-2.url"] {
+        assert!(files.join(file).exists(), "{file}");
+    }
+    stop(&mut second);
+    assert!(!files.join("login-socket-2.url").exists());
+    assert!(
+        files.join("login-socket.url").exists(),
+        "the first's files outlive the second"
+    );
+    stop(&mut first);
+}
+
+/// A path that names no socket file, a file that is not a socket, and a relative path from a
+/// working directory that is gone: each refused with what is wrong, and nothing replaced.
+#[test]
+fn a_socket_path_keyhatch_cannot_use_is_refused_with_the_reason() {
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let said = refused_socket(&alice, Path::new("/"));
+    assert!(
+        said.contains("cannot listen on /: that names a directory"),
+        "{said}"
+    );
+    let notes = alice.home().join("notes.txt");
+    let wrote = alice.run("sh", &["-c", &format!("echo mine > {}", notes.display())]);
+    assert!(wrote.status.success());
+    let said = refused_socket(&alice, &notes);
+    assert!(
+        said.contains("something other than a socket is there"),
+        "{said}"
+    );
+    assert_eq!(fs::read_to_string(&notes).unwrap(), "mine\n");
+    let gone = alice
+        .command("sh")
+        .args([
+            "-c",
+            "mkdir gone && cd gone && rmdir ../gone && exec \"$0\" --socket kh.sock",
+        ])
+        .arg(env!("CARGO_BIN_EXE_keyhatch"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir(alice.home())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&gone.stderr);
+    assert!(!gone.status.success());
+    assert!(
+        said.contains("cannot listen on kh.sock: the working directory it is relative to"),
+        "{said}"
+    );
+}
+
+/// Starts keyhatch as `person` on `--socket socket`, from `cwd` and without
+/// `XDG_RUNTIME_DIR`, and returns it with what it printed up to its login link.
+fn serve_on_socket(person: &Account, socket: &str, cwd: &Path) -> (Child, String) {
+    let home = person.home();
+    let mut server = person
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--socket", socket, "--home", home.to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let mut announced = String::new();
+    for line in lines.map_while(Result::ok) {
+        announced.push_str(&line);
+        announced.push('\n');
+        if line.contains("keyhatch link") {
+            break;
+        }
+    }
+    (server, announced)
+}
+
+/// Stops `server` as Ctrl-C would (it cleans up), and waits for it.
+fn stop(server: &mut Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+}
+
+/// `dir`, made by `person` with mode 0700.
+fn mkdir_as(person: &Account, dir: &Path) {
+    let made = person.run("mkdir", &["-m", "700", dir.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+}
+
+/// A socket at `path` that `owner` listens on (made by root, then given away), removed when
+/// dropped.
+fn listen_as(owner: &Account, path: &Path) -> (std::os::unix::net::UnixListener, RemovedOnDrop) {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::os::unix::fs::chown(path, Some(owner.uid), Some(owner.gid)).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o777)).unwrap();
+    (listener, RemovedOnDrop(vec![path.to_owned()]))
+}
