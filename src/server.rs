@@ -3,6 +3,7 @@
 
 mod accept;
 pub mod access;
+mod after_logout;
 mod announce;
 mod assets;
 pub mod auth;
@@ -169,8 +170,14 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
                 Some(host) if local.ip().is_loopback() => format!("http://{host}:{}", local.port()),
                 _ => format!("http://{local}"),
             };
-            let _files =
-                announce::announce(&settings, &access, &local.port().to_string(), &at, None);
+            let _files = announce::announce(
+                &settings,
+                &access,
+                &local.port().to_string(),
+                &at,
+                None,
+                None,
+            );
             tracing::info!(addr = %local, "listening");
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard, base);
@@ -181,12 +188,20 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
             let (listener, path) = (tokio::net::UnixListener::from_std(listener)?, &*path);
             // What the forward the announcement suggests opens on the laptop: its port 3000.
             let at = format!("http://{}:3000", origin.as_deref().unwrap_or("127.0.0.1"));
-            let _files = announce::announce(&settings, &access, "socket", &at, Some(path));
+            // The default socket is made again after logind removed its directory.
+            let in_runtime_dir =
+                settings.site.is_none() && path.parent() == Some(&runtime::dir_path(settings.uid));
+            let (again, bound_again) = tokio::sync::mpsc::unbounded_channel();
+            let again = in_runtime_dir.then_some(again);
+            let _files = announce::announce(&settings, &access, "socket", &at, Some(path), again);
             tracing::info!(socket = %path.display(), "listening");
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard, base);
             let served = accept::serve(
-                UnixPeers(listener),
+                UnixPeers {
+                    listener,
+                    again: Some(bound_again),
+                },
                 app,
                 gate,
                 shutdown_signal(stops_on_hangup),

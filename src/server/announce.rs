@@ -3,9 +3,14 @@
 
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::UnixListener;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::access::Access;
-use super::link::{self, LinkSocket};
+use super::after_logout::{self, DefaultSocket, InRuntimeDir};
+use super::link;
 use super::runtime::LoginFiles;
 use super::settings::Settings;
 use super::{auth, site_start};
@@ -13,14 +18,16 @@ use super::{auth, site_start};
 /// Prints what keyhatch serves and how to reach it. In local mode that is a login link, also
 /// written with the scripts' header to private files (a batch job's output is often readable
 /// by others), and `keyhatch link` is answered for new links; both last as long as the returned
-/// value.
+/// value, made again if the runtime directory is removed (with the default socket, when
+/// `bound_again` takes the listeners bound again there).
 pub fn announce(
     settings: &Settings,
     access: &Access,
     name: &str,
     base: &str,
     socket: Option<&Path>,
-) -> Option<(Option<LoginFiles>, Option<LinkSocket>)> {
+    bound_again: Option<UnboundedSender<UnixListener>>,
+) -> Option<Arc<InRuntimeDir>> {
     let (auth, person) = match access {
         Access::Local { auth, person } => (auth, person),
         Access::Site(site) => {
@@ -80,7 +87,20 @@ pub fn announce(
         env!("CARGO_PKG_VERSION"),
         person.keys_file.display(),
     ));
-    Some((files.ok(), links.ok()))
+    let kept = InRuntimeDir {
+        files: files.ok(),
+        links: links.ok(),
+        socket: socket.zip(bound_again).map(|(path, again)| DefaultSocket {
+            path: path.to_owned(),
+            again,
+        }),
+    };
+    Some(after_logout::keep(
+        kept,
+        settings.uid,
+        auth.clone(),
+        base.to_owned(),
+    ))
 }
 
 /// Prints `report` in one write, so a reader never sees half of it (`writeln!` on stdout

@@ -130,7 +130,7 @@ pub fn bind_unix(
 /// `/tmp/keyhatch-UID`, given with `--socket`, let it put its own socket there and take the
 /// login links sent to it; so did a person's link into a group's directory, and a link to a
 /// link there (red team). Returns the directory the socket's resolved to.
-fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf> {
+pub(super) fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let refuse = |why: String| {
         io::Error::new(

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
+use tokio::sync::mpsc;
 
 use super::auth::{Auth, LINK_LIFETIME};
 use super::runtime;
@@ -23,6 +24,24 @@ const REQUEST: &[u8] = b"link\n";
 #[derive(Debug)]
 pub struct LinkSocket {
     path: PathBuf,
+    /// Where a socket bound again at `path` goes, to be answered instead.
+    again: mpsc::UnboundedSender<UnixListener>,
+}
+
+impl LinkSocket {
+    /// Where the socket is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Binds the link socket again at its path (its directory was removed, and made again),
+    /// and answers there from now on.
+    pub fn bind_again(&self) -> io::Result<()> {
+        let listener = bind_private(&self.path)?;
+        self.again
+            .send(listener)
+            .map_err(|_| io::Error::other("the link socket's task has ended"))
+    }
 }
 
 impl Drop for LinkSocket {
@@ -58,21 +77,34 @@ pub fn listen(uid: u32, name: &str, base: &str, auth: Auth) -> io::Result<LinkSo
     let path = socket_path(&dir, name);
     // Left by a keyhatch that was killed: this server owns the name now (it holds the port).
     let _ = std::fs::remove_file(&path);
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-    let bound = UnixListener::bind(&path);
-    nix::sys::stat::umask(old);
-    let listener = bound?;
+    let mut listener = bind_private(&path)?;
+    let (again, mut bound_again) = mpsc::unbounded_channel();
     let base = base.to_owned();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                Some(bound) = bound_again.recv() => {
+                    listener = bound;
+                    continue;
+                }
+            };
+            let Ok((stream, _)) = accepted else {
                 continue;
             };
             let (auth, base) = (auth.clone(), base.clone());
             tokio::spawn(async move { answer(stream, uid, &base, &auth).await });
         }
     });
-    Ok(LinkSocket { path })
+    Ok(LinkSocket { path, again })
+}
+
+/// A Unix socket bound at `path`, 0600 from the start.
+fn bind_private(path: &Path) -> io::Result<UnixListener> {
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    bound
 }
 
 /// Gives the peer on `stream` a new link when it runs as `uid` and asks for one.

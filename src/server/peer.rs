@@ -186,17 +186,36 @@ impl Listener for TcpPeers {
     }
 }
 
-/// A Unix socket listener that tells each connection's [`Peer`].
-pub struct UnixPeers(pub UnixListener);
+/// A Unix socket listener that tells each connection's [`Peer`]; a listener sent on `again`
+/// (bound anew at the same path, after systemd-logind removed its directory) takes over.
+pub struct UnixPeers {
+    /// The listener connections are accepted from.
+    pub listener: UnixListener,
+    /// Listeners that replace it.
+    pub again: Option<tokio::sync::mpsc::UnboundedReceiver<UnixListener>>,
+}
 
 impl Listener for UnixPeers {
     type Io = UnixStream;
     type Addr = Peer;
 
     async fn accept(&mut self) -> (UnixStream, Peer) {
-        let (stream, _) = Listener::accept(&mut self.0).await;
-        let uid = stream.peer_cred().ok().map(|cred| cred.uid());
-        (stream, Peer::Unix { uid })
+        loop {
+            let (listener, again) = (&mut self.listener, &mut self.again);
+            let again = async move {
+                match again {
+                    Some(again) => again.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            self.listener = tokio::select! {
+                (stream, _) = Listener::accept(listener) => {
+                    let uid = stream.peer_cred().ok().map(|cred| cred.uid());
+                    return (stream, Peer::Unix { uid });
+                }
+                Some(listener) = again => listener,
+            };
+        }
     }
 
     fn local_addr(&self) -> io::Result<Peer> {

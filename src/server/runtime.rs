@@ -144,9 +144,15 @@ impl LoginFiles {
             url: dir.join(format!("login-{name}.url")),
             header: dir.join(format!("login-{name}.header")),
         };
-        write_private(&files.url, &format!("{url}\n"))?;
-        write_private(&files.header, &format!("Authorization: Bearer {token}\n"))?;
+        files.fill(url, token)?;
         Ok(files)
+    }
+
+    /// Writes the link `url` and the header of `token` into the files (again, after their
+    /// directory was removed and made again).
+    pub fn fill(&self, url: &str, token: &str) -> io::Result<()> {
+        write_private(&self.url, &format!("{url}\n"))?;
+        write_private(&self.header, &format!("Authorization: Bearer {token}\n"))
     }
 }
 

@@ -182,6 +182,148 @@ fn keyhatch_link_finds_a_server_that_started_before_the_session_directory() {
 /// `/tmp/keyhatch-UID` (an old script's path) went unchecked: that account put its own socket
 /// in its place and took the person's login link. A socket path whose directories another
 /// account can change is refused.
+/// systemd-logind removes `/run/user/UID` when the person's last session ends; a keyhatch left
+/// running lost its socket, `keyhatch link` and the login files for good. At the next login
+/// they are there again.
+#[test]
+fn a_server_left_running_after_logout_is_reachable_again_at_the_next_login() {
+    let alice = Account::create_person();
+    let sessions = std::path::PathBuf::from(format!("/run/user/{}", alice.uid));
+    let _made = RemovedOnDrop(vec![sessions.clone()]);
+    open_session(&alice, &sessions);
+    let mut server = alice
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--socket", "--home", alice.home().to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let announced: Vec<String> = lines
+        .map_while(Result::ok)
+        .take_while(|l| !l.contains("keyhatch link"))
+        .collect();
+    let dir = sessions.join("keyhatch");
+    let socket = dir.join("keyhatch.sock");
+    assert!(
+        announced
+            .iter()
+            .any(|l| l.contains(&socket.display().to_string())),
+        "{announced:?}"
+    );
+    // The last session ends, and a while later the person logs in again.
+    fs::remove_dir_all(&sessions).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    open_session(&alice, &sessions);
+    let link_as_alice = || {
+        let out = alice
+            .command(env!("CARGO_BIN_EXE_keyhatch"))
+            .arg("link")
+            .env("XDG_RUNTIME_DIR", &sessions)
+            .current_dir("/")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut printed = link_as_alice();
+    while !printed.contains("?token=") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        printed = link_as_alice();
+    }
+    let link = printed
+        .split_whitespace()
+        .find(|w| w.contains("?token="))
+        .unwrap_or_else(|| panic!("keyhatch link after the next login: {printed}"));
+    let login = alice
+        .command("curl")
+        .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["--unix-socket", socket.to_str().unwrap(), link])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&login.stdout),
+        "303",
+        "the socket serves again"
+    );
+    let header = fs::read_to_string(dir.join("login-socket.header")).unwrap();
+    assert!(header.starts_with("Authorization: Bearer "), "{header}");
+    assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+    assert_eq!(fs::metadata(&socket).unwrap().mode() & 0o777, 0o600);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    assert!(!socket.exists() && !dir.join("login-socket.header").exists());
+}
+
+/// Made again, a runtime directory in a directory another account made meanwhile (an
+/// `XDG_RUNTIME_DIR` in `/tmp`, removed by a cleaner) would let that account swap it for its
+/// own and take the login links sent there: nothing is made in it.
+#[test]
+fn a_runtime_directory_whose_parent_another_account_made_again_is_not_used() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let runtime = std::path::PathBuf::from(format!("/tmp/khxdg-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![runtime.clone()]);
+    assert!(
+        alice
+            .run("mkdir", &["-m", "700", runtime.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let mut server = alice
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--home",
+            alice.home().to_str().unwrap(),
+        ])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let _: Vec<String> = lines
+        .map_while(Result::ok)
+        .take_while(|l| !l.contains("keyhatch link"))
+        .collect();
+    // The link socket and the two login files.
+    assert_eq!(fs::read_dir(runtime.join("keyhatch")).unwrap().count(), 3);
+    fs::remove_dir_all(&runtime).unwrap();
+    squat(&stranger, &runtime, "777");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let made = runtime.join("keyhatch");
+    let inside: Vec<_> = fs::read_dir(&made)
+        .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        inside.is_empty(),
+        "made in another account's directory: {inside:?}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(
+        said.contains(&format!(
+            "the directory {} belongs to uid {}",
+            runtime.display(),
+            stranger.uid
+        )),
+        "{said}"
+    );
+}
+
 /// Starts keyhatch as `person` without `XDG_RUNTIME_DIR`, runs `between` once it has announced
 /// its link, then `keyhatch link` as them, stops it, and returns what `link` printed (with its
 /// errors).
