@@ -23,6 +23,7 @@ mod send_timeout;
 pub mod settings;
 pub mod site;
 mod site_start;
+mod socket_file;
 
 use std::io;
 use std::net::SocketAddr;
@@ -207,7 +208,8 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
                 shutdown_signal(stops_on_hangup),
             )
             .await;
-            let _ = std::fs::remove_file(path);
+            // Its listener is closed now: removed if nothing else took the name meanwhile.
+            socket_file::remove_if_stale(path);
             served
         }
     };

@@ -5,7 +5,6 @@
 //! made again, with the same checks as at start; a look every two seconds notices.
 
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +16,7 @@ use super::auth::Auth;
 use super::bind;
 use super::link::LinkSocket;
 use super::runtime::{self, LoginFiles};
+use super::socket_file;
 
 /// How often the runtime directory is looked at.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
@@ -48,7 +48,7 @@ pub fn keep(kept: InRuntimeDir, uid: u32, auth: Auth, base: String) -> Arc<InRun
     let kept = Arc::new(kept);
     let weak = Arc::downgrade(&kept);
     let dir = runtime::dir_path(uid);
-    let mut known = identity(&dir);
+    let mut known = socket_file::identity(&dir);
     tokio::spawn(async move {
         let mut said = None;
         loop {
@@ -56,12 +56,12 @@ pub fn keep(kept: InRuntimeDir, uid: u32, auth: Auth, base: String) -> Arc<InRun
             let Some(kept) = weak.upgrade() else {
                 return;
             };
-            if known.is_some() && identity(&dir) == known {
+            if known.is_some() && socket_file::identity(&dir) == known {
                 continue;
             }
             match make_again(&kept, &dir, uid, &auth, &base) {
                 Ok(()) => {
-                    known = identity(&dir);
+                    known = socket_file::identity(&dir);
                     said = None;
                     tracing::info!(dir = %dir.display(), "the runtime directory was removed; its socket and files are made again");
                 }
@@ -78,13 +78,6 @@ pub fn keep(kept: InRuntimeDir, uid: u32, auth: Auth, base: String) -> Arc<InRun
         }
     });
     kept
-}
-
-/// The device and inode of `dir`, when it is there.
-fn identity(dir: &Path) -> Option<(u64, u64)> {
-    std::fs::symlink_metadata(dir)
-        .ok()
-        .map(|meta| (meta.dev(), meta.ino()))
 }
 
 /// Makes the directory again and what is missing in it. Each part already there is left, so

@@ -49,18 +49,20 @@ pub fn announce(
     if let Some(note) = &settings.account_note {
         eprintln!("note: {note}");
     }
-    let wanted = name;
-    let name = &link::free_name(settings.uid, wanted);
     let link = format!("{base}/?token={}", auth.new_link());
-    let forward = socket.map_or_else(String::new, |path| {
+    let open = socket.map_or_else(|| "Open".to_owned(), |path| {
         format!(
-            "keyhatch listens on the socket {path}. From your laptop, forward it:\n\n    ssh -L 3000:{path} NODE\n\nthen ",
-            path = path.display()
+            "keyhatch listens on the socket {path}. From your laptop, forward it:\n\n    ssh -L {forward} NODE\n\nthen open",
+            path = path.display(),
+            forward = shell_word(&format!("3000:{}", path.display())),
         )
     });
-    // The files first: whoever reads the link from the output may look for them at once.
-    let files = LoginFiles::write(settings.uid, name, &link, auth.credential());
+    // Both before the link is printed: whoever reads it may look for them at once. The link
+    // socket first: it claims the name the files are named for.
     let links = link::listen(settings.uid, name, base, auth.clone());
+    let wanted = name;
+    let name = links.as_ref().map_or(wanted, |links| links.name());
+    let files = LoginFiles::write(settings.uid, name, &link, auth.credential());
     let where_else = match &files {
         Ok(files) => format!(
             "The link is also in {} (readable only by you); scripts can send the header in {} with curl -H @FILE.\n",
@@ -72,9 +74,10 @@ pub fn announce(
     let again = match &links {
         // Another server of this account runs under the name wanted: `keyhatch link` alone
         // would ask which.
-        Ok(_) if name != wanted => format!(
-            "The link works once, within {} minutes; for another, run: keyhatch link {name}\n",
-            auth::LINK_LIFETIME.as_secs() / 60
+        Ok(links) if links.name() != wanted => format!(
+            "The link works once, within {} minutes; for another, run: keyhatch link {}\n",
+            auth::LINK_LIFETIME.as_secs() / 60,
+            links.name()
         ),
         Ok(_) => format!(
             "The link works once, within {} minutes; for another, run: keyhatch link\n",
@@ -83,7 +86,7 @@ pub fn announce(
         Err(e) => format!("(keyhatch link will not work: {e})\n"),
     };
     say(&format!(
-        "keyhatch {} is managing {}\n{forward}Open this link in your browser to log in:\n\n    {link}\n\n{again}{where_else}\n",
+        "keyhatch {} is managing {}\n{open} this link in your browser to log in:\n\n    {link}\n\n{again}{where_else}\n",
         env!("CARGO_PKG_VERSION"),
         person.keys_file.display(),
     ));
@@ -101,6 +104,16 @@ pub fn announce(
         auth.clone(),
         base.to_owned(),
     ))
+}
+
+/// `word` as one shell word: as it is when it holds only characters no shell reads otherwise,
+/// else in single quotes (a socket's path holds no quote: `bind::printable`).
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=@%,:".contains(c);
+    match word.chars().all(plain) {
+        true => word.to_owned(),
+        false => format!("'{word}'"),
+    }
 }
 
 /// Prints `report` in one write, so a reader never sees half of it (`writeln!` on stdout

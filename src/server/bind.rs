@@ -3,10 +3,10 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use super::runtime;
+use super::socket_file::{self, Found};
 
 /// Binds `addr`, and on a loopback address also the other family's loopback on the same port:
 /// browsers and `ssh -L` resolve `localhost` to `::1` first, and another account listening
@@ -88,26 +88,37 @@ pub fn bind_unix(
         Some(_) => path.to_owned(),
         None => only_this_account_can_change(path, uid)?.join(name),
     };
+    if proxy_uid.is_none() {
+        printable(&path)?;
+    }
     let bind_error = |e: io::Error| {
         let hint = bind_hint(&e, true);
         annotate(e, &format!("cannot listen on {}{hint}", path.display()))
     };
-    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
-        return Err(bind_error(io::ErrorKind::AddrInUse.into()));
+    // `sun_path` holds 108 bytes, the last one a NUL.
+    if path.as_os_str().len() > 107 {
+        return Err(bind_error(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the path is {} bytes long, and a socket's can be at most 107",
+                path.as_os_str().len()
+            ),
+        )));
     }
-    match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(&path)?,
-        Ok(_) => {
+    match socket_file::look(&path) {
+        Found::Nothing => {}
+        Found::Live => return Err(bind_error(io::ErrorKind::AddrInUse.into())),
+        Found::Stale => std::fs::remove_file(&path)?,
+        Found::Other(what) => {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!(
-                    "cannot listen on {}: something other than a socket is there, and keyhatch \
-                     replaces only a socket a keyhatch left; give --socket another path",
+                    "cannot listen on {}: {what} is there, and keyhatch replaces only a socket \
+                     nobody listens on; give --socket another path",
                     path.display()
                 ),
             ));
         }
-        Err(_) => {}
     }
     // Created 0600 from the start: no moment when another account could connect.
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
@@ -219,12 +230,44 @@ pub(super) fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<
             todo.extend(names_backwards(&target));
             continue;
         }
+        if !meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!(
+                    "cannot listen on {}: {} is not a directory",
+                    path.display(),
+                    next.display()
+                ),
+            ));
+        }
         at = next;
         check_dir(&at, todo.is_empty())?;
     }
     // Once more as the socket's own directory, where a `..` came last.
     check_dir(&at, true)?;
     Ok(at)
+}
+
+/// Refuses a socket path that cannot be printed as the same bytes for `ssh -L` and a shell: one
+/// that is not UTF-8 (its bytes changed when printed, and another account took the name the
+/// printed path named: red team), or that holds a control character, a colon (where ssh splits
+/// `-L`'s argument) or a quote.
+fn printable(path: &Path) -> io::Result<()> {
+    let why = match path.to_str() {
+        None => "it is not UTF-8",
+        Some(s) if s.chars().any(char::is_control) => "it holds a control character",
+        Some(s) if s.contains(':') => "it holds a colon, where ssh -L splits its argument",
+        Some(s) if s.contains('\'') => "it holds a quote",
+        Some(_) => return Ok(()),
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "cannot listen on {}: {why}, so it cannot be printed for ssh -L as it is; give \
+             --socket a path without such names",
+            path.display()
+        ),
+    ))
 }
 
 /// The names `path` goes through (`..` kept, `.` and `/` left out), last first: a stack to

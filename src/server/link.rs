@@ -8,6 +8,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,19 +17,28 @@ use tokio::sync::mpsc;
 
 use super::auth::{Auth, LINK_LIFETIME};
 use super::runtime;
+use super::socket_file::{self, Found};
 
 /// What a client sends to ask for a link.
 const REQUEST: &[u8] = b"link\n";
 
-/// The link socket of a running server; removed when dropped.
+/// The link socket of a running server; removed when dropped, if it is still the one made.
 #[derive(Debug)]
 pub struct LinkSocket {
+    name: String,
     path: PathBuf,
+    /// The socket file's device and inode, as last bound.
+    made: Mutex<Option<(u64, u64)>>,
     /// Where a socket bound again at `path` goes, to be answered instead.
     again: mpsc::UnboundedSender<UnixListener>,
 }
 
 impl LinkSocket {
+    /// The name `keyhatch link NAME` reaches this server by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Where the socket is.
     pub fn path(&self) -> &Path {
         &self.path
@@ -38,6 +48,8 @@ impl LinkSocket {
     /// and answers there from now on.
     pub fn bind_again(&self) -> io::Result<()> {
         let listener = bind_private(&self.path)?;
+        *self.made.lock().unwrap_or_else(PoisonError::into_inner) =
+            socket_file::identity(&self.path);
         self.again
             .send(listener)
             .map_err(|_| io::Error::other("the link socket's task has ended"))
@@ -46,7 +58,8 @@ impl LinkSocket {
 
 impl Drop for LinkSocket {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        let made = *self.made.get_mut().unwrap_or_else(PoisonError::into_inner);
+        socket_file::remove_if_same(&self.path, made);
     }
 }
 
@@ -55,29 +68,48 @@ fn socket_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("link-{name}.sock"))
 }
 
-/// `wanted`, or, when another server of this account answers under that name (two on
-/// sockets, or on one port of two addresses), the first of `wanted-2`, `wanted-3`, … that none
-/// does: its login files and link socket are then left alone.
-pub fn free_name(uid: u32, wanted: &str) -> String {
-    let dir = runtime::dir_path(uid);
-    let mut name = wanted.to_owned();
-    let mut n = 1;
-    while UnixStream::connect(socket_path(&dir, &name)).is_ok() {
-        n += 1;
-        name = format!("{wanted}-{n}");
-    }
-    name
-}
-
-/// Starts answering `keyhatch link` for the server called `name`, whose links start with
-/// `base` (`http://k….localhost:3000`), from the runtime directory of `uid`.
-pub fn listen(uid: u32, name: &str, base: &str, auth: Auth) -> io::Result<LinkSocket> {
+/// Starts answering `keyhatch link` from the runtime directory of `uid`, with links that start
+/// with `base` (`http://k….localhost:3000`), under the name `wanted` (the port, or `socket`)
+/// or, when another server of this account answers under it in any of its runtime directories,
+/// the first of `wanted-2`, `wanted-3`, … that none does. The name is claimed by binding its
+/// socket, the directory locked meanwhile: two servers starting together took one name, and
+/// each other's login files (red team).
+pub fn listen(uid: u32, wanted: &str, base: &str, auth: Auth) -> io::Result<LinkSocket> {
     let dir = runtime::dir_path(uid);
     runtime::ensure_private_dir(&dir, uid)?;
-    let path = socket_path(&dir, name);
-    // Left by a keyhatch that was killed: this server owns the name now (it holds the port).
-    let _ = std::fs::remove_file(&path);
+    let _locked = lock(&dir)?;
+    let elsewhere: Vec<PathBuf> = runtime::dirs_in_use(uid)
+        .into_iter()
+        .filter(|other| *other != dir)
+        .collect();
+    let mut claimed = None;
+    for n in 1..=100 {
+        let name = match n {
+            1 => wanted.to_owned(),
+            _ => format!("{wanted}-{n}"),
+        };
+        let live = |dir: &Path| socket_file::look(&socket_path(dir, &name)) == Found::Live;
+        if elsewhere.iter().any(|other| live(other)) {
+            continue;
+        }
+        let path = socket_path(&dir, &name);
+        match socket_file::look(&path) {
+            Found::Nothing => {}
+            // Left by a keyhatch that was killed.
+            Found::Stale => std::fs::remove_file(&path)?,
+            Found::Live | Found::Other(_) => continue,
+        }
+        claimed = Some((name, path));
+        break;
+    }
+    let Some((name, path)) = claimed else {
+        return Err(io::Error::other(format!(
+            "100 names for {wanted} are taken in {}",
+            dir.display()
+        )));
+    };
     let mut listener = bind_private(&path)?;
+    let made = Mutex::new(socket_file::identity(&path));
     let (again, mut bound_again) = mpsc::unbounded_channel();
     let base = base.to_owned();
     tokio::spawn(async move {
@@ -96,7 +128,41 @@ pub fn listen(uid: u32, name: &str, base: &str, auth: Auth) -> io::Result<LinkSo
             tokio::spawn(async move { answer(stream, uid, &base, &auth).await });
         }
     });
-    Ok(LinkSocket { path, again })
+    Ok(LinkSocket {
+        name,
+        path,
+        made,
+        again,
+    })
+}
+
+/// An exclusive lock on the directory `dir`, held until dropped; waits up to 5 seconds for
+/// another keyhatch of this account starting at the same moment.
+fn lock(dir: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(dir)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(file),
+            Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "another process of yours has held {} locked for 5 seconds",
+                        dir.display()
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// A Unix socket bound at `path`, 0600 from the start.
@@ -190,7 +256,19 @@ fn fetch(server: Option<&str>) -> io::Result<String> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.write_all(REQUEST)?;
     let mut link = String::new();
-    stream.take(4096).read_to_string(&mut link)?;
+    stream
+        .take(4096)
+        .read_to_string(&mut link)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "your keyhatch in {} did not answer within 10 seconds (is it stopped, as by Ctrl-Z?)",
+                    dir.display()
+                ),
+            ),
+            _ => e,
+        })?;
     if !link.starts_with("http") {
         return Err(io::Error::other("the server gave no link"));
     }

@@ -10,7 +10,9 @@ use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use super::socket_file;
 
 /// The runtime directory of the account `uid`, picked once for this process: a server keeps the
 /// one it starts with (red team: another account's directory, made between two looks at
@@ -126,13 +128,16 @@ pub fn ensure_private_dir(dir: &Path, uid: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// The login link and the script header, each in a 0600 file; removed when dropped.
+/// The login link and the script header, each in a 0600 file; removed when dropped, each if it
+/// is still the file written.
 #[derive(Debug)]
 pub struct LoginFiles {
     /// The file holding the login link.
     pub url: PathBuf,
     /// The file holding `Authorization: Bearer …`, for `curl -H @FILE`.
     pub header: PathBuf,
+    /// The device and inode of each, as last written.
+    made: Mutex<[Option<(u64, u64)>; 2]>,
 }
 
 impl LoginFiles {
@@ -140,31 +145,44 @@ impl LoginFiles {
     pub fn write(uid: u32, name: &str, url: &str, token: &str) -> io::Result<Self> {
         let dir = dir_path(uid);
         ensure_private_dir(&dir, uid)?;
-        let files = Self {
-            url: dir.join(format!("login-{name}.url")),
-            header: dir.join(format!("login-{name}.header")),
-        };
+        let files = Self::at(&dir, name);
         files.fill(url, token)?;
         Ok(files)
+    }
+
+    /// The files of the server called `name` in `dir`, not yet written.
+    fn at(dir: &Path, name: &str) -> Self {
+        Self {
+            url: dir.join(format!("login-{name}.url")),
+            header: dir.join(format!("login-{name}.header")),
+            made: Mutex::new([None, None]),
+        }
     }
 
     /// Writes the link `url` and the header of `token` into the files (again, after their
     /// directory was removed and made again).
     pub fn fill(&self, url: &str, token: &str) -> io::Result<()> {
-        write_private(&self.url, &format!("{url}\n"))?;
-        write_private(&self.header, &format!("Authorization: Bearer {token}\n"))
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        made[0] = Some(write_private(&self.url, &format!("{url}\n"))?);
+        made[1] = Some(write_private(
+            &self.header,
+            &format!("Authorization: Bearer {token}\n"),
+        )?);
+        Ok(())
     }
 }
 
 impl Drop for LoginFiles {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.url);
-        let _ = fs::remove_file(&self.header);
+        let [url, header] = *self.made.get_mut().unwrap_or_else(PoisonError::into_inner);
+        socket_file::remove_if_same(&self.url, url);
+        socket_file::remove_if_same(&self.header, header);
     }
 }
 
-/// Writes `text` to `path`, readable by this account only, never through a link.
-fn write_private(path: &Path, text: &str) -> io::Result<()> {
+/// Writes `text` to `path`, readable by this account only, never through a link; returns the
+/// file's device and inode.
+fn write_private(path: &Path, text: &str) -> io::Result<(u64, u64)> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -174,7 +192,9 @@ fn write_private(path: &Path, text: &str) -> io::Result<()> {
         .open(path)?;
     file.set_permissions(fs::Permissions::from_mode(0o600))?;
     file.write_all(text.as_bytes())?;
-    file.sync_all()
+    file.sync_all()?;
+    let meta = file.metadata()?;
+    Ok((meta.dev(), meta.ino()))
 }
 
 #[cfg(test)]
@@ -187,15 +207,16 @@ mod tests {
         let uid = nix::unistd::getuid().as_raw();
         let dir = runtime.path().join("keyhatch");
         ensure_private_dir(&dir, uid).unwrap();
-        let files = LoginFiles {
-            url: dir.join("login-1.url"),
-            header: dir.join("login-1.header"),
-        };
-        write_private(&files.url, "http://127.0.0.1:1/?token=t\n").unwrap();
+        let files = LoginFiles::at(&dir, "1");
+        files.fill("http://127.0.0.1:1/?token=t", "t").unwrap();
         assert_eq!(fs::metadata(&files.url).unwrap().mode() & 0o777, 0o600);
-        let url = files.url.clone();
+        let (url, header) = (files.url.clone(), files.header.clone());
+        // Another file under the header's name since: left.
+        fs::write(dir.join("new"), "another's\n").unwrap();
+        fs::rename(dir.join("new"), &header).unwrap();
         drop(files);
         assert!(!url.exists());
+        assert_eq!(fs::read_to_string(&header).unwrap(), "another's\n");
     }
 
     #[test]

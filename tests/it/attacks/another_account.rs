@@ -17,6 +17,7 @@ mod idle_connections;
 mod login_link;
 mod own_address;
 mod settings_dirs;
+mod socket_names;
 mod socket_path;
 
 /// The session cookie a fresh login link sets, as `name=value`.

@@ -130,12 +130,13 @@ fn a_relative_socket_path_is_printed_whole_for_the_forward() {
 
 /// Starts keyhatch as `person` on the Unix socket `socket`, without `XDG_RUNTIME_DIR`, and
 /// returns what it said once it has ended; fails if it serves there for 10 seconds.
-fn refused_socket(person: &Account, socket: &Path) -> String {
+pub(super) fn refused_socket(person: &Account, socket: &Path) -> String {
     let exe = env!("CARGO_BIN_EXE_keyhatch");
     let home = person.home();
     let mut server = person
         .command(exe)
-        .args(["--socket", socket.to_str().unwrap()])
+        .arg("--socket")
+        .arg(socket)
         .args(["--home", home.to_str().unwrap()])
         .env_remove("XDG_RUNTIME_DIR")
         .env("KEYHATCH_CONFIG", "none")
@@ -203,61 +204,6 @@ fn a_socket_path_that_names_another_directory_in_each_process_is_printed_as_reso
     }
 }
 
-/// Two servers of one account on sockets both answered `keyhatch link` as `socket`: the second
-/// took the first's link socket and login files, and the first's link could no longer be had.
-#[test]
-fn two_servers_on_sockets_each_keep_their_own_login_link() {
-    let alice = Account::create_person();
-    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
-    let (a, b) = (alice.home().join("a"), alice.home().join("b"));
-    mkdir_as(&alice, &a);
-    mkdir_as(&alice, &b);
-    let (mut first, said_first) = serve_on_socket(&alice, "kh.sock", &a);
-    let _stop_first = KilledOnDrop(first.id());
-    let (mut second, said_second) = serve_on_socket(&alice, "kh.sock", &b);
-    let _stop_second = KilledOnDrop(second.id());
-    assert!(said_first.contains("run: keyhatch link\n"), "{said_first}");
-    assert!(
-        said_second.contains("run: keyhatch link socket-2\n"),
-        "{said_second}"
-    );
-    for (name, dir) in [("socket", &a), ("socket-2", &b)] {
-        let link = alice
-            .command(env!("CARGO_BIN_EXE_keyhatch"))
-            .args(["link", name])
-            .env_remove("XDG_RUNTIME_DIR")
-            .current_dir("/")
-            .output()
-            .unwrap();
-        let printed = String::from_utf8_lossy(&link.stdout);
-        let url = printed
-            .split_whitespace()
-            .find(|w| w.contains("?token="))
-            .unwrap_or_else(|| {
-                panic!("{name}: {printed}{}", String::from_utf8_lossy(&link.stderr))
-            });
-        // The link logs in at the server it came from.
-        let login = alice
-            .command("curl")
-            .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
-            .args(["--unix-socket", dir.join("kh.sock").to_str().unwrap(), url])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&login.stdout), "303", "{name}");
-    }
-    let files = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
-    for file in ["login-socket.url", "login-socket-2.url"] {
-        assert!(files.join(file).exists(), "{file}");
-    }
-    stop(&mut second);
-    assert!(!files.join("login-socket-2.url").exists());
-    assert!(
-        files.join("login-socket.url").exists(),
-        "the first's files outlive the second"
-    );
-    stop(&mut first);
-}
-
 /// A path that names no socket file, a file that is not a socket, and a relative path from a
 /// working directory that is gone: each refused with what is wrong, and nothing replaced.
 #[test]
@@ -274,10 +220,16 @@ fn a_socket_path_keyhatch_cannot_use_is_refused_with_the_reason() {
     assert!(wrote.status.success());
     let said = refused_socket(&alice, &notes);
     assert!(
-        said.contains("something other than a socket is there"),
+        said.contains("a file that is not a socket is there"),
         "{said}"
     );
     assert_eq!(fs::read_to_string(&notes).unwrap(), "mine\n");
+    let said = refused_socket(&alice, &alice.home());
+    assert!(said.contains("a directory is there"), "{said}");
+    let said = refused_socket(&alice, Path::new("/etc/passwd/kh.sock"));
+    assert!(said.contains("/etc/passwd is not a directory"), "{said}");
+    let said = refused_socket(&alice, &alice.home().join("k".repeat(120)));
+    assert!(said.contains("a socket's can be at most 107"), "{said}");
     let gone = alice
         .command("sh")
         .args([
@@ -298,9 +250,85 @@ fn a_socket_path_keyhatch_cannot_use_is_refused_with_the_reason() {
     );
 }
 
+/// Red team (helper-59): a path whose bytes are not UTF-8 was printed with `�` in their place;
+/// another account made the directory the printed path named, in `/tmp`, and the person's
+/// `curl -H @login-socket.header` sent it the script credential. Such a path is refused, and so
+/// is one `ssh -L` would split (a colon); one with a space is printed quoted.
+#[test]
+fn a_socket_path_that_cannot_be_printed_as_it_is_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let latin1 = alice.home().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    mkdir_as(&alice, &latin1);
+    let said = refused_socket(&alice, &latin1.join("kh.sock"));
+    assert!(said.contains("it is not UTF-8"), "{said}");
+    assert!(!latin1.join("kh.sock").exists());
+    let colon = alice.home().join("a:b");
+    mkdir_as(&alice, &colon);
+    let said = refused_socket(&alice, &colon.join("kh.sock"));
+    assert!(said.contains("it holds a colon"), "{said}");
+    let spaced = alice.home().join("my dir");
+    mkdir_as(&alice, &spaced);
+    let (mut server, announced) = serve_on_socket(&alice, "kh.sock", &spaced);
+    let _stop = KilledOnDrop(server.id());
+    let quoted = format!("ssh -L '3000:{}' NODE", spaced.join("kh.sock").display());
+    assert!(announced.contains(&quoted), "{announced}");
+    stop(&mut server);
+}
+
+/// Red team (helper-59): a live datagram socket, and a live socket its owner had made
+/// unreachable (`chmod 000`), given as `--socket`, were removed and replaced; a regular file
+/// put in place of keyhatch's socket while it served was removed at its stop.
+#[test]
+fn a_file_keyhatch_did_not_make_is_neither_replaced_nor_removed() {
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let run = alice.home().join("run");
+    mkdir_as(&alice, &run);
+    let datagram = run.join("dg.sock");
+    let _datagram = std::os::unix::net::UnixDatagram::bind(&datagram).unwrap();
+    let closed = run.join("closed.sock");
+    let _closed = std::os::unix::net::UnixListener::bind(&closed).unwrap();
+    fs::set_permissions(&closed, fs::Permissions::from_mode(0o000)).unwrap();
+    for socket in [&datagram, &closed] {
+        let said = refused_socket(&alice, socket);
+        assert!(
+            said.contains("a socket keyhatch cannot tell is unused"),
+            "{said}"
+        );
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_socket(
+                &fs::symlink_metadata(socket).unwrap().file_type()
+            ),
+            "{} is left",
+            socket.display()
+        );
+    }
+    assert!(
+        std::os::unix::net::UnixDatagram::unbound()
+            .unwrap()
+            .send_to(b"x", &datagram)
+            .is_ok()
+    );
+    let (mut server, _) = serve_on_socket(&alice, "s.sock", &run);
+    let _stop = KilledOnDrop(server.id());
+    let socket = run.join("s.sock");
+    let replaced = alice.run(
+        "sh",
+        &[
+            "-c",
+            &format!("rm {0} && echo precious > {0}", socket.display()),
+        ],
+    );
+    assert!(replaced.status.success(), "{replaced:?}");
+    stop(&mut server);
+    assert_eq!(fs::read_to_string(&socket).unwrap(), "precious\n");
+}
+
 /// Starts keyhatch as `person` on `--socket socket`, from `cwd` and without
 /// `XDG_RUNTIME_DIR`, and returns it with what it printed up to its login link.
-fn serve_on_socket(person: &Account, socket: &str, cwd: &Path) -> (Child, String) {
+pub(super) fn serve_on_socket(person: &Account, socket: &str, cwd: &Path) -> (Child, String) {
     let home = person.home();
     let mut server = person
         .command(env!("CARGO_BIN_EXE_keyhatch"))
@@ -325,7 +353,7 @@ fn serve_on_socket(person: &Account, socket: &str, cwd: &Path) -> (Child, String
 }
 
 /// Stops `server` as Ctrl-C would (it cleans up), and waits for it.
-fn stop(server: &mut Child) {
+pub(super) fn stop(server: &mut Child) {
     let _ = std::process::Command::new("kill")
         .args(["-INT", &server.id().to_string()])
         .status();
@@ -333,8 +361,13 @@ fn stop(server: &mut Child) {
 }
 
 /// `dir`, made by `person` with mode 0700.
-fn mkdir_as(person: &Account, dir: &Path) {
-    let made = person.run("mkdir", &["-m", "700", dir.to_str().unwrap()]);
+pub(super) fn mkdir_as(person: &Account, dir: &Path) {
+    let made = person
+        .command("mkdir")
+        .args(["-m", "700"])
+        .arg(dir)
+        .output()
+        .unwrap();
     assert!(made.status.success(), "{made:?}");
 }
 

@@ -1,0 +1,196 @@
+//! The names `keyhatch link NAME` reaches a person's servers by: each server claims one no other
+//! live server of the account has, in any of its runtime directories, and keeps its own link
+//! socket and login files under it; nothing another account put in a runtime directory it
+//! cannot use holds a start up.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::login_link::{KilledOnDrop, RemovedOnDrop, squat};
+use super::socket_path::{mkdir_as, serve_on_socket, stop};
+use crate::helpers::Account;
+
+/// Two servers of one account on sockets both answered `keyhatch link` as `socket`: the second
+/// took the first's link socket and login files, and the first's link could no longer be had.
+#[test]
+fn two_servers_on_sockets_each_keep_their_own_login_link() {
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let (a, b) = (alice.home().join("a"), alice.home().join("b"));
+    mkdir_as(&alice, &a);
+    mkdir_as(&alice, &b);
+    let (mut first, said_first) = serve_on_socket(&alice, "kh.sock", &a);
+    let _stop_first = KilledOnDrop(first.id());
+    let (mut second, said_second) = serve_on_socket(&alice, "kh.sock", &b);
+    let _stop_second = KilledOnDrop(second.id());
+    assert!(said_first.contains("run: keyhatch link\n"), "{said_first}");
+    assert!(
+        said_second.contains("run: keyhatch link socket-2\n"),
+        "{said_second}"
+    );
+    for (name, dir) in [("socket", &a), ("socket-2", &b)] {
+        let link = alice
+            .command(env!("CARGO_BIN_EXE_keyhatch"))
+            .args(["link", name])
+            .env_remove("XDG_RUNTIME_DIR")
+            .current_dir("/")
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&link.stdout);
+        let url = printed
+            .split_whitespace()
+            .find(|w| w.contains("?token="))
+            .unwrap_or_else(|| {
+                panic!("{name}: {printed}{}", String::from_utf8_lossy(&link.stderr))
+            });
+        // The link logs in at the server it came from.
+        let login = alice
+            .command("curl")
+            .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(["--unix-socket", dir.join("kh.sock").to_str().unwrap(), url])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&login.stdout), "303", "{name}");
+    }
+    let files = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    for file in ["login-socket.url", "login-socket-2.url"] {
+        assert!(files.join(file).exists(), "{file}");
+    }
+    stop(&mut second);
+    assert!(!files.join("login-socket-2.url").exists());
+    assert!(
+        files.join("login-socket.url").exists(),
+        "the first's files outlive the second"
+    );
+    stop(&mut first);
+}
+
+/// Red team (helper-59): two servers started at the same moment both took `socket` (3 times in
+/// 5): one link socket and a mixed pair of login files, and the first to stop removed them.
+#[test]
+fn two_servers_started_at_once_never_share_a_name() {
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let (a, b) = (alice.home().join("a"), alice.home().join("b"));
+    mkdir_as(&alice, &a);
+    mkdir_as(&alice, &b);
+    for round in 0..5 {
+        let ((mut first, said_first), (mut second, said_second)) = std::thread::scope(|scope| {
+            let first = scope.spawn(|| serve_on_socket(&alice, "kh.sock", &a));
+            let second = scope.spawn(|| serve_on_socket(&alice, "kh.sock", &b));
+            (first.join().unwrap(), second.join().unwrap())
+        });
+        let _stops = (KilledOnDrop(first.id()), KilledOnDrop(second.id()));
+        let named = |said: &str| said.contains("run: keyhatch link socket-2\n");
+        assert!(
+            named(&said_first) != named(&said_second),
+            "round {round}: {said_first}\n{said_second}"
+        );
+        stop(&mut first);
+        stop(&mut second);
+    }
+}
+
+/// Red team (helper-59): the name was looked for with a blocking connect in the runtime
+/// directory before it was checked; another account that had made `/tmp/keyhatch-UID` and the
+/// fallback in a home others can write, with a socket whose queue was full, held the start up
+/// for good.
+#[test]
+fn another_account_cannot_hold_up_the_start_through_a_runtime_directory_it_made() {
+    use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let home = alice.home();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o777)).unwrap();
+    let tmp = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let fallback = home.join(format!(".keyhatch-run-{host}"));
+    let _made = RemovedOnDrop(vec![tmp.clone()]);
+    squat(&stranger, &tmp, "777");
+    squat(&stranger, &fallback, "777");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let full = fallback.join(format!("link-{port}.sock"));
+    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+    let listener = socket::socket(AddressFamily::Unix, SockType::Stream, flags, None).unwrap();
+    let addr = UnixAddr::new(&full).unwrap();
+    socket::bind(std::os::fd::AsRawFd::as_raw_fd(&listener), &addr).unwrap();
+    socket::listen(&listener, Backlog::new(0).unwrap()).unwrap();
+    fs::set_permissions(&full, fs::Permissions::from_mode(0o777)).unwrap();
+    let queued: Vec<_> = (0..3)
+        .map(|_| {
+            let c = socket::socket(AddressFamily::Unix, SockType::Stream, flags, None).unwrap();
+            let _ = socket::connect(std::os::fd::AsRawFd::as_raw_fd(&c), &addr);
+            c
+        })
+        .collect();
+    let mut server = alice
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .args(["--home", home.to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let (said, read) = std::sync::mpsc::channel();
+    let out = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::io::Read::take(out, 4096), &mut text);
+        let _ = said.send(text);
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    stop(&mut server);
+    let said = read
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("keyhatch ends");
+    assert!(said.contains("?token="), "it started serving: {said}");
+    assert!(said.contains("keyhatch link will not work"), "{said}");
+    drop(queued);
+}
+
+/// Red team (helper-59): a server with `XDG_RUNTIME_DIR` and one without, each in its own
+/// runtime directory, were both `socket`: `keyhatch link socket` reached only one.
+#[test]
+fn servers_in_two_runtime_directories_are_named_apart() {
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let (a, xdg) = (alice.home().join("a"), alice.home().join("xdg"));
+    mkdir_as(&alice, &a);
+    mkdir_as(&alice, &xdg);
+    let (mut first, said_first) = serve_on_socket(&alice, "kh.sock", &a);
+    let _stop_first = KilledOnDrop(first.id());
+    let mut second = alice
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--socket", xdg.join("kh.sock").to_str().unwrap()])
+        .args(["--home", alice.home().to_str().unwrap()])
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop_second = KilledOnDrop(second.id());
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(second.stdout.take().unwrap()));
+    let said_second = lines
+        .map_while(Result::ok)
+        .find(|l| l.contains("keyhatch link"))
+        .unwrap_or_default();
+    assert!(said_first.contains("run: keyhatch link\n"), "{said_first}");
+    assert!(
+        said_second.contains("run: keyhatch link socket-2"),
+        "{said_second}"
+    );
+    assert!(Path::new(&xdg).join("keyhatch/link-socket-2.sock").exists());
+    stop(&mut second);
+    stop(&mut first);
+}
