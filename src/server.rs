@@ -24,6 +24,7 @@ pub mod settings;
 pub mod site;
 mod site_start;
 mod socket_file;
+mod walk;
 
 use std::io;
 use std::net::SocketAddr;
@@ -34,10 +35,11 @@ use crate::api::slow_pool::SlowPool;
 use crate::audit::Audit;
 use crate::paths::Base;
 pub use access::Access;
-use bind::{annotate, bind_tcp, bind_unix};
+use bind::{bind_tcp, bind_unix};
 use peer::{TcpPeers, UnixPeers};
 pub use router::router;
 use settings::{Listen, Settings, SiteSettings};
+use walk::annotate;
 
 /// What keyhatch opens before it starts any thread: its listener and its audit log.
 pub struct Opened {

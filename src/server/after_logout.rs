@@ -5,9 +5,10 @@
 //! made again, with the same checks as at start; a look every two seconds notices.
 
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::net::UnixListener;
 use tokio::sync::mpsc::UnboundedSender;
@@ -16,10 +17,13 @@ use super::auth::Auth;
 use super::bind;
 use super::link::LinkSocket;
 use super::runtime::{self, LoginFiles};
-use super::socket_file;
+use super::socket_file::{self, Found};
 
 /// How often the runtime directory is looked at.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
+
+/// How often, at most, that it cannot be made again is said.
+const SAY_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 
 /// What a local server keeps in its runtime directory; the files and sockets are removed when
 /// it is dropped.
@@ -38,7 +42,34 @@ pub struct DefaultSocket {
     /// Its path.
     pub path: PathBuf,
     /// The server's listener takes what is sent here.
-    pub again: UnboundedSender<UnixListener>,
+    again: UnboundedSender<UnixListener>,
+    /// The socket file's device and inode, as last bound.
+    made: Mutex<Option<(u64, u64)>>,
+}
+
+impl DefaultSocket {
+    /// The socket bound at `path`, whose listeners bound again there are sent to `again`.
+    pub fn new(path: &Path, again: UnboundedSender<UnixListener>) -> Self {
+        Self {
+            path: path.to_owned(),
+            again,
+            made: Mutex::new(socket_file::identity(path)),
+        }
+    }
+
+    fn made(&self) -> std::sync::MutexGuard<'_, Option<(u64, u64)>> {
+        self.made.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Why the runtime directory's contents are not made again.
+enum NotAgain {
+    /// The directory cannot be made yet (`/run/user/UID` is made at the next login).
+    NotYet,
+    /// Not this time; looked at again later.
+    Cannot(String),
+    /// Never, for the reason given.
+    Never(String),
 }
 
 /// Keeps what `kept` holds in the runtime directory of `uid` for as long as the returned value
@@ -50,7 +81,7 @@ pub fn keep(kept: InRuntimeDir, uid: u32, auth: Auth, base: String) -> Arc<InRun
     let dir = runtime::dir_path(uid);
     let mut known = socket_file::identity(&dir);
     tokio::spawn(async move {
-        let mut said = None;
+        let mut said: Option<Instant> = None;
         loop {
             tokio::time::sleep(LOOK_EVERY).await;
             let Some(kept) = weak.upgrade() else {
@@ -60,19 +91,24 @@ pub fn keep(kept: InRuntimeDir, uid: u32, auth: Auth, base: String) -> Arc<InRun
                 continue;
             }
             match make_again(&kept, &dir, uid, &auth, &base) {
-                Ok(()) => {
+                Ok(made) => {
                     known = socket_file::identity(&dir);
-                    said = None;
-                    tracing::info!(dir = %dir.display(), "the runtime directory was removed; its socket and files are made again");
-                }
-                // Until the next login makes `/run/user/UID`.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    let e = e.to_string();
-                    if said.as_ref() != Some(&e) {
-                        tracing::warn!(dir = %dir.display(), "the runtime directory was removed and cannot be made again: {e}");
-                        said = Some(e);
+                    if made {
+                        tracing::info!(dir = %dir.display(), "the runtime directory was removed; what keyhatch keeps there is made again");
                     }
+                }
+                Err(NotAgain::NotYet) => {}
+                // At most once a minute: a directory changed back and forth says a new reason
+                // at every look (red team).
+                Err(NotAgain::Cannot(why)) => {
+                    if said.is_none_or(|at| at.elapsed() >= SAY_AT_MOST_EVERY) {
+                        tracing::warn!(dir = %dir.display(), "keyhatch's runtime directory was removed and what it kept there cannot be made again yet: {why}");
+                        said = Some(Instant::now());
+                    }
+                }
+                Err(NotAgain::Never(why)) => {
+                    tracing::error!(dir = %dir.display(), "keyhatch's runtime directory was removed: {why}");
+                    return;
                 }
             }
         }
@@ -80,37 +116,88 @@ pub fn keep(kept: InRuntimeDir, uid: u32, auth: Auth, base: String) -> Arc<InRun
     kept
 }
 
-/// Makes the directory again and what is missing in it. Each part already there is left, so
-/// a look that failed halfway is finished by the next.
+/// Whether no account but this one (and root) could have made `dir` while it was gone: no
+/// directory above it lets group or others add a name. In `/tmp` another account could have
+/// made it, and served its own socket there, on the address this start's pages have: a script
+/// it served there for good would run in keyhatch's pages once they came back (red team).
+fn only_this_account_could_have_made(dir: &Path) -> bool {
+    dir.ancestors()
+        .skip(1)
+        .filter_map(|above| std::fs::metadata(above).ok())
+        .all(|meta| meta.mode() & 0o022 == 0)
+}
+
+/// Makes the directory again and what of its contents is missing; says whether it made
+/// anything. What another server of the account made there meanwhile is left alone, and a look
+/// that failed halfway is finished by the next.
 fn make_again(
     kept: &InRuntimeDir,
     dir: &Path,
     uid: u32,
     auth: &Auth,
     base: &str,
-) -> io::Result<()> {
-    runtime::ensure_private_dir(dir, uid)?;
-    // The directories above it, as for a socket at start: only this account (or root) may
-    // change them. Another account may have made a missing one in `/tmp` meanwhile.
-    if let Err(e) = bind::only_this_account_can_change(&dir.join("keyhatch.sock"), uid) {
-        let _ = std::fs::remove_dir(dir);
-        return Err(e);
+) -> Result<bool, NotAgain> {
+    let cannot = |e: io::Error| NotAgain::Cannot(e.to_string());
+    if let Some(socket) = &kept.socket
+        && !only_this_account_could_have_made(dir)
+    {
+        return Err(NotAgain::Never(format!(
+            "the socket the forward goes to, {}, was in it, and another account could have \
+             served its own there meanwhile, on the address of this keyhatch's pages; close \
+             that forward, stop this keyhatch and start it again (a new start has a new \
+             address)",
+            socket.path.display()
+        )));
     }
-    let missing = |path: &Path| std::fs::symlink_metadata(path).is_err();
-    if let Some(socket) = kept.socket.as_ref().filter(|s| missing(&s.path)) {
-        let (listener, _) = bind::bind_unix(&socket.path, uid, None)?;
-        let listener = UnixListener::from_std(listener)?;
-        socket
-            .again
-            .send(listener)
-            .map_err(|_| io::Error::other("the server has stopped"))?;
+    // As at start; another account may have made a missing directory above it in `/tmp`.
+    match runtime::ensure_safe_dir(dir, uid) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(NotAgain::NotYet),
+        Err(e) => return Err(cannot(e)),
     }
-    if let Some(links) = kept.links.as_ref().filter(|l| missing(l.path())) {
-        links.bind_again()?;
+    let mut made = false;
+    if let Some(socket) = &kept.socket {
+        let mine = socket_file::identity(&socket.path) == *socket.made();
+        match socket_file::look(&socket.path) {
+            Found::Live if mine => {}
+            Found::Nothing | Found::Stale => {
+                let (listener, _) = bind::bind_unix(&socket.path, uid, None).map_err(cannot)?;
+                *socket.made() = socket_file::identity(&socket.path);
+                let listener = UnixListener::from_std(listener).map_err(cannot)?;
+                let sent = socket.again.send(listener);
+                sent.map_err(|_| NotAgain::Never("the server has stopped".to_owned()))?;
+                made = true;
+            }
+            Found::Live | Found::Other(_) => {
+                return Err(NotAgain::Never(format!(
+                    "another keyhatch of yours serves on {} now, and this one can no longer be \
+                     reached: stop it",
+                    socket.path.display()
+                )));
+            }
+        }
     }
-    if let Some(files) = kept.files.as_ref().filter(|f| missing(&f.url)) {
+    if let Some(links) = kept.links.as_ref().filter(|links| !links.is_there()) {
+        let taken = runtime::dirs_in_use(uid).iter().any(|other| {
+            socket_file::look(&other.join(links.path().file_name().unwrap_or_default()))
+                == Found::Live
+        });
+        if taken {
+            return Err(NotAgain::Cannot(format!(
+                "another server of yours answers keyhatch link as {} now",
+                links.name()
+            )));
+        }
+        if socket_file::look(links.path()) == Found::Stale {
+            let _ = std::fs::remove_file(links.path());
+        }
+        links.bind_again().map_err(cannot)?;
+        made = true;
+    }
+    if let Some(files) = kept.files.as_ref().filter(|files| files.are_gone()) {
         let link = format!("{base}/?token={}", auth.new_link());
-        files.fill(&link, auth.credential())?;
+        files.fill(&link, auth.credential()).map_err(cannot)?;
+        made = true;
     }
-    Ok(())
+    Ok(made)
 }

@@ -61,8 +61,11 @@ pub fn announce(
     // socket first: it claims the name the files are named for.
     let links = link::listen(settings.uid, name, base, auth.clone());
     let wanted = name;
-    let name = links.as_ref().map_or(wanted, |links| links.name());
-    let files = LoginFiles::write(settings.uid, name, &link, auth.credential());
+    // Named for the name claimed: without one, they could be another server's.
+    let files = match &links {
+        Ok(links) => LoginFiles::write(settings.uid, links.name(), &link, auth.credential()),
+        Err(_) => Err(io::Error::other("no name could be claimed for them")),
+    };
     let where_else = match &files {
         Ok(files) => format!(
             "The link is also in {} (readable only by you); scripts can send the header in {} with curl -H @FILE.\n",
@@ -93,10 +96,9 @@ pub fn announce(
     let kept = InRuntimeDir {
         files: files.ok(),
         links: links.ok(),
-        socket: socket.zip(bound_again).map(|(path, again)| DefaultSocket {
-            path: path.to_owned(),
-            again,
-        }),
+        socket: socket
+            .zip(bound_again)
+            .map(|(path, again)| DefaultSocket::new(path, again)),
     };
     Some(after_logout::keep(
         kept,
@@ -106,13 +108,12 @@ pub fn announce(
     ))
 }
 
-/// `word` as one shell word: as it is when it holds only characters no shell reads otherwise,
-/// else in single quotes (a socket's path holds no quote: `bind::printable`).
+/// `word` as one shell word: in single quotes when it holds a space (a socket's path holds
+/// nothing else a shell or ssh reads otherwise: `bind::printable`).
 fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=@%,:".contains(c);
-    match word.chars().all(plain) {
-        true => word.to_owned(),
-        false => format!("'{word}'"),
+    match word.contains(' ') {
+        true => format!("'{word}'"),
+        false => word.to_owned(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::runtime;
 use super::socket_file::{self, Found};
+use super::walk::{self, annotate};
 
 /// Binds `addr`, and on a loopback address also the other family's loopback on the same port:
 /// browsers and `ssh -L` resolve `localhost` to `::1` first, and another account listening
@@ -86,7 +87,7 @@ pub fn bind_unix(
     }
     let path = match proxy_uid {
         Some(_) => path.to_owned(),
-        None => only_this_account_can_change(path, uid)?.join(name),
+        None => walk::only_this_account_can_change(path, uid)?.join(name),
     };
     if proxy_uid.is_none() {
         printable(&path)?;
@@ -132,155 +133,28 @@ pub fn bind_unix(
     Ok((listener, path))
 }
 
-/// Refuses a socket path (local mode) that another account could swap: a directory on the way
-/// that is not this account's or root's, or that group or others may write (a root-owned
-/// sticky one such as `/tmp` excepted above the socket's own directory: there nobody can
-/// rename another's entry, but anyone can take a free name), a missing one (another account
-/// could make it in `/tmp` between this look and the bind), or a link on the way, however many
-/// lead on from one another, that is not this account's or root's. Another account's
-/// `/tmp/keyhatch-UID`, given with `--socket`, let it put its own socket there and take the
-/// login links sent to it; so did a person's link into a group's directory, and a link to a
-/// link there (red team). Returns the directory the socket's resolved to.
-pub(super) fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let refuse = |why: String| {
-        io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!(
-                "cannot listen on {}: {why}, so another account could put its own socket \
-                 there; give --socket a path in a directory only you can change",
-                path.display()
-            ),
-        )
-    };
-    let check_dir = |dir: &Path, own: bool| -> io::Result<()> {
-        let meta = std::fs::symlink_metadata(dir).map_err(|e| {
-            annotate(
-                e,
-                &format!("cannot listen on {}: {}", path.display(), dir.display()),
-            )
-        })?;
-        let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
-        let sticky_root = owner == 0 && mode & 0o1000 != 0 && !own;
-        if owner != uid && owner != 0 {
-            return Err(refuse(format!(
-                "the directory {} belongs to uid {owner}",
-                dir.display()
-            )));
-        }
-        if mode & 0o022 != 0 && !sticky_root {
-            return Err(refuse(format!(
-                "group or others can write the directory {} (mode {mode:o})",
-                dir.display()
-            )));
-        }
-        Ok(())
-    };
-    // The socket's directory, resolved one name at a time from `/`: each directory checked,
-    // and each link checked and followed in place.
-    let absolute = std::path::absolute(path).map_err(|e| {
-        annotate(
-            e,
-            &format!(
-                "cannot listen on {}: the working directory it is relative to",
-                path.display()
-            ),
-        )
-    })?;
-    let parent = absolute.parent().unwrap_or(Path::new("/"));
-    let mut todo = names_backwards(parent);
-    let mut at = PathBuf::from("/");
-    check_dir(&at, todo.is_empty())?;
-    let mut links = 0;
-    while let Some(name) = todo.pop() {
-        if name == ".." {
-            at.pop();
-            continue;
-        }
-        let next = at.join(&name);
-        let meta = std::fs::symlink_metadata(&next).map_err(|e| {
-            annotate(
-                e,
-                &format!("cannot listen on {}: {}", path.display(), next.display()),
-            )
-        })?;
-        if meta.is_symlink() {
-            if meta.uid() != uid && meta.uid() != 0 {
-                return Err(refuse(format!(
-                    "{} is a link of uid {}",
-                    next.display(),
-                    meta.uid()
-                )));
-            }
-            links += 1;
-            if links > 40 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "cannot listen on {}: its directory is reached through more than 40 \
-                         links (do some lead back to each other?)",
-                        path.display()
-                    ),
-                ));
-            }
-            let target = std::fs::read_link(&next)?;
-            if target.is_absolute() {
-                at = PathBuf::from("/");
-            }
-            todo.extend(names_backwards(&target));
-            continue;
-        }
-        if !meta.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!(
-                    "cannot listen on {}: {} is not a directory",
-                    path.display(),
-                    next.display()
-                ),
-            ));
-        }
-        at = next;
-        check_dir(&at, todo.is_empty())?;
-    }
-    // Once more as the socket's own directory, where a `..` came last.
-    check_dir(&at, true)?;
-    Ok(at)
-}
-
-/// Refuses a socket path that cannot be printed as the same bytes for `ssh -L` and a shell: one
-/// that is not UTF-8 (its bytes changed when printed, and another account took the name the
-/// printed path named: red team), or that holds a control character, a colon (where ssh splits
-/// `-L`'s argument) or a quote.
+/// Refuses a socket path that `ssh -L` or a shell, given it as printed, would read as another:
+/// any character but ASCII letters, digits, `/._-+=@,` and the space (which the printed command
+/// quotes). A path that was not UTF-8 was printed with `�` for its bytes; ssh drops a `\`, and
+/// expands `%` and `${…}`, in a forward's socket path; invisible or right-to-left characters
+/// show another path than the one there: each printed path could name another account's
+/// socket (red team: one took a login link through each of the first two).
 fn printable(path: &Path) -> io::Result<()> {
-    let why = match path.to_str() {
-        None => "it is not UTF-8",
-        Some(s) if s.chars().any(char::is_control) => "it holds a control character",
-        Some(s) if s.contains(':') => "it holds a colon, where ssh -L splits its argument",
-        Some(s) if s.contains('\'') => "it holds a quote",
-        Some(_) => return Ok(()),
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=@, ".contains(c);
+    let why = match path.to_str().map(|s| s.chars().find(|c| !plain(*c))) {
+        None => "it is not UTF-8".to_owned(),
+        Some(None) => return Ok(()),
+        Some(Some(c)) => format!("it holds {c:?}"),
     };
     Err(io::Error::new(
         io::ErrorKind::InvalidInput,
         format!(
-            "cannot listen on {}: {why}, so it cannot be printed for ssh -L as it is; give \
-             --socket a path without such names",
+            "cannot listen on {}: {why}, and ssh or a shell may read the path printed for the \
+             forward as another; give --socket a path of ASCII letters, digits, spaces and \
+             /._-+=@, only",
             path.display()
         ),
     ))
-}
-
-/// The names `path` goes through (`..` kept, `.` and `/` left out), last first: a stack to
-/// resolve them from.
-fn names_backwards(path: &Path) -> Vec<std::ffi::OsString> {
-    path.components()
-        .rev()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(name) => Some(name.to_owned()),
-            std::path::Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn bind_error(what: &str, e: io::Error) -> io::Error {
@@ -299,9 +173,4 @@ fn bind_hint(e: &io::Error, socket: bool) -> &'static str {
         }
         _ => "",
     }
-}
-
-/// `e` with `context` before its own message.
-pub fn annotate(e: io::Error, context: &str) -> io::Error {
-    io::Error::new(e.kind(), format!("{context}: {e}"))
 }

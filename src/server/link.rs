@@ -44,6 +44,12 @@ impl LinkSocket {
         &self.path
     }
 
+    /// Whether the socket at its path is still the one this server bound.
+    pub fn is_there(&self) -> bool {
+        let made = *self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        made.is_some() && socket_file::identity(&self.path) == made
+    }
+
     /// Binds the link socket again at its path (its directory was removed, and made again),
     /// and answers there from now on.
     pub fn bind_again(&self) -> io::Result<()> {
@@ -76,7 +82,7 @@ fn socket_path(dir: &Path, name: &str) -> PathBuf {
 /// each other's login files (red team).
 pub fn listen(uid: u32, wanted: &str, base: &str, auth: Auth) -> io::Result<LinkSocket> {
     let dir = runtime::dir_path(uid);
-    runtime::ensure_private_dir(&dir, uid)?;
+    runtime::ensure_safe_dir(&dir, uid)?;
     let _locked = lock(&dir)?;
     let elsewhere: Vec<PathBuf> = runtime::dirs_in_use(uid)
         .into_iter()
@@ -230,7 +236,7 @@ fn fetch(server: Option<&str>) -> io::Result<String> {
     let (mut stream, dir) = match server {
         Some(name) => dirs
             .iter()
-            .find_map(|dir| Some((UnixStream::connect(socket_path(dir, name)).ok()?, *dir)))
+            .find_map(|dir| Some((socket_file::connect(&socket_path(dir, name)).ok()?, *dir)))
             .ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::NotFound,
@@ -278,6 +284,8 @@ fn fetch(server: Option<&str>) -> io::Result<String> {
 /// A connection to the one server whose link socket answers in `dirs`, and its directory.
 fn only_live<'a>(dirs: &[&'a Path]) -> io::Result<(UnixStream, &'a Path)> {
     let mut live = Vec::new();
+    // A server that takes no connection: said when no other answers.
+    let mut stopped = None;
     for dir in dirs {
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name();
@@ -288,13 +296,15 @@ fn only_live<'a>(dirs: &[&'a Path]) -> io::Result<(UnixStream, &'a Path)> {
             else {
                 continue;
             };
-            if let Ok(stream) = UnixStream::connect(dir.join(&name)) {
-                live.push((server.to_owned(), stream, *dir));
+            match socket_file::connect(&dir.join(&name)) {
+                Ok(stream) => live.push((server.to_owned(), stream, *dir)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => stopped = Some(e),
+                Err(_) => {}
             }
         }
     }
     match live.len() {
-        0 => Err(no_server(dirs[0])),
+        0 => Err(stopped.unwrap_or_else(|| no_server(dirs[0]))),
         1 => {
             let (_, stream, dir) = live.remove(0);
             Ok((stream, dir))

@@ -117,13 +117,30 @@ pub fn ensure_private_dir(dir: &Path, uid: u32) -> io::Result<()> {
         Err(e) => return Err(e),
     }
     if !is_private_dir(dir, uid) {
+        let owner = fs::symlink_metadata(dir).map_or(uid, |meta| meta.uid());
+        let why = match owner == uid {
+            true => "a link, or open to others; remove it".to_owned(),
+            false => format!("another account, uid {owner}, made it"),
+        };
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
-                "{} is not a private directory of this account (a link, another owner, or open to others); remove it or set XDG_RUNTIME_DIR",
+                "{} is not a private directory of this account ({why}, or set XDG_RUNTIME_DIR to one of yours)",
                 dir.display()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// [`ensure_private_dir`], then the directories above `dir` walked from `/` as for a socket:
+/// only this account or root may change them (another could rename the directory away and put
+/// its own in its place). A directory made here that fails the walk is removed.
+pub fn ensure_safe_dir(dir: &Path, uid: u32) -> io::Result<()> {
+    ensure_private_dir(dir, uid)?;
+    if let Err(e) = super::walk::only_this_account_can_change(&dir.join("keyhatch.sock"), uid) {
+        let _ = fs::remove_dir(dir);
+        return Err(e);
     }
     Ok(())
 }
@@ -144,7 +161,7 @@ impl LoginFiles {
     /// Writes `login-NAME.url` and `login-NAME.header` into the runtime directory of `uid`.
     pub fn write(uid: u32, name: &str, url: &str, token: &str) -> io::Result<Self> {
         let dir = dir_path(uid);
-        ensure_private_dir(&dir, uid)?;
+        ensure_safe_dir(&dir, uid)?;
         let files = Self::at(&dir, name);
         files.fill(url, token)?;
         Ok(files)
@@ -157,6 +174,12 @@ impl LoginFiles {
             header: dir.join(format!("login-{name}.header")),
             made: Mutex::new([None, None]),
         }
+    }
+
+    /// Whether both files are gone (a directory removed, and made again): files there under
+    /// their names now are another server's.
+    pub fn are_gone(&self) -> bool {
+        fs::symlink_metadata(&self.url).is_err() && fs::symlink_metadata(&self.header).is_err()
     }
 
     /// Writes the link `url` and the header of `token` into the files (again, after their

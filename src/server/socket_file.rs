@@ -63,6 +63,30 @@ pub fn look(path: &Path) -> Found {
     }
 }
 
+/// A connection to the server listening at `path`, made without waiting: a server whose queue
+/// is full (stopped, as by Ctrl-Z) is an error, not a wait without end.
+pub fn connect(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    socket::connect(fd.as_raw_fd(), &UnixAddr::new(path)?).map_err(|e| match e {
+        Errno::EAGAIN => io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "the server at {} takes no connection (is it stopped, as by Ctrl-Z?)",
+                path.display()
+            ),
+        ),
+        e => io::Error::from(e),
+    })?;
+    let stream = std::os::unix::net::UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
 /// The device and inode of the file at `path` (not followed), when there is one.
 pub fn identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::symlink_metadata(path)

@@ -12,6 +12,7 @@ use crate::helpers::{
     spawn_app_with,
 };
 
+mod after_logout;
 mod health_check;
 mod idle_connections;
 mod login_link;

@@ -194,3 +194,178 @@ fn servers_in_two_runtime_directories_are_named_apart() {
     stop(&mut second);
     stop(&mut first);
 }
+
+/// Red team (helper-61): a server that could not claim a name (its runtime directory held
+/// locked) wrote its login files under the name anyway: over another server's, whose header then
+/// logged nobody in there, and removed them at its stop.
+#[test]
+fn a_server_without_a_name_leaves_anothers_login_files_alone() {
+    let alice = Account::create_person();
+    let runtime = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![runtime.clone()]);
+    let (a, b) = (alice.home().join("a"), alice.home().join("b"));
+    mkdir_as(&alice, &a);
+    mkdir_as(&alice, &b);
+    let (mut first, _) = serve_on_socket(&alice, "kh.sock", &a);
+    let _stop_first = KilledOnDrop(first.id());
+    let header = runtime.join("login-socket.header");
+    let before = fs::read_to_string(&header).unwrap();
+    let mut holder = alice
+        .command("flock")
+        .args([runtime.to_str().unwrap(), "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let _stop_holder = KilledOnDrop(holder.id());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (mut second, said) = serve_on_socket(&alice, "kh.sock", &b);
+    let _stop_second = KilledOnDrop(second.id());
+    assert!(said.contains("keyhatch link will not work"), "{said}");
+    assert_eq!(fs::read_to_string(&header).unwrap(), before);
+    stop(&mut second);
+    assert_eq!(fs::read_to_string(&header).unwrap(), before);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    stop(&mut first);
+}
+
+/// Red team (helper-61): the runtime directory's own directories were not checked at start: in
+/// a home others can write, another account can rename `~/.keyhatch-run-HOST` away and put its
+/// own there. Neither the link socket nor the login files are made in it.
+#[test]
+fn a_runtime_directory_in_a_home_others_can_write_is_not_used() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let home = alice.home();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o777)).unwrap();
+    let tmp = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![tmp.clone()]);
+    squat(&stranger, &tmp, "777");
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let fallback = home.join(format!(".keyhatch-run-{host}"));
+    mkdir_as(&alice, &fallback);
+    let sockets = PathBuf::from(format!("/tmp/khrun-{}", alice.uid));
+    let _sockets = RemovedOnDrop(vec![sockets.clone()]);
+    mkdir_as(&alice, &sockets);
+    let (mut server, said) = serve_on_socket(&alice, "kh.sock", &sockets);
+    let _stop = KilledOnDrop(server.id());
+    let open = format!(
+        "group or others can write the directory {} (mode 777)",
+        home.display()
+    );
+    assert!(said.contains("keyhatch link will not work"), "{said}");
+    assert!(said.contains(&open), "{said}");
+    let inside: Vec<_> = fs::read_dir(&fallback)
+        .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(inside.is_empty(), "{inside:?}");
+    stop(&mut server);
+}
+
+/// Red team (helper-61): `keyhatch link` to a server of the person's that is stopped (Ctrl-Z)
+/// and whose queue is full waited without end.
+#[test]
+fn keyhatch_link_to_a_stopped_server_ends_with_the_reason() {
+    use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr};
+    let alice = Account::create_person();
+    let runtime = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![runtime.clone()]);
+    let run = alice.home().join("run");
+    mkdir_as(&alice, &run);
+    let (mut server, _) = serve_on_socket(&alice, "kh.sock", &run);
+    let _stop = KilledOnDrop(server.id());
+    let signal = |name: &str| {
+        let sent = std::process::Command::new("kill")
+            .args([name, &server.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    signal("-STOP");
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    )
+    .unwrap();
+    let addr = UnixAddr::new(&runtime.join("link-socket.sock")).unwrap();
+    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+    let mut queued = Vec::new();
+    loop {
+        let c = socket::socket(AddressFamily::Unix, SockType::Stream, flags, None).unwrap();
+        if socket::connect(std::os::fd::AsRawFd::as_raw_fd(&c), &addr).is_err() {
+            break;
+        }
+        queued.push(c);
+        assert!(queued.len() < 100_000);
+    }
+    let started = std::time::Instant::now();
+    let link = alice
+        .command("timeout")
+        .args(["20", env!("CARGO_BIN_EXE_keyhatch"), "link"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&link.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{said}"
+    );
+    assert!(said.contains("is it stopped"), "{said}");
+    drop(queued);
+    signal("-CONT");
+    stop(&mut server);
+}
+
+/// Red team (helper-61, helper-60): with the default socket in `/tmp/keyhatch-UID`, removed (a
+/// cleaner, or the person) and made again by another account, which listened at the same name,
+/// a forward opened to it sent that account the next request. Once that account had gone, the
+/// socket was made again on the same address, where a script it had served for good ran in
+/// keyhatch's page and added its key. The socket is never made again there, and keyhatch says
+/// what to do.
+#[test]
+fn a_default_socket_whose_directory_another_account_could_take_is_not_made_again() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let runtime = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![runtime.clone()]);
+    let mut server = alice
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--socket", "--home", alice.home().to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let forward = lines
+        .map_while(Result::ok)
+        .find(|l| l.contains("ssh -L"))
+        .unwrap_or_default();
+    assert!(
+        forward.contains(&runtime.display().to_string()),
+        "{forward}"
+    );
+    fs::remove_dir_all(&runtime).unwrap();
+    squat(&stranger, &runtime, "777");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // The other account leaves, and the directory is the person's again.
+    fs::remove_dir_all(&runtime).unwrap();
+    mkdir_as(&alice, &runtime);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(!runtime.join("keyhatch.sock").exists(), "made again");
+    stop(&mut server);
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("close that forward"), "{said}");
+    assert!(
+        said.contains("another account could have served its own there"),
+        "{said}"
+    );
+}

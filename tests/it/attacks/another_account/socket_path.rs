@@ -264,10 +264,24 @@ fn a_socket_path_that_cannot_be_printed_as_it_is_is_refused() {
     let said = refused_socket(&alice, &latin1.join("kh.sock"));
     assert!(said.contains("it is not UTF-8"), "{said}");
     assert!(!latin1.join("kh.sock").exists());
-    let colon = alice.home().join("a:b");
-    mkdir_as(&alice, &colon);
-    let said = refused_socket(&alice, &colon.join("kh.sock"));
-    assert!(said.contains("it holds a colon"), "{said}");
+    // helper-61: ssh drops a `\` and expands `%` and `${…}` in a forward's socket path (a
+    // login link went to `/tmp/khrun/kh.sock` for `/tmp/kh\run/kh.sock`), splits at a colon;
+    // a right-to-left override shows another path than the one there.
+    for (name, shown) in [
+        ("a:b", "':'"),
+        ("kh\\run", "'\\\\'"),
+        ("kh%%run", "'%'"),
+        ("kh${USER}run", "'$'"),
+        ("kh\u{202e}nur", "'\\u{202e}'"),
+    ] {
+        let dir = alice.home().join(name);
+        mkdir_as(&alice, &dir);
+        let said = refused_socket(&alice, &dir.join("kh.sock"));
+        assert!(
+            said.contains(&format!("it holds {shown}")),
+            "{name}: {said}"
+        );
+    }
     let spaced = alice.home().join("my dir");
     mkdir_as(&alice, &spaced);
     let (mut server, announced) = serve_on_socket(&alice, "kh.sock", &spaced);

@@ -1,0 +1,265 @@
+//! A person's keyhatch left running when systemd-logind removes `/run/user/UID` (the last
+//! session ended): what it kept there comes back at the next login, and nothing another account,
+//! or another server of the person's, put in the runtime directory meanwhile is taken for its
+//! own, used or removed.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use super::login_link::{KilledOnDrop, RemovedOnDrop, open_session, squat};
+use super::socket_path::stop;
+use crate::helpers::Account;
+
+/// systemd-logind removes `/run/user/UID` when the person's last session ends; a keyhatch left
+/// running lost its socket, `keyhatch link` and the login files for good. At the next login
+/// they are there again.
+#[test]
+fn a_server_left_running_after_logout_is_reachable_again_at_the_next_login() {
+    let alice = Account::create_person();
+    let sessions = PathBuf::from(format!("/run/user/{}", alice.uid));
+    let _made = RemovedOnDrop(vec![sessions.clone()]);
+    open_session(&alice, &sessions);
+    let mut server = alice
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--socket", "--home", alice.home().to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let announced: Vec<String> = lines
+        .map_while(Result::ok)
+        .take_while(|l| !l.contains("keyhatch link"))
+        .collect();
+    let dir = sessions.join("keyhatch");
+    let socket = dir.join("keyhatch.sock");
+    assert!(
+        announced
+            .iter()
+            .any(|l| l.contains(&socket.display().to_string())),
+        "{announced:?}"
+    );
+    // The last session ends, and a while later the person logs in again.
+    fs::remove_dir_all(&sessions).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    open_session(&alice, &sessions);
+    let link_as_alice = || {
+        let out = alice
+            .command(env!("CARGO_BIN_EXE_keyhatch"))
+            .arg("link")
+            .env("XDG_RUNTIME_DIR", &sessions)
+            .current_dir("/")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut printed = link_as_alice();
+    while !printed.contains("?token=") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        printed = link_as_alice();
+    }
+    let link = printed
+        .split_whitespace()
+        .find(|w| w.contains("?token="))
+        .unwrap_or_else(|| panic!("keyhatch link after the next login: {printed}"));
+    let login = alice
+        .command("curl")
+        .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["--unix-socket", socket.to_str().unwrap(), link])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&login.stdout),
+        "303",
+        "the socket serves again"
+    );
+    let header = fs::read_to_string(dir.join("login-socket.header")).unwrap();
+    assert!(header.starts_with("Authorization: Bearer "), "{header}");
+    assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+    assert_eq!(fs::metadata(&socket).unwrap().mode() & 0o777, 0o600);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    assert!(!socket.exists() && !dir.join("login-socket.header").exists());
+}
+
+/// Made again, a runtime directory in a directory another account made meanwhile (an
+/// `XDG_RUNTIME_DIR` in `/tmp`, removed by a cleaner) would let that account swap it for its
+/// own and take the login links sent there: nothing is made in it.
+#[test]
+fn a_runtime_directory_whose_parent_another_account_made_again_is_not_used() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let runtime = PathBuf::from(format!("/tmp/khxdg-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![runtime.clone()]);
+    assert!(
+        alice
+            .run("mkdir", &["-m", "700", runtime.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let mut server = alice
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--home",
+            alice.home().to_str().unwrap(),
+        ])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let _: Vec<String> = lines
+        .map_while(Result::ok)
+        .take_while(|l| !l.contains("keyhatch link"))
+        .collect();
+    // The link socket and the two login files.
+    assert_eq!(fs::read_dir(runtime.join("keyhatch")).unwrap().count(), 3);
+    fs::remove_dir_all(&runtime).unwrap();
+    squat(&stranger, &runtime, "777");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let made = runtime.join("keyhatch");
+    let inside: Vec<_> = fs::read_dir(&made)
+        .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        inside.is_empty(),
+        "made in another account's directory: {inside:?}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(
+        said.contains(&format!(
+            "the directory {} belongs to uid {}",
+            runtime.display(),
+            stranger.uid
+        )),
+        "{said}"
+    );
+}
+
+/// Red team (helper-60): a second server started within two seconds of the next login made the
+/// default socket, the link socket and the login files first; the first server took them for
+/// its own, and at its stop removed them, leaving the second unreachable.
+#[test]
+fn a_server_started_at_the_next_login_keeps_what_it_made() {
+    let alice = Account::create_person();
+    let sessions = PathBuf::from(format!("/run/user/{}", alice.uid));
+    let _made = RemovedOnDrop(vec![sessions.clone()]);
+    open_session(&alice, &sessions);
+    let (mut first, _) = serve_default_socket(&alice);
+    let _stop_first = KilledOnDrop(first.id());
+    fs::remove_dir_all(&sessions).unwrap();
+    open_session(&alice, &sessions);
+    let (mut second, said) = serve_default_socket(&alice);
+    let _stop_second = KilledOnDrop(second.id());
+    assert!(said.contains("run: keyhatch link\n"), "{said}");
+    let dir = sessions.join("keyhatch");
+    let made: Vec<_> = [
+        "keyhatch.sock",
+        "link-socket.sock",
+        "login-socket.url",
+        "login-socket.header",
+    ]
+    .map(|name| fs::symlink_metadata(dir.join(name)).unwrap().ino())
+    .into();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    stop(&mut first);
+    let now: Vec<_> = [
+        "keyhatch.sock",
+        "link-socket.sock",
+        "login-socket.url",
+        "login-socket.header",
+    ]
+    .map(|name| fs::symlink_metadata(dir.join(name)).map_or(0, |m| m.ino()))
+    .into();
+    assert_eq!(now, made, "the second server's sockets and files");
+    let answer = alice
+        .command("curl")
+        .args([
+            "-s",
+            "-m",
+            "5",
+            "--unix-socket",
+            dir.join("keyhatch.sock").to_str().unwrap(),
+        ])
+        .arg("http://127.0.0.1:3000/healthz")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&answer.stdout), "ok\n");
+    stop(&mut second);
+}
+
+/// Red team (helper-60): another account put a link to the person's session directory where a
+/// removed `/tmp/keyhatch-UID` had been; the server that had used it removed, at its stop, the
+/// socket and files of the person's other server through that link.
+#[test]
+fn a_stop_removes_nothing_through_a_link_another_account_put_in_its_place() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let tmp = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let sessions = PathBuf::from(format!("/run/user/{}", alice.uid));
+    let _made = RemovedOnDrop(vec![tmp.clone(), sessions.clone()]);
+    let (mut first, _) = serve_default_socket(&alice);
+    let _stop_first = KilledOnDrop(first.id());
+    open_session(&alice, &sessions);
+    let (mut second, _) = serve_default_socket(&alice);
+    let _stop_second = KilledOnDrop(second.id());
+    let dir = sessions.join("keyhatch");
+    let before: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before.len(), 4, "{before:?}");
+    fs::remove_dir_all(&tmp).unwrap();
+    let linked = stranger.run("ln", &["-s", dir.to_str().unwrap(), tmp.to_str().unwrap()]);
+    assert!(linked.status.success());
+    stop(&mut first);
+    let after: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(after.len(), 4, "{after:?}");
+    let _ = fs::remove_file(&tmp);
+    stop(&mut second);
+}
+
+/// Starts keyhatch as `person` on its default socket, without `XDG_RUNTIME_DIR`, and returns it
+/// with what it printed up to its login link and `keyhatch link`.
+fn serve_default_socket(person: &Account) -> (std::process::Child, String) {
+    let mut server = person
+        .command(env!("CARGO_BIN_EXE_keyhatch"))
+        .args(["--socket", "--home", person.home().to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let mut announced = String::new();
+    for line in lines.map_while(Result::ok) {
+        announced.push_str(&line);
+        announced.push('\n');
+        if line.contains("keyhatch link") {
+            break;
+        }
+    }
+    (server, announced)
+}
