@@ -43,8 +43,8 @@ pub struct DefaultSocket {
     pub path: PathBuf,
     /// The server's listener takes what is sent here.
     again: UnboundedSender<UnixListener>,
-    /// The socket file's device and inode, as last bound.
-    made: Mutex<Option<(u64, u64)>>,
+    /// Which file the socket is, as last bound.
+    made: Mutex<Option<socket_file::FileId>>,
 }
 
 impl DefaultSocket {
@@ -57,7 +57,7 @@ impl DefaultSocket {
         }
     }
 
-    fn made(&self) -> std::sync::MutexGuard<'_, Option<(u64, u64)>> {
+    fn made(&self) -> std::sync::MutexGuard<'_, Option<socket_file::FileId>> {
         self.made.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

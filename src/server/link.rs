@@ -27,8 +27,8 @@ const REQUEST: &[u8] = b"link\n";
 pub struct LinkSocket {
     name: String,
     path: PathBuf,
-    /// The socket file's device and inode, as last bound.
-    made: Mutex<Option<(u64, u64)>>,
+    /// Which file the socket is, as last bound.
+    made: Mutex<Option<socket_file::FileId>>,
     /// Where a socket bound again at `path` goes, to be answered instead.
     again: mpsc::UnboundedSender<UnixListener>,
 }

@@ -101,10 +101,12 @@ fn in_home(uid: u32) -> Option<PathBuf> {
         .then(|| user.dir.join(format!(".keyhatch-run-{host}")))
 }
 
-/// Whether `dir` is a directory, not a link, that only `uid` can use.
+/// Whether `dir` is a directory, not a link, that only `uid` can use, on a filesystem that
+/// tells its owner truly (not FUSE: see [`super::walk::on_fuse`]).
 fn is_private_dir(dir: &Path, uid: u32) -> bool {
     fs::symlink_metadata(dir)
         .is_ok_and(|meta| meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0)
+        && !super::walk::on_fuse(dir)
 }
 
 /// Creates `dir` (mode 0700) when missing, then checks that it is a real directory that only
@@ -153,8 +155,8 @@ pub struct LoginFiles {
     pub url: PathBuf,
     /// The file holding `Authorization: Bearer …`, for `curl -H @FILE`.
     pub header: PathBuf,
-    /// The device and inode of each, as last written.
-    made: Mutex<[Option<(u64, u64)>; 2]>,
+    /// Which file each is, as last written.
+    made: Mutex<[Option<socket_file::FileId>; 2]>,
 }
 
 impl LoginFiles {
@@ -203,9 +205,9 @@ impl Drop for LoginFiles {
     }
 }
 
-/// Writes `text` to `path`, readable by this account only, never through a link; returns the
-/// file's device and inode.
-fn write_private(path: &Path, text: &str) -> io::Result<(u64, u64)> {
+/// Writes `text` to `path`, readable by this account only, never through a link; returns which
+/// file it is.
+fn write_private(path: &Path, text: &str) -> io::Result<socket_file::FileId> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -216,8 +218,7 @@ fn write_private(path: &Path, text: &str) -> io::Result<(u64, u64)> {
     file.set_permissions(fs::Permissions::from_mode(0o600))?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
-    let meta = file.metadata()?;
-    Ok((meta.dev(), meta.ino()))
+    socket_file::identity_of(&file)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -87,15 +87,48 @@ pub fn connect(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
     Ok(stream)
 }
 
-/// The device and inode of the file at `path` (not followed), when there is one.
-pub fn identity(path: &Path) -> Option<(u64, u64)> {
-    std::fs::symlink_metadata(path)
+/// Which file a name is: its device and inode, and its birth time where the filesystem keeps
+/// one (an inode number is used again for the next file made once its file is gone: red team).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: (u32, u32),
+    ino: u64,
+    born: (i64, u32),
+}
+
+/// The file at `path` (not followed), when there is one.
+pub fn identity(path: &Path) -> Option<FileId> {
+    use rustix::fs::{AtFlags, CWD};
+    rustix::fs::statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, WANTED)
         .ok()
-        .map(|meta| (meta.dev(), meta.ino()))
+        .map(|stat| file_id(&stat))
+}
+
+/// The file open as `file`.
+pub fn identity_of(file: &std::fs::File) -> io::Result<FileId> {
+    let stat = rustix::fs::statx(file, "", rustix::fs::AtFlags::EMPTY_PATH, WANTED)?;
+    Ok(file_id(&stat))
+}
+
+const WANTED: rustix::fs::StatxFlags =
+    rustix::fs::StatxFlags::INO.union(rustix::fs::StatxFlags::BTIME);
+
+fn file_id(stat: &rustix::fs::Statx) -> FileId {
+    let born = match rustix::fs::StatxFlags::from_bits_retain(stat.stx_mask)
+        .contains(rustix::fs::StatxFlags::BTIME)
+    {
+        true => (stat.stx_btime.tv_sec, stat.stx_btime.tv_nsec),
+        false => (0, 0),
+    };
+    FileId {
+        dev: (stat.stx_dev_major, stat.stx_dev_minor),
+        ino: stat.stx_ino,
+        born,
+    }
 }
 
 /// Removes `path` if it is still the file `made` names (another may have taken its name since).
-pub fn remove_if_same(path: &Path, made: Option<(u64, u64)>) {
+pub fn remove_if_same(path: &Path, made: Option<FileId>) {
     if made.is_some() && identity(path) == made {
         let _ = std::fs::remove_file(path);
     }
@@ -105,5 +138,33 @@ pub fn remove_if_same(path: &Path, made: Option<(u64, u64)>) {
 pub fn remove_if_stale(path: &Path) {
     if look(path) == Found::Stale {
         let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    /// On ext4 (and tmpfs) a file made right after another was removed takes its inode number:
+    /// by device and inode alone it passed for the removed one (red team).
+    #[test]
+    fn a_new_file_under_a_removed_ones_name_and_inode_is_another_file() {
+        let dir = tempfile::tempdir_in("/tmp").unwrap();
+        let path = dir.path().join("login-socket.url");
+        std::fs::write(&path, "old\n").unwrap();
+        let old = identity(&path).unwrap();
+        let old_ino = std::fs::metadata(&path).unwrap().ino();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "new\n").unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().ino(),
+            old_ino,
+            "the inode is used again here (the case this checks)"
+        );
+        assert_ne!(identity(&path), Some(old));
+        remove_if_same(&path, Some(old));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
     }
 }

@@ -47,6 +47,13 @@ pub fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf
                 dir.display()
             )));
         }
+        if on_fuse(dir) {
+            return Err(refuse(format!(
+                "the directory {} is on a FUSE filesystem, whose owners and modes its server \
+                 says (any account may mount one)",
+                dir.display()
+            )));
+        }
         Ok(())
     };
     // The socket's directory, resolved one name at a time from `/`: each directory checked,
@@ -132,6 +139,17 @@ fn names_backwards(path: &Path) -> Vec<std::ffi::OsString> {
             _ => None,
         })
         .collect()
+}
+
+/// Whether `dir` is on a FUSE filesystem. Its server makes up every owner and mode, and where
+/// `fusermount` lets accounts mount with `allow_other`, any account can serve a directory that
+/// says it is another's and private (red team: keyhatch wrote the login link and the script
+/// credential into one, and the printed socket path led to the attacker's socket). A directory
+/// whose filesystem cannot be asked counts as FUSE.
+pub fn on_fuse(dir: &Path) -> bool {
+    const FUSE_SUPER_MAGIC: i128 = 0x6573_5546;
+    // `f_type` is signed on glibc and unsigned on musl.
+    rustix::fs::statfs(dir).map_or(true, |fs| i128::from(fs.f_type) == FUSE_SUPER_MAGIC)
 }
 
 /// `e` with `context` before its own message.

@@ -13,6 +13,7 @@ use crate::helpers::{
 };
 
 mod after_logout;
+mod fuse;
 mod health_check;
 mod idle_connections;
 mod login_link;
