@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::login_link::{KilledOnDrop, RemovedOnDrop, open_session, squat};
-use super::socket_path::stop;
+use super::socket_path::{keyhatch_as, printed_until, stop};
 use crate::helpers::Account;
 
 /// systemd-logind removes `/run/user/UID` when the person's last session ends; a keyhatch left
@@ -20,29 +20,14 @@ fn a_server_left_running_after_logout_is_reachable_again_at_the_next_login() {
     let sessions = PathBuf::from(format!("/run/user/{}", alice.uid));
     let _made = RemovedOnDrop(vec![sessions.clone()]);
     open_session(&alice, &sessions);
-    let mut server = alice
-        .command(env!("CARGO_BIN_EXE_keyhatch"))
-        .args(["--socket", "--home", alice.home().to_str().unwrap()])
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("KEYHATCH_CONFIG", "none")
-        .current_dir("/")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = keyhatch_as(&alice, &["--socket"]).spawn().unwrap();
     let _stop = KilledOnDrop(server.id());
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let announced: Vec<String> = lines
-        .map_while(Result::ok)
-        .take_while(|l| !l.contains("keyhatch link"))
-        .collect();
+    let announced = printed_until(&mut server, &["keyhatch link"]);
     let dir = sessions.join("keyhatch");
     let socket = dir.join("keyhatch.sock");
     assert!(
-        announced
-            .iter()
-            .any(|l| l.contains(&socket.display().to_string())),
-        "{announced:?}"
+        announced.contains(&socket.display().to_string()),
+        "{announced}"
     );
     // The last session ends, and a while later the person logs in again.
     fs::remove_dir_all(&sessions).unwrap();
@@ -105,27 +90,13 @@ fn a_runtime_directory_whose_parent_another_account_made_again_is_not_used() {
             .status
             .success()
     );
-    let mut server = alice
-        .command(env!("CARGO_BIN_EXE_keyhatch"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--home",
-            alice.home().to_str().unwrap(),
-        ])
+    let mut server = keyhatch_as(&alice, &["--addr", "127.0.0.1:0"])
         .env("XDG_RUNTIME_DIR", &runtime)
-        .env("KEYHATCH_CONFIG", "none")
-        .current_dir("/")
-        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let _stop = KilledOnDrop(server.id());
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let _: Vec<String> = lines
-        .map_while(Result::ok)
-        .take_while(|l| !l.contains("keyhatch link"))
-        .collect();
+    printed_until(&mut server, &["keyhatch link"]);
     // The link socket and the two login files.
     assert_eq!(fs::read_dir(runtime.join("keyhatch")).unwrap().count(), 3);
     fs::remove_dir_all(&runtime).unwrap();
@@ -242,24 +213,7 @@ fn a_stop_removes_nothing_through_a_link_another_account_put_in_its_place() {
 /// Starts keyhatch as `person` on its default socket, without `XDG_RUNTIME_DIR`, and returns it
 /// with what it printed up to its login link and `keyhatch link`.
 fn serve_default_socket(person: &Account) -> (std::process::Child, String) {
-    let mut server = person
-        .command(env!("CARGO_BIN_EXE_keyhatch"))
-        .args(["--socket", "--home", person.home().to_str().unwrap()])
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("KEYHATCH_CONFIG", "none")
-        .current_dir("/")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let mut announced = String::new();
-    for line in lines.map_while(Result::ok) {
-        announced.push_str(&line);
-        announced.push('\n');
-        if line.contains("keyhatch link") {
-            break;
-        }
-    }
+    let mut server = keyhatch_as(person, &["--socket"]).spawn().unwrap();
+    let announced = printed_until(&mut server, &["keyhatch link"]);
     (server, announced)
 }

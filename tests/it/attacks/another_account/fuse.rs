@@ -4,11 +4,11 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use super::login_link::{KilledOnDrop, RemovedOnDrop, squat};
-use super::socket_path::{refused_socket, stop};
+use super::socket_path::{keyhatch_as, printed_until, refused_socket, stop};
 use crate::helpers::Account;
 
 /// Red team (helper-62): another account mounted a FUSE filesystem (as `fusermount` lets any
@@ -27,27 +27,11 @@ fn a_fuse_directory_that_says_it_is_the_persons_is_not_taken_for_private() {
     let _mounted = Mounted::serve(&runtime, alice.uid, stranger.uid, log.path());
     let said = refused_socket(&alice, &runtime.join("kh.sock"));
     assert!(said.contains("is on a FUSE filesystem"), "{said}");
-    let mut server = alice
-        .command(env!("CARGO_BIN_EXE_keyhatch"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--home",
-            alice.home().to_str().unwrap(),
-        ])
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("KEYHATCH_CONFIG", "none")
-        .current_dir("/")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+    let mut server = keyhatch_as(&alice, &["--addr", "127.0.0.1:0"])
         .spawn()
         .unwrap();
     let _stop = KilledOnDrop(server.id());
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let files = lines
-        .map_while(Result::ok)
-        .find(|l| l.contains("The link is also in") || l.contains("login files"))
-        .unwrap_or_default();
+    let files = printed_until(&mut server, &["The link is also in", "login files"]);
     assert!(files.contains("The link is also in"), "{files}");
     assert!(!files.contains(&runtime.display().to_string()), "{files}");
     stop(&mut server);

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::login_link::{KilledOnDrop, RemovedOnDrop, squat};
-use super::socket_path::{mkdir_as, serve_on_socket, stop};
+use super::socket_path::{keyhatch_as, mkdir_as, printed_until, serve_on_socket, stop};
 use crate::helpers::Account;
 
 /// Two servers of one account on sockets both answered `keyhatch link` as `socket`: the second
@@ -128,17 +128,8 @@ fn another_account_cannot_hold_up_the_start_through_a_runtime_directory_it_made(
             c
         })
         .collect();
-    let mut server = alice
-        .command(env!("CARGO_BIN_EXE_keyhatch"))
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .args(["--home", home.to_str().unwrap()])
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("KEYHATCH_CONFIG", "none")
-        .current_dir("/")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let port = format!("127.0.0.1:{port}");
+    let mut server = keyhatch_as(&alice, &["--addr", &port]).spawn().unwrap();
     let _stop = KilledOnDrop(server.id());
     let (said, read) = std::sync::mpsc::channel();
     let out = server.stdout.take().unwrap();
@@ -168,23 +159,12 @@ fn servers_in_two_runtime_directories_are_named_apart() {
     mkdir_as(&alice, &xdg);
     let (mut first, said_first) = serve_on_socket(&alice, "kh.sock", &a);
     let _stop_first = KilledOnDrop(first.id());
-    let mut second = alice
-        .command(env!("CARGO_BIN_EXE_keyhatch"))
-        .args(["--socket", xdg.join("kh.sock").to_str().unwrap()])
-        .args(["--home", alice.home().to_str().unwrap()])
+    let mut second = keyhatch_as(&alice, &["--socket", xdg.join("kh.sock").to_str().unwrap()])
         .env("XDG_RUNTIME_DIR", &xdg)
-        .env("KEYHATCH_CONFIG", "none")
-        .current_dir("/")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let _stop_second = KilledOnDrop(second.id());
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(second.stdout.take().unwrap()));
-    let said_second = lines
-        .map_while(Result::ok)
-        .find(|l| l.contains("keyhatch link"))
-        .unwrap_or_default();
+    let said_second = printed_until(&mut second, &["keyhatch link"]);
     assert!(said_first.contains("run: keyhatch link\n"), "{said_first}");
     assert!(
         said_second.contains("run: keyhatch link socket-2"),
@@ -332,22 +312,12 @@ fn a_default_socket_whose_directory_another_account_could_take_is_not_made_again
     let stranger = Account::create();
     let runtime = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
     let _made = RemovedOnDrop(vec![runtime.clone()]);
-    let mut server = alice
-        .command(env!("CARGO_BIN_EXE_keyhatch"))
-        .args(["--socket", "--home", alice.home().to_str().unwrap()])
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("KEYHATCH_CONFIG", "none")
-        .current_dir("/")
-        .stdout(std::process::Stdio::piped())
+    let mut server = keyhatch_as(&alice, &["--socket"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let _stop = KilledOnDrop(server.id());
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let forward = lines
-        .map_while(Result::ok)
-        .find(|l| l.contains("ssh -L"))
-        .unwrap_or_default();
+    let forward = printed_until(&mut server, &["ssh -L"]);
     assert!(
         forward.contains(&runtime.display().to_string()),
         "{forward}"

@@ -5,7 +5,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use super::login_link::{KilledOnDrop, RemovedOnDrop, open_session, squat};
 use crate::helpers::Account;
@@ -103,22 +103,12 @@ fn a_relative_socket_path_is_printed_whole_for_the_forward() {
             .status
             .success()
     );
-    let mut server = alice
-        .command(env!("CARGO_BIN_EXE_keyhatch"))
-        .args(["--socket", "tmp/kh.sock", "--home", home.to_str().unwrap()])
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("KEYHATCH_CONFIG", "none")
+    let mut server = keyhatch_as(&alice, &["--socket", "tmp/kh.sock"])
         .current_dir(&home)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let _stop = KilledOnDrop(server.id());
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let forward = lines
-        .map(Result::unwrap)
-        .find(|l| l.contains("ssh -L"))
-        .expect("keyhatch prints the forward");
+    let forward = printed_until(&mut server, &["ssh -L"]);
     let whole = home.join("tmp/kh.sock");
     assert!(
         forward.contains(&format!("ssh -L 3000:{} NODE", whole.display())),
@@ -131,16 +121,9 @@ fn a_relative_socket_path_is_printed_whole_for_the_forward() {
 /// Starts keyhatch as `person` on the Unix socket `socket`, without `XDG_RUNTIME_DIR`, and
 /// returns what it said once it has ended; fails if it serves there for 10 seconds.
 pub(super) fn refused_socket(person: &Account, socket: &Path) -> String {
-    let exe = env!("CARGO_BIN_EXE_keyhatch");
-    let home = person.home();
-    let mut server = person
-        .command(exe)
+    let mut server = keyhatch_as(person, &[])
         .arg("--socket")
         .arg(socket)
-        .args(["--home", home.to_str().unwrap()])
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("KEYHATCH_CONFIG", "none")
-        .current_dir("/")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -343,32 +326,49 @@ fn a_file_keyhatch_did_not_make_is_neither_replaced_nor_removed() {
 /// Starts keyhatch as `person` on `--socket socket`, from `cwd` and without
 /// `XDG_RUNTIME_DIR`, and returns it with what it printed up to its login link.
 pub(super) fn serve_on_socket(person: &Account, socket: &str, cwd: &Path) -> (Child, String) {
-    let home = person.home();
-    let mut server = person
-        .command(env!("CARGO_BIN_EXE_keyhatch"))
-        .args(["--socket", socket, "--home", home.to_str().unwrap()])
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("KEYHATCH_CONFIG", "none")
+    let mut server = keyhatch_as(person, &["--socket", socket])
         .current_dir(cwd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
-    let mut announced = String::new();
-    for line in lines.map_while(Result::ok) {
-        announced.push_str(&line);
-        announced.push('\n');
-        if line.contains("keyhatch link") {
+    let announced = printed_until(&mut server, &["keyhatch link"]);
+    (server, announced)
+}
+
+/// keyhatch as `person` with `args`, managing their home, with no settings file and without
+/// `XDG_RUNTIME_DIR`, from `/`, its output piped and its errors dropped: each test changes
+/// what it needs.
+pub(super) fn keyhatch_as(person: &Account, args: &[&str]) -> Command {
+    let mut command = person.command(env!("CARGO_BIN_EXE_keyhatch"));
+    command
+        .args(args)
+        .arg("--home")
+        .arg(person.home())
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    command
+}
+
+/// What `server` printed, whole lines, up to and including the first that holds one of `until`
+/// (or all it printed, if none does).
+pub(super) fn printed_until(server: &mut Child, until: &[&str]) -> String {
+    let out = server.stdout.take().expect("the output is piped");
+    let mut printed = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
+        printed.push_str(&line);
+        printed.push('\n');
+        if until.iter().any(|wanted| line.contains(wanted)) {
             break;
         }
     }
-    (server, announced)
+    printed
 }
 
 /// Stops `server` as Ctrl-C would (it cleans up), and waits for it.
 pub(super) fn stop(server: &mut Child) {
-    let _ = std::process::Command::new("kill")
+    let _ = Command::new("kill")
         .args(["-INT", &server.id().to_string()])
         .status();
     let _ = server.wait();
