@@ -196,6 +196,11 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
                 settings.site.is_none() && path.parent() == Some(&runtime::dir_path(settings.uid));
             let (again, bound_again) = tokio::sync::mpsc::unbounded_channel();
             let again = in_runtime_dir.then_some(again);
+            let made = socket_file::identity(path);
+            // A socket given with --socket is not made again, but its directory gone is said.
+            if settings.site.is_none() && !in_runtime_dir {
+                after_logout::watch_socket_dir(path);
+            }
             let _files = announce::announce(&settings, &access, "socket", &at, Some(path), again);
             tracing::info!(socket = %path.display(), "listening");
             ready::notify_ready();
@@ -210,8 +215,11 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
                 shutdown_signal(stops_on_hangup),
             )
             .await;
-            // Its listener is closed now: removed if nothing else took the name meanwhile.
-            socket_file::remove_if_stale(path);
+            // Its listener is closed now: removed if nothing else took the name meanwhile (the
+            // default socket, which may have been bound again, removes itself).
+            if !in_runtime_dir {
+                socket_file::remove_if_stale(path, made);
+            }
             served
         }
     };

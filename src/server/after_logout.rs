@@ -62,6 +62,38 @@ impl DefaultSocket {
     }
 }
 
+impl Drop for DefaultSocket {
+    /// Removes the socket if it is still the one last bound, once nobody listens on it.
+    fn drop(&mut self) {
+        let made = *self.made.get_mut().unwrap_or_else(PoisonError::into_inner);
+        socket_file::remove_if_stale(&self.path, made);
+    }
+}
+
+/// Says once, as an error, when the directory of a socket given with `--socket` is removed or
+/// replaced: it is not made again (another account may have made it in the gap, as in `/tmp`),
+/// and a forward to the socket then reaches whatever is there (red team).
+pub fn watch_socket_dir(socket: &Path) {
+    let Some(dir) = socket.parent().map(Path::to_owned) else {
+        return;
+    };
+    let socket = socket.to_owned();
+    let known = socket_file::identity(&dir);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(LOOK_EVERY).await;
+            if socket_file::identity(&dir) != known {
+                tracing::error!(
+                    "the directory of keyhatch's socket, {}, was removed or replaced: a forward to {} reaches whatever is there now, so close that forward, stop this keyhatch and start it again",
+                    dir.display(),
+                    socket.display()
+                );
+                return;
+            }
+        }
+    });
+}
+
 /// Why the runtime directory's contents are not made again.
 enum NotAgain {
     /// The directory cannot be made yet (`/run/user/UID` is made at the next login).

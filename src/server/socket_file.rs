@@ -134,10 +134,12 @@ pub fn remove_if_same(path: &Path, made: Option<FileId>) {
     }
 }
 
-/// Removes `path` if it is a socket nobody listens on: at a stop, once the listener is closed.
-pub fn remove_if_stale(path: &Path) {
+/// Removes `path` if it is still the socket `made` names and nobody listens on it: at a stop,
+/// once the listener is closed (red team: a stale socket of the person's, reached through a
+/// link another account put where the directory had been, was removed).
+pub fn remove_if_stale(path: &Path, made: Option<FileId>) {
     if look(path) == Found::Stale {
-        let _ = std::fs::remove_file(path);
+        remove_if_same(path, made);
     }
 }
 

@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::login_link::{KilledOnDrop, RemovedOnDrop, open_session, squat};
-use super::socket_path::{keyhatch_as, printed_until, stop};
+use super::socket_path::{keyhatch_as, mkdir_as, printed_until, stop};
 use crate::helpers::Account;
 
 /// systemd-logind removes `/run/user/UID` when the person's last session ends; a keyhatch left
@@ -208,6 +208,63 @@ fn a_stop_removes_nothing_through_a_link_another_account_put_in_its_place() {
     assert_eq!(after.len(), 4, "{after:?}");
     let _ = fs::remove_file(&tmp);
     stop(&mut second);
+}
+
+/// Red team (helper-63): a socket given with `--socket` in a directory of the person's in
+/// `/tmp`: once the directory was removed (a cleaner), another account made it again and served
+/// the start's address there, and keyhatch said nothing. It says to close the forward.
+#[test]
+fn a_socket_directory_removed_under_a_running_server_is_reported() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let dir = PathBuf::from(format!("/tmp/khsock-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![
+        dir.clone(),
+        format!("/tmp/keyhatch-{}", alice.uid).into(),
+    ]);
+    mkdir_as(&alice, &dir);
+    let socket = dir.join("kh.sock");
+    let mut server = keyhatch_as(&alice, &["--socket", socket.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop = KilledOnDrop(server.id());
+    printed_until(&mut server, &["keyhatch link"]);
+    fs::remove_dir_all(&dir).unwrap();
+    squat(&stranger, &dir, "777");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    stop(&mut server);
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("was removed or replaced"), "{said}");
+    assert!(said.contains("close that forward"), "{said}");
+}
+
+/// Red team (helper-63): at its stop, keyhatch removed a stale socket of the person's that it
+/// had not made, reached through a link another account put where its removed directory had
+/// been.
+#[test]
+fn a_stop_removes_no_socket_it_did_not_make() {
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let tmp = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![tmp.clone()]);
+    let other = alice.home().join("other");
+    mkdir_as(&alice, &other);
+    let theirs = other.join("keyhatch.sock");
+    drop(std::os::unix::net::UnixListener::bind(&theirs).unwrap());
+    std::os::unix::fs::chown(&theirs, Some(alice.uid), Some(alice.gid)).unwrap();
+    let (mut server, _) = serve_default_socket(&alice);
+    let _stop = KilledOnDrop(server.id());
+    fs::remove_dir_all(&tmp).unwrap();
+    let linked = stranger.run(
+        "ln",
+        &["-s", other.to_str().unwrap(), tmp.to_str().unwrap()],
+    );
+    assert!(linked.status.success());
+    stop(&mut server);
+    assert!(theirs.exists(), "the person's own stale socket is left");
+    let _ = fs::remove_file(&tmp);
 }
 
 /// Starts keyhatch as `person` on its default socket, without `XDG_RUNTIME_DIR`, and returns it
