@@ -159,6 +159,8 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
     settings.allowed_hosts.extend(origin.clone());
     let guard = access.guard(&settings, &audit);
     let gate = access.gate(&settings, &audit);
+    // Before anything is announced: a stop asked for from then on cleans up.
+    let shutdown = shutdown_signal(stops_on_hangup);
     let served = match listener {
         Listener::Tcp(listener, twin) => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -185,7 +187,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard, base);
             let peers = TcpPeers { listener, twin };
-            accept::serve(peers, app, gate, shutdown_signal(stops_on_hangup)).await
+            accept::serve(peers, app, gate, shutdown).await
         }
         Listener::Unix(listener, path) => {
             let (listener, path) = (tokio::net::UnixListener::from_std(listener)?, &*path);
@@ -212,7 +214,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
                 },
                 app,
                 gate,
-                shutdown_signal(stops_on_hangup),
+                shutdown,
             )
             .await;
             // Its listener is closed now: removed if nothing else took the name meanwhile (the
@@ -259,19 +261,28 @@ fn reopen_on_hangup(audit: Audit) -> io::Result<()> {
 
 /// Ends when keyhatch should stop, as it does on Ctrl-C: on SIGINT, SIGTERM, and SIGHUP when
 /// `on_hangup` (local mode: a closed terminal), so the login files and sockets are removed.
-async fn shutdown_signal(on_hangup: bool) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let received = |kind: SignalKind| async move {
-        match signal(kind) {
-            Ok(mut signal) => {
+fn shutdown_signal(on_hangup: bool) -> impl Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    // Registered now, not when first awaited: a Ctrl-C right after the login link was printed
+    // ended keyhatch before it had removed its socket.
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let terminate = signal(SignalKind::terminate()).ok();
+    let hangup = on_hangup
+        .then(|| signal(SignalKind::hangup()).ok())
+        .flatten();
+    let received = |signal: Option<Signal>| async move {
+        match signal {
+            Some(mut signal) => {
                 signal.recv().await;
             }
-            Err(_) => std::future::pending().await,
+            None => std::future::pending().await,
         }
     };
-    tokio::select! {
-        () = received(SignalKind::interrupt()) => {},
-        () = received(SignalKind::terminate()) => {},
-        () = received(SignalKind::hangup()), if on_hangup => {},
+    async move {
+        tokio::select! {
+            () = received(interrupt) => {},
+            () = received(terminate) => {},
+            () = received(hangup) => {},
+        }
     }
 }
