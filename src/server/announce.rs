@@ -77,14 +77,13 @@ pub fn announce(
     let again = match &links {
         // Another server of this account runs under the name wanted: `keyhatch link` alone
         // would ask which.
-        Ok(links) if links.name() != wanted => format!(
-            "The link works once, within {} minutes; for another, run: keyhatch link {}\n",
+        Ok(links) => format!(
+            "The link works once, within {} minutes; for another, run: keyhatch link{}\n",
             auth::LINK_LIFETIME.as_secs() / 60,
-            links.name()
-        ),
-        Ok(_) => format!(
-            "The link works once, within {} minutes; for another, run: keyhatch link\n",
-            auth::LINK_LIFETIME.as_secs() / 60
+            match links.name() == wanted {
+                true => String::new(),
+                false => format!(" {}", links.name()),
+            }
         ),
         Err(e) => format!("(keyhatch link will not work: {e})\n"),
     };

@@ -43,18 +43,8 @@ pub fn look(path: &Path) -> Found {
     if !kind.is_socket() {
         return Found::Other("a file that is not a socket".to_owned());
     }
-    let probe = socket::socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    );
-    let connected = probe.and_then(|fd| {
-        let addr = UnixAddr::new(path)?;
-        socket::connect(fd.as_raw_fd(), &addr)
-    });
-    match connected {
-        Ok(()) | Err(Errno::EAGAIN | Errno::EINPROGRESS) => Found::Live,
+    match connect_now(path) {
+        Ok(_) | Err(Errno::EAGAIN) => Found::Live,
         Err(Errno::ECONNREFUSED) => Found::Stale,
         Err(e) => Found::Other(format!(
             "a socket keyhatch cannot tell is unused ({})",
@@ -66,13 +56,7 @@ pub fn look(path: &Path) -> Found {
 /// A connection to the server listening at `path`, made without waiting: a server whose queue
 /// is full (stopped, as by Ctrl-Z) is an error, not a wait without end.
 pub fn connect(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
-    let fd = socket::socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    socket::connect(fd.as_raw_fd(), &UnixAddr::new(path)?).map_err(|e| match e {
+    let fd = connect_now(path).map_err(|e| match e {
         Errno::EAGAIN => io::Error::new(
             io::ErrorKind::WouldBlock,
             format!(
@@ -85,6 +69,15 @@ pub fn connect(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
     let stream = std::os::unix::net::UnixStream::from(fd);
     stream.set_nonblocking(false)?;
     Ok(stream)
+}
+
+/// A stream socket connected to `path` without waiting (a Unix socket connects at once, or
+/// fails with `EAGAIN` when the server's queue is full).
+fn connect_now(path: &Path) -> Result<std::os::fd::OwnedFd, Errno> {
+    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+    let fd = socket::socket(AddressFamily::Unix, SockType::Stream, flags, None)?;
+    socket::connect(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
+    Ok(fd)
 }
 
 /// Which file a name is: its device and inode, and its birth time where the filesystem keeps
