@@ -115,7 +115,7 @@ pub fn bind_unix(
                 io::ErrorKind::AlreadyExists,
                 format!(
                     "cannot listen on {}: {what} is there, and keyhatch replaces only a socket \
-                     nobody listens on; give --socket another path",
+                     whose program has ended; give --socket another path",
                     path.display()
                 ),
             ));

@@ -1,12 +1,14 @@
 //! A Unix socket's name in the filesystem: whether a server still listens behind it, and
 //! whether it is still the one this process made. keyhatch removes only a socket it made, or
-//! one nobody listens on any more (left by a keyhatch that was killed), never another file or a
+//! one no program holds any more (left by a keyhatch that was killed), never another file or a
 //! socket another program uses (red team: a datagram socket, and a socket its owner had made
 //! unreachable with `chmod 000`, were removed and replaced).
 
+mod unix_diag;
+
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -19,7 +21,7 @@ pub enum Found {
     Nothing,
     /// A stream socket a server listens on (or whose queue is full).
     Live,
-    /// A stream socket nobody listens on.
+    /// A stream socket no program holds any more (its program ended).
     Stale,
     /// Something else, described: left alone.
     Other(String),
@@ -45,7 +47,20 @@ pub fn look(path: &Path) -> Found {
     }
     match connect_now(path) {
         Ok(_) | Err(Errno::EAGAIN) => Found::Live,
-        Err(Errno::ECONNREFUSED) => Found::Stale,
+        Err(Errno::ECONNREFUSED) => {
+            let name = unix_diag::VfsName::new(
+                nix::sys::stat::major(meta.dev()) as u32,
+                nix::sys::stat::minor(meta.dev()) as u32,
+                meta.ino(),
+            );
+            match unix_diag::is_bound(name) {
+                // Where the kernel cannot say, as before it could: taken for stale.
+                Ok(false) | Err(_) => Found::Stale,
+                Ok(true) => {
+                    Found::Other("a socket another program holds and does not listen on".to_owned())
+                }
+            }
+        }
         Err(e) => Found::Other(format!(
             "a socket keyhatch cannot tell is unused ({})",
             io::Error::from(e)
@@ -127,7 +142,7 @@ pub fn remove_if_same(path: &Path, made: Option<FileId>) {
     }
 }
 
-/// Removes `path` if it is still the socket `made` names and nobody listens on it: at a stop,
+/// Removes `path` if it is still the socket `made` names and no program holds it: at a stop,
 /// once the listener is closed (red team: a stale socket of the person's, reached through a
 /// link another account put where the directory had been, was removed).
 pub fn remove_if_stale(path: &Path, made: Option<FileId>) {

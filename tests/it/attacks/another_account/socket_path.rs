@@ -323,6 +323,54 @@ fn a_file_keyhatch_did_not_make_is_neither_replaced_nor_removed() {
     assert_eq!(fs::read_to_string(&socket).unwrap(), "precious\n");
 }
 
+/// Red team: a socket the person's own program has bound and does not listen on (as `socat`
+/// may, before it listens) refuses connections as a stale one does, and was replaced. The
+/// kernel's socket table tells them apart: that one is left, and once its program has ended
+/// keyhatch takes the name.
+#[test]
+fn a_socket_another_program_holds_without_listening_is_left_alone() {
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, socket};
+
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let run = alice.home().join("run");
+    mkdir_as(&alice, &run);
+    let held = run.join("held.sock");
+    let program = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    bind(program.as_raw_fd(), &UnixAddr::new(&held).unwrap()).unwrap();
+    std::os::unix::fs::lchown(&held, Some(alice.uid), Some(alice.gid)).unwrap();
+    fs::set_permissions(&held, fs::Permissions::from_mode(0o600)).unwrap();
+    let before = fs::symlink_metadata(&held).unwrap();
+    let said = refused_socket(&alice, &held);
+    assert!(
+        said.contains("a socket another program holds and does not listen on is there"),
+        "{said}"
+    );
+    let after = fs::symlink_metadata(&held).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&after),
+        std::os::unix::fs::MetadataExt::ino(&before),
+        "the program's socket is left"
+    );
+    drop(program);
+    let (mut server, announced) = serve_on_socket(&alice, "held.sock", &run);
+    let _stop = KilledOnDrop(server.id());
+    assert!(
+        announced.contains(&held.display().to_string()),
+        "{announced}"
+    );
+    stop(&mut server);
+    assert!(!held.exists(), "keyhatch removed the socket it made");
+}
+
 /// Starts keyhatch as `person` on `--socket socket`, from `cwd` and without
 /// `XDG_RUNTIME_DIR`, and returns it with what it printed up to its login link.
 pub(super) fn serve_on_socket(person: &Account, socket: &str, cwd: &Path) -> (Child, String) {
