@@ -298,6 +298,15 @@ pub struct Limits {
         default_value_t = 20
     )]
     pub max_keys: usize,
+    /// Site mode: changes a person may make per hour (keys generated, added, replaced, revoked
+    /// or restricted, permissions fixed).
+    #[arg(
+        long,
+        env = "KEYHATCH_CHANGES_PER_HOUR",
+        value_name = "CHANGES",
+        default_value_t = 120
+    )]
+    pub changes_per_hour: usize,
     /// Site mode: seconds a helper may take before it is killed (more than lock-timeout).
     #[arg(
         long,

@@ -97,7 +97,8 @@ pub fn audited<T>(
 /// Runs `work`, a change by `person`, on a task of its own, so that it goes to its end and is
 /// recorded in the audit log as `action` (with the fingerprint it returns beside its result)
 /// even when the client hangs up meanwhile; returns its result, with the response's status set
-/// from an error.
+/// from an error. Refused (429), and not run, once the person has made as many changes in the
+/// last hour as their limits allow; one that fails is not counted.
 pub async fn finished<T, W>(
     state: &AppState,
     person: &Person,
@@ -113,8 +114,19 @@ where
         person.account.user.clone(),
         ClientAddr::current(),
     );
+    let change = match person.limits.reserve_change(person.uid) {
+        Ok(change) => change,
+        Err(refused) => {
+            let refused = Err(refused);
+            record(&audit, &account, &remote, action, None, &refused);
+            return refused.map_err(answer_with_status);
+        }
+    };
     let task = tokio::spawn(async move {
         let (result, fingerprint) = work.await;
+        if result.is_ok() {
+            change.keep();
+        }
         record(
             &audit,
             &account,

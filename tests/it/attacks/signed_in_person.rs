@@ -701,3 +701,50 @@ fn passphrase_keys_refused_at_the_cap_still_count_against_the_hour() {
     assert!(said[1].contains("revoke one"), "{}", said[1]);
     assert!(said[2].contains("in the last hour"), "{}", said[2]);
 }
+
+/// Red team (helper-66): a person who adds a key and revokes it again, in a loop, had every
+/// change written: 2,739 audit lines (480 KB) in 10 s, 2.9 MB a minute, with as many helpers
+/// and rewrites. Changes are counted per person and hour (`changes-per-hour`): past the bound
+/// they are refused with a sentence and change nothing, their refusals are throttled, and
+/// another person is not held back.
+#[test]
+fn adding_and_revoking_a_key_in_a_loop_stops_at_the_hours_changes() {
+    let (alice, bob) = (Account::create_person(), Account::create_person());
+    let (stack, log) = SiteStack::start_audited(
+        &[&alice.name, &bob.name],
+        &["--changes-per-hour", "6", "--keys-per-hour", "100"],
+    );
+    let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGl3cDmMnjkMkDTfhcPG9ku4k3QClXQl3TRJgkQlqj6t me@laptop";
+    let add = serde_json::json!({ "public_key": line }).to_string();
+    let mut statuses = Vec::new();
+    let mut refused = String::new();
+    for _ in 0..50 {
+        let added = stack.post(&alice.name, "/api/keys/add", &add);
+        statuses.push(added.status);
+        if added.status != 200 {
+            refused = added.body;
+            continue;
+        }
+        let key: serde_json::Value = serde_json::from_str(&added.body).unwrap();
+        let revoke = serde_json::json!({ "fingerprint": key["fingerprint"] }).to_string();
+        statuses.push(stack.post(&alice.name, "/api/keys/revoke", &revoke).status);
+    }
+    assert_eq!(&statuses[..6], &[200; 6], "{statuses:?}");
+    assert!(statuses[6..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert!(
+        refused.contains("you made 6 changes in the last hour, the most this site allows"),
+        "{refused}"
+    );
+    let file = fs::read_to_string(alice.home().join(".ssh/authorized_keys")).unwrap_or_default();
+    assert!(
+        !file.contains("AAAAC3NzaC1lZDI1NTE5AAAAIGl3cDmMnjkMkDTfhcPG9ku4k3QClXQl3TRJgkQlqj6t"),
+        "{file}"
+    );
+    let text = log.text();
+    let alices = text
+        .lines()
+        .filter(|l| l.contains(&format!("\"account\":\"{}\"", alice.name)))
+        .count();
+    assert_eq!(alices, 7, "six changes and one refusal line: {text}");
+    assert_eq!(stack.post(&bob.name, "/api/keys/add", &add).status, 200);
+}
