@@ -70,7 +70,7 @@ impl Proxied {
         fs::write(
             dir.path().join("nginx.conf"),
             format!(
-                "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+                "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
                  events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
                  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
                  scgi_temp_path {d}/scgi;\n  include {d}/keyhatch.conf;\n\
@@ -303,6 +303,27 @@ impl Proxied {
         )
     }
 
+    /// GETs `path` as `who` like a browser that waits 2 s before it reads (`slow_reader.py`):
+    /// the status line and how many bytes came.
+    pub fn get_slowly(&self, who: &str, path: &str) -> (String, usize) {
+        use base64::Engine;
+        use std::io::Write;
+        let (_, password) = self.people.iter().find(|(n, _)| n == who).unwrap();
+        let mut reader = Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/deploy/slow_reader.py"))
+            .args([HOST, &self.port.to_string(), path])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let basic = base64::prelude::BASE64_STANDARD.encode(format!("{who}:{password}"));
+        writeln!(reader.stdin.take().unwrap(), "Basic {basic}").unwrap();
+        let out = reader.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (status, bytes) = text.trim().split_once('\n').unwrap_or((&text, "0"));
+        (status.to_owned(), bytes.parse().unwrap_or(0))
+    }
+
     /// The audit log so far.
     pub fn audit(&self) -> String {
         fs::read_to_string(&self.audit_log).unwrap_or_default()
@@ -433,4 +454,43 @@ fn the_shipped_apache_example_serves_the_page_a_generate_a_list_and_healthz() {
     let alice = Account::create_person();
     let proxy = Proxied::apache(&[&alice.name]);
     serves_the_page_a_generate_a_list_and_healthz(&proxy, &alice);
+}
+
+/// Red team (helper-66): nginx's defaults put an answer larger than its buffers, for a browser
+/// that reads slowly, and a request body past 16 KB in temporary files on disk: a page that
+/// shows a new private key, or a body with a passphrase or a Platform token. The shipped
+/// example keeps both in memory (nginx says in its error log whenever it spools one).
+#[test]
+fn the_shipped_nginx_example_puts_no_answer_or_request_body_on_disk() {
+    let alice = Account::create_person();
+    let ssh = alice.home().join(".ssh");
+    fs::create_dir_all(&ssh).unwrap();
+    let others: String = (0..3000u32)
+        .map(|n| {
+            let mut wire = Vec::new();
+            for part in [&b"ssh-ed25519"[..], &[n.to_be_bytes(); 8].concat()] {
+                wire.extend_from_slice(&(part.len() as u32).to_be_bytes());
+                wire.extend_from_slice(part);
+            }
+            let key = base64::Engine::encode(&base64::prelude::BASE64_STANDARD, wire);
+            format!("ssh-ed25519 {key} someone-else-{n}@laptop\n")
+        })
+        .collect();
+    fs::write(ssh.join("authorized_keys"), others).unwrap();
+    for made in [ssh.clone(), ssh.join("authorized_keys")] {
+        std::os::unix::fs::chown(&made, Some(alice.uid), Some(alice.gid)).unwrap();
+    }
+    let proxy = Proxied::nginx(&[&alice.name]);
+    let padded = format!(
+        r#"{{"passphrase": "correct horse battery staple"{}}}"#,
+        " ".repeat(64 << 10)
+    );
+    let generated = proxy.post(&alice.name, &format!("{PATH}/api/keys/generate"), &padded);
+    assert_eq!(generated.status, 200, "{}", generated.body);
+    assert!(generated.body.contains("BEGIN OPENSSH PRIVATE KEY"));
+    let (status, bytes) = proxy.get_slowly(&alice.name, &format!("{PATH}/ssh-keys"));
+    assert!(status.contains(" 200"), "{status}");
+    assert!(bytes > 500_000, "the page is large: {bytes} bytes");
+    let log = proxy.proxy_log();
+    assert!(!log.contains("buffered to a temporary file"), "{log}");
 }
