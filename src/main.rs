@@ -9,11 +9,12 @@ use keyhatch::server::settings::{Cli, Command, Settings};
 use nix::sys::signal::SigHandler;
 
 fn main() -> ExitCode {
-    // A hangup while starting (logrotate's SIGHUP as the service restarts) must not end site
-    // mode, which reopens its audit log on SIGHUP once serving; local mode stops on one again
-    // once its settings are read, as a terminal's program (cleanly once serving), and so do
-    // the other commands.
-    set_hangup(SigHandler::SigIgn);
+    // A hangup while starting is held (blocked) until the mode is known: logrotate's SIGHUP as
+    // the service restarts must not end site mode, which ignores it then and reopens its audit
+    // log on one once serving; local mode stops on it, as a terminal's program (cleanly once
+    // serving), and so do the other commands. Ignored here, one was lost: a terminal closed in
+    // the first milliseconds left local mode serving (red team).
+    block_hangup();
     ignore_file_size_signal();
     close_inherited_on_exec();
     // A site-mode helper: it becomes one person and does one job, with no runtime and no log.
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         .nth(1)
         .is_some_and(|a| a == keyhatch::api::helper::HELPER_ARG)
     {
+        set_hangup(SigHandler::SigIgn);
         return keyhatch::api::helper::serve_one();
     }
     // Read once for --help, errors and the subcommand; the settings read the same arguments
@@ -78,9 +80,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if settings.site.is_none() {
-        set_hangup(SigHandler::SigDfl);
-    }
+    set_hangup(match settings.site {
+        None => SigHandler::SigDfl,
+        Some(_) => SigHandler::SigIgn,
+    });
     // Bound (and, in site mode, with every capability but the helpers' dropped) before the
     // runtime starts its threads, so they inherit the narrowed sets.
     let opened = match keyhatch::server::open(&settings) {
@@ -193,12 +196,28 @@ fn ignore_file_size_signal() {
 
 /// Sets what SIGHUP does: nothing (`SigIgn`) or stop (`SigDfl`).
 #[allow(unsafe_code)]
+/// Sets what SIGHUP does, then lets it through: one that came while it was blocked is taken
+/// now, as `handler` says.
 fn set_hangup(handler: SigHandler) {
-    use nix::sys::signal::{Signal, signal};
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, signal};
     // SAFETY: installs SIG_IGN or SIG_DFL, no handler code runs; tokio replaces it with its own
     // handler in site mode once serving.
     if let Err(e) = unsafe { signal(Signal::SIGHUP, handler) } {
         eprintln!("warning: could not set what SIGHUP does: {e}");
+    }
+    let hangup = SigSet::from(Signal::SIGHUP);
+    if let Err(e) = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&hangup), None)
+    {
+        eprintln!("warning: could not let SIGHUP through: {e}");
+    }
+}
+
+/// Holds SIGHUP back (in the one thread there is yet) until [`set_hangup`] says what it does.
+fn block_hangup() {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    let hangup = SigSet::from(Signal::SIGHUP);
+    if let Err(e) = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&hangup), None) {
+        eprintln!("warning: could not hold SIGHUP back: {e}");
     }
 }
 
