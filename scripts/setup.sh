@@ -41,6 +41,8 @@ command -v objdump >/dev/null || packages+=(binutils)
 [ -e /usr/share/unicode/DerivedCoreProperties.txt ] || packages+=(unicode-data)
 # "Last used" is tested on journal files that systemd-journal-remote writes, read by journalctl.
 [ -x /lib/systemd/systemd-journal-remote ] || packages+=(systemd-journal-remote)
+# A socket on Btrfs, whose stat device is not the one the kernel's socket table gives.
+command -v mkfs.btrfs >/dev/null || packages+=(btrfs-progs)
 if [ ${#packages[@]} -gt 0 ]; then
   step "Debian packages: ${packages[*]}"
   as_root apt-get update -qq

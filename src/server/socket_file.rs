@@ -8,7 +8,7 @@ mod unix_diag;
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -48,17 +48,16 @@ pub fn look(path: &Path) -> Found {
     match connect_now(path) {
         Ok(_) | Err(Errno::EAGAIN) => Found::Live,
         Err(Errno::ECONNREFUSED) => {
-            let name = unix_diag::VfsName::new(
-                nix::sys::stat::major(meta.dev()) as u32,
-                nix::sys::stat::minor(meta.dev()) as u32,
-                meta.ino(),
-            );
-            match unix_diag::is_bound(name) {
-                // Where the kernel cannot say, as before it could: taken for stale.
-                Ok(false) | Err(_) => Found::Stale,
+            match unix_diag::VfsName::of(path).and_then(unix_diag::is_bound) {
+                Ok(false) => Found::Stale,
                 Ok(true) => {
                     Found::Other("a socket another program holds and does not listen on".to_owned())
                 }
+                // Left alone where the kernel cannot say whether a program holds it.
+                Err(e) => Found::Other(format!(
+                    "a socket nobody listens on, which keyhatch cannot tell no program holds \
+                     ({e}; remove it if none does)"
+                )),
             }
         }
         Err(e) => Found::Other(format!(

@@ -5,6 +5,7 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::path::Path;
 
 use nix::sys::socket::{
     AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto, socket,
@@ -40,6 +41,35 @@ impl VfsName {
             ino: ino as u32,
         }
     }
+
+    /// The name of the file at `path` (not followed). The device is its filesystem's, as the
+    /// mount table gives it, which `unix_diag` reports: `stat` gives another on Btrfs (each
+    /// subvolume a device of its own), where a held socket was taken for stale (red team).
+    pub fn of(path: &Path) -> io::Result<Self> {
+        use rustix::fs::{AtFlags, CWD, StatxFlags};
+        let wanted = StatxFlags::INO | StatxFlags::MNT_ID;
+        let stat = rustix::fs::statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, wanted)?;
+        if !StatxFlags::from_bits_retain(stat.stx_mask).contains(StatxFlags::MNT_ID) {
+            return Err(io::Error::other("the kernel gives no mount id"));
+        }
+        let table = std::fs::read_to_string("/proc/self/mountinfo")?;
+        let (major, minor) = device_of_mount(&table, stat.stx_mnt_id)
+            .ok_or_else(|| io::Error::other("its mount is not in /proc/self/mountinfo"))?;
+        Ok(Self::new(major, minor, stat.stx_ino))
+    }
+}
+
+/// The filesystem device (`major:minor`, the third field) of the mount numbered `id` (the
+/// first) in a `/proc/PID/mountinfo` table.
+fn device_of_mount(table: &str, id: u64) -> Option<(u32, u32)> {
+    table.lines().find_map(|line| {
+        let mut fields = line.split(' ');
+        if fields.next()?.parse::<u64>().ok()? != id {
+            return None;
+        }
+        let (major, minor) = fields.nth(1)?.split_once(':')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    })
 }
 
 /// Whether a socket of this network namespace is bound to `name`. An error when the kernel
@@ -147,18 +177,18 @@ fn align(len: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::MetadataExt;
-
     use super::*;
 
-    fn name_of(path: &std::path::Path) -> VfsName {
-        let meta = std::fs::symlink_metadata(path).unwrap();
-        let dev = meta.dev();
-        VfsName::new(
-            nix::sys::stat::major(dev) as u32,
-            nix::sys::stat::minor(dev) as u32,
-            meta.ino(),
-        )
+    fn name_of(path: &Path) -> VfsName {
+        VfsName::of(path).unwrap()
+    }
+
+    #[test]
+    fn a_mounts_device_is_read_from_its_line_of_the_table() {
+        let table = "22 1 0:21 / /proc rw - proc proc rw\n\
+                     36 22 0:43 /home /home rw,relatime shared:1 - btrfs /dev/vdb rw\n";
+        assert_eq!(device_of_mount(table, 36), Some((0, 43)));
+        assert_eq!(device_of_mount(table, 3), None);
     }
 
     #[test]

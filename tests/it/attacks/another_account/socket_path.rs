@@ -371,6 +371,92 @@ fn a_socket_another_program_holds_without_listening_is_left_alone() {
     assert!(!held.exists(), "keyhatch removed the socket it made");
 }
 
+/// Red team (helper-64, helper-65): on Btrfs `stat` gives each subvolume a device of its own,
+/// not the filesystem's, which the kernel's socket table names: a held socket there was never
+/// found in the table, and was replaced as stale.
+#[test]
+fn a_socket_held_on_btrfs_is_left_alone() {
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, socket};
+
+    let alice = Account::create_person();
+    let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
+    let mount_point = alice.home().join("bt");
+    mkdir_as(&alice, &mount_point);
+    let btrfs = Btrfs::mount(&mount_point);
+    let sub = mount_point.join("sub");
+    btrfs.run(&["btrfs", "-q", "subvolume", "create", sub.to_str().unwrap()]);
+    std::os::unix::fs::chown(&sub, Some(alice.uid), Some(alice.gid)).unwrap();
+    fs::set_permissions(&sub, fs::Permissions::from_mode(0o700)).unwrap();
+    let held = sub.join("kh.sock");
+    let program = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    bind(program.as_raw_fd(), &UnixAddr::new(&held).unwrap()).unwrap();
+    std::os::unix::fs::lchown(&held, Some(alice.uid), Some(alice.gid)).unwrap();
+    fs::set_permissions(&held, fs::Permissions::from_mode(0o600)).unwrap();
+    let said = refused_socket(&alice, &held);
+    assert!(
+        said.contains("a socket another program holds and does not listen on is there"),
+        "{said}"
+    );
+    drop(program);
+    let (mut server, _) = serve_on_socket(&alice, "kh.sock", &sub);
+    let _stop = KilledOnDrop(server.id());
+    stop(&mut server);
+    assert!(
+        !held.exists(),
+        "once its program ended, keyhatch took the name"
+    );
+}
+
+/// A Btrfs filesystem in a 256 MB image, loop-mounted on a directory for one test; unmounted
+/// (and the image removed) on drop, even when the test fails.
+struct Btrfs {
+    image: tempfile::NamedTempFile,
+    mount_point: PathBuf,
+}
+
+impl Btrfs {
+    fn mount(on: &Path) -> Self {
+        let image = tempfile::NamedTempFile::new().unwrap();
+        image.as_file().set_len(256 << 20).unwrap();
+        let btrfs = Self {
+            image,
+            mount_point: on.to_owned(),
+        };
+        btrfs.run(&["mkfs.btrfs", "-q", btrfs.image.path().to_str().unwrap()]);
+        btrfs.run(&[
+            "mount",
+            "-o",
+            "loop",
+            btrfs.image.path().to_str().unwrap(),
+            on.to_str().unwrap(),
+        ]);
+        btrfs
+    }
+
+    fn run(&self, command: &[&str]) {
+        let out = Command::new(command[0])
+            .args(&command[1..])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command:?}: {out:?}");
+    }
+}
+
+impl Drop for Btrfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mount_point).status();
+        let _ = &self.image;
+    }
+}
+
 /// Starts keyhatch as `person` on `--socket socket`, from `cwd` and without
 /// `XDG_RUNTIME_DIR`, and returns it with what it printed up to its login link.
 pub(super) fn serve_on_socket(person: &Account, socket: &str, cwd: &Path) -> (Child, String) {
