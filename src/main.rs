@@ -13,8 +13,14 @@ fn main() -> ExitCode {
     // the service restarts must not end site mode, which ignores it then and reopens its audit
     // log on one once serving; local mode stops on it, as a terminal's program (cleanly once
     // serving), and so do the other commands. Ignored here, one was lost: a terminal closed in
-    // the first milliseconds left local mode serving (red team).
+    // the first milliseconds left local mode serving (red team). Started by `nohup`, every
+    // mode keeps ignoring it (local mode stopped on the logout nohup was there for: red team).
     block_hangup();
+    let on_hangup = if keyhatch::server::hangup_is_ignored() {
+        SigHandler::SigIgn
+    } else {
+        SigHandler::SigDfl
+    };
     ignore_file_size_signal();
     close_inherited_on_exec();
     // A site-mode helper: it becomes one person and does one job, with no runtime and no log.
@@ -31,15 +37,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(&args);
     match cli.command {
         Some(Command::Link { server }) => {
-            set_hangup(SigHandler::SigDfl);
+            set_hangup(on_hangup);
             return keyhatch::server::link::run(server.as_deref());
         }
         Some(Command::CheckConfig) => {
-            set_hangup(SigHandler::SigDfl);
+            set_hangup(on_hangup);
             return check_config(cli.config.as_deref(), &args);
         }
         Some(Command::Keys { command }) => {
-            set_hangup(SigHandler::SigDfl);
+            set_hangup(on_hangup);
             return match Settings::load(cli.config.as_deref(), &args) {
                 Ok(settings) => keyhatch::terminal::run(command, &settings),
                 Err(e) => {
@@ -49,7 +55,7 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Admin { command }) => {
-            set_hangup(SigHandler::SigDfl);
+            set_hangup(on_hangup);
             return keyhatch::terminal::admin::run(command, cli.config.as_deref(), &args);
         }
         None => {}
@@ -81,7 +87,7 @@ fn main() -> ExitCode {
         }
     };
     set_hangup(match settings.site {
-        None => SigHandler::SigDfl,
+        None => on_hangup,
         Some(_) => SigHandler::SigIgn,
     });
     // Bound (and, in site mode, with every capability but the helpers' dropped) before the

@@ -135,8 +135,9 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
             .map_err(|e| annotate(e, "cannot start the key-derivation threads"))?,
         sent_forms: SentForms::default(),
     };
-    // In site mode SIGHUP reopens the audit log; in local mode it stops keyhatch.
-    let stops_on_hangup = settings.site.is_none();
+    // In site mode SIGHUP reopens the audit log; in local mode it stops keyhatch, unless it was
+    // started ignoring hangups (`nohup`), which main keeps.
+    let stops_on_hangup = settings.site.is_none() && !hangup_is_ignored();
     if !stops_on_hangup {
         reopen_on_hangup(audit.clone())?;
     }
@@ -257,6 +258,17 @@ fn reopen_on_hangup(audit: Audit) -> io::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Whether this process ignores SIGHUP, as `nohup` starts a program (its `SigIgn` mask).
+pub fn hangup_is_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .filter_map(|line| line.strip_prefix("SigIgn:"))
+            .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .any(|mask| mask & 1 == 1)
+    })
 }
 
 /// Ends when keyhatch should stop, as it does on Ctrl-C: on SIGINT, SIGTERM, and SIGHUP when

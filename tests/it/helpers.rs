@@ -59,6 +59,16 @@ pub fn spawn_app_in(home: &Path, cwd: &Path, args: &[&str], env: &[(&str, &str)]
     start(command, home, env)
 }
 
+/// Starts keyhatch managing `home` through `wrapper` (a program that runs the one named after
+/// its arguments, as `nohup` does).
+pub fn spawn_app_through(home: &Path, wrapper: &[&str]) -> App {
+    let mut command = Command::new(wrapper[0]);
+    command
+        .args(&wrapper[1..])
+        .arg(env!("CARGO_BIN_EXE_keyhatch"));
+    start(command, home, &[])
+}
+
 /// Starts keyhatch under a file size limit (`RLIMIT_FSIZE`) of `bytes`, through util-linux prlimit.
 pub fn spawn_app_limited(home: &Path, bytes: u64) -> App {
     spawn_app_under(home, &format!("--fsize={bytes}:{bytes}"))

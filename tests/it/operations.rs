@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{Account, SiteStack, free_port, spawn_app_with, wait_for};
+use crate::helpers::{Account, SiteStack, free_port, spawn_app_through, spawn_app_with, wait_for};
 
 fn keyhatch() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_keyhatch"));
@@ -333,6 +333,28 @@ fn a_hangup_while_local_mode_starts_ends_it() {
             "a SIGHUP as local mode started left it serving"
         );
     }
+}
+
+/// Red team (helper-64): main set SIGHUP to stop local mode whatever keyhatch had inherited,
+/// so one started with `nohup` stopped on the very hangup of a logout that nohup was there for.
+/// It keeps ignoring hangups, and stops on SIGTERM as ever, removing its login files.
+#[test]
+fn local_mode_started_with_nohup_keeps_serving_after_a_hangup() {
+    let home = tempfile::tempdir().unwrap();
+    let app = spawn_app_through(home.path(), &["nohup"]);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(app.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        app.get_authorized("/api/keys/list").status,
+        200,
+        "it serves after the hangup"
+    );
+    let runtime = app.stop();
+    let left = fs::read_dir(runtime.path().join("keyhatch")).map_or(0, Iterator::count);
+    assert_eq!(left, 0, "the login files are removed at the stop");
 }
 
 /// Whether process `pid` holds SIGHUP back (`SigBlk`), ignores it (`SigIgn`) or catches it
