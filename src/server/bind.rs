@@ -22,6 +22,22 @@ pub fn bind_tcp(
     if !addr.ip().is_loopback() {
         return Ok((bind(addr)?, None));
     }
+    // The login link's name (`k….localhost`) leads to 127.0.0.1 or [::1]: on 127.0.0.2 another
+    // account could take 127.0.0.1 of the port and receive the link (red team).
+    if ![
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ]
+    .contains(&addr.ip())
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "cannot listen on {addr}: on loopback keyhatch listens on 127.0.0.1 and [::1], \
+                 where its login link leads; give --addr 127.0.0.1:PORT"
+            ),
+        ));
+    }
     let twin_ip = match addr.ip() {
         IpAddr::V4(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
         IpAddr::V6(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),

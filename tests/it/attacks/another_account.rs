@@ -789,6 +789,27 @@ fn a_squatter_on_the_other_loopback_of_keyhatchs_port_stops_it_at_start() {
     );
 }
 
+/// Red team (helper-64): keyhatch on `--addr 127.0.0.2:PORT` held that address and `[::1]`,
+/// and printed its login link at `k….localhost:PORT`, which leads to 127.0.0.1: another
+/// account listening there received the link, at this start's own origin. A loopback address
+/// other than 127.0.0.1 and [::1] is refused, saying why.
+#[test]
+fn a_loopback_address_the_login_link_does_not_lead_to_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyhatch"));
+    command
+        .args(["--addr", "127.0.0.2:0", "--home"])
+        .arg(home.path())
+        .env("KEYHATCH_TOKEN", TOKEN)
+        .env("KEYHATCH_CONFIG", "none");
+    let (code, err) = helpers::exit_of(&mut command);
+    assert_eq!(code, Some(1), "keyhatch started on 127.0.0.2: {err}");
+    assert!(
+        err.contains("on loopback keyhatch listens on 127.0.0.1 and [::1]"),
+        "{err}"
+    );
+}
+
 /// Red team (helper-49): another account held keyhatch's port while keyhatch was down, and a
 /// service worker it served there, at `http://127.0.0.1:PORT`, took the next login link the
 /// person opened and made a key for itself. Each start's links open an origin of its own,
