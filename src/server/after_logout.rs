@@ -36,6 +36,16 @@ pub struct InRuntimeDir {
     pub socket: Option<DefaultSocket>,
 }
 
+impl InRuntimeDir {
+    /// Whether everything kept is still there, as it was made.
+    fn is_whole(&self) -> bool {
+        self.files.as_ref().is_none_or(|files| !files.are_gone())
+            && self.links.as_ref().is_none_or(LinkSocket::is_there)
+            && (self.socket.as_ref())
+                .is_none_or(|socket| socket_file::identity(&socket.path) == *socket.made())
+    }
+}
+
 /// The default socket, in the runtime directory, and where a socket bound again there goes to
 /// be served instead.
 pub struct DefaultSocket {
@@ -109,6 +119,11 @@ enum NotAgain {
 /// links start with `base`.
 pub fn keep(kept: InRuntimeDir, uid: u32, auth: Auth, base: String) -> Arc<InRuntimeDir> {
     let kept = Arc::new(kept);
+    // Nothing was made there at the start (the directory could not be): nothing to keep, and
+    // no removal to report (one was reported every minute: red team).
+    if kept.files.is_none() && kept.links.is_none() && kept.socket.is_none() {
+        return kept;
+    }
     let weak = Arc::downgrade(&kept);
     let dir = runtime::dir_path(uid);
     let mut known = socket_file::identity(&dir);
@@ -119,14 +134,18 @@ pub fn keep(kept: InRuntimeDir, uid: u32, auth: Auth, base: String) -> Arc<InRun
             let Some(kept) = weak.upgrade() else {
                 return;
             };
-            if known.is_some() && socket_file::identity(&dir) == known {
+            // The directory itself, or only what is in it (a cleaner that removes files and
+            // keeps directories took the link socket, and keyhatch link found no server: red
+            // team).
+            let replaced = known.is_none() || socket_file::identity(&dir) != known;
+            if !replaced && kept.is_whole() {
                 continue;
             }
-            match make_again(&kept, &dir, uid, &auth, &base) {
+            match make_again(&kept, &dir, replaced, uid, &auth, &base) {
                 Ok(made) => {
                     known = socket_file::identity(&dir);
                     if made {
-                        tracing::info!(dir = %dir.display(), "the runtime directory was removed; what keyhatch keeps there is made again");
+                        tracing::info!(dir = %dir.display(), "what keyhatch keeps in its runtime directory was removed, and is made again");
                     }
                 }
                 Err(NotAgain::NotYet) => {}
@@ -165,12 +184,14 @@ fn only_this_account_could_have_made(dir: &Path) -> bool {
 fn make_again(
     kept: &InRuntimeDir,
     dir: &Path,
+    replaced: bool,
     uid: u32,
     auth: &Auth,
     base: &str,
 ) -> Result<bool, NotAgain> {
     let cannot = |e: io::Error| NotAgain::Cannot(e.to_string());
     if let Some(socket) = &kept.socket
+        && replaced
         && !only_this_account_could_have_made(dir)
     {
         return Err(NotAgain::Never(format!(

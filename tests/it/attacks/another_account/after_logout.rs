@@ -75,6 +75,67 @@ fn a_server_left_running_after_logout_is_reachable_again_at_the_next_login() {
     assert!(!socket.exists() && !dir.join("login-socket.header").exists());
 }
 
+/// Red team (helper-64): a cleaner that removes files and keeps directories (`find
+/// /tmp/keyhatch-UID -mindepth 1 -delete`, an age-based `/tmp` cleaner) took the link socket,
+/// the login files and the socket, and keyhatch made them again only when the directory itself
+/// changed: `keyhatch link` said no keyhatch was running. They are made again within seconds,
+/// in the same private directory, and the socket serves again.
+#[test]
+fn what_a_cleaner_removes_from_the_runtime_directory_is_made_again() {
+    let alice = Account::create_person();
+    let dir = PathBuf::from(format!("/tmp/keyhatch-{}", alice.uid));
+    let _made = RemovedOnDrop(vec![dir.clone()]);
+    let mut server = keyhatch_as(&alice, &["--socket"]).spawn().unwrap();
+    let _stop = KilledOnDrop(server.id());
+    let announced = printed_until(&mut server, &["keyhatch link"]);
+    let socket = dir.join("keyhatch.sock");
+    assert!(
+        announced.contains(&socket.display().to_string()),
+        "{announced}"
+    );
+    let cleaned = std::process::Command::new("find")
+        .arg(&dir)
+        .args(["-mindepth", "1", "-delete"])
+        .status()
+        .unwrap();
+    assert!(cleaned.success());
+    let link_as_alice = || {
+        let out = alice
+            .command(env!("CARGO_BIN_EXE_keyhatch"))
+            .arg("link")
+            .env_remove("XDG_RUNTIME_DIR")
+            .current_dir("/")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut printed = link_as_alice();
+    while !printed.contains("?token=") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        printed = link_as_alice();
+    }
+    let link = printed
+        .split_whitespace()
+        .find(|w| w.contains("?token="))
+        .unwrap_or_else(|| panic!("keyhatch link after the cleaner: {printed}"));
+    let login = alice
+        .command("curl")
+        .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["--unix-socket", socket.to_str().unwrap(), link])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&login.stdout),
+        "303",
+        "the socket serves again"
+    );
+    assert!(
+        dir.join("login-socket.header").exists(),
+        "the login files are back"
+    );
+}
+
 /// Made again, a runtime directory in a directory another account made meanwhile (an
 /// `XDG_RUNTIME_DIR` in `/tmp`, removed by a cleaner) would let that account swap it for its
 /// own and take the login links sent there: nothing is made in it.
