@@ -94,16 +94,22 @@ pub fn bind_unix(
             ),
         ));
     };
+    let in_runtime_dir = path.parent() == Some(&runtime::dir_path(uid));
     if let Some(dir) = path.parent() {
-        if dir == runtime::dir_path(uid) {
-            runtime::ensure_private_dir(dir, uid)?;
+        if in_runtime_dir {
+            runtime::ensure_private_dir(dir, uid).map_err(|e| runtime::why_here(e, dir, uid))?;
         } else if proxy_uid.is_some() && !dir.exists() {
             std::fs::create_dir_all(dir)?;
         }
     }
     let path = match proxy_uid {
         Some(_) => path.to_owned(),
-        None => walk::only_this_account_can_change(path, uid)?.join(name),
+        None => walk::only_this_account_can_change(path, uid)
+            .map_err(|e| match (in_runtime_dir, path.parent()) {
+                (true, Some(dir)) => runtime::why_here(e, dir, uid),
+                _ => e,
+            })?
+            .join(name),
     };
     if proxy_uid.is_none() {
         printable(&path)?;

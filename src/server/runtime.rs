@@ -139,12 +139,34 @@ pub fn ensure_private_dir(dir: &Path, uid: u32) -> io::Result<()> {
 /// only this account or root may change them (another could rename the directory away and put
 /// its own in its place). A directory made here that fails the walk is removed.
 pub fn ensure_safe_dir(dir: &Path, uid: u32) -> io::Result<()> {
-    ensure_private_dir(dir, uid)?;
+    ensure_private_dir(dir, uid).map_err(|e| why_here(e, dir, uid))?;
     if let Err(e) = super::walk::only_this_account_can_change(&dir.join("keyhatch.sock"), uid) {
         let _ = fs::remove_dir(dir);
-        return Err(e);
+        return Err(why_here(e, dir, uid));
     }
     Ok(())
+}
+
+/// `e`, about the runtime directory `dir`, saying why keyhatch is there when it is in the home
+/// because another account made `/tmp/keyhatch-UID` first: that account is named (red team:
+/// nothing said who stopped the start).
+pub fn why_here(e: io::Error, dir: &Path, uid: u32) -> io::Error {
+    let tmp = PathBuf::from(format!("/tmp/keyhatch-{uid}"));
+    let squatter = fs::symlink_metadata(&tmp)
+        .ok()
+        .map(|meta| meta.uid())
+        .filter(|owner| *owner != uid);
+    match squatter {
+        Some(owner) if in_home(uid).as_deref() == Some(dir) => io::Error::new(
+            e.kind(),
+            format!(
+                "{e} (keyhatch's runtime directory is in the home because another account, uid \
+                 {owner}, made {} first; set XDG_RUNTIME_DIR to a private directory of yours)",
+                tmp.display()
+            ),
+        ),
+        _ => e,
+    }
 }
 
 /// The login link and the script header, each in a 0600 file; removed when dropped, each if it

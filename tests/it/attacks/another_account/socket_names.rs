@@ -232,11 +232,21 @@ fn a_runtime_directory_in_a_home_others_can_write_is_not_used() {
     );
     assert!(said.contains("keyhatch link will not work"), "{said}");
     assert!(said.contains(&open), "{said}");
+    // Who made the start end up in the home is named (red team, helper-65: nothing said).
+    let squatter = format!(
+        "another account, uid {}, made {} first",
+        stranger.uid,
+        tmp.display()
+    );
+    assert!(said.contains(&squatter), "{said}");
     let inside: Vec<_> = fs::read_dir(&fallback)
         .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
         .unwrap_or_default();
     assert!(inside.is_empty(), "{inside:?}");
     stop(&mut server);
+    let (code, refused) = crate::helpers::exit_of(&mut keyhatch_as(&alice, &["--socket"]));
+    assert_eq!(code, Some(1), "{refused}");
+    assert!(refused.contains(&squatter), "{refused}");
 }
 
 /// Red team (helper-61): `keyhatch link` to a server of the person's that is stopped (Ctrl-Z)
