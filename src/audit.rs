@@ -270,14 +270,43 @@ impl Audit {
     }
 }
 
-/// `path` opened for appending, created readable by this account only; never through a link.
+/// `path` opened for appending, created readable by this account only; never through a link,
+/// and only a regular file of this account's that no other may write: another account's file
+/// there read the lines and took forged ones, and a FIFO held the start for good (red team).
 fn append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    use std::os::unix::fs::MetadataExt;
+    let refused = |why: String| Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+    // A FIFO would not open (nobody reads it), or, swapped in after this look, open without
+    // waiting and fail the look below.
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.is_file()
+    {
+        return refused("it is not a regular file".to_owned());
+    }
+    let file = OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(path)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return refused("it is not a regular file".to_owned());
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return refused(format!(
+            "it belongs to uid {}, not to this account",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refused(format!(
+            "group or others can write it (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(file)
 }
 
 /// `field` as logged: at most [`MAX_FIELD_CHARS`] characters, then how many bytes were left

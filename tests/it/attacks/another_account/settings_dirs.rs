@@ -54,3 +54,51 @@ fn a_settings_file_below_a_directory_another_account_can_write_is_refused_naming
         "{err}"
     );
 }
+
+/// Red team (helper-65): a local-mode `--audit-log` was opened whatever was at its path.
+/// Another account's file, made first in `/tmp`, took the person's lines (it read them and
+/// added a forged one), and a FIFO held the start for good. A log in a directory another
+/// account can change is refused, as a `--socket` is; so is anything but a regular file of the
+/// person's that no other may write.
+#[test]
+fn an_audit_log_another_account_could_make_or_read_is_refused() {
+    use super::login_link::RemovedOnDrop;
+    use super::socket_path::{keyhatch_as, mkdir_as};
+
+    let alice = Account::create_person();
+    let stranger = Account::create();
+    let planted = std::path::PathBuf::from(format!("/tmp/kh-audit-{}.log", alice.uid));
+    let _made = RemovedOnDrop(vec![
+        planted.clone(),
+        format!("/tmp/keyhatch-{}", alice.uid).into(),
+    ]);
+    let made = stranger.run(
+        "sh",
+        &["-c", &format!("umask 0; : > {}", planted.display())],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let start = |log: &Path| {
+        let log = format!("--audit-log={}", log.display());
+        crate::helpers::exit_of(
+            keyhatch_as(&alice, &["--addr", "127.0.0.1:0", &log])
+                .env("KEYHATCH_TOKEN", crate::helpers::TOKEN),
+        )
+    };
+    let (code, err) = start(&planted);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot open the audit log"), "{err}");
+    assert_eq!(
+        fs::read_to_string(&planted).unwrap(),
+        "",
+        "no line reached it"
+    );
+
+    let run = alice.home().join("run");
+    mkdir_as(&alice, &run);
+    let fifo = run.join("audit.log");
+    let made = alice.run("mkfifo", &[fifo.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+    let (code, err) = start(&fifo);
+    assert_eq!(code, Some(1), "a FIFO held the start: {err}");
+    assert!(err.contains("it is not a regular file"), "{err}");
+}
