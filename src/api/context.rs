@@ -109,6 +109,23 @@ where
     W: Future<Output = (Result<T, AppError>, Option<String>)> + Send + 'static,
     T: Send + 'static,
 {
+    finish(state, person, action, work)
+        .await
+        .map_err(answer_with_status)
+}
+
+/// [`finished`], leaving the response's status as it is: for a change whose failure the
+/// answer reports rather than raises.
+pub async fn finish<T, W>(
+    state: &AppState,
+    person: &Person,
+    action: &'static str,
+    work: W,
+) -> Result<T, AppError>
+where
+    W: Future<Output = (Result<T, AppError>, Option<String>)> + Send + 'static,
+    T: Send + 'static,
+{
     let (audit, account, remote) = (
         state.audit.clone(),
         person.account.user.clone(),
@@ -119,7 +136,7 @@ where
         Err(refused) => {
             let refused = Err(refused);
             record(&audit, &account, &remote, action, None, &refused);
-            return refused.map_err(answer_with_status);
+            return refused;
         }
     };
     let task = tokio::spawn(async move {
@@ -137,13 +154,12 @@ where
         );
         result
     });
-    let result = match task.await {
+    match task.await {
         Ok(result) => result,
         Err(e) => Err(AppError::Request(ServerFnErrorErr::ServerError(
             e.to_string(),
         ))),
-    };
-    result.map_err(answer_with_status)
+    }
 }
 
 /// Writes the audit line of `action` by `account` from `remote`, with the outcome of `result`.

@@ -23,7 +23,7 @@ pub async fn seqera_credentials(
     passphrase: Option<Secret>,
 ) -> Result<SeqeraCredentials, AppError> {
     use super::context::{
-        answer_with_status, app_state, audited, key_for_platform, person, platform_token,
+        answer_with_status, app_state, finished, key_for_platform, person, platform_token,
         run_blocking,
     };
     use crate::seqera::{CredentialsName, PlatformError};
@@ -38,25 +38,24 @@ pub async fn seqera_credentials(
     let name = CredentialsName::parse(&name).map_err(|e| invalid(e.to_string()))?;
     let (private_key, fingerprint) = key_for_platform(private_key)?;
     let passphrase = passphrase.map(|p| zeroize::Zeroizing::new(p.expose()));
-    let result = run_blocking(move || {
-        let _in_flight = in_flight;
-        let added = platform.add_ssh_credentials(
-            &token,
-            workspace_id,
-            &name,
-            &private_key,
-            passphrase.as_deref().map(String::as_str),
-        );
-        crate::metrics::relayed(added.as_ref().map_or_else(PlatformError::kind, |_| "ok"));
-        let id = added?;
-        Ok(SeqeraCredentials { credentials_id: id })
+    // A change, in Platform: counted against the hour's, and audited even when the client
+    // hangs up (red team: added in a loop, it wrote 677 lines in 10 s).
+    finished(&state, &person, "seqera credentials", async move {
+        let result = run_blocking(move || {
+            let _in_flight = in_flight;
+            let added = platform.add_ssh_credentials(
+                &token,
+                workspace_id,
+                &name,
+                &private_key,
+                passphrase.as_deref().map(String::as_str),
+            );
+            crate::metrics::relayed(added.as_ref().map_or_else(PlatformError::kind, |_| "ok"));
+            let id = added?;
+            Ok(SeqeraCredentials { credentials_id: id })
+        })
+        .await;
+        (result, Some(fingerprint))
     })
-    .await;
-    audited(
-        &state,
-        &person,
-        "seqera credentials",
-        Some(&fingerprint),
-        result,
-    )
+    .await
 }

@@ -60,7 +60,7 @@ pub async fn seqera_update_credentials(
     revoke_old: Option<String>,
 ) -> Result<SeqeraUpdated, AppError> {
     use super::context::{
-        answer_with_status, app_state, audited, key_for_platform, person, platform_token,
+        answer_with_status, app_state, finish, finished, key_for_platform, person, platform_token,
         run_blocking,
     };
     use crate::seqera::{CredentialsId, CredentialsName, PlatformError};
@@ -81,27 +81,26 @@ pub async fn seqera_update_credentials(
         return Err(invalid("revoke_old names the new key itself".into()));
     }
     let passphrase = passphrase.map(|p| zeroize::Zeroizing::new(p.expose()));
-    let updated = run_blocking(move || {
-        let _in_flight = in_flight;
-        let done = platform.update_ssh_credentials(
-            &token,
-            workspace_id,
-            (&id, &name),
-            &private_key,
-            passphrase.as_deref().map(String::as_str),
-        );
-        crate::metrics::relayed(done.as_ref().map_or_else(PlatformError::kind, |()| "ok"));
-        done?;
-        Ok(id.as_str().to_owned())
+    // Each a change, counted against the hour's and audited even when the client hangs up
+    // meanwhile (red team: a revoke whose client had gone wrote no line, and neither counted).
+    let credentials_id = finished(&state, &person, "seqera update", async move {
+        let updated = run_blocking(move || {
+            let _in_flight = in_flight;
+            let done = platform.update_ssh_credentials(
+                &token,
+                workspace_id,
+                (&id, &name),
+                &private_key,
+                passphrase.as_deref().map(String::as_str),
+            );
+            crate::metrics::relayed(done.as_ref().map_or_else(PlatformError::kind, |()| "ok"));
+            done?;
+            Ok(id.as_str().to_owned())
+        })
+        .await;
+        (updated, Some(fingerprint))
     })
-    .await;
-    let credentials_id = audited(
-        &state,
-        &person,
-        "seqera update",
-        Some(&fingerprint),
-        updated,
-    )?;
+    .await?;
     let Some(old) = revoke_old else {
         return Ok(SeqeraUpdated {
             credentials_id,
@@ -111,11 +110,15 @@ pub async fn seqera_update_credentials(
     };
     // Platform holds the new key: the old one may go. Its failure is reported, not raised,
     // since Platform's change stands.
-    let revoked = person.keys.revoke_key(&old).await;
-    let revoked = audited(&state, &person, "revoke", Some(&old), revoked);
+    let keys = person.keys.clone();
+    let revoked = finish(&state, &person, "revoke", async move {
+        let revoked = keys.revoke_key(&old).await.map(|()| old.clone());
+        (revoked, Some(old))
+    })
+    .await;
     Ok(SeqeraUpdated {
         credentials_id,
-        revoked: revoked.is_ok().then_some(old),
-        revoke_error: revoked.err().map(|e| e.to_string()),
+        revoke_error: revoked.as_ref().err().map(ToString::to_string),
+        revoked: revoked.ok(),
     })
 }

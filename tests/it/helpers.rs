@@ -60,13 +60,13 @@ pub fn spawn_app_in(home: &Path, cwd: &Path, args: &[&str], env: &[(&str, &str)]
 }
 
 /// Starts keyhatch managing `home` through `wrapper` (a program that runs the one named after
-/// its arguments, as `nohup` does).
-pub fn spawn_app_through(home: &Path, wrapper: &[&str]) -> App {
+/// its arguments, as `nohup` does), with extra environment variables.
+pub fn spawn_app_through(home: &Path, wrapper: &[&str], env: &[(&str, &str)]) -> App {
     let mut command = Command::new(wrapper[0]);
     command
         .args(&wrapper[1..])
         .arg(env!("CARGO_BIN_EXE_keyhatch"));
-    start(command, home, &[])
+    start(command, home, env)
 }
 
 /// Starts keyhatch under a file size limit (`RLIMIT_FSIZE`) of `bytes`, through util-linux prlimit.
@@ -525,7 +525,7 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         Self { _dir: dir, path }

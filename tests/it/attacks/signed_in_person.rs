@@ -748,3 +748,117 @@ fn adding_and_revoking_a_key_in_a_loop_stops_at_the_hours_changes() {
     assert_eq!(alices, 7, "six changes and one refusal line: {text}");
     assert_eq!(stack.post(&bob.name, "/api/keys/add", &add).status, 200);
 }
+
+/// Red team (helper-67): adding SSH credentials to Seqera Platform went past
+/// `changes-per-hour` (677 audit lines in 10 s), and so did the revoke an update asks for.
+/// Each is a change, counted against the hour's.
+#[test]
+fn platform_credentials_count_against_the_hours_changes() {
+    use crate::seqera::fake::FakePlatform;
+
+    let alice = Account::create_person();
+    let platform = FakePlatform::start(None);
+    let log = crate::helpers::AuditLog::new();
+    let stack = SiteStack::start_with_env(
+        &[&alice.name],
+        &[
+            "--changes-per-hour",
+            "3",
+            "--audit-log",
+            log.path.to_str().unwrap(),
+        ],
+        &[("KEYHATCH_SEQERA_URL", &platform.url())],
+    );
+    let made = stack.post(&alice.name, "/api/keys/generate", "{}");
+    assert_eq!(made.status, 200, "{}", made.body);
+    let made: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    let add = serde_json::json!({
+        "token": "seqera-token-5f1e9d", "workspace_id": 11, "name": "cluster-key",
+        "private_key": made["private_key"],
+    })
+    .to_string();
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| {
+            stack
+                .post(&alice.name, "/api/seqera/credentials", &add)
+                .status
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 429, 429], "{}", log.text());
+    let refused = stack.post(&alice.name, "/api/seqera/credentials", &add);
+    assert!(
+        refused.body.contains("you made 3 changes in the last hour"),
+        "{}",
+        refused.body
+    );
+    let posted = platform
+        .received()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posted, 2, "only the counted ones reached Platform");
+}
+
+/// Red team (helper-67): the revoke an update with `revoke_old` asks for ran on, and was done,
+/// when the client hung up while it waited for the file's lock; its audit line, written by the
+/// request's handler, never was. It is written by the revoke's own task, as every change's is.
+#[test]
+fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
+    use crate::seqera::fake::FakePlatform;
+
+    let alice = Account::create_person();
+    let platform = FakePlatform::start(None);
+    let log = crate::helpers::AuditLog::new();
+    let stack = SiteStack::start_with_env(
+        &[&alice.name],
+        &["--audit-log", log.path.to_str().unwrap()],
+        &[("KEYHATCH_SEQERA_URL", &platform.url())],
+    );
+    let generate = |who: &str| {
+        let made = stack.post(who, "/api/keys/generate", "{}");
+        assert_eq!(made.status, 200, "{}", made.body);
+        serde_json::from_str::<serde_json::Value>(&made.body).unwrap()
+    };
+    let (old, new) = (generate(&alice.name), generate(&alice.name));
+    let old_fp = old["info"]["fingerprint"].as_str().unwrap().to_owned();
+    // The person holds their own ~/.ssh for 4 s: the revoke waits for it.
+    let ssh = alice.home().join(".ssh");
+    let mut holder = alice
+        .command("flock")
+        .arg(&ssh)
+        .args(["sleep", "4"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let update = serde_json::json!({
+        "token": "seqera-token-5f1e9d", "workspace_id": 11, "credentials_id": "sshCred1",
+        "name": "cluster", "private_key": new["private_key"], "revoke_old": old_fp,
+    })
+    .to_string();
+    let client = stack.send(
+        &alice.name,
+        "POST",
+        "/api/seqera/credentials/update",
+        &update,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(client);
+    let _ = holder.wait();
+    wait_for(
+        || {
+            !stack
+                .get(&alice.name, "/api/keys/list")
+                .body
+                .contains(&old_fp)
+        },
+        "the old key revoked",
+    );
+    wait_for(
+        || {
+            log.text()
+                .lines()
+                .any(|l| l.contains(r#""action":"revoke""#) && l.contains(&old_fp))
+        },
+        "the revoke's audit line",
+    );
+}
