@@ -154,7 +154,9 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
     // In site mode SIGHUP reopens the audit log; in local mode it stops keyhatch, unless it was
     // started ignoring hangups (`nohup`), which main keeps.
     let stops_on_hangup = settings.site.is_none() && !hangup_is_ignored();
-    if !stops_on_hangup {
+    // Not in local mode under nohup: the log would be opened again without the walk of its
+    // directories a start makes (red team).
+    if settings.site.is_some() {
         reopen_on_hangup(audit.clone())?;
     }
     count_ended_minutes(audit.clone());

@@ -94,7 +94,8 @@ pub fn bind_unix(
             ),
         ));
     };
-    let in_runtime_dir = path.parent() == Some(&runtime::dir_path(uid));
+    // Site mode has no runtime directory (looking for one made `/tmp/keyhatch-0`: red team).
+    let in_runtime_dir = proxy_uid.is_none() && path.parent() == Some(&runtime::dir_path(uid));
     if let Some(dir) = path.parent() {
         if in_runtime_dir {
             runtime::ensure_private_dir(dir, uid).map_err(|e| runtime::why_here(e, dir, uid))?;

@@ -337,11 +337,21 @@ fn a_hangup_while_local_mode_starts_ends_it() {
 
 /// Red team (helper-64): main set SIGHUP to stop local mode whatever keyhatch had inherited,
 /// so one started with `nohup` stopped on the very hangup of a logout that nohup was there for.
-/// It keeps ignoring hangups, and stops on SIGTERM as ever, removing its login files.
+/// It keeps ignoring hangups, and stops on SIGTERM as ever, removing its login files. Nor does
+/// a hangup open its audit log again, as site mode's does (helper-67: without the walk of its
+/// directories that a start makes, into one another account had made meanwhile).
 #[test]
 fn local_mode_started_with_nohup_keeps_serving_after_a_hangup() {
     let home = tempfile::tempdir().unwrap();
-    let app = spawn_app_through(home.path(), &["nohup"]);
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("audit.log");
+    let app = spawn_app_through(
+        home.path(),
+        &["nohup"],
+        &[("KEYHATCH_AUDIT_LOG", log.to_str().unwrap())],
+    );
+    let moved = logs.path().join("audit.log.1");
+    fs::rename(&log, &moved).unwrap();
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(app.pid() as i32),
         nix::sys::signal::Signal::SIGHUP,
@@ -351,6 +361,10 @@ fn local_mode_started_with_nohup_keeps_serving_after_a_hangup() {
         app.get_authorized("/api/keys/list").status,
         200,
         "it serves after the hangup"
+    );
+    assert!(
+        !log.exists(),
+        "the audit log was opened again on the hangup"
     );
     let runtime = app.stop();
     let left = fs::read_dir(runtime.path().join("keyhatch")).map_or(0, Iterator::count);
