@@ -71,11 +71,12 @@ impl Proxied {
             dir.path().join("nginx.conf"),
             format!(
                 "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-                 events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
+                 events {{}}\nhttp {{\n  access_log off;\n  log_format lengths '$request_uri $request_length';\n\
+                 client_body_temp_path {d}/body;\n\
                  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
                  scgi_temp_path {d}/scgi;\n  include {d}/keyhatch.conf;\n\
                  # The stand-in for oauth2-proxy: 200 and the name, or 401.\n\
-                 server {{\n    listen 127.0.0.1:{auth_port};\n\
+                 server {{\n    listen 127.0.0.1:{auth_port};\n    access_log {d}/standin.log lengths;\n\
                      location = /keys/oauth2/auth {{\n      auth_basic keyhatch;\n\
                        auth_basic_user_file {d}/htpasswd;\n\
                        add_header X-Auth-Request-User $remote_user;\n\
@@ -331,7 +332,12 @@ impl Proxied {
 
     /// The proxy's error log, for failure messages.
     pub fn proxy_log(&self) -> String {
-        fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+        self.file("error.log")
+    }
+
+    /// A file the proxy wrote in its directory, or nothing.
+    pub fn file(&self, name: &str) -> String {
+        fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
     }
 }
 
@@ -481,16 +487,57 @@ fn the_shipped_nginx_example_puts_no_answer_or_request_body_on_disk() {
         std::os::unix::fs::chown(&made, Some(alice.uid), Some(alice.gid)).unwrap();
     }
     let proxy = Proxied::nginx(&[&alice.name]);
-    let padded = format!(
-        r#"{{"passphrase": "correct horse battery staple"{}}}"#,
-        " ".repeat(64 << 10)
-    );
-    let generated = proxy.post(&alice.name, &format!("{PATH}/api/keys/generate"), &padded);
+    let generate = format!("{PATH}/api/keys/generate");
+    let padded = |blanks: usize| {
+        format!(
+            r#"{{"passphrase": "correct horse battery staple"{}}}"#,
+            " ".repeat(blanks)
+        )
+    };
+    let generated = proxy.post(&alice.name, &generate, &padded(32 << 10));
     assert_eq!(generated.status, 200, "{}", generated.body);
     assert!(generated.body.contains("BEGIN OPENSSH PRIVATE KEY"));
+    // Past what keyhatch takes through it: refused before any of it is kept, whether its
+    // length is declared or it comes in chunks (helper-67: a chunked 1 MiB was spooled).
+    let large = padded(100 << 10);
+    assert_eq!(proxy.post(&alice.name, &generate, &large).status, 413);
+    let chunked = ["-H", "Transfer-Encoding: chunked"];
+    let sent = proxy.curl(
+        Some(&alice.name),
+        &generate,
+        &[
+            &["-H", "Content-Type: application/json", "--data", &large][..],
+            &chunked[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(sent.status, 413, "{}", sent.body);
+    // A request whose sign-in has expired goes to the sign-in page (helper-67: its body, the
+    // passphrase in it, was passed on to oauth2-proxy, and past 16 KB spooled).
+    let expired = proxy.curl(
+        None,
+        &generate,
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &padded(32 << 10),
+        ],
+    );
+    assert_eq!(expired.status, 401, "{}", expired.body);
     let (status, bytes) = proxy.get_slowly(&alice.name, &format!("{PATH}/ssh-keys"));
     assert!(status.contains(" 200"), "{status}");
     assert!(bytes > 500_000, "the page is large: {bytes} bytes");
     let log = proxy.proxy_log();
     assert!(!log.contains("buffered to a temporary file"), "{log}");
+    let standin = proxy.file("standin.log");
+    let sign_in = standin
+        .lines()
+        .find(|l| l.starts_with("/keys/oauth2/sign_in"))
+        .unwrap_or_else(|| panic!("{standin}"));
+    let length: usize = sign_in.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        length < 4096,
+        "the body went on to the sign-in page: {sign_in}"
+    );
 }
