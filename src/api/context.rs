@@ -126,39 +126,77 @@ where
     W: Future<Output = (Result<T, AppError>, Option<String>)> + Send + 'static,
     T: Send + 'static,
 {
-    let (audit, account, remote) = (
-        state.audit.clone(),
-        person.account.user.clone(),
-        ClientAddr::current(),
-    );
-    let change = match person.limits.reserve_change(person.uid) {
-        Ok(change) => change,
-        Err(refused) => {
-            let refused = Err(refused);
-            record(&audit, &account, &remote, action, None, &refused);
-            return refused;
-        }
-    };
-    let task = tokio::spawn(async move {
-        let (result, fingerprint) = work.await;
-        if result.is_ok() {
-            change.keep();
-        }
-        record(
-            &audit,
-            &account,
-            &remote,
-            action,
-            fingerprint.as_deref(),
-            &result,
-        );
-        result
-    });
+    let changes = Changes::of(state, person);
+    let task = tokio::spawn(async move { changes.make(action, work).await });
     match task.await {
         Ok(result) => result,
         Err(e) => Err(AppError::Request(ServerFnErrorErr::ServerError(
             e.to_string(),
         ))),
+    }
+}
+
+/// What a person's changes are counted against and audited in, taken from the request being
+/// served, so that a task of its own can make them after the client has gone.
+#[derive(Clone)]
+pub struct Changes {
+    audit: Audit,
+    account: String,
+    remote: ClientAddr,
+    limits: super::limits::Limits,
+    uid: u32,
+}
+
+impl Changes {
+    /// The changes of `person`, in the request being served.
+    pub fn of(state: &AppState, person: &Person) -> Self {
+        Self {
+            audit: state.audit.clone(),
+            account: person.account.user.clone(),
+            remote: ClientAddr::current(),
+            limits: person.limits.clone(),
+            uid: person.uid,
+        }
+    }
+
+    /// Runs `work`, one change, here: refused (429), and not run, once the person has made as
+    /// many changes in the last hour as their limits allow; counted unless it fails; recorded
+    /// in the audit log as `action`, with the fingerprint it returns beside its result.
+    pub async fn make<T>(
+        &self,
+        action: &'static str,
+        work: impl Future<Output = (Result<T, AppError>, Option<String>)>,
+    ) -> Result<T, AppError> {
+        let change = match self.limits.reserve_change(self.uid) {
+            Ok(change) => change,
+            Err(refused) => {
+                let refused = Err(refused);
+                self.record(action, None, &refused);
+                return refused;
+            }
+        };
+        let (result, fingerprint) = work.await;
+        if result.is_ok() {
+            change.keep();
+        }
+        self.record(action, fingerprint.as_deref(), &result);
+        result
+    }
+
+    fn record<T>(
+        &self,
+        action: &'static str,
+        fingerprint: Option<&str>,
+        result: &Result<T, AppError>,
+    ) {
+        record(
+            &self.audit,
+            &self.account,
+            &self.remote,
+            action,
+            fingerprint,
+            result,
+        );
     }
 }
 

@@ -60,7 +60,7 @@ pub async fn seqera_update_credentials(
     revoke_old: Option<String>,
 ) -> Result<SeqeraUpdated, AppError> {
     use super::context::{
-        answer_with_status, app_state, finish, finished, key_for_platform, person, platform_token,
+        Changes, answer_with_status, app_state, key_for_platform, person, platform_token,
         run_blocking,
     };
     use crate::seqera::{CredentialsId, CredentialsName, PlatformError};
@@ -81,44 +81,53 @@ pub async fn seqera_update_credentials(
         return Err(invalid("revoke_old names the new key itself".into()));
     }
     let passphrase = passphrase.map(|p| zeroize::Zeroizing::new(p.expose()));
-    // Each a change, counted against the hour's and audited even when the client hangs up
-    // meanwhile (red team: a revoke whose client had gone wrote no line, and neither counted).
-    let credentials_id = finished(&state, &person, "seqera update", async move {
-        let updated = run_blocking(move || {
-            let _in_flight = in_flight;
-            let done = platform.update_ssh_credentials(
-                &token,
-                workspace_id,
-                (&id, &name),
-                &private_key,
-                passphrase.as_deref().map(String::as_str),
-            );
-            crate::metrics::relayed(done.as_ref().map_or_else(PlatformError::kind, |()| "ok"));
-            done?;
-            Ok(id.as_str().to_owned())
-        })
-        .await;
-        (updated, Some(fingerprint))
-    })
-    .await?;
-    let Some(old) = revoke_old else {
-        return Ok(SeqeraUpdated {
-            credentials_id,
-            revoked: None,
-            revoke_error: None,
+    // The update and the revoke it asks for, each a change (counted against the hour's and
+    // audited), on one task of their own: a client that hangs up while Platform answers stops
+    // neither (red team: the revoke was dropped, and then done without its audit line).
+    let (changes, keys) = (Changes::of(&state, &person), person.keys.clone());
+    let done = tokio::spawn(async move {
+        let updated = changes.make("seqera update", async move {
+            let updated = run_blocking(move || {
+                let _in_flight = in_flight;
+                let done = platform.update_ssh_credentials(
+                    &token,
+                    workspace_id,
+                    (&id, &name),
+                    &private_key,
+                    passphrase.as_deref().map(String::as_str),
+                );
+                crate::metrics::relayed(done.as_ref().map_or_else(PlatformError::kind, |()| "ok"));
+                done?;
+                Ok(id.as_str().to_owned())
+            })
+            .await;
+            (updated, Some(fingerprint))
         });
-    };
-    // Platform holds the new key: the old one may go. Its failure is reported, not raised,
-    // since Platform's change stands.
-    let keys = person.keys.clone();
-    let revoked = finish(&state, &person, "revoke", async move {
-        let revoked = keys.revoke_key(&old).await.map(|()| old.clone());
-        (revoked, Some(old))
-    })
-    .await;
-    Ok(SeqeraUpdated {
-        credentials_id,
-        revoke_error: revoked.as_ref().err().map(ToString::to_string),
-        revoked: revoked.ok(),
-    })
+        let credentials_id = updated.await?;
+        let Some(old) = revoke_old else {
+            return Ok(SeqeraUpdated {
+                credentials_id,
+                revoked: None,
+                revoke_error: None,
+            });
+        };
+        // Platform holds the new key: the old one may go. Its failure is reported, not
+        // raised, since Platform's change stands.
+        let revoked = changes.make("revoke", async move {
+            let revoked = keys.revoke_key(&old).await.map(|()| old.clone());
+            (revoked, Some(old))
+        });
+        let revoked = revoked.await;
+        Ok(SeqeraUpdated {
+            credentials_id,
+            revoke_error: revoked.as_ref().err().map(ToString::to_string),
+            revoked: revoked.ok(),
+        })
+    });
+    match done.await {
+        Ok(result) => result.map_err(answer_with_status),
+        Err(e) => Err(answer_with_status(AppError::Request(
+            ServerFnErrorErr::ServerError(e.to_string()),
+        ))),
+    }
 }

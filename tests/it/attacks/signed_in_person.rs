@@ -861,4 +861,38 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
         },
         "the revoke's audit line",
     );
+    // helper-68: a client that hung up while Platform answered (`sshSlow`, 3 s) dropped the
+    // revoke it had asked for, with no line saying so. It goes on once Platform has the key.
+    let newer = generate(&alice.name);
+    let new_fp = new["info"]["fingerprint"].as_str().unwrap().to_owned();
+    let update = serde_json::json!({
+        "token": "seqera-token-5f1e9d", "workspace_id": 11, "credentials_id": "sshSlow",
+        "name": "slow", "private_key": newer["private_key"], "revoke_old": new_fp,
+    })
+    .to_string();
+    let client = stack.send(
+        &alice.name,
+        "POST",
+        "/api/seqera/credentials/update",
+        &update,
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    drop(client);
+    wait_for(
+        || {
+            !stack
+                .get(&alice.name, "/api/keys/list")
+                .body
+                .contains(&new_fp)
+        },
+        "the key revoked once Platform answered, the client gone",
+    );
+    wait_for(
+        || {
+            log.text()
+                .lines()
+                .any(|l| l.contains(r#""action":"revoke""#) && l.contains(&new_fp))
+        },
+        "that revoke's audit line",
+    );
 }
