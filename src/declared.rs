@@ -307,6 +307,15 @@ pub struct Limits {
         default_value_t = 120
     )]
     pub changes_per_hour: usize,
+    /// Site mode: calls to Seqera Platform a person may have keyhatch make per hour (each
+    /// list, add and update, whatever Platform answers).
+    #[arg(
+        long,
+        env = "KEYHATCH_PLATFORM_CALLS_PER_HOUR",
+        value_name = "CALLS",
+        default_value_t = 60
+    )]
+    pub platform_calls_per_hour: usize,
     /// Site mode: seconds a helper may take before it is killed (more than lock-timeout).
     #[arg(
         long,

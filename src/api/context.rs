@@ -60,6 +60,26 @@ pub fn person() -> Result<Person, AppError> {
     current_person()?.entered().map_err(answer_with_status)
 }
 
+/// The site's Seqera Platform, for one more call by `person` (`action` in the audit log): 404
+/// without one, 429 once they have had as many calls this hour as their limits allow.
+pub fn platform_for(
+    state: &AppState,
+    person: &Person,
+    action: &'static str,
+) -> Result<Platform, AppError> {
+    let platform = state.seqera()?;
+    if let Err(refused) = person.limits.count_platform_call(person.uid) {
+        return audited(
+            state,
+            person,
+            action,
+            None,
+            Err(answer_with_status(refused)),
+        );
+    }
+    Ok(platform)
+}
+
 /// The client's address as the server saw it (`127.0.0.1:40312`, or `unix`), put in each
 /// request's extensions by the server for the audit log.
 #[derive(Debug, Clone)]

@@ -25,6 +25,8 @@ pub struct Limits {
     pub keys_per_hour: Option<PerHour>,
     /// How many changes a person may make per hour (each one a rewrite and an audit line).
     pub changes_per_hour: Option<PerHour>,
+    /// How many calls to Seqera Platform a person may have keyhatch make per hour.
+    pub platform_calls_per_hour: Option<PerHour>,
     /// How many operations a person may have under way at once.
     pub in_flight: Option<InFlight>,
     /// How many answers a person may have on their way to them at once.
@@ -44,6 +46,9 @@ impl Limits {
         Self {
             keys_per_hour: Some(PerHour::keys(declared.keys_per_hour)),
             changes_per_hour: Some(PerHour::changes(declared.changes_per_hour)),
+            platform_calls_per_hour: Some(PerHour::platform_calls(
+                declared.platform_calls_per_hour,
+            )),
             in_flight: Some(InFlight::new(declared.max_in_flight)),
             answers: Some(InFlight::answers(
                 (2 * declared.max_in_flight).max(ANSWERS_AT_ONCE),
@@ -77,6 +82,17 @@ impl Limits {
             .map_or_else(|| Ok(Reservation::unbounded()), |bound| bound.reserve(uid))
     }
 
+    /// Counts one call to Seqera Platform by the account `uid`, whatever becomes of it, or
+    /// refuses with a sentence (429) once it has had as many in the last hour as the bound
+    /// allows. Each goes from keyhatch's one address with a token the person chooses: failed
+    /// ones, never counted as changes, made 50 calls a second (red team).
+    pub fn count_platform_call(&self, uid: u32) -> Result<(), AppError> {
+        if let Some(bound) = &self.platform_calls_per_hour {
+            bound.reserve(uid)?.keep();
+        }
+        Ok(())
+    }
+
     /// Reserves one of the account `uid`'s changes of the hour, or refuses with a sentence
     /// (429) once it has made as many as the bound allows (red team: adding and revoking one
     /// key in a loop wrote 2.9 MB of audit log a minute). Counted from the start, as keys are,
@@ -104,6 +120,7 @@ pub struct PerHour {
 enum Counted {
     Keys,
     Changes,
+    PlatformCalls,
 }
 
 /// One key (or change) of a person's hour, taken before it is made: counted from the start, so
@@ -137,6 +154,14 @@ impl PerHour {
         }
     }
 
+    /// A limit of `max` calls to Seqera Platform per person per hour.
+    pub fn platform_calls(max: usize) -> Self {
+        Self {
+            counted: Counted::PlatformCalls,
+            ..Self::keys(max)
+        }
+    }
+
     /// Reserves one of the account `uid`'s keys (or changes) of the hour, or refuses, with a
     /// sentence saying when to try again, once it has `max` in the last hour.
     pub fn reserve(&self, uid: u32) -> Result<Reservation, AppError> {
@@ -161,6 +186,10 @@ impl PerHour {
             let (setting, done) = match self.counted {
                 Counted::Keys => ("keys-per-hour", format!("generated {}", keys(self.max))),
                 Counted::Changes => ("changes-per-hour", format!("made {}", changes(self.max))),
+                Counted::PlatformCalls => (
+                    "platform-calls-per-hour",
+                    format!("had keyhatch ask Seqera Platform {} times", self.max),
+                ),
             };
             crate::metrics::refused(setting);
             return Err(AppError::TooMany(format!(

@@ -896,3 +896,49 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
         "that revoke's audit line",
     );
 }
+
+/// Red team (helper-68): a Platform call that failed was never counted, so one person could
+/// have keyhatch ask Platform without end (244 calls in 5 s with a wrong token, one audit line
+/// a minute): a token checker that only Platform's logs see, and from keyhatch's one address,
+/// which Platform may block for everyone. Every call counts against the hour's.
+#[test]
+fn calls_to_platform_are_counted_whatever_platform_answers() {
+    use crate::seqera::fake::FakePlatform;
+
+    let (alice, bob) = (Account::create_person(), Account::create_person());
+    let platform = FakePlatform::start(None);
+    let stack = SiteStack::start_with_env(
+        &[&alice.name, &bob.name],
+        &["--platform-calls-per-hour", "3"],
+        &[("KEYHATCH_SEQERA_URL", &platform.url())],
+    );
+    let wrong = serde_json::json!({ "token": "wrong-token-guess" }).to_string();
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| {
+            stack
+                .post(&alice.name, "/api/seqera/workspaces", &wrong)
+                .status
+        })
+        .collect();
+    assert_eq!(statuses, [502, 502, 502, 429, 429]);
+    let refused = stack.post(&alice.name, "/api/seqera/workspaces", &wrong);
+    assert!(
+        refused
+            .body
+            .contains("you had keyhatch ask Seqera Platform 3 times in the last hour"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        platform.received().len(),
+        3,
+        "only the counted ones reached Platform"
+    );
+    let right = serde_json::json!({ "token": "seqera-token-5f1e9d" }).to_string();
+    assert_eq!(
+        stack
+            .post(&bob.name, "/api/seqera/workspaces", &right)
+            .status,
+        200
+    );
+}
