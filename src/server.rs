@@ -28,7 +28,6 @@ mod walk;
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use crate::api::context::AppState;
@@ -65,8 +64,7 @@ enum Listener {
 pub fn open(settings: &Settings) -> io::Result<Opened> {
     let site = settings.site.as_ref();
     let audit = match &settings.audit_log {
-        Some(path) => open_audit_log(path, site.is_none().then_some(settings.uid))
-            .map_err(|e| annotate(e, &format!("cannot open the audit log {}", path.display())))?,
+        Some(path) => open_audit_log(path, site.is_none().then_some(settings.uid))?,
         None => Audit::to_stderr(),
     };
     let listener = match &settings.listen {
@@ -110,18 +108,16 @@ pub fn open(settings: &Settings) -> io::Result<Opened> {
     })
 }
 
-/// The audit log at `path`. In local mode (`uid`), only in directories no other account can
-/// change, as a `--socket` is: in `/tmp` another account could make the file first, read the
-/// lines and add its own (red team). A missing directory is made 0700 first.
+/// The audit log at `path`. In local mode (`uid`), only in directories that exist and that no
+/// other account can change, as a `--socket` is: in `/tmp` another account could make the file
+/// first, read the lines and add its own; and a missing directory, made before the look, was
+/// made through another account's link, wherever it led (red team).
 fn open_audit_log(path: &Path, uid: Option<u32>) -> io::Result<Audit> {
-    if let (Some(uid), Some(dir)) = (uid, path.parent()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-        walk::only_this_account_can_change(path, uid)?;
+    if let Some(uid) = uid {
+        walk::walk(path, uid, walk::Use::AuditLog)?;
     }
     Audit::to_file(path)
+        .map_err(|e| annotate(e, &format!("cannot open the audit log {}", path.display())))
 }
 
 /// Serves on what [`open`] opened, says how to reach keyhatch (in local mode: prints the login

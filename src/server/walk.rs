@@ -15,22 +15,55 @@ use std::path::{Path, PathBuf};
 /// login links sent to it; so did a person's link into a group's directory, and a link to a
 /// link there (red team). Returns the directory the socket's resolved to.
 pub fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf> {
+    walk(path, uid, Use::Socket)
+}
+
+/// What a path walked is for, as its errors say.
+#[derive(Clone, Copy)]
+pub enum Use {
+    /// A socket to listen on.
+    Socket,
+    /// The audit log, in local mode.
+    AuditLog,
+}
+
+impl Use {
+    fn cannot(self) -> &'static str {
+        match self {
+            Use::Socket => "cannot listen on",
+            Use::AuditLog => "cannot write the audit log to",
+        }
+    }
+
+    fn so(self) -> &'static str {
+        match self {
+            Use::Socket => {
+                "so another account could put its own socket there; give --socket a path in a \
+                 directory only you can change"
+            }
+            Use::AuditLog => {
+                "so another account could put its own file there; give audit-log a path in a \
+                 directory only you can change"
+            }
+        }
+    }
+}
+
+/// [`only_this_account_can_change`], for a path used as `what`.
+pub fn walk(path: &Path, uid: u32, what: Use) -> io::Result<PathBuf> {
     use std::os::unix::fs::MetadataExt;
+    let cannot = what.cannot();
     let refuse = |why: String| {
         io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!(
-                "cannot listen on {}: {why}, so another account could put its own socket \
-                 there; give --socket a path in a directory only you can change",
-                path.display()
-            ),
+            format!("{cannot} {}: {why}, {}", path.display(), what.so()),
         )
     };
     let check_dir = |dir: &Path, own: bool| -> io::Result<()> {
         let meta = std::fs::symlink_metadata(dir).map_err(|e| {
             annotate(
                 e,
-                &format!("cannot listen on {}: {}", path.display(), dir.display()),
+                &format!("{cannot} {}: {}", path.display(), dir.display()),
             )
         })?;
         let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
@@ -62,7 +95,7 @@ pub fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf
         annotate(
             e,
             &format!(
-                "cannot listen on {}: the working directory it is relative to",
+                "{cannot} {}: the working directory it is relative to",
                 path.display()
             ),
         )
@@ -81,7 +114,7 @@ pub fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf
         let meta = std::fs::symlink_metadata(&next).map_err(|e| {
             annotate(
                 e,
-                &format!("cannot listen on {}: {}", path.display(), next.display()),
+                &format!("{cannot} {}: {}", path.display(), next.display()),
             )
         })?;
         if meta.is_symlink() {
@@ -97,7 +130,7 @@ pub fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!(
-                        "cannot listen on {}: its directory is reached through more than 40 \
+                        "{cannot} {}: its directory is reached through more than 40 \
                          links (do some lead back to each other?)",
                         path.display()
                     ),
@@ -114,7 +147,7 @@ pub fn only_this_account_can_change(path: &Path, uid: u32) -> io::Result<PathBuf
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,
                 format!(
-                    "cannot listen on {}: {} is not a directory",
+                    "{cannot} {}: {} is not a directory",
                     path.display(),
                     next.display()
                 ),

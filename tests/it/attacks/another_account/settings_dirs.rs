@@ -86,11 +86,37 @@ fn an_audit_log_another_account_could_make_or_read_is_refused() {
     };
     let (code, err) = start(&planted);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("cannot open the audit log"), "{err}");
+    assert!(err.contains("cannot write the audit log to"), "{err}");
+    assert!(err.contains("give audit-log a path"), "{err}");
     assert_eq!(
         fs::read_to_string(&planted).unwrap(),
         "",
         "no line reached it"
+    );
+
+    // helper-68: the missing directories were made before the look, through another account's
+    // link: a refused start left a directory where the link led, `~/.ssh/authorized_keys`.
+    let share = std::path::PathBuf::from(format!("/tmp/kh-share-{}", alice.uid));
+    let _share = RemovedOnDrop(vec![share.clone()]);
+    let ssh = alice.home().join(".ssh");
+    mkdir_as(&alice, &ssh);
+    let made = stranger.run(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "mkdir -m 755 {0} && ln -s {1} {0}/logs",
+                share.display(),
+                ssh.display()
+            ),
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let (code, err) = start(&share.join("logs/authorized_keys/audit.log"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        !ssh.join("authorized_keys").exists(),
+        "a directory was made through the link: {err}"
     );
 
     let run = alice.home().join("run");
