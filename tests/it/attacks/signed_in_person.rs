@@ -844,23 +844,26 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
     std::thread::sleep(Duration::from_millis(1500));
     drop(client);
     let _ = holder.wait();
-    wait_for(
-        || {
-            !stack
-                .get(&alice.name, "/api/keys/list")
-                .body
-                .contains(&old_fp)
-        },
-        "the old key revoked",
-    );
-    wait_for(
-        || {
-            log.text()
-                .lines()
-                .any(|l| l.contains(r#""action":"revoke""#) && l.contains(&old_fp))
-        },
-        "the revoke's audit line",
-    );
+    let revoked_and_audited = |fingerprint: &str| {
+        wait_for(
+            || {
+                !stack
+                    .get(&alice.name, "/api/keys/list")
+                    .body
+                    .contains(fingerprint)
+            },
+            &format!("{fingerprint} revoked"),
+        );
+        wait_for(
+            || {
+                log.text()
+                    .lines()
+                    .any(|l| l.contains(r#""action":"revoke""#) && l.contains(fingerprint))
+            },
+            &format!("the audit line of {fingerprint}'s revoke"),
+        );
+    };
+    revoked_and_audited(&old_fp);
     // helper-68: a client that hung up while Platform answered (`sshSlow`, 3 s) dropped the
     // revoke it had asked for, with no line saying so. It goes on once Platform has the key.
     let newer = generate(&alice.name);
@@ -878,23 +881,7 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
     );
     std::thread::sleep(Duration::from_millis(1000));
     drop(client);
-    wait_for(
-        || {
-            !stack
-                .get(&alice.name, "/api/keys/list")
-                .body
-                .contains(&new_fp)
-        },
-        "the key revoked once Platform answered, the client gone",
-    );
-    wait_for(
-        || {
-            log.text()
-                .lines()
-                .any(|l| l.contains(r#""action":"revoke""#) && l.contains(&new_fp))
-        },
-        "that revoke's audit line",
-    );
+    revoked_and_audited(&new_fp);
 }
 
 /// Red team (helper-68): a Platform call that failed was never counted, so one person could

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::login_link::{KilledOnDrop, RemovedOnDrop, open_session, squat};
 use super::socket_path::{keyhatch_as, mkdir_as, printed_until, stop};
@@ -33,34 +33,8 @@ fn a_server_left_running_after_logout_is_reachable_again_at_the_next_login() {
     fs::remove_dir_all(&sessions).unwrap();
     std::thread::sleep(std::time::Duration::from_secs(3));
     open_session(&alice, &sessions);
-    let link_as_alice = || {
-        let out = alice
-            .command(env!("CARGO_BIN_EXE_keyhatch"))
-            .arg("link")
-            .env("XDG_RUNTIME_DIR", &sessions)
-            .current_dir("/")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut printed = link_as_alice();
-    while !printed.contains("?token=") && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        printed = link_as_alice();
-    }
-    let link = printed
-        .split_whitespace()
-        .find(|w| w.contains("?token="))
-        .unwrap_or_else(|| panic!("keyhatch link after the next login: {printed}"));
-    let login = alice
-        .command("curl")
-        .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
-        .args(["--unix-socket", socket.to_str().unwrap(), link])
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&login.stdout),
+        log_in_again(&alice, Some(&sessions), &socket),
         "303",
         "the socket serves again"
     );
@@ -99,34 +73,8 @@ fn what_a_cleaner_removes_from_the_runtime_directory_is_made_again() {
         .status()
         .unwrap();
     assert!(cleaned.success());
-    let link_as_alice = || {
-        let out = alice
-            .command(env!("CARGO_BIN_EXE_keyhatch"))
-            .arg("link")
-            .env_remove("XDG_RUNTIME_DIR")
-            .current_dir("/")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut printed = link_as_alice();
-    while !printed.contains("?token=") && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        printed = link_as_alice();
-    }
-    let link = printed
-        .split_whitespace()
-        .find(|w| w.contains("?token="))
-        .unwrap_or_else(|| panic!("keyhatch link after the cleaner: {printed}"));
-    let login = alice
-        .command("curl")
-        .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
-        .args(["--unix-socket", socket.to_str().unwrap(), link])
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&login.stdout),
+        log_in_again(&alice, None, &socket),
         "303",
         "the socket serves again"
     );
@@ -134,6 +82,38 @@ fn what_a_cleaner_removes_from_the_runtime_directory_is_made_again() {
         dir.join("login-socket.header").exists(),
         "the login files are back"
     );
+}
+
+/// Logs `person` in through `socket` with the link `keyhatch link` gives them (with
+/// `XDG_RUNTIME_DIR` set to `xdg`, or unset) once it gives one, within 10 s: the HTTP status.
+fn log_in_again(person: &Account, xdg: Option<&Path>, socket: &Path) -> String {
+    let link = || {
+        let mut command = person.command(env!("CARGO_BIN_EXE_keyhatch"));
+        command.arg("link").current_dir("/");
+        match xdg {
+            Some(dir) => command.env("XDG_RUNTIME_DIR", dir),
+            None => command.env_remove("XDG_RUNTIME_DIR"),
+        };
+        let out = command.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut printed = link();
+    while !printed.contains("?token=") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        printed = link();
+    }
+    let link = printed
+        .split_whitespace()
+        .find(|w| w.contains("?token="))
+        .unwrap_or_else(|| panic!("keyhatch link: {printed}"));
+    let login = person
+        .command("curl")
+        .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["--unix-socket", socket.to_str().unwrap(), link])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&login.stdout).into_owned()
 }
 
 /// Made again, a runtime directory in a directory another account made meanwhile (an

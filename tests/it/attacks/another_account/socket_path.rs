@@ -329,25 +329,12 @@ fn a_file_keyhatch_did_not_make_is_neither_replaced_nor_removed() {
 /// keyhatch takes the name.
 #[test]
 fn a_socket_another_program_holds_without_listening_is_left_alone() {
-    use std::os::fd::AsRawFd;
-
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, socket};
-
     let alice = Account::create_person();
     let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
     let run = alice.home().join("run");
     mkdir_as(&alice, &run);
     let held = run.join("held.sock");
-    let program = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::empty(),
-        None,
-    )
-    .unwrap();
-    bind(program.as_raw_fd(), &UnixAddr::new(&held).unwrap()).unwrap();
-    std::os::unix::fs::lchown(&held, Some(alice.uid), Some(alice.gid)).unwrap();
-    fs::set_permissions(&held, fs::Permissions::from_mode(0o600)).unwrap();
+    let program = hold_socket(&alice, &held);
     let before = fs::symlink_metadata(&held).unwrap();
     let said = refused_socket(&alice, &held);
     assert!(
@@ -376,10 +363,6 @@ fn a_socket_another_program_holds_without_listening_is_left_alone() {
 /// found in the table, and was replaced as stale.
 #[test]
 fn a_socket_held_on_btrfs_is_left_alone() {
-    use std::os::fd::AsRawFd;
-
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, socket};
-
     let alice = Account::create_person();
     let _made = RemovedOnDrop(vec![format!("/tmp/keyhatch-{}", alice.uid).into()]);
     let mount_point = alice.home().join("bt");
@@ -390,16 +373,7 @@ fn a_socket_held_on_btrfs_is_left_alone() {
     std::os::unix::fs::chown(&sub, Some(alice.uid), Some(alice.gid)).unwrap();
     fs::set_permissions(&sub, fs::Permissions::from_mode(0o700)).unwrap();
     let held = sub.join("kh.sock");
-    let program = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::empty(),
-        None,
-    )
-    .unwrap();
-    bind(program.as_raw_fd(), &UnixAddr::new(&held).unwrap()).unwrap();
-    std::os::unix::fs::lchown(&held, Some(alice.uid), Some(alice.gid)).unwrap();
-    fs::set_permissions(&held, fs::Permissions::from_mode(0o600)).unwrap();
+    let program = hold_socket(&alice, &held);
     let said = refused_socket(&alice, &held);
     assert!(
         said.contains("a socket another program holds and does not listen on is there"),
@@ -413,6 +387,26 @@ fn a_socket_held_on_btrfs_is_left_alone() {
         !held.exists(),
         "once its program ended, keyhatch took the name"
     );
+}
+
+/// A stream socket bound at `path` and never listened on, as a program of `person`'s holds it
+/// (the file theirs, 0600); released when the returned descriptor is dropped.
+fn hold_socket(person: &Account, path: &Path) -> std::os::fd::OwnedFd {
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, socket};
+
+    let held = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    bind(held.as_raw_fd(), &UnixAddr::new(path).unwrap()).unwrap();
+    std::os::unix::fs::lchown(path, Some(person.uid), Some(person.gid)).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+    held
 }
 
 /// A Btrfs filesystem in a 256 MB image, loop-mounted on a directory for one test; unmounted
