@@ -830,19 +830,24 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let update = serde_json::json!({
-        "token": "seqera-token-5f1e9d", "workspace_id": 11, "credentials_id": "sshCred1",
-        "name": "cluster", "private_key": new["private_key"], "revoke_old": old_fp,
-    })
-    .to_string();
-    let client = stack.send(
-        &alice.name,
-        "POST",
-        "/api/seqera/credentials/update",
-        &update,
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    drop(client);
+    // An update putting `key` into the credentials `id`, revoking `old`, whose client hangs up
+    // after `patience`.
+    let update_and_hang_up = |id: &str, key: &serde_json::Value, old: &str, patience: u64| {
+        let update = serde_json::json!({
+            "token": "seqera-token-5f1e9d", "workspace_id": 11, "credentials_id": id,
+            "name": "cluster", "private_key": key["private_key"], "revoke_old": old,
+        })
+        .to_string();
+        let client = stack.send(
+            &alice.name,
+            "POST",
+            "/api/seqera/credentials/update",
+            &update,
+        );
+        std::thread::sleep(Duration::from_millis(patience));
+        drop(client);
+    };
+    update_and_hang_up("sshCred1", &new, &old_fp, 1500);
     let _ = holder.wait();
     let revoked_and_audited = |fingerprint: &str| {
         wait_for(
@@ -868,19 +873,7 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
     // revoke it had asked for, with no line saying so. It goes on once Platform has the key.
     let newer = generate(&alice.name);
     let new_fp = new["info"]["fingerprint"].as_str().unwrap().to_owned();
-    let update = serde_json::json!({
-        "token": "seqera-token-5f1e9d", "workspace_id": 11, "credentials_id": "sshSlow",
-        "name": "slow", "private_key": newer["private_key"], "revoke_old": new_fp,
-    })
-    .to_string();
-    let client = stack.send(
-        &alice.name,
-        "POST",
-        "/api/seqera/credentials/update",
-        &update,
-    );
-    std::thread::sleep(Duration::from_millis(1000));
-    drop(client);
+    update_and_hang_up("sshSlow", &newer, &new_fp, 1000);
     revoked_and_audited(&new_fp);
 }
 
