@@ -496,7 +496,12 @@ fn the_shipped_nginx_example_puts_no_answer_or_request_body_on_disk() {
     };
     let generated = proxy.post(&alice.name, &generate, &padded(32 << 10));
     assert_eq!(generated.status, 200, "{}", generated.body);
-    assert!(generated.body.contains("BEGIN OPENSSH PRIVATE KEY"));
+    let key: serde_json::Value = serde_json::from_str(&generated.body).unwrap();
+    let private = ssh_key::PrivateKey::from_openssh(key["private_key"].as_str().unwrap()).unwrap();
+    assert!(
+        private.is_encrypted(),
+        "the passphrase in the body was read whole"
+    );
     // Past what keyhatch takes through it: refused before any of it is kept, whether its
     // length is declared or it comes in chunks (helper-67: a chunked 1 MiB was spooled).
     let large = padded(100 << 10);
