@@ -200,10 +200,9 @@ fn ignore_file_size_signal() {
     }
 }
 
-/// Sets what SIGHUP does: nothing (`SigIgn`) or stop (`SigDfl`).
+/// Sets what SIGHUP does, nothing (`SigIgn`) or stop (`SigDfl`), then lets it through: one
+/// that came while it was blocked is taken now, as `handler` says.
 #[allow(unsafe_code)]
-/// Sets what SIGHUP does, then lets it through: one that came while it was blocked is taken
-/// now, as `handler` says.
 fn set_hangup(handler: SigHandler) {
     use nix::sys::signal::{SigSet, SigmaskHow, Signal, signal};
     // SAFETY: installs SIG_IGN or SIG_DFL, no handler code runs; tokio replaces it with its own

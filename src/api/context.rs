@@ -129,31 +129,15 @@ where
     W: Future<Output = (Result<T, AppError>, Option<String>)> + Send + 'static,
     T: Send + 'static,
 {
-    finish(state, person, action, work)
-        .await
-        .map_err(answer_with_status)
-}
-
-/// [`finished`], leaving the response's status as it is: for a change whose failure the
-/// answer reports rather than raises.
-pub async fn finish<T, W>(
-    state: &AppState,
-    person: &Person,
-    action: &'static str,
-    work: W,
-) -> Result<T, AppError>
-where
-    W: Future<Output = (Result<T, AppError>, Option<String>)> + Send + 'static,
-    T: Send + 'static,
-{
     let changes = Changes::of(state, person);
     let task = tokio::spawn(async move { changes.make(action, work).await });
-    match task.await {
+    let result = match task.await {
         Ok(result) => result,
         Err(e) => Err(AppError::Request(ServerFnErrorErr::ServerError(
             e.to_string(),
         ))),
-    }
+    };
+    result.map_err(answer_with_status)
 }
 
 /// What a person's changes are counted against and audited in, taken from the request being
