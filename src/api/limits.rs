@@ -107,7 +107,8 @@ impl Limits {
 /// Each account's key times of the last hour, by uid.
 type Times = Arc<Mutex<HashMap<u32, VecDeque<Instant>>>>;
 
-/// At most `max` keys generated, or changes made, by each person in any hour.
+/// At most `max` keys generated, changes made or calls to Seqera Platform by each person in
+/// any hour.
 #[derive(Debug, Clone)]
 pub struct PerHour {
     max: usize,
@@ -123,7 +124,7 @@ enum Counted {
     PlatformCalls,
 }
 
-/// One key (or change) of a person's hour, taken before it is made: counted from the start, so
+/// One key (or change, or Platform call) of a person's hour, taken before it is made: counted from the start, so
 /// concurrent generates cannot all pass the check; given back on drop unless [`kept`].
 ///
 /// [`kept`]: Reservation::keep
@@ -162,8 +163,8 @@ impl PerHour {
         }
     }
 
-    /// Reserves one of the account `uid`'s keys (or changes) of the hour, or refuses, with a
-    /// sentence saying when to try again, once it has `max` in the last hour.
+    /// Reserves one of the account `uid`'s keys (changes, Platform calls) of the hour, or
+    /// refuses, with a sentence saying when to try again, once it has `max` in the last hour.
     pub fn reserve(&self, uid: u32) -> Result<Reservation, AppError> {
         let mut generated = self
             .generated
