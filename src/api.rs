@@ -38,6 +38,8 @@ mod seqera_credentials;
 mod seqera_update;
 #[cfg(feature = "ssr")]
 pub mod slow_pool;
+#[cfg(feature = "ssr")]
+pub mod underway;
 
 pub use account::*;
 pub use add_key::*;

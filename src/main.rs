@@ -118,6 +118,9 @@ fn main() -> ExitCode {
     // waits again, instead of waking another thread (15-30 µs off a new connection's answer).
     let served =
         runtime.block_on(async { tokio::spawn(keyhatch::server::serve(settings, opened)).await });
+    // What the server waited for at its stop has ended; what it chose not to wait for (a call
+    // to Platform, told to stop at once) is not waited for here either.
+    runtime.shutdown_background();
     match served {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {

@@ -147,6 +147,14 @@ impl Platform {
         &self.url
     }
 
+    /// The longest a call may take in all.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// How many calls [`Platform::account`] makes: who the token is, then their workspaces.
+    pub const ACCOUNT_CALLS: usize = 2;
+
     /// The person behind `token`, and the workspaces they belong to.
     pub fn account(&self, token: &Token) -> Result<PlatformAccount, PlatformError> {
         #[derive(Deserialize)]

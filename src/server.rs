@@ -26,15 +26,19 @@ mod site_start;
 mod socket_file;
 mod walk;
 
-use std::io;
+use std::future::Future;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::api::context::AppState;
 use crate::api::sent_forms::SentForms;
 use crate::api::slow_pool::SlowPool;
-use crate::audit::Audit;
+use crate::api::underway::Underway;
+use crate::audit::{Audit, Event};
 use crate::paths::Base;
+use crate::seqera::Platform;
 pub use access::Access;
 use bind::{bind_tcp, bind_unix};
 use peer::{TcpPeers, UnixPeers};
@@ -146,7 +150,9 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
         key_derivation: SlowPool::for_this_machine()
             .map_err(|e| annotate(e, "cannot start the key-derivation threads"))?,
         sent_forms: SentForms::default(),
+        underway: Underway::default(),
     };
+    let underway = state.underway.clone();
     // In site mode SIGHUP reopens the audit log; in local mode it stops keyhatch, unless it was
     // started ignoring hangups (`nohup`), which main keeps.
     let stops_on_hangup = settings.site.is_none() && !hangup_is_ignored();
@@ -175,7 +181,8 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
     let guard = access.guard(&settings, &audit);
     let gate = access.gate(&settings, &audit);
     // Before anything is announced: a stop asked for from then on cleans up.
-    let shutdown = shutdown_signal(stops_on_hangup);
+    let mut stops = Stops::listen(stops_on_hangup);
+    let shutdown = stops.next();
     let served = match listener {
         Listener::Tcp(listener, twin) => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -240,16 +247,64 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
             served
         }
     };
+    let within = longest_change(&settings);
+    finish_changes(&underway, &audit, within, stops.next()).await;
     // What the audit log's throttle counted and has not yet written is written at a stop too.
     audit.write_unwritten_at_stop();
     served
+}
+
+/// The longest a change may take: a call to Seqera Platform, then a change in the person's
+/// file (as long as its helper may take, or the wait for another program's lock).
+fn longest_change(settings: &Settings) -> Duration {
+    let platform = (settings.seqera.as_ref()).map_or(Duration::ZERO, Platform::timeout);
+    let limits = &settings.limits;
+    platform + Duration::from_secs(limits.helper_timeout.max(limits.lock_timeout) + 1)
+}
+
+/// At a stop, lets the changes under way (their clients gone) end and be written in the audit
+/// log, for at most `within`, or until `give_up` (a second Ctrl-C or SIGTERM); writes a line
+/// for each it did not wait for, whose outcome is then unknown.
+async fn finish_changes(
+    underway: &Underway,
+    audit: &Audit,
+    within: Duration,
+    give_up: impl Future<Output = ()>,
+) {
+    let left = underway.len();
+    if left == 0 {
+        return;
+    }
+    // Not eprintln: the terminal may be gone (a hangup), and a failed write must not panic.
+    let _ = writeln!(
+        io::stderr(),
+        "keyhatch: stopping once {} under way {} ended (at most {} s; Ctrl-C or SIGTERM again stops at once)",
+        if left == 1 {
+            "the change"
+        } else {
+            "the changes"
+        },
+        if left == 1 { "has" } else { "have" },
+        within.as_secs()
+    );
+    ready::notify_stopping(within);
+    for change in underway.ended(within, give_up).await {
+        tracing::warn!(action = change.action, account = %change.account, "stopped before a change ended");
+        audit.record(&Event {
+            action: change.action,
+            account: &change.account,
+            remote: &change.remote,
+            fingerprint: None,
+            outcome: "unknown: keyhatch stopped before this change ended; look at the person's keys",
+        });
+    }
 }
 
 /// Every few seconds, the audit log counts in a line what each throttled minute just over left
 /// unwritten.
 fn count_ended_minutes(audit: Audit) {
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        let mut every = tokio::time::interval(Duration::from_secs(5));
         loop {
             every.tick().await;
             audit.write_ended_minutes();
@@ -285,30 +340,42 @@ pub fn hangup_is_ignored() -> bool {
     })
 }
 
-/// Ends when keyhatch should stop, as it does on Ctrl-C: on SIGINT, SIGTERM, and SIGHUP when
-/// `on_hangup` (local mode: a closed terminal), so the login files and sockets are removed.
-fn shutdown_signal(on_hangup: bool) -> impl Future<Output = ()> {
-    use tokio::signal::unix::{Signal, SignalKind, signal};
-    // Registered now, not when first awaited: a Ctrl-C right after the login link was printed
-    // ended keyhatch before it had removed its socket.
-    let interrupt = signal(SignalKind::interrupt()).ok();
-    let terminate = signal(SignalKind::terminate()).ok();
-    let hangup = on_hangup
-        .then(|| signal(SignalKind::hangup()).ok())
-        .flatten();
-    let received = |signal: Option<Signal>| async move {
-        match signal {
-            Some(mut signal) => {
-                signal.recv().await;
-            }
-            None => std::future::pending().await,
+/// The signals that stop keyhatch, as Ctrl-C does: SIGINT, SIGTERM, and SIGHUP when it stops
+/// on a hangup (local mode: a closed terminal), so the login files and sockets are removed.
+struct Stops {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Stops {
+    /// Listening from now, not from when first awaited: a Ctrl-C right after the login link
+    /// was printed ended keyhatch before it had removed its socket.
+    fn listen(on_hangup: bool) -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+            hangup: on_hangup
+                .then(|| signal(SignalKind::hangup()).ok())
+                .flatten(),
         }
-    };
-    async move {
+    }
+
+    /// Ends at the next stop signal (one received since the last, or the first).
+    async fn next(&mut self) {
+        async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
         tokio::select! {
-            () = received(interrupt) => {},
-            () = received(terminate) => {},
-            () = received(hangup) => {},
+            () = received(self.interrupt.as_mut()) => {},
+            () = received(self.terminate.as_mut()) => {},
+            () = received(self.hangup.as_mut()) => {},
         }
     }
 }

@@ -10,6 +10,7 @@ use leptos_axum::ResponseOptions;
 use super::person::Person;
 use super::sent_forms::SentForms;
 use super::slow_pool::SlowPool;
+use super::underway::{Task, Underway};
 use crate::audit::{Audit, Event};
 use crate::error::AppError;
 use crate::seqera::Platform;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub key_derivation: SlowPool,
     /// The Generate forms sent without JavaScript, so a resent one makes no second key.
     pub sent_forms: SentForms,
+    /// The changes under way, which a stop waits for.
+    pub underway: Underway,
 }
 
 impl AppState {
@@ -60,15 +63,17 @@ pub fn person() -> Result<Person, AppError> {
     current_person()?.entered().map_err(answer_with_status)
 }
 
-/// The site's Seqera Platform, for one more call by `person` (`action` in the audit log): 404
-/// without one, 429 once they have had as many calls this hour as their limits allow.
+/// The site's Seqera Platform, for `calls` more calls by `person` (`action` in the audit log):
+/// 404 without one, 429, with none counted, when they would have had more calls this hour
+/// than their limits allow.
 pub fn platform_for(
     state: &AppState,
     person: &Person,
     action: &'static str,
+    calls: usize,
 ) -> Result<Platform, AppError> {
     let platform = state.seqera()?;
-    if let Err(refused) = person.limits.count_platform_call(person.uid) {
+    if let Err(refused) = person.limits.count_platform_calls(person.uid, calls) {
         return audited(
             state,
             person,
@@ -141,7 +146,8 @@ where
 }
 
 /// What a person's changes are counted against and audited in, taken from the request being
-/// served, so that a task of its own can make them after the client has gone.
+/// served, so that a task of its own can make them after the client has gone; under way (a
+/// stop waits for it) until the last clone is dropped.
 #[derive(Clone)]
 pub struct Changes {
     audit: Audit,
@@ -149,15 +155,18 @@ pub struct Changes {
     remote: ClientAddr,
     limits: super::limits::Limits,
     uid: u32,
+    task: std::sync::Arc<Task>,
 }
 
 impl Changes {
     /// The changes of `person`, in the request being served.
     pub fn of(state: &AppState, person: &Person) -> Self {
+        let (account, remote) = (person.account.user.clone(), ClientAddr::current());
         Self {
             audit: state.audit.clone(),
-            account: person.account.user.clone(),
-            remote: ClientAddr::current(),
+            task: std::sync::Arc::new(state.underway.start(&account, &remote.0)),
+            account,
+            remote,
             limits: person.limits.clone(),
             uid: person.uid,
         }
@@ -179,11 +188,13 @@ impl Changes {
                 return refused;
             }
         };
+        self.task.making(Some(action));
         let (result, fingerprint) = work.await;
         if result.is_ok() {
             change.keep();
         }
         self.record(action, fingerprint.as_deref(), &result);
+        self.task.making(None);
         result
     }
 

@@ -18,7 +18,8 @@ pub async fn seqera_account(
     // A call to Platform is one of the person's operations under way until it ends, even
     // when the client hangs up first (it holds a blocking thread meanwhile).
     let in_flight = person.in_flight();
-    let platform = super::context::platform_for(&state, &person, "seqera workspaces")?;
+    let calls = crate::seqera::Platform::ACCOUNT_CALLS;
+    let platform = super::context::platform_for(&state, &person, "seqera workspaces", calls)?;
     let token = super::context::platform_token(token)?;
     run_blocking(move || {
         let _in_flight = in_flight;

@@ -32,7 +32,7 @@ pub async fn seqera_credentials(
     // A call to Platform is one of the person's operations under way until it ends, even
     // when the client hangs up first (it holds a blocking thread meanwhile).
     let in_flight = person.in_flight();
-    let platform = super::context::platform_for(&state, &person, "seqera credentials")?;
+    let platform = super::context::platform_for(&state, &person, "seqera credentials", 1)?;
     let invalid = |message: String| answer_with_status(AppError::Invalid(message));
     let token = platform_token(token)?;
     let name = CredentialsName::parse(&name).map_err(|e| invalid(e.to_string()))?;

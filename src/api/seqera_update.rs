@@ -18,7 +18,7 @@ pub async fn seqera_ssh_credentials(
 
     let (state, person) = (app_state()?, person()?);
     let in_flight = person.in_flight();
-    let platform = super::context::platform_for(&state, &person, "seqera credentials list")?;
+    let platform = super::context::platform_for(&state, &person, "seqera credentials list", 1)?;
     let token = super::context::platform_token(token)?;
     run_blocking(move || {
         let _in_flight = in_flight;
@@ -67,7 +67,7 @@ pub async fn seqera_update_credentials(
 
     let (state, person) = (app_state()?, person()?);
     let in_flight = person.in_flight();
-    let platform = super::context::platform_for(&state, &person, "seqera update")?;
+    let platform = super::context::platform_for(&state, &person, "seqera update", 1)?;
     let invalid = |message: String| answer_with_status(AppError::Invalid(message));
     let token = platform_token(token)?;
     let id = CredentialsId::parse(&credentials_id).ok_or_else(|| {

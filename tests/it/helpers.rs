@@ -446,7 +446,10 @@ impl SiteStack {
 impl Drop for SiteStack {
     fn drop(&mut self) {
         for child in [&mut self.nginx, &mut self.keyhatch] {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            // Not one a test has stopped and waited for already: its pid may be another's now.
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = Command::new("kill").arg(child.id().to_string()).status();
+            }
             let _ = child.wait();
         }
     }

@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
+use std::process::Command;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -877,10 +878,137 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
     revoked_and_audited(&new_fp);
 }
 
+/// Red team (helper-69): a change still under way when the service stopped (a restart, an
+/// upgrade) was dropped with it: Platform held the new key, the old one still worked, and no
+/// audit line said either. A stop now lets the changes under way end and be written; one it is
+/// told not to wait for (stopped again) gets a line saying that its outcome is unknown.
+#[test]
+fn a_stop_lets_the_changes_under_way_end_and_writes_them() {
+    use crate::seqera::fake::FakePlatform;
+
+    let alice = Account::create_person();
+    let platform = FakePlatform::start(None);
+    let log = crate::helpers::AuditLog::new();
+    // systemd's notify socket: a stop that waits says for how long.
+    let dir = tempfile::tempdir().unwrap();
+    let notify = dir.path().join("notify");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    let start = || {
+        SiteStack::start_with_env(
+            &[&alice.name],
+            &["--audit-log", log.path.to_str().unwrap()],
+            &[
+                ("KEYHATCH_SEQERA_URL", &platform.url()),
+                ("NOTIFY_SOCKET", notify.to_str().unwrap()),
+            ],
+        )
+    };
+    let told_systemd = || {
+        systemd.set_nonblocking(true).unwrap();
+        let mut said = Vec::new();
+        let mut message = [0; 128];
+        while let Ok(len) = systemd.recv(&mut message) {
+            said.push(String::from_utf8_lossy(&message[..len]).into_owned());
+        }
+        said
+    };
+    // Generates a key, then asks for it to go into `sshSlow` (Platform answers in 3 s) in place
+    // of `old`, revoked once Platform holds it, and hangs up; returns the new key's fingerprint.
+    let update_and_hang_up = |stack: &SiteStack, old: &str| {
+        let made = stack.post(&alice.name, "/api/keys/generate", "{}");
+        assert_eq!(made.status, 200, "{}", made.body);
+        let new: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+        let update = serde_json::json!({
+            "token": "seqera-token-5f1e9d", "workspace_id": 11, "credentials_id": "sshSlow",
+            "name": "slow", "private_key": new["private_key"], "revoke_old": old,
+        });
+        let path = "/api/seqera/credentials/update";
+        let client = stack.send(&alice.name, "POST", path, &update.to_string());
+        std::thread::sleep(Duration::from_millis(500));
+        drop(client);
+        new["info"]["fingerprint"].as_str().unwrap().to_owned()
+    };
+    let stop = |stack: &mut SiteStack| {
+        let pid = stack.keyhatch.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    let exit_within = |stack: &mut SiteStack, limit: Duration| {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = stack.keyhatch.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < limit,
+                "keyhatch still running after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let line_of = |action: &str, fingerprint: Option<&str>| {
+        let action = format!(r#""action":"{action}""#);
+        log.text()
+            .lines()
+            .find(|l| l.contains(&action) && fingerprint.is_none_or(|f| l.contains(f)))
+            .map(str::to_owned)
+    };
+
+    let mut stack = start();
+    let made = stack.post(&alice.name, "/api/keys/generate", "{}");
+    let old: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    let old = old["info"]["fingerprint"].as_str().unwrap().to_owned();
+    let new = update_and_hang_up(&stack, &old);
+    stop(&mut stack);
+    let (status, took) = exit_within(&mut stack, Duration::from_secs(20));
+    assert!(status.success(), "{status}");
+    let updated = line_of("seqera update", Some(&new)).expect("the update's line");
+    assert!(updated.contains(r#""outcome":"ok""#), "{updated}");
+    let revoked = line_of("revoke", Some(&old)).expect("the revoke's line");
+    assert!(revoked.contains(r#""outcome":"ok""#), "{revoked}");
+    assert!(
+        took >= Duration::from_secs(1),
+        "waited for Platform: {took:?}"
+    );
+    // 20 s for Platform, 30 for a helper, 1 to spare, and 1 to write what was not waited for.
+    let stopping = "STOPPING=1\nEXTEND_TIMEOUT_USEC=52000000";
+    assert_eq!(told_systemd(), ["READY=1", stopping]);
+    drop(stack);
+
+    let mut stack = start();
+    let listed = stack.get(&alice.name, "/api/keys/list").body;
+    assert!(!listed.contains(&old) && listed.contains(&new), "{listed}");
+    // Stopped again at once: nothing is waited for, and the line says so.
+    let newer = update_and_hang_up(&stack, &new);
+    stop(&mut stack);
+    std::thread::sleep(Duration::from_millis(300));
+    stop(&mut stack);
+    let (_, took) = exit_within(&mut stack, Duration::from_secs(20));
+    assert!(
+        took < Duration::from_secs(2),
+        "did not wait for Platform: {took:?}"
+    );
+    let text = log.text();
+    let unknown = (text.lines().rev())
+        .find(|l| l.contains(r#""action":"seqera update""#))
+        .unwrap();
+    assert!(
+        unknown.contains("unknown: keyhatch stopped before this change ended"),
+        "{unknown}"
+    );
+    assert!(line_of("revoke", Some(&newer)).is_none());
+}
+
 /// Red team (helper-68): a Platform call that failed was never counted, so one person could
 /// have keyhatch ask Platform without end (244 calls in 5 s with a wrong token, one audit line
 /// a minute): a token checker that only Platform's logs see, and from keyhatch's one address,
-/// which Platform may block for everyone. Every call counts against the hour's.
+/// which Platform may block for everyone. Every call counts against the hour's. And each HTTP
+/// call counts (helper-69): listing workspaces makes two, and was counted as one.
 #[test]
 fn calls_to_platform_are_counted_whatever_platform_answers() {
     use crate::seqera::fake::FakePlatform;
@@ -892,16 +1020,19 @@ fn calls_to_platform_are_counted_whatever_platform_answers() {
         &["--platform-calls-per-hour", "3"],
         &[("KEYHATCH_SEQERA_URL", &platform.url())],
     );
-    let wrong = serde_json::json!({ "token": "wrong-token-guess" }).to_string();
+    let wrong = serde_json::json!({ "token": "wrong-token-guess", "workspace_id": null });
     let statuses: Vec<u16> = (0..5)
         .map(|_| {
-            stack
-                .post(&alice.name, "/api/seqera/workspaces", &wrong)
-                .status
+            let list = stack.post(
+                &alice.name,
+                "/api/seqera/credentials/list",
+                &wrong.to_string(),
+            );
+            list.status
         })
         .collect();
     assert_eq!(statuses, [502, 502, 502, 429, 429]);
-    let refused = stack.post(&alice.name, "/api/seqera/workspaces", &wrong);
+    let refused = stack.post(&alice.name, "/api/seqera/workspaces", &wrong.to_string());
     assert!(
         refused
             .body
@@ -915,10 +1046,17 @@ fn calls_to_platform_are_counted_whatever_platform_answers() {
         "only the counted ones reached Platform"
     );
     let right = serde_json::json!({ "token": "seqera-token-5f1e9d" }).to_string();
-    assert_eq!(
+    let workspaces = || {
         stack
             .post(&bob.name, "/api/seqera/workspaces", &right)
-            .status,
-        200
+            .status
+    };
+    assert_eq!(workspaces(), 200);
+    assert_eq!(
+        platform.received().len(),
+        5,
+        "a list of workspaces is two calls"
     );
+    assert_eq!(workspaces(), 429, "two more would make 4 calls in the hour");
+    assert_eq!(platform.received().len(), 5);
 }
