@@ -530,6 +530,20 @@ fn the_shipped_nginx_example_puts_no_answer_or_request_body_on_disk() {
         ],
     );
     assert_eq!(expired.status, 401, "{}", expired.body);
+    // The health check takes no login, and no body either (helper-68: one was spooled).
+    let health = format!("{PATH}/healthz");
+    let posted = proxy.curl(
+        None,
+        &health,
+        &[&["--data", &large][..], &chunked[..]].concat(),
+    );
+    assert_eq!(posted.status, 413, "{}", posted.body);
+    let posted = proxy.curl(None, &health, &["--data", &padded(32 << 10)]);
+    assert_eq!(
+        posted.status, 405,
+        "keyhatch's answer to a POST: {}",
+        posted.body
+    );
     let (status, bytes) = proxy.get_slowly(&alice.name, &format!("{PATH}/ssh-keys"));
     assert!(status.contains(" 200"), "{status}");
     assert!(bytes > 500_000, "the page is large: {bytes} bytes");
