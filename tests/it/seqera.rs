@@ -171,6 +171,13 @@ pub(crate) mod fake {
                     let message = format!("Bad \u{1b}[31mthing\u{202e} {}", "A".repeat(5000));
                     let body = serde_json::json!({ "message": message }).to_string();
                     ("400 Bad Request", body, String::new())
+                } else if name == "echo" {
+                    // A Platform that repeats what it was sent in its refusal.
+                    let keys = &sent["credentials"]["keys"];
+                    let key = keys["privateKey"].as_str().unwrap_or_default().replace('\n', "");
+                    let message = format!("cannot read {key} with {}", keys["passphrase"]);
+                    let body = serde_json::json!({ "message": message }).to_string();
+                    ("400 Bad Request", body, String::new())
                 } else if name == "slow" {
                     std::thread::sleep(Duration::from_secs(3));
                     ("200 OK", r#"{"credentialsId":"late"}"#.into(), String::new())
@@ -367,6 +374,57 @@ fn each_platform_refusal_and_failure_gets_its_own_sentence_and_keyhatch_keeps_it
         "{}",
         reply.body
     );
+}
+
+/// Platform's words reach the person and the audit log: where they repeat a secret keyhatch
+/// sent it (here the private key, without its line breaks, and the passphrase), they are not
+/// passed on.
+#[test]
+fn platforms_words_that_repeat_a_secret_are_not_passed_on_or_audited() {
+    use crate::helpers::{Account, AuditLog, SiteStack};
+
+    let alice = Account::create_person();
+    let platform = FakePlatform::start(None);
+    let log = AuditLog::new();
+    let stack = SiteStack::start_with_env(
+        &[&alice.name],
+        &["--audit-log", log.path.to_str().unwrap()],
+        &[("KEYHATCH_SEQERA_URL", &platform.url())],
+    );
+    let passphrase = "open sesame, a long one";
+    let made = stack.post(
+        &alice.name,
+        "/api/keys/generate",
+        &serde_json::json!({ "passphrase": passphrase }).to_string(),
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    let made: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    let private_key = made["private_key"].as_str().unwrap();
+    let body = serde_json::json!({
+        "token": TOKEN, "workspace_id": null, "name": "echo",
+        "private_key": private_key, "passphrase": passphrase,
+    });
+    let reply = stack.post(&alice.name, "/api/seqera/credentials", &body.to_string());
+    assert_eq!(reply.status, 502, "{}", reply.body);
+    assert!(
+        reply.body.contains("repeated part of a secret sent to it"),
+        "{}",
+        reply.body
+    );
+    let audited = log.text();
+    assert!(
+        audited.contains(r#""action":"seqera credentials""#),
+        "{audited}"
+    );
+    // The key's body, past its first line (the header and the public part are no secret).
+    let secret: String = private_key.lines().skip(2).collect();
+    for said in [&reply.body, &audited] {
+        assert!(!said.contains(passphrase), "{said}");
+        for piece in secret.as_bytes().chunks(12).filter(|p| p.len() == 12) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(!said.contains(piece), "{piece} in {said}");
+        }
+    }
 }
 
 #[test]
