@@ -29,7 +29,8 @@ pub enum AppError {
     /// A per-person limit of the site is reached.
     #[error("{0}")]
     TooMany(String),
-    /// The file is held by another program; trying again later may work.
+    /// The file is held by another program, or keyhatch is stopping; trying again later may
+    /// work.
     #[error("{0}")]
     Busy(String),
     /// The key could not be made.

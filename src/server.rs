@@ -35,7 +35,7 @@ use std::time::Duration;
 use crate::api::context::AppState;
 use crate::api::sent_forms::SentForms;
 use crate::api::slow_pool::SlowPool;
-use crate::api::underway::Underway;
+use crate::api::underway::{Underway, Unfinished};
 use crate::audit::{Audit, Event};
 use crate::paths::Base;
 use crate::seqera::Platform;
@@ -181,8 +181,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
     let guard = access.guard(&settings, &audit);
     let gate = access.gate(&settings, &audit);
     // Before anything is announced: a stop asked for from then on cleans up.
-    let mut stops = Stops::listen(stops_on_hangup);
-    let shutdown = stops.next();
+    let stopping = Stopping::watch(Stops::listen(stops_on_hangup), longest_change(&settings));
     let served = match listener {
         Listener::Tcp(listener, twin) => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -209,7 +208,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard, base);
             let peers = TcpPeers { listener, twin };
-            accept::serve(peers, app, gate, shutdown).await
+            accept::serve(peers, app, gate, stopping.asked(), stopping.now()).await
         }
         Listener::Unix(listener, path) => {
             let (listener, path) = (tokio::net::UnixListener::from_std(listener)?, &*path);
@@ -236,7 +235,8 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
                 },
                 app,
                 gate,
-                shutdown,
+                stopping.asked(),
+                stopping.now(),
             )
             .await;
             // Its listener is closed now: removed if nothing else took the name meanwhile (the
@@ -247,8 +247,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
             served
         }
     };
-    let within = longest_change(&settings);
-    finish_changes(&underway, &audit, within, stops.next()).await;
+    finish_changes(&underway, &audit, stopping.now()).await;
     // What the audit log's throttle counted and has not yet written is written at a stop too.
     audit.write_unwritten_at_stop();
     served
@@ -262,33 +261,11 @@ fn longest_change(settings: &Settings) -> Duration {
     platform + Duration::from_secs(limits.helper_timeout.max(limits.lock_timeout) + 1)
 }
 
-/// At a stop, lets the changes under way (their clients gone) end and be written in the audit
-/// log, for at most `within`, or until `give_up` (a second Ctrl-C or SIGTERM); writes a line
-/// for each it did not wait for, whose outcome is then unknown.
-async fn finish_changes(
-    underway: &Underway,
-    audit: &Audit,
-    within: Duration,
-    give_up: impl Future<Output = ()>,
-) {
-    let left = underway.len();
-    if left == 0 {
-        return;
-    }
-    // Not eprintln: the terminal may be gone (a hangup), and a failed write must not panic.
-    let _ = writeln!(
-        io::stderr(),
-        "keyhatch: stopping once {} under way {} ended (at most {} s; Ctrl-C or SIGTERM again stops at once)",
-        if left == 1 {
-            "the change"
-        } else {
-            "the changes"
-        },
-        if left == 1 { "has" } else { "have" },
-        within.as_secs()
-    );
-    ready::notify_stopping(within);
-    for change in underway.ended(within, give_up).await {
+/// Once the requests have ended, lets the changes under way (their clients gone) end and be
+/// written in the audit log, until `give_up`; then no change starts, and each still being
+/// made gets a line saying that its outcome is unknown.
+async fn finish_changes(underway: &Underway, audit: &Audit, give_up: impl Future<Output = ()>) {
+    let unknown = |change: Unfinished| {
         tracing::warn!(action = change.action, account = %change.account, "stopped before a change ended");
         audit.record(&Event {
             action: change.action,
@@ -297,6 +274,67 @@ async fn finish_changes(
             fingerprint: None,
             outcome: "unknown: keyhatch stopped before this change ended; look at the person's keys",
         });
+    };
+    underway.ended(give_up, unknown).await;
+}
+
+/// Where a stop is: asked for (the listener closes, and the requests and changes under way
+/// may end), then given up on (at the bound, or at a second stop signal: what is left ends).
+struct Stopping(tokio::sync::watch::Receiver<Phase>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Serving,
+    Asked,
+    Now,
+}
+
+impl Stopping {
+    /// Follows `stops`: at the first, what is under way has `within` to end (systemd is told
+    /// so, and a terminal after a second); at the next, or then, the stop is now.
+    fn watch(mut stops: Stops, within: Duration) -> Self {
+        let (phase, watched) = tokio::sync::watch::channel(Phase::Serving);
+        tokio::spawn(async move {
+            stops.next().await;
+            let _ = phase.send(Phase::Asked);
+            ready::notify_stopping(within);
+            let say_so = async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                // Not eprintln: the terminal may be gone (a hangup), and a failed write must
+                // not panic.
+                let _ = writeln!(
+                    io::stderr(),
+                    "keyhatch: stopping once the requests and changes under way have ended (at most {} s; Ctrl-C or SIGTERM again stops at once)",
+                    within.as_secs()
+                );
+                std::future::pending::<()>().await;
+            };
+            tokio::select! {
+                () = tokio::time::sleep(within) => {}
+                () = stops.next() => {}
+                () = say_so => {}
+            }
+            let _ = phase.send(Phase::Now);
+        });
+        Self(watched)
+    }
+
+    /// Ends once a stop is asked for.
+    fn asked(&self) -> impl Future<Output = ()> + use<> {
+        self.reached(Phase::Asked)
+    }
+
+    /// Ends once the stop is now: nothing more is waited for.
+    fn now(&self) -> impl Future<Output = ()> + use<> {
+        self.reached(Phase::Now)
+    }
+
+    fn reached(&self, phase: Phase) -> impl Future<Output = ()> + use<> {
+        let mut watched = self.0.clone();
+        // A phase reached, or no one left to say (the watch ended): either way, go on.
+        async move {
+            let _ = watched.wait_for(|now| *now >= phase).await;
+        }
     }
 }
 

@@ -188,13 +188,19 @@ impl Changes {
                 return refused;
             }
         };
-        self.task.making(Some(action));
+        if !self.task.begin(action) {
+            let stopping = Err(AppError::Busy(
+                "keyhatch is stopping; nothing was changed. Try again in a moment".into(),
+            ));
+            self.record(action, None, &stopping);
+            return stopping;
+        }
         let (result, fingerprint) = work.await;
         if result.is_ok() {
             change.keep();
         }
-        self.record(action, fingerprint.as_deref(), &result);
-        self.task.making(None);
+        self.task
+            .end(|| self.record(action, fingerprint.as_deref(), &result));
         result
     }
 

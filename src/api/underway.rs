@@ -12,7 +12,6 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -22,11 +21,19 @@ pub struct Underway(Arc<Shared>);
 
 #[derive(Debug, Default)]
 struct Shared {
-    /// Each task under way, by its number.
-    tasks: Mutex<HashMap<u64, Entry>>,
+    tasks: Mutex<Tasks>,
     next: AtomicU64,
     /// Told whenever a task ends.
     ended: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Tasks {
+    /// Each task under way, by its number.
+    by_id: HashMap<u64, Entry>,
+    /// Set once a stop has named what it left: no change starts after that (red team: one
+    /// could start, unwritten, in the moment before the process ended).
+    closed: bool,
 }
 
 /// Whose a task is, and the change it is making now, if any.
@@ -66,7 +73,7 @@ impl Underway {
             remote: remote.to_owned(),
             making: None,
         };
-        self.0.lock().insert(id, entry);
+        self.0.lock().by_id.insert(id, entry);
         Task {
             shared: Arc::clone(&self.0),
             id,
@@ -75,7 +82,7 @@ impl Underway {
 
     /// How many tasks are under way.
     pub fn len(&self) -> usize {
-        self.0.lock().len()
+        self.0.lock().by_id.len()
     }
 
     /// Whether no task is under way.
@@ -83,13 +90,14 @@ impl Underway {
         self.len() == 0
     }
 
-    /// Waits until every task has ended, for at most `within`, or until `give_up` ends first;
-    /// returns the changes still being made then.
+    /// Waits until every task has ended, or until `give_up` ends first; then lets no change
+    /// start, and calls `unfinished` with each change still being made, in the order their
+    /// tasks began.
     pub async fn ended(
         &self,
-        within: Duration,
         give_up: impl Future<Output = ()>,
-    ) -> Vec<Unfinished> {
+        unfinished: impl FnMut(Unfinished),
+    ) {
         let all_ended = async {
             loop {
                 // Listening before looking, so an end between the two is not missed.
@@ -103,110 +111,116 @@ impl Underway {
         };
         tokio::select! {
             () = all_ended => {}
-            () = tokio::time::sleep(within) => {}
             () = give_up => {}
         }
-        let tasks = self.0.lock();
-        let mut unfinished: Vec<(u64, Unfinished)> = tasks
-            .iter()
-            .filter_map(|(id, entry)| {
-                let action = entry.making?;
-                let (account, remote) = (entry.account.clone(), entry.remote.clone());
-                Some((
-                    *id,
-                    Unfinished {
-                        action,
-                        account,
-                        remote,
-                    },
-                ))
+        let mut tasks = self.0.lock();
+        tasks.closed = true;
+        let mut left: Vec<(&u64, &Entry)> = tasks.by_id.iter().collect();
+        left.sort_by_key(|(id, _)| **id);
+        left.into_iter()
+            .filter_map(|(_, entry)| {
+                Some(Unfinished {
+                    action: entry.making?,
+                    account: entry.account.clone(),
+                    remote: entry.remote.clone(),
+                })
             })
-            .collect();
-        unfinished.sort_by_key(|(id, _)| *id);
-        unfinished.into_iter().map(|(_, u)| u).collect()
+            .for_each(unfinished);
     }
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tasks> {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Task {
-    /// Marks the task as making `action` (`None`: between changes).
-    pub fn making(&self, action: Option<&'static str>) {
-        if let Some(entry) = self.shared.lock().get_mut(&self.id) {
-            entry.making = action;
+    /// Marks the task as making `action`; false, and nothing marked, once a stop has named
+    /// what it left: the change must not start.
+    pub fn begin(&self, action: &'static str) -> bool {
+        let mut tasks = self.shared.lock();
+        if tasks.closed {
+            return false;
+        }
+        if let Some(entry) = tasks.by_id.get_mut(&self.id) {
+            entry.making = Some(action);
+        }
+        true
+    }
+
+    /// Marks the change being made as ended, with `record` (its audit line) called in the same
+    /// step: a stop names it unfinished before, or not at all, never once it is written.
+    pub fn end(&self, record: impl FnOnce()) {
+        let mut tasks = self.shared.lock();
+        record();
+        if let Some(entry) = tasks.by_id.get_mut(&self.id) {
+            entry.making = None;
         }
     }
 }
 
 impl Drop for Task {
     fn drop(&mut self) {
-        self.shared.lock().remove(&self.id);
+        self.shared.lock().by_id.remove(&self.id);
         self.shared.ended.notify_waiters();
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
 
+    async fn left_at(underway: &Underway, give_up: impl Future<Output = ()>) -> Vec<Unfinished> {
+        let mut left = Vec::new();
+        underway.ended(give_up, |u| left.push(u)).await;
+        left
+    }
+
     #[tokio::test]
-    async fn a_stop_waits_for_every_task_and_names_what_it_did_not_wait_for() {
+    async fn a_stop_waits_for_every_task_then_names_what_it_left_and_starts_no_more() {
         let underway = Underway::default();
         let (quick, slow) = (
             underway.start("alice", "unix"),
             underway.start("bob", "127.0.0.1:5000"),
         );
-        quick.making(Some("revoke"));
-        slow.making(Some("seqera update"));
-        let idle = underway.start("carol", "unix");
-        drop(idle);
+        assert!(quick.begin("revoke") && slow.begin("seqera update"));
+        drop(underway.start("carol", "unix"));
         assert_eq!(underway.len(), 2);
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
             drop(quick);
         });
-        let unfinished = underway
-            .ended(Duration::from_millis(500), std::future::pending())
-            .await;
-        assert_eq!(
-            unfinished,
-            [Unfinished {
-                action: "seqera update",
-                account: "bob".into(),
-                remote: "127.0.0.1:5000".into(),
-            }]
-        );
-        slow.making(None);
-        assert!(
-            (underway.ended(Duration::ZERO, std::future::pending()).await).is_empty(),
-            "a task between changes has nothing unfinished"
-        );
-        drop(slow);
-        let started = std::time::Instant::now();
-        let unfinished = underway
-            .ended(Duration::from_secs(60), std::future::pending())
-            .await;
-        assert!(unfinished.is_empty());
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "no task: no wait"
-        );
+        let started = Instant::now();
+        let give_up = tokio::time::sleep(Duration::from_millis(500));
+        let left = left_at(&underway, give_up).await;
+        assert!(started.elapsed() >= Duration::from_millis(500));
+        let bobs = Unfinished {
+            action: "seqera update",
+            account: "bob".into(),
+            remote: "127.0.0.1:5000".into(),
+        };
+        assert_eq!(left, [bobs]);
+        let late = underway.start("dave", "unix");
+        assert!(!late.begin("generate"), "a change started after the stop");
+        assert!(!slow.begin("revoke"), "the next change of a task under way");
     }
 
     #[tokio::test]
-    async fn giving_up_ends_the_wait_at_once() {
+    async fn a_change_written_is_never_named_unfinished_and_no_task_means_no_wait() {
         let underway = Underway::default();
         let task = underway.start("alice", "unix");
-        task.making(Some("generate"));
-        let started = std::time::Instant::now();
-        let unfinished = underway
-            .ended(Duration::from_secs(60), std::future::ready(()))
-            .await;
-        assert_eq!(unfinished.len(), 1);
+        assert!(task.begin("revoke"));
+        let mut written = false;
+        task.end(|| written = true);
+        assert!(written);
+        let between = left_at(&underway, std::future::ready(())).await;
+        assert!(between.is_empty(), "a task between changes left nothing");
+        drop(task);
+        let started = Instant::now();
+        assert!(left_at(&underway, std::future::pending()).await.is_empty());
         assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

@@ -138,13 +138,16 @@ fn refuse_at_once(io: impl AsFd) {
     );
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets the connections in flight
-/// finish their requests. With a `gate`, a connection it refuses is closed at accept.
+/// Serves `app` on `listener` until `shutdown` completes, then closes the listener and lets the
+/// connections in flight finish their requests, until `give_up` completes (a change a request
+/// made goes on, on a task of its own). With a `gate`, a connection it refuses is closed at
+/// accept.
 pub async fn serve<L>(
     mut listener: L,
     app: Router,
     gate: Option<Gate>,
     shutdown: impl Future<Output = ()>,
+    give_up: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
     L: Listener<Addr = Peer>,
@@ -200,10 +203,17 @@ where
             drop(done);
         });
     }
+    // New connections are refused from now on, rather than left waiting for nothing.
+    drop(listener);
     drop(stop);
     drop(done);
-    // Every connection's `done` dropped: all have finished.
-    let _ = all_done.recv().await;
+    // Every connection's `done` dropped: all have finished. Not waited for past `give_up`: an
+    // answer a client reads slowly, or a change it waits for, held a stop past its bound, and a
+    // second Ctrl-C did nothing (red team).
+    tokio::select! {
+        _ = all_done.recv() => {}
+        () = give_up => {}
+    }
     Ok(())
 }
 

@@ -4,11 +4,12 @@
 use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::Command;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Account, SiteStack, wait_for};
+use crate::helpers::{Account, AuditLog, SiteStack, wait_for};
 
 /// The status line and body of the answer on `stream`, waiting at most `patience`.
 fn answer(mut stream: TcpStream, patience: Duration) -> String {
@@ -759,7 +760,7 @@ fn platform_credentials_count_against_the_hours_changes() {
 
     let alice = Account::create_person();
     let platform = FakePlatform::start(None);
-    let log = crate::helpers::AuditLog::new();
+    let log = AuditLog::new();
     let stack = SiteStack::start_with_env(
         &[&alice.name],
         &[
@@ -809,7 +810,7 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
 
     let alice = Account::create_person();
     let platform = FakePlatform::start(None);
-    let log = crate::helpers::AuditLog::new();
+    let log = AuditLog::new();
     let stack = SiteStack::start_with_env(
         &[&alice.name],
         &["--audit-log", log.path.to_str().unwrap()],
@@ -878,130 +879,192 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
     revoked_and_audited(&new_fp);
 }
 
+/// A site stack for `alice` with `log` and a stand-in Platform, telling systemd at `notify`.
+fn stack_for_a_stop(alice: &Account, log: &AuditLog, platform: &str, notify: &Path) -> SiteStack {
+    SiteStack::start_with_env(
+        &[&alice.name],
+        &["--audit-log", log.path.to_str().unwrap()],
+        &[
+            ("KEYHATCH_SEQERA_URL", platform),
+            ("NOTIFY_SOCKET", notify.to_str().unwrap()),
+        ],
+    )
+}
+
+/// Generates a key for `who`, and asks for it to go into the credentials `sshSlow` (Platform
+/// answers in 3 s) in place of the key `old`, revoked once Platform holds it; returns the
+/// client, still connected, and the new key's fingerprint.
+fn update_slowly(stack: &SiteStack, who: &str, old: &str) -> (TcpStream, String) {
+    let made = stack.post(who, "/api/keys/generate", "{}");
+    assert_eq!(made.status, 200, "{}", made.body);
+    let new: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    let update = serde_json::json!({
+        "token": "seqera-token-5f1e9d", "workspace_id": 11, "credentials_id": "sshSlow",
+        "name": "slow", "private_key": new["private_key"], "revoke_old": old,
+    });
+    let path = "/api/seqera/credentials/update";
+    let client = stack.send(who, "POST", path, &update.to_string());
+    let fingerprint = new["info"]["fingerprint"].as_str().unwrap().to_owned();
+    (client, fingerprint)
+}
+
+/// Sends keyhatch SIGTERM.
+fn stop(stack: &SiteStack) {
+    let pid = stack.keyhatch.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+}
+
+/// How keyhatch ended, and how long it took from now; fails past `limit`.
+fn ended_within(stack: &mut SiteStack, limit: Duration) -> (std::process::ExitStatus, Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = stack.keyhatch.try_wait().unwrap() {
+            return (status, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < limit,
+            "keyhatch still running after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The audit line of `action` (on the key `fingerprint`, if given); the last one.
+fn line_of(log: &AuditLog, action: &str, fingerprint: Option<&str>) -> Option<String> {
+    let action = format!(r#""action":"{action}""#);
+    (log.text().lines().rev())
+        .find(|l| l.contains(&action) && fingerprint.is_none_or(|f| l.contains(f)))
+        .map(str::to_owned)
+}
+
+/// The fingerprint of a key `who` generates.
+fn generated(stack: &SiteStack, who: &str) -> String {
+    let made = stack.post(who, "/api/keys/generate", "{}");
+    let made: serde_json::Value = serde_json::from_str(&made.body).unwrap();
+    made["info"]["fingerprint"].as_str().unwrap().to_owned()
+}
+
 /// Red team (helper-69): a change still under way when the service stopped (a restart, an
 /// upgrade) was dropped with it: Platform held the new key, the old one still worked, and no
 /// audit line said either. A stop now lets the changes under way end and be written; one it is
 /// told not to wait for (stopped again) gets a line saying that its outcome is unknown.
 #[test]
 fn a_stop_lets_the_changes_under_way_end_and_writes_them() {
-    use crate::seqera::fake::FakePlatform;
-
     let alice = Account::create_person();
-    let platform = FakePlatform::start(None);
-    let log = crate::helpers::AuditLog::new();
-    // systemd's notify socket: a stop that waits says for how long.
+    let platform = crate::seqera::fake::FakePlatform::start(None);
+    let log = AuditLog::new();
+    // systemd's notify socket: a stop says how long it may take.
     let dir = tempfile::tempdir().unwrap();
     let notify = dir.path().join("notify");
     let systemd = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
-    let start = || {
-        SiteStack::start_with_env(
-            &[&alice.name],
-            &["--audit-log", log.path.to_str().unwrap()],
-            &[
-                ("KEYHATCH_SEQERA_URL", &platform.url()),
-                ("NOTIFY_SOCKET", notify.to_str().unwrap()),
-            ],
-        )
-    };
-    let told_systemd = || {
-        systemd.set_nonblocking(true).unwrap();
-        let mut said = Vec::new();
-        let mut message = [0; 128];
-        while let Ok(len) = systemd.recv(&mut message) {
-            said.push(String::from_utf8_lossy(&message[..len]).into_owned());
-        }
-        said
-    };
-    // Generates a key, then asks for it to go into `sshSlow` (Platform answers in 3 s) in place
-    // of `old`, revoked once Platform holds it, and hangs up; returns the new key's fingerprint.
-    let update_and_hang_up = |stack: &SiteStack, old: &str| {
-        let made = stack.post(&alice.name, "/api/keys/generate", "{}");
-        assert_eq!(made.status, 200, "{}", made.body);
-        let new: serde_json::Value = serde_json::from_str(&made.body).unwrap();
-        let update = serde_json::json!({
-            "token": "seqera-token-5f1e9d", "workspace_id": 11, "credentials_id": "sshSlow",
-            "name": "slow", "private_key": new["private_key"], "revoke_old": old,
-        });
-        let path = "/api/seqera/credentials/update";
-        let client = stack.send(&alice.name, "POST", path, &update.to_string());
-        std::thread::sleep(Duration::from_millis(500));
-        drop(client);
-        new["info"]["fingerprint"].as_str().unwrap().to_owned()
-    };
-    let stop = |stack: &mut SiteStack| {
-        let pid = stack.keyhatch.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    };
-    let exit_within = |stack: &mut SiteStack, limit: Duration| {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = stack.keyhatch.try_wait().unwrap() {
-                return (status, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < limit,
-                "keyhatch still running after {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    let line_of = |action: &str, fingerprint: Option<&str>| {
-        let action = format!(r#""action":"{action}""#);
-        log.text()
-            .lines()
-            .find(|l| l.contains(&action) && fingerprint.is_none_or(|f| l.contains(f)))
-            .map(str::to_owned)
-    };
+    let start = || stack_for_a_stop(&alice, &log, &platform.url(), &notify);
 
     let mut stack = start();
-    let made = stack.post(&alice.name, "/api/keys/generate", "{}");
-    let old: serde_json::Value = serde_json::from_str(&made.body).unwrap();
-    let old = old["info"]["fingerprint"].as_str().unwrap().to_owned();
-    let new = update_and_hang_up(&stack, &old);
-    stop(&mut stack);
-    let (status, took) = exit_within(&mut stack, Duration::from_secs(20));
+    let old = generated(&stack, &alice.name);
+    let (client, new) = update_slowly(&stack, &alice.name, &old);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(client);
+    stop(&stack);
+    let (status, took) = ended_within(&mut stack, Duration::from_secs(20));
     assert!(status.success(), "{status}");
-    let updated = line_of("seqera update", Some(&new)).expect("the update's line");
+    let updated = line_of(&log, "seqera update", Some(&new)).expect("the update's line");
     assert!(updated.contains(r#""outcome":"ok""#), "{updated}");
-    let revoked = line_of("revoke", Some(&old)).expect("the revoke's line");
+    let revoked = line_of(&log, "revoke", Some(&old)).expect("the revoke's line");
     assert!(revoked.contains(r#""outcome":"ok""#), "{revoked}");
     assert!(
         took >= Duration::from_secs(1),
         "waited for Platform: {took:?}"
     );
     // 20 s for Platform, 30 for a helper, 1 to spare, and 1 to write what was not waited for.
-    let stopping = "STOPPING=1\nEXTEND_TIMEOUT_USEC=52000000";
-    assert_eq!(told_systemd(), ["READY=1", stopping]);
+    systemd.set_nonblocking(true).unwrap();
+    let mut told = Vec::new();
+    let mut message = [0; 128];
+    while let Ok(len) = systemd.recv(&mut message) {
+        told.push(String::from_utf8_lossy(&message[..len]).into_owned());
+    }
+    assert_eq!(
+        told,
+        ["READY=1", "STOPPING=1\nEXTEND_TIMEOUT_USEC=52000000"]
+    );
     drop(stack);
 
     let mut stack = start();
     let listed = stack.get(&alice.name, "/api/keys/list").body;
     assert!(!listed.contains(&old) && listed.contains(&new), "{listed}");
     // Stopped again at once: nothing is waited for, and the line says so.
-    let newer = update_and_hang_up(&stack, &new);
-    stop(&mut stack);
+    let (client, newer) = update_slowly(&stack, &alice.name, &new);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(client);
+    stop(&stack);
     std::thread::sleep(Duration::from_millis(300));
-    stop(&mut stack);
-    let (_, took) = exit_within(&mut stack, Duration::from_secs(20));
+    stop(&stack);
+    let (_, took) = ended_within(&mut stack, Duration::from_secs(20));
     assert!(
         took < Duration::from_secs(2),
         "did not wait for Platform: {took:?}"
     );
-    let text = log.text();
-    let unknown = (text.lines().rev())
-        .find(|l| l.contains(r#""action":"seqera update""#))
-        .unwrap();
+    let unknown = line_of(&log, "seqera update", None).unwrap();
+    let says = "unknown: keyhatch stopped before this change ended";
+    assert!(unknown.contains(says), "{unknown}");
+    assert!(line_of(&log, "revoke", Some(&newer)).is_none());
+}
+
+/// Red team (helper-70): a stop waited, without a bound and deaf to a second Ctrl-C, for every
+/// connection to end: a client still waiting for its change (or reading a large page slowly)
+/// held it, and meanwhile the socket took new connections that nothing would answer. Now the
+/// listener closes at once, and a second stop ends the wait for connections as for changes.
+#[test]
+fn a_stop_closes_the_door_at_once_and_a_second_ends_it_whoever_is_still_connected() {
+    let alice = Account::create_person();
+    let platform = crate::seqera::fake::FakePlatform::start(None);
+    let log = AuditLog::new();
+    let dir = tempfile::tempdir().unwrap();
+    let notify = dir.path().join("notify");
+    let _systemd = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    let start = || stack_for_a_stop(&alice, &log, &platform.url(), &notify);
+
+    // One stop: the connected client gets its answer; anyone else is told at once.
+    let mut stack = start();
+    let old = generated(&stack, &alice.name);
+    let (mut client, new) = update_slowly(&stack, &alice.name, &old);
+    std::thread::sleep(Duration::from_millis(300));
+    stop(&stack);
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    let other = stack.get(&alice.name, "/api/keys/list");
+    assert_eq!(other.status, 502, "{}", other.body);
     assert!(
-        unknown.contains("unknown: keyhatch stopped before this change ended"),
-        "{unknown}"
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
     );
-    assert!(line_of("revoke", Some(&newer)).is_none());
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(&format!(r#""revoked":"{old}""#)),
+        "{answer}"
+    );
+    let (status, _) = ended_within(&mut stack, Duration::from_secs(20));
+    assert!(status.success(), "{status}");
+    drop(stack);
+
+    // Stopped again: the client still connected does not hold the stop.
+    let mut stack = start();
+    let (_client, newer) = update_slowly(&stack, &alice.name, &new);
+    std::thread::sleep(Duration::from_millis(300));
+    stop(&stack);
+    std::thread::sleep(Duration::from_millis(300));
+    stop(&stack);
+    let (_, took) = ended_within(&mut stack, Duration::from_secs(20));
+    assert!(
+        took < Duration::from_secs(2),
+        "did not wait for Platform: {took:?}"
+    );
+    let unknown = line_of(&log, "seqera update", None).unwrap();
+    assert!(unknown.contains("unknown: keyhatch stopped"), "{unknown}");
+    assert!(line_of(&log, "revoke", Some(&newer)).is_none());
 }
 
 /// Red team (helper-68): a Platform call that failed was never counted, so one person could
