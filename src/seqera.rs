@@ -230,12 +230,7 @@ impl Platform {
             .header("Authorization", &format!("Bearer {}", token.0))
             .header("Accept", "application/json");
         let answer = request.send_json(&body).map_err(|e| self.network(&e))?;
-        let sent = [
-            token.0.as_str(),
-            private_key,
-            passphrase.unwrap_or_default(),
-        ];
-        let created: Created = self.read(answer, Some(name), &sent)?;
+        let created: Created = self.read(answer, Some(name))?;
         Ok(created.credentials_id)
     }
 
@@ -316,15 +311,7 @@ impl Platform {
             }
             404 => Err(PlatformError::NoSuchCredentials(id.0.clone())),
             status @ 500.. => Err(PlatformError::Unconfirmed(format!("HTTP {status}"))),
-            _ => {
-                let sent = [
-                    token.0.as_str(),
-                    private_key,
-                    passphrase.unwrap_or_default(),
-                ];
-                self.read::<serde_json::Value>(answer, Some(name), &sent)
-                    .map(drop)
-            }
+            _ => self.read::<serde_json::Value>(answer, Some(name)).map(drop),
         }
     }
 
@@ -360,16 +347,14 @@ impl Platform {
             .header("Accept", "application/json")
             .call()
             .map_err(|e| self.network(&e))?;
-        self.read(answer, None, &[token.0.as_str()])
+        self.read(answer, None)
     }
 
-    /// Platform's answer as `T`, or its refusal in words, unless they repeat a secret `sent`
-    /// in the request.
+    /// Platform's answer as `T`, or what its refusal means.
     fn read<T: serde::de::DeserializeOwned>(
         &self,
         answer: ureq::http::Response<ureq::Body>,
         name: Option<&CredentialsName>,
-        sent: &[&str],
     ) -> Result<T, PlatformError> {
         let status = answer.status().as_u16();
         let mut body = answer.into_body();
@@ -394,8 +379,7 @@ impl Platform {
                 (Some(m), Some(n)) if m.to_ascii_lowercase().contains("already exist") => {
                     Err(PlatformError::NameTaken(n.as_str().to_owned()))
                 }
-                (Some(m), _) => Err(PlatformError::Refused(error::words_without(&m, sent))),
-                (None, _) => Err(PlatformError::Unexpected { status }),
+                _ => Err(PlatformError::Refused(status)),
             },
             _ => Err(PlatformError::Unexpected { status }),
         }

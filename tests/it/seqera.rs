@@ -172,10 +172,16 @@ pub(crate) mod fake {
                     let body = serde_json::json!({ "message": message }).to_string();
                     ("400 Bad Request", body, String::new())
                 } else if name == "echo" {
-                    // A Platform that repeats what it was sent in its refusal.
+                    // A Platform that repeats what it was sent in its refusal, in its own way:
+                    // the key's last 160 characters in pieces, the passphrase upper-cased.
                     let keys = &sent["credentials"]["keys"];
                     let key = keys["privateKey"].as_str().unwrap_or_default().replace('\n', "");
-                    let message = format!("cannot read {key} with {}", keys["passphrase"]);
+                    let tail = key.trim_end_matches("-----END OPENSSH PRIVATE KEY-----");
+                    let tail = &tail[tail.len().saturating_sub(160)..];
+                    let pieces: Vec<&str> = (0..tail.len()).step_by(11)
+                        .map(|at| &tail[at..tail.len().min(at + 11)]).collect();
+                    let passphrase = keys["passphrase"].as_str().unwrap_or_default().to_uppercase();
+                    let message = format!("cannot read {} with {passphrase}", pieces.join(" "));
                     let body = serde_json::json!({ "message": message }).to_string();
                     ("400 Bad Request", body, String::new())
                 } else if name == "slow" {
@@ -376,11 +382,12 @@ fn each_platform_refusal_and_failure_gets_its_own_sentence_and_keyhatch_keeps_it
     );
 }
 
-/// Platform's words reach the person and the audit log: where they repeat a secret keyhatch
-/// sent it (here the private key, without its line breaks, and the passphrase), they are not
-/// passed on.
+/// Platform's words in a refusal would reach the person, the terminal and the audit log, and
+/// they may quote what keyhatch sent: withheld where they repeated a secret as sent, they still
+/// carried it in pieces, or upper-cased (red team: a private key rebuilt from the audit log
+/// alone). They are never passed on.
 #[test]
-fn platforms_words_that_repeat_a_secret_are_not_passed_on_or_audited() {
+fn platforms_own_words_in_a_refusal_are_never_passed_on_or_audited() {
     use crate::helpers::{Account, AuditLog, SiteStack};
 
     let alice = Account::create_person();
@@ -407,10 +414,11 @@ fn platforms_words_that_repeat_a_secret_are_not_passed_on_or_audited() {
     let reply = stack.post(&alice.name, "/api/seqera/credentials", &body.to_string());
     assert_eq!(reply.status, 502, "{}", reply.body);
     assert!(
-        reply.body.contains("repeated part of a secret sent to it"),
+        reply.body.contains("its reason is not repeated here"),
         "{}",
         reply.body
     );
+    assert!(!reply.body.contains("cannot read"), "{}", reply.body);
     let audited = log.text();
     assert!(
         audited.contains(r#""action":"seqera credentials""#),
@@ -419,8 +427,11 @@ fn platforms_words_that_repeat_a_secret_are_not_passed_on_or_audited() {
     // The key's body, past its first line (the header and the public part are no secret).
     let secret: String = private_key.lines().skip(2).collect();
     for said in [&reply.body, &audited] {
-        assert!(!said.contains(passphrase), "{said}");
-        for piece in secret.as_bytes().chunks(12).filter(|p| p.len() == 12) {
+        assert!(
+            !said.to_uppercase().contains(&passphrase.to_uppercase()),
+            "{said}"
+        );
+        for piece in secret.as_bytes().chunks(8).filter(|p| p.len() == 8) {
             let piece = std::str::from_utf8(piece).unwrap();
             assert!(!said.contains(piece), "{piece} in {said}");
         }
