@@ -15,8 +15,8 @@ pub const DOWNLOAD_NAME: &str = "id_ed25519_keyhatch";
 
 /// "SSH Key Generated": the one chance to copy or download the private key, and what the key
 /// is. Closing before either asks once more, since the key is then lost for good.
-/// Without JavaScript (the server's answer to the form) the key is in a text area to select,
-/// with a link that downloads it from the page itself.
+/// Without JavaScript (the server's answer to the form) the key is in a text area to select
+/// and copy.
 #[component]
 pub fn KeyCreatedDialog(
     key: GeneratedKey,
@@ -82,11 +82,11 @@ pub fn KeyCreatedDialog(
             </div>
         })
     } else {
-        let href = data_url(&private_key);
+        // No Download without the page's code: a link that held the key would be a URL, which
+        // the browser keeps in its history and its list of downloads (red team).
         Either::Right(view! {
-            <p>"Select the key below and copy it (Ctrl+C, or ⌘C on a Mac), or download it."</p>
+            <p>"Select the key below and copy it (Ctrl+C, or ⌘C on a Mac) into a file of your own, such as ~/.ssh/"{DOWNLOAD_NAME}"."</p>
             <textarea class="mono private-key" readonly rows="9" aria-label="Private key">{private_key}</textarea>
-            <p><a class="button" href=href download=DOWNLOAD_NAME>"Download"</a></p>
         })
     };
 
@@ -139,17 +139,4 @@ pub fn KeyCreatedDialog(
             </div>
         </Modal>
     }
-}
-
-/// A `data:` URL of `text`, for a link that downloads it without asking the server again.
-fn data_url(text: &str) -> String {
-    let mut url = String::from("data:application/octet-stream,");
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            url.push(char::from(byte));
-        } else {
-            url.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    url
 }
