@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     };
     ignore_file_size_signal();
     close_inherited_on_exec();
+    no_core_dumps();
     // A site-mode helper: it becomes one person and does one job, with no runtime and no log.
     if std::env::args_os()
         .nth(1)
@@ -226,6 +227,23 @@ fn block_hangup() {
     let hangup = SigSet::from(Signal::SIGHUP);
     if let Err(e) = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&hangup), None) {
         eprintln!("warning: could not hold SIGHUP back: {e}");
+    }
+}
+
+/// No core file, whatever the limits keyhatch was started with (`LimitCORE=infinity`, `ulimit
+/// -c unlimited`): its memory holds passphrases, Platform tokens and private keys (red team:
+/// a core of local mode held all three). Not dumpable also keeps other processes of the same
+/// account from reading its memory and environment through `/proc`, or tracing it.
+fn no_core_dumps() {
+    use rustix::process::{DumpableBehavior, Resource, Rlimit, set_dumpable_behavior, setrlimit};
+    let none = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let done = setrlimit(Resource::Core, none)
+        .and_then(|()| set_dumpable_behavior(DumpableBehavior::NotDumpable));
+    if let Err(e) = done {
+        eprintln!("keyhatch: warning: cannot turn off core dumps: {e}");
     }
 }
 

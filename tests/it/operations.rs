@@ -438,3 +438,55 @@ fn a_taken_metrics_port_below_1024_stops_the_start_as_only_root_can_hold_it() {
         "{said}"
     );
 }
+
+/// Red team (helper-71): keyhatch's memory holds passphrases, Platform tokens and private keys,
+/// and started where cores are allowed (`ulimit -c unlimited`, `LimitCORE=infinity`) an abort
+/// wrote all three to a core file. Its limit is now 0, for good, and it is not dumpable: no core
+/// is written, and the account's other processes cannot read its memory or environment.
+#[test]
+fn keyhatch_writes_no_core_file_and_its_account_cannot_read_its_memory() {
+    let alice = Account::create_person();
+    let mut server = Command::new("prlimit")
+        .args(["--core=unlimited", "--", "setpriv"])
+        .args([
+            &format!("--reuid={}", alice.uid),
+            &format!("--regid={}", alice.gid),
+            "--clear-groups",
+            "--",
+            env!("CARGO_BIN_EXE_keyhatch"),
+            "--addr",
+            "127.0.0.1:0",
+            "--home",
+        ])
+        .arg(alice.home())
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("KEYHATCH_CONFIG", "none")
+        .current_dir("/")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(server.stdout.take().unwrap());
+    let serving = out
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("token="));
+    let proc = Path::new("/proc").join(server.id().to_string());
+    let limits = fs::read_to_string(proc.join("limits")).unwrap();
+    let owner = fs::metadata(proc.join("environ")).map(|m| m.uid());
+    let read = alice.run("cat", &[proc.join("environ").to_str().unwrap()]);
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    assert!(serving, "keyhatch started");
+    let core = limits.lines().find(|l| l.starts_with("Max core file size"));
+    let core: Vec<&str> = core.unwrap().split_whitespace().collect();
+    assert_eq!(core[4..6], ["0", "0"], "{limits}");
+    assert_eq!(
+        owner.unwrap(),
+        0,
+        "not dumpable: its /proc files are root's"
+    );
+    assert!(!read.status.success(), "alice read its environment");
+}
