@@ -2,7 +2,8 @@
 //! domain function. The browser calls them through the generated client; scripts with
 //! `Authorization: Bearer <token>`.
 //!
-//! On the server, [`context`] holds what they share, [`convert`] every domain → wire conversion,
+//! On the server, [`context`] holds what they share, [`changes`] how each change is counted,
+//! audited and seen to its end, [`convert`] every domain → wire conversion,
 //! and [`person`] whom each request is for and where their work runs: in this process (local
 //! mode) or in a [`helper`] that has taken the person's uid (site mode), each running the
 //! operations of [`op`].
@@ -10,6 +11,8 @@
 
 mod account;
 mod add_key;
+#[cfg(feature = "ssr")]
+pub mod changes;
 #[cfg(feature = "ssr")]
 pub mod context;
 #[cfg(feature = "ssr")]

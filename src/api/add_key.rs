@@ -21,7 +21,8 @@ pub async fn add_key(
     /// host patterns (`!` before one keeps it out); none for anywhere.
     allowed_from: Option<String>,
 ) -> Result<KeyInfo, AppError> {
-    use super::context::{answer_with_status, app_state, finished, person};
+    use super::changes::finished;
+    use super::context::{answer_with_status, app_state, person};
     use crate::ssh::parse_public_key;
 
     let (state, person) = (app_state()?, person()?);

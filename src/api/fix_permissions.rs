@@ -11,7 +11,8 @@ pub async fn fix_permissions(
     /// The fix to make.
     fix: PermissionFix,
 ) -> Result<(), AppError> {
-    use super::context::{app_state, finished, person};
+    use super::changes::finished;
+    use super::context::{app_state, person};
 
     let (state, person) = (app_state()?, person()?);
     let keys = person.keys.clone();

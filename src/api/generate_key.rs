@@ -26,7 +26,8 @@ pub async fn generate_key(
     /// The `SHA256:` fingerprint of the keyhatch key this one replaces, if it does.
     replaces: Option<String>,
 ) -> Result<GeneratedKey, AppError> {
-    use super::context::{answer_with_status, app_state, audited, finished, person};
+    use super::changes::finished;
+    use super::context::{answer_with_status, app_state, audited, person};
     use crate::ssh::Passphrase;
 
     let (state, person) = (app_state()?, person()?);

@@ -18,7 +18,8 @@ pub async fn restrict_key(
     /// The first day sshd refuses it, `YYYY-MM-DD`: before its own, after today.
     expires_on: Option<String>,
 ) -> Result<KeyInfo, AppError> {
-    use super::context::{answer_with_status, app_state, finished, person};
+    use super::changes::finished;
+    use super::context::{answer_with_status, app_state, person};
     use crate::ssh::Date;
     use crate::ssh::allowed_from::chosen;
     use crate::ssh::restrict::Tightening;

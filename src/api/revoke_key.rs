@@ -10,7 +10,8 @@ pub async fn revoke_key(
     /// The `SHA256:` fingerprint of the keyhatch key to remove.
     fingerprint: String,
 ) -> Result<(), AppError> {
-    use super::context::{app_state, finished, person};
+    use super::changes::finished;
+    use super::context::{app_state, person};
 
     let (state, person) = (app_state()?, person()?);
     let keys = person.keys.clone();

@@ -22,9 +22,9 @@ pub async fn seqera_credentials(
     /// Its passphrase, when it has one.
     passphrase: Option<Secret>,
 ) -> Result<SeqeraCredentials, AppError> {
+    use super::changes::finished;
     use super::context::{
-        answer_with_status, app_state, finished, key_for_platform, person, platform_token,
-        run_blocking,
+        answer_with_status, app_state, key_for_platform, person, platform_token, run_blocking,
     };
     use crate::seqera::{CredentialsName, PlatformError};
 

@@ -59,9 +59,9 @@ pub async fn seqera_update_credentials(
     /// The fingerprint of the keyhatch key to revoke once Platform holds the new one.
     revoke_old: Option<String>,
 ) -> Result<SeqeraUpdated, AppError> {
+    use super::changes::Changes;
     use super::context::{
-        Changes, answer_with_status, app_state, key_for_platform, person, platform_token,
-        run_blocking,
+        answer_with_status, app_state, key_for_platform, person, platform_token, run_blocking,
     };
     use crate::seqera::{CredentialsId, CredentialsName, PlatformError};
 
