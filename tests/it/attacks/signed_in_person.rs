@@ -1067,6 +1067,42 @@ fn a_stop_closes_the_door_at_once_and_a_second_ends_it_whoever_is_still_connecte
     assert!(line_of(&log, "revoke", Some(&newer)).is_none());
 }
 
+/// Red team (helper-72): systemd's stop sends SIGTERM to every process of the service's
+/// control group, and a terminal's Ctrl-C to every one of its group: a helper in the middle of
+/// a revoke died of it, and the revoke failed. Helpers leave a stop to the server, which lets
+/// the change end.
+#[test]
+fn a_stop_sent_to_every_process_of_the_service_lets_a_helper_end_its_change() {
+    let alice = Account::create_person();
+    let log = AuditLog::new();
+    let args = ["--audit-log", log.path.to_str().unwrap()];
+    let mut stack = SiteStack::start(&[&alice.name], &args);
+    let old = generated(&stack, &alice.name);
+    let lock = alice.hold_lock(&alice.home().join(".ssh/authorized_keys"));
+    let body = serde_json::json!({ "fingerprint": old }).to_string();
+    let mut client = stack.send(&alice.name, "POST", "/api/keys/revoke", &body);
+    wait_for(
+        || !stack.helpers_of(alice.uid).is_empty(),
+        "a helper waiting for the lock",
+    );
+    let mut group = stack.helpers_of(alice.uid);
+    group.push(stack.keyhatch.id());
+    for pid in group {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(lock);
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (status, _) = ended_within(&mut stack, Duration::from_secs(20));
+    assert!(status.success(), "{status}");
+    let revoked = line_of(&log, "revoke", Some(&old)).expect("the revoke's line");
+    assert!(revoked.contains(r#""outcome":"ok""#), "{revoked}");
+}
+
 /// Red team (helper-68): a Platform call that failed was never counted, so one person could
 /// have keyhatch ask Platform without end (244 calls in 5 s with a wrong token, one audit line
 /// a minute): a token checker that only Platform's logs see, and from keyhatch's one address,
