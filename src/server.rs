@@ -196,7 +196,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
                 Some(host) if local.ip().is_loopback() => format!("http://{host}:{}", local.port()),
                 _ => format!("http://{local}"),
             };
-            let _files = announce::announce(
+            let files = announce::announce(
                 &settings,
                 &access,
                 &local.port().to_string(),
@@ -208,7 +208,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard, base);
             let peers = TcpPeers { listener, twin };
-            accept::serve(peers, app, gate, stopping.asked(), stopping.now()).await
+            accept::serve(peers, app, gate, closing(&stopping, files), stopping.now()).await
         }
         Listener::Unix(listener, path) => {
             let (listener, path) = (tokio::net::UnixListener::from_std(listener)?, &*path);
@@ -224,7 +224,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
             if settings.site.is_none() && !in_runtime_dir {
                 after_logout::watch_socket_dir(path);
             }
-            let _files = announce::announce(&settings, &access, "socket", &at, Some(path), again);
+            let files = announce::announce(&settings, &access, "socket", &at, Some(path), again);
             tracing::info!(socket = %path.display(), "listening");
             ready::notify_ready();
             let app = router(settings.leptos.clone(), state, access, guard, base);
@@ -235,7 +235,7 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
                 },
                 app,
                 gate,
-                stopping.asked(),
+                closing(&stopping, files),
                 stopping.now(),
             )
             .await;
@@ -251,6 +251,18 @@ pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
     // What the audit log's throttle counted and has not yet written is written at a stop too.
     audit.write_unwritten_at_stop();
     served
+}
+
+/// Ends once a stop is asked for, giving `announced` (local mode's login files and link
+/// socket), which the accept loop drops as soon as it no longer listens: `keyhatch link` gave
+/// out links to a port keyhatch no longer listened on, which another account could take while
+/// the stop waited (red team).
+fn closing<T>(stopping: &Stopping, announced: T) -> impl Future<Output = T> + use<T> {
+    let asked = stopping.asked();
+    async move {
+        asked.await;
+        announced
+    }
 }
 
 /// The longest a change may take: a call to Seqera Platform, then a change in the person's

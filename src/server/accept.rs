@@ -138,15 +138,15 @@ fn refuse_at_once(io: impl AsFd) {
     );
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then closes the listener and lets the
-/// connections in flight finish their requests, until `give_up` completes (a change a request
-/// made goes on, on a task of its own). With a `gate`, a connection it refuses is closed at
-/// accept.
-pub async fn serve<L>(
+/// Serves `app` on `listener` until `shutdown` completes, then closes the listener, drops what
+/// `shutdown` gave (what is to go once nothing listens), and lets the connections in flight
+/// finish their requests, until `give_up` completes (a change a request made goes on, on a task
+/// of its own). With a `gate`, a connection it refuses is closed at accept.
+pub async fn serve<L, T>(
     mut listener: L,
     app: Router,
     gate: Option<Gate>,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = T>,
     give_up: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
@@ -157,10 +157,10 @@ where
     let (stop, stopping) = watch::channel(());
     let (done, mut all_done) = mpsc::channel::<Infallible>(1);
     let mut shutdown = pin!(shutdown);
-    loop {
+    let closed = loop {
         let (io, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
+            closed = &mut shutdown => break closed,
         };
         if let Some(gate) = &gate
             && !peer.is_allowed(gate.own_uid)
@@ -202,9 +202,10 @@ where
             }
             drop(done);
         });
-    }
+    };
     // New connections are refused from now on, rather than left waiting for nothing.
     drop(listener);
+    drop(closed);
     drop(stop);
     drop(done);
     // Every connection's `done` dropped: all have finished. Not waited for past `give_up`: an

@@ -490,3 +490,65 @@ fn keyhatch_writes_no_core_file_and_its_account_cannot_read_its_memory() {
     );
     assert!(!read.status.success(), "alice read its environment");
 }
+
+/// Red team (helper-72): a stop closed keyhatch's port at once, but while it waited for a change
+/// `keyhatch link` still gave out links to that port, which another account could take by then
+/// and serve a page of its own at the link's origin. The login files and the link socket go as
+/// the stop begins.
+#[test]
+fn a_stop_takes_the_login_files_and_link_socket_away_as_it_begins() {
+    use std::io::{Read, Write};
+
+    let home = tempfile::tempdir().unwrap();
+    let app = crate::helpers::spawn_app(home.path());
+    let old = app.generate(None)["info"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The person's own program holds their file: the revoke waits for it.
+    let program = "import fcntl,sys; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); \
+                   print('held', flush=True); sys.stdin.read()";
+    let keys = home.path().join(".ssh/authorized_keys");
+    let mut holder = Command::new("python3")
+        .args(["-c", program, keys.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut held = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut held)
+        .unwrap();
+    let body = serde_json::json!({ "fingerprint": old }).to_string();
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    let request = format!(
+        "POST /api/keys/revoke HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        app.port,
+        crate::helpers::TOKEN,
+        body.len()
+    );
+    client.write_all(request.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = app.pid().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let runtime = app.runtime.path().join("keyhatch");
+    let left: Vec<_> = fs::read_dir(&runtime)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    let still_running = Path::new("/proc").join(&pid).exists();
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert!(still_running, "the stop was waiting for the revoke");
+    assert!(left.is_empty(), "left while the stop waited: {left:?}");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
