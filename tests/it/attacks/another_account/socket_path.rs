@@ -396,10 +396,12 @@ fn hold_socket(person: &Account, path: &Path) -> std::os::fd::OwnedFd {
 
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, socket};
 
+    // Close-on-exec: a program another test starts meanwhile must not keep it bound (one did,
+    // and keyhatch rightly refused the name after this test had let it go).
     let held = socket(
         AddressFamily::Unix,
         SockType::Stream,
-        SockFlag::empty(),
+        SockFlag::SOCK_CLOEXEC,
         None,
     )
     .unwrap();
