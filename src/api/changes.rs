@@ -63,6 +63,13 @@ impl Changes {
         }
     }
 
+    /// Marks `action` as this task's change to come, so that a stop before it begins names it
+    /// as unfinished too (red team: the revoke a Platform update asked for went unwritten when
+    /// the stop came between the two).
+    pub fn expect(&self, action: &'static str) {
+        self.task.begin(action);
+    }
+
     /// Runs `work`, one change, here: refused (429), and not run, once the person has made as
     /// many changes in the last hour as their limits allow; counted unless it fails; recorded
     /// in the audit log as `action`, with the fingerprint it returns beside its result.

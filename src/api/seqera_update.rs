@@ -85,6 +85,10 @@ pub async fn seqera_update_credentials(
     // audited), on one task of their own: a client that hangs up while Platform answers stops
     // neither (red team: the revoke was dropped, and then done without its audit line).
     let (changes, keys) = (Changes::of(&state, &person), person.keys.clone());
+    let revoking = Changes::of(&state, &person);
+    if revoke_old.is_some() {
+        revoking.expect("revoke");
+    }
     let done = tokio::spawn(async move {
         let updated = changes.make("seqera update", async move {
             let updated = run_blocking(move || {
@@ -113,7 +117,7 @@ pub async fn seqera_update_credentials(
         };
         // Platform holds the new key: the old one may go. Its failure is reported, not
         // raised, since Platform's change stands.
-        let revoked = changes.make("revoke", async move {
+        let revoked = revoking.make("revoke", async move {
             let revoked = keys.revoke_key(&old).await.map(|()| old.clone());
             (revoked, Some(old))
         });

@@ -1008,6 +1008,9 @@ fn a_stop_lets_the_changes_under_way_end_and_writes_them() {
     let says = "unknown: keyhatch stopped before this change ended";
     assert!(unknown.contains(says), "{unknown}");
     assert!(line_of(&log, "revoke", Some(&newer)).is_none());
+    // The revoke it asked for is named too (helper-72: it went unwritten).
+    let revoke = line_of(&log, "revoke", None).unwrap();
+    assert!(revoke.contains(says), "{revoke}");
 }
 
 /// Red team (helper-70): a stop waited, without a bound and deaf to a second Ctrl-C, for every
