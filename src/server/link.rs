@@ -31,6 +31,8 @@ pub struct LinkSocket {
     made: Mutex<Option<socket_file::FileId>>,
     /// Where a socket bound again at `path` goes, to be answered instead.
     again: mpsc::UnboundedSender<UnixListener>,
+    /// The task that answers on it, with every answer under way.
+    task: tokio::task::AbortHandle,
 }
 
 impl LinkSocket {
@@ -63,7 +65,11 @@ impl LinkSocket {
 }
 
 impl Drop for LinkSocket {
+    /// Ends the answers too, the one a client connected earlier waits for among them: a link
+    /// given once the stop has begun led to a port another account could take by then (red
+    /// team).
     fn drop(&mut self) {
+        self.task.abort();
         let made = *self.made.get_mut().unwrap_or_else(PoisonError::into_inner);
         socket_file::remove_if_same(&self.path, made);
     }
@@ -118,8 +124,11 @@ pub fn listen(uid: u32, wanted: &str, base: &str, auth: Auth) -> io::Result<Link
     let made = Mutex::new(socket_file::identity(&path));
     let (again, mut bound_again) = mpsc::unbounded_channel();
     let base = base.to_owned();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
+        // Each answer ends with this task: none is given once the socket is gone.
+        let mut answers = tokio::task::JoinSet::new();
         loop {
+            while answers.try_join_next().is_some() {}
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
                 Some(bound) = bound_again.recv() => {
@@ -131,7 +140,7 @@ pub fn listen(uid: u32, wanted: &str, base: &str, auth: Auth) -> io::Result<Link
                 continue;
             };
             let (auth, base) = (auth.clone(), base.clone());
-            tokio::spawn(async move { answer(stream, uid, &base, &auth).await });
+            answers.spawn(async move { answer(stream, uid, &base, &auth).await });
         }
     });
     Ok(LinkSocket {
@@ -139,6 +148,7 @@ pub fn listen(uid: u32, wanted: &str, base: &str, auth: Auth) -> io::Result<Link
         path,
         made,
         again,
+        task: task.abort_handle(),
     })
 }
 

@@ -529,6 +529,13 @@ fn a_stop_takes_the_login_files_and_link_socket_away_as_it_begins() {
         body.len()
     );
     client.write_all(request.as_bytes()).unwrap();
+    // A `keyhatch link` of the person's, connected before the stop and asking after it
+    // (helper-73: it was answered with a link).
+    let link = app
+        .runtime
+        .path()
+        .join(format!("keyhatch/link-{}.sock", app.port));
+    let mut asking = std::os::unix::net::UnixStream::connect(&link).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let pid = app.pid().to_string();
     assert!(
@@ -544,11 +551,21 @@ fn a_stop_takes_the_login_files_and_link_socket_away_as_it_begins() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     let still_running = Path::new("/proc").join(&pid).exists();
+    asking
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = asking.write_all(b"link\n");
+    let mut given = String::new();
+    let _ = asking.read_to_string(&mut given);
     drop(holder.stdin.take());
     let _ = holder.wait();
     let mut answer = String::new();
     client.read_to_string(&mut answer).unwrap();
     assert!(still_running, "the stop was waiting for the revoke");
     assert!(left.is_empty(), "left while the stop waited: {left:?}");
+    assert!(
+        !given.contains("token="),
+        "a link once the stop began: {given}"
+    );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
