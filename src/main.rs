@@ -30,7 +30,6 @@ fn main() -> ExitCode {
         .is_some_and(|a| a == keyhatch::api::helper::HELPER_ARG)
     {
         set_hangup(SigHandler::SigIgn);
-        ignore_stop_signals();
         return keyhatch::api::helper::serve_one();
     }
     // Read once for --help, errors and the subcommand; the settings read the same arguments
@@ -202,22 +201,6 @@ fn ignore_file_size_signal() {
     // SAFETY: installs SIG_IGN, no handler code runs; nothing else in keyhatch uses SIGXFSZ.
     if let Err(e) = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) } {
         eprintln!("warning: could not ignore SIGXFSZ: {e}");
-    }
-}
-
-/// A helper ignores SIGINT and SIGTERM: a stop is the server's to make, and the signal reaches
-/// every process of the server's group (a terminal's Ctrl-C) or control group (systemd's stop),
-/// which killed a helper in the middle of its change (red team: a revoke failed, and a stop
-/// took every helper into the moment between a revoke's swap and its rename). A helper is
-/// still bounded by `helper-timeout`, then killed.
-#[allow(unsafe_code)]
-fn ignore_stop_signals() {
-    use nix::sys::signal::{SigHandler, Signal, signal};
-    for stop in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: installs SIG_IGN, no handler code runs; a helper runs no runtime of its own.
-        if let Err(e) = unsafe { signal(stop, SigHandler::SigIgn) } {
-            eprintln!("warning: could not ignore {stop}: {e}");
-        }
     }
 }
 

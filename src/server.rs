@@ -127,6 +127,8 @@ fn open_audit_log(path: &Path, uid: Option<u32>) -> io::Result<Audit> {
 /// Serves on what [`open`] opened, says how to reach keyhatch (in local mode: prints the login
 /// link and writes it to a private file), and serves until Ctrl-C or SIGTERM.
 pub async fn serve(mut settings: Settings, opened: Opened) -> io::Result<()> {
+    // Before any helper starts: a stop is for the server to make, letting them end.
+    crate::api::helper::leave_stops_to_this_process();
     let Opened {
         audit,
         listener,

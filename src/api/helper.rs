@@ -18,4 +18,4 @@ mod runner;
 
 pub use child::serve_one;
 pub use job::{HELPER_ARG, Helper, Identity};
-pub use runner::Runner;
+pub use runner::{Runner, leave_stops_to_this_process};

@@ -640,3 +640,38 @@ fn on_a_terminal_the_sweep_shows_its_progress() {
     );
     assert!(shown.contains("2 account(s) gone through"), "{shown:?}");
 }
+
+/// Red team (helper-73): helpers came to ignore the stop signals, for the server's sake, and
+/// `keyhatch admin` stopped by Ctrl-C (or `timeout`) left its helper to remove the person's
+/// keys alone, with no audit line. The admin command's helpers stop with it.
+#[test]
+fn an_admin_revoke_stopped_by_ctrl_c_changes_nothing_behind_its_back() {
+    use std::os::unix::process::CommandExt;
+
+    let (_dir, log) = scratch();
+    let alice = Account::create_person();
+    let (_, ours) = key_line("restrict", "fileglancer");
+    let contents = format!("{ours}\n");
+    let file = give_keys(&alice, contents.as_bytes());
+    let lock = alice.hold_lock(&file);
+    let mut sweep = site(Command::new(env!("CARGO_BIN_EXE_keyhatch")), &log)
+        .args(["admin", "revoke", "--user", &alice.name, "--all"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Its helper waits for the lock; then Ctrl-C, which the terminal sends to the whole group.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let group = format!("-{}", sweep.id());
+    let sent = Command::new("kill").args(["-INT", "--", &group]).status();
+    assert!(sent.unwrap().success());
+    let _ = sweep.wait();
+    drop(lock);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        contents,
+        "a key was removed after the command had stopped"
+    );
+}

@@ -8,6 +8,7 @@
 
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -206,11 +207,38 @@ impl Spares {
     }
 }
 
+/// Whether helpers leave a stop to this process (see [`leave_stops_to_this_process`]).
+static STOPS_LEFT_TO_THIS_PROCESS: AtomicBool = AtomicBool::new(false);
+
+/// Helpers started from now on ignore SIGINT and SIGTERM, which a stop of the whole group sends
+/// them too (a terminal's Ctrl-C, systemd's stop of the control group): one died in the middle
+/// of its change (red team). For the server, which lets its helpers end and writes what it
+/// left; not for `keyhatch admin`, which does not wait for them: its helpers, ignoring a
+/// Ctrl-C, went on to remove keys with no audit line (red team).
+pub fn leave_stops_to_this_process() {
+    STOPS_LEFT_TO_THIS_PROCESS.store(true, Ordering::Relaxed);
+}
+
 /// Starts a helper, which waits for its job on standard input.
+#[allow(unsafe_code)]
 fn start() -> std::io::Result<Child> {
+    let mut command = Command::new("/proc/self/exe");
+    if STOPS_LEFT_TO_THIS_PROCESS.load(Ordering::Relaxed) {
+        // SAFETY: between fork and exec the child only calls sigaction (async-signal-safe) to
+        // ignore two signals, which exec keeps ignored; it allocates and locks nothing.
+        unsafe {
+            command.pre_exec(|| {
+                use nix::sys::signal::{SigHandler, Signal, signal};
+                for stop in [Signal::SIGINT, Signal::SIGTERM] {
+                    signal(stop, SigHandler::SigIgn)?;
+                }
+                Ok(())
+            });
+        }
+    }
     // /proc/self/exe rather than the binary's path: an upgrade that replaces the file while
     // keyhatch runs must not pair this server with another version's helper.
-    Command::new("/proc/self/exe")
+    command
         .arg(HELPER_ARG)
         .env_clear()
         .current_dir("/")
