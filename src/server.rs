@@ -24,6 +24,7 @@ pub mod settings;
 pub mod site;
 mod site_start;
 mod socket_file;
+pub mod stops;
 mod walk;
 
 use std::future::Future;
@@ -44,6 +45,7 @@ use bind::{bind_tcp, bind_unix};
 use peer::{TcpPeers, UnixPeers};
 pub use router::router;
 use settings::{Listen, Settings, SiteSettings};
+use stops::Stops;
 use walk::annotate;
 
 /// What keyhatch opens before it starts any thread: its listener and its audit log.
@@ -325,7 +327,7 @@ impl Stopping {
             };
             tokio::select! {
                 () = tokio::time::sleep(within) => {}
-                () = stops.next() => {}
+                _ = stops.next() => {}
                 () = say_so => {}
             }
             let _ = phase.send(Phase::Now);
@@ -390,44 +392,4 @@ pub fn hangup_is_ignored() -> bool {
             .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
             .any(|mask| mask & 1 == 1)
     })
-}
-
-/// The signals that stop keyhatch, as Ctrl-C does: SIGINT, SIGTERM, and SIGHUP when it stops
-/// on a hangup (local mode: a closed terminal), so the login files and sockets are removed.
-struct Stops {
-    interrupt: Option<tokio::signal::unix::Signal>,
-    terminate: Option<tokio::signal::unix::Signal>,
-    hangup: Option<tokio::signal::unix::Signal>,
-}
-
-impl Stops {
-    /// Listening from now, not from when first awaited: a Ctrl-C right after the login link
-    /// was printed ended keyhatch before it had removed its socket.
-    fn listen(on_hangup: bool) -> Self {
-        use tokio::signal::unix::{SignalKind, signal};
-        Self {
-            interrupt: signal(SignalKind::interrupt()).ok(),
-            terminate: signal(SignalKind::terminate()).ok(),
-            hangup: on_hangup
-                .then(|| signal(SignalKind::hangup()).ok())
-                .flatten(),
-        }
-    }
-
-    /// Ends at the next stop signal (one received since the last, or the first).
-    async fn next(&mut self) {
-        async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
-            match signal {
-                Some(signal) => {
-                    signal.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        }
-        tokio::select! {
-            () = received(self.interrupt.as_mut()) => {},
-            () = received(self.terminate.as_mut()) => {},
-            () = received(self.hangup.as_mut()) => {},
-        }
-    }
 }

@@ -63,36 +63,73 @@ pub fn run(command: AdminCommand, config: Option<&Path>, args: &[OsString]) -> E
             return ExitCode::FAILURE;
         }
     };
+    // What a stop in the middle leaves unknown: the changes of a revoke or a sweep.
+    let changing = match &command {
+        AdminCommand::Revoke { user, dry_run, .. } => {
+            (!dry_run).then(|| ("admin-revoke", user.clone()))
+        }
+        AdminCommand::Sweep { dry_run, .. } => (!dry_run).then(|| ("admin-sweep", "*".to_owned())),
+        AdminCommand::List { .. } | AdminCommand::Report { .. } => None,
+    };
     let ended = runtime.block_on(async {
         let admin = match Admin::new(&settings, site) {
             Ok(admin) => Arc::new(admin),
             Err(e) => return Ended::Refused(e),
         };
-        match command {
-            AdminCommand::List { user, json } => list(&admin, &user, json).await,
-            AdminCommand::Revoke {
-                user,
-                dry_run,
-                json,
-                ..
-            } => revoke(&admin, &user, dry_run, json).await,
-            AdminCommand::Sweep {
-                dry_run,
-                json,
-                accounts,
-                ..
-            } => sweep::sweep(admin, &accounts, dry_run, json).await,
-            AdminCommand::Report { json, accounts } => sweep::report(admin, &accounts, json).await,
+        // Ctrl-C, `timeout`, a closed terminal or a lost ssh session.
+        let mut stops = crate::server::stops::Stops::listen(true);
+        let stopped = stops.next();
+        let work = async {
+            match command {
+                AdminCommand::List { user, json } => list(&admin, &user, json).await,
+                AdminCommand::Revoke {
+                    user,
+                    dry_run,
+                    json,
+                    ..
+                } => revoke(&admin, &user, dry_run, json).await,
+                AdminCommand::Sweep {
+                    dry_run,
+                    json,
+                    accounts,
+                    ..
+                } => sweep::sweep(Arc::clone(&admin), &accounts, dry_run, json).await,
+                AdminCommand::Report { json, accounts } => {
+                    sweep::report(Arc::clone(&admin), &accounts, json).await
+                }
+            }
+        };
+        tokio::select! {
+            ended = work => ended,
+            signal = stopped => {
+                if let Some((action, account)) = &changing {
+                    let outcome = "unknown: keyhatch admin was stopped with a helper at work, \
+                                   which was killed; look at the account's keys";
+                    admin.record(action, account, None, outcome);
+                }
+                Ended::Stopped(signal)
+            }
         }
     });
-    // A helper or a look at a hung home still running is not waited for.
-    runtime.shutdown_background();
     match ended {
-        Ended::Done => ExitCode::SUCCESS,
-        Ended::SomeFailed => ExitCode::FAILURE,
-        Ended::Refused(why) => {
-            note(&format!("keyhatch: {}", one_line(&why)));
-            ExitCode::FAILURE
+        // Its helpers are killed with the tasks that hold them (a helper left to go on alone
+        // removed keys with no audit line: red team).
+        Ended::Stopped(signal) => {
+            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+            note("keyhatch: stopped; what was under way is in the audit log as of unknown outcome");
+            ExitCode::from(u8::try_from(128 + signal).unwrap_or(1))
+        }
+        ended => {
+            // A helper or a look at a hung home still running is not waited for.
+            runtime.shutdown_background();
+            match ended {
+                Ended::Done => ExitCode::SUCCESS,
+                Ended::SomeFailed | Ended::Stopped(_) => ExitCode::FAILURE,
+                Ended::Refused(why) => {
+                    note(&format!("keyhatch: {}", one_line(&why)));
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

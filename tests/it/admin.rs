@@ -641,11 +641,11 @@ fn on_a_terminal_the_sweep_shows_its_progress() {
     assert!(shown.contains("2 account(s) gone through"), "{shown:?}");
 }
 
-/// Red team (helper-73): helpers came to ignore the stop signals, for the server's sake, and
-/// `keyhatch admin` stopped by Ctrl-C (or `timeout`) left its helper to remove the person's
-/// keys alone, with no audit line. The admin command's helpers stop with it.
+/// Red team (helper-73, helper-74): `keyhatch admin` stopped with its helper at work (a
+/// Ctrl-C, `timeout`, a lost ssh session, a signal to its pid alone) left the helper to remove
+/// the person's keys alone, with no audit line. It kills its helpers as it stops, and says so.
 #[test]
-fn an_admin_revoke_stopped_by_ctrl_c_changes_nothing_behind_its_back() {
+fn an_admin_revoke_stopped_changes_nothing_behind_its_back_and_says_so() {
     use std::os::unix::process::CommandExt;
 
     let (_dir, log) = scratch();
@@ -653,25 +653,40 @@ fn an_admin_revoke_stopped_by_ctrl_c_changes_nothing_behind_its_back() {
     let (_, ours) = key_line("restrict", "fileglancer");
     let contents = format!("{ours}\n");
     let file = give_keys(&alice, contents.as_bytes());
-    let lock = alice.hold_lock(&file);
-    let mut sweep = site(Command::new(env!("CARGO_BIN_EXE_keyhatch")), &log)
-        .args(["admin", "revoke", "--user", &alice.name, "--all"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    // Its helper waits for the lock; then Ctrl-C, which the terminal sends to the whole group.
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    let group = format!("-{}", sweep.id());
-    let sent = Command::new("kill").args(["-INT", "--", &group]).status();
-    assert!(sent.unwrap().success());
-    let _ = sweep.wait();
-    drop(lock);
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    assert_eq!(
-        fs::read_to_string(&file).unwrap(),
-        contents,
-        "a key was removed after the command had stopped"
-    );
+    for (signal, to_group, code) in [("INT", true, 130), ("TERM", false, 143), ("HUP", true, 129)] {
+        let lock = alice.hold_lock(&file);
+        let mut sweep = site(Command::new(env!("CARGO_BIN_EXE_keyhatch")), &log)
+            .args(["admin", "revoke", "--user", &alice.name, "--all"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        // Its helper waits for the lock when the signal comes.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let to = match to_group {
+            true => format!("-{}", sweep.id()),
+            false => sweep.id().to_string(),
+        };
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), "--", &to])
+            .status();
+        assert!(sent.unwrap().success());
+        let status = sweep.wait().unwrap();
+        drop(lock);
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        assert_eq!(
+            fs::read_to_string(&file).unwrap(),
+            contents,
+            "SIG{signal}: a key was removed after the command had stopped"
+        );
+        assert_eq!(status.code(), Some(code), "SIG{signal}");
+        let last = audited(&log).pop().unwrap_or_default();
+        assert_eq!(last["action"], "admin-revoke", "SIG{signal}: {last}");
+        let outcome = last["outcome"].as_str().unwrap_or_default();
+        assert!(
+            outcome.starts_with("unknown: keyhatch admin was stopped"),
+            "{last}"
+        );
+    }
 }

@@ -17,6 +17,8 @@ pub enum Ended {
     Refused(String),
     /// Done, but some accounts failed.
     SomeFailed,
+    /// Stopped by the signal numbered so, its helpers killed.
+    Stopped(i32),
 }
 
 /// The site as the service sees it, for the administrator at the terminal.
