@@ -76,8 +76,10 @@ pub fn run(command: AdminCommand, config: Option<&Path>, args: &[OsString]) -> E
             Ok(admin) => Arc::new(admin),
             Err(e) => return Ended::Refused(e),
         };
-        // Ctrl-C, `timeout`, a closed terminal or a lost ssh session.
-        let mut stops = crate::server::stops::Stops::listen(true);
+        // Ctrl-C, `timeout`, a closed terminal or a lost ssh session; not the hangup a run
+        // under `nohup` is there to outlive (red team).
+        let on_hangup = !crate::server::hangup_is_ignored();
+        let mut stops = crate::server::stops::Stops::listen(on_hangup);
         let stopped = stops.next();
         let work = async {
             match command {
@@ -103,8 +105,12 @@ pub fn run(command: AdminCommand, config: Option<&Path>, args: &[OsString]) -> E
             ended = work => ended,
             signal = stopped => {
                 if let Some((action, account)) = &changing {
-                    let outcome = "unknown: keyhatch admin was stopped with a helper at work, \
-                                   which was killed; look at the account's keys";
+                    // Not "killed at work": a helper may have just finished, or not started
+                    // (red team).
+                    let outcome = "unknown: keyhatch admin was stopped before it had written \
+                                   this account's lines (for a sweep, every account without \
+                                   one); its helpers were killed, whatever they had done by \
+                                   then; look at the keys";
                     admin.record(action, account, None, outcome);
                 }
                 Ended::Stopped(signal)

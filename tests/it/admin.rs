@@ -685,8 +685,34 @@ fn an_admin_revoke_stopped_changes_nothing_behind_its_back_and_says_so() {
         assert_eq!(last["action"], "admin-revoke", "SIG{signal}: {last}");
         let outcome = last["outcome"].as_str().unwrap_or_default();
         assert!(
-            outcome.starts_with("unknown: keyhatch admin was stopped"),
+            outcome.starts_with("unknown: keyhatch admin was stopped before it had written"),
             "{last}"
         );
     }
+    // Run under nohup, it outlives the lost session it was started to outlive (helper-75: the
+    // hangup stopped it).
+    let lock = alice.hold_lock(&file);
+    let mut sweep = site(Command::new("nohup"), &log)
+        .args([env!("CARGO_BIN_EXE_keyhatch"), "admin", "revoke", "--user"])
+        .args([&alice.name, "--all"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let group = format!("-{}", sweep.id());
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", "--", &group])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(lock);
+    assert!(sweep.wait().unwrap().success());
+    assert_eq!(fs::read_to_string(&file).unwrap(), "");
+    let last = audited(&log).pop().unwrap_or_default();
+    assert_eq!(last["outcome"], "ok", "{last}");
 }
