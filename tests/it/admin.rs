@@ -680,14 +680,16 @@ fn an_admin_revoke_stopped_changes_nothing_behind_its_back_and_says_so() {
             contents,
             "SIG{signal}: a key was removed after the command had stopped"
         );
-        assert_eq!(status.code(), Some(code), "SIG{signal}");
         let last = audited(&log).pop().unwrap_or_default();
         assert_eq!(last["action"], "admin-revoke", "SIG{signal}: {last}");
         let outcome = last["outcome"].as_str().unwrap_or_default();
-        assert!(
-            outcome.starts_with("unknown: keyhatch admin was stopped before it had written"),
-            "{last}"
-        );
+        let unknown =
+            outcome.starts_with("unknown: keyhatch admin was stopped before it had written");
+        // A Ctrl-C reaches the helper too, which may end first: then its failure is the line.
+        let failed = to_group && signal == "INT" && outcome.starts_with("failed: ");
+        assert!(unknown || failed, "SIG{signal}: {last}");
+        let expected = if failed { Some(1) } else { Some(code) };
+        assert_eq!(status.code(), expected, "SIG{signal}");
     }
     // Run under nohup, it outlives the lost session it was started to outlive (helper-75: the
     // hangup stopped it).

@@ -735,6 +735,20 @@ impl Drop for LockHolder {
 
 impl Drop for Account {
     fn drop(&mut self) {
+        // The runtime directory a keyhatch of this account made in /tmp, unless another account
+        // shares the uid: left, it was found by the next account given the uid, and a test
+        // that makes that directory as a squatter failed ("File exists").
+        let uid = self.uid.to_string();
+        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let sharing = (passwd.lines())
+            .filter(|line| line.split(':').nth(2) == Some(uid.as_str()))
+            .count();
+        let runtime = PathBuf::from(format!("/tmp/keyhatch-{uid}"));
+        let its_own = fs::symlink_metadata(&runtime)
+            .is_ok_and(|m| m.is_dir() && std::os::unix::fs::MetadataExt::uid(&m) == self.uid);
+        if its_own && sharing <= 1 {
+            let _ = fs::remove_dir_all(&runtime);
+        }
         // --remove takes the home (and mail spool) with it; retried while another test holds
         // /etc/passwd's lock. (6: no such account, gone already.)
         for _ in 0..10 {
