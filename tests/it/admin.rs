@@ -653,17 +653,24 @@ fn an_admin_revoke_stopped_changes_nothing_behind_its_back_and_says_so() {
     let (_, ours) = key_line("restrict", "fileglancer");
     let contents = format!("{ours}\n");
     let file = give_keys(&alice, contents.as_bytes());
-    for (signal, to_group, code) in [("INT", true, 130), ("TERM", false, 143), ("HUP", true, 129)] {
-        let lock = alice.hold_lock(&file);
-        let mut sweep = site(Command::new(env!("CARGO_BIN_EXE_keyhatch")), &log)
+    // `keyhatch admin revoke --all` of alice's keys, through `wrapper` (as `nohup`), in a
+    // process group of its own, once its helper waits for alice's lock.
+    let revoking = |wrapper: &[&str]| {
+        let program = [wrapper, &[env!("CARGO_BIN_EXE_keyhatch")]].concat();
+        let started = site(Command::new(program[0]), &log)
+            .args(&program[1..])
             .args(["admin", "revoke", "--user", &alice.name, "--all"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .process_group(0)
             .spawn()
             .unwrap();
-        // Its helper waits for the lock when the signal comes.
         std::thread::sleep(std::time::Duration::from_millis(700));
+        started
+    };
+    for (signal, to_group, code) in [("INT", true, 130), ("TERM", false, 143), ("HUP", true, 129)] {
+        let lock = alice.hold_lock(&file);
+        let mut sweep = revoking(&[]);
         let to = match to_group {
             true => format!("-{}", sweep.id()),
             false => sweep.id().to_string(),
@@ -694,15 +701,7 @@ fn an_admin_revoke_stopped_changes_nothing_behind_its_back_and_says_so() {
     // Run under nohup, it outlives the lost session it was started to outlive (helper-75: the
     // hangup stopped it).
     let lock = alice.hold_lock(&file);
-    let mut sweep = site(Command::new("nohup"), &log)
-        .args([env!("CARGO_BIN_EXE_keyhatch"), "admin", "revoke", "--user"])
-        .args([&alice.name, "--all"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut sweep = revoking(&["nohup"]);
     let group = format!("-{}", sweep.id());
     assert!(
         Command::new("kill")
