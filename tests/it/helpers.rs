@@ -310,10 +310,20 @@ impl SiteStack {
 
     /// [`Self::start`] with an audit log of its own, which the returned value reads.
     pub fn start_audited(people: &[&str], extra: &[&str]) -> (Self, AuditLog) {
+        Self::start_audited_with_env(people, extra, &[])
+    }
+
+    /// Starts both, as [`SiteStack::start_audited`], with extra environment variables for
+    /// keyhatch (a stand-in Platform's `KEYHATCH_SEQERA_URL`).
+    pub fn start_audited_with_env(
+        people: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Self, AuditLog) {
         let log = AuditLog::new();
         let mut args = vec!["--audit-log", log.path.to_str().unwrap()];
         args.extend_from_slice(extra);
-        (Self::start(people, &args), log)
+        (Self::start_with_env(people, &args, env), log)
     }
 
     /// Sends `method` `path` with the JSON `body` through nginx as `who` over a new connection,

@@ -388,16 +388,13 @@ fn each_platform_refusal_and_failure_gets_its_own_sentence_and_keyhatch_keeps_it
 /// alone). They are never passed on.
 #[test]
 fn platforms_own_words_in_a_refusal_are_never_passed_on_or_audited() {
-    use crate::helpers::{Account, AuditLog, SiteStack};
+    use crate::helpers::{Account, SiteStack};
 
     let alice = Account::create_person();
     let platform = FakePlatform::start(None);
-    let log = AuditLog::new();
-    let stack = SiteStack::start_with_env(
-        &[&alice.name],
-        &["--audit-log", log.path.to_str().unwrap()],
-        &[("KEYHATCH_SEQERA_URL", &platform.url())],
-    );
+    let url = platform.url();
+    let (stack, log) =
+        SiteStack::start_audited_with_env(&[&alice.name], &[], &[("KEYHATCH_SEQERA_URL", &url)]);
     let passphrase = "open sesame, a long one";
     let made = stack.post(
         &alice.name,

@@ -810,12 +810,9 @@ fn a_revoke_after_a_platform_update_is_audited_when_the_client_hangs_up() {
 
     let alice = Account::create_person();
     let platform = FakePlatform::start(None);
-    let log = AuditLog::new();
-    let stack = SiteStack::start_with_env(
-        &[&alice.name],
-        &["--audit-log", log.path.to_str().unwrap()],
-        &[("KEYHATCH_SEQERA_URL", &platform.url())],
-    );
+    let url = platform.url();
+    let (stack, log) =
+        SiteStack::start_audited_with_env(&[&alice.name], &[], &[("KEYHATCH_SEQERA_URL", &url)]);
     let generate = |who: &str| {
         let made = stack.post(who, "/api/keys/generate", "{}");
         assert_eq!(made.status, 200, "{}", made.body);
