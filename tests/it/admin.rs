@@ -507,6 +507,59 @@ fn a_users_file_on_a_pipe_is_read_once_and_swept() {
     assert_eq!(fs::read_to_string(&file).unwrap(), format!("{theirs}\n"));
 }
 
+/// A stop asked for while the `--users-file` pipe has yet to be written stops the run: it
+/// waited for the pipe's writer, a Ctrl-C or `timeout` notwithstanding.
+#[test]
+fn a_sweep_waiting_for_its_users_file_stops_when_asked() {
+    use std::process::Stdio;
+
+    let (_dir, log) = scratch();
+    let mut child = site(Command::new(env!("CARGO_BIN_EXE_keyhatch")), &log)
+        .args(["admin", "sweep", "--expired", "--users-file", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The pipe stays open, unwritten, until the end of the test.
+    let _writer = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let asked = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if asked.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(143),
+        "still reading after 10 s"
+    );
+    let last = audited(&log).pop().unwrap_or_default();
+    assert_eq!(last["action"], "admin-sweep", "{last}");
+    assert!(
+        last["outcome"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("unknown: "),
+        "{last}"
+    );
+}
+
 /// Red team: a label in a person's file with a bidirectional override and invisible characters
 /// reached the administrator's terminal as it was, and could show a line as another.
 #[test]

@@ -66,7 +66,12 @@ async fn go_through(
     dry_run: bool,
     action: &'static str,
 ) -> Result<Vec<Outcome<Removal>>, String> {
-    let targets = targets(accounts)?;
+    // Off the runtime's threads: a `--users-file` pipe not yet written, or a `--homes` on a
+    // hung mount, would otherwise hold up a stop too.
+    let named = accounts.clone();
+    let targets = tokio::task::spawn_blocking(move || targets(&named))
+        .await
+        .map_err(|e| format!("the accounts named could not be read: {e}"))??;
     let outcomes = scan(
         admin.clone(),
         targets,
