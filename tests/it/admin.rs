@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use ssh_key::rand_core::OsRng;
 use ssh_key::{Algorithm, HashAlg, PrivateKey};
 
-use crate::helpers::Account;
+use crate::helpers::{Account, ended_within};
 
 /// A fresh ed25519 key's fingerprint and its line, with `options` (none when empty) and
 /// `comment`.
@@ -532,18 +532,7 @@ fn a_sweep_waiting_for_its_users_file_stops_when_asked() {
             .unwrap()
             .success()
     );
-    let asked = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if asked.elapsed() > std::time::Duration::from_secs(10) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let status = ended_within(&mut child, std::time::Duration::from_secs(10));
     assert_eq!(
         status.and_then(|s| s.code()),
         Some(143),

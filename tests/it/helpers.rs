@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -864,7 +864,7 @@ impl App {
     }
 
     /// Waits for the server to end by itself and returns how it ended.
-    pub fn wait(&mut self) -> std::process::ExitStatus {
+    pub fn wait(&mut self) -> ExitStatus {
         self.child.wait().unwrap()
     }
 
@@ -949,6 +949,22 @@ pub fn spawn_binary(binary: &Path, home: &Path) -> App {
     start(Command::new(binary), home, &[])
 }
 
+/// How `child` ended, if it did within `limit`; else it is killed, and `None`.
+pub fn ended_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The exit code and standard error of `command` (keyhatch refusing to start, say); no code
 /// when it was still running after 10 seconds (it is then stopped).
 pub fn exit_of(command: &mut Command) -> (Option<i32>, String) {
@@ -958,18 +974,7 @@ pub fn exit_of(command: &mut Command) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = ended_within(&mut child, Duration::from_secs(10)).and_then(|s| s.code());
     let mut err = String::new();
     child
         .stderr
