@@ -37,13 +37,19 @@ impl KeyLine<'_> {
     }
 
     /// The key as a `.pub` file holds it: `type base64 comment`, the comment as text. The base64
-    /// is the line's own (it decoded to this key), so nothing is encoded again.
+    /// is the line's own (it decoded to this key), so nothing is encoded again, unless it holds
+    /// white space sshd skips.
     pub fn public_line(&self) -> String {
         let comment = self.comment_lossy();
         let mut line = String::with_capacity(self.blob.len() + comment.len() + 40);
         line.push_str(self.key.algorithm().as_str());
         line.push(' ');
-        line.push_str(&lossy(self.blob));
+        if self.blob.iter().any(|b| SKIPPED.contains(b)) {
+            let bytes = self.key.to_bytes().unwrap_or_default();
+            line.push_str(&BASE64_STANDARD.encode(bytes));
+        } else {
+            line.push_str(&lossy(self.blob));
+        }
         if !comment.is_empty() {
             line.push(' ');
             line.push_str(&comment);
@@ -254,12 +260,27 @@ fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8], &[u8])> {
             heap = BASE64_STANDARD.decode(blob).ok()?;
             &heap[..]
         }
+        // sshd's base64 decoder skips white space anywhere in the field: a copy of a key with
+        // a vertical tab, form feed or carriage return inside it still logs in (red team).
+        Err(DecodeSliceError::DecodeError(_)) if blob.iter().any(|b| SKIPPED.contains(b)) => {
+            let bare: Vec<u8> = blob
+                .iter()
+                .copied()
+                .filter(|b| !SKIPPED.contains(b))
+                .collect();
+            heap = BASE64_STANDARD.decode(bare).ok()?;
+            &heap[..]
+        }
         Err(DecodeSliceError::DecodeError(_)) => return None,
     };
     let key = PublicKey::from_bytes(bytes).ok()?;
     (key.algorithm().as_str().as_bytes() == kind)
         .then(|| (key, blob, trim_end_blanks(skip_blanks(rest))))
 }
+
+/// The white space (C's `isspace`) that sshd's base64 decoder skips inside a key's field, where
+/// blanks cannot be (they end the field) and a line break cannot be (it ends the line).
+const SKIPPED: [u8; 3] = [0x0b, 0x0c, b'\r'];
 
 /// Splits off the first run of non-blank bytes.
 fn split_word(s: &[u8]) -> (&[u8], &[u8]) {

@@ -276,41 +276,55 @@ fn an_address_sshd_reads_in_hexadecimal_cannot_pass_the_sites_pattern() {
     refused_from(&sshd, "127.0.0.2", &inside);
 }
 
+/// A copy of a key in a line keyhatch did not write, hidden as sshd still reads it: after a NUL
+/// (where sshd stops reading the line), or with white space inside its base64 (which sshd's
+/// decoder skips: red team). Each lets the key in from anywhere, so revoke and restrict refuse
+/// rather than say done.
 #[test]
-fn a_copy_of_a_key_hidden_after_a_nul_is_seen_so_revoke_and_restrict_are_not_taken_for_done() {
+fn a_hidden_copy_of_a_key_is_seen_so_revoke_and_restrict_are_not_taken_for_done() {
     use std::io::Write as _;
 
     let dir = test_dir();
     let (home, sshd, app) = start(dir.path(), &[]);
-    let (key, made) = generate(&app, dir.path(), "key", r#"{"allowed_from": "127.0.0.9"}"#);
-    let public = made["info"]["public_key"].as_str().unwrap();
-    let bare: Vec<&str> = public.split(' ').take(2).collect();
-    // sshd stops reading a line at a NUL: this copy lets the key in from anywhere.
-    let mut file = fs::OpenOptions::new()
-        .append(true)
-        .open(home.join(".ssh/authorized_keys"))
-        .unwrap();
-    writeln!(file, "{}\0 fileglancer hidden", bare.join(" ")).unwrap();
-    drop(file);
-    logs_in_from(&sshd, "127.0.0.2", &key);
+    // Where in the base64 each goes, and what: a NUL after it all.
+    let hide = [
+        ("a NUL", usize::MAX, "\0"),
+        ("a vertical tab", 30, "\x0b"),
+        ("a form feed", 9, "\x0c"),
+        ("a carriage return", 60, "\r"),
+    ];
+    for (others, (how, at, hidden)) in (1..).zip(hide) {
+        let (key, made) = generate(&app, dir.path(), how, r#"{"allowed_from": "127.0.0.9"}"#);
+        let public = made["info"]["public_key"].as_str().unwrap();
+        let mut fields = public.split(' ');
+        let (kind, blob) = (fields.next().unwrap(), fields.next().unwrap());
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(home.join(".ssh/authorized_keys"))
+            .unwrap();
+        let (before, after) = blob.split_at(at.min(blob.len()));
+        writeln!(file, "{kind} {before}{hidden}{after} laptop").unwrap();
+        drop(file);
+        logs_in_from(&sshd, "127.0.0.2", &key);
 
-    let list = app.get_authorized("/api/keys/list").json();
-    assert_eq!(list["other_keys"], 1, "{list}");
-    assert_eq!(
-        list["unreadable_lines"].as_array().unwrap().len(),
-        0,
-        "{list}"
-    );
-    let fingerprint = made["info"]["fingerprint"].as_str().unwrap();
-    let body = serde_json::json!({ "fingerprint": fingerprint, "allowed_from": "127.0.0.9" });
-    let reply = app.post_json("/api/keys/restrict", &body.to_string());
-    assert_eq!(reply.status, 403, "{}", reply.body);
-    assert!(
-        reply.body.contains("a line keyhatch did not write"),
-        "{}",
-        reply.body
-    );
-    let body = serde_json::json!({ "fingerprint": fingerprint });
-    let reply = app.post_json("/api/keys/revoke", &body.to_string());
-    assert_eq!(reply.status, 403, "{}", reply.body);
+        let list = app.get_authorized("/api/keys/list").json();
+        assert_eq!(list["other_keys"], others, "{how}: {list}");
+        assert_eq!(
+            list["unreadable_lines"],
+            serde_json::json!([]),
+            "{how}: {list}"
+        );
+        let fingerprint = made["info"]["fingerprint"].as_str().unwrap();
+        let body = serde_json::json!({ "fingerprint": fingerprint, "allowed_from": "127.0.0.9" });
+        let reply = app.post_json("/api/keys/restrict", &body.to_string());
+        assert_eq!(reply.status, 403, "{how}: {}", reply.body);
+        assert!(
+            reply.body.contains("a line keyhatch did not write"),
+            "{how}: {}",
+            reply.body
+        );
+        let body = serde_json::json!({ "fingerprint": fingerprint });
+        let reply = app.post_json("/api/keys/revoke", &body.to_string());
+        assert_eq!(reply.status, 403, "{how}: {}", reply.body);
+    }
 }

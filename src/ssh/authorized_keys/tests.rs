@@ -316,3 +316,35 @@ fn a_very_long_line_is_read_whole() {
     assert_eq!(k.options.len(), options.len());
     assert_eq!(k.comment, b"long");
 }
+
+#[test]
+fn white_space_sshd_skips_inside_the_base64_is_skipped_and_no_other_byte_is() {
+    let plain = format!("{ED25519} fileglancer copy");
+    let Line::Key(plain_key) = parse_line(1, plain.as_bytes()) else {
+        panic!("not a key")
+    };
+    let (kind, blob) = ED25519.split_once(' ').unwrap();
+    let comment = "fileglancer copy";
+    for skipped in ["\x0b", "\x0c", "\r", "\r\x0b\x0c"] {
+        for at in [1, 30, blob.len() - 1, blob.len()] {
+            let line = format!("{kind} {}{skipped}{} {comment}", &blob[..at], &blob[at..]);
+            let Line::Key(copy) = parse_line(1, line.as_bytes()) else {
+                panic!("{line:?}: sshd reads this copy")
+            };
+            assert_eq!(copy.fingerprint(), plain_key.fingerprint(), "{line:?}");
+            assert_eq!(
+                copy.public_line(),
+                plain,
+                "{line:?}: shown without the white space"
+            );
+        }
+    }
+    // sshd's decoder takes no other byte in the field.
+    for other in ["\x1c", "\x00x", "\u{a0}", "*"] {
+        let line = format!("{kind} {}{other}{} {comment}", &blob[..30], &blob[30..]);
+        assert!(
+            matches!(parse_line(1, line.as_bytes()), Line::Unreadable),
+            "{line:?}"
+        );
+    }
+}
