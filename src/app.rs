@@ -116,8 +116,7 @@ impl Page {
 impl Page {
     /// Whether the page's code runs on this answer. Not on the answer to a form posted without
     /// JavaScript, nor on a page asked for with a dialog open (`?dialog=`, `?revoke=`,
-    /// `?restrict=`): those
-    /// are whole as the server renders them.
+    /// `?restrict=`, `?replace=`): those are whole as the server renders them.
     fn hydrates() -> bool {
         #[cfg(feature = "ssr")]
         if let Some(parts) = use_context::<axum::http::request::Parts>() {
@@ -125,10 +124,8 @@ impl Page {
             let query = parts.uri.query().unwrap_or_default();
             let pairs: Vec<(String, String)> =
                 serde_urlencoded::from_str(query).unwrap_or_default();
-            let asks_dialog = pairs
-                .iter()
-                .any(|(name, _)| ["dialog", "revoke", "restrict"].contains(&name.as_str()));
-            return parts.method != axum::http::Method::POST && !asks_dialog;
+            return parts.method != axum::http::Method::POST
+                && !crate::api::form::asks_for_a_dialog(&pairs);
         }
         true
     }

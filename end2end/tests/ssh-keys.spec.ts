@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO, expect, fingerprintOf, keepPrivateKey, loginQuery, openSshKeys, test } from "./app";
+import { REPO, TOKEN, expect, fingerprintOf, keepPrivateKey, loginQuery, openSshKeys, test } from "./app";
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
@@ -291,6 +291,28 @@ test("a key is revoked after a confirmation, and the list and file follow", asyn
   const file = readFileSync(app.authorizedKeys, "utf8").split("\n");
   expect(file[0]).toMatch(/ by hand$/);
   expect(file).toHaveLength(3); // by hand, the second key, and the final empty string
+});
+
+// A link (a bookmark, the README's `?replace=FINGERPRINT`) opens its dialog whole, with or
+// without the page's code; `?replace=` was hydrated, and its dialog, rendered only on the
+// server, stopped the page's code ("unreachable").
+test("every dialog a link asks for opens, and the page's code stays whole", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  const made = await page.request.post(`${app.base}/api/keys/generate`, { headers: { Authorization: `Bearer ${TOKEN}` }, data: {} });
+  expect(made.status()).toBe(200);
+  const fingerprint = encodeURIComponent((await made.json()).info.fingerprint);
+  const asked: [string, string][] = [
+    ["dialog=generate", "Generate SSH Key"],
+    ["dialog=add", "Add Existing Key"],
+    [`revoke=${fingerprint}`, "Revoke SSH Key"],
+    [`restrict=${fingerprint}`, "Restrict SSH Key"],
+    [`replace=${fingerprint}`, "Replace SSH Key"],
+  ];
+  for (const [query, title] of asked) {
+    await page.goto(`${app.base}/ssh-keys?${query}`, { waitUntil: "networkidle" });
+    await expect(page.getByRole("dialog", { name: title })).toBeVisible();
+    expect(consoleErrors, query).toEqual([]);
+  }
 });
 
 test("permissions sshd would refuse are reported and fixed from the page", async ({ page, app, consoleErrors, js }) => {

@@ -8,6 +8,20 @@ use crate::model::{GeneratedKey, KeyInfo, Secret};
 
 pub use super::sent_forms::new_form_id;
 
+/// Whether a query (its `name=value` pairs) asks the page for a dialog: `?dialog=generate` or
+/// `add`, `?revoke=`, `?restrict=` or `?replace=` and a key's fingerprint.
+pub fn asks_for_a_dialog(pairs: &[(String, String)]) -> bool {
+    let names = ["dialog", "revoke", "restrict", "replace"];
+    pairs.iter().any(|(name, _)| names.contains(&name.as_str()))
+}
+
+/// Whether a request comes from another site, as the browser's `Sec-Fetch-Site` header
+/// (`fetch_site`) says: neither keyhatch's own page (`same-origin`) nor the person (`none`: an
+/// address typed, a bookmark). A browser that sends no such header says nothing.
+pub fn from_another_site(fetch_site: Option<&[u8]>) -> bool {
+    fetch_site.is_some_and(|site| site != b"same-origin" && site != b"none")
+}
+
 /// What a posted form asks for, from its hidden `intent` field; any other value, or none, is
 /// refused as the form is read (400), before anything is done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
