@@ -286,17 +286,21 @@ mod server {
 
         if let Some(parts) = use_context::<axum::http::request::Parts>() {
             let query = parts.uri.query().unwrap_or_default();
-            for (name, value) in form_urlencoded(query) {
-                match (name.as_str(), value.as_str()) {
-                    ("dialog", "generate") => state.open.set(Open::Generate),
-                    ("dialog", "add") => state.open.set(Open::Add),
-                    ("revoke", fingerprint) => state.revoke_asked.set(Some(fingerprint.into())),
-                    ("restrict", fingerprint) => {
-                        state.restrict_asked.set(Some(fingerprint.into()));
-                    }
-                    ("replace", fingerprint) => state.replace_asked.set(Some(fingerprint.into())),
-                    _ => {}
-                }
+            // A link from another site opens no dialog: its page could put the dialog's button
+            // under the second click of a double-click it asks for (red team).
+            let fetch_site = parts
+                .headers
+                .get("sec-fetch-site")
+                .map(axum::http::HeaderValue::as_bytes);
+            let pairs = form_urlencoded(query);
+            if form::from_another_site(fetch_site) && form::asks_for_a_dialog(&pairs) {
+                state.notice.set(Some(
+                    "A link from another site asked for a dialog: keyhatch opens one only \
+                     from its own page. Use the buttons below."
+                        .to_owned(),
+                ));
+            } else {
+                open_asked(state, pairs);
             }
         }
         let Some(form::Answered { posted, outcome }) = use_context::<form::Answered>() else {
@@ -362,6 +366,24 @@ mod server {
                 state.draft.set(draft);
                 state.restricted.set(Some(Err(e)));
                 state.restrict_asked.set(Some(posted.fingerprint));
+            }
+        }
+    }
+
+    /// Opens the dialogs `pairs` (the query's) ask for.
+    #[cfg(feature = "ssr")]
+    fn open_asked(state: PageState, pairs: Vec<(String, String)>) {
+        use super::Open;
+        use leptos::prelude::Set;
+
+        for (name, value) in pairs {
+            match (name.as_str(), value.as_str()) {
+                ("dialog", "generate") => state.open.set(Open::Generate),
+                ("dialog", "add") => state.open.set(Open::Add),
+                ("revoke", fingerprint) => state.revoke_asked.set(Some(fingerprint.into())),
+                ("restrict", fingerprint) => state.restrict_asked.set(Some(fingerprint.into())),
+                ("replace", fingerprint) => state.replace_asked.set(Some(fingerprint.into())),
+                _ => {}
             }
         }
     }

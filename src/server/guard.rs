@@ -16,6 +16,7 @@ use super::peer::{Peer, remote_of};
 use super::plain::{Part, PlainPage, content_type_is, csp};
 use super::site::Site;
 use crate::api::context::ClientAddr;
+use crate::api::form::from_another_site;
 use crate::audit::{Audit, Event};
 
 /// What the guard layers check against.
@@ -295,7 +296,7 @@ fn cross_site(method: &Method, headers: &HeaderMap, scheme: &str) -> Option<&'st
         return None;
     }
     if let Some(site) = headers.get("sec-fetch-site") {
-        return (site != "same-origin" && site != "none").then_some("cross-site request");
+        return from_another_site(Some(site.as_bytes())).then_some("cross-site request");
     }
     let origin = headers.get(header::ORIGIN)?;
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok())?;
