@@ -145,9 +145,11 @@ impl From<ssh::Error> for AppError {
             ssh::Error::Store(e @ (StoreError::KeyNotFound(_) | StoreError::Missing(_))) => {
                 Self::NotFound(e.to_string())
             }
-            ssh::Error::Store(e @ (StoreError::NotOurs(_) | StoreError::NotYours { .. })) => {
-                Self::Forbidden(e.to_string())
-            }
+            ssh::Error::Store(
+                e @ (StoreError::NotOurs(_)
+                | StoreError::CopyBeside { .. }
+                | StoreError::NotYours { .. }),
+            ) => Self::Forbidden(e.to_string()),
             ssh::Error::Store(e @ StoreError::TooManyKeys(_)) => Self::TooMany(e.to_string()),
             ssh::Error::Store(
                 e @ (StoreError::AlreadyPresent(_)
@@ -164,9 +166,9 @@ impl From<ssh::Error> for AppError {
                 | StoreError::HardLinked { .. }
                 | StoreError::OldInTheWay(_)),
             ) => Self::Conflict(e.to_string()),
-            ssh::Error::Store(e @ (StoreError::Locked(_) | StoreError::Busy(_))) => {
-                Self::Busy(e.to_string())
-            }
+            ssh::Error::Store(
+                e @ (StoreError::Locked(_) | StoreError::LockedOpen { .. } | StoreError::Busy(_)),
+            ) => Self::Busy(e.to_string()),
             ssh::Error::Store(e) => Self::Storage(e.to_string()),
             ssh::Error::Keygen(e) => Self::Keygen(e.to_string()),
             ssh::Error::Refused(e) => Self::Invalid(e.to_string()),

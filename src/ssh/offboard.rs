@@ -66,8 +66,9 @@ pub fn remove_keys(
         };
         let key = ListedKey::from(line);
         if removed && elsewhere {
-            let note = "left: a line keyhatch did not write holds the same key, so removing \
-                        keyhatch's would not stop it; remove that line yourself"
+            let note = "left: a line keyhatch did not write (in this file, or in \
+                        authorized_keys2 beside it, which sshd reads too) holds the same key, so \
+                        removing keyhatch's would not stop it; remove that line yourself"
                 .to_owned();
             return (false, (key, Some(note), true));
         }

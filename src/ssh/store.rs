@@ -6,6 +6,7 @@
 //! without following links and holds it open, [`lock`] opens and locks the file and appends to
 //! it, [`replace`] rewrites it by rename (through [`temp`] files). This file holds the rest.
 
+mod beside;
 mod dir;
 mod error;
 mod late;
@@ -323,6 +324,7 @@ impl AuthorizedKeys {
     ) -> Result<(Vec<u8>, T), E> {
         let not_found = || StoreError::KeyNotFound(fingerprint.to_owned());
         let dir = SshDir::open(&self.home, &self.location)?.ok_or_else(not_found)?;
+        let beside = self.beside(&dir)?;
         let written = self.rewrite_locked::<_, E>(&dir, |contents| {
             let parsed = authorized_keys::parse(contents);
             let lines: Vec<&KeyLine<'_>> = parsed
@@ -335,6 +337,10 @@ impl AuthorizedKeys {
             }
             if !lines.iter().all(|k| k.is_tagged(tag)) {
                 return Err(StoreError::NotOurs(fingerprint.to_owned()).into());
+            }
+            if let Some(beside) = beside.as_ref().filter(|b| b.holds(lines[0].key.key_data())) {
+                let (fingerprint, path) = (fingerprint.to_owned(), beside.path.clone());
+                return Err(StoreError::CopyBeside { fingerprint, path }.into());
             }
             let (changed, said) = edit(contents, &lines)?;
             Ok((Some(changed.clone()), (changed, said)))

@@ -438,41 +438,64 @@ fn admin_refuses_without_root_site_settings_a_known_account_all_expired_or_accou
 
 /// Red team: the same key on a line keyhatch did not write and on keyhatch's: removing
 /// keyhatch's line would not stop it, yet revoke and sweep said it was gone (and sshd let it in).
+/// Also where the line hides the key with white space sshd skips, or is in `authorized_keys2`,
+/// which sshd reads too (red team, both).
 #[test]
 fn a_key_a_foreign_line_also_holds_is_left_and_reported_as_still_let_in() {
     let (_dir, log) = scratch();
     let alice = Account::create_person();
-    let (fp, ours) = key_line(r#"restrict,expiry-time="20200101""#, "fileglancer dup");
-    let key_part = ours.split_once(' ').unwrap().1;
-    let base64 = key_part.split(' ').nth(1).unwrap();
-    let theirs = format!("ssh-ed25519 {base64} alice@laptop");
-    let contents = format!("{theirs}\n{ours}\n");
-    let file = give_keys(&alice, contents.as_bytes());
-
-    for args in [
-        vec!["revoke", "--user", &alice.name, "--all"],
-        vec!["sweep", "--expired", "--users", &alice.name],
-    ] {
-        let out = admin(&log, &args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", said(&out));
+    let beside = alice.home().join(".ssh/authorized_keys2");
+    for place in ["in the file", "with white space", "beside"] {
+        let (fp, ours) = key_line(r#"restrict,expiry-time="20200101""#, "fileglancer dup");
+        let base64 = ours.split(' ').nth(2).unwrap();
+        let (head, tail) = base64.split_at(20);
+        let theirs = match place {
+            "with white space" => format!("ssh-ed25519 {head}\x0b{tail} alice@laptop"),
+            _ => format!("ssh-ed25519 {base64} alice@laptop"),
+        };
+        let contents = match place {
+            "beside" => format!("{ours}\n"),
+            _ => format!("{theirs}\n{ours}\n"),
+        };
+        let file = give_keys(&alice, contents.as_bytes());
+        if place == "beside" {
+            fs::write(&beside, format!("{theirs}\n")).unwrap();
+            chown(&beside, Some(alice.uid), Some(alice.gid)).unwrap();
+        }
+        for args in [
+            vec!["revoke", "--user", &alice.name, "--all"],
+            vec!["sweep", "--expired", "--users", &alice.name],
+        ] {
+            let out = admin(&log, &args);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{place}, {args:?}: {}",
+                said(&out)
+            );
+            assert!(
+                said(&out).contains("still let in by a line keyhatch did not write"),
+                "{place}, {args:?}: {}",
+                said(&out)
+            );
+            assert!(said(&out).contains(&fp), "{}", said(&out));
+            assert_eq!(
+                fs::read_to_string(&file).unwrap(),
+                contents,
+                "{place}, {args:?}"
+            );
+        }
+        let failed: Vec<_> = audited(&log)
+            .into_iter()
+            .filter(|l| l["fingerprint"] == fp.as_str())
+            .map(|l| l["outcome"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(failed.len(), 2, "{place}: {failed:?}");
         assert!(
-            said(&out).contains("still let in by a line keyhatch did not write"),
-            "{args:?}: {}",
-            said(&out)
+            failed.iter().all(|o| o.starts_with("failed: left")),
+            "{place}: {failed:?}"
         );
-        assert!(said(&out).contains(&fp), "{}", said(&out));
-        assert_eq!(fs::read_to_string(&file).unwrap(), contents, "{args:?}");
     }
-    let failed: Vec<_> = audited(&log)
-        .into_iter()
-        .filter(|l| l["fingerprint"] == fp.as_str())
-        .map(|l| l["outcome"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(failed.len(), 2, "{failed:?}");
-    assert!(
-        failed.iter().all(|o| o.starts_with("failed: left")),
-        "{failed:?}"
-    );
 }
 
 /// Red team: the names of a `--users-file` that is a pipe were read once to check them and

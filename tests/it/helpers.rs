@@ -29,6 +29,15 @@ pub fn home_with(contents: &[u8]) -> tempfile::TempDir {
     home
 }
 
+/// A Python program that locks the file its argument names, and the file's directory, as
+/// keyhatch does for a change (the directory's `flock`, and a POSIX lock on the file, which
+/// keyhatch's OFD lock waits for where it cannot lock the directory); prints `held`, and holds
+/// them until its standard input closes.
+pub const HOLD_LOCK: &str = "import fcntl,os,sys; \
+    d=os.open(os.path.dirname(sys.argv[1]), os.O_RDONLY); fcntl.flock(d, fcntl.LOCK_EX); \
+    f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); \
+    sys.stdin.read()";
+
 /// A running keyhatch server; stopped on drop (SIGTERM, so it removes its login files).
 pub struct App {
     child: Child,
@@ -684,10 +693,16 @@ impl Account {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Locks `file` (a POSIX lock, which keyhatch's OFD lock waits for) as this account, as any
-    /// program of theirs can; the lock is held until the returned holder is dropped.
+    /// Locks `file` and its directory as this account, as any program of theirs can
+    /// ([`HOLD_LOCK`]); held until the returned holder is dropped.
     pub fn hold_lock(&self, file: &Path) -> LockHolder {
-        let program = "import fcntl,sys; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); \
+        LockHolder(self.hold(HOLD_LOCK, &[file.to_str().unwrap()]))
+    }
+
+    /// Takes a shared lock on `file` as this account, as anyone who can read a file can; held
+    /// until the returned holder is dropped.
+    pub fn hold_read_lock(&self, file: &Path) -> LockHolder {
+        let program = "import fcntl,sys; f=open(sys.argv[1]); fcntl.lockf(f, fcntl.LOCK_SH); \
                        print('held', flush=True); sys.stdin.read()";
         LockHolder(self.hold(program, &[file.to_str().unwrap()]))
     }

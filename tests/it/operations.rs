@@ -506,11 +506,9 @@ fn a_stop_takes_the_login_files_and_link_socket_away_as_it_begins() {
         .unwrap()
         .to_owned();
     // The person's own program holds their file: the revoke waits for it.
-    let program = "import fcntl,sys; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); \
-                   print('held', flush=True); sys.stdin.read()";
     let keys = home.path().join(".ssh/authorized_keys");
     let mut holder = Command::new("python3")
-        .args(["-c", program, keys.to_str().unwrap()])
+        .args(["-c", crate::helpers::HOLD_LOCK, keys.to_str().unwrap()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

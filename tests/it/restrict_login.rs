@@ -327,4 +327,31 @@ fn a_hidden_copy_of_a_key_is_seen_so_revoke_and_restrict_are_not_taken_for_done(
         let reply = app.post_json("/api/keys/revoke", &body.to_string());
         assert_eq!(reply.status, 403, "{how}: {}", reply.body);
     }
+    // A copy in authorized_keys2, which sshd reads too (red team): the key logs in from
+    // anywhere, and revoke and restrict refuse, naming the file.
+    let (key, made) = generate(
+        &app,
+        dir.path(),
+        "beside",
+        r#"{"allowed_from": "127.0.0.9"}"#,
+    );
+    let public = made["info"]["public_key"].as_str().unwrap();
+    let bare: Vec<&str> = public.split(' ').take(2).collect();
+    let beside = home.join(".ssh/authorized_keys2");
+    fs::write(&beside, format!("{} laptop\n", bare.join(" "))).unwrap();
+    logs_in_from(&sshd, "127.0.0.2", &key);
+    let fingerprint = made["info"]["fingerprint"].as_str().unwrap();
+    let body = serde_json::json!({ "fingerprint": fingerprint, "allowed_from": "127.0.0.9" });
+    let restrict = app.post_json("/api/keys/restrict", &body.to_string());
+    let body = serde_json::json!({ "fingerprint": fingerprint });
+    let revoke = app.post_json("/api/keys/revoke", &body.to_string());
+    for reply in [restrict, revoke] {
+        assert_eq!(reply.status, 403, "{}", reply.body);
+        assert!(reply.body.contains("authorized_keys2"), "{}", reply.body);
+    }
+    // Gone from there, the revoke goes through, and sshd no longer lets the key in.
+    fs::write(&beside, b"").unwrap();
+    let reply = app.post_json("/api/keys/revoke", &body.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    refused_from(&sshd, "127.0.0.9", &key);
 }

@@ -17,9 +17,15 @@ pub(crate) struct Sshd {
 }
 
 impl Sshd {
-    /// An sshd that lets in only this test's own account, with keys from `home`.
+    /// An sshd that lets in only this test's own account, with keys from `home`: from
+    /// `~/.ssh/authorized_keys` and `~/.ssh/authorized_keys2`, as sshd's own default reads.
     pub(crate) fn start(dir: &Path, home: &Path) -> Self {
-        let keys = format!("{}/.ssh/authorized_keys", home.display());
+        let ssh = home.join(".ssh");
+        let keys = format!(
+            "{} {}",
+            ssh.join("authorized_keys").display(),
+            ssh.join("authorized_keys2").display()
+        );
         Self::start_for(dir, &user(), &keys)
     }
 

@@ -89,6 +89,18 @@ pub enum StoreError {
         "the key {0} is on a line keyhatch did not write; keyhatch changes only its own keys: edit that line yourself"
     )]
     NotOurs(String),
+    /// The key is also in the file sshd reads beside keyhatch's (`authorized_keys2`).
+    #[error(
+        "the key {fingerprint} is also in {}, which sshd reads too: changing keyhatch's line \
+         would not change what that one lets in. Remove the key there yourself, then try again",
+        path.display()
+    )]
+    CopyBeside {
+        /// The key's fingerprint.
+        fingerprint: String,
+        /// The other file.
+        path: PathBuf,
+    },
     /// The key changed between being read and being replaced.
     #[error(
         "the key {0} changed while its replacement was made (restricted elsewhere?); nothing was written: look at it again and replace it then"
@@ -125,6 +137,19 @@ pub enum StoreError {
          the program that holds it (fuser or lsof)"
     )]
     Locked(PathBuf),
+    /// As [`StoreError::Locked`], where other accounts can open the directory, and so hold the
+    /// file's lock.
+    #[error(
+        "{path} is locked by another program, which may be another account's: other accounts can \
+         read {dir}, and so lock the file. Nothing was changed. Make {dir} private (chmod 700, \
+         as sshd and keyhatch make it), then try again"
+    )]
+    LockedOpen {
+        /// The file.
+        path: PathBuf,
+        /// Its directory.
+        dir: PathBuf,
+    },
     /// Another program kept changing the file (or `~/.ssh`) while keyhatch worked on it.
     #[error("{0} kept changing while keyhatch tried to use it; nothing was changed, try again")]
     Busy(PathBuf),

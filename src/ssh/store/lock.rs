@@ -1,11 +1,13 @@
 //! Opening `authorized_keys` safely and locking it against other keyhatch writers.
 //!
-//! keyhatch's writers exclude each other with an open-file-description lock (`F_OFD_SETLK`: it
-//! works over NFS and, unlike a classic POSIX lock, no unrelated `close()` drops it). An addition
+//! keyhatch's writers exclude each other with the `flock` of `~/.ssh`, where only the person can
+//! open it (0700 or 0711, as sshd and keyhatch make it), and else with an open-file-description
+//! lock on the file (`F_OFD_SETLK`: it works over NFS and, unlike a classic POSIX lock, no
+//! unrelated `close()` drops it), which anyone who can read the file can hold too. An addition
 //! is one `O_APPEND` write, which cannot clobber an outside appender.
 //!
-//! The lock is polled, so that a lock another program holds (anyone who can read the file can
-//! lock it) fails a write after a bound instead of hanging it. Polling is unfair and slow under
+//! The locks are polled, so that a lock another program holds fails a write after a bound
+//! instead of hanging it. Polling is unfair and slow under
 //! contention, so writers in this process first queue at a [`Gate`] per `~/.ssh`, which wakes
 //! the next one the moment the last is done; only other processes are polled for.
 
@@ -56,9 +58,10 @@ impl Locked {
         let Some(turn) = Gate::of(dir)?.enter(deadline) else {
             return Err(StoreError::Locked(path));
         };
-        let dir_lock = match lock_directory(dir, deadline) {
-            Ok(DirLock::Held(file)) => Some(file),
-            Ok(DirLock::Unsupported) => None,
+        let (dir_lock, open_to_others) = match lock_directory(dir, deadline) {
+            Ok(DirLock::Held(file)) => (Some(file), false),
+            Ok(DirLock::Unsupported) => (None, false),
+            Ok(DirLock::OpenToOthers) => (None, true),
             Ok(DirLock::TimedOut) => return Err(StoreError::Locked(path)),
             Err(e) => return Err(io_error("lock", dir.path(), e)),
         };
@@ -76,8 +79,25 @@ impl Locked {
             if !meta.file_type().is_file() {
                 return Err(StoreError::NotRegular(path));
             }
-            if !lock_exclusive(&file, deadline).map_err(|e| io_error("lock", &path, e))? {
-                return Err(StoreError::Locked(path));
+            // With the directory's lock held, no other keyhatch is writing: the file's lock,
+            // which anyone who can read the file can hold (red team: another account held it
+            // against every revoke), is taken too if it is free, for a keyhatch that could not
+            // lock the directory, but not waited for.
+            let wait_until = match dir_lock {
+                Some(_) => Instant::now(),
+                None => deadline,
+            };
+            let locked =
+                lock_exclusive(&file, wait_until).map_err(|e| io_error("lock", &path, e))?;
+            match (locked, &dir_lock) {
+                (true, _) | (false, Some(_)) => {}
+                (false, None) if open_to_others => {
+                    return Err(StoreError::LockedOpen {
+                        path,
+                        dir: dir.path().to_owned(),
+                    });
+                }
+                (false, None) => return Err(StoreError::Locked(path)),
             }
             // A removal may have renamed a new file into place while we waited for the lock:
             // then ours is the old one, and we start over on the file the name holds now.
@@ -200,8 +220,10 @@ pub(super) enum DirLock {
     /// Held until the file is dropped.
     Held(File),
     /// Not taken: the filesystem has no such lock (NFS: `flock` there needs a file open for
-    /// writing), or other accounts can open the directory, and so hold its lock.
+    /// writing).
     Unsupported,
+    /// Not taken: other accounts can open the directory, and so hold its lock.
+    OpenToOthers,
     /// Another held it until the deadline.
     TimedOut,
 }
@@ -217,7 +239,7 @@ pub(super) enum DirLock {
 pub(super) fn lock_directory(dir: &SshDir, deadline: Instant) -> io::Result<DirLock> {
     use rustix::fs::{FlockOperation, Mode};
     if rustix::fs::fstat(dir.fd())?.st_mode & 0o044 != 0 {
-        return Ok(DirLock::Unsupported);
+        return Ok(DirLock::OpenToOthers);
     }
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let file: File = rustix::fs::openat(dir.fd(), ".", flags, Mode::empty())?.into();

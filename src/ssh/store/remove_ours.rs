@@ -9,6 +9,7 @@ use nix::libc;
 use rustix::fs::OFlags;
 
 use super::AuthorizedKeys;
+use super::beside::Beside;
 use super::dir::SshDir;
 use super::error::{StoreError, io_error};
 use crate::ssh::authorized_keys::{self, KeyLine};
@@ -34,14 +35,15 @@ impl AuthorizedKeys {
         let Some(dir) = SshDir::open(&self.home, &self.location)? else {
             return Ok(Vec::new());
         };
+        let beside = self.beside(&dir)?;
         if dry_run {
             let Some(contents) = self.read_unfollowed(&dir)? else {
                 return Ok(Vec::new());
             };
-            return Ok(judge_lines(&contents, tag, &mut judge).0);
+            return Ok(judge_lines(&contents, tag, beside.as_ref(), &mut judge).0);
         }
         let judged = self.rewrite_locked(&dir, |contents| {
-            let (judged, picked) = judge_lines(contents, tag, &mut judge);
+            let (judged, picked) = judge_lines(contents, tag, beside.as_ref(), &mut judge);
             let changed =
                 (!picked.is_empty()).then(|| authorized_keys::without_lines(contents, &picked));
             Ok::<_, StoreError>((changed, judged))
@@ -85,10 +87,12 @@ impl AuthorizedKeys {
 }
 
 /// `judge`'s judgement of every line of `contents` tagged `tag`, in file order, and the numbers
-/// of the lines it picked.
+/// of the lines it picked; a key is held elsewhere on a line of `contents` keyhatch did not
+/// write, or in the file `beside`.
 fn judge_lines<T>(
     contents: &[u8],
     tag: &Tag,
+    beside: Option<&Beside>,
     judge: &mut impl FnMut(&KeyLine<'_>, bool) -> (bool, T),
 ) -> (Vec<(bool, T)>, Vec<usize>) {
     let parsed = authorized_keys::parse(contents);
@@ -98,7 +102,8 @@ fn judge_lines<T>(
     for line in ours {
         let elsewhere = theirs
             .iter()
-            .any(|t| t.key.key_data() == line.key.key_data());
+            .any(|t| t.key.key_data() == line.key.key_data())
+            || beside.is_some_and(|b| b.holds(line.key.key_data()));
         let (remove, said) = judge(line, elsewhere);
         if remove {
             picked.push(line.number);

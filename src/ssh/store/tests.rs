@@ -28,6 +28,7 @@ fn assert_no_temporary_file_left(home: &Path) {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+mod beside;
 mod races;
 mod rewrite;
 mod two_keyhatches;

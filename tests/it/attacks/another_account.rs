@@ -281,9 +281,15 @@ fn a_short_token_a_remote_address_and_another_accounts_home_are_refused_at_start
     );
 }
 
+/// Where keyhatch cannot lock `~/.ssh` (here: others can read it), it waits for the file's own
+/// lock, within `lock-timeout`.
 #[test]
 fn a_lock_held_by_another_program_fails_generates_within_the_bound_and_lists_still_answer() {
+    use std::os::unix::fs::PermissionsExt;
+
     let home = helpers::home_with(b"");
+    let ssh = home.path().join(".ssh");
+    fs::set_permissions(&ssh, fs::Permissions::from_mode(0o755)).unwrap();
     let app = spawn_app_with(home.path(), &[("KEYHATCH_LOCK_TIMEOUT", "1")]);
     // Anyone who can read the file can take a shared lock on it.
     let mut holder = Command::new("python3")
@@ -319,6 +325,11 @@ fn a_lock_held_by_another_program_fails_generates_within_the_bound_and_lists_sti
         generates.into_iter().map(|g| g.join().unwrap()).collect()
     });
     let took = started.elapsed();
+    // The first to reach the file says what to do; the others timed out behind it.
+    assert!(
+        statuses.iter().any(|(_, body)| body.contains("chmod 700")),
+        "{statuses:?}"
+    );
     for (status, body) in &statuses {
         assert_eq!(*status, 503, "{body}");
         assert!(body.contains("locked by another program"), "{body}");
@@ -333,6 +344,51 @@ fn a_lock_held_by_another_program_fails_generates_within_the_bound_and_lists_sti
     holder.stdin.take().unwrap().write_all(b"done").unwrap();
     holder.wait().unwrap();
     app.generate(None);
+}
+
+/// Red team: with `~/.ssh` 0711 and the file 0644 (sshd takes both), another account held a
+/// read lock on the file, and every change, a revoke of a stolen key among them, failed for as
+/// long as it liked; the person's `fuser` could not see who. keyhatch's lock is the directory's
+/// where only the person can open it; where others can read it too, the refusal says to make it
+/// private, after which the change goes through.
+#[test]
+fn another_accounts_lock_on_a_file_it_can_read_holds_no_change_back() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = |path: &std::path::Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let home = helpers::home_with(b"");
+    let (ssh, file) = (
+        home.path().join(".ssh"),
+        home.path().join(".ssh/authorized_keys"),
+    );
+    mode(home.path(), 0o711);
+    mode(&ssh, 0o711);
+    mode(&file, 0o644);
+    let app = spawn_app_with(home.path(), &[("KEYHATCH_LOCK_TIMEOUT", "1")]);
+    let stolen = app.generate(None)["info"]["fingerprint"].clone();
+    let mallory = Account::create();
+    let _held = mallory.hold_read_lock(&file);
+
+    assert_eq!(app.post_json("/api/keys/generate", "{}").status, 200);
+
+    // A ~/.ssh others can read cannot be locked: the file's lock is waited for, and the
+    // refusal says what to do.
+    mode(&ssh, 0o755);
+    let refused = app.post_json("/api/keys/generate", "{}");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(
+        refused.body.contains("may be another account's") && refused.body.contains("chmod 700"),
+        "{}",
+        refused.body
+    );
+    mode(&ssh, 0o700);
+    let body = serde_json::json!({ "fingerprint": stolen }).to_string();
+    let revoked = app.post_json("/api/keys/revoke", &body);
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let listed = app.get_authorized("/api/keys/list").json();
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 1, "{listed}");
 }
 
 #[test]
