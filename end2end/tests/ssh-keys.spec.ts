@@ -333,3 +333,30 @@ test("permissions sshd would refuse are reported and fixed from the page", async
   expect(statSync(join(app.home, ".ssh")).mode & 0o777).toBe(0o700);
   expect(statSync(app.authorizedKeys).mode & 0o777).toBe(0o600);
 });
+
+// Red team: the second click of a double-click landed on Revoke Key as its dialog appeared (a
+// page of another site had sent the browser to it at the first click, scrolled to the dialog).
+// A button that loses something takes clicks only once it has been on screen a moment.
+test("Revoke Key takes no click in its first moment on screen", async ({ page, app, consoleErrors }) => {
+  await openSshKeys(page, app);
+  const made = await page.request.post(`${app.base}/api/keys/generate`, { headers: { Authorization: `Bearer ${TOKEN}` }, data: {} });
+  const fingerprint = (await made.json()).info.fingerprint;
+  const asked = `${app.base}/ssh-keys?revoke=${encodeURIComponent(fingerprint)}#dialog-revoke-ssh-key`;
+  const confirm = page.getByRole("dialog", { name: "Revoke SSH Key" }).getByRole("button", { name: "Revoke Key" });
+  // Where the button is, found once, as a page asking for a double-click knows it.
+  await page.goto(asked);
+  const box = (await confirm.boundingBox())!;
+  const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
+  expect(await page.evaluate(([x, y]) => document.elementFromPoint(x, y) !== null, [x, y])).toBe(true);
+
+  await page.goto(`${app.base}/ssh-keys`);
+  await page.goto(asked);
+  await page.mouse.click(x, y);
+  await page.waitForTimeout(300);
+  expect(readFileSync(app.authorizedKeys, "utf8")).toContain("fileglancer");
+  // A moment later it takes the person's click.
+  await page.waitForTimeout(500);
+  await page.mouse.click(x, y);
+  await expect(page.getByRole("list", { name: "SSH keys" }).getByRole("listitem")).toHaveCount(0);
+  expect(readFileSync(app.authorizedKeys, "utf8")).toBe("");
+});
