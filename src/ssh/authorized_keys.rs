@@ -26,6 +26,9 @@ pub struct KeyLine<'a> {
     pub key: PublicKey,
     /// The key's base64 field as the line has it.
     pub blob: &'a [u8],
+    /// Whether `blob` is the key in another form than its own (white space in it, a name or
+    /// integers written otherwise), all of which sshd reads as this key.
+    pub written_otherwise: bool,
     /// Everything after the key, trailing blanks removed; may be any bytes.
     pub comment: &'a [u8],
 }
@@ -37,14 +40,14 @@ impl KeyLine<'_> {
     }
 
     /// The key as a `.pub` file holds it: `type base64 comment`, the comment as text. The base64
-    /// is the line's own (it decoded to this key), so nothing is encoded again, unless it holds
-    /// white space sshd skips.
+    /// is the line's own (it decoded to this key), so nothing is encoded again, unless it is
+    /// written otherwise than the key's own form.
     pub fn public_line(&self) -> String {
         let comment = self.comment_lossy();
         let mut line = String::with_capacity(self.blob.len() + comment.len() + 40);
         line.push_str(self.key.algorithm().as_str());
         line.push(' ');
-        if self.blob.iter().any(|b| SKIPPED.contains(b)) {
+        if self.written_otherwise {
             let bytes = self.key.to_bytes().unwrap_or_default();
             line.push_str(&BASE64_STANDARD.encode(bytes));
         } else {
@@ -200,25 +203,17 @@ pub fn parse_line(number: usize, line: &[u8]) -> Line<'_> {
         return Line::Ignored;
     }
     // Like sshd: try a bare key first, and only when that fails read options before it.
-    if let Some((key, blob, comment)) = read_key(rest) {
-        return Line::Key(KeyLine {
-            number,
-            options: &[],
-            key,
-            blob,
-            comment,
-        });
+    if let Some(key) = read_key(rest) {
+        return Line::Key(KeyLine { number, ..key });
     }
     let Some(options_len) = options_len(rest) else {
         return Line::Unreadable;
     };
     match read_key(skip_blanks(&rest[options_len..])) {
-        Some((key, blob, comment)) => Line::Key(KeyLine {
+        Some(key) => Line::Key(KeyLine {
             number,
             options: &rest[..options_len],
-            key,
-            blob,
-            comment,
+            ..key
         }),
         None => Line::Unreadable,
     }
@@ -240,9 +235,9 @@ pub(crate) fn options_len(s: &[u8]) -> Option<usize> {
     (!quoted).then_some(i)
 }
 
-/// Reads `type base64 [comment]`; returns the key and the trimmed comment, or `None` when the
-/// type is unknown or the blob does not decode to a key of that type (sshd's checks).
-fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8], &[u8])> {
+/// Reads `type base64 [comment]` as a line without options, numbered 0; `None` when the type is
+/// unknown or the blob does not decode to a key of that type (sshd's checks).
+fn read_key(s: &[u8]) -> Option<KeyLine<'_>> {
     let (kind, rest) = split_word(s);
     let (blob, rest) = split_word(skip_blanks(rest));
     if kind.is_empty() || blob.is_empty() {
@@ -254,6 +249,7 @@ fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8], &[u8])> {
     // Decoded on the stack, as every key is but RSA beyond 4096 bits: no allocation per line.
     let mut stack = [0; 640];
     let heap;
+    let mut otherwise = false;
     let bytes = match BASE64_STANDARD.decode_slice(blob, &mut stack) {
         Ok(len) => &stack[..len],
         Err(DecodeSliceError::OutputSliceTooSmall) => {
@@ -269,13 +265,29 @@ fn read_key(s: &[u8]) -> Option<(PublicKey, &[u8], &[u8])> {
                 .filter(|b| !SKIPPED.contains(b))
                 .collect();
             heap = BASE64_STANDARD.decode(bare).ok()?;
+            otherwise = true;
             &heap[..]
         }
         Err(DecodeSliceError::DecodeError(_)) => return None,
     };
-    let key = PublicKey::from_bytes(bytes).ok()?;
-    (key.algorithm().as_str().as_bytes() == kind)
-        .then(|| (key, blob, trim_end_blanks(skip_blanks(rest))))
+    let key = match PublicKey::from_bytes(bytes) {
+        Ok(key) => key,
+        Err(_) => {
+            otherwise = true;
+            PublicKey::from_bytes(&sshd_form::canonical(bytes)?).ok()?
+        }
+    };
+    let named = key.algorithm().as_str().as_bytes() == kind
+        // sshd takes an RSA signature algorithm's name for an RSA key (red team).
+        || (key.algorithm().is_rsa() && [&b"rsa-sha2-256"[..], b"rsa-sha2-512"].contains(&kind));
+    named.then(|| KeyLine {
+        number: 0,
+        options: &[],
+        key,
+        blob,
+        written_otherwise: otherwise,
+        comment: trim_end_blanks(skip_blanks(rest)),
+    })
 }
 
 /// The white space (C's `isspace`) that sshd's base64 decoder skips inside a key's field, where
@@ -313,5 +325,6 @@ fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+mod sshd_form;
 #[cfg(test)]
 mod tests;
