@@ -148,6 +148,7 @@ impl From<ssh::Error> for AppError {
             ssh::Error::Store(
                 e @ (StoreError::NotOurs(_)
                 | StoreError::CopyBeside { .. }
+                | StoreError::BesideIsOld(_)
                 | StoreError::NotYours { .. }),
             ) => Self::Forbidden(e.to_string()),
             ssh::Error::Store(e @ StoreError::TooManyKeys(_)) => Self::TooMany(e.to_string()),

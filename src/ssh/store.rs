@@ -338,9 +338,8 @@ impl AuthorizedKeys {
             if !lines.iter().all(|k| k.is_tagged(tag)) {
                 return Err(StoreError::NotOurs(fingerprint.to_owned()).into());
             }
-            if let Some(beside) = beside.as_ref().filter(|b| b.holds(lines[0].key.key_data())) {
-                let (fingerprint, path) = (fingerprint.to_owned(), beside.path.clone());
-                return Err(StoreError::CopyBeside { fingerprint, path }.into());
+            if let Some(beside) = &beside {
+                beside.check(lines[0].key.key_data(), fingerprint)?;
             }
             let (changed, said) = edit(contents, &lines)?;
             Ok((Some(changed.clone()), (changed, said)))

@@ -89,6 +89,13 @@ pub enum StoreError {
         "the key {0} is on a line keyhatch did not write; keyhatch changes only its own keys: edit that line yourself"
     )]
     NotOurs(String),
+    /// The file sshd reads beside keyhatch's leads to `authorized_keys.old`.
+    #[error(
+        "{0} leads to authorized_keys.old, which keeps the file as it was before each change, and \
+         sshd reads it too: no revoke or restrict would stop a key. Remove that link, then try \
+         again"
+    )]
+    BesideIsOld(PathBuf),
     /// The key is also in the file sshd reads beside keyhatch's (`authorized_keys2`).
     #[error(
         "the key {fingerprint} is also in {}, which sshd reads too: changing keyhatch's line \

@@ -219,7 +219,7 @@ fn finish(
 }
 
 /// The name `ssh-keygen -R` keeps the previous version under: `authorized_keys.old`.
-fn backup_name(dir: &SshDir) -> String {
+pub(super) fn backup_name(dir: &SshDir) -> String {
     format!("{}.old", dir.file_name())
 }
 

@@ -31,3 +31,33 @@ fn a_copy_in_authorized_keys2_stops_a_revoke_and_a_link_to_the_file_itself_does_
     nix::unistd::mkfifo(&beside, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     store.remove_key(&fp, &tag()).unwrap();
 }
+
+/// Red team: `authorized_keys2` as a link to `authorized_keys.old`, which a change leaves
+/// holding the file as it was: every revoke and restrict was undone there. Refused, whether
+/// `.old` is there yet or not.
+#[test]
+fn authorized_keys2_leading_to_the_old_file_stops_every_change() {
+    let home = home_with(b"");
+    let store = AuthorizedKeys::in_home(home.path());
+    let beside = home.path().join(".ssh/authorized_keys2");
+    symlink("authorized_keys.old", &beside).unwrap();
+    let fp = add(&store, "fileglancer").unwrap();
+    let ours = fs::read_to_string(store.path()).unwrap();
+    let refused = store.remove_key(&fp, &tag());
+    assert!(
+        matches!(&refused, Err(StoreError::BesideIsOld(path)) if *path == beside),
+        "before .old is made: {refused:?}"
+    );
+    assert_eq!(fs::read_to_string(store.path()).unwrap(), ours);
+    // With `.old` there (a change made before the link), and through a link to a link.
+    fs::remove_file(&beside).unwrap();
+    let other = add(&store, "fileglancer").unwrap();
+    store.remove_key(&other, &tag()).unwrap();
+    assert!(home.path().join(".ssh/authorized_keys.old").is_file());
+    let hop = home.path().join("hop");
+    symlink(home.path().join(".ssh/authorized_keys.old"), &hop).unwrap();
+    symlink(&hop, &beside).unwrap();
+    let refused = store.remove_key(&fp, &tag());
+    assert!(matches!(refused, Err(StoreError::BesideIsOld(_))), "{refused:?}");
+    assert!(fs::read_to_string(store.path()).unwrap().contains(&ours));
+}
