@@ -152,3 +152,17 @@ pub enum FileError {
     /// The browser could not read it.
     Unreadable,
 }
+
+/// Milliseconds since a fixed moment, to tell a burst of presses from a second thought; 0 on
+/// the server, where nothing is pressed.
+#[cfg(feature = "hydrate")]
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Milliseconds since a fixed moment, to tell a burst of presses from a second thought; 0 on
+/// the server, where nothing is pressed.
+#[cfg(not(feature = "hydrate"))]
+pub fn now_ms() -> f64 {
+    0.0
+}

@@ -81,7 +81,7 @@ test("a link from another site opens no dialog for a second click to land on", a
     await expect(page).toHaveURL(asked);
     await expect(page.getByRole("list", { name: "SSH keys" }).getByRole("listitem")).toHaveCount(1);
     await expect(revoke).toHaveCount(0);
-    await expect(page.getByRole("status").first()).toContainText("A link from another site asked for a dialog");
+    await expect(page.getByRole("status").first()).toContainText("keyhatch opens one only from its own page");
 
     // Typed into the address bar, the same address is the person's own, and opens the dialog.
     await page.goto(asked);

@@ -15,6 +15,26 @@ pub fn asks_for_a_dialog(pairs: &[(String, String)]) -> bool {
     pairs.iter().any(|(name, _)| names.contains(&name.as_str()))
 }
 
+/// Whether a page asked for with `headers` may open the dialog its query asks for: when the
+/// browser says where the request comes from (`Sec-Fetch-Site`), from keyhatch's own page or
+/// the person (an address typed, a bookmark); when it does not (a plain-HTTP origin beyond
+/// loopback: red team), only from keyhatch's own page, by its `Referer`.
+pub fn may_open_a_dialog(headers: &axum::http::HeaderMap) -> bool {
+    use axum::http::header::{HOST, REFERER};
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !from_another_site(Some(site.as_bytes()));
+    }
+    let (Some(referer), Some(host)) = (headers.get(REFERER), headers.get(HOST)) else {
+        return false;
+    };
+    let authority = referer
+        .to_str()
+        .ok()
+        .and_then(|r| r.split_once("://"))
+        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    authority.is_some_and(|a| host.to_str().is_ok_and(|h| a.eq_ignore_ascii_case(h)))
+}
+
 /// Whether a request comes from another site, as the browser's `Sec-Fetch-Site` header
 /// (`fetch_site`) says: neither keyhatch's own page (`same-origin`) nor the person (`none`: an
 /// address typed, a bookmark). A browser that sends no such header says nothing.

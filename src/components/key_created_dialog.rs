@@ -13,6 +13,11 @@ use crate::model::GeneratedKey;
 /// The file name a downloaded private key gets.
 pub const DOWNLOAD_NAME: &str = "id_ed25519_keyhatch";
 
+/// How long after being asked whether to close without the key a second close counts as meant:
+/// a key pressed again sooner is part of the same burst. A click waits longer, for the cover over
+/// the buttons (0.6 s, `style/main.css`).
+const SECOND_THOUGHT_MS: f64 = 500.0;
+
 /// "SSH Key Generated": the one chance to copy or download the private key, and what the key
 /// is. Closing before either asks once more, since the key is then lost for good.
 /// Without JavaScript (the server's answer to the form) the key is in a text area to select
@@ -29,10 +34,18 @@ pub fn KeyCreatedDialog(
     let kept = move || copied.get() || downloaded.get();
     let asked = RwSignal::new(false);
     let unconfirmed = move || asked.get() && !kept();
+    // When closing without the key was last asked about: a second ask within a moment of it
+    // (Enter or Esc pressed twice or held) is part of the same burst, and asks again (red team).
+    let asked_at = StoredValue::new(None::<f64>);
     let close = Callback::new(move |()| {
-        if copied.get_untracked() || downloaded.get_untracked() || asked.get_untracked() {
+        let now = dom::now_ms();
+        let meant = asked_at
+            .get_value()
+            .is_some_and(|at| now - at >= SECOND_THOUGHT_MS);
+        if copied.get_untracked() || downloaded.get_untracked() || meant {
             on_close.run(());
         } else {
+            asked_at.set_value(Some(now));
             asked.set(true);
         }
     });
@@ -131,7 +144,7 @@ pub fn KeyCreatedDialog(
                     "You have not copied or downloaded the private key. If you close now, it is lost and you will need a new key."
                 </p>
             </Show>
-            <div class="actions">
+            <div class="actions guarded">
                 <button type="submit" form=CLOSE_FORM class=move || if unconfirmed() { "danger" } else { "primary" }
                     on:click=move |ev| { ev.prevent_default(); close.run(()); }>
                     {move || if unconfirmed() { "Close without copying" } else { "Close" }}

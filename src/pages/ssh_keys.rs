@@ -288,15 +288,11 @@ mod server {
             let query = parts.uri.query().unwrap_or_default();
             // A link from another site opens no dialog: its page could put the dialog's button
             // under the second click of a double-click it asks for (red team).
-            let fetch_site = parts
-                .headers
-                .get("sec-fetch-site")
-                .map(axum::http::HeaderValue::as_bytes);
             let pairs = form_urlencoded(query);
-            if form::from_another_site(fetch_site) && form::asks_for_a_dialog(&pairs) {
+            if !form::may_open_a_dialog(&parts.headers) && form::asks_for_a_dialog(&pairs) {
                 state.notice.set(Some(
-                    "A link from another site asked for a dialog: keyhatch opens one only \
-                     from its own page. Use the buttons below."
+                    "This address asks for a dialog, and keyhatch opens one only from its own \
+                     page or an address you typed. Use the buttons below."
                         .to_owned(),
                 ));
             } else {

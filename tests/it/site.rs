@@ -676,3 +676,38 @@ fn a_burst_of_requests_starts_a_helper_only_for_a_job_or_a_spare() {
     assert!(settled, "(started, jobs, waiting) = {last:?}");
     assert!(last.1 >= 30, "the burst ran few jobs: {last:?}");
 }
+
+/// Red team: a browser sends no `Sec-Fetch-Site` to a plain-HTTP origin beyond loopback, and a
+/// link from another site opened its dialog there. Without that header a dialog opens only from
+/// keyhatch's own page, by its `Referer`; with it, from keyhatch's own page or the person.
+#[test]
+fn a_dialog_opens_only_from_keyhatchs_own_page_or_the_person() {
+    let alice = Account::create_person();
+    let stack = SiteStack::start(&[&alice.name], &[]);
+    let made = stack.post(&alice.name, "/api/keys/generate", "{}").json();
+    let fingerprint = made["info"]["fingerprint"].as_str().unwrap();
+    let path = format!("/ssh-keys?revoke={}", crate::rotate::urlencode(fingerprint));
+    let own = format!("{}/ssh-keys", stack.base);
+    let opens = |headers: &[(&str, &str)]| {
+        let page = stack.get_with(&alice.name, &path, headers);
+        assert_eq!(page.status, 200);
+        let opened = page.body.contains("Revoke SSH Key");
+        assert_eq!(
+            !opened,
+            page.body.contains("keyhatch opens one only"),
+            "{headers:?}"
+        );
+        opened
+    };
+    assert!(opens(&[("Sec-Fetch-Site", "same-origin")]));
+    assert!(opens(&[("Sec-Fetch-Site", "none")]));
+    assert!(!opens(&[("Sec-Fetch-Site", "cross-site")]));
+    assert!(!opens(&[
+        ("Sec-Fetch-Site", "same-site"),
+        ("Referer", &own)
+    ]));
+    assert!(opens(&[("Referer", &own)]));
+    assert!(!opens(&[]));
+    assert!(!opens(&[("Referer", "http://evil.example/ssh-keys")]));
+    assert!(!opens(&[("Referer", "http://localhost.evil.example/")]));
+}

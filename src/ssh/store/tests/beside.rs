@@ -58,6 +58,9 @@ fn authorized_keys2_leading_to_the_old_file_stops_every_change() {
     symlink(home.path().join(".ssh/authorized_keys.old"), &hop).unwrap();
     symlink(&hop, &beside).unwrap();
     let refused = store.remove_key(&fp, &tag());
-    assert!(matches!(refused, Err(StoreError::BesideIsOld(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::BesideIsOld(_))),
+        "{refused:?}"
+    );
     assert!(fs::read_to_string(store.path()).unwrap().contains(&ours));
 }
