@@ -168,7 +168,10 @@ impl From<ssh::Error> for AppError {
                 | StoreError::OldInTheWay(_)),
             ) => Self::Conflict(e.to_string()),
             ssh::Error::Store(
-                e @ (StoreError::Locked(_) | StoreError::LockedOpen { .. } | StoreError::Busy(_)),
+                e @ (StoreError::Locked(_)
+                | StoreError::LockedOpen { .. }
+                | StoreError::LockedByAnother(_)
+                | StoreError::Busy(_)),
             ) => Self::Busy(e.to_string()),
             ssh::Error::Store(e) => Self::Storage(e.to_string()),
             ssh::Error::Keygen(e) => Self::Keygen(e.to_string()),

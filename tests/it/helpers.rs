@@ -749,7 +749,7 @@ impl Account {
 }
 
 /// A program of a person's holding a lock on a file; it lets go when dropped.
-pub struct LockHolder(Child);
+pub struct LockHolder(pub Child);
 
 impl Drop for LockHolder {
     fn drop(&mut self) {

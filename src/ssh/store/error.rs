@@ -157,6 +157,14 @@ pub enum StoreError {
         /// Its directory.
         dir: PathBuf,
     },
+    /// The directory's lock is held by a process that is not the person's.
+    #[error(
+        "{0} is locked by a program that is not one of yours: another account can hold that lock \
+         on a ~/.ssh it opened while others could read it. Nothing was changed. Make a new one \
+         (mv ~/.ssh ~/.ssh.held && mkdir -m 700 ~/.ssh && cp -a ~/.ssh.held/. ~/.ssh/), then try \
+         again"
+    )]
+    LockedByAnother(PathBuf),
     /// Another program kept changing the file (or `~/.ssh`) while keyhatch worked on it.
     #[error("{0} kept changing while keyhatch tried to use it; nothing was changed, try again")]
     Busy(PathBuf),

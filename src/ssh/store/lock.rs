@@ -62,6 +62,9 @@ impl Locked {
             Ok(DirLock::Held(file)) => (Some(file), false),
             Ok(DirLock::Unsupported) => (None, false),
             Ok(DirLock::OpenToOthers) => (None, true),
+            Ok(DirLock::TimedOut) if held_by_another(dir) => {
+                return Err(StoreError::LockedByAnother(dir.path().to_owned()));
+            }
             Ok(DirLock::TimedOut) => return Err(StoreError::Locked(path)),
             Err(e) => return Err(io_error("lock", dir.path(), e)),
         };
@@ -263,6 +266,33 @@ pub(super) fn lock_directory(dir: &SshDir, deadline: Instant) -> io::Result<DirL
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(50));
     }
+}
+
+/// Whether the `flock` on the directory `dir` is held by no process of this account. Another
+/// account can hold it on a `~/.ssh` it opened while others could read it, even once that is
+/// private (red team), and the person's `fuser` does not show it. `/proc/locks` names each
+/// holder's process; one this account cannot see (`hidepid`) is another's.
+fn held_by_another(dir: &SshDir) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(st) = rustix::fs::fstat(dir.fd()) else {
+        return false;
+    };
+    let (major, minor) = (rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev));
+    let id = format!("{major:02x}:{minor:02x}:{}", st.st_ino);
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+        return false;
+    };
+    // `1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`; a lock waited for has `->` after `1:`.
+    let holders: Vec<String> = locks
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&id.as_str()))
+        .filter_map(|f| f.get(4).map(|pid| (*pid).to_owned()))
+        .collect();
+    let me = rustix::process::geteuid().as_raw();
+    let theirs =
+        |pid: &String| std::fs::metadata(format!("/proc/{pid}")).map_or(true, |m| m.uid() != me);
+    !holders.is_empty() && holders.iter().all(theirs)
 }
 
 /// Whether another open file description (another process's, or another `open` of this one)

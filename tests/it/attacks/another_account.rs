@@ -391,6 +391,61 @@ fn another_accounts_lock_on_a_file_it_can_read_holds_no_change_back() {
     assert_eq!(listed["keys"].as_array().unwrap().len(), 1, "{listed}");
 }
 
+/// Red team: another account opened `~/.ssh` while it was 0755, and took its lock once the person
+/// had made it private, as keyhatch says to: every change waited `lock-timeout` and failed with
+/// "find the program that holds it (fuser or lsof)", which the person's `fuser` could not. The
+/// refusal now says whose it may be and how to get out of it, and that way out works.
+#[test]
+fn another_accounts_lock_on_a_private_ssh_it_opened_before_is_named_with_the_way_out() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = |path: &std::path::Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let home = helpers::home_with(b"");
+    let ssh = home.path().join(".ssh");
+    mode(home.path(), 0o711);
+    mode(&ssh, 0o755);
+    let app = spawn_app_with(home.path(), &[("KEYHATCH_LOCK_TIMEOUT", "1")]);
+    let mallory = Account::create();
+    let program = "import fcntl,os,sys; d=os.open(sys.argv[1], os.O_RDONLY|os.O_DIRECTORY); \
+                   print('opened', flush=True); sys.stdin.readline(); fcntl.flock(d, fcntl.LOCK_EX); \
+                   print('held', flush=True); sys.stdin.read()";
+    let mut holder = mallory
+        .command("/usr/bin/python3")
+        .args(["-c", program, ssh.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = BufReader::new(holder.stdout.take().unwrap());
+    let mut line = String::new();
+    said.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "opened");
+    mode(&ssh, 0o700);
+    holder.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    line.clear();
+    said.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "held");
+    let _holder = helpers::LockHolder(holder);
+
+    let refused = app.post_json("/api/keys/generate", "{}");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(
+        refused.body.contains("not one of yours"),
+        "{}",
+        refused.body
+    );
+    // The way out the refusal gives: a new ~/.ssh.
+    let held = home.path().join(".ssh.held");
+    fs::rename(&ssh, &held).unwrap();
+    fs::create_dir(&ssh).unwrap();
+    mode(&ssh, 0o700);
+    fs::copy(held.join("authorized_keys"), ssh.join("authorized_keys")).unwrap();
+    assert_eq!(app.post_json("/api/keys/generate", "{}").status, 200);
+}
+
 #[test]
 fn the_unix_socket_is_private_and_serves_only_its_own_account() {
     let home = tempfile::tempdir().unwrap();
