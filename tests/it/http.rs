@@ -74,13 +74,25 @@ fn a_page_asked_for_with_a_dialog_open_loads_no_code_however_the_query_is_spelle
     // module), so a page the server renders with one open must come without the code.
     let plain = app.get_authorized("/ssh-keys");
     assert!(plain.body.contains("/keyhatch.js"), "{}", plain.body);
+    // As a browser asks for it from the page's own button.
+    let bearer = format!("Bearer {TOKEN}");
+    let headers = [
+        ("Authorization", bearer.as_str()),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
     for query in [
         "dialog=add",
         "%64ialog=add",
         "x=1&dialog=add",
         "dialo%67=add",
     ] {
-        let page = app.get_authorized(&format!("/ssh-keys?{query}"));
+        // As a browser asks for it from the page's own button.
+        let bearer = format!("Bearer {}", crate::helpers::TOKEN);
+        let headers = [
+            ("Authorization", bearer.as_str()),
+            ("Sec-Fetch-Site", "same-origin"),
+        ];
+        let page = app.get(&format!("/ssh-keys?{query}"), &headers);
         assert_eq!(page.status, 200, "{query}");
         assert!(
             page.body.contains("Add Existing Key"),
@@ -101,7 +113,7 @@ fn a_page_asked_for_with_a_dialog_open_loads_no_code_however_the_query_is_spelle
         (format!("revoke={fingerprint}"), "Revoke SSH Key"),
         (format!("restrict={fingerprint}"), "Restrict SSH Key"),
     ] {
-        let page = app.get_authorized(&format!("/ssh-keys?{query}"));
+        let page = app.get(&format!("/ssh-keys?{query}"), &headers);
         assert!(page.body.contains(title), "{query}: {}", page.body);
         assert!(!page.body.contains("keyhatch.js"), "{query}: {}", page.body);
     }

@@ -305,9 +305,11 @@ fn the_replace_form_works_without_javascript() {
         .post(&alice.name, "/api/keys/generate", r#"{"label": "ci"}"#)
         .json();
     let old_fp = old["info"]["fingerprint"].as_str().unwrap();
-    let page = stack.get(
+    // As a browser asks for it from the page's own button.
+    let page = stack.get_with(
         &alice.name,
         &format!("/ssh-keys?replace={}", urlencode(old_fp)),
+        &[("Sec-Fetch-Site", "same-origin")],
     );
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Replace SSH Key"), "{}", page.body);

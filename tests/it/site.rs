@@ -425,7 +425,10 @@ fn a_form_posted_without_javascript_makes_one_key_in_the_senders_home() {
     let alice = Account::create_person();
     let bob = Account::create_person();
     let stack = SiteStack::start(&[&alice.name, &bob.name], &[]);
-    let page = stack.get(&alice.name, "/ssh-keys?dialog=generate").body;
+    let same_origin = [("Sec-Fetch-Site", "same-origin")];
+    let page = stack
+        .get_with(&alice.name, "/ssh-keys?dialog=generate", &same_origin)
+        .body;
     let form = format!(
         "intent=generate&form_id={}&label=form&passphrase=&passphrase_confirm=",
         form_id(&page)

@@ -80,7 +80,10 @@ fn under_a_path_everything_is_there_and_nothing_else_answers() {
     assert_eq!(made.status, 200, "{}", made.body);
     let listed = stack.get(&alice.name, "/ssh/api/keys/list").json();
     assert_eq!(listed["keys"].as_array().unwrap().len(), 1);
-    let dialog = stack.get(&alice.name, "/ssh/ssh-keys?dialog=generate").body;
+    let same_origin = [("Sec-Fetch-Site", "same-origin")];
+    let dialog = stack
+        .get_with(&alice.name, "/ssh/ssh-keys?dialog=generate", &same_origin)
+        .body;
     let form = format!(
         "intent=generate&form_id={}&label=form&passphrase=&passphrase_confirm=",
         form_id(&dialog)

@@ -741,7 +741,7 @@ fn a_generate_form_sent_again_makes_no_second_key() {
         ("Sec-Fetch-Site", "same-origin"),
         ("Content-Type", "application/x-www-form-urlencoded"),
     ];
-    let dialog = app.get("/ssh-keys?dialog=generate", &headers[..1]);
+    let dialog = app.get("/ssh-keys?dialog=generate", &headers[..2]);
     let id = form_id(&dialog.body).to_owned();
     let form = format!("intent=generate&form_id={id}&label=&passphrase=&passphrase_confirm=");
 
