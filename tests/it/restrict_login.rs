@@ -296,6 +296,7 @@ fn a_hidden_copy_of_a_key_is_seen_so_revoke_and_restrict_are_not_taken_for_done(
         "a form feed",
         "a carriage return",
         "the type's short name in the blob",
+        "a NUL after the type's name in the blob",
     ];
     for (others, how) in (1..).zip(hide) {
         let (key, made) = generate(&app, dir.path(), how, r#"{"allowed_from": "127.0.0.9"}"#);
@@ -307,10 +308,15 @@ fn a_hidden_copy_of_a_key_is_seen_so_revoke_and_restrict_are_not_taken_for_done(
             "a vertical tab" => format!("{kind} {}\x0b{}", &blob[..30], &blob[30..]),
             "a form feed" => format!("{kind} {}\x0c{}", &blob[..9], &blob[9..]),
             "a carriage return" => format!("{kind} {}\r{}", &blob[..60], &blob[60..]),
-            // `ssh-ed25519` inside written `ED25519`, as sshd 9.2 reads it too.
+            // `ssh-ed25519` inside written `ED25519` (as sshd 9.2 reads it too), or with a NUL
+            // after it (sshd reads it as a C string).
             _ => {
                 let bytes = BASE64_STANDARD.decode(blob).unwrap();
-                let renamed = [&[0, 0, 0, 7][..], b"ED25519", &bytes[15..]].concat();
+                let name: &[u8] = match how {
+                    "the type's short name in the blob" => b"\0\0\0\x07ED25519",
+                    _ => b"\0\0\0\x0cssh-ed25519\0",
+                };
+                let renamed = [name, &bytes[15..]].concat();
                 format!("{kind} {}", BASE64_STANDARD.encode(renamed))
             }
         };

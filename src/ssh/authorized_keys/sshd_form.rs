@@ -1,7 +1,8 @@
 //! Key blobs that sshd reads but ssh-key does not, put in the one form ssh-key reads. sshd (up to
 //! OpenSSH 9.x, Debian 12's among them) takes a plain key type's short name in any case inside
-//! the blob (`ED25519`), an RSA signature algorithm's name (`rsa-sha2-512`) for `ssh-rsa`, and
-//! integers with leading zero bytes. A copy of a key written so still logs in (red team).
+//! the blob (`ED25519`), an RSA signature algorithm's name (`rsa-sha2-512`) for `ssh-rsa`,
+//! integers with leading zero bytes, and a NUL at the end of a name (the type's, a curve's, a
+//! security key's application). A copy of a key written so still logs in (red team).
 
 use std::borrow::Cow;
 
@@ -20,7 +21,7 @@ const SHORT_NAMES: [(&str, &str); 6] = [
 /// same key; `None` where nothing is to be changed.
 pub(super) fn canonical(bytes: &[u8]) -> Option<Vec<u8>> {
     let (name, rest) = string(bytes)?;
-    let name = std::str::from_utf8(name).ok()?;
+    let name = std::str::from_utf8(text(name)).ok()?;
     let kind: Cow<'_, str> = match name {
         "rsa-sha2-256" | "rsa-sha2-512" => "ssh-rsa".into(),
         _ => match SHORT_NAMES
@@ -29,7 +30,7 @@ pub(super) fn canonical(bytes: &[u8]) -> Option<Vec<u8>> {
         {
             Some((_, "ecdsa-sha2-")) => {
                 let (curve, _) = string(rest)?;
-                format!("ecdsa-sha2-{}", std::str::from_utf8(curve).ok()?).into()
+                format!("ecdsa-sha2-{}", std::str::from_utf8(text(curve)).ok()?).into()
             }
             Some((_, kind)) => (*kind).into(),
             None => name.into(),
@@ -47,9 +48,29 @@ pub(super) fn canonical(bytes: &[u8]) -> Option<Vec<u8>> {
                 rest = after;
             }
         }
-        _ => out.extend_from_slice(rest),
+        // Fields: which are names (which sshd reads as C strings), and which bytes.
+        kind => {
+            let names: &[bool] = match kind {
+                _ if kind.starts_with("ecdsa-sha2-") => &[true, false],
+                "sk-ecdsa-sha2-nistp256@openssh.com" => &[true, false, true],
+                "sk-ssh-ed25519@openssh.com" => &[false, true],
+                _ => &[],
+            };
+            let mut rest = rest;
+            for &is_name in names {
+                let (field, after) = string(rest)?;
+                put_string(&mut out, if is_name { text(field) } else { field });
+                rest = after;
+            }
+            out.extend_from_slice(rest);
+        }
     }
     (out != bytes).then_some(out)
+}
+
+/// A name as sshd reads it (`sshbuf_get_cstring`): one NUL at its end is not part of it.
+fn text(name: &[u8]) -> &[u8] {
+    name.strip_suffix(&[0]).unwrap_or(name)
 }
 
 /// An SSH `string` at the start of `bytes`, and what follows it.

@@ -6,9 +6,8 @@
 
 use std::ffi::OsStr;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ssh_key::public::KeyData;
 
@@ -114,17 +113,25 @@ impl AuthorizedKeys {
     }
 }
 
-/// Whether `authorized_keys2` in `dir` is a link whose target is named as a file a change makes
-/// beside keyhatch's: `authorized_keys.old`, or a rewrite's temporary file.
+/// Whether `authorized_keys2` in `dir` leads, through links, to a name a change makes beside
+/// keyhatch's file: `authorized_keys.old`, or a rewrite's temporary file (red team: a link
+/// through another link to `.old`, before a first change made it).
 fn links_to_a_file_a_change_makes(dir: &SshDir) -> bool {
-    let Ok(target) = rustix::fs::readlinkat(dir.fd(), NAME, Vec::new()) else {
-        return false;
-    };
-    let target = Path::new(OsStr::from_bytes(target.as_bytes()));
-    target
-        .file_name()
-        .and_then(OsStr::to_str)
-        .is_some_and(|last| {
-            last == backup_name(dir) || last.starts_with(&temp_prefix(dir.file_name()))
-        })
+    let (old, temp) = (backup_name(dir), temp_prefix(dir.file_name()));
+    let mut path = dir.path_of(NAME);
+    // As many links as the kernel follows.
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&path) else {
+            return false;
+        };
+        let named = target.file_name().and_then(OsStr::to_str);
+        if named.is_some_and(|last| last == old || last.starts_with(&temp)) {
+            return true;
+        }
+        path = match path.parent() {
+            Some(parent) => parent.join(target),
+            None => target,
+        };
+    }
+    false
 }

@@ -6,6 +6,7 @@ use super::{put_string, string};
 
 const ED25519: &str = include_str!("../../../../tests/fixtures/public-keys/ed25519.pub");
 const RSA: &str = include_str!("../../../../tests/fixtures/public-keys/rsa-2048.pub");
+const ECDSA: &str = include_str!("../../../../tests/fixtures/public-keys/ecdsa-p256.pub");
 
 /// The fingerprint of `line` as keyhatch reads it; `None` when it reads no key there.
 fn read(line: &str) -> Option<String> {
@@ -51,6 +52,28 @@ fn a_key_written_in_a_form_only_sshd_reads_is_read_as_that_key() {
         );
     }
     assert_eq!(read(&line(rsa_kind, &renamed(&rsa, "rsa"))), rsa_print);
+    // A NUL at the end of the name, which sshd reads as a C string (red team).
+    for name in ["ssh-ed25519\0", "ED25519\0"] {
+        assert_eq!(
+            read(&line(ed_kind, &renamed(&ed, name))),
+            ed_print,
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        read(&line(rsa_kind, &renamed(&rsa, "ssh-rsa\0"))),
+        rsa_print
+    );
+    // …and of an ECDSA key's curve.
+    let (ecdsa_kind, ecdsa) = fields(ECDSA);
+    let (name, rest) = string(&ecdsa).unwrap();
+    let (curve, point) = string(rest).unwrap();
+    let mut nul_curve = Vec::new();
+    put_string(&mut nul_curve, name);
+    put_string(&mut nul_curve, &[curve, b"\0"].concat());
+    nul_curve.extend_from_slice(point);
+    assert!(read(ECDSA.trim()).is_some());
+    assert_eq!(read(&line(ecdsa_kind, &nul_curve)), read(ECDSA.trim()));
     // An RSA signature algorithm's name, on the line or inside the blob.
     for name in ["rsa-sha2-256", "rsa-sha2-512"] {
         assert_eq!(read(&line(name, &rsa)), rsa_print, "{name} on the line");
@@ -91,4 +114,7 @@ fn what_sshd_refuses_stays_unreadable() {
     assert_eq!(read(&line("RSA", &rsa)), None);
     assert_eq!(read(&line(ed_kind, &renamed(&ed, "RSA"))), None);
     assert_eq!(read(&line("rsa-sha2-512", &ed)), None);
+    // A NUL anywhere but at the end, or two.
+    assert_eq!(read(&line(ed_kind, &renamed(&ed, "ssh-ed\025519"))), None);
+    assert_eq!(read(&line(ed_kind, &renamed(&ed, "ssh-ed25519\0\0"))), None);
 }

@@ -49,6 +49,16 @@ fn authorized_keys2_leading_to_the_old_file_stops_every_change() {
         "before .old is made: {refused:?}"
     );
     assert_eq!(fs::read_to_string(store.path()).unwrap(), ours);
+    // Through a link to a link, before `.old` is made (red team).
+    fs::remove_file(&beside).unwrap();
+    symlink("hop", &beside).unwrap();
+    symlink("authorized_keys.old", home.path().join(".ssh/hop")).unwrap();
+    let refused = store.remove_key(&fp, &tag());
+    assert!(
+        matches!(refused, Err(StoreError::BesideIsOld(_))),
+        "through a hop: {refused:?}"
+    );
+    fs::remove_file(home.path().join(".ssh/hop")).unwrap();
     // With `.old` there (a change made before the link), and through a link to a link.
     fs::remove_file(&beside).unwrap();
     let other = add(&store, "fileglancer").unwrap();
