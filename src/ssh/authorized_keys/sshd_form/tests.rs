@@ -115,6 +115,6 @@ fn what_sshd_refuses_stays_unreadable() {
     assert_eq!(read(&line(ed_kind, &renamed(&ed, "RSA"))), None);
     assert_eq!(read(&line("rsa-sha2-512", &ed)), None);
     // A NUL anywhere but at the end, or two.
-    assert_eq!(read(&line(ed_kind, &renamed(&ed, "ssh-ed\025519"))), None);
+    assert_eq!(read(&line(ed_kind, &renamed(&ed, "ssh-ed\x0025519"))), None);
     assert_eq!(read(&line(ed_kind, &renamed(&ed, "ssh-ed25519\0\0"))), None);
 }
