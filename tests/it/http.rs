@@ -86,12 +86,6 @@ fn a_page_asked_for_with_a_dialog_open_loads_no_code_however_the_query_is_spelle
         "x=1&dialog=add",
         "dialo%67=add",
     ] {
-        // As a browser asks for it from the page's own button.
-        let bearer = format!("Bearer {}", crate::helpers::TOKEN);
-        let headers = [
-            ("Authorization", bearer.as_str()),
-            ("Sec-Fetch-Site", "same-origin"),
-        ];
         let page = app.get(&format!("/ssh-keys?{query}"), &headers);
         assert_eq!(page.status, 200, "{query}");
         assert!(
