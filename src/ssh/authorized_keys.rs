@@ -252,13 +252,10 @@ fn read_key(s: &[u8]) -> Option<KeyLine<'_>> {
     let mut otherwise = false;
     let bytes = match BASE64_STANDARD.decode_slice(blob, &mut stack) {
         Ok(len) => &stack[..len],
-        Err(DecodeSliceError::OutputSliceTooSmall) => {
-            heap = BASE64_STANDARD.decode(blob).ok()?;
-            &heap[..]
-        }
         // sshd's base64 decoder skips white space anywhere in the field: a copy of a key with
-        // a vertical tab, form feed or carriage return inside it still logs in (red team).
-        Err(DecodeSliceError::DecodeError(_)) if blob.iter().any(|b| SKIPPED.contains(b)) => {
+        // a vertical tab, form feed or carriage return inside it still logs in (red team),
+        // however long the key (a key too long for the stack fails on its length first).
+        Err(_) if blob.iter().any(|b| SKIPPED.contains(b)) => {
             let bare: Vec<u8> = blob
                 .iter()
                 .copied()
@@ -266,6 +263,10 @@ fn read_key(s: &[u8]) -> Option<KeyLine<'_>> {
                 .collect();
             heap = BASE64_STANDARD.decode(bare).ok()?;
             otherwise = true;
+            &heap[..]
+        }
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            heap = BASE64_STANDARD.decode(blob).ok()?;
             &heap[..]
         }
         Err(DecodeSliceError::DecodeError(_)) => return None,
