@@ -278,9 +278,10 @@ fn read_key(s: &[u8]) -> Option<KeyLine<'_>> {
             PublicKey::from_bytes(&sshd_form::canonical(bytes)?).ok()?
         }
     };
-    let named = key.algorithm().as_str().as_bytes() == kind
-        // sshd takes an RSA signature algorithm's name for an RSA key (red team).
-        || (key.algorithm().is_rsa() && [&b"rsa-sha2-256"[..], b"rsa-sha2-512"].contains(&kind));
+    let algorithm = key.algorithm();
+    // sshd takes other names of a type for it (`rsa-sha2-512` for `ssh-rsa`: red team).
+    let named = algorithm.as_str().as_bytes() == kind
+        || sshd_form::same_type(kind) == Some(algorithm.as_str());
     named.then(|| KeyLine {
         number: 0,
         options: &[],

@@ -17,13 +17,33 @@ const SHORT_NAMES: [(&str, &str); 6] = [
     ("DSA", "ssh-dss"),
 ];
 
+/// The names sshd gives a type besides its own (its table of key types holds several for one):
+/// the type each is.
+const OTHER_NAMES: [(&str, &str); 3] = [
+    ("rsa-sha2-256", "ssh-rsa"),
+    ("rsa-sha2-512", "ssh-rsa"),
+    (
+        "webauthn-sk-ecdsa-sha2-nistp256@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    ),
+];
+
+/// The type sshd takes `name` for, where it is another name of one (red team:
+/// `webauthn-sk-ecdsa-…` hid a copy of a security key).
+pub(super) fn same_type(name: &[u8]) -> Option<&'static str> {
+    OTHER_NAMES
+        .iter()
+        .find(|(other, _)| other.as_bytes() == name)
+        .map(|(_, kind)| *kind)
+}
+
 /// The blob `bytes` in the form ssh-key reads, where sshd would read it as another form of the
 /// same key; `None` where nothing is to be changed.
 pub(super) fn canonical(bytes: &[u8]) -> Option<Vec<u8>> {
     let (name, rest) = string(bytes)?;
     let name = std::str::from_utf8(text(name)).ok()?;
     let kind: Cow<'_, str> = match name {
-        "rsa-sha2-256" | "rsa-sha2-512" => "ssh-rsa".into(),
+        _ if let Some(kind) = same_type(name.as_bytes()) => kind.into(),
         _ => match SHORT_NAMES
             .iter()
             .find(|(short, _)| name.eq_ignore_ascii_case(short))

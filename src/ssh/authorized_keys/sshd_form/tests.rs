@@ -105,6 +105,35 @@ fn a_key_written_in_a_form_only_sshd_reads_is_read_as_that_key() {
     );
 }
 
+/// Red team: `webauthn-sk-ecdsa-sha2-nistp256@openssh.com`, sshd's other name for a security
+/// key's ECDSA type, on the line or inside the blob, hid a copy of such a key.
+#[test]
+fn a_security_keys_other_name_is_read_as_its_type() {
+    let (_, ecdsa) = fields(ECDSA);
+    let (_, rest) = string(&ecdsa).unwrap();
+    let (sk, webauthn) = (
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+        "webauthn-sk-ecdsa-sha2-nistp256@openssh.com",
+    );
+    let mut blob = Vec::new();
+    put_string(&mut blob, sk.as_bytes());
+    blob.extend_from_slice(rest);
+    put_string(&mut blob, b"ssh:");
+    let print = read(&line(sk, &blob));
+    assert!(print.is_some());
+    assert_eq!(read(&line(webauthn, &blob)), print, "on the line");
+    assert_eq!(read(&line(sk, &renamed(&blob, webauthn))), print, "inside");
+    assert_eq!(
+        read(&line(webauthn, &renamed(&blob, webauthn))),
+        print,
+        "both"
+    );
+    // Not for another type.
+    let (ed_kind, ed) = fields(ED25519);
+    assert_eq!(read(&line(webauthn, &ed)), None);
+    assert_eq!(read(&line(ed_kind, &renamed(&ed, webauthn))), None);
+}
+
 #[test]
 fn what_sshd_refuses_stays_unreadable() {
     let (ed_kind, ed) = fields(ED25519);
