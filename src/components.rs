@@ -2,6 +2,7 @@
 
 pub mod add_key_dialog;
 pub mod allowed_from_fields;
+pub mod arming;
 pub mod bundle_scripts;
 pub mod copy_button;
 pub mod copy_public_key;

@@ -2,6 +2,7 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::api::RevokeKey;
+use crate::components::arming::Arming;
 use crate::paths::ssh_keys_url;
 
 /// "The old key" in the dialog that shows a replacement: the key it replaced still works, and
@@ -22,9 +23,10 @@ pub fn ReplacedKeyNote(
         }
     });
     let old = fingerprint.clone();
+    let arming = Arming::start();
     let confirm = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if !pending.get_untracked() {
+        if arming.take() && !pending.get_untracked() {
             revoke.dispatch(RevokeKey {
                 fingerprint: old.clone(),
             });

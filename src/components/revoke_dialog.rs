@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::RevokeKey;
+use crate::components::arming::Arming;
 use crate::components::modal::{CLOSE_FORM, Modal};
 use crate::model::KeyInfo;
 use crate::paths::ssh_keys_url;
@@ -21,9 +22,10 @@ pub fn RevokeDialog(
         }
     });
     let fingerprint = key.fingerprint.clone();
+    let arming = Arming::start();
     let confirm = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if !pending.get_untracked() {
+        if arming.take() && !pending.get_untracked() {
             revoke.dispatch(RevokeKey {
                 fingerprint: fingerprint.clone(),
             });
