@@ -100,7 +100,7 @@ fn keyhatch_tells_systemd_it_is_ready_once_it_listens() {
 /// Starts keyhatch with standard error on a pipe (`journal` set: named by `JOURNAL_STREAM`,
 /// as systemd names journald's stream) and returns the line it logs once listening.
 fn listening_line(journal: bool) -> String {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (reader, writer) = std::io::pipe().unwrap();
     let stream = fs::File::from(std::os::fd::OwnedFd::from(writer.try_clone().unwrap()))
         .metadata()
@@ -110,6 +110,9 @@ fn listening_line(journal: bool) -> String {
         .args(["--addr", "127.0.0.1:0", "--config", "none", "--home"])
         .arg(dir.path())
         .env("RUST_LOG", "keyhatch=info")
+        // Its login files go with the test's own directory, not root's /tmp/keyhatch-0 (they
+        // were left there: the server is killed).
+        .env("XDG_RUNTIME_DIR", runtime.path())
         .stdout(Stdio::null())
         .stderr(writer);
     if journal {
