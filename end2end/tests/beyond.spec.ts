@@ -328,6 +328,8 @@ test.describe("accessible", () => {
     await tabTo(`Revoke key ${fingerprint}`);
     await page.keyboard.press("Enter");
     await tabTo("Revoke Key");
+    // As a person reads the dialog first: Revoke Key takes no press in its first moment.
+    await page.waitForTimeout(600);
     await page.keyboard.press("Enter");
     await expect(page.getByText("No SSH keys found")).toBeVisible();
     expect(readFileSync(app.authorizedKeys, "utf8")).toBe("");
