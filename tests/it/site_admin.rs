@@ -350,6 +350,8 @@ fn a_socket_in_use_advises_another_socket_path() {
         .arg("--home")
         .arg(home.path())
         .env("KEYHATCH_CONFIG", "none")
+        // Its runtime directory is the test's own, not root's /tmp/keyhatch-0 (left behind).
+        .env("XDG_RUNTIME_DIR", dir.path())
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
