@@ -42,13 +42,13 @@ impl Beside {
     /// would undo.
     pub(super) fn check(&self, key: &KeyData, fingerprint: &str) -> Result<(), StoreError> {
         let path = self.path.clone();
-        match (self.is_old, self.holds(key)) {
-            (true, _) => Err(StoreError::BesideIsOld(path)),
-            (false, true) => {
-                let fingerprint = fingerprint.to_owned();
-                Err(StoreError::CopyBeside { fingerprint, path })
-            }
-            (false, false) => Ok(()),
+        if self.is_old {
+            Err(StoreError::BesideIsOld(path))
+        } else if self.keys.contains(key) {
+            let fingerprint = fingerprint.to_owned();
+            Err(StoreError::CopyBeside { fingerprint, path })
+        } else {
+            Ok(())
         }
     }
 }
