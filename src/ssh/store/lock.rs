@@ -7,9 +7,9 @@
 //! is one `O_APPEND` write, which cannot clobber an outside appender.
 //!
 //! The locks are polled, so that a lock another program holds fails a write after a bound
-//! instead of hanging it. Polling is unfair and slow under
-//! contention, so writers in this process first queue at a [`Gate`] per `~/.ssh`, which wakes
-//! the next one the moment the last is done; only other processes are polled for.
+//! instead of hanging it. Polling is unfair and slow under contention, so writers in this
+//! process first queue at a [`Gate`] per `~/.ssh`, which wakes the next one the moment the last
+//! is done; only other processes are polled for.
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
